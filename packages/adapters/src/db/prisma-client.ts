@@ -124,17 +124,56 @@ export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
 }
 
 /**
- * Opens the connections the pool of a client made by {@link createPrismaClient} keeps
- * (`minConnections`) that are not open yet, all at once, and gives them back to the pool;
- * resolves to how many are open then (or after `withinMs`, whichever comes first). Meant
- * for start-up, before the client serves: it holds the idle connections meanwhile. Best
- * effort: a connection that cannot be opened now (the database is down, or refuses more
- * clients) is not an error; the pool opens one when a statement needs it. The count is of
- * connections open when it returns, not of those still opening.
+ * The statement {@link openConnections} sends through Prisma's query pipeline to start it
+ * (the comment names it in `pg_stat_activity`).
+ */
+export const ENGINE_START_SQL = "SELECT 1 /* susu: start Prisma's query engine */";
+
+/**
+ * Readies a client made by {@link createPrismaClient} to serve, within `withinMs`: opens the
+ * connections its pool keeps (`minConnections`) that are not open yet, all at once, and gives
+ * them back to the pool; then runs one statement through Prisma's query pipeline
+ * ({@link ENGINE_START_SQL}). Prisma starts its engine (loads and instantiates its WASM query
+ * compiler) on a client's first query: about 0.3 s here, most of it blocking the event loop.
+ * The hot statements bypass Prisma (see {@link poolOf}), so in the API that first query came
+ * from a rare route or the first clean-up a minute in, and every request in flight waited
+ * behind it (a 1–2 s stall at 500 requests/s in `bench/api.ts`). Resolves to how many of the
+ * pool's connections are open after the first step (or at `withinMs`). Meant for start-up,
+ * before the client serves. Best effort: a connection that cannot be opened now (the database
+ * is down, or refuses more clients) or a statement that fails is not an error; the pool opens
+ * a connection when a statement needs it. The count is of connections open when the first
+ * step ends, not of those still opening.
  */
 export async function openConnections(prisma: PrismaClient, withinMs = 5_000): Promise<number> {
   const pool = poolOf(prisma);
   if (pool === undefined) return 0;
+  const deadline = Date.now() + withinMs;
+  const open = await openPoolConnections(pool, withinMs);
+  await startEngine(prisma, deadline - Date.now());
+  return open;
+}
+
+/** Waits for `promise` at most `ms` (a rejection counts as settled); never rejects. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms));
+    timer.unref();
+  });
+  await Promise.race([promise.then(noop, noop), late]);
+  clearTimeout(timer);
+}
+
+function noop(): void {}
+
+/** Runs {@link ENGINE_START_SQL} through Prisma, waiting at most `withinMs` for it. */
+async function startEngine(prisma: PrismaClient, withinMs: number): Promise<void> {
+  if (withinMs <= 0) return;
+  await settledWithin(prisma.$executeRawUnsafe(ENGINE_START_SQL), withinMs);
+}
+
+/** {@link openConnections}' first step: the pool's kept connections; resolves to how many are open. */
+async function openPoolConnections(pool: pg.Pool, withinMs: number): Promise<number> {
   const missing = (pool.options.min ?? 0) - pool.totalCount;
   if (missing <= 0) return pool.totalCount;
   // The pool hands out its idle connections first: holding those too makes it open the rest.
@@ -151,13 +190,7 @@ export async function openConnections(prisma: PrismaClient, withinMs = 5_000): P
       () => undefined,
     ),
   );
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, withinMs);
-    timer.unref();
-  });
-  await Promise.race([Promise.all(opening), late]);
-  clearTimeout(timer);
+  await settledWithin(Promise.all(opening), withinMs);
   const open = opened;
   for (const p of opening) void p.then((client) => client?.release());
   return open;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   createPrismaClient,
+  ENGINE_START_SQL,
   openConnections,
   poolOf,
   runStatement,
@@ -249,5 +250,25 @@ describe("createPrismaClient", () => {
       await plain.$disconnect();
     }
     expect(poolOf(kept)).toBeUndefined();
+  });
+
+  it("starts Prisma's query engine up front: its first query runs at start-up, not on a request's time", async () => {
+    const client = createPrismaClient(db.connectionString, { maxConnections: 2 });
+    const seen = async () =>
+      (
+        await db.prisma.$queryRawUnsafe<{ n: number }[]>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1",
+          ENGINE_START_SQL,
+        )
+      )[0]?.n;
+    try {
+      expect(await seen()).toBe(0);
+      // No connection kept (minConnections 0): nothing to open, the engine is started all the same.
+      expect(await openConnections(client)).toBe(0);
+      // The server saw the statement on the client's connection, which the pool keeps idle for its timeout.
+      expect(await seen()).toBe(1);
+    } finally {
+      await client.$disconnect();
+    }
   });
 });
