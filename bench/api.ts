@@ -30,7 +30,7 @@
  * an error, status 0) 5 s after it was sent.
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
-import { openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -39,6 +39,7 @@ import { parseArgs } from "node:util";
 import { mintToken } from "../apps/api/src/http/auth.js";
 import { type Command, type Kind, MIX, type Reply } from "./api-load.js";
 import { embeddedPostgres, seedOpenRounds } from "./seed.js";
+import { busyWarning, outsideCores, treeCpuMs } from "./stack.js";
 
 const { values } = parseArgs({
   options: {
@@ -161,37 +162,6 @@ const { routes } = await ask(
 
 const postmasterPid = Number(readFileSync(join(pgDir, "postmaster.pid"), "utf8").split("\n")[0]);
 
-/**
- * CPU ms (user + system) used so far by `pid` and its descendants: those running, and those
- * that exited (counted in their parent's cutime/cstime once reaped; PostgreSQL's backends
- * come and go with connections).
- */
-function treeCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  const parents = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    const p = Number(entry);
-    if (!Number.isInteger(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      parents.set(p, Number(fields[1]));
-      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-      cpu.set(p, (ticks * 1000) / 100);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  let total = 0;
-  for (const [p, ms] of cpu) {
-    let q: number | undefined = p;
-    while (q !== undefined && q > 1 && q !== pid) q = parents.get(q);
-    if (q === pid) total += ms;
-  }
-  return total;
-}
-
 const cpuNow = () => ({
   api: treeCpuMs(api.pid),
   postgres: treeCpuMs(postmasterPid),
@@ -274,7 +244,7 @@ function ms(n: number): string {
 const avg = (l: readonly number[]) => l.map((n) => n.toFixed(2)).join(" ");
 const cores = cpus();
 console.log(
-  `\nAPI benchmark: open loop, ${SECONDS} s per rate, loopback. Machine: ${cores.length} CPUs (${cores[0]?.model.trim() ?? "?"}), ${process.platform}, Node ${process.version}; load average before ${avg(loadBefore)}, after ${avg(loadAfter)}.`,
+  `\nAPI benchmark: open loop, ${SECONDS} s per rate, loopback. Machine: ${cores.length} CPUs (${cores[0]?.model.trim() ?? "?"}), ${process.platform}, Node ${process.version}; load average before ${avg(loadBefore)}, after ${avg(loadAfter)}; CPU used outside this bench's processes during the run: ${outsideCores().toFixed(2)} of ${cores.length} cores on average.`,
 );
 console.log(
   `Processes, all on this machine: the API (apps/api/dist/main.js, API_PROCESSES=${PROCESSES}), PostgreSQL (embedded), the bare Hono ceiling (1 process), the load generator (1 process, bench/api-load.ts). The load generator competes with the server for the same ${cores.length} CPUs.`,
@@ -292,10 +262,8 @@ console.log(
 console.log(
   `Auth (HS256), idempotency keys on PostgreSQL, rate limits on PostgreSQL: ${values["rate-limits"]}, request logs: ${values.log}.`,
 );
-if (Math.max(loadBefore[0] ?? 0, loadAfter[0] ?? 0) > cores.length + 1)
-  console.log(
-    `WARNING: the machine was busy (load average above ${cores.length} CPUs): other work competed with this run, so these latencies are upper bounds.`,
-  );
+const warning = busyWarning(loadBefore);
+if (warning !== undefined) console.log(warning);
 console.log(
   "\n| target    | rate/s | sent  | achieved/s | p50 ms   | p95 ms   | p99 ms   | max ms   | errors | server CPU % | postgres CPU % | load gen CPU % |",
 );

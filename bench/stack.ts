@@ -11,7 +11,7 @@
  * environment unchanged, so a bench measures whatever the caller configured.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -26,11 +26,77 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 // --- the machine and the figures -----------------------------------------------------------------
 
-/** `cores × model, Node, load average before → now`: printed above every table. */
+/**
+ * User + system CPU ms of `pid` and every live process under it, each with the time of the
+ * children it has reaped (so a PostgreSQL backend or a process that exited still counts).
+ * Linux (/proc, 100 ticks a second); 0 elsewhere.
+ */
+export function treeCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const p = Number(entry);
+    if (!Number.isInteger(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parents.set(p, Number(fields[1]));
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      cpu.set(p, ticks * 10);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  let total = 0;
+  for (const [p, ms] of cpu) {
+    let q: number | undefined = p;
+    while (q !== undefined && q > 1 && q !== pid) q = parents.get(q);
+    if (q === pid) total += ms;
+  }
+  return total;
+}
+
+/** The machine's busy CPU ms since boot, every core (user, nice, system, irq, softirq); 0 off Linux. */
+function machineBusyMs(): number {
+  try {
+    const [user, nice, system, , , irq, softirq] = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+// Taken when a bench loads this module, before it starts anything.
+const atStart = { busyMs: machineBusyMs(), ownMs: treeCpuMs(process.pid), at: performance.now() };
+
+/**
+ * CPU the machine spent outside this bench's own processes (this one and all it started)
+ * since it began, in cores on average: other work competing with the run. The load average
+ * cannot say so: this bench's own processes keep it above the cores while it runs.
+ */
+export function outsideCores(): number {
+  const elapsed = performance.now() - atStart.at;
+  if (elapsed <= 0) return 0;
+  const outside = machineBusyMs() - atStart.busyMs - (treeCpuMs(process.pid) - atStart.ownMs);
+  return Math.max(0, outside) / elapsed;
+}
+
+/** `cores × model, Node, load average before → now`, CPU used outside the bench: printed above every table. */
 export function machineLine(loadBefore: readonly number[]): string {
   const cpu = cpus();
   const avg = (l: readonly number[]) => l.map((n) => n.toFixed(2)).join(" ");
-  return `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}, ${process.platform}, Node ${process.version}; load average before ${avg(loadBefore)}, after ${avg(loadavg())}`;
+  return `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}, ${process.platform}, Node ${process.version}; load average before ${avg(loadBefore)}, after ${avg(loadavg())}; CPU used outside this bench's processes during the run: ${outsideCores().toFixed(2)} of ${cpu.length} cores on average`;
 }
 
 /** The apps' knobs this run passed through (set in this process's environment), or "none". */
@@ -53,11 +119,27 @@ export function knobs(): string {
   );
 }
 
-/** A warning line when the machine was busier than its cores: the figures are upper bounds. */
+/** Other work's CPU, in cores on average over a run, past which {@link busyWarning} warns. */
+export const OUTSIDE_CORES_WARNING = 0.25;
+
+/**
+ * A warning line when other work competed with the run — the machine was busier than its
+ * cores when it started, or processes outside the bench used more than
+ * {@link OUTSIDE_CORES_WARNING} of a core meanwhile: the figures are then upper bounds.
+ */
 export function busyWarning(loadBefore: readonly number[]): string | undefined {
   const cores = cpus().length;
-  return Math.max(loadBefore[0] ?? 0, loadavg()[0] ?? 0) > cores + 1
-    ? `WARNING: load average above ${cores} cores: other work competed with this run; latencies are upper bounds, rates lower bounds.`
+  const outside = outsideCores();
+  const reasons = [
+    ...((loadBefore[0] ?? 0) > cores + 1
+      ? [`load average ${(loadBefore[0] ?? 0).toFixed(2)} at the start`]
+      : []),
+    ...(outside > OUTSIDE_CORES_WARNING
+      ? [`processes outside this bench used ${outside.toFixed(2)} cores on average during it`]
+      : []),
+  ];
+  return reasons.length > 0
+    ? `WARNING: other work competed with this run (${reasons.join("; ")}); latencies are upper bounds, rates lower bounds.`
     : undefined;
 }
 
