@@ -130,7 +130,7 @@ export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
 export const ENGINE_START_SQL = "SELECT 1 /* susu: start Prisma's query engine */";
 
 /**
- * Readies a client made by {@link createPrismaClient} to serve, within `withinMs`: opens the
+ * Readies a client made by {@link createPrismaClient} to serve, within about `withinMs`: opens the
  * connections its pool keeps (`minConnections`) that are not open yet, all at once, and gives
  * them back to the pool; then runs one statement through Prisma's query pipeline
  * ({@link ENGINE_START_SQL}). Prisma starts its engine (loads and instantiates its WASM query
@@ -142,7 +142,9 @@ export const ENGINE_START_SQL = "SELECT 1 /* susu: start Prisma's query engine *
  * before the client serves. Best effort: a connection that cannot be opened now (the database
  * is down, or refuses more clients) or a statement that fails is not an error; the pool opens
  * a connection when a statement needs it. The count is of connections open when the first
- * step ends, not of those still opening.
+ * step ends (those checked out by other work included), not of those still opening. The
+ * engine's load cannot be cut short, so it may end up to its length past `withinMs`; a
+ * statement still waiting at `withinMs` goes on, and the engine loads when it runs.
  */
 export async function openConnections(prisma: PrismaClient, withinMs = 5_000): Promise<number> {
   const pool = poolOf(prisma);
@@ -180,6 +182,9 @@ async function openPoolConnections(pool: pg.Pool, withinMs: number): Promise<num
   // Each is given back as soon as it opens; a database that does not answer (packets dropped)
   // is not waited for past `withinMs`: those still opening are given back when they open.
   // Counted as they open: the pool's own count would include those still opening at the limit.
+  // Those checked out now (by work that started before this, e.g. a timer job at start-up) are
+  // open too: without them a busy connection read as one the database refused.
+  const busy = pool.totalCount - pool.idleCount;
   let opened = 0;
   const opening = Array.from({ length: pool.idleCount + missing }, () =>
     pool.connect().then(
@@ -191,7 +196,7 @@ async function openPoolConnections(pool: pg.Pool, withinMs: number): Promise<num
     ),
   );
   await settledWithin(Promise.all(opening), withinMs);
-  const open = opened;
+  const open = busy + opened;
   for (const p of opening) void p.then((client) => client?.release());
   return open;
 }

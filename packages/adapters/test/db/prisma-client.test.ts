@@ -252,13 +252,35 @@ describe("createPrismaClient", () => {
     expect(poolOf(kept)).toBeUndefined();
   });
 
+  it("counts a connection checked out while it opens the rest as open: a busy pool is not a refusing database", async () => {
+    const client = createPrismaClient(db.connectionString, { maxConnections: 3, minConnections: 3 });
+    try {
+      const pool = poolOf(client);
+      if (pool === undefined) throw new Error("no pool");
+      // Work that started first holds one connection (a timer job at a scheduler's start-up).
+      const held = await pool.connect();
+      try {
+        expect(await openConnections(client)).toBe(3);
+        expect(pool.totalCount).toBe(3);
+      } finally {
+        held.release();
+      }
+    } finally {
+      await client.$disconnect();
+    }
+  });
+
   it("starts Prisma's query engine up front: its first query runs at start-up, not on a request's time", async () => {
-    const client = createPrismaClient(db.connectionString, { maxConnections: 2 });
+    // Its own application name: other clients of the test server (one ending just now) ran the statement too.
+    const url = new URL(db.connectionString);
+    url.searchParams.set("application_name", "susu_engine_start_test");
+    const client = createPrismaClient(url.toString(), { maxConnections: 2 });
     const seen = async () =>
       (
         await db.prisma.$queryRawUnsafe<{ n: number }[]>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1",
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1 AND application_name = $2",
           ENGINE_START_SQL,
+          "susu_engine_start_test",
         )
       )[0]?.n;
     try {
