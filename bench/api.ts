@@ -64,6 +64,8 @@ const RATES = values.rates
   .map(Number);
 const SECONDS = Number(values.seconds);
 const WARMUP_SECONDS = Number(values.warmup);
+if (!Number.isFinite(WARMUP_SECONDS) || WARMUP_SECONDS < 0)
+  throw new Error(`--warmup takes seconds (0 or more), got ${values.warmup}`);
 const PROCESSES = Number(values.processes);
 const SEED_GROUPS = 100;
 const SERIAL_REQUESTS = Number(values.serial);
