@@ -199,7 +199,7 @@ function percentile(sorted: readonly number[], p: number): number {
 await ask({ type: "rate", target: "api", rate: 50, seconds: 4 }, "rate");
 // Then up to the highest measured rate in steps: an API process that starts cold at 500/s runs
 // its code unoptimised for its first few thousand requests and queues for several seconds
-// (measured: answers up to 2–3 s late for the first 8 s), which says how a cold start meets
+// (measured here: answers up to 0.3–3.4 s late for the first 1.5–8 s, varying run to run), which says how a cold start meets
 // full traffic, not how the server holds a rate. `--warmup 0` measures the cold start.
 const WARMUP_STEPS = [0.1, 0.25, 0.5, 0.75] as const;
 const topRate = Math.max(0, ...RATES);
