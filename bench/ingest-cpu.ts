@@ -12,7 +12,7 @@
  * the API's own cost per event, with the sender's kept out of the API's process.
  */
 import { spawn } from "node:child_process";
-import { openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { openSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { signatureHeader } from "../packages/stripe-emulator/src/webhooks/signature.js";
 import { keptAliveAgent } from "./http-agent.js";
 import { embeddedPostgres } from "./seed.js";
-import { exited, freePort, prismaOn, root, xactCommits } from "./stack.js";
+import { exited, freePort, prismaOn, root, treeCpuMs, xactCommits } from "./stack.js";
 
 const { values } = parseArgs({
   options: {
@@ -112,35 +112,6 @@ function eventBody(id: string, n: number): string {
   return JSON.stringify(event, null, 2);
 }
 
-function cpuMs(pid: number | undefined, tree: boolean): number {
-  if (pid === undefined) return 0;
-  const parents = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    const p = Number(entry);
-    if (!Number.isInteger(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      parents.set(p, Number(fields[1]));
-      cpu.set(
-        p,
-        ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / 100,
-      );
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  if (!tree) return cpu.get(pid) ?? 0;
-  let total = 0;
-  for (const [p, ms] of cpu) {
-    let q: number | undefined = p;
-    while (q !== undefined && q > 1 && q !== pid) q = parents.get(q);
-    if (q === pid) total += ms;
-  }
-  return total;
-}
-
 // Idle sockets are closed before the API closes them (bench/http-agent.ts).
 const agent = keptAliveAgent(512);
 function post(body: string, signature: string): Promise<number> {
@@ -174,8 +145,8 @@ async function run(label: string, clients: number, count: number) {
     return { body, signature: signatureHeader(SECRET, body, Math.floor(Date.now() / 1000)) };
   });
   const commitsBefore = await xactCommits(prisma);
-  const apiBefore = cpuMs(apiProcess.pid, false);
-  const pgBefore = cpuMs(postmasterPid, true);
+  const apiBefore = treeCpuMs(apiProcess.pid);
+  const pgBefore = treeCpuMs(postmasterPid);
   const latencies: number[] = [];
   let next = 0;
   let bad = 0;
@@ -192,8 +163,8 @@ async function run(label: string, clients: number, count: number) {
     }),
   );
   const elapsed = performance.now() - started;
-  const api_ = cpuMs(apiProcess.pid, false) - apiBefore;
-  const pg = cpuMs(postmasterPid, true) - pgBefore;
+  const api_ = treeCpuMs(apiProcess.pid) - apiBefore;
+  const pg = treeCpuMs(postmasterPid) - pgBefore;
   const commits = (await xactCommits(prisma)) - commitsBefore;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) =>
