@@ -18,6 +18,10 @@
  * shown by kind of process (client backends, WAL writer, checkpointer, …; live ones only).
  * With `--statements`, the server is restarted with pg_stat_statements loaded and the timed
  * phase's statements are printed per event with their execution and planning time.
+ * With `--email`, the scheduler runs with e-mail configured (`SUSU_SMTP_URL`, as production
+ * does) against a mail server in this process that accepts everything (bench/mail-sink.ts): each
+ * event's notices are then queued as e-mail deliveries, and the run also waits for the delivery
+ * worker to send them all, so their cost counts.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +33,7 @@ import { EmulatorControl } from "@susu/stripe-emulator";
 import type Stripe from "stripe";
 import { signatureHeader } from "../packages/stripe-emulator/src/webhooks/signature.js";
 import { countHeldIn, gatewayTo, seedCheckouts } from "./held-seed.js";
+import { startMailSink } from "./mail-sink.js";
 import { embeddedPostgres } from "./seed.js";
 import {
   type AppProcess,
@@ -56,6 +61,7 @@ const { values } = parseArgs({
     warm: { type: "string", default: "100" },
     log: { type: "string", default: join(tmpdir(), "susu-bench-webhook-costs.log") },
     statements: { type: "boolean", default: false },
+    email: { type: "boolean", default: false },
   },
 });
 const EVENTS = Number(values.events);
@@ -98,6 +104,7 @@ const config: StackConfig = {
   log: values.log,
 };
 const api = await startApi(config);
+const mail = values.email ? await startMailSink() : undefined;
 const endpoint = `${api.url}/webhooks/stripe`;
 
 const seeded = await seedCheckouts({
@@ -162,12 +169,17 @@ async function sendAndDrain(batch: typeof events, rate: number): Promise<void> {
       (await countOf(
         prisma,
         "SELECT count(*) AS n FROM outbox_effects WHERE status = 'pending' AND available_at <= now()",
-      ));
+      )) +
+      (mail === undefined ? 0 : await unsentDeliveries());
     if (waiting === 0) break;
     if (Date.now() > deadline) throw new Error(`not drained: ${waiting} left`);
     await sleep(100);
   }
 }
+
+/** Deliveries the worker has still to send (with `--email`: the run waits for them too). */
+const unsentDeliveries = () =>
+  countOf(prisma, "SELECT count(*) AS n FROM notification_deliveries WHERE status IN ('queued', 'retrying')");
 
 /**
  * WAL written so far by this bench's server (its own cluster): each heap row version and each
@@ -262,7 +274,13 @@ function postgresCpuByKind(): Map<string, number> {
   return byKind;
 }
 
-const scheduler = await startScheduler(config, "costs-scheduler");
+const scheduler = await startScheduler(
+  config,
+  "costs-scheduler",
+  mail === undefined
+    ? {}
+    : { SUSU_SMTP_URL: mail.url, SUSU_MAIL_FROM: "susu bench <no-reply@bench.invalid>" },
+);
 await sendAndDrain(events.slice(0, WARM), Math.min(RATE, 100));
 const timed = events.slice(WARM);
 const before = await snapshot([api, scheduler], "a");
@@ -271,6 +289,7 @@ if (values.statements) await prisma.$queryRawUnsafe("SELECT pg_stat_statements_r
 const commitsBefore = await xactCommits(prisma);
 const walBefore = await walRecords();
 const xidBefore = await nextXid(prisma);
+const mailBefore = { received: mail?.received() ?? 0, connections: mail?.connections() ?? 0 };
 const t0 = performance.now();
 await sendAndDrain(timed, RATE);
 const seconds = (performance.now() - t0) / 1000;
@@ -291,7 +310,7 @@ const held = await countHeldIn(
 
 const n = timed.length;
 console.log(
-  `\n## Webhook event costs (bench/webhook-costs.ts): ${n} events at ${RATE}/s after ${WARM} warm-up, drained in ${fmt(seconds, 1)} s; ${held}/${n} held\n`,
+  `\n## Webhook event costs (bench/webhook-costs.ts): ${n} events at ${RATE}/s after ${WARM} warm-up, drained in ${fmt(seconds, 1)} s; ${held}/${n} held; e-mail ${mail === undefined ? "not configured" : "configured (a mail server in the bench's process)"}\n`,
 );
 const rows: string[][] = [
   ["database commits / event", fmt(commits / n, 2)],
@@ -304,6 +323,11 @@ const rows: string[][] = [
   ],
   ["WAL kB / event (full-page images: checkpoints)", fmt((walAfter.bytes - walBefore.bytes) / 1024 / n, 2)],
 ];
+if (mail !== undefined)
+  rows.push(
+    ["e-mails sent / event", fmt((mail.received() - mailBefore.received) / n, 2)],
+    ["SMTP connections opened / event", fmt((mail.connections() - mailBefore.connections) / n, 2)],
+  );
 const perRole = new Map<string, { cpu: number; statements: Map<string, number> }>();
 for (const [pid, b] of after) {
   const a = before.get(pid);
@@ -396,6 +420,7 @@ if (values.statements) {
 await scheduler.stop();
 await api.stop();
 await emulator.stop();
+await mail?.close();
 await prisma.$disconnect();
 await database.close();
 rmSync(pgDir, { recursive: true, force: true });

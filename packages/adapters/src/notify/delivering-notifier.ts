@@ -9,7 +9,6 @@ import {
 } from "@susu/domain";
 import { okAsync, ResultAsync } from "neverthrow";
 import { type PrismaClient, runStatement } from "../db/prisma-client.js";
-import type { Prisma } from "../prisma/generated/client.js";
 import type { LineSink } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
 import {
@@ -107,6 +106,25 @@ type RecipientsRow = { readonly endpointIds: string[] } & (
   | SettingsRow
   | { readonly [K in keyof SettingsRow]: null }
 );
+
+// A notification and its deliveries, written together by one statement (atomic on its own):
+// $1–$9 the notification, $10 the deliveries as JSON. Both inserts skip rows that exist, so
+// the outbox retrying the effect queues nothing twice (ids are derived from the notification's),
+// and a retry that plans a delivery the first try did not (an endpoint enabled since) adds it.
+// The deliveries' foreign key is checked at the statement's end, after the notification's insert.
+const QUEUE_SQL = `
+  WITH n AS (
+    INSERT INTO notifications (id, template, aggregate_type, aggregate_id, group_id, person_ids, roles, data, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6::text[], $7::text[], $8::jsonb, $9::timestamptz)
+    ON CONFLICT (id) DO NOTHING)
+  INSERT INTO notification_deliveries
+    (id, notification_id, channel, recipient, person_id, endpoint_id, locale, time_zone,
+     next_attempt_at, created_at, updated_at)
+  SELECT d.id, $1, d.channel::notification_channel, d.recipient, d.person_id, d.endpoint_id,
+         d.locale, d.time_zone, $9::timestamptz, $9::timestamptz, $9::timestamptz
+    FROM jsonb_to_recordset($10::jsonb)
+         AS d(id text, channel text, recipient text, person_id text, endpoint_id text, locale text, time_zone text)
+  ON CONFLICT (id) DO NOTHING`;
 
 /**
  * The notifier of the delivery log: it sends nothing itself. Each notification is stored
@@ -339,40 +357,33 @@ export class DeliveringNotifier implements Notifier {
     data: Record<string, string | number>,
     planned: readonly PlannedDelivery[],
   ): ResultAsync<void, NotifyError> {
-    const at = new Date(this.options.clock.now());
-    const rows: Prisma.NotificationDeliveryCreateManyInput[] = planned.map((d) => ({
+    const at = new Date(this.options.clock.now()).toISOString();
+    const deliveries = planned.map((d) => ({
       id: deliveryIdOf(n.id, d),
-      notificationId: n.id,
       channel: d.channel,
       recipient: d.recipient,
-      personId: d.personId ?? null,
-      endpointId: d.endpointId ?? null,
+      person_id: d.personId ?? null,
+      endpoint_id: d.endpointId ?? null,
       locale: d.where?.locale ?? null,
-      timeZone: d.where?.timeZone ?? null,
-      nextAttemptAt: at,
-      createdAt: at,
-      updatedAt: at,
+      time_zone: d.where?.timeZone ?? null,
     }));
     return ResultAsync.fromPromise(
-      this.options.prisma.$transaction([
-        this.options.prisma.notification.createMany({
-          data: [
-            {
-              id: n.id,
-              template: n.template,
-              aggregateType: n.aggregate,
-              aggregateId: n.aggregateId,
-              groupId: n.groupId ?? null,
-              personIds: [...n.personIds],
-              roles: [...(n.roles ?? [])],
-              data,
-              createdAt: at,
-            },
-          ],
-          skipDuplicates: true,
-        }),
-        this.options.prisma.notificationDelivery.createMany({ data: rows, skipDuplicates: true }),
-      ]),
+      runStatement(this.options.prisma, {
+        name: "susu_notification_queue",
+        text: QUEUE_SQL,
+        values: [
+          n.id,
+          n.template,
+          n.aggregate,
+          n.aggregateId,
+          n.groupId ?? null,
+          [...n.personIds],
+          [...(n.roles ?? [])],
+          JSON.stringify(data),
+          at,
+          JSON.stringify(deliveries),
+        ],
+      }),
       (e) => failed(`queuing notification deliveries failed: ${String(e)}`),
     ).map(() => undefined);
   }
