@@ -56,7 +56,11 @@ export function notifierOf(env: SchedulerEnv, prisma: PrismaClient, log: Logger)
   return adminNoticeNotifierOf(env, prisma, new SystemClock(), log);
 }
 
-/** The worker that sends queued deliveries: e-mail through SMTP (when configured) and signed webhooks. */
+/**
+ * The worker that sends queued deliveries, SUSU_NOTIFY_CONCURRENCY at once: e-mail through
+ * SMTP (when configured; a pool of as many connections) and signed webhooks. Its `close`
+ * closes the SMTP connections.
+ */
 export function deliveryWorkerOf(
   env: SchedulerEnv,
   prisma: PrismaClient,
@@ -77,6 +81,8 @@ export function deliveryWorkerOf(
             where: { locale: env.SUSU_MAIL_LOCALE, timeZone: env.SUSU_MAIL_TIME_ZONE },
             // A slow mail server fails the send before the worker's lease on it runs out.
             timeouts: smtpTimeoutsFor(env.SUSU_NOTIFY_TIMEOUT_MS),
+            // A connection for each delivery the worker sends at once.
+            maxConnections: env.SUSU_NOTIFY_CONCURRENCY,
           }),
         }
       : {}),
@@ -86,6 +92,7 @@ export function deliveryWorkerOf(
       maxDelayMs: Math.max(env.SUSU_NOTIFY_RETRY_BASE_MS, 3_600_000),
     },
     timeoutMs: env.SUSU_NOTIFY_TIMEOUT_MS,
+    concurrency: env.SUSU_NOTIFY_CONCURRENCY,
   });
 }
 

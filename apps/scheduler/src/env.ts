@@ -1,4 +1,4 @@
-import { ADMIN_NOTICE_ENV, PLAN_CACHE_MODES } from "@susu/adapters";
+import { ADMIN_NOTICE_ENV, DEFAULT_DELIVERY_CONCURRENCY, PLAN_CACHE_MODES } from "@susu/adapters";
 import {
   DEFAULT_MARKETPLACE_POLICY,
   MARKETPLACE_ACTION_EXPIRY_MAX_MS,
@@ -151,6 +151,11 @@ const schema = z.object({
   SUSU_NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** How long a notification webhook endpoint has to answer (ms). */
   SUSU_NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /**
+   * Notification deliveries (e-mails, webhooks) the scheduler sends at once, 1 to 256 (8 by
+   * default); with SUSU_SMTP_URL, also the most SMTP connections it keeps open (a pool).
+   */
+  SUSU_NOTIFY_CONCURRENCY: wholeNumber(1, 256).default(DEFAULT_DELIVERY_CONCURRENCY),
   STRIPE_SECRET_KEY: z.string().min(1),
   /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
   STRIPE_API_URL: z.string().url().optional(),

@@ -232,6 +232,8 @@ try {
     sweep.stop(),
     deadWorkers.stop(),
   ]);
+  // The delivery loop has stopped: nothing more is sent on the SMTP pool's connections.
+  container.get(TOKENS.deliveries).close();
   await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
   await metricsServer.close();
   await container.get(TOKENS.prisma).$disconnect();

@@ -217,6 +217,17 @@ describe("readSchedulerEnv", () => {
     ]);
   });
 
+  it("reads how many notification deliveries are sent at once (SUSU_NOTIFY_CONCURRENCY, 8 by default)", () => {
+    const key = { STRIPE_SECRET_KEY: "sk_test_x" };
+    expect(readSchedulerEnv(key).SUSU_NOTIFY_CONCURRENCY).toBe(8);
+    expect(readSchedulerEnv({ ...key, SUSU_NOTIFY_CONCURRENCY: " 32 " }).SUSU_NOTIFY_CONCURRENCY).toBe(32);
+    expect(readSchedulerEnv({ ...key, SUSU_NOTIFY_CONCURRENCY: "" }).SUSU_NOTIFY_CONCURRENCY).toBe(8);
+    for (const wrong of ["0", "257", "1.5", "many"])
+      expect(problems({ SUSU_NOTIFY_CONCURRENCY: wrong })).toEqual([
+        { variable: "SUSU_NOTIFY_CONCURRENCY", message: "must be a whole number from 1 to 256" },
+      ]);
+  });
+
   it("keeps half the webhook slots' connections and 4 open while idle unless told how many (SUSU_DB_POOL_MIN, at most the pool)", () => {
     const key = { STRIPE_SECRET_KEY: "sk_test_x" };
     expect(readSchedulerEnv(key)).toMatchObject({ SUSU_DB_POOL_SIZE: 28, SUSU_DB_POOL_MIN: 12 });

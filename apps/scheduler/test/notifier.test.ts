@@ -150,4 +150,37 @@ describe("the scheduler's notifications", () => {
     ]);
     expect(count("webhook", "failed")).toBe(0);
   });
+
+  it("sends SUSU_NOTIFY_CONCURRENCY e-mails at once, on as many pooled SMTP connections", async () => {
+    const env = readSchedulerEnv({
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_SMTP_URL: server.url,
+      SUSU_MAIL_FROM: "susu <no-reply@susu.test>",
+      SUSU_NOTIFY_CONCURRENCY: "2",
+    });
+    const to = ["a", "b", "c", "d", "e"].map((who) => `${who}@example.com`);
+    const queued = await notifierOf(env, db.prisma, log).send({
+      id: "round_2:notify:round_cancelling",
+      aggregate: "round",
+      aggregateId: "round_2",
+      personIds: [],
+      emails: to,
+      template: "round_cancelling",
+      data: { roundId: "round_2", currency: "AUD", reason: "the group closed" },
+    });
+    expect(queued.isOk()).toBe(true);
+    server.received.length = 0;
+    server.resetCounts();
+    // Each message is answered once another is in flight beside it (or after 200 ms).
+    server.holdUntilOverlap = { fallbackMs: 200 };
+    const worker = deliveryWorkerOf(env, db.prisma, "w-pool");
+    try {
+      expect((await worker.runOnce()).map((s) => s.outcome)).toEqual(to.map(() => "sent"));
+    } finally {
+      worker.close();
+      server.holdUntilOverlap = undefined;
+    }
+    expect(server.received.map((m) => m.to[0]).sort()).toEqual(to);
+    expect([server.mostInFlight, server.connections]).toEqual([2, 2]);
+  });
 });

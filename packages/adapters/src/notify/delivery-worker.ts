@@ -6,7 +6,8 @@ import {
   wantsNotification,
 } from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
-import type { NamedStatement, PrismaClient } from "../db/prisma-client.js";
+import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
+import { mapConcurrently } from "../map-concurrently.js";
 import { deliveryIdOf } from "./delivering-notifier.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -16,7 +17,15 @@ import { SUSU_SIGNATURE_HEADER, signSusuPayload } from "./susu-signature.js";
 /** Sends one e-mail of a stored notification (the SMTP notifier's `deliver`). */
 export interface EmailSender {
   deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError>;
+  /** Closes its connections (the SMTP notifier's pool), once nothing more is sent. */
+  close?(): void;
 }
+
+/**
+ * Deliveries a worker sends at once by default (the scheduler's SUSU_NOTIFY_CONCURRENCY), and
+ * the SMTP connections the SMTP notifier keeps open by default (a transport given as a URL) to match.
+ */
+export const DEFAULT_DELIVERY_CONCURRENCY = 8;
 
 /** How deliveries are retried. */
 export interface DeliveryRetryPolicy {
@@ -41,6 +50,12 @@ export interface DeliveryWorkerOptions {
   readonly timeoutMs: number;
   /** Deliveries claimed per pass (default 20). */
   readonly batchSize?: number;
+  /**
+   * Deliveries of a pass sent at once (default {@link DEFAULT_DELIVERY_CONCURRENCY}): a slot
+   * takes the pass's next delivery as soon as its own is recorded. An SMTP sender should keep
+   * as many connections open (the SMTP notifier's `maxConnections`).
+   */
+  readonly concurrency?: number;
   /** A fraction in [0, 1) for the backoff's jitter (default `Math.random`). */
   readonly random?: () => number;
   /** The HTTP client (default the global `fetch`). */
@@ -176,6 +191,70 @@ export function webhookBodyOf(
   });
 }
 
+/** A stored notification, as a pass reads it. */
+interface NotificationRow {
+  readonly id: string;
+  readonly template: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly groupId: string | null;
+  readonly personIds: string[];
+  readonly roles: string[];
+  readonly data: unknown;
+  readonly createdAt: Date;
+}
+
+/** A webhook endpoint, as a pass reads it. */
+interface EndpointRow {
+  readonly id: string;
+  readonly url: string;
+  readonly status: string;
+  readonly secret: string;
+  readonly previousSecret: string | null;
+  readonly previousSecretExpiresAt: Date | null;
+}
+
+/** What a pass reads once for its claimed deliveries, before sending them. */
+interface PassReads {
+  readonly notifications: ReadonlyMap<string, NotificationRow>;
+  readonly endpoints: ReadonlyMap<string, EndpointRow>;
+  readonly people: ReadonlyMap<string, NotificationSettings>;
+  readonly unattached: ReadonlySet<string>;
+}
+
+const NOTIFICATIONS_SQL = `
+  SELECT id, template, aggregate_type AS "aggregateType", aggregate_id AS "aggregateId",
+         group_id AS "groupId", person_ids AS "personIds", roles, data, created_at AS "createdAt"
+    FROM notifications WHERE id = ANY($1::text[])`;
+
+const ENDPOINTS_SQL = `
+  SELECT id, url, status::text AS status, secret, previous_secret AS "previousSecret",
+         previous_secret_expires_at AS "previousSecretExpiresAt"
+    FROM notification_endpoints WHERE id = ANY($1::text[])`;
+
+// The e-mails of the notifications in $1 that follow no person (see unattachedAddresses).
+const UNATTACHED_SQL = `
+  SELECT notification_id AS "notificationId", recipient
+    FROM notification_deliveries
+   WHERE notification_id = ANY($1::text[]) AND channel = 'email' AND person_id IS NULL`;
+
+// A claimed delivery's lease renewed for one send, counted as an attempt (see renewLease).
+const RENEW_LEASE_SQL = `
+  UPDATE notification_deliveries
+     SET claimed_until = $3, attempts = attempts + 1, updated_at = $4
+   WHERE id = $1 AND claimed_by = $2
+RETURNING attempts`;
+
+// A send's outcome, written while the claim is still this worker's; the claim is let go.
+// `sent_at` is set only by a send that went out ($8 null otherwise).
+const RECORD_SQL = `
+  UPDATE notification_deliveries
+     SET status = $3::notification_delivery_status, last_error = $4, last_status_code = $5,
+         next_attempt_at = $6, claimed_by = NULL, claimed_until = NULL, updated_at = $7,
+         sent_at = COALESCE($8, sent_at)
+   WHERE id = $1 AND claimed_by = $2
+RETURNING id`;
+
 /** A notification and an address it goes to, as {@link NotificationDeliveryWorker} compares them. */
 const unattachedKey = (notificationId: string, address: string): string =>
   `${notificationId}\u0000${address.trim().toLowerCase()}`;
@@ -189,63 +268,109 @@ const unattachedKey = (notificationId: string, address: string): string =>
  * after a failure, a timeout, a 5xx, 408 or 429, up to the policy's attempts, then
  * failed; failed at once on another 4xx or a disabled endpoint; bounced when the mail
  * server refuses the address for good (the person's address is then marked bouncing).
+ *
+ * A pass sends its deliveries up to `concurrency` at once, each on its own: its lease renewed
+ * just before it is sent, its outcome recorded just after. The reads a pass needs (the
+ * notifications, endpoints, people's settings) are made once for the batch. Those reads and
+ * each delivery's lease and outcome are prepared statements on the client's pool; the claim,
+ * and the rare re-queue (a changed address) and bounce writes, go through Prisma.
  */
 export class NotificationDeliveryWorker {
   private readonly settings: PrismaNotificationSettings;
+  private readonly concurrency: number;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.settings = new PrismaNotificationSettings(options.prisma);
+    this.concurrency = options.concurrency ?? DEFAULT_DELIVERY_CONCURRENCY;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
+      throw new RangeError(`concurrency must be a positive integer, got ${this.concurrency}`);
   }
 
-  /** One pass: claims up to a batch of due deliveries, sends them, records the outcomes. */
+  /**
+   * One pass: claims up to a batch of due deliveries, sends them (up to `concurrency` at
+   * once), records the outcomes. Settled deliveries come back in the order they were claimed.
+   * A statement that fails fails the pass, once the deliveries in flight beside it have
+   * settled; those not started stay claimed until their lease runs out, as before a crash.
+   */
   async runOnce(): Promise<readonly SettledDelivery[]> {
     const claimed = await this.claim();
     if (claimed.length === 0) return [];
-    const notifications = await this.options.prisma.notification.findMany({
-      where: { id: { in: [...new Set(claimed.map((c) => c.notification_id))] } },
+    const reads = await this.readFor(claimed);
+    const settled = await mapConcurrently(claimed, this.concurrency, (row) => this.settle(row, reads));
+    return settled.filter((s): s is SettledDelivery => s !== undefined);
+  }
+
+  /** Closes the e-mail sender's connections; for when the worker's passes have stopped. */
+  close(): void {
+    this.options.email?.close?.();
+  }
+
+  /**
+   * Sends one claimed delivery and records what happened; undefined when another worker
+   * holds its claim now.
+   */
+  private async settle(claimed: ClaimedRow, reads: PassReads): Promise<SettledDelivery | undefined> {
+    // The claim's lease covers one send, not the whole batch: renew it before each send,
+    // and leave a row another worker claimed meanwhile (its lease ran out) to that worker.
+    const attempts = await this.renewLease(claimed);
+    if (attempts === undefined) return undefined;
+    const row = { ...claimed, attempts };
+    const n = reads.notifications.get(row.notification_id);
+    const unwanted =
+      n === undefined || row.person_id === null
+        ? undefined
+        : await this.noLongerWanted(row, n, reads.people.get(row.person_id), reads.unattached);
+    let result: SendResult;
+    if (n === undefined) result = { kind: "permanent", error: "the notification is gone" };
+    else if (unwanted !== undefined) result = { kind: "withdrawn", error: unwanted };
+    else if (row.channel === "email") result = await this.sendEmail(row, n);
+    else {
+      const endpoint = row.endpoint_id === null ? undefined : reads.endpoints.get(row.endpoint_id);
+      result =
+        endpoint === undefined || endpoint.status !== "enabled"
+          ? { kind: "permanent", error: "the endpoint is disabled" }
+          : await this.sendWebhook(row, n, endpoint);
+    }
+    const outcome = await this.record(row, result);
+    return outcome === undefined ? undefined : { id: row.id, channel: row.channel, outcome };
+  }
+
+  /** The notifications, endpoints and people's settings the claimed deliveries need, one statement each. */
+  private async readFor(claimed: readonly ClaimedRow[]): Promise<PassReads> {
+    const distinct = (pick: (c: ClaimedRow) => string | null): string[] => [
+      ...new Set(
+        claimed.flatMap((c) => {
+          const value = pick(c);
+          return value === null ? [] : [value];
+        }),
+      ),
+    ];
+    const notifications = await runStatement<NotificationRow>(this.options.prisma, {
+      name: "susu_notification_delivery_notifications",
+      text: NOTIFICATIONS_SQL,
+      values: [distinct((c) => c.notification_id)],
     });
-    const byId = new Map(notifications.map((n) => [n.id, n]));
-    const endpointIds = claimed.flatMap((c) => (c.endpoint_id === null ? [] : [c.endpoint_id]));
-    const endpoints = new Map(
-      (
-        await this.options.prisma.notificationEndpoint.findMany({
-          where: { id: { in: [...new Set(endpointIds)] } },
-        })
-      ).map((e) => [e.id, e]),
-    );
+    const endpointIds = distinct((c) => c.endpoint_id);
+    const endpoints =
+      endpointIds.length === 0
+        ? []
+        : (
+            await runStatement<EndpointRow>(this.options.prisma, {
+              name: "susu_notification_delivery_endpoints",
+              text: ENDPOINTS_SQL,
+              values: [endpointIds],
+            })
+          ).rows;
     // People's settings as they are now: a delivery queued (or retrying) before the person
     // changed their address or switched the message off is not sent as it was queued.
-    const personIds = [...new Set(claimed.flatMap((c) => (c.person_id === null ? [] : [c.person_id])))];
-    const people = await this.settings.getMany(personIds);
+    const people = await this.settings.getMany(distinct((c) => c.person_id));
     if (people.isErr()) throw new Error(people.error.message);
-    const unattached = await this.unattachedAddresses(claimed);
-    const settled: SettledDelivery[] = [];
-    for (let row of claimed) {
-      // The claim's lease covers one send, not the whole batch: renew it before each send,
-      // and leave a row another worker claimed meanwhile (its lease ran out) to that worker.
-      const attempts = await this.renewLease(row);
-      if (attempts === undefined) continue;
-      row = { ...row, attempts };
-      const n = byId.get(row.notification_id);
-      const unwanted =
-        n === undefined || row.person_id === null
-          ? undefined
-          : await this.noLongerWanted(row, n, people.value.get(row.person_id), unattached);
-      let result: SendResult;
-      if (n === undefined) result = { kind: "permanent", error: "the notification is gone" };
-      else if (unwanted !== undefined) result = { kind: "withdrawn", error: unwanted };
-      else if (row.channel === "email") result = await this.sendEmail(row, n);
-      else {
-        const endpoint = row.endpoint_id === null ? undefined : endpoints.get(row.endpoint_id);
-        result =
-          endpoint === undefined || endpoint.status !== "enabled"
-            ? { kind: "permanent", error: "the endpoint is disabled" }
-            : await this.sendWebhook(row, n, endpoint);
-      }
-      const outcome = await this.record(row, result);
-      if (outcome !== undefined) settled.push({ id: row.id, channel: row.channel, outcome });
-    }
-    return settled;
+    return {
+      notifications: new Map(notifications.rows.map((n) => [n.id, n])),
+      endpoints: new Map(endpoints.map((e) => [e.id, e])),
+      people: people.value,
+      unattached: await this.unattachedAddresses(claimed),
+    };
   }
 
   /**
@@ -261,10 +386,10 @@ export class NotificationDeliveryWorker {
       ),
     ];
     if (ids.length === 0) return new Set();
-    const rows = await this.options.prisma.notificationDelivery.findMany({
-      where: { notificationId: { in: ids }, channel: "email", personId: null },
-      select: { notificationId: true, recipient: true },
-    });
+    const { rows } = await runStatement<{ readonly notificationId: string; readonly recipient: string }>(
+      this.options.prisma,
+      { name: "susu_notification_delivery_unattached", text: UNATTACHED_SQL, values: [ids] },
+    );
     return new Set(rows.map((r) => unattachedKey(r.notificationId, r.recipient)));
   }
 
@@ -356,12 +481,12 @@ export class NotificationDeliveryWorker {
   private async renewLease(row: ClaimedRow): Promise<number | undefined> {
     const now = new Date(this.options.clock.now());
     const until = new Date(now.getTime() + this.leaseMs());
-    const renewed = await this.options.prisma.$queryRaw<{ attempts: number }[]>`
-      UPDATE notification_deliveries
-         SET claimed_until = ${until}, attempts = attempts + 1, updated_at = ${now}
-       WHERE id = ${row.id} AND claimed_by = ${this.options.workerId}
-   RETURNING attempts`;
-    return renewed[0]?.attempts;
+    const renewed = await runStatement<{ readonly attempts: number }>(this.options.prisma, {
+      name: "susu_notification_delivery_renew",
+      text: RENEW_LEASE_SQL,
+      values: [row.id, this.options.workerId, until, now],
+    });
+    return renewed.rows[0]?.attempts;
   }
 
   private async claim(): Promise<ClaimedRow[]> {
@@ -486,20 +611,21 @@ export class NotificationDeliveryWorker {
             : result.error
           ).slice(0, 1000);
     const statusCode = "statusCode" in result && result.statusCode !== undefined ? result.statusCode : null;
-    const updated = await this.options.prisma.notificationDelivery.updateMany({
-      where: { id: row.id, claimedBy: this.options.workerId },
-      data: {
-        status: outcome,
-        lastError: error,
-        lastStatusCode: statusCode,
+    const updated = await runStatement(this.options.prisma, {
+      name: "susu_notification_delivery_record",
+      text: RECORD_SQL,
+      values: [
+        row.id,
+        this.options.workerId,
+        outcome,
+        error,
+        statusCode,
         nextAttemptAt,
-        claimedBy: null,
-        claimedUntil: null,
-        updatedAt: new Date(now),
-        ...(outcome === "sent" ? { sentAt: new Date(now) } : {}),
-      },
+        new Date(now),
+        outcome === "sent" ? new Date(now) : null,
+      ],
     });
-    if (updated.count === 0) return undefined;
+    if (updated.rows.length === 0) return undefined;
     if (outcome === "bounced" && row.person_id !== null) {
       const marked = await this.settings.markBounced(row.person_id, row.recipient, error ?? "bounced", now);
       if (marked.isErr()) throw new Error(marked.error.message);

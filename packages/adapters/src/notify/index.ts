@@ -14,6 +14,7 @@ export {
   deliveryIdOf,
 } from "./delivering-notifier.js";
 export {
+  DEFAULT_DELIVERY_CONCURRENCY,
   type DeliveryOutcome,
   type DeliveryRetryPolicy,
   type DeliveryWorkerOptions,

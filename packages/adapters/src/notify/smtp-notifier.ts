@@ -3,6 +3,7 @@ import type { Notification, Notifier, NotifyError, PersonId } from "@susu/domain
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import nodemailer, { type Transporter } from "nodemailer";
 import type { PrismaClient } from "../db/prisma-client.js";
+import { DEFAULT_DELIVERY_CONCURRENCY } from "./delivery-worker.js";
 import type { LineSink } from "./log-notifier.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -30,8 +31,18 @@ export class PrismaPersonEmails implements PersonEmails {
 
 /** What the SMTP notifier is configured with. */
 export interface SmtpNotifierOptions {
-  /** `smtp://host:port` or `smtps://user:pass@host:465`; or a nodemailer transporter. */
+  /**
+   * `smtp://host:port` or `smtps://user:pass@host:465`: a pooled transport (connections kept
+   * open and reused, up to `maxConnections`); or a nodemailer transporter, used as it is.
+   */
   readonly transport: string | Transporter;
+  /**
+   * Most connections a `transport` given as a URL keeps open, hence most messages sent at
+   * once (further ones wait in the pool for a free connection): default
+   * {@link DEFAULT_DELIVERY_CONCURRENCY}; a delivery worker passes its concurrency. Parameters
+   * in the URL (`pool`, `maxConnections`, `maxMessages`, …) win over this.
+   */
+  readonly maxConnections?: number;
   /** The `From` address, e.g. `susu <no-reply@example.com>`; its domain names the Message-IDs. */
   readonly from: string;
   /** Who `platform_admins` are. */
@@ -43,7 +54,9 @@ export interface SmtpNotifierOptions {
   /**
    * Timeouts (ms) of a `transport` given as a URL: nodemailer's defaults (2 min to connect,
    * 10 min of socket inactivity) outlive a delivery worker's lease, so a worker passes
-   * `smtpTimeoutsFor(timeoutMs)`. Parameters in the URL win over these.
+   * `smtpTimeoutsFor(timeoutMs)`. Parameters in the URL win over these. They hold for each
+   * of the pool's connections; one left idle for `socketTimeout` is closed (the next message
+   * opens another).
    */
   readonly timeouts?: {
     readonly connectionTimeout: number;
@@ -73,16 +86,16 @@ export function notifyErrorOf(e: unknown, to: string): NotifyError {
 }
 
 /**
- * A transport URL with the timeouts it does not set itself as query parameters: nodemailer
- * reads a URL's options from its query only (options beside a `url` are ignored).
+ * A transport URL with the options it does not set itself as query parameters (numbers as
+ * whole milliseconds or counts of at least 1): nodemailer reads a URL's options from its
+ * query only (options beside a `url` are ignored), `true` and numbers as such.
  */
-function withTimeouts(url: string, timeouts: SmtpNotifierOptions["timeouts"]): string {
-  if (timeouts === undefined) return url;
+function withOptions(url: string, options: Readonly<Record<string, number | boolean>>): string {
   const query = url.includes("?") ? url.slice(url.indexOf("?") + 1).split("&") : [];
   const given = new Set(query.map((p) => p.split("=")[0]));
-  const added = Object.entries(timeouts)
+  const added = Object.entries(options)
     .filter(([k]) => !given.has(k))
-    .map(([k, v]) => `${k}=${Math.max(1, Math.round(v))}`);
+    .map(([k, v]) => `${k}=${typeof v === "number" ? Math.max(1, Math.round(v)) : v}`);
   if (added.length === 0) return url;
   return `${url}${url.includes("?") ? "&" : "?"}${added.join("&")}`;
 }
@@ -106,7 +119,10 @@ function idPart(notificationId: string): string {
  * another's address) whose Message-ID is the notification id and a hash of the recipient:
  * a resend after a retry carries the same Message-ID, so it is recognisable as the same
  * message. Recipients: people by their stored address (people without one are skipped),
- * the notification's `emails`, and `platform_admins` from configuration.
+ * the notification's `emails`, and `platform_admins` from configuration. A transport given
+ * as a URL is a nodemailer pool: a message goes out on a connection left open by an earlier
+ * one when there is one free (a connection that saw a refusal or an error is closed, and a
+ * new one opened for the next message); {@link close} closes them.
  */
 export class SmtpNotifier implements Notifier {
   private readonly transporter: Transporter;
@@ -115,7 +131,13 @@ export class SmtpNotifier implements Notifier {
   constructor(private readonly options: SmtpNotifierOptions) {
     this.transporter =
       typeof options.transport === "string"
-        ? nodemailer.createTransport(withTimeouts(options.transport, options.timeouts))
+        ? nodemailer.createTransport(
+            withOptions(options.transport, {
+              pool: true,
+              maxConnections: options.maxConnections ?? DEFAULT_DELIVERY_CONCURRENCY,
+              ...options.timeouts,
+            }),
+          )
         : options.transport;
     this.domain = domainOf(options.from);
   }
@@ -153,6 +175,7 @@ export class SmtpNotifier implements Notifier {
     return this.sendOne(n, to, renderMail(n, where));
   }
 
+  /** Closes the transport: a pool's idle connections at once, a busy one once its message is answered. */
   close(): void {
     this.transporter.close();
   }

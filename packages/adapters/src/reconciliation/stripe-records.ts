@@ -27,6 +27,7 @@
 import type { GatewayError } from "@susu/domain";
 import type Stripe from "stripe";
 import type { PrismaClient } from "../db/prisma-client.js";
+import { mapConcurrently } from "../map-concurrently.js";
 import { invoiceReferencesOf } from "../stripe/invoice-payment-lookup.js";
 import { METADATA_KEYS } from "../stripe/payment-metadata.js";
 import { BILLING_METADATA_KEYS } from "../stripe/stripe-billing-gateway.js";
@@ -38,24 +39,6 @@ const seconds = (ms: number): number => Math.ceil(ms / 1000);
 
 /** How many balance transactions a pull resolves at once (their look-ups at Stripe, in parallel). */
 export const LOOKUP_CONCURRENCY = 4;
-
-/** Maps `items` with at most `limit` calls of `f` in flight, keeping their order. */
-async function mapConcurrently<T, U>(
-  items: readonly T[],
-  limit: number,
-  f: (item: T) => Promise<U>,
-): Promise<U[]> {
-  const out = new Array<U>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await f(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** The membership invoice of a payment, or why Stripe refused to say (see the top of this file). */
 interface InvoiceLookup {

@@ -5,6 +5,7 @@ import { ResultAsync } from "neverthrow";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DeliveringNotifier, type DeliveringNotifierOptions } from "../../src/notify/delivering-notifier.js";
 import {
+  type DeliveryWorkerOptions,
   deliveryBackoffMs,
   isRetryableStatus,
   NotificationDeliveryWorker,
@@ -67,7 +68,7 @@ describe("notification deliveries", () => {
       alerts: { windowMs: 15 * 60_000, publicUrl: "https://api.susu.test/" },
       ...extra,
     });
-  const worker = (workerId = "w1") =>
+  const worker = (workerId = "w1", extra: Partial<DeliveryWorkerOptions> = {}) =>
     new NotificationDeliveryWorker({
       prisma: db.prisma,
       clock,
@@ -76,6 +77,7 @@ describe("notification deliveries", () => {
       retry,
       timeoutMs: 2_000,
       random: () => 0.5,
+      ...extra,
     });
   /** Runs passes until nothing is due now, moving the clock to each next attempt. */
   async function drain(w = worker(), maxPasses = 20) {
@@ -149,7 +151,10 @@ describe("notification deliveries", () => {
     await db.prisma.notificationEndpoint.deleteMany();
     smtp.received.length = 0;
     smtp.refusal = undefined;
+    smtp.holdUntilOverlap = undefined;
+    smtp.resetCounts();
     receiver.received.length = 0;
+    receiver.mostInFlight = 0;
     receiver.script = [];
     settled = [];
     clock.t = T0;
@@ -285,6 +290,9 @@ describe("notification deliveries", () => {
         retry,
         timeoutMs: 2_000,
         random: () => 0.5,
+        // One send at a time: each moves the shared clock by a send's time, which models
+        // sends one after the other (sends side by side would each move it too).
+        concurrency: 1,
       });
     settled.push(...(await slowWorker("w1").runOnce()));
     expect(second).toBeDefined();
@@ -297,6 +305,70 @@ describe("notification deliveries", () => {
     const rows = await db.prisma.notificationDelivery.findMany();
     expect(rows.map((r) => [r.status, r.attempts])).toEqual(rows.map(() => ["sent", 1]));
     expect(settled.map((s) => s.outcome)).toEqual(rows.map(() => "sent"));
+  });
+
+  it("sends a pass's e-mails and webhooks several at once, up to its concurrency", async () => {
+    // The mail server answers a message only once a second one is in flight beside it (or
+    // after 300 ms); the receiver takes 200 ms to answer.
+    smtp.holdUntilOverlap = { fallbackMs: 300 };
+    const mails = [retryNotice(["ana"]), retryNotice(["ana"]), retryNotice(["ana"])];
+    for (const n of mails) expect((await notifier().send(n)).isOk()).toBe(true);
+    const mailed = await worker("w1", { concurrency: 3 }).runOnce();
+    expect(mailed.map((s) => [s.channel, s.outcome])).toEqual(mails.map(() => ["email", "sent"]));
+    expect(smtp.received).toHaveLength(3);
+    expect(smtp.mostInFlight).toBeGreaterThanOrEqual(2);
+
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.delayMs = 200;
+    const pushes = [retryNotice(["ana"]), retryNotice(["ana"]), retryNotice(["ana"])];
+    for (const n of pushes) expect((await notifier({ email: false }).send(n)).isOk()).toBe(true);
+    const pushed = await worker("w1", { concurrency: 3 }).runOnce();
+    expect(pushed.map((s) => [s.channel, s.outcome])).toEqual(pushes.map(() => ["webhook", "sent"]));
+    expect(receiver.mostInFlight).toBeGreaterThanOrEqual(2);
+  });
+
+  it("sends one delivery at a time with a concurrency of 1", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    smtp.holdUntilOverlap = { fallbackMs: 100 };
+    receiver.delayMs = 50;
+    for (const n of [retryNotice(["ana"]), retryNotice(["ana"])])
+      expect((await notifier().send(n)).isOk()).toBe(true);
+    const settledNow = await worker("w1", { concurrency: 1 }).runOnce();
+    expect(settledNow.map((s) => s.outcome)).toEqual(["sent", "sent", "sent", "sent"]);
+    expect([smtp.received.length, receiver.received.length]).toEqual([2, 2]);
+    expect([smtp.mostInFlight, receiver.mostInFlight]).toEqual([1, 1]);
+  });
+
+  it("refuses a concurrency that is not a whole number of at least 1", () => {
+    for (const concurrency of [0, -1, 1.5, Number.NaN])
+      expect(() => worker("w1", { concurrency })).toThrow(RangeError);
+  });
+
+  it("sends a pass's statements prepared, but the claim: the batch's reads once, the lease and the outcome once per delivery", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    for (const n of [retryNotice(["ana"]), retryNotice(["ana"])])
+      expect((await notifier().send(n)).isOk()).toBe(true);
+    const pass = await statementsSentDuring(db.prisma, () => worker().runOnce());
+    expect(pass.result.map((s) => s.outcome)).toEqual(["sent", "sent", "sent", "sent"]);
+    // The claim, through Prisma (its plans are tested on their own).
+    expect(pass.sent[0]).toMatch(/^\s*UPDATE notification_deliveries d/);
+    expect(pass.sent.slice(1, 5)).toEqual([
+      "susu_notification_delivery_notifications",
+      "susu_notification_delivery_endpoints",
+      "susu_notification_settings_of_people",
+      "susu_notification_delivery_unattached",
+    ]);
+    expect([...pass.sent.slice(5)].sort()).toEqual([
+      ...Array(4).fill("susu_notification_delivery_record"),
+      ...Array(4).fill("susu_notification_delivery_renew"),
+    ]);
+    const rows = await db.prisma.notificationDelivery.findMany();
+    expect(rows.map((r) => [r.status, r.attempts, r.claimedBy, r.claimedUntil, r.sentAt])).toEqual(
+      rows.map(() => ["sent", 1, null, null, new Date(T0)]),
+    );
   });
 
   it("fails what was queued for an endpoint disabled since, without sending it", async () => {

@@ -68,6 +68,8 @@ describe("SmtpNotifier against a real SMTP server", () => {
   beforeEach(() => {
     server.received.length = 0;
     server.refusal = undefined;
+    server.holdUntilOverlap = undefined;
+    server.resetCounts();
     smtp = notifier(server.url);
   });
   afterEach(() => smtp.close());
@@ -121,6 +123,42 @@ describe("SmtpNotifier against a real SMTP server", () => {
     expect(ids).toHaveLength(3);
     expect(ids[0]).toBe(ids[1]);
     expect(ids[2]).not.toBe(ids[0]);
+  });
+
+  it("a transport given as a URL keeps its connections open and sends the next messages on them (a pool)", async () => {
+    const result = await smtp.send({
+      ...sample,
+      emails: ["a@example.com", "b@example.com", "c@example.com"],
+    });
+    expect(result.isOk()).toBe(true);
+    expect((await smtp.deliver(sample, "d@example.com", where)).isOk()).toBe(true);
+    expect(server.received.map((m) => m.to)).toEqual([
+      ["a@example.com"],
+      ["b@example.com"],
+      ["c@example.com"],
+      ["d@example.com"],
+    ]);
+    expect(server.connections).toBe(1);
+    // After a refusal (the connection is dropped then) the next message still goes out.
+    server.refusal = { at: "rcpt", code: 550, message: "mailbox unavailable" };
+    expect((await smtp.deliver(sample, "e@example.com", where))._unsafeUnwrapErr().type).toBe(
+      "notify_rejected",
+    );
+    server.refusal = undefined;
+    expect((await smtp.deliver(sample, "f@example.com", where)).isOk()).toBe(true);
+    expect(server.received.map((m) => m.to).at(-1)).toEqual(["f@example.com"]);
+  });
+
+  it("sends as many messages at once as its pool has connections (maxConnections), never more", async () => {
+    server.holdUntilOverlap = { fallbackMs: 200 };
+    const two = notifier(server.url, { maxConnections: 2 });
+    const to = ["a", "b", "c", "d", "e"].map((who) => `${who}@example.com`);
+    const results = await Promise.all(to.map((address) => two.deliver(sample, address, where)));
+    two.close();
+    expect(results.every((r) => r.isOk())).toBe(true);
+    expect(server.received.map((m) => m.to[0]).sort()).toEqual(to);
+    expect(server.mostInFlight).toBe(2);
+    expect(server.connections).toBe(2);
   });
 
   it("formats amounts in the notification's currency and locale", async () => {

@@ -13,10 +13,26 @@ export interface ReceivedMail {
 /** How the test server answers: accepts, or refuses RCPT TO / DATA with a code. */
 export type Refusal = { readonly at: "rcpt" | "data"; readonly code: number; readonly message: string };
 
-/** A real SMTP server on 127.0.0.1 (the `smtp-server` package), keeping what it receives. */
+/**
+ * A real SMTP server on 127.0.0.1 (the `smtp-server` package), keeping what it receives and
+ * counting the connections clients opened and the most messages it had in flight at once.
+ */
 export class TestSmtpServer {
   readonly received: ReceivedMail[] = [];
   refusal: Refusal | undefined;
+  /** Connections clients opened (since the last {@link resetCounts}). */
+  connections = 0;
+  /** Messages whose DATA is being received and not yet answered. */
+  inFlight = 0;
+  /** The most messages in flight at once (since the last {@link resetCounts}). */
+  mostInFlight = 0;
+  /**
+   * Set: each message's DATA is held, before it is answered, until a second message is in
+   * flight beside it (once two have been, nothing more is held), or for `fallbackMs` at most,
+   * so a client that sends one message at a time is slowed, not stuck.
+   */
+  holdUntilOverlap: { readonly fallbackMs: number } | undefined;
+  private overlapWaiters: (() => void)[] = [];
   private readonly server: SMTPServer;
   private port = 0;
 
@@ -25,15 +41,27 @@ export class TestSmtpServer {
       authOptional: true,
       disabledCommands: ["STARTTLS", "AUTH"],
       logger: false,
+      onConnect: (_session, callback) => {
+        this.connections += 1;
+        callback();
+      },
       onRcptTo: (_address, _session, callback) => {
         const r = this.refusal;
         if (r?.at === "rcpt") return callback(Object.assign(new Error(r.message), { responseCode: r.code }));
         callback();
       },
-      onData: (stream, session: SMTPServerSession, callback) => {
+      onData: (stream, session: SMTPServerSession, done) => {
+        this.inFlight += 1;
+        this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
+        if (this.mostInFlight >= 2) for (const release of this.overlapWaiters.splice(0)) release();
+        const callback = (error?: Error) => {
+          this.inFlight -= 1;
+          done(error);
+        };
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
-        stream.on("end", () => {
+        stream.on("end", async () => {
+          await this.overlapOrFallback();
           const r = this.refusal;
           if (r?.at === "data")
             return callback(Object.assign(new Error(r.message), { responseCode: r.code }));
@@ -52,6 +80,25 @@ export class TestSmtpServer {
           );
         });
       },
+    });
+  }
+
+  /** Zeroes the connection and in-flight counts. */
+  resetCounts(): void {
+    this.connections = 0;
+    this.mostInFlight = this.inFlight;
+  }
+
+  /** Resolves once two messages have been in flight at once, or after the hold's fallback (no hold: at once). */
+  private async overlapOrFallback(): Promise<void> {
+    const hold = this.holdUntilOverlap;
+    if (hold === undefined || this.mostInFlight >= 2) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, hold.fallbackMs);
+      this.overlapWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
 

@@ -28,10 +28,19 @@ export class TestWebhookReceiver {
   delayMs = 0;
   /** The receiver's clock (epoch ms) for the signature's tolerance; default the system's. */
   now: () => number = () => Date.now();
+  /** The most requests being answered at once. */
+  mostInFlight = 0;
+  private inFlight = 0;
   private readonly server: Server;
 
   constructor() {
     this.server = createServer((req, res) => {
+      // In flight until answered, or until the client gives up on it (a timeout closes it).
+      this.inFlight += 1;
+      this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
+      res.once("close", () => {
+        this.inFlight -= 1;
+      });
       void this.answer(req).then(async (status) => {
         if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
         res.statusCode = status;
