@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { connect as connectTcp, type Socket } from "node:net";
 import type { Notification, Notifier, NotifyError, PersonId } from "@susu/domain";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import nodemailer, { type Transporter } from "nodemailer";
@@ -100,6 +101,46 @@ function withOptions(url: string, options: Readonly<Record<string, number | bool
   return `${url}${url.includes("?") ? "&" : "?"}${added.join("&")}`;
 }
 
+/** The connection settings nodemailer passes to its socket hook (those {@link connectWithoutDelay} reads). */
+interface SocketRequest {
+  readonly host?: string;
+  readonly port?: number;
+  readonly connectionTimeout?: number;
+}
+
+/**
+ * Opens the TCP connection of an SMTP session with Nagle's algorithm off (nodemailer leaves it
+ * on): a message is written in several small writes, and with Nagle the next waits for the
+ * server to acknowledge the last, which a server delays by up to 40 ms while it waits for the
+ * rest — measured 44 ms per message on a kept-open connection to a local server, 1–5 ms
+ * without. nodemailer takes the connected socket as it takes a proxy's: it upgrades it to TLS
+ * for `smtps://` and on STARTTLS as it would its own, and a failure to connect (refused,
+ * unreachable, not within `connectionTimeout`) fails the send as its own connect would.
+ */
+function connectWithoutDelay(
+  request: SocketRequest,
+  callback: (error: Error | null, socket?: { connection: Socket }) => void,
+): void {
+  const socket = connectTcp({ host: request.host ?? "localhost", port: request.port ?? 25, noDelay: true });
+  let settled = false;
+  const settle = (error: Error | null) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.removeListener("error", settle);
+    if (error !== null) {
+      socket.destroy();
+      callback(error);
+    } else callback(null, { connection: socket });
+  };
+  const timer = setTimeout(
+    () => settle(Object.assign(new Error("Connection timeout"), { code: "ETIMEDOUT" })),
+    request.connectionTimeout ?? 120_000,
+  );
+  socket.once("error", settle);
+  socket.once("connect", () => settle(null));
+}
+
 /** The domain of an address (`susu <no-reply@mail.example>` → `mail.example`). */
 function domainOf(from: string): string {
   const match = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from);
@@ -129,16 +170,18 @@ export class SmtpNotifier implements Notifier {
   private readonly domain: string;
 
   constructor(private readonly options: SmtpNotifierOptions) {
-    this.transporter =
-      typeof options.transport === "string"
-        ? nodemailer.createTransport(
-            withOptions(options.transport, {
-              pool: true,
-              maxConnections: options.maxConnections ?? DEFAULT_DELIVERY_CONCURRENCY,
-              ...options.timeouts,
-            }),
-          )
-        : options.transport;
+    if (typeof options.transport === "string") {
+      const pool = nodemailer.createTransport(
+        withOptions(options.transport, {
+          pool: true,
+          maxConnections: options.maxConnections ?? DEFAULT_DELIVERY_CONCURRENCY,
+          ...options.timeouts,
+        }),
+      );
+      // nodemailer's hook for the connections it opens (documented for proxies).
+      (pool as Transporter & { getSocket: typeof connectWithoutDelay }).getSocket = connectWithoutDelay;
+      this.transporter = pool;
+    } else this.transporter = options.transport;
     this.domain = domainOf(options.from);
   }
 

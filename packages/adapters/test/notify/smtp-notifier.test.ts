@@ -9,6 +9,7 @@ import {
 } from "@susu/domain";
 import fc from "fast-check";
 import { okAsync } from "neverthrow";
+import { SMTPServer } from "smtp-server";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { escapeHtml, formatAmount, formatInstant, maskNumbers } from "../../src/notify/mail-format.js";
 import { renderMail } from "../../src/notify/mail-templates.js";
@@ -253,6 +254,40 @@ describe("SmtpNotifier against a real SMTP server", () => {
     expect(result._unsafeUnwrapErr().message).toContain("451");
     server.refusal = { at: "rcpt", code: 452, message: "too many recipients" };
     expect((await smtp.send(sample))._unsafeUnwrapErr().type).toBe("notify_failed");
+  });
+
+  it("sends over TLS on the connections it opens: implicit (smtps://) and by STARTTLS", async () => {
+    // The notifier opens each connection itself (Nagle's algorithm off) and hands it to
+    // nodemailer, which must still secure it: at once for smtps://, on STARTTLS otherwise.
+    // Both servers use smtp-server's built-in self-signed certificate.
+    for (const secure of [true, false]) {
+      const sessions: boolean[] = [];
+      const tlsServer = new SMTPServer({
+        secure,
+        authOptional: true,
+        disabledCommands: ["AUTH"],
+        disableReverseLookup: true,
+        logger: false,
+        onData(stream, session, callback) {
+          stream.resume();
+          stream.on("end", () => {
+            sessions.push(session.secure);
+            callback();
+          });
+        },
+      });
+      await new Promise<void>((resolve) => tlsServer.listen(0, "127.0.0.1", () => resolve()));
+      const { port } = tlsServer.server.address() as AddressInfo;
+      const scheme = secure ? "smtps" : "smtp";
+      const overTls = notifier(
+        `${scheme}://127.0.0.1:${port}?tls.rejectUnauthorized=false${secure ? "" : "&requireTLS=true"}`,
+      );
+      const result = await overTls.send(sample);
+      overTls.close();
+      await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+      expect(result.isOk(), secure ? "smtps" : "STARTTLS").toBe(true);
+      expect(sessions).toEqual([true]);
+    }
   });
 
   it("a server that refuses the connection is for now (notify_failed)", async () => {
