@@ -37,6 +37,26 @@ export function maskNumbers(text: string): string {
 }
 
 /**
+ * Formatters by locale and currency or time zone. Making an `Intl` formatter costs about as
+ * much as rendering the rest of an e-mail (its locale data is resolved each time), and every
+ * e-mail formats a few amounts and instants; the keys are few (the locales and time zones
+ * people chose, the currencies), and a table that fills up is emptied rather than grown.
+ * A locale, currency or zone Intl refuses is not kept: each call asks again (and throws).
+ */
+const amountFormats = new Map<string, { readonly format: Intl.NumberFormat; readonly digits: number }>();
+const instantFormats = new Map<string, Intl.DateTimeFormat>();
+const FORMATS_KEPT = 256;
+
+function cached<T>(table: Map<string, T>, key: string, make: () => T): T {
+  const known = table.get(key);
+  if (known !== undefined) return known;
+  const made = make();
+  if (table.size >= FORMATS_KEPT) table.clear();
+  table.set(key, made);
+  return made;
+}
+
+/**
  * Minor units as an amount in `currency` (ISO 4217), e.g. `12345`, `aud` → `$123.45`. A
  * currency susu supports is read with its exponent in the domain's table (Stripe's minor
  * unit): Intl's own digits for a currency can differ (HUF and IDR have none there, two at
@@ -45,30 +65,40 @@ export function maskNumbers(text: string): string {
 export function formatAmount(amountMinor: number, currency: string, locale: string): string {
   const code = currency.toUpperCase();
   const exponent = isCurrencyCode(code) ? currencyInfo(code).exponent : undefined;
-  let format: Intl.NumberFormat;
+  let format: { readonly format: Intl.NumberFormat; readonly digits: number };
   try {
-    format = new Intl.NumberFormat(locale, {
-      style: "currency",
-      currency: code,
-      ...(exponent !== undefined ? { minimumFractionDigits: exponent, maximumFractionDigits: exponent } : {}),
+    format = cached(amountFormats, `${locale}\u0000${code}`, () => {
+      const f = new Intl.NumberFormat(locale, {
+        style: "currency",
+        currency: code,
+        ...(exponent !== undefined
+          ? { minimumFractionDigits: exponent, maximumFractionDigits: exponent }
+          : {}),
+      });
+      return { format: f, digits: exponent ?? f.resolvedOptions().maximumFractionDigits ?? 2 };
     });
   } catch {
     // A code Intl does not know: the plain number and the code, never a wrong symbol.
     return `${amountMinor} ${code} (minor units)`;
   }
-  const digits = exponent ?? format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(amountMinor / 10 ** digits);
+  return format.format.format(amountMinor / 10 ** format.digits);
 }
 
 /** An instant (ISO 8601) as a date and time in the locale and time zone, with the zone's name. */
 export function formatInstant(iso: string, where: MailLocale): string {
   const at = new Date(iso);
   if (Number.isNaN(at.getTime())) return iso;
-  const text = new Intl.DateTimeFormat(where.locale, {
-    dateStyle: "full",
-    timeStyle: "short",
-    timeZone: where.timeZone,
-  }).format(at);
+  const format = cached(
+    instantFormats,
+    `${where.locale}\u0000${where.timeZone}`,
+    () =>
+      new Intl.DateTimeFormat(where.locale, {
+        dateStyle: "full",
+        timeStyle: "short",
+        timeZone: where.timeZone,
+      }),
+  );
+  const text = format.format(at);
   return `${text} (${where.timeZone})`;
 }
 
