@@ -5,6 +5,7 @@
  *                             [--rates 50,200,1000] [--seconds 10] [--schedulers 1,2]
  *                             [--drain-timeout 900] [--log /tmp/susu-bench-webhooks.log]
  *   npx tsx bench/webhooks.ts --quick      (a smoke run, under a minute)
+ *   npx tsx bench/webhooks.ts --email      (b)'s schedulers with e-mail configured (below)
  *
  * The processes as production runs them, on one machine (bench/stack.ts): the API
  * (`apps/api/dist/main.js`; build first), 1 or 2 scheduler processes
@@ -43,6 +44,12 @@
  *     one event took in the window (pg_stat_database.xact_commit delta ÷ events; every
  *     commit counted, reads and pg-boss polling included, so a low ceiling).
  *
+ * With `--email`, (b)'s schedulers run with e-mail configured (`SUSU_SMTP_URL`, as production
+ * runs them) against a mail server in this process that accepts everything (bench/mail-sink.ts):
+ * each event's notices are queued as e-mail deliveries and sent, on the same cores, and each
+ * rate starts once the e-mails of the one before are all out. Without it the notices find no
+ * recipient and cost only their look-up.
+ *
  * The run checks itself and exits 1 when: an event got no 2xx, a 2xx'd event is not in the
  * inbox, an event was not processed (failed, parked, ignored or never drained), a seeded
  * payment is not `held` after its event, or the ledger disagrees with its postings.
@@ -60,6 +67,7 @@ import type Stripe from "stripe";
 import { signatureHeader } from "../packages/stripe-emulator/src/webhooks/signature.js";
 import { countHeldIn, gatewayTo, seedCheckouts } from "./held-seed.js";
 import { keptAliveAgent } from "./http-agent.js";
+import { startMailSink } from "./mail-sink.js";
 import { postText, RawHttpConnection } from "./raw-http.js";
 import { embeddedPostgres } from "./seed.js";
 import {
@@ -94,6 +102,7 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     schedulers: { type: "string" },
     "drain-timeout": { type: "string" },
+    email: { type: "boolean", default: false },
     log: { type: "string", default: join(tmpdir(), "susu-bench-webhooks.log") },
   },
 });
@@ -128,6 +137,31 @@ const config: StackConfig = {
 };
 const api = await startApi(config);
 const endpoint = `${api.url}/webhooks/stripe`;
+// --email: the schedulers with e-mail configured, as production runs them (a mail server in
+// this process that accepts everything, bench/mail-sink.ts): each event's notices are queued
+// and sent too, and each rate starts once the e-mails of the one before are out.
+const mail = values.email ? await startMailSink() : undefined;
+const mailEnv =
+  mail === undefined
+    ? {}
+    : { SUSU_SMTP_URL: mail.url, SUSU_MAIL_FROM: "susu bench <no-reply@bench.invalid>" };
+/** Waits (up to the drain timeout) until no e-mail delivery is left to send. */
+async function deliveriesSent(): Promise<void> {
+  if (mail === undefined) return;
+  const deadline = performance.now() + DRAIN_TIMEOUT_MS;
+  for (;;) {
+    const left = await countOf(
+      prisma,
+      "SELECT count(*) AS n FROM notification_deliveries WHERE status IN ('queued', 'retrying')",
+    );
+    if (left === 0) return;
+    if (performance.now() > deadline) {
+      problems.push(`${left} e-mail deliveries not sent within the drain timeout`);
+      return;
+    }
+    await sleep(200);
+  }
+}
 
 // Stripe's sender, in (b) and the warm-ups, is node:http over kept-alive connections: `fetch`
 // costs this process several times the CPU per request (0.4–0.7 ms against about 0.1 ms), and
@@ -416,7 +450,7 @@ let offset = 0;
 for (const count of SCHEDULERS) {
   const schedulers: AppProcess[] = [];
   for (let k = 0; k < count; k++)
-    schedulers.push(await startScheduler(config, `bench-scheduler-${count}-${k}`));
+    schedulers.push(await startScheduler(config, `bench-scheduler-${count}-${k}`, mailEnv));
   // Warm-up, not timed: fresh processes run their code cold (compiled on first call), so
   // their first events take far longer than the steady state the rates measure (measured on
   // 2026-12-04, before the scheduler opened its kept connections at start: a median of 302 ms
@@ -434,6 +468,7 @@ for (const count of SCHEDULERS) {
     await sleep(1_100); // its last commits reach pg_stat_database before the first row counts them
   }
   for (const [r, rate] of RATES.entries()) {
+    await deliveriesSent();
     const batch = batches.slice(offset, offset + (perBatch[r] ?? 0));
     offset += batch.length;
     const commitsBefore = await xactCommits(prisma);
@@ -542,7 +577,7 @@ console.log(
 );
 for (const r of ingestRows) if (!r.ceiling.ok) console.log(`pgbench row skipped: ${r.ceiling.why}`);
 console.log(
-  `\n(b) 2xx → committed: open loop, ${SECONDS} s per rate; every event a real checkout.session.completed moving a held payment to held; latency from the 2xx to processed_at. Ceiling: pgbench TPS of a susu-like write (UPDATE 1 row + INSERT 1 row, 16 clients) = ${ceilingCell(writeCeiling)}, ÷ the DB commits per event measured in the window.\n`,
+  `\n(b) 2xx → committed: open loop, ${SECONDS} s per rate; every event a real checkout.session.completed moving a held payment to held; ${mail === undefined ? "e-mail not configured (the notices are queued for no one)" : `e-mail configured: each event's notices e-mailed too (${mail.received()} e-mails sent in all)`}; latency from the 2xx to processed_at. Ceiling: pgbench TPS of a susu-like write (UPDATE 1 row + INSERT 1 row, 16 clients) = ${ceilingCell(writeCeiling)}, ÷ the DB commits per event measured in the window.\n`,
 );
 console.log(
   table(
@@ -606,6 +641,7 @@ for (const p of problems.slice(0, 20)) console.log(`  ${p}`);
 agent.destroy();
 await api.stop();
 await emulator.stop();
+await mail?.close();
 await prisma.$disconnect();
 await database.close();
 rmSync(pgDir, { recursive: true, force: true });
