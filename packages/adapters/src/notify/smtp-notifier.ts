@@ -195,6 +195,7 @@ function idPart(notificationId: string): string {
 export class SmtpNotifier implements Notifier {
   private readonly transporter: Transporter;
   private readonly domain: string;
+  private closed = false;
 
   constructor(private readonly options: SmtpNotifierOptions) {
     if (typeof options.transport === "string") {
@@ -247,8 +248,13 @@ export class SmtpNotifier implements Notifier {
     return this.sendOne(n, to, renderMail(n, where));
   }
 
-  /** Closes the transport: a pool's idle connections at once, a busy one once its message is answered. */
+  /**
+   * Closes the transport: a pool's idle connections at once, a busy one once its message is
+   * answered. A message sent after it fails for now (`notify_failed`): nodemailer's closed pool
+   * would take it and never answer.
+   */
   close(): void {
+    this.closed = true;
     this.transporter.close();
   }
 
@@ -257,6 +263,8 @@ export class SmtpNotifier implements Notifier {
     to: string,
     mail: { subject: string; text: string; html: string },
   ): ResultAsync<void, NotifyError> {
+    if (this.closed)
+      return errAsync(failed(`sending to ${maskEmail(to)} failed: the SMTP notifier is closed`));
     return ResultAsync.fromPromise(
       this.transporter.sendMail({
         from: this.options.from,

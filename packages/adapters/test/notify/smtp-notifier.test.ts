@@ -395,6 +395,19 @@ describe("SmtpNotifier against a real SMTP server", () => {
     expect(seen.sessions.map((s) => s.remoteAddress)).toEqual(["127.0.0.2"]);
   });
 
+  it("a send after close fails for now (notify_failed) instead of never settling", async () => {
+    // nodemailer's closed pool takes the message and never calls back: a delivery pass
+    // that sent after close would wait forever, and the scheduler's stop with it.
+    const closed = notifier(server.url);
+    closed.close();
+    const result = await Promise.race([
+      closed.deliver(sample, "ana@example.com", where),
+      new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 2_000)),
+    ]);
+    expect(result === "pending" ? result : result._unsafeUnwrapErr().type).toBe("notify_failed");
+    expect(server.received).toEqual([]);
+  });
+
   it("a server that refuses the connection is for now (notify_failed)", async () => {
     const down = notifier(`smtp://127.0.0.1:${await closedPort()}`);
     const result = await down.send(sample);
