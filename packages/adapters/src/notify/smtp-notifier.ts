@@ -105,8 +105,16 @@ function withOptions(url: string, options: Readonly<Record<string, number | bool
 interface SocketRequest {
   readonly host?: string;
   readonly port?: number;
+  readonly secure?: boolean;
+  readonly localAddress?: string;
   readonly connectionTimeout?: number;
 }
+
+/** What nodemailer's socket hook calls back with: an open socket it then speaks SMTP on. */
+type SocketCallback = (error: Error | null, socket?: false | { connection: Socket }) => void;
+
+/** nodemailer's socket hook (documented for proxies; a `proxy` URL option installs one). */
+type GetSocket = (request: SocketRequest, callback: SocketCallback) => void;
 
 /**
  * Opens the TCP connection of an SMTP session with Nagle's algorithm off (nodemailer leaves it
@@ -115,13 +123,18 @@ interface SocketRequest {
  * rest — measured 44 ms per message on a kept-open connection to a local server, 1–5 ms
  * without. nodemailer takes the connected socket as it takes a proxy's: it upgrades it to TLS
  * for `smtps://` and on STARTTLS as it would its own, and a failure to connect (refused,
- * unreachable, not within `connectionTimeout`) fails the send as its own connect would.
+ * unreachable, not within `connectionTimeout`) fails the send as its own connect would. It
+ * connects where nodemailer's own connect would (the port, else 465 for `smtps://` and 587
+ * otherwise; from `localAddress` when set), with keep-alives on as nodemailer sets them.
  */
-function connectWithoutDelay(
-  request: SocketRequest,
-  callback: (error: Error | null, socket?: { connection: Socket }) => void,
-): void {
-  const socket = connectTcp({ host: request.host ?? "localhost", port: request.port ?? 25, noDelay: true });
+function connectWithoutDelay(request: SocketRequest, callback: SocketCallback): void {
+  const socket = connectTcp({
+    host: request.host || "localhost",
+    port: Number(request.port) || (request.secure === true ? 465 : 587),
+    ...(request.localAddress ? { localAddress: request.localAddress } : {}),
+    noDelay: true,
+    keepAlive: true,
+  });
   let settled = false;
   const settle = (error: Error | null) => {
     if (settled) return;
@@ -135,10 +148,24 @@ function connectWithoutDelay(
   };
   const timer = setTimeout(
     () => settle(Object.assign(new Error("Connection timeout"), { code: "ETIMEDOUT" })),
-    request.connectionTimeout ?? 120_000,
+    // As nodemailer reads it: 0 or unset is its default of 2 minutes.
+    request.connectionTimeout || 120_000,
   );
   socket.once("error", settle);
   socket.once("connect", () => settle(null));
+}
+
+/**
+ * The socket hook of a transport: {@link connectWithoutDelay}, or when nodemailer installed its
+ * own (a `proxy` URL option), that one with Nagle's algorithm turned off on the socket it hands over.
+ */
+function socketHookOf(own: GetSocket | undefined): GetSocket {
+  if (typeof own !== "function") return connectWithoutDelay;
+  return (request, callback) =>
+    own(request, (error, socket) => {
+      if (error === null && socket) socket.connection.setNoDelay(true);
+      callback(error, socket);
+    });
 }
 
 /** The domain of an address (`susu <no-reply@mail.example>` → `mail.example`). */
@@ -168,6 +195,7 @@ function idPart(notificationId: string): string {
 export class SmtpNotifier implements Notifier {
   private readonly transporter: Transporter;
   private readonly domain: string;
+  private closed = false;
 
   constructor(private readonly options: SmtpNotifierOptions) {
     if (typeof options.transport === "string") {
@@ -178,8 +206,10 @@ export class SmtpNotifier implements Notifier {
           ...options.timeouts,
         }),
       );
-      // nodemailer's hook for the connections it opens (documented for proxies).
-      (pool as Transporter & { getSocket: typeof connectWithoutDelay }).getSocket = connectWithoutDelay;
+      // nodemailer's hook for the connections it opens (documented for proxies; set already
+      // when the URL names a proxy, and then kept).
+      const hooked = pool as Transporter & { getSocket?: GetSocket };
+      hooked.getSocket = socketHookOf(hooked.getSocket);
       this.transporter = pool;
     } else this.transporter = options.transport;
     this.domain = domainOf(options.from);
@@ -218,8 +248,13 @@ export class SmtpNotifier implements Notifier {
     return this.sendOne(n, to, renderMail(n, where));
   }
 
-  /** Closes the transport: a pool's idle connections at once, a busy one once its message is answered. */
+  /**
+   * Closes the transport: a pool's idle connections at once, a busy one once its message is
+   * answered. A message sent after it fails for now (`notify_failed`): nodemailer's closed pool
+   * would take it and never answer.
+   */
   close(): void {
+    this.closed = true;
     this.transporter.close();
   }
 
@@ -228,6 +263,8 @@ export class SmtpNotifier implements Notifier {
     to: string,
     mail: { subject: string; text: string; html: string },
   ): ResultAsync<void, NotifyError> {
+    if (this.closed)
+      return errAsync(failed(`sending to ${maskEmail(to)} failed: the SMTP notifier is closed`));
     return ResultAsync.fromPromise(
       this.transporter.sendMail({
         from: this.options.from,

@@ -1,4 +1,4 @@
-import { type AddressInfo, createServer } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import {
   HELD_PAYMENT_NOTIFICATION_TEMPLATES,
   MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES,
@@ -54,6 +54,77 @@ const sample: Notification = {
     retryAt: "2026-03-01T00:00:00.000Z",
   },
 };
+
+/** A one-off SMTP server (smtp-server's self-signed certificate) that keeps each message's session. */
+async function sessionServer(options: { secure: boolean; host?: string; port?: number }): Promise<{
+  readonly port: number;
+  readonly sessions: { readonly secure: boolean; readonly remoteAddress: string }[];
+  close(): Promise<void>;
+}> {
+  const sessions: { readonly secure: boolean; readonly remoteAddress: string }[] = [];
+  const smtpServer = new SMTPServer({
+    secure: options.secure,
+    authOptional: true,
+    disabledCommands: ["AUTH"],
+    disableReverseLookup: true,
+    logger: false,
+    onData(stream, session, callback) {
+      stream.resume();
+      stream.on("end", () => {
+        sessions.push({ secure: session.secure, remoteAddress: session.remoteAddress });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    smtpServer.server.once("error", reject);
+    smtpServer.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port } = smtpServer.server.address() as AddressInfo;
+  return { port, sessions, close: () => new Promise<void>((resolve) => smtpServer.close(() => resolve())) };
+}
+
+/** An HTTP proxy on 127.0.0.1 that tunnels CONNECT requests, keeping their targets (`host:port`). */
+async function connectProxy(): Promise<{
+  readonly url: string;
+  readonly tunnels: string[];
+  close(): Promise<void>;
+}> {
+  const tunnels: string[] = [];
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    sockets.add(client);
+    client.on("error", () => undefined);
+    let head = "";
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString("latin1");
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      client.removeListener("data", onData);
+      const target = /^CONNECT (\S+):(\d+) /.exec(head);
+      if (target === null) return client.destroy();
+      tunnels.push(`${target[1]}:${target[2]}`);
+      const upstream = connect(Number(target[2]), target[1], () => {
+        client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+        client.pipe(upstream).pipe(client);
+      });
+      sockets.add(upstream);
+      upstream.on("error", () => client.destroy());
+    };
+    client.on("data", onData);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tunnels,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        proxy.close(() => resolve());
+      }),
+  };
+}
 
 describe("SmtpNotifier against a real SMTP server", () => {
   const server = new TestSmtpServer();
@@ -261,33 +332,80 @@ describe("SmtpNotifier against a real SMTP server", () => {
     // nodemailer, which must still secure it: at once for smtps://, on STARTTLS otherwise.
     // Both servers use smtp-server's built-in self-signed certificate.
     for (const secure of [true, false]) {
-      const sessions: boolean[] = [];
-      const tlsServer = new SMTPServer({
-        secure,
-        authOptional: true,
-        disabledCommands: ["AUTH"],
-        disableReverseLookup: true,
-        logger: false,
-        onData(stream, session, callback) {
-          stream.resume();
-          stream.on("end", () => {
-            sessions.push(session.secure);
-            callback();
-          });
-        },
-      });
-      await new Promise<void>((resolve) => tlsServer.listen(0, "127.0.0.1", () => resolve()));
-      const { port } = tlsServer.server.address() as AddressInfo;
+      const tlsServer = await sessionServer({ secure });
       const scheme = secure ? "smtps" : "smtp";
       const overTls = notifier(
-        `${scheme}://127.0.0.1:${port}?tls.rejectUnauthorized=false${secure ? "" : "&requireTLS=true"}`,
+        `${scheme}://127.0.0.1:${tlsServer.port}?tls.rejectUnauthorized=false${secure ? "" : "&requireTLS=true"}`,
       );
       const result = await overTls.send(sample);
       overTls.close();
-      await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+      await tlsServer.close();
       expect(result.isOk(), secure ? "smtps" : "STARTTLS").toBe(true);
-      expect(sessions).toEqual([true]);
+      expect(tlsServer.sessions.map((s) => s.secure)).toEqual([true]);
     }
+  });
+
+  it("a URL without a port connects where nodemailer would: 587 for smtp://, 465 for smtps://", async (ctx) => {
+    // The notifier opens the connections itself: it must aim them as nodemailer would.
+    // Privileged ports, on an address of the loopback range no other test uses.
+    const host = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.9`;
+    for (const [scheme, port] of [
+      ["smtp", 587],
+      ["smtps", 465],
+    ] as const) {
+      const listening = await sessionServer({ secure: scheme === "smtps", host, port }).catch(
+        (e: NodeJS.ErrnoException) => e,
+      );
+      if (listening instanceof Error) {
+        if (listening.code === "EACCES") return ctx.skip();
+        throw listening;
+      }
+      const portless = notifier(`${scheme}://${host}?tls.rejectUnauthorized=false`, {
+        timeouts: { connectionTimeout: 2_000, greetingTimeout: 2_000, socketTimeout: 2_000 },
+      });
+      const result = await portless.send(sample);
+      portless.close();
+      await listening.close();
+      expect(result.isOk(), `${scheme}: ${result.isErr() ? result.error.message : "sent"}`).toBe(true);
+      // Secure both ways: at once on 465, by STARTTLS (offered, so taken) on 587.
+      expect(listening.sessions.map((s) => s.secure)).toEqual([true]);
+    }
+  });
+
+  it("a proxy named in the URL carries the connections (nodemailer's proxy option)", async () => {
+    const proxy = await connectProxy();
+    const proxied = notifier(`${server.url}?proxy=${encodeURIComponent(proxy.url)}`);
+    const result = await proxied.send(sample);
+    proxied.close();
+    await proxy.close();
+    expect(result.isOk()).toBe(true);
+    expect(server.received.map((m) => m.to)).toEqual([["cy@example.com"]]);
+    expect(proxy.tunnels).toEqual([server.url.replace("smtp://", "")]);
+  });
+
+  it("the URL's localAddress is where the connections come from", async () => {
+    const seen = await sessionServer({ secure: false });
+    const bound = notifier(
+      `smtp://127.0.0.1:${seen.port}?localAddress=127.0.0.2&tls.rejectUnauthorized=false`,
+    );
+    const result = await bound.send(sample);
+    bound.close();
+    await seen.close();
+    expect(result.isOk(), result.isErr() ? result.error.message : "sent").toBe(true);
+    expect(seen.sessions.map((s) => s.remoteAddress)).toEqual(["127.0.0.2"]);
+  });
+
+  it("a send after close fails for now (notify_failed) instead of never settling", async () => {
+    // nodemailer's closed pool takes the message and never calls back: a delivery pass
+    // that sent after close would wait forever, and the scheduler's stop with it.
+    const closed = notifier(server.url);
+    closed.close();
+    const result = await Promise.race([
+      closed.deliver(sample, "ana@example.com", where),
+      new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 2_000)),
+    ]);
+    expect(result === "pending" ? result : result._unsafeUnwrapErr().type).toBe("notify_failed");
+    expect(server.received).toEqual([]);
   });
 
   it("a server that refuses the connection is for now (notify_failed)", async () => {
