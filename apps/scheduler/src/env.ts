@@ -48,7 +48,10 @@ const schema = z.object({
    * Most PostgreSQL connections the scheduler's pool opens (pg-boss and the notification
    * listener have their own); at least SUSU_DISPATCH_CONCURRENCY. Unset: the dispatcher's
    * concurrency, half the webhook processor's (rounded up), plus 4 for deliveries and jobs
-   * beside them (28 by default).
+   * beside them (28 by default). The deliveries' sends (up to SUSU_NOTIFY_CONCURRENCY at
+   * once) hold a connection for one short statement at a time and wait for one when these 4
+   * are busy: not more connections, which two schedulers and an API must share (see the
+   * scheduler's README).
    */
   SUSU_DB_POOL_SIZE: wholeNumber(1, 500).optional(),
   /**
@@ -170,7 +173,10 @@ export type SchedulerEnv = Omit<z.infer<typeof schema>, "SUSU_DB_POOL_SIZE" | "S
   readonly SUSU_DB_POOL_MIN: number;
 };
 
-/** Connections beside the dispatcher's and the webhook processor's, in the default pool size. */
+/**
+ * Connections beside the dispatcher's and the webhook processor's, in the default pool size:
+ * the deliveries' statements (one at a time per send) and the jobs share them.
+ */
 export const POOL_HEADROOM = 4;
 
 /** The webhook processor's share of the default pool: half its slots, rounded up (see SUSU_WEBHOOK_CONCURRENCY). */
