@@ -534,48 +534,51 @@ console.log(
 );
 const ceilingCell = (c: PgbenchResult, per = 1) =>
   c.ok ? `${fmt(c.tps / per, 0)}${c.clients !== undefined ? ` (${c.clients} clients)` : ""}` : "skipped";
-console.log(
-  `\n(a) Ingest: signed POST /webhooks/stripe, closed loop, ${INGEST_SECONDS} s per row, events of ~${averageBytes.toFixed(0)} bytes; ceiling: pgbench single-row INSERT into a table LIKE webhook_events, -M prepared, same payload, same clients (capped by max_connections).\n`,
-);
-console.log(
-  table(
-    [
-      "clients",
-      "requests",
-      "200s",
-      "events/s",
-      "p50 ms",
-      "p95 ms",
-      "p99 ms",
-      "max ms",
-      "sender CPU µs/req",
-      "pgbench TPS (ceiling)",
-      "ratio",
-      "goal ≥1.0× & p99<50",
-    ],
-    ingestRows.map((r) => {
-      const [p50, p95, p99, max] = latencyCells(r.latencies);
-      const sorted = [...r.latencies].sort((a, b) => a - b);
-      const p99n = sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)] ?? Number.NaN;
-      const ratio = r.ceiling.ok ? r.perSecond / r.ceiling.tps : Number.NaN;
-      return [
-        String(r.clients),
-        String(r.sent),
-        String(r.ok),
-        fmt(r.perSecond, 0),
-        p50 ?? "",
-        p95 ?? "",
-        p99 ?? "",
-        max ?? "",
-        fmt(r.senderCpuUsPerRequest, 0),
-        ceilingCell(r.ceiling),
-        fmt(ratio, 2),
-        r.ceiling.ok ? (ratio >= 1 && p99n < 50 ? "met" : "not met") : "—",
-      ];
-    }),
-  ),
-);
-for (const r of ingestRows) if (!r.ceiling.ok) console.log(`pgbench row skipped: ${r.ceiling.why}`);
+if (ingestRows.length === 0) console.log("\n(a) Ingest: not run (no --clients).");
+else {
+  console.log(
+    `\n(a) Ingest: signed POST /webhooks/stripe, closed loop, ${INGEST_SECONDS} s per row, events of ~${averageBytes.toFixed(0)} bytes; ceiling: pgbench single-row INSERT into a table LIKE webhook_events, -M prepared, same payload, same clients (capped by max_connections).\n`,
+  );
+  console.log(
+    table(
+      [
+        "clients",
+        "requests",
+        "200s",
+        "events/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "sender CPU µs/req",
+        "pgbench TPS (ceiling)",
+        "ratio",
+        "goal ≥1.0× & p99<50",
+      ],
+      ingestRows.map((r) => {
+        const [p50, p95, p99, max] = latencyCells(r.latencies);
+        const sorted = [...r.latencies].sort((a, b) => a - b);
+        const p99n = sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)] ?? Number.NaN;
+        const ratio = r.ceiling.ok ? r.perSecond / r.ceiling.tps : Number.NaN;
+        return [
+          String(r.clients),
+          String(r.sent),
+          String(r.ok),
+          fmt(r.perSecond, 0),
+          p50 ?? "",
+          p95 ?? "",
+          p99 ?? "",
+          max ?? "",
+          fmt(r.senderCpuUsPerRequest, 0),
+          ceilingCell(r.ceiling),
+          fmt(ratio, 2),
+          r.ceiling.ok ? (ratio >= 1 && p99n < 50 ? "met" : "not met") : "—",
+        ];
+      }),
+    ),
+  );
+  for (const r of ingestRows) if (!r.ceiling.ok) console.log(`pgbench row skipped: ${r.ceiling.why}`);
+}
 console.log(
   `\n(b) 2xx → committed: open loop, ${SECONDS} s per rate; every event a real checkout.session.completed moving a held payment to held; ${mail === undefined ? "e-mail not configured (the notices are queued for no one)" : `e-mail configured: each event's notices e-mailed too (${mail.received()} e-mails sent in all)`}; latency from the 2xx to processed_at. Ceiling: pgbench TPS of a susu-like write (UPDATE 1 row + INSERT 1 row, 16 clients) = ${ceilingCell(writeCeiling)}, ÷ the DB commits per event measured in the window.\n`,
 );
