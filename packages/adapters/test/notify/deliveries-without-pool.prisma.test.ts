@@ -8,10 +8,10 @@ import { poolOf } from "../../src/db/prisma-client.js";
 import { DeliveringNotifier } from "../../src/notify/delivering-notifier.js";
 import { NotificationDeliveryWorker } from "../../src/notify/delivery-worker.js";
 import { PrismaNotificationEndpoints } from "../../src/notify/notification-endpoints.js";
-import { SmtpNotifier } from "../../src/notify/smtp-notifier.js";
+import type { SmtpNotifier } from "../../src/notify/smtp-notifier.js";
 import { PrismaClient } from "../../src/prisma/generated/client.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
-import { TestSmtpServer } from "./smtp-server.js";
+import { deliveryMailer, TestSmtpServer } from "./smtp-server.js";
 import { TestWebhookReceiver } from "./webhook-receiver.js";
 
 const T0 = Date.UTC(2026, 11, 2, 9, 0, 0);
@@ -31,17 +31,7 @@ describe("the delivery log on a Prisma client without a pool of ours", () => {
     await smtp.start();
     await receiver.start();
     receiver.now = clock.now;
-    mailer = new SmtpNotifier({
-      transport: smtp.url,
-      from: "susu <no-reply@susu.test>",
-      adminEmails: [],
-      people: {
-        emailsOf: () => {
-          throw new Error("unused");
-        },
-      },
-      where,
-    });
+    mailer = deliveryMailer(smtp.url, where);
   });
   afterAll(async () => {
     mailer.close();

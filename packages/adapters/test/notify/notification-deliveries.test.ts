@@ -13,11 +13,11 @@ import {
 } from "../../src/notify/delivery-worker.js";
 import { PrismaNotificationEndpoints } from "../../src/notify/notification-endpoints.js";
 import { PrismaNotificationSettings } from "../../src/notify/notification-settings-store.js";
-import { SmtpNotifier } from "../../src/notify/smtp-notifier.js";
+import type { SmtpNotifier } from "../../src/notify/smtp-notifier.js";
 import { verifySusuSignature } from "../../src/notify/susu-signature.js";
 import { useTestDatabase } from "../support/index.js";
 import { statementsSentDuring } from "../support/statement-spy.js";
-import { TestSmtpServer } from "./smtp-server.js";
+import { deliveryMailer, TestSmtpServer } from "./smtp-server.js";
 import { TestWebhookReceiver } from "./webhook-receiver.js";
 
 const T0 = Date.UTC(2026, 11, 2, 9, 0, 0);
@@ -104,17 +104,7 @@ describe("notification deliveries", () => {
     await receiver.start();
     // The receiver checks the signature's age on the test's clock.
     receiver.now = () => clock.now();
-    mailer = new SmtpNotifier({
-      transport: smtp.url,
-      from: "susu <no-reply@susu.test>",
-      adminEmails: [],
-      people: {
-        emailsOf: () => {
-          throw new Error("unused");
-        },
-      },
-      where,
-    });
+    mailer = deliveryMailer(smtp.url, where);
     endpoints = new PrismaNotificationEndpoints(db.prisma);
     const now = new Date(T0);
     await db.prisma.person.createMany({

@@ -1,6 +1,8 @@
 import { type AddressInfo, createServer } from "node:net";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer, type SMTPServerSession } from "smtp-server";
+import type { MailLocale } from "../../src/notify/mail-format.js";
+import { SmtpNotifier } from "../../src/notify/smtp-notifier.js";
 
 /** A message the test server accepted: its envelope and the parsed message. */
 export interface ReceivedMail {
@@ -126,4 +128,22 @@ export async function closedPort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
+}
+
+/**
+ * The e-mail sender a delivery worker is given in the tests: the SMTP notifier on `url`, its
+ * people's addresses never read (the worker sends to the address each delivery carries).
+ */
+export function deliveryMailer(url: string, where: MailLocale): SmtpNotifier {
+  return new SmtpNotifier({
+    transport: url,
+    from: "susu <no-reply@susu.test>",
+    adminEmails: [],
+    people: {
+      emailsOf: () => {
+        throw new Error("unused");
+      },
+    },
+    where,
+  });
 }
