@@ -19,6 +19,8 @@ export interface EmailSender {
   deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError>;
   /** Closes its connections (the SMTP notifier's pool), once nothing more is sent. */
   close?(): void;
+  /** The most e-mails it sends at once (its pool's connections), when it caps them. */
+  readonly sendsAtOnce?: number | undefined;
 }
 
 /**
@@ -281,9 +283,12 @@ export class NotificationDeliveryWorker {
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.settings = new PrismaNotificationSettings(options.prisma);
-    this.concurrency = options.concurrency ?? DEFAULT_DELIVERY_CONCURRENCY;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
-      throw new RangeError(`concurrency must be a positive integer, got ${this.concurrency}`);
+    const concurrency = options.concurrency ?? DEFAULT_DELIVERY_CONCURRENCY;
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+    // No more sends at once than the e-mail sender has connections: one beyond them would
+    // wait inside it after its lease was renewed, and a slow server could make it outlast it.
+    this.concurrency = Math.min(concurrency, options.email?.sendsAtOnce ?? concurrency);
   }
 
   /**

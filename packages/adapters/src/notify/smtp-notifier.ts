@@ -168,6 +168,22 @@ function socketHookOf(own: GetSocket | undefined): GetSocket {
     });
 }
 
+/**
+ * How many connections the pool of a transport URL keeps at most: its `maxConnections` when
+ * it sets a whole number, else `fallback`; undefined when the URL turns the pool off.
+ */
+function pooledConnections(url: string, fallback: number): number | undefined {
+  let query: URLSearchParams;
+  try {
+    query = new URL(url).searchParams;
+  } catch {
+    return fallback;
+  }
+  if (query.get("pool") === "false") return undefined;
+  const given = Number(query.get("maxConnections") ?? Number.NaN);
+  return Number.isInteger(given) && given >= 1 ? given : fallback;
+}
+
 /** The domain of an address (`susu <no-reply@mail.example>` → `mail.example`). */
 function domainOf(from: string): string {
   const match = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from);
@@ -193,11 +209,23 @@ function idPart(notificationId: string): string {
  * new one opened for the next message); {@link close} closes them.
  */
 export class SmtpNotifier implements Notifier {
+  /**
+   * The most messages it sends at once (a pool's connections, the URL's `maxConnections` when
+   * it sets one), or undefined when it does not cap them (a transporter given as such, a URL
+   * with `pool=false`). A message beyond it waits inside nodemailer for a free connection: a
+   * delivery worker sends no more e-mails at once than this, so none waits there after its
+   * lease was renewed.
+   */
+  readonly sendsAtOnce: number | undefined;
   private readonly transporter: Transporter;
   private readonly domain: string;
   private closed = false;
 
   constructor(private readonly options: SmtpNotifierOptions) {
+    this.sendsAtOnce =
+      typeof options.transport === "string"
+        ? pooledConnections(options.transport, options.maxConnections ?? DEFAULT_DELIVERY_CONCURRENCY)
+        : undefined;
     if (typeof options.transport === "string") {
       const pool = nodemailer.createTransport(
         withOptions(options.transport, {

@@ -142,6 +142,7 @@ describe("notification deliveries", () => {
     smtp.received.length = 0;
     smtp.refusal = undefined;
     smtp.holdUntilOverlap = undefined;
+    smtp.gate = undefined;
     smtp.resetCounts();
     receiver.received.length = 0;
     receiver.mostInFlight = 0;
@@ -329,6 +330,31 @@ describe("notification deliveries", () => {
     expect(settledNow.map((s) => s.outcome)).toEqual(["sent", "sent", "sent", "sent"]);
     expect([smtp.received.length, receiver.received.length]).toEqual([2, 2]);
     expect([smtp.mostInFlight, receiver.mostInFlight]).toEqual([1, 1]);
+  });
+
+  it("sends no more e-mails at once than the SMTP pool has connections, so none waits for one after its lease was renewed", async () => {
+    // The URL caps the pool at 1 connection, the worker's concurrency is 3: while the server
+    // holds the first message, the other deliveries must still be claimed but not started
+    // (attempts 0), not renewed and queued inside nodemailer, where a slow server could make
+    // them outlast their lease.
+    const capped = deliveryMailer(`${smtp.url}?maxConnections=1`, where);
+    let open: () => void = () => undefined;
+    smtp.gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const mails = [retryNotice(["ana"]), retryNotice(["ana"]), retryNotice(["ana"])];
+    for (const n of mails) expect((await notifier().send(n)).isOk()).toBe(true);
+    const pass = worker("w1", { concurrency: 3, email: capped }).runOnce();
+    for (let i = 0; i < 200 && smtp.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(smtp.inFlight).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = await db.prisma.notificationDelivery.count({ where: { attempts: { gt: 0 } } });
+    open();
+    const done = await pass;
+    capped.close();
+    expect(started).toBe(1);
+    expect(done.map((s) => s.outcome)).toEqual(["sent", "sent", "sent"]);
+    expect(smtp.mostInFlight).toBe(1);
   });
 
   it("refuses a concurrency that is not a whole number of at least 1", () => {

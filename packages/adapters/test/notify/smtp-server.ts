@@ -34,6 +34,8 @@ export class TestSmtpServer {
    * so a client that sends one message at a time is slowed, not stuck.
    */
   holdUntilOverlap: { readonly fallbackMs: number } | undefined;
+  /** Set: each message's DATA is held, before it is answered, until this settles. */
+  gate: Promise<void> | undefined;
   private overlapWaiters: (() => void)[] = [];
   private readonly server: SMTPServer;
   private port = 0;
@@ -64,6 +66,7 @@ export class TestSmtpServer {
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("end", async () => {
           await this.overlapOrFallback();
+          await this.gate;
           const r = this.refusal;
           if (r?.at === "data")
             return callback(Object.assign(new Error(r.message), { responseCode: r.code }));
