@@ -222,24 +222,21 @@ export class SmtpNotifier implements Notifier {
   private closed = false;
 
   constructor(private readonly options: SmtpNotifierOptions) {
-    this.sendsAtOnce =
-      typeof options.transport === "string"
-        ? pooledConnections(options.transport, options.maxConnections ?? DEFAULT_DELIVERY_CONCURRENCY)
-        : undefined;
     if (typeof options.transport === "string") {
+      const connections = options.maxConnections ?? DEFAULT_DELIVERY_CONCURRENCY;
+      this.sendsAtOnce = pooledConnections(options.transport, connections);
       const pool = nodemailer.createTransport(
-        withOptions(options.transport, {
-          pool: true,
-          maxConnections: options.maxConnections ?? DEFAULT_DELIVERY_CONCURRENCY,
-          ...options.timeouts,
-        }),
+        withOptions(options.transport, { pool: true, maxConnections: connections, ...options.timeouts }),
       );
       // nodemailer's hook for the connections it opens (documented for proxies; set already
       // when the URL names a proxy, and then kept).
       const hooked = pool as Transporter & { getSocket?: GetSocket };
       hooked.getSocket = socketHookOf(hooked.getSocket);
       this.transporter = pool;
-    } else this.transporter = options.transport;
+    } else {
+      this.sendsAtOnce = undefined;
+      this.transporter = options.transport;
+    }
     this.domain = domainOf(options.from);
   }
 
