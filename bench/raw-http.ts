@@ -143,3 +143,58 @@ export function postText(
   for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
   return `${text}\r\n${body}`;
 }
+
+/**
+ * Connections of {@link RawHttpConnection} for an open-loop sender: a request goes out on an
+ * idle connection when there is one (the one used last first), else on a new one, so
+ * requests never wait for each other's answers. A connection left idle for `idleMs` is
+ * closed before it is used again: a server closes its idle kept-alive connections after a
+ * while, and a request written on one just as it does gets no answer (the keep-alive race).
+ */
+export class RawHttpPool {
+  readonly #idle: { readonly connection: RawHttpConnection; readonly since: number }[] = [];
+  readonly #all = new Set<RawHttpConnection>();
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly idleMs: number,
+    /** Called with each transport error's code (the request then answers status 0). */
+    private readonly onError: (error: Error & { code?: string }) => void = () => undefined,
+  ) {}
+
+  /** How many connections it has opened and not closed. */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  async send(request: string): Promise<RawAnswer> {
+    const connection = this.#take();
+    try {
+      return await connection.send(request);
+    } finally {
+      this.#idle.push({ connection, since: performance.now() });
+    }
+  }
+
+  close(): void {
+    for (const connection of this.#all) connection.close();
+    this.#all.clear();
+    this.#idle.length = 0;
+  }
+
+  #take(): RawHttpConnection {
+    const now = performance.now();
+    // The oldest idle ones are first in the list: those idle too long are closed.
+    while (this.#idle.length > 0 && now - (this.#idle[0]?.since ?? now) > this.idleMs) {
+      const stale = this.#idle.shift();
+      stale?.connection.close();
+      if (stale !== undefined) this.#all.delete(stale.connection);
+    }
+    const idle = this.#idle.pop();
+    if (idle !== undefined) return idle.connection;
+    const connection = new RawHttpConnection(this.host, this.port, this.onError);
+    this.#all.add(connection);
+    return connection;
+  }
+}
