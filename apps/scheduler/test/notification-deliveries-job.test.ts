@@ -42,3 +42,32 @@ describe("the notification delivery loop's job counter", () => {
     );
   });
 });
+
+describe("stopping the notification delivery loop", () => {
+  it("tells the worker to claim no more before it waits for the pass in progress", async () => {
+    const events: string[] = [];
+    let finishPass: () => void = () => undefined;
+    const worker = {
+      runOnce: () =>
+        new Promise<never[]>((resolve) => {
+          events.push("pass started");
+          finishPass = () => {
+            events.push("pass ended");
+            resolve([]);
+          };
+        }),
+      stopClaiming: () => {
+        events.push("claiming stopped");
+        // The worker's pass ends once its sends in flight are recorded.
+        setTimeout(() => finishPass(), 10);
+      },
+    };
+    const loop = startNotificationDeliveries(worker, {
+      intervalMs: 10,
+      log: createLogger("silent", "deliveries-test"),
+    });
+    await vi.waitFor(() => expect(events).toContain("pass started"));
+    await loop.stop();
+    expect(events).toEqual(["pass started", "claiming stopped", "pass ended"]);
+  });
+});

@@ -11,7 +11,8 @@ import { type PassResult, type PollingLoop, startPollingLoop } from "./polling-l
  * as `crashed`, which SusuSchedulerJobsFailing watches.
  */
 export function startNotificationDeliveries(
-  worker: Pick<NotificationDeliveryWorker, "runOnce">,
+  worker: Pick<NotificationDeliveryWorker, "runOnce"> &
+    Partial<Pick<NotificationDeliveryWorker, "stopClaiming">>,
   options: {
     readonly intervalMs: number;
     readonly log: Logger;
@@ -33,7 +34,7 @@ export function startNotificationDeliveries(
     options.log.info({ settled: settled.length }, "notification delivery pass");
     return "worked";
   };
-  return startPollingLoop(
+  const loop = startPollingLoop(
     () => timedJob(options.metrics, "notification_deliveries", pass, (result) => result),
     {
       name: "notification deliveries",
@@ -41,4 +42,12 @@ export function startNotificationDeliveries(
       log: options.log,
     },
   );
+  return {
+    wake: () => loop.wake(),
+    // A pass in progress claims no more, so the stop waits for its sends in flight only.
+    stop: () => {
+      worker.stopClaiming?.();
+      return loop.stop();
+    },
+  };
 }

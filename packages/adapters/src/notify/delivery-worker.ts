@@ -7,7 +7,6 @@ import {
 } from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
 import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
-import { mapConcurrently } from "../map-concurrently.js";
 import { deliveryIdOf } from "./delivering-notifier.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -58,6 +57,13 @@ export interface DeliveryWorkerOptions {
    * as many connections open (the SMTP notifier's `maxConnections`).
    */
   readonly concurrency?: number;
+  /**
+   * For this long from a pass's start (wall-clock ms; default `timeoutMs`, at least 2 s), the
+   * pass claims more deliveries whenever half its slots are free while others are still being
+   * sent: a slow endpoint holds its own slot, not the deliveries behind it. A pass then lasts
+   * at most this plus one send, or one send after {@link NotificationDeliveryWorker.stopClaiming}.
+   */
+  readonly refillForMs?: number;
   /** A fraction in [0, 1) for the backoff's jitter (default `Math.random`). */
   readonly random?: () => number;
   /** The HTTP client (default the global `fetch`). */
@@ -114,6 +120,27 @@ export function deliveriesClaimStatement(
     values: [workerId, until, now, limit],
   };
 }
+
+/** How long a send is in flight before a pass claims more for its other slots (ms). */
+export const SLOW_SEND_MS = 250;
+
+/** How long a pass waits after a claim that found nothing before it claims again (ms). */
+export const EMPTY_CLAIM_PAUSE_MS = 1_000;
+
+/** Settles once one of `promises` settles or `ms` have passed, whichever is first; never rejects. */
+async function raceWithTimer(promises: Iterable<Promise<unknown>>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([...[...promises].map((p) => p.then(noop, noop)), elapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function noop(): void {}
 
 /** How one send ended, before the retry policy is applied. */
 type SendResult =
@@ -280,6 +307,8 @@ const unattachedKey = (notificationId: string, address: string): string =>
 export class NotificationDeliveryWorker {
   private readonly settings: PrismaNotificationSettings;
   private readonly concurrency: number;
+  private readonly refillForMs: number;
+  private claiming = true;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.settings = new PrismaNotificationSettings(options.prisma);
@@ -289,20 +318,92 @@ export class NotificationDeliveryWorker {
     // No more sends at once than the e-mail sender has connections: one beyond them would
     // wait inside it after its lease was renewed, and a slow server could make it outlast it.
     this.concurrency = Math.min(concurrency, options.email?.sendsAtOnce ?? concurrency);
+    this.refillForMs = options.refillForMs ?? Math.max(2_000, options.timeoutMs);
+    if (!Number.isFinite(this.refillForMs) || this.refillForMs < 0)
+      throw new RangeError(`refillForMs must be a non-negative number, got ${this.refillForMs}`);
   }
 
   /**
    * One pass: claims up to a batch of due deliveries, sends them (up to `concurrency` at
-   * once), records the outcomes. Settled deliveries come back in the order they were claimed.
-   * A statement that fails fails the pass, once the deliveries in flight beside it have
-   * settled; those not started stay claimed until their lease runs out, as before a crash.
+   * once), records the outcomes. While sends are in flight and half the slots are free, it
+   * claims again (for `refillForMs` from its start): at once when its last claim came back
+   * full (more are due), else once a send has been in flight for {@link SLOW_SEND_MS} — one
+   * slow endpoint, a client's push service taking its whole timeout, does not hold the other
+   * slots idle until it answers; after a claim that found nothing, not again for
+   * {@link EMPTY_CLAIM_PAUSE_MS}. A pass of quick sends claims once, as before. Settled
+   * deliveries come back in the order they were claimed. A statement that fails fails the
+   * pass, once the deliveries in flight beside it have settled; those not started stay
+   * claimed until their lease runs out, as before a crash.
    */
   async runOnce(): Promise<readonly SettledDelivery[]> {
-    const claimed = await this.claim();
-    if (claimed.length === 0) return [];
-    const reads = await this.readFor(claimed);
-    const settled = await mapConcurrently(claimed, this.concurrency, (row) => this.settle(row, reads));
-    return settled.filter((s): s is SettledDelivery => s !== undefined);
+    const started = Date.now();
+    const batch = this.options.batchSize ?? 20;
+    const first = await this.claim();
+    if (first.length === 0) return [];
+    const waiting: { readonly row: ClaimedRow; readonly reads: PassReads; readonly order: number }[] = [];
+    let claimedSoFar = 0;
+    const enqueue = async (rows: readonly ClaimedRow[]) => {
+      const reads = await this.readFor(rows);
+      for (const row of rows) waiting.push({ row, reads, order: claimedSoFar++ });
+    };
+    await enqueue(first);
+    const settled: { readonly order: number; readonly delivery: SettledDelivery }[] = [];
+    /** The sends in flight, with when each started. */
+    const running = new Map<Promise<void>, number>();
+    let failure: { readonly error: unknown } | undefined;
+    let full = first.length >= batch;
+    let claimAfter = 0;
+    for (;;) {
+      while (failure === undefined && running.size < this.concurrency && waiting.length > 0) {
+        const { row, reads, order } = waiting.shift() as (typeof waiting)[number];
+        const task: Promise<void> = this.settle(row, reads)
+          .then(
+            (delivery) => {
+              if (delivery !== undefined) settled.push({ order, delivery });
+            },
+            (error: unknown) => {
+              failure ??= { error };
+            },
+          )
+          .finally(() => running.delete(task));
+        running.set(task, Date.now());
+      }
+      if (failure !== undefined || (running.size === 0 && waiting.length === 0)) break;
+      const now = Date.now();
+      const mayRefill =
+        waiting.length === 0 &&
+        this.claiming &&
+        running.size * 2 <= this.concurrency &&
+        now - started < this.refillForMs;
+      if (!mayRefill) {
+        await Promise.race(running.keys());
+        continue;
+      }
+      const readyAt = Math.max(claimAfter, full ? now : Math.min(...running.values()) + SLOW_SEND_MS);
+      if (readyAt > now) {
+        await raceWithTimer(running.keys(), readyAt - now);
+        continue;
+      }
+      try {
+        const more = await this.claim();
+        full = more.length >= batch;
+        if (more.length > 0) await enqueue(more);
+        else claimAfter = Date.now() + EMPTY_CLAIM_PAUSE_MS;
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    await Promise.all(running.keys());
+    if (failure !== undefined) throw failure.error;
+    return settled.sort((a, b) => a.order - b.order).map((s) => s.delivery);
+  }
+
+  /**
+   * From now on a pass claims no more deliveries beside those it is sending (for a stop: the
+   * pass in progress ends once they are recorded, not when its refill window closes).
+   */
+  stopClaiming(): void {
+    this.claiming = false;
   }
 
   /** Closes the e-mail sender's connections; for when the worker's passes have stopped. */
