@@ -28,6 +28,8 @@ export class TestWebhookReceiver {
   delayMs = 0;
   /** The receiver's clock (epoch ms) for the signature's tolerance; default the system's. */
   now: () => number = () => Date.now();
+  /** Called just before each answer is written (after `delayMs`). */
+  onAnswer: (() => void) | undefined;
   /** The most requests being answered at once. */
   mostInFlight = 0;
   private inFlight = 0;
@@ -43,6 +45,7 @@ export class TestWebhookReceiver {
       });
       void this.answer(req).then(async (status) => {
         if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+        this.onAnswer?.();
         res.statusCode = status;
         res.end();
       });
