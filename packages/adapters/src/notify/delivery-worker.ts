@@ -342,9 +342,18 @@ export class NotificationDeliveryWorker {
     if (first.length === 0) return [];
     const waiting: { readonly row: ClaimedRow; readonly reads: PassReads; readonly order: number }[] = [];
     let claimedSoFar = 0;
-    const enqueue = async (rows: readonly ClaimedRow[]) => {
+    // The deliveries this pass is sending or has yet to send. A refill can claim one of them
+    // again once its lease has run out (a refill window longer than the lease, a clock moved
+    // on): it stays with the send the pass has for it, so it is never sent twice by one pass.
+    const held = new Set<string>();
+    const enqueue = async (claimed: readonly ClaimedRow[]) => {
+      const rows = claimed.filter((row) => !held.has(row.id));
+      if (rows.length === 0) return;
       const reads = await this.readFor(rows);
-      for (const row of rows) waiting.push({ row, reads, order: claimedSoFar++ });
+      for (const row of rows) {
+        held.add(row.id);
+        waiting.push({ row, reads, order: claimedSoFar++ });
+      }
     };
     await enqueue(first);
     const settled: { readonly order: number; readonly delivery: SettledDelivery }[] = [];
@@ -365,7 +374,10 @@ export class NotificationDeliveryWorker {
               failure ??= { error };
             },
           )
-          .finally(() => running.delete(task));
+          .finally(() => {
+            running.delete(task);
+            held.delete(row.id);
+          });
         running.set(task, Date.now());
       }
       if (failure !== undefined || (running.size === 0 && waiting.length === 0)) break;

@@ -370,6 +370,21 @@ describe("notification deliveries", () => {
     expect(mailedBeforeAnswer).toBe(5);
   });
 
+  it("never sends a delivery twice in one pass: a refill that claims one of the pass's own sends again (its lease ran out while it was sent) leaves it to that send", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.delayMs = 1_000;
+    expect((await notifier({ email: false }).send(retryNotice(["ana"]))).isOk()).toBe(true);
+    // A refill window beyond the lease (deliveryLeaseMs(5 s) = 40 s): the pass may still claim
+    // once the lease it took on the push has run out.
+    const running = worker("w1", { concurrency: 4, timeoutMs: 5_000, refillForMs: 120_000 }).runOnce();
+    while (receiver.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+    clock.t += 60_000;
+    const pass = await running;
+    expect(receiver.received).toHaveLength(1);
+    expect(pass.map((s) => [s.channel, s.outcome])).toEqual([["webhook", "sent"]]);
+  });
+
   it("sends one delivery at a time with a concurrency of 1", async () => {
     const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
     receiver.secret = endpoint.secret;
