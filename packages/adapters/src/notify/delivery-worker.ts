@@ -60,8 +60,9 @@ export interface DeliveryWorkerOptions {
   /**
    * For this long from a pass's start (wall-clock ms; default `timeoutMs`, at least 2 s), the
    * pass claims more deliveries whenever half its slots are free while others are still being
-   * sent: a slow endpoint holds its own slot, not the deliveries behind it. A pass then lasts
-   * at most this plus one send, or one send after {@link NotificationDeliveryWorker.stopClaiming}.
+   * sent: a slow endpoint holds its own slot, not the deliveries behind it. A pass claims
+   * nothing more once this has passed, or after {@link NotificationDeliveryWorker.stopClaiming};
+   * it then sends what it has claimed (up to a batch per slot) and ends.
    */
   readonly refillForMs?: number;
   /** A fraction in [0, 1) for the backoff's jitter (default `Math.random`). */

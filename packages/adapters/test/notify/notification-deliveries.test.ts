@@ -348,6 +348,11 @@ describe("notification deliveries", () => {
   });
 
   it("claims what fell due while a slow endpoint holds a send: the other slots send it before that endpoint answers", async () => {
+    // Five e-mails queued to go out a second from now, then a push due now to an endpoint
+    // that takes 2 s to answer: the pass's first claim holds the push alone.
+    clock.t = T0 + 1_000;
+    for (let i = 0; i < 5; i++) expect((await notifier().send(retryNotice(["ana"]))).isOk()).toBe(true);
+    clock.t = T0;
     const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
     receiver.secret = endpoint.secret;
     receiver.delayMs = 2_000;
@@ -357,10 +362,9 @@ describe("notification deliveries", () => {
     };
     expect((await notifier({ email: false }).send(retryNotice(["ana"]))).isOk()).toBe(true);
     const running = worker("w1", { concurrency: 4, timeoutMs: 5_000 }).runOnce();
-    // Queued once the push is on its way (the pass's first claim held it alone).
+    // The e-mails fall due once the push is on its way.
     while (receiver.received.length === 0) await new Promise((r) => setTimeout(r, 5));
-    await db.prisma.notificationEndpoint.update({ where: { id: endpoint.id }, data: { status: "disabled" } });
-    for (let i = 0; i < 5; i++) expect((await notifier().send(retryNotice(["ana"]))).isOk()).toBe(true);
+    clock.t = T0 + 1_000;
     const pass = await running;
     expect(pass.map((s) => [s.channel, s.outcome])).toEqual([
       ["webhook", "sent"],
