@@ -320,18 +320,27 @@ describe("notification deliveries", () => {
     expect(receiver.mostInFlight).toBeGreaterThanOrEqual(2);
   });
 
+  /**
+   * A push queued to a client endpoint that takes 2 s to answer; how many e-mails the mail
+   * server had received when that endpoint answered (undefined before it has).
+   */
+  async function pushToSlowEndpoint(): Promise<() => number | undefined> {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.delayMs = 2_000;
+    let mailed: number | undefined;
+    receiver.onAnswer = () => {
+      mailed = smtp.received.length;
+    };
+    expect((await notifier({ email: false }).send(retryNotice(["ana"]))).isOk()).toBe(true);
+    return () => mailed;
+  }
+
   it("keeps sending while one endpoint is slow: the pass claims more as its other slots free, instead of waiting for that endpoint", async () => {
     // Ten e-mails queued, then a push to a client's endpoint that takes a second to answer,
     // due first; claims of two at a time. The pass's first claim is the push and one e-mail.
     for (let i = 0; i < 10; i++) expect((await notifier().send(retryNotice(["ana"]))).isOk()).toBe(true);
-    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
-    receiver.secret = endpoint.secret;
-    receiver.delayMs = 2_000;
-    let mailedBeforeAnswer: number | undefined;
-    receiver.onAnswer = () => {
-      mailedBeforeAnswer = smtp.received.length;
-    };
-    expect((await notifier({ email: false }).send(retryNotice(["ana"]))).isOk()).toBe(true);
+    const mailedBeforeAnswer = await pushToSlowEndpoint();
     await db.prisma.$executeRawUnsafe(
       "UPDATE notification_deliveries SET next_attempt_at = next_attempt_at - interval '1 second' WHERE channel = 'webhook'",
     );
@@ -344,7 +353,7 @@ describe("notification deliveries", () => {
       Array.from({ length: 10 }, () => "sent"),
     ]);
     expect([smtp.received.length, receiver.received.length]).toEqual([10, 1]);
-    expect(mailedBeforeAnswer).toBe(10);
+    expect(mailedBeforeAnswer()).toBe(10);
   });
 
   it("claims what fell due while a slow endpoint holds a send: the other slots send it before that endpoint answers", async () => {
@@ -353,14 +362,7 @@ describe("notification deliveries", () => {
     clock.t = T0 + 1_000;
     for (let i = 0; i < 5; i++) expect((await notifier().send(retryNotice(["ana"]))).isOk()).toBe(true);
     clock.t = T0;
-    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
-    receiver.secret = endpoint.secret;
-    receiver.delayMs = 2_000;
-    let mailedBeforeAnswer: number | undefined;
-    receiver.onAnswer = () => {
-      mailedBeforeAnswer = smtp.received.length;
-    };
-    expect((await notifier({ email: false }).send(retryNotice(["ana"]))).isOk()).toBe(true);
+    const mailedBeforeAnswer = await pushToSlowEndpoint();
     const running = worker("w1", { concurrency: 4, timeoutMs: 5_000 }).runOnce();
     // The e-mails fall due once the push is on its way.
     while (receiver.received.length === 0) await new Promise((r) => setTimeout(r, 5));
@@ -371,7 +373,7 @@ describe("notification deliveries", () => {
       ...Array.from({ length: 5 }, () => ["email", "sent"]),
     ]);
     expect(smtp.received).toHaveLength(5);
-    expect(mailedBeforeAnswer).toBe(5);
+    expect(mailedBeforeAnswer()).toBe(5);
   });
 
   it("never sends a delivery twice in one pass: a refill that claims one of the pass's own sends again (its lease ran out while it was sent) leaves it to that send", async () => {
