@@ -182,20 +182,22 @@ const noAnswer = (error: Error & { code?: string }) => {
 const endpointUrl = new URL(endpoint);
 const sender = new RawHttpPool(endpointUrl.hostname, Number(endpointUrl.port), IDLE_SOCKET_MS, noAnswer);
 
+/** The whole POST of `body` to the webhook endpoint, signed as Stripe signs it at `now` (epoch s). */
+function signedRequest(body: string, now: number): string {
+  return postText(
+    endpointUrl.host,
+    endpointUrl.pathname,
+    {
+      "Content-Type": "application/json",
+      "Stripe-Signature": signatureHeader(emulator.webhookSecret, body, now),
+    },
+    body,
+  );
+}
+
 /** POSTs `body` signed now; the status (0: no answer) and when the answer came (epoch ms). */
 async function post(body: string): Promise<{ status: number; at: number }> {
-  const now = Math.floor(Date.now() / 1000);
-  const { status } = await sender.send(
-    postText(
-      endpointUrl.host,
-      endpointUrl.pathname,
-      {
-        "Content-Type": "application/json",
-        "Stripe-Signature": signatureHeader(emulator.webhookSecret, body, now),
-      },
-      body,
-    ),
-  );
+  const { status } = await sender.send(signedRequest(body, Math.floor(Date.now() / 1000)));
   return { status, at: Date.now() };
 }
 
@@ -285,14 +287,7 @@ const ingestBody = (i: number, id: string, created: number) =>
 /** The whole signed POST of template `i` under `id`, created and signed now. */
 const ingestRequest = (i: number, id: string) => {
   const now = Math.floor(Date.now() / 1000);
-  const body = ingestBody(i, id, now);
-  const signature = signatureHeader(emulator.webhookSecret, body, now);
-  return postText(
-    endpointUrl.host,
-    endpointUrl.pathname,
-    { "Content-Type": "application/json", "Stripe-Signature": signature },
-    body,
-  );
+  return signedRequest(ingestBody(i, id, now), now);
 };
 for (const clients of CLIENTS) {
   let n = 0;

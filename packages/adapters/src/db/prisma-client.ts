@@ -1,6 +1,7 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../prisma/generated/client.js";
+import { settledWithin } from "../settled-within.js";
 
 /** Options of {@link createPrismaClient}. */
 export interface PrismaClientOptions {
@@ -154,19 +155,6 @@ export async function openConnections(prisma: PrismaClient, withinMs = 5_000): P
   await startEngine(prisma, deadline - Date.now());
   return open;
 }
-
-/** Waits for `promise` at most `ms` (a rejection counts as settled); never rejects. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, ms));
-    timer.unref();
-  });
-  await Promise.race([promise.then(noop, noop), late]);
-  clearTimeout(timer);
-}
-
-function noop(): void {}
 
 /** Runs {@link ENGINE_START_SQL} through Prisma, waiting at most `withinMs` for it. */
 async function startEngine(prisma: PrismaClient, withinMs: number): Promise<void> {

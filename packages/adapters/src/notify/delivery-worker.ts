@@ -7,6 +7,7 @@ import {
 } from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
 import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
+import { settledWithin } from "../settled-within.js";
 import { deliveryIdOf } from "./delivering-notifier.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -127,21 +128,6 @@ export const SLOW_SEND_MS = 250;
 
 /** How long a pass waits after a claim that found nothing before it claims again (ms). */
 export const EMPTY_CLAIM_PAUSE_MS = 1_000;
-
-/** Settles once one of `promises` settles or `ms` have passed, whichever is first; never rejects. */
-async function raceWithTimer(promises: Iterable<Promise<unknown>>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const elapsed = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  try {
-    await Promise.race([...[...promises].map((p) => p.then(noop, noop)), elapsed]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function noop(): void {}
 
 /** How one send ended, before the retry policy is applied. */
 type SendResult =
@@ -394,7 +380,8 @@ export class NotificationDeliveryWorker {
       }
       const readyAt = Math.max(claimAfter, full ? now : Math.min(...running.values()) + SLOW_SEND_MS);
       if (readyAt > now) {
-        await raceWithTimer(running.keys(), readyAt - now);
+        // The running sends never reject (each records its own failure).
+        await settledWithin(Promise.race(running.keys()), readyAt - now);
         continue;
       }
       try {
