@@ -46,7 +46,7 @@ import {
   type UnitOfWork,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
-import { GroupedWrites, type GroupWriter } from "../db/grouped-writes.js";
+import { GroupedStatements, type GroupStatement } from "../db/grouped-statements.js";
 import {
   type NamedStatement,
   type OpenTransaction,
@@ -247,7 +247,7 @@ export class PrismaStore
     return loaded?.round.version === version ? loaded : undefined;
   };
   /** Effects completed on their own (not with a write of their result): together when they come together. */
-  readonly #completions: GroupedWrites<OutboxCompletion, void>;
+  readonly #completions: GroupedStatements<OutboxCompletion, void>;
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -255,7 +255,11 @@ export class PrismaStore
     this.#timeoutMs = options.transactionTimeoutMs ?? 10_000;
     this.#maxWaitMs = options.transactionMaxWaitMs ?? 5_000;
     this.#postLedger = options.postLedgerInCommit ?? true;
-    this.#completions = new GroupedWrites(completionWriter(prisma), COMPLETE_GROUP_MAX, "outbox complete");
+    this.#completions = new GroupedStatements(
+      completionWriter(prisma),
+      COMPLETE_GROUP_MAX,
+      "outbox complete",
+    );
   }
 
   getPerson(id: PersonId): ResultAsync<Person | undefined, StorageError> {
@@ -1308,7 +1312,7 @@ export class PrismaStore
    */
   complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError> {
     // Prepared on the pool; completions that come while one is written go together.
-    return this.#completions.write({ effectId, workerId, at: now });
+    return this.#completions.run({ effectId, workerId, at: now });
   }
 
   /** Gives back `workerId`'s claim, due again at `retryAt`, with `error` kept and no attempt counted. */
@@ -1501,7 +1505,7 @@ const COMPLETE_GROUP_MAX = 64;
  * Effects marked done as `complete` does (each only while its worker holds the claim), one
  * statement for one ({@link OUTBOX_COMPLETE_SQL}) or for several, in id order.
  */
-function completionWriter(prisma: PrismaClient): GroupWriter<OutboxCompletion, void> {
+function completionWriter(prisma: PrismaClient): GroupStatement<OutboxCompletion, void> {
   return {
     one: async (c) => {
       await runStatement(prisma, {

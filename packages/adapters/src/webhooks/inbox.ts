@@ -2,7 +2,7 @@ import type { AuditEntry, Clock, Instant, StorageError } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { SystemClock } from "../clock/system-clock.js";
-import { GroupedWrites, type GroupWriter } from "../db/grouped-writes.js";
+import { GroupedStatements, type GroupStatement } from "../db/grouped-statements.js";
 import { type NamedStatement, type PrismaClient, runStatement, runTransaction } from "../db/prisma-client.js";
 import { auditRow } from "../prisma/projections.js";
 import { fromDatabase, storageErrorOf } from "../prisma/storage-errors.js";
@@ -208,9 +208,9 @@ interface Finish {
 /**
  * Events' results (`processed` / `ignored` outside a state change's transaction: mostly
  * events a processor found nothing to do for, with their audit lines) written as
- * {@link GroupedWrites}: together when they come while one is being written.
+ * {@link GroupedStatements}: together when they come while one is being written.
  */
-function finishWriter(prisma: PrismaClient): GroupWriter<Finish, MarkResult> {
+function finishWriter(prisma: PrismaClient): GroupStatement<Finish, MarkResult> {
   const together = async (finishes: readonly Finish[]): Promise<MarkResult[]> => {
     // Locked in id order, as every grouped write of the inbox takes its rows.
     const sorted = [...finishes].sort((a, b) => compareIds(idOf(a), idOf(b)));
@@ -344,13 +344,13 @@ RETURNING w.id, w.type, w.attempts, w.payload, w.stripe_created_at, w.received_a
  * clock (the schema's convention), so tests can move time.
  */
 export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations {
-  readonly #finishes: GroupedWrites<Finish, MarkResult>;
+  readonly #finishes: GroupedStatements<Finish, MarkResult>;
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly clock: Clock = new SystemClock(),
   ) {
-    this.#finishes = new GroupedWrites(finishWriter(prisma), FINISH_GROUP_MAX, "webhook record result");
+    this.#finishes = new GroupedStatements(finishWriter(prisma), FINISH_GROUP_MAX, "webhook record result");
   }
 
   receive(event: Stripe.Event): ResultAsync<"stored" | "duplicate", StorageError> {
@@ -569,7 +569,7 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     statement: NamedStatement,
   ): ResultAsync<readonly unknown[], StorageError> {
     const id = String(statement.values[0]);
-    return this.#finishes.write({ statement, audit }).map((mark) => (mark === "marked" ? [{ id }] : []));
+    return this.#finishes.run({ statement, audit }).map((mark) => (mark === "marked" ? [{ id }] : []));
   }
 
   #finish(
@@ -581,7 +581,7 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
   ): ResultAsync<MarkResult, StorageError> {
     // A prepared statement on the pool (the hottest write of the processor after the
     // state's), results that come together written together.
-    return this.#finishes.write(
+    return this.#finishes.run(
       { statement: this.finishStatement(id, workerId, status, outcome), audit: [] },
       operation,
     );

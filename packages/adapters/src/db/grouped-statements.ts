@@ -2,8 +2,8 @@ import type { StorageError } from "@susu/domain";
 import { err, ok, type Result, ResultAsync } from "neverthrow";
 import { classifyDatabaseError, storageErrorOf } from "../prisma/storage-errors.js";
 
-/** How a {@link GroupedWrites} writes its items. */
-export interface GroupWriter<I, O> {
+/** How a {@link GroupedStatements} writes (or reads) its items. */
+export interface GroupStatement<I, O> {
   /** One item in a statement of its own (also each item of a group the database refused). */
   one(item: I): Promise<O>;
   /** Several items in one statement, atomic on its own: each item's answer, in their order. */
@@ -26,13 +26,17 @@ interface Waiting<I, O> {
  * When the database refuses a group (`storage_refused`: a value it cannot hold), or the group
  * collides with another transaction (a deadlock, a serialization failure), each item of the
  * group is written on its own, so only the one it refuses is refused.
+ *
+ * The same serves small reads by key: the keys asked for while one read is on its way are
+ * read by one statement when it returns (`many` answers each key in order), each read no
+ * older than its call, as a statement of its own would be.
  */
-export class GroupedWrites<I, O> {
+export class GroupedStatements<I, O> {
   #waiting: Waiting<I, O>[] = [];
   #writing = false;
 
   constructor(
-    private readonly writer: GroupWriter<I, O>,
+    private readonly writer: GroupStatement<I, O>,
     /** Most items one statement writes. */
     private readonly max: number,
     /** Names the write in storage errors. */
@@ -41,8 +45,8 @@ export class GroupedWrites<I, O> {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`max must be a positive integer, got ${max}`);
   }
 
-  /** Writes `item` (alone or with others), `operation` naming it in storage errors (default: the writes'). */
-  write(item: I, operation: string = this.operation): ResultAsync<O, StorageError> {
+  /** Writes (or reads) `item`, alone or with others, `operation` naming it in storage errors (default: the group's). */
+  run(item: I, operation: string = this.operation): ResultAsync<O, StorageError> {
     return new ResultAsync(
       new Promise<Result<O, StorageError>>((settle) => {
         this.#waiting.push({ item, operation, settle });

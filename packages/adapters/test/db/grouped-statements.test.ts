@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { GroupedWrites, type GroupWriter } from "../../src/db/grouped-writes.js";
+import { GroupedStatements, type GroupStatement } from "../../src/db/grouped-statements.js";
 
 /** A writer that records what it was asked to write, each write answering after `gate` opens. */
 function recording(fail?: (items: readonly number[]) => Error | undefined) {
   const calls: (readonly number[])[] = [];
-  const writer: GroupWriter<number, string> = {
+  const writer: GroupStatement<number, string> = {
     one: async (item) => {
       calls.push([item]);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -26,11 +26,11 @@ function recording(fail?: (items: readonly number[]) => Error | undefined) {
 const refused = () => Object.assign(new Error("invalid byte sequence"), { code: "22021" });
 const gone = () => Object.assign(new Error("Connection terminated unexpectedly"), { code: "57P01" });
 
-describe("GroupedWrites", () => {
+describe("GroupedStatements", () => {
   it("writes the first at once, those that come meanwhile together, each caller answered for its own item", async () => {
     const { calls, writer } = recording();
-    const writes = new GroupedWrites(writer, 4, "test write");
-    const answers = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => writes.write(i)));
+    const writes = new GroupedStatements(writer, 4, "test write");
+    const answers = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => writes.run(i)));
     expect(answers.map((a) => a._unsafeUnwrap())).toEqual([
       "one:1",
       "many:2",
@@ -43,13 +43,13 @@ describe("GroupedWrites", () => {
     // At most `max` per statement, in the order they came.
     expect(calls).toEqual([[1], [2, 3, 4, 5], [6, 7]]);
     // Alone again once nothing is being written.
-    expect((await writes.write(8))._unsafeUnwrap()).toBe("one:8");
+    expect((await writes.run(8))._unsafeUnwrap()).toBe("one:8");
   });
 
   it("a refused group is written item by item, so only the refused item is refused", async () => {
     const { calls, writer } = recording((items) => (items.includes(3) ? refused() : undefined));
-    const writes = new GroupedWrites(writer, 10, "test write");
-    const answers = await Promise.all([1, 2, 3, 4].map((i) => writes.write(i, `write ${i}`)));
+    const writes = new GroupedStatements(writer, 10, "test write");
+    const answers = await Promise.all([1, 2, 3, 4].map((i) => writes.run(i, `write ${i}`)));
     expect(answers[0]?._unsafeUnwrap()).toBe("one:1");
     expect(answers[1]?._unsafeUnwrap()).toBe("one:2");
     expect(answers[2]?._unsafeUnwrapErr()).toMatchObject({
@@ -63,8 +63,8 @@ describe("GroupedWrites", () => {
   it("a group that collided with another transaction (deadlock) is written item by item", async () => {
     const deadlock = () => Object.assign(new Error("deadlock detected"), { code: "40P01" });
     const { calls, writer } = recording((items) => (items.length > 1 ? deadlock() : undefined));
-    const writes = new GroupedWrites(writer, 10, "test write");
-    const answers = await Promise.all([1, 2, 3].map((i) => writes.write(i)));
+    const writes = new GroupedStatements(writer, 10, "test write");
+    const answers = await Promise.all([1, 2, 3].map((i) => writes.run(i)));
     expect(answers.map((a) => a._unsafeUnwrap())).toEqual(["one:1", "one:2", "one:3"]);
     expect(calls).toEqual([[1], [2, 3], [2], [3]]);
   });
@@ -72,17 +72,17 @@ describe("GroupedWrites", () => {
   it("any other failure of a group fails each of its callers, and the next writes go on", async () => {
     let down = true;
     const { writer } = recording((items) => (down && items.length > 1 ? gone() : undefined));
-    const writes = new GroupedWrites(writer, 10, "test write");
-    const answers = await Promise.all([1, 2, 3].map((i) => writes.write(i)));
+    const writes = new GroupedStatements(writer, 10, "test write");
+    const answers = await Promise.all([1, 2, 3].map((i) => writes.run(i)));
     expect(answers[0]?._unsafeUnwrap()).toBe("one:1");
     for (const a of answers.slice(1)) expect(a._unsafeUnwrapErr().type).toBe("storage_unavailable");
     down = false;
-    const again = await Promise.all([4, 5, 6].map((i) => writes.write(i)));
+    const again = await Promise.all([4, 5, 6].map((i) => writes.run(i)));
     expect(again.map((a) => a._unsafeUnwrap())).toEqual(["one:4", "many:5", "many:6"]);
   });
 
   it("refuses a group size below one", () => {
     const { writer } = recording();
-    expect(() => new GroupedWrites(writer, 0, "test write")).toThrow(RangeError);
+    expect(() => new GroupedStatements(writer, 0, "test write")).toThrow(RangeError);
   });
 });
