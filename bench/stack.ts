@@ -445,13 +445,19 @@ export async function xactCommits(prisma: PrismaClient): Promise<number> {
 /**
  * How the writes to `tables` landed (pg_stat_user_tables, since the database was made), as a
  * printed table: inserts, updates and HOT updates (no index entry written: no indexed column
- * changed and the page had room), live and dead rows, vacuums. A backend still running
+ * changed and the page had room), deletes, live and dead rows, the table's indexes (each
+ * insert and non-HOT update writes an entry in each), vacuums. With no `tables`, every table
+ * written since the database was made. A backend still running
  * reports its counts a little late: read after the apps stop for the last of them.
  */
 export async function tableChurn(prisma: PrismaClient, tables: readonly string[]): Promise<string> {
   const rows = await prisma.$queryRawUnsafe<Record<string, unknown>[]>(
-    `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_live_tup, n_dead_tup, autovacuum_count, vacuum_count
-       FROM pg_stat_user_tables WHERE relname = ANY($1::text[]) ORDER BY relname`,
+    `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_live_tup, n_dead_tup,
+            (SELECT count(*) FROM pg_index i WHERE i.indrelid = t.relid) AS indexes,
+            autovacuum_count, vacuum_count
+       FROM pg_stat_user_tables t
+      WHERE relname = ANY($1::text[]) OR (cardinality($1::text[]) = 0 AND n_tup_ins + n_tup_upd + n_tup_del > 0)
+      ORDER BY relname`,
     tables,
   );
   return table(

@@ -402,7 +402,7 @@ if (values.statements) {
   // The claim as the dispatcher would run it now that nothing is pending (rolled back): what
   // it reads beyond the pending rows (index entries and row versions the churn left) shows.
   console.log("\nTables after the run (pg_stat_user_tables)\n");
-  console.log(await tableChurn(prisma, ["outbox_effects", "webhook_events", "held_payments"]));
+  console.log(await tableChurn(prisma, []));
   const claim = outboxClaimStatement("bench-explain", Date.now(), 60_000, 500);
   const plan = await prisma
     .$transaction(async (tx) => {
