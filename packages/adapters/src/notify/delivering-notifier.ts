@@ -8,6 +8,7 @@ import {
   wantsNotification,
 } from "@susu/domain";
 import { okAsync, ResultAsync } from "neverthrow";
+import { GroupedStatements, type GroupStatement } from "../db/grouped-statements.js";
 import { type PrismaClient, runStatement } from "../db/prisma-client.js";
 import type { LineSink } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -107,6 +108,41 @@ type RecipientsRow = { readonly endpointIds: string[] } & (
   | { readonly [K in keyof SettingsRow]: null }
 );
 
+/** Most notifications whose recipients one statement reads. */
+const RECIPIENTS_GROUP_MAX = 64;
+
+/**
+ * The recipients of one notification (its people, named) by {@link RECIPIENTS_SQL}, or of
+ * several by the same statement over all their people, each answered with its own people.
+ */
+function recipientsReader(prisma: PrismaClient): GroupStatement<readonly string[], Recipients> {
+  const read = async (personIds: readonly string[]) => {
+    const result = await runStatement<RecipientsRow>(prisma, {
+      name: "susu_notification_recipients",
+      text: RECIPIENTS_SQL,
+      values: [[...new Set(personIds)]],
+    });
+    const people = new Map(
+      result.rows.flatMap((r) => (r.id === null ? [] : [[r.id, settingsOf(r)] as const])),
+    );
+    return { people, endpointIds: result.rows[0]?.endpointIds ?? [] };
+  };
+  return {
+    one: read,
+    many: async (groups) => {
+      const all = await read(groups.flat());
+      return groups.map((personIds): Recipients => {
+        const people = new Map<string, NotificationSettings>();
+        for (const id of personIds) {
+          const settings = all.people.get(id);
+          if (settings !== undefined) people.set(id, settings);
+        }
+        return { people, endpointIds: all.endpointIds };
+      });
+    },
+  };
+}
+
 // A notification and its deliveries, written together by one statement (atomic on its own):
 // $1–$9 the notification, $10 the deliveries as JSON. Both inserts skip rows that exist, so
 // the outbox retrying the effect queues nothing twice (ids are derived from the notification's),
@@ -135,7 +171,19 @@ const QUEUE_SQL = `
  * derived from the notification id), so the outbox retrying the effect queues nothing twice.
  */
 export class DeliveringNotifier implements Notifier {
-  constructor(private readonly options: DeliveringNotifierOptions) {}
+  /**
+   * The recipients of the notifications being sent at once (the dispatcher works many
+   * effects together), read by one statement for those asked for while one is on its way.
+   */
+  readonly #recipients: GroupedStatements<readonly string[], Recipients>;
+
+  constructor(private readonly options: DeliveringNotifierOptions) {
+    this.#recipients = new GroupedStatements(
+      recipientsReader(options.prisma),
+      RECIPIENTS_GROUP_MAX,
+      "reading the notification's recipients (settings, endpoints)",
+    );
+  }
 
   send(n: Notification): ResultAsync<void, NotifyError> {
     const toAdmins = (n.roles ?? []).includes("platform_admins");
@@ -149,29 +197,23 @@ export class DeliveringNotifier implements Notifier {
   /**
    * The people's settings and the endpoints enabled now, read for each notification (an
    * endpoint enabled or disabled takes effect for the next one), in one statement: prepared,
-   * not Prisma's pipeline, as every notification reads it. Endpoints are read only when
-   * someone may hear the notification by push (a person, whose settings say, or the admins);
-   * a notification only to addresses reads nothing.
+   * not Prisma's pipeline, as every notification reads it, and one for the notifications sent
+   * at once. Endpoints are read only when someone may hear the notification by push (a
+   * person, whose settings say, or the admins); a notification only to addresses reads nothing.
    */
   private recipients(personIds: readonly string[], toAdmins: boolean): ResultAsync<Recipients, NotifyError> {
     if (personIds.length === 0 && !toAdmins) return okAsync({ people: new Map(), endpointIds: [] });
-    const read: Promise<Recipients> =
-      personIds.length === 0
-        ? runStatement<{ readonly id: string }>(this.options.prisma, {
-            name: "susu_enabled_notification_endpoints",
-            text: ENABLED_ENDPOINTS_SQL,
-            values: [],
-          }).then((result) => ({ people: new Map(), endpointIds: result.rows.map((r) => r.id) }))
-        : runStatement<RecipientsRow>(this.options.prisma, {
-            name: "susu_notification_recipients",
-            text: RECIPIENTS_SQL,
-            values: [[...personIds]],
-          }).then((result) => ({
-            people: new Map(
-              result.rows.flatMap((r) => (r.id === null ? [] : [[r.id, settingsOf(r)] as const])),
-            ),
-            endpointIds: result.rows[0]?.endpointIds ?? [],
-          }));
+    if (personIds.length > 0)
+      return this.#recipients
+        .run(personIds)
+        .mapErr((e) =>
+          failed(`reading the notification's recipients (settings, endpoints) failed: ${e.message}`),
+        );
+    const read = runStatement<{ readonly id: string }>(this.options.prisma, {
+      name: "susu_enabled_notification_endpoints",
+      text: ENABLED_ENDPOINTS_SQL,
+      values: [],
+    }).then((result): Recipients => ({ people: new Map(), endpointIds: result.rows.map((r) => r.id) }));
     return ResultAsync.fromPromise(read, (e) =>
       failed(`reading the notification's recipients (settings, endpoints) failed: ${String(e)}`),
     );

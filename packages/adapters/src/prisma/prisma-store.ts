@@ -248,6 +248,13 @@ export class PrismaStore
   };
   /** Effects completed on their own (not with a write of their result): together when they come together. */
   readonly #completions: GroupedStatements<OutboxCompletion, void>;
+  /**
+   * Held payments and marketplace charges read by id through the pool: one statement for
+   * the ids asked for while one read is on its way (the webhook processor's events of
+   * different payments, worked at once, each load theirs).
+   */
+  readonly #heldPaymentsById: GroupedStatements<string, SnapshotTextRow | undefined>;
+  readonly #chargesById: GroupedStatements<string, SnapshotTextRow | undefined>;
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -259,6 +266,21 @@ export class PrismaStore
       completionWriter(prisma),
       COMPLETE_GROUP_MAX,
       "outbox complete",
+    );
+    this.#heldPaymentsById = new GroupedStatements(
+      snapshotsById(prisma, "getHeldPayment", HELD_PAYMENT_BY_ID_SQL, HELD_PAYMENTS_BY_IDS_SQL),
+      BY_ID_GROUP_MAX,
+      "getHeldPayment",
+    );
+    this.#chargesById = new GroupedStatements(
+      snapshotsById(
+        prisma,
+        "getMarketplaceCharge",
+        MARKETPLACE_CHARGE_BY_ID_SQL,
+        MARKETPLACE_CHARGES_BY_IDS_SQL,
+      ),
+      BY_ID_GROUP_MAX,
+      "getMarketplaceCharge",
     );
   }
 
@@ -536,6 +558,12 @@ export class PrismaStore
   }
 
   getHeldPayment(id: string): ResultAsync<HeldPayment | undefined, StorageError> {
+    if (poolOf(this.#prisma) !== undefined)
+      return this.#heldPaymentsById
+        .run(id)
+        .andThen((row) =>
+          row === undefined ? ok(undefined) : this.#loadText("getHeldPayment", row, loadHeldPayment),
+        );
     return this.#snapshots("getHeldPayment", HELD_PAYMENT_BY_ID_SQL, [id], loadHeldPayment, async () => {
       const row = await this.#prisma.heldPayment.findUnique({
         where: { id },
@@ -813,6 +841,14 @@ export class PrismaStore
   }
 
   getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    if (poolOf(this.#prisma) !== undefined)
+      return this.#chargesById
+        .run(id)
+        .andThen((row) =>
+          row === undefined
+            ? ok(undefined)
+            : this.#loadText("getMarketplaceCharge", row, loadMarketplaceCharge),
+        );
     return this.#snapshots(
       "getMarketplaceCharge",
       MARKETPLACE_CHARGE_BY_ID_SQL,
@@ -1501,6 +1537,41 @@ const OUTBOX_REQUEUE_ALL_PARKED_SQL = `
 /** Most completions one grouped statement writes. */
 const COMPLETE_GROUP_MAX = 64;
 
+/** Most snapshots one grouped read by id reads. */
+const BY_ID_GROUP_MAX = 64;
+
+/**
+ * Snapshot reads by id through the pool: one id by `oneSql` (its statement named after the
+ * read, `susu_<operation>`, as before grouping), several by `manySql` (`= ANY($1)`, named
+ * `susu_<operation>_many`), each id answered with its row or `undefined`.
+ */
+function snapshotsById(
+  prisma: PrismaClient,
+  operation: SnapshotRead,
+  oneSql: string,
+  manySql: string,
+): GroupStatement<string, SnapshotTextRow | undefined> {
+  const pool = () => {
+    const found = poolOf(prisma);
+    if (found === undefined) throw new Error("the database client has been disconnected");
+    return found;
+  };
+  return {
+    one: async (id) =>
+      (await pool().query<SnapshotTextRow>({ name: `susu_${operation}`, text: oneSql, values: [id] }))
+        .rows[0],
+    many: async (ids) => {
+      const { rows } = await pool().query<SnapshotTextRow & { readonly id: string }>({
+        name: `susu_${operation}_many`,
+        text: manySql,
+        values: [ids],
+      });
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id));
+    },
+  };
+}
+
 /**
  * Effects marked done as `complete` does (each only while its worker holds the claim), one
  * statement for one ({@link OUTBOX_COMPLETE_SQL}) or for several, in id order.
@@ -1703,6 +1774,8 @@ const ROUNDS_OF_GROUP_SQL =
   "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE group_id = $1 ORDER BY sequence ASC";
 const HELD_PAYMENT_SNAPSHOT = "SELECT snapshot::text AS snapshot_text, version FROM held_payments";
 const HELD_PAYMENT_BY_ID_SQL = `${HELD_PAYMENT_SNAPSHOT} WHERE id = $1`;
+const HELD_PAYMENTS_BY_IDS_SQL =
+  "SELECT id, snapshot::text AS snapshot_text, version FROM held_payments WHERE id = ANY($1::text[])";
 const HELD_PAYMENT_BY_REFERENCE_SQL = `${HELD_PAYMENT_SNAPSHOT} WHERE requested_by = $1 AND client_reference = $2`;
 /**
  * The statement behind `listOpenHeldPaymentsOfSeller` (exported for the test that proves its
@@ -1749,6 +1822,8 @@ const MARKETPLACE_CHARGES_REVERSING_SELLER_SQL = `SELECT c.snapshot::text AS sna
           ))))
   ORDER BY c.created_at, c.id LIMIT $2::int`;
 const MARKETPLACE_CHARGE_BY_ID_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE id = $1`;
+const MARKETPLACE_CHARGES_BY_IDS_SQL =
+  "SELECT id, snapshot::text AS snapshot_text, version FROM marketplace_charges WHERE id = ANY($1::text[])";
 const MARKETPLACE_CHARGE_BY_REFERENCE_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE requested_by = $1 AND client_reference = $2`;
 const MARKETPLACE_CHARGE_BY_PAYMENT_INTENT_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE payment_intent_id = $1`;
 

@@ -801,6 +801,27 @@ describe("notification deliveries", () => {
     expect(await webhooksOf(toAdmins.id)).toEqual([[second.id, null]]);
   });
 
+  it("reads the recipients of notifications sent at once together, each planned for its own people only", async () => {
+    const one = notifier();
+    const notices = [["ana"], ["ben"], ["ana", "nobody_1"], ["nobody_2"]].map((people) =>
+      retryNotice(people),
+    );
+    const read = await statementsSentDuring(db.prisma, () => Promise.all(notices.map((n) => one.send(n))));
+    for (const r of read.result) expect(r.isOk()).toBe(true);
+    // The first read alone, the three asked for while it was on its way in one statement.
+    expect(read.sent.filter((s) => s === "susu_notification_recipients")).toHaveLength(2);
+    const planned = await Promise.all(
+      notices.map(async (n) => (await deliveriesOf(n.id)).map((r) => [r.channel, r.recipient, r.personId])),
+    );
+    expect(planned).toEqual([
+      [["email", "ana@example.com", "ana"]],
+      [["email", "ben@example.com", "ben"]],
+      // Ana's address once, nobody_1 has none (no stored settings).
+      [["email", "ana@example.com", "ana"]],
+      [],
+    ]);
+  });
+
   it("sends an admin alert once per window with links to its ticket and runbook, counting the ones held back in the next", async () => {
     const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
     receiver.secret = endpoint.secret;
