@@ -36,8 +36,13 @@
  *     commits the state the event changed, just before its COMMIT, so the COMMIT's own flush —
  *     about a millisecond — is not counted; before that change, in a transaction after it).
  *     Before the first rate of each scheduler count, a warm-up (not timed, printed under the
- *     table): 200 events at 50/s right after the processes start, until all are worked: a
- *     fresh process runs its code cold (compiled on first call).
+ *     table): 200 events at 50/s right after the processes start, then 200 at 200/s, each
+ *     until all are worked: a fresh process runs its code cold (compiled on first call), and
+ *     the first burst a fresh stack meets also opens and first uses connections and code
+ *     paths 50/s never needs (measured 2026-12-06: the first second of the first 200/s,
+ *     2xx → committed p50 150–330 ms, where a second 200/s window right after began at
+ *     16–26 ms). The table's rates are steady rates of a warm stack; the warm-up's own
+ *     figures, the cold burst's included, are printed under it.
  *     "p95 from 5 s on": the events acknowledged after the rate's first 5 s only (the
  *     first seconds of a rate carry its onset, see ONSET_MS; the goal is judged on the full
  *     window). The sender's CPU per event is this process's (all its threads) while it sent.
@@ -83,6 +88,7 @@ import {
   machineLine,
   nextXid,
   type PgbenchResult,
+  percentile,
   pgbench,
   pool,
   prismaOn,
@@ -205,7 +211,9 @@ async function post(body: string): Promise<{ status: number; at: number }> {
 
 const perBatch = RATES.map((r) => Math.round(r * SECONDS));
 // Each scheduler count's processes are warmed before its first rate is timed (see (b)).
-const WARM_EVENTS = RATES.length > 0 ? (quick ? 20 : 200) : 0;
+const WARM_RATES = [50, 200] as const;
+const WARM_PER_RATE = quick ? 20 : 200;
+const WARM_EVENTS = RATES.length > 0 ? WARM_PER_RATE * WARM_RATES.length : 0;
 // At least a few payments even without (b): (a)'s bodies are copies of their events.
 const total = Math.max(8, (perBatch.reduce((a, b) => a + b, 0) + WARM_EVENTS) * SCHEDULERS.length);
 const seedStart = performance.now();
@@ -468,8 +476,43 @@ async function committedAfter(
   return { rows, latencies, settled };
 }
 
+/**
+ * With `BENCH_TIMELINE=1`, each rate's 2xx → committed by the second its 2xx came in (from
+ * the rate's start): how the lag builds at the onset and drains, printed under the tables.
+ */
+const timelines: string[] = [];
+// The bench's own switches, read from the environment as the apps' are not (not turbo's).
+const benchEnv: Record<string, string | undefined> = process.env;
+function timeline(
+  label: string,
+  rows: readonly { id: string; status: string; processed_ms: number | null }[],
+  okAt: ReadonlyMap<string, number>,
+  startedAt: number,
+): string {
+  const bySecond: number[][] = [];
+  for (const row of rows) {
+    const at = okAt.get(row.id);
+    if (row.processed_ms === null || at === undefined) continue;
+    const second = Math.max(0, Math.floor((at - startedAt) / 1000));
+    const inSecond = bySecond[second] ?? [];
+    inSecond.push(row.processed_ms - at);
+    bySecond[second] = inSecond;
+  }
+  const cells = [...bySecond.entries()].map(([second, l = []]) => {
+    const sorted = [...l].sort((a, b) => a - b);
+    return [
+      String(second),
+      String(sorted.length),
+      fmt(percentile(sorted, 50), 0),
+      fmt(percentile(sorted, 95), 0),
+      fmt(sorted.at(-1) ?? 0, 0),
+    ];
+  });
+  return `\n${label}: 2xx → committed by the second the 2xx came\n\n${table(["s", "events", "p50 ms", "p95 ms", "max ms"], cells)}`;
+}
+
 /** What the warm-up of each scheduler count saw (not in the table). */
-const warmUps: { schedulers: number; events: number; latencies: number[] }[] = [];
+const warmUps: { schedulers: number; rate: number; events: number; latencies: number[] }[] = [];
 let offset = 0;
 for (const count of SCHEDULERS) {
   const schedulers: AppProcess[] = [];
@@ -479,12 +522,12 @@ for (const count of SCHEDULERS) {
   // their first events take far longer than the steady state the rates measure (measured on
   // 2026-12-04, before the scheduler opened its kept connections at start: a median of 302 ms
   // over the first 25 events at 50/s, 5–6 ms from the 100th on). Printed under the table.
-  if (WARM_EVENTS > 0) {
-    const warm = batches.slice(offset, offset + WARM_EVENTS);
+  for (const warmRate of WARM_EVENTS > 0 ? WARM_RATES : []) {
+    const warm = batches.slice(offset, offset + WARM_PER_RATE);
     offset += warm.length;
-    const sent = await sendAtRate(warm, 50);
+    const sent = await sendAtRate(warm, warmRate);
     const { latencies } = await committedAfter(sent.ids, sent.okAt);
-    warmUps.push({ schedulers: count, events: warm.length, latencies });
+    warmUps.push({ schedulers: count, rate: warmRate, events: warm.length, latencies });
     if (sent.okAt.size !== warm.length)
       problems.push(`warm-up of ${count} scheduler(s): ${warm.length - sent.okAt.size} events got no 200`);
     if (sent.undrained > 0)
@@ -505,6 +548,8 @@ for (const count of SCHEDULERS) {
     const commits = (await xactCommits(prisma)) - commitsBefore;
     const writes = (await nextXid(prisma)) - xidBefore;
     const { rows, latencies, settled } = await committedAfter(ids, okAt, sent.startedAt + ONSET_MS);
+    if (benchEnv.BENCH_TIMELINE === "1")
+      timelines.push(timeline(`${count} scheduler(s), ${rate}/s`, rows, okAt, sent.startedAt));
     const byStatus = new Map<string, number>();
     for (const row of rows) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1);
     const label = `${count} scheduler(s), ${rate}/s`;
@@ -658,7 +703,7 @@ if (!writeCeiling.ok) console.log(`pgbench ceiling skipped: ${writeCeiling.why}`
 for (const w of warmUps) {
   const [p50, p95, , max] = latencyCells(w.latencies);
   console.log(
-    `Warm-up before the rows of ${w.schedulers} scheduler(s), not in the table: ${w.events} events at 50/s as the processes had just started, 2xx → committed p50 ${p50} ms, p95 ${p95} ms, max ${max} ms.`,
+    `Warm-up before the rows of ${w.schedulers} scheduler(s), not in the table: ${w.events} events at ${w.rate}/s${w.rate === WARM_RATES[0] ? " as the processes had just started" : ", the fresh stack's first burst"}, 2xx → committed p50 ${p50} ms, p95 ${p95} ms, max ${max} ms.`,
   );
 }
 console.log(
@@ -668,6 +713,7 @@ console.log(
   `check: every event acknowledged, stored, processed; every payment held; ledger ${ledgerCheck.isOk() && ledgerCheck.value.agrees ? "agrees" : "DISAGREES"} → ${problems.length === 0 ? "OK" : "FAILED"}`,
 );
 for (const p of problems.slice(0, 20)) console.log(`  ${p}`);
+for (const t of timelines) console.log(t);
 
 // --- stop ----------------------------------------------------------------------------------------
 
