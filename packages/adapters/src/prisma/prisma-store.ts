@@ -46,6 +46,7 @@ import {
   type UnitOfWork,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
+import type pg from "pg";
 import { GroupedStatements, type GroupStatement } from "../db/grouped-statements.js";
 import {
   type NamedStatement,
@@ -255,6 +256,8 @@ export class PrismaStore
    */
   readonly #heldPaymentsById: GroupedStatements<string, SnapshotTextRow | undefined>;
   readonly #chargesById: GroupedStatements<string, SnapshotTextRow | undefined>;
+  /** Rounds with their groups by round id, grouped the same way (the rounds worked at once). */
+  readonly #roundsWithGroups: GroupedStatements<string, readonly RoundWithGroupRow[]>;
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -282,6 +285,7 @@ export class PrismaStore
       BY_ID_GROUP_MAX,
       "getMarketplaceCharge",
     );
+    this.#roundsWithGroups = new GroupedStatements(roundsWithGroupsById(prisma), BY_ID_GROUP_MAX, "getRound");
   }
 
   getPerson(id: PersonId): ResultAsync<Person | undefined, StorageError> {
@@ -449,7 +453,8 @@ export class PrismaStore
    * The round and its group in one statement (one round trip, one snapshot of the database),
    * loaded as {@link PrismaStore.getRound} and {@link PrismaStore.getGroup} load them (the
    * same cache of loaded snapshots; the group remembered for single-statement commits).
-   * Without a pool: the two reads one after the other.
+   * Those asked for while one is on its way are read together by one statement when it
+   * returns. Without a pool: the two reads one after the other.
    */
   getRoundWithGroup(
     id: string,
@@ -461,17 +466,7 @@ export class PrismaStore
           ? okAsync(undefined)
           : this.getGroup(round.groupId).map((group) => ({ round, group })),
       );
-    return fromDatabase(
-      async () =>
-        (
-          await pool.query<SnapshotTextRow & { readonly kind: "round" | "group" }>({
-            name: "susu_getRoundWithGroup",
-            text: ROUND_WITH_GROUP_SQL,
-            values: [id],
-          })
-        ).rows,
-      { operation: "getRound" },
-    ).andThen((rows) => {
+    return this.#roundsWithGroups.run(id).andThen((rows) => {
       const roundRow = rows.find((r) => r.kind === "round");
       if (roundRow === undefined) return ok(undefined);
       const groupRow = rows.find((r) => r.kind === "group");
@@ -1537,6 +1532,39 @@ const OUTBOX_REQUEUE_ALL_PARKED_SQL = `
 /** Most completions one grouped statement writes. */
 const COMPLETE_GROUP_MAX = 64;
 
+/** The client's pool, for grouped reads that were only started with one (it may have been disconnected since). */
+function livePool(prisma: PrismaClient): pg.Pool {
+  const found = poolOf(prisma);
+  if (found === undefined) throw new Error("the database client has been disconnected");
+  return found;
+}
+
+/** A row of {@link ROUND_WITH_GROUP_SQL} or {@link ROUNDS_WITH_GROUPS_SQL}. */
+type RoundWithGroupRow = SnapshotTextRow & { readonly kind: "round" | "group"; readonly round_id: string };
+
+/** Rounds with their groups by round id through the pool, one or several per statement (see {@link snapshotsById}). */
+function roundsWithGroupsById(prisma: PrismaClient): GroupStatement<string, readonly RoundWithGroupRow[]> {
+  const pool = () => livePool(prisma);
+  return {
+    one: async (id) =>
+      (
+        await pool().query<RoundWithGroupRow>({
+          name: "susu_getRoundWithGroup",
+          text: ROUND_WITH_GROUP_SQL,
+          values: [id],
+        })
+      ).rows,
+    many: async (ids) => {
+      const { rows } = await pool().query<RoundWithGroupRow>({
+        name: "susu_getRoundWithGroup_many",
+        text: ROUNDS_WITH_GROUPS_SQL,
+        values: [ids],
+      });
+      return ids.map((id) => rows.filter((r) => r.round_id === id));
+    },
+  };
+}
+
 /** Most snapshots one grouped read by id reads. */
 const BY_ID_GROUP_MAX = 64;
 
@@ -1551,11 +1579,7 @@ function snapshotsById(
   oneSql: string,
   manySql: string,
 ): GroupStatement<string, SnapshotTextRow | undefined> {
-  const pool = () => {
-    const found = poolOf(prisma);
-    if (found === undefined) throw new Error("the database client has been disconnected");
-    return found;
-  };
+  const pool = () => livePool(prisma);
   return {
     one: async (id) =>
       (await pool().query<SnapshotTextRow>({ name: `susu_${operation}`, text: oneSql, values: [id] }))
@@ -1766,10 +1790,16 @@ const GROUP_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM gr
 const ROUND_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE id = $1";
 // The round and its group, one row each (the group's none when it is missing), read in one snapshot.
 const ROUND_WITH_GROUP_SQL = `
-  SELECT 'round' AS kind, r.snapshot::text AS snapshot_text, r.version FROM rounds r WHERE r.id = $1
+  SELECT 'round' AS kind, r.id AS round_id, r.snapshot::text AS snapshot_text, r.version FROM rounds r WHERE r.id = $1
   UNION ALL
-  SELECT 'group' AS kind, g.snapshot::text AS snapshot_text, g.version
+  SELECT 'group' AS kind, r.id AS round_id, g.snapshot::text AS snapshot_text, g.version
     FROM rounds r JOIN groups g ON g.id = r.group_id WHERE r.id = $1`;
+const ROUNDS_WITH_GROUPS_SQL = `
+  SELECT 'round' AS kind, r.id AS round_id, r.snapshot::text AS snapshot_text, r.version
+    FROM rounds r WHERE r.id = ANY($1::text[])
+  UNION ALL
+  SELECT 'group' AS kind, r.id AS round_id, g.snapshot::text AS snapshot_text, g.version
+    FROM rounds r JOIN groups g ON g.id = r.group_id WHERE r.id = ANY($1::text[])`;
 const ROUNDS_OF_GROUP_SQL =
   "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE group_id = $1 ORDER BY sequence ASC";
 const HELD_PAYMENT_SNAPSHOT = "SELECT snapshot::text AS snapshot_text, version FROM held_payments";

@@ -5,6 +5,7 @@ import { roundPaymentRefs, useCaseDepsOn, useCases } from "@susu/domain";
 import { anActiveGroup, ManualClock, peopleOf, SequentialIds } from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaStore } from "../../src/prisma/index.js";
+import { statementsSentDuring } from "../support/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
 
 const START = Date.UTC(2026, 0, 6);
@@ -93,5 +94,48 @@ describe("a round read with its group on PostgreSQL", () => {
     expect({ together, apart }).toEqual({ together: 1, apart: 0 });
     const stored = (await store.getRound(round.id))._unsafeUnwrap();
     expect(stored?.contributions[0]?.attempts[0]?.status).toBe("processing");
+  });
+
+  it("reads the rounds asked for while one is on its way together, each with its own group", async () => {
+    const store = new PrismaStore(db.prisma, { clock: new ManualClock(START) });
+    const deps = useCaseDepsOn(store, { clock: new ManualClock(START), ids: new SequentialIds() });
+    const rounds: string[] = [];
+    for (const [n, members] of [
+      ["a", ["gia", "hal"]],
+      ["b", ["ivy", "jon"]],
+      ["c", ["kai", "lea"]],
+    ] as const) {
+      const group = anActiveGroup({ id: `grp_many_${n}`, memberIds: [...members], startsAt: START });
+      (
+        await store.commit({
+          people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
+          groups: [{ state: group, expectedVersion: undefined }],
+          rounds: [],
+          outbox: [],
+          audit: [],
+        })
+      )._unsafeUnwrap();
+      rounds.push((await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap().state.id);
+    }
+    const ids = [rounds[0], rounds[1], "round_missing", rounds[2], rounds[0]] as string[];
+
+    const { result, sent } = await statementsSentDuring(db.prisma, () =>
+      Promise.all(ids.map((id) => store.getRoundWithGroup(id))),
+    );
+
+    expect(sent).toEqual(["susu_getRoundWithGroup", "susu_getRoundWithGroup_many"]);
+    const read = result.map((r) => r._unsafeUnwrap());
+    expect(read.map((r) => [r?.round.id, r?.group?.id])).toEqual([
+      [rounds[0], "grp_many_a"],
+      [rounds[1], "grp_many_b"],
+      [undefined, undefined],
+      [rounds[2], "grp_many_c"],
+      [rounds[0], "grp_many_a"],
+    ]);
+    for (const r of read)
+      if (r !== undefined) {
+        expect(r.round).toEqual((await store.getRound(r.round.id))._unsafeUnwrap());
+        expect(r.group).toEqual((await store.getGroup(r.round.groupId))._unsafeUnwrap());
+      }
   });
 });
