@@ -18,6 +18,13 @@ interface Waiting<I, O> {
 }
 
 /**
+ * The options of grouped reads by key: a read still on its way after 200 ms no longer holds
+ * back the next group (a read takes a few milliseconds; a stuck one stalls the rest by this
+ * much at most).
+ */
+export const READS_OVERTAKE = { overtakeAfterMs: 200 } as const;
+
+/**
  * Small writes that each could be a statement (and a commit) of their own, written as they
  * come, and those that come while one is being written written together when it returns:
  * one statement and one commit for many, with no wait added when they come one at a time
@@ -29,7 +36,11 @@ interface Waiting<I, O> {
  *
  * The same serves small reads by key: the keys asked for while one read is on its way are
  * read by one statement when it returns (`many` answers each key in order), each read no
- * older than its call, as a statement of its own would be.
+ * older than its call, as a statement of its own would be. Reads pass `overtakeAfterMs`: a
+ * statement still on its way after that long (a connection gone silent, a pool with none
+ * free) no longer holds back the next group, which is sent beside it; without it one stuck
+ * read would stall every read of its kind in the process, where each caller sending its own
+ * statement stalled only itself.
  */
 export class GroupedStatements<I, O> {
   #waiting: Waiting<I, O>[] = [];
@@ -41,8 +52,15 @@ export class GroupedStatements<I, O> {
     private readonly max: number,
     /** Names the write in storage errors. */
     private readonly operation: string,
+    private readonly options: {
+      /** How long a statement on its way holds back the next group; unset, until it returns. */
+      readonly overtakeAfterMs?: number;
+    } = {},
   ) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`max must be a positive integer, got ${max}`);
+    const overtake = options.overtakeAfterMs;
+    if (overtake !== undefined && !(Number.isInteger(overtake) && overtake > 0))
+      throw new RangeError(`overtakeAfterMs must be a positive integer, got ${overtake}`);
   }
 
   /** Writes (or reads) `item`, alone or with others, `operation` naming it in storage errors (default: the group's). */
@@ -58,9 +76,27 @@ export class GroupedStatements<I, O> {
   async #drain(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#waiting.length > 0) await this.#write(this.#waiting.splice(0, this.max));
+      while (this.#waiting.length > 0) {
+        const written = this.#write(this.#waiting.splice(0, this.max));
+        await this.#heldBackBy(written);
+      }
     } finally {
       this.#writing = false;
+    }
+  }
+
+  /** Until `written` returns, or for at most `overtakeAfterMs` when set (it goes on; its callers are answered when it returns). */
+  async #heldBackBy(written: Promise<void>): Promise<void> {
+    const overtake = this.options.overtakeAfterMs;
+    if (overtake === undefined) return written;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const overtaken = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, overtake);
+      });
+      await Promise.race([written, overtaken]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

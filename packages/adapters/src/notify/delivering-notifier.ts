@@ -8,7 +8,7 @@ import {
   wantsNotification,
 } from "@susu/domain";
 import { okAsync, ResultAsync } from "neverthrow";
-import { GroupedStatements, type GroupStatement } from "../db/grouped-statements.js";
+import { GroupedStatements, type GroupStatement, READS_OVERTAKE } from "../db/grouped-statements.js";
 import { type PrismaClient, runStatement } from "../db/prisma-client.js";
 import type { LineSink } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -182,6 +182,7 @@ export class DeliveringNotifier implements Notifier {
       recipientsReader(options.prisma),
       RECIPIENTS_GROUP_MAX,
       "reading the notification's recipients (settings, endpoints)",
+      READS_OVERTAKE,
     );
   }
 
@@ -203,12 +204,7 @@ export class DeliveringNotifier implements Notifier {
    */
   private recipients(personIds: readonly string[], toAdmins: boolean): ResultAsync<Recipients, NotifyError> {
     if (personIds.length === 0 && !toAdmins) return okAsync({ people: new Map(), endpointIds: [] });
-    if (personIds.length > 0)
-      return this.#recipients
-        .run(personIds)
-        .mapErr((e) =>
-          failed(`reading the notification's recipients (settings, endpoints) failed: ${e.message}`),
-        );
+    if (personIds.length > 0) return this.#recipients.run(personIds).mapErr((e) => failed(e.message));
     const read = runStatement<{ readonly id: string }>(this.options.prisma, {
       name: "susu_enabled_notification_endpoints",
       text: ENABLED_ENDPOINTS_SQL,

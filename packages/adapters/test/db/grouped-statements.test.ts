@@ -81,8 +81,56 @@ describe("GroupedStatements", () => {
     expect(again.map((a) => a._unsafeUnwrap())).toEqual(["one:4", "many:5", "many:6"]);
   });
 
+  it("with overtakeAfterMs, a statement stuck on its way holds the next group back that long only; without, until it returns", async () => {
+    const stuck = (overtakeAfterMs?: number) => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const calls: (readonly number[])[] = [];
+      const reader: GroupStatement<number, string> = {
+        one: async (item) => {
+          calls.push([item]);
+          if (item === 1) await held; // the first read's connection went silent
+          return `one:${item}`;
+        },
+        many: async (items) => {
+          calls.push(items);
+          return items.map((i) => `many:${i}`);
+        },
+      };
+      const reads = new GroupedStatements(
+        reader,
+        10,
+        "test read",
+        overtakeAfterMs === undefined ? {} : { overtakeAfterMs },
+      );
+      return { reads, calls, release };
+    };
+    const within = <T>(p: Promise<T>, ms: number) =>
+      Promise.race([p, new Promise<"waiting">((resolve) => setTimeout(() => resolve("waiting"), ms))]);
+
+    const overtaking = stuck(20);
+    const first = overtaking.reads.run(1);
+    const others = Promise.all([2, 3].map((i) => overtaking.reads.run(i)));
+    expect((await within(others, 1_000)) === "waiting").toBe(false);
+    expect((await others).map((a) => a._unsafeUnwrap())).toEqual(["many:2", "many:3"]);
+    overtaking.release();
+    expect((await first)._unsafeUnwrap()).toBe("one:1");
+    expect(overtaking.calls).toEqual([[1], [2, 3]]);
+
+    const waiting = stuck();
+    const firstWrite = waiting.reads.run(1);
+    const after = Promise.all([2, 3].map((i) => waiting.reads.run(i)));
+    expect(await within(after, 200)).toBe("waiting");
+    waiting.release();
+    expect((await after).map((a) => a._unsafeUnwrap())).toEqual(["many:2", "many:3"]);
+    expect((await firstWrite)._unsafeUnwrap()).toBe("one:1");
+  });
+
   it("refuses a group size below one", () => {
     const { writer } = recording();
     expect(() => new GroupedStatements(writer, 0, "test write")).toThrow(RangeError);
+    expect(() => new GroupedStatements(writer, 1, "test write", { overtakeAfterMs: 0 })).toThrow(RangeError);
   });
 });

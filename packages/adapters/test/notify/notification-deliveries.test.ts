@@ -801,7 +801,7 @@ describe("notification deliveries", () => {
     expect(await webhooksOf(toAdmins.id)).toEqual([[second.id, null]]);
   });
 
-  it("reads the recipients of notifications sent at once together, each planned for its own people only", async () => {
+  it("reads the recipients of notifications sent at once together: each notification's deliveries go to its own people, none missing", async () => {
     const one = notifier();
     const notices = [["ana"], ["ben"], ["ana", "nobody_1"], ["nobody_2"]].map((people) =>
       retryNotice(people),

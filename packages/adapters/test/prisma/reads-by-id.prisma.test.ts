@@ -14,6 +14,7 @@ import {
 } from "@susu/domain";
 import { aReadyPerson } from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poolOf } from "../../src/db/prisma-client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { statementsSentDuring } from "../support/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
@@ -106,7 +107,45 @@ describe("held payments and marketplace charges read by id", () => {
     expect(result.map((r) => r._unsafeUnwrap())).toEqual([charges[2], charges[0], undefined, charges[1]]);
   });
 
-  it("a read asked for after a change sees the change, grouped or not", async () => {
+  /**
+   * Runs `work` with the next `susu_getHeldPayment` statement held back after it ran, until
+   * `work` calls the given `open` (a connection gone slow or silent with a read on it);
+   * `ran` resolves once the database has answered it.
+   */
+  async function withFirstReadHeld<T>(
+    work: (open: () => void, ran: Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const pool = poolOf(db.prisma);
+    if (pool === undefined) throw new Error("no pool");
+    const query = pool.query.bind(pool) as (config: { name?: string }) => Promise<unknown>;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let answered!: () => void;
+    const ran = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    let armed = true;
+    const replaced = pool.query;
+    (pool as unknown as { query: unknown }).query = (config: { name?: string }) => {
+      if (!armed || config.name !== "susu_getHeldPayment") return query(config);
+      armed = false;
+      return query(config).then(async (result) => {
+        answered();
+        await gate;
+        return result;
+      });
+    };
+    try {
+      return await work(open, ran);
+    } finally {
+      open();
+      pool.query = replaced;
+    }
+  }
+
+  it("a read asked for while one is on its way is read by a statement sent after that one: it sees a change committed meanwhile", async () => {
     const before = (await store.getHeldPayment("hp_4"))._unsafeUnwrap();
     if (before === undefined) throw new Error("hp_4 is stored");
     const changed = decideHeldPayment(
@@ -114,18 +153,35 @@ describe("held payments and marketplace charges read by id", () => {
       { type: "checkout_session_created", sessionId: "cs_4", url: "https://checkout.example/cs_4" },
       { now: T + 1, policy: DEFAULT_HELD_PAYMENT_POLICY },
     )._unsafeUnwrap().state;
-    // A read on its way while the change commits; the reads asked for after the commit wait for
-    // it and are read then, together.
-    const first = store.getHeldPayment("hp_1");
-    (
-      await store.commit({ ...empty, heldPayments: [{ state: changed, expectedVersion: before.version }] })
-    )._unsafeUnwrap();
-    const after = await Promise.all([store.getHeldPayment("hp_4"), store.getHeldPayment("hp_5")]);
-    expect((await first)._unsafeUnwrap()?.id).toBe("hp_1");
-    expect(after[0]?._unsafeUnwrap()).toMatchObject({
-      version: before.version + 1,
-      checkoutSessionId: "cs_4",
+    await withFirstReadHeld(async (open, ran) => {
+      // Read before the change commits, and still on its way (held back) when it does: the
+      // reads asked for after the commit must not be answered by it.
+      const inFlight = store.getHeldPayment("hp_4");
+      await ran;
+      (
+        await store.commit({ ...empty, heldPayments: [{ state: changed, expectedVersion: before.version }] })
+      )._unsafeUnwrap();
+      const after = [store.getHeldPayment("hp_4"), store.getHeldPayment("hp_1")];
+      open();
+      expect((await inFlight)._unsafeUnwrap()?.version).toBe(before.version);
+      expect((await after[0])?._unsafeUnwrap()).toMatchObject({
+        version: before.version + 1,
+        checkoutSessionId: "cs_4",
+      });
+      expect((await after[1])?._unsafeUnwrap()?.id).toBe("hp_1");
     });
-    expect(after[1]?._unsafeUnwrap()?.id).toBe("hp_5");
+  });
+
+  it("a read stuck on its way holds the others back 200 ms at most, not until it returns", async () => {
+    await withFirstReadHeld(async (open) => {
+      const stuck = store.getHeldPayment("hp_5");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const startedAt = Date.now();
+      const others = await Promise.all(["hp_1", "hp_2"].map((id) => store.getHeldPayment(id)));
+      expect(others.map((r) => r._unsafeUnwrap()?.id)).toEqual(["hp_1", "hp_2"]);
+      expect(Date.now() - startedAt).toBeLessThan(2_000);
+      open();
+      expect((await stuck)._unsafeUnwrap()?.id).toBe("hp_5");
+    });
   });
 });
