@@ -29,6 +29,7 @@ import {
 import { okAsync, ResultAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { storeNewGroup } from "../support/index.js";
 import { type TestDatabase, useTestDatabase } from "../support/test-database.js";
 import { resetDatabase } from "./reset-database.js";
 
@@ -69,15 +70,7 @@ function world(db: TestDatabase) {
 
   async function startedRound(): Promise<{ group: Group; round: Round }> {
     const group = anActiveGroup({ startsAt: START });
-    (
-      await store.commit({
-        people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
-        groups: [{ state: group, expectedVersion: undefined }],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
+    await storeNewGroup(store, group);
     for (const m of group.members) gateway.setAccount(`acct_${m.id}`, true);
     const round = (await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap().state;
     return { group, round };

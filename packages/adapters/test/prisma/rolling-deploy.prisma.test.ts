@@ -17,6 +17,7 @@ import {
 } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { storeNewGroup } from "../support/index.js";
 import { useTestDatabase } from "../support/test-database.js";
 
 const START = Date.UTC(2026, 0, 6);
@@ -50,15 +51,7 @@ describe("an older dispatcher meets a round a newer susu stored", () => {
       memberIds: ["ana", "ben", "cy"].map((m) => `${m}_${name}`),
       startsAt: START,
     });
-    (
-      await store.commit({
-        people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
-        groups: [{ state: group, expectedVersion: undefined }],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
+    await storeNewGroup(store, group);
     const round = (await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap().state;
     // The newer susu's write: the round with a field this code's schema does not have.
     await db.prisma.$executeRawUnsafe(

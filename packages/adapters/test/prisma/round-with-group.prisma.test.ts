@@ -5,7 +5,7 @@ import { roundPaymentRefs, useCaseDepsOn, useCases } from "@susu/domain";
 import { anActiveGroup, ManualClock, peopleOf, SequentialIds } from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaStore } from "../../src/prisma/index.js";
-import { statementsSentDuring } from "../support/index.js";
+import { statementsSentDuring, storeNewGroup } from "../support/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
 
 const START = Date.UTC(2026, 0, 6);
@@ -24,15 +24,7 @@ describe("a round read with its group on PostgreSQL", () => {
     const store = new PrismaStore(db.prisma, { clock: new ManualClock(START) });
     const deps = useCaseDepsOn(store, { clock: new ManualClock(START), ids: new SequentialIds() });
     const group = anActiveGroup({ startsAt: START });
-    (
-      await store.commit({
-        people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
-        groups: [{ state: group, expectedVersion: undefined }],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
+    await storeNewGroup(store, group);
     const round = (await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap().state;
 
     const together = (await store.getRoundWithGroup(round.id))._unsafeUnwrap();
@@ -64,15 +56,7 @@ describe("a round read with its group on PostgreSQL", () => {
       rounds,
     };
     const group = anActiveGroup({ id: "grp_together", memberIds: ["dee", "eve", "fay"], startsAt: START });
-    (
-      await store.commit({
-        people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
-        groups: [{ state: group, expectedVersion: undefined }],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
+    await storeNewGroup(store, group);
     const round = (await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap().state;
     const member = round.contributions[0];
     together = 0;
@@ -106,15 +90,7 @@ describe("a round read with its group on PostgreSQL", () => {
       ["c", ["kai", "lea"]],
     ] as const) {
       const group = anActiveGroup({ id: `grp_many_${n}`, memberIds: [...members], startsAt: START });
-      (
-        await store.commit({
-          people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
-          groups: [{ state: group, expectedVersion: undefined }],
-          rounds: [],
-          outbox: [],
-          audit: [],
-        })
-      )._unsafeUnwrap();
+      await storeNewGroup(store, group);
       rounds.push((await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap().state.id);
     }
     const ids = [rounds[0], rounds[1], "round_missing", rounds[2], rounds[0]] as string[];

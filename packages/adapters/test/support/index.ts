@@ -16,6 +16,7 @@ export {
 export { createDatabase, dropDatabase, uniqueDatabaseName } from "./databases.js";
 // What a call sends to PostgreSQL through a client's pool, for statement-count tests.
 export { type SentStatement, statementsSentDuring, statementTextsSentDuring } from "./statement-spy.js";
+export { storeNewGroup } from "./store-group.js";
 // A started pg-boss for tests (no supervision, no cron).
 export { startTestBoss } from "./test-boss.js";
 export {
