@@ -40,8 +40,8 @@
  *     until all are worked: a fresh process runs its code cold (compiled on first call), and
  *     the first burst a fresh stack meets also opens and first uses connections and code
  *     paths 50/s never needs (measured 2026-12-06: the first second of the first 200/s,
- *     2xx → committed p50 150–330 ms, where a second 200/s window right after began at
- *     16–26 ms). The table's rates are steady rates of a warm stack; the warm-up's own
+ *     2xx → committed p50 200–330 ms, where a second 200/s window right after began at
+ *     19–26 ms). The table's rates are steady rates of a warm stack; the warm-up's own
  *     figures, the cold burst's included, are printed under it.
  *     "p95 from 5 s on": the events acknowledged after the rate's first 5 s only (the
  *     first seconds of a rate carry its onset, see ONSET_MS; the goal is judged on the full
