@@ -1,6 +1,7 @@
 import type { StorageError } from "@susu/domain";
 import { err, ok, type Result, ResultAsync } from "neverthrow";
 import { classifyDatabaseError, storageErrorOf } from "../prisma/storage-errors.js";
+import { settledWithin } from "../settled-within.js";
 
 /** How a {@link GroupedStatements} writes (or reads) its items. */
 export interface GroupStatement<I, O> {
@@ -86,18 +87,9 @@ export class GroupedStatements<I, O> {
   }
 
   /** Until `written` returns, or for at most `overtakeAfterMs` when set (it goes on; its callers are answered when it returns). */
-  async #heldBackBy(written: Promise<void>): Promise<void> {
+  #heldBackBy(written: Promise<void>): Promise<void> {
     const overtake = this.options.overtakeAfterMs;
-    if (overtake === undefined) return written;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const overtaken = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, overtake);
-      });
-      await Promise.race([written, overtaken]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return overtake === undefined ? written : settledWithin(written, overtake);
   }
 
   async #write(group: readonly Waiting<I, O>[]): Promise<void> {

@@ -1551,18 +1551,17 @@ type RoundWithGroupRow = SnapshotTextRow & { readonly kind: "round" | "group"; r
 
 /** Rounds with their groups by round id through the pool, one or several per statement (see {@link snapshotsById}). */
 function roundsWithGroupsById(prisma: PrismaClient): GroupStatement<string, readonly RoundWithGroupRow[]> {
-  const pool = () => livePool(prisma);
   return {
     one: async (id) =>
       (
-        await pool().query<RoundWithGroupRow>({
+        await livePool(prisma).query<RoundWithGroupRow>({
           name: "susu_getRoundWithGroup",
           text: ROUND_WITH_GROUP_SQL,
           values: [id],
         })
       ).rows,
     many: async (ids) => {
-      const { rows } = await pool().query<RoundWithGroupRow>({
+      const { rows } = await livePool(prisma).query<RoundWithGroupRow>({
         name: "susu_getRoundWithGroup_many",
         text: ROUNDS_WITH_GROUPS_SQL,
         values: [ids],
@@ -1586,13 +1585,17 @@ function snapshotsById(
   oneSql: string,
   manySql: string,
 ): GroupStatement<string, SnapshotTextRow | undefined> {
-  const pool = () => livePool(prisma);
   return {
     one: async (id) =>
-      (await pool().query<SnapshotTextRow>({ name: `susu_${operation}`, text: oneSql, values: [id] }))
-        .rows[0],
+      (
+        await livePool(prisma).query<SnapshotTextRow>({
+          name: `susu_${operation}`,
+          text: oneSql,
+          values: [id],
+        })
+      ).rows[0],
     many: async (ids) => {
-      const { rows } = await pool().query<SnapshotTextRow & { readonly id: string }>({
+      const { rows } = await livePool(prisma).query<SnapshotTextRow & { readonly id: string }>({
         name: `susu_${operation}_many`,
         text: manySql,
         values: [ids],
