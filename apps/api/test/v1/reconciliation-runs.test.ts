@@ -148,6 +148,10 @@ describe("POST /v1/operations/reconciliation/days/{date}/runs", () => {
     );
     expect(resolved.status).toBe(200);
     await strangePayment(40_00);
+    // The follow-up is queued later than the first notice (on a clock that stood still the
+    // two deliveries tied on created_at, and their ids — one hashes the run's differences,
+    // which name the emulator's random ids — ordered them by chance).
+    clock.advance(60_000);
 
     const res = await app.request(ROUTE, post(admin, "run-2"));
     expect(res.status).toBe(200);
