@@ -33,7 +33,10 @@ export type Reply =
   | { readonly type: "ready"; readonly routes: Readonly<Record<string, boolean>> }
   | {
       readonly type: "rate";
+      /** Every request's, from its scheduled time to its answer (or its abandonment at 5 s). */
       readonly latencies: readonly number[];
+      /** Those of the requests answered 2xx. */
+      readonly okLatencies: readonly number[];
       readonly statuses: readonly (readonly [number, number])[];
       readonly errors: number;
       readonly elapsedMs: number;
@@ -218,6 +221,7 @@ async function runAtRate(command: Extract<Command, { type: "rate" }>): Promise<R
   await mintJoiners(total);
   const interval = 1000 / command.rate;
   const latencies: number[] = [];
+  const okLatencies: number[] = [];
   const statuses = new Map<number, number>();
   let errors = 0;
   const inFlight: Promise<void>[] = [];
@@ -232,9 +236,11 @@ async function runAtRate(command: Extract<Command, { type: "rate" }>): Promise<R
         const scheduled = t0 + i * interval;
         inFlight.push(
           one(i).then((status) => {
-            latencies.push(performance.now() - scheduled);
+            const latency = performance.now() - scheduled;
+            latencies.push(latency);
             statuses.set(status, (statuses.get(status) ?? 0) + 1);
             if (status < 200 || status >= 300) errors++;
+            else okLatencies.push(latency);
           }),
         );
         i++;
@@ -245,7 +251,14 @@ async function runAtRate(command: Extract<Command, { type: "rate" }>): Promise<R
     tick();
   });
   await Promise.all(inFlight);
-  return { type: "rate", latencies, statuses: [...statuses], errors, elapsedMs: performance.now() - t0 };
+  return {
+    type: "rate",
+    latencies,
+    okLatencies,
+    statuses: [...statuses],
+    errors,
+    elapsedMs: performance.now() - t0,
+  };
 }
 
 /** `count` requests of one kind, one at a time: service time with no queueing. */

@@ -38,6 +38,7 @@ import { clientIpResolver } from "./http/client-ip.js";
 import type { HttpConfig } from "./http/config.js";
 import type { HttpInfrastructure } from "./http/install.js";
 import { createHttpMetrics } from "./http/metrics.js";
+import { createOverloadGuard } from "./http/overload.js";
 import { defaultPaymentAttemptLimits } from "./http/payment-attempt-config.js";
 import { countRefusals, PaymentAttemptLimiter, type PaymentAttemptLimits } from "./http/payment-attempts.js";
 import { createLogger } from "./http/request-log.js";
@@ -108,10 +109,14 @@ export function createContainer(config: {
   wakeNotifierOf(prisma).reportFailuresTo((channel, error) =>
     logger.warn({ channel, err: String(error) }, "wake-up not sent; the scheduler's polling finds the work"),
   );
+  const metrics = createHttpMetrics(
+    config.scrapeMetrics !== undefined ? { scrape: config.scrapeMetrics } : {},
+  );
   const http: HttpInfrastructure = {
     config: config.http,
     logger,
-    metrics: createHttpMetrics(config.scrapeMetrics !== undefined ? { scrape: config.scrapeMetrics } : {}),
+    metrics,
+    overload: createOverloadGuard(config.http.overload, { registry: metrics.registry }),
     verifier: createTokenVerifier({
       sharedSecret: config.http.auth.sharedSecret,
       jwks: config.http.auth.jwks,
@@ -185,7 +190,10 @@ export function createContainer(config: {
       },
     },
   });
-  container.bind(TOKENS.close).toConstantValue(() => prisma.$disconnect());
+  container.bind(TOKENS.close).toConstantValue(async () => {
+    http.overload.close();
+    await prisma.$disconnect();
+  });
   container.bind(TOKENS.openConnections).toConstantValue(() => openConnections(prisma));
   return container;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { OverloadLimits } from "./overload.js";
 
 /**
  * The settings of the v1 HTTP infrastructure (auth, rate limits, idempotency, edge, CORS,
@@ -31,6 +32,8 @@ export interface HttpConfig {
   readonly corsOrigins: readonly string[];
   /** How long a shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMs: number;
+  /** When a process refuses new requests with 503 `overloaded` (overload.ts). */
+  readonly overload: OverloadLimits;
 }
 
 /** One wrong or missing environment variable. */
@@ -85,6 +88,8 @@ const schema = z.object({
   SUSU_BODY_LIMIT_BYTES: int(1_024, 10 * 1024 * 1024, 100 * 1024),
   SUSU_CORS_ORIGINS: z.string().optional(),
   SUSU_SHUTDOWN_TIMEOUT_MS: int(0, 120_000, 10_000),
+  SUSU_MAX_IN_FLIGHT: int(0, 100_000, 64),
+  SUSU_MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 200),
 });
 
 /** The variables this module reads; listed in apps/api/README.md. */
@@ -178,5 +183,6 @@ export function readHttpConfig(env: Readonly<Record<string, string | undefined>>
     bodyLimitBytes: v.SUSU_BODY_LIMIT_BYTES,
     corsOrigins: commaList(v.SUSU_CORS_ORIGINS),
     shutdownTimeoutMs: v.SUSU_SHUTDOWN_TIMEOUT_MS,
+    overload: { maxInFlight: v.SUSU_MAX_IN_FLIGHT, maxEventLoopDelayMs: v.SUSU_MAX_EVENT_LOOP_DELAY_MS },
   };
 }

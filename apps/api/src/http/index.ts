@@ -91,6 +91,16 @@ export {
   type HttpMetricsOptions,
 } from "./metrics.js";
 export {
+  createOverloadGuard,
+  eventLoopDelay,
+  type LoopDelaySource,
+  OVERLOAD_RETRY_AFTER_SECONDS,
+  type OverloadGuard,
+  type OverloadLimits,
+  type OverloadReason,
+  overloadResponses,
+} from "./overload.js";
+export {
   defaultPaymentAttemptLimits,
   PAYMENT_ATTEMPT_VARIABLES,
   readPaymentAttemptLimits,

@@ -5,6 +5,7 @@ import type { HttpConfig } from "./config.js";
 import { bodyLimit, corsFor, jsonBodies, methodNotAllowed, problemOnError } from "./edge.js";
 import { type IdempotencyStore, idempotency } from "./idempotency.js";
 import type { HttpMetrics } from "./metrics.js";
+import type { OverloadGuard } from "./overload.js";
 import { type RateLimitStore, rateLimit } from "./rate-limit.js";
 import { type Logger, type RequestLogVariables, requestLog } from "./request-log.js";
 
@@ -20,6 +21,8 @@ export interface HttpInfrastructure {
   readonly idempotencyStore: IdempotencyStore;
   readonly rateLimitStore: RateLimitStore;
   readonly clientIp: ClientIpResolver;
+  /** Refuses new requests under the prefix while the process is overloaded (overload.ts). */
+  readonly overload: OverloadGuard;
 }
 
 /**
@@ -27,7 +30,7 @@ export interface HttpInfrastructure {
  * (Hono runs handlers in registration order):
  *
  * 1. every path: request id and log line, metrics, CORS;
- * 2. under `prefix` (default `/v1`): bearer auth, rate limit, body limit, JSON bodies,
+ * 2. under `prefix` (default `/v1`): the overload guard (503 `overloaded`), bearer auth, rate limit, body limit, JSON bodies,
  *    idempotency;
  * 3. `GET /metrics` for `service` and `admin` tokens;
  * 4. `notFound` (404, or 405 with `Allow`) and `onError` (problem+json, nothing leaked).
@@ -47,6 +50,8 @@ export function installHttpInfrastructure<E extends Env & { Variables: HttpVaria
   app.use("*", infra.metrics.middleware);
   app.use("*", corsFor(config.corsOrigins));
   const scoped = `${prefix}/*`;
+  // First under the prefix: a refusal must cost next to nothing, or refusing does not relieve.
+  app.use(scoped, infra.overload.middleware(prefix));
   // Authentication and the rate limit read only headers, so they come first: an anonymous
   // or throttled client never gets its body read or parsed.
   const auth = bearerAuth(infra.verifier) as unknown as MiddlewareHandler<E>;

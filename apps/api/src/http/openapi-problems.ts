@@ -1,6 +1,7 @@
 import { authResponses } from "./auth.js";
 import { edgeResponses } from "./edge.js";
 import { idempotencyResponses } from "./idempotency.js";
+import { overloadResponses } from "./overload.js";
 import { PROBLEM_CONTENT_TYPE } from "./problem-response.js";
 import { rateLimitResponses } from "./rate-limit.js";
 
@@ -32,7 +33,7 @@ const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "tr
 
 /**
  * The problem responses the middlewares `installHttpInfrastructure` mounts under the prefix
- * may give a request of `method`: the token (401, 503), the rate limit (429), the edge (400,
+ * may give a request of `method`: the overload guard (503), the token (401, 503), the rate limit (429), the edge (400,
  * 405, 413, 415) and, on a POST, the Idempotency-Key (400, 409, 422, 503). Not the 403
  * `insufficient_role` of `requireRole`, which no route under the prefix mounts.
  */
@@ -45,6 +46,7 @@ export function infrastructureResponses(method: string): readonly (readonly [str
     ["415", edgeResponses[415] as ProblemDoc],
     ["429", rateLimitResponses[429] as ProblemDoc],
     ["503", authResponses[503] as ProblemDoc],
+    ["503", overloadResponses[503] as ProblemDoc],
   ];
   if (method.toLowerCase() === "post")
     for (const [status, doc] of Object.entries(idempotencyResponses)) all.push([status, doc as ProblemDoc]);

@@ -15,6 +15,8 @@ export interface RequestLogVariables {
   requestId: string;
   /** A logger whose lines carry `requestId`; handlers log through it. */
   log: Logger;
+  /** Set by the overload guard on a request it refused (`in_flight`, `event_loop_delay`). */
+  shed?: string;
 }
 
 /** The header that carries the request id both ways. */
@@ -154,7 +156,10 @@ export function requestLog(
       if (c.error !== undefined) requestLogger.error({ ...line, err: c.error }, "request failed");
       else {
         const lines = contextualLines ?? requestLogger;
-        if (c.res.status >= 500) lines.error(line, "request");
+        const shed = c.get("shed");
+        // A request refused by the overload guard is the process protecting itself, not a failure.
+        if (shed !== undefined) lines.warn({ ...line, shed }, "request refused: overloaded");
+        else if (c.res.status >= 500) lines.error(line, "request");
         else lines.info(line, "request");
       }
     });

@@ -22,6 +22,7 @@ describe("readHttpConfig", () => {
       bodyLimitBytes: 102_400,
       corsOrigins: [],
       shutdownTimeoutMs: 10_000,
+      overload: { maxInFlight: 64, maxEventLoopDelayMs: 200 },
     });
   });
 
@@ -52,6 +53,7 @@ describe("readHttpConfig", () => {
       SUSU_JWKS_URL: "ftp://idp.example.com/jwks",
       SUSU_RATE_LIMIT_PER_MINUTE: "lots",
       SUSU_IDEMPOTENCY_TTL_HOURS: "1",
+      SUSU_MAX_IN_FLIGHT: "-1",
       SUSU_CORS_ORIGINS: "https://app.example.com/path,*",
     };
     const problems = problemsOf(env);
@@ -63,6 +65,7 @@ describe("readHttpConfig", () => {
       "SUSU_JWT_AUDIENCE",
       "SUSU_JWT_ISSUER",
       "SUSU_JWT_SECRET",
+      "SUSU_MAX_IN_FLIGHT",
       "SUSU_RATE_LIMIT_PER_MINUTE",
     ]);
     let message = "";
@@ -71,9 +74,10 @@ describe("readHttpConfig", () => {
     } catch (error) {
       message = (error as Error).message;
     }
-    expect(message).toContain("invalid configuration (8 problems)");
+    expect(message).toContain("invalid configuration (9 problems)");
     expect(message).toContain("SUSU_JWT_SECRET: must be at least 32 characters");
     expect(message).toContain("SUSU_IDEMPOTENCY_TTL_HOURS: must be at least 24");
+    expect(message).toContain("SUSU_MAX_IN_FLIGHT: must be at least 0");
     expect(message).toContain('SUSU_CORS_ORIGINS: "*" is not an origin');
     // The message names variables, never their values when they may be secret.
     expect(message).not.toContain("short");

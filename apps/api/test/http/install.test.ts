@@ -8,6 +8,7 @@ import {
   bearerSecurityScheme,
   clientIpResolver,
   createHttpMetrics,
+  createOverloadGuard,
   createTokenVerifier,
   edgeResponses,
   type HttpVariables,
@@ -43,8 +44,13 @@ const createGroup = createRoute({
   },
 });
 
-function stack(env: Record<string, string> = {}) {
-  const config = readHttpConfig({ SUSU_JWT_SECRET: SECRET, SUSU_RATE_LIMIT_PER_MINUTE: "50", ...env });
+function stack(env: Record<string, string> = {}, loopDelayMs?: number) {
+  const config = readHttpConfig({
+    SUSU_JWT_SECRET: SECRET,
+    SUSU_RATE_LIMIT_PER_MINUTE: "50",
+    SUSU_MAX_EVENT_LOOP_DELAY_MS: "0",
+    ...env,
+  });
   const logs = captureLogs();
   const metrics = createHttpMetrics({ defaultMetrics: false });
   const app = new OpenAPIHono<{ Variables: HttpVariables }>({ defaultHook: validationProblem });
@@ -56,6 +62,10 @@ function stack(env: Record<string, string> = {}) {
     idempotencyStore: new InMemoryIdempotencyStore(),
     rateLimitStore: new InMemoryRateLimitStore(),
     clientIp: clientIpResolver(),
+    overload: createOverloadGuard(config.overload, {
+      registry: metrics.registry,
+      ...(loopDelayMs !== undefined ? { loopDelay: { current: () => loopDelayMs, close() {} } } : {}),
+    }),
   });
   let created = 0;
   app.openapi(createGroup, (c) => {
@@ -98,6 +108,25 @@ describe("installHttpInfrastructure", () => {
       ["/v1/groups", 201, "ana"],
       ["/v1/groups", 201, "ana"],
     ]);
+  });
+
+  it("refuses an overloaded process's /v1 requests before anything else runs, and logs them at warn", async () => {
+    const { app, logs, created } = stack({ SUSU_MAX_EVENT_LOOP_DELAY_MS: "100" }, 450);
+    // No token, no body: the guard answers before auth and the body checks would.
+    const res = await app.request("/v1/groups", { method: "POST", headers: { "x-request-id": "req-shed" } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(res.headers.get("x-request-id")).toBe("req-shed");
+    expect(((await res.json()) as { code: string }).code).toBe("overloaded");
+    expect(created()).toBe(0);
+    expect((await app.request("/health")).status).toBe(200);
+    const line = logs.lines().find((l) => l.requestId === "req-shed");
+    expect(line).toMatchObject({
+      level: 40,
+      status: 503,
+      shed: "event_loop_delay",
+      msg: "request refused: overloaded",
+    });
   });
 
   it("answers the edge errors as problems: auth first, then size, media type and JSON", async () => {

@@ -93,7 +93,7 @@ describe("the OpenAPI document", () => {
   });
 
   it("lists at every operation the codes the middlewares answer, beside the route's own of the same status", async () => {
-    // What every /v1 request may get before its handler runs (token, rate limit, body),
+    // What every /v1 request may get before its handler runs (overload, token, rate limit, body),
     // and what a POST's Idempotency-Key adds.
     const everywhere: Record<string, string[]> = {
       400: ["malformed_json", "invalid_request"],
@@ -102,7 +102,7 @@ describe("the OpenAPI document", () => {
       413: ["payload_too_large"],
       415: ["unsupported_media_type"],
       429: ["rate_limited"],
-      503: ["auth_unavailable"],
+      503: ["auth_unavailable", "overloaded"],
     };
     const posts: Record<string, string[]> = {
       400: ["invalid_idempotency_key", "idempotency_key_required"],
