@@ -21,9 +21,10 @@ interface Waiting<I, O> {
 /**
  * The options of grouped reads by key: a read still on its way after 200 ms no longer holds
  * back the next group (a read takes a few milliseconds; a stuck one stalls the rest by this
- * much at most).
+ * much at most), and the reads of a group the database refused are sent again side by side
+ * (a read collides with no other transaction, so nothing orders them).
  */
-export const READS_OVERTAKE = { overtakeAfterMs: 200 } as const;
+export const GROUPED_READS = { overtakeAfterMs: 200, apartSideBySide: true } as const;
 
 /**
  * Small writes that each could be a statement (and a commit) of their own, written as they
@@ -56,6 +57,12 @@ export class GroupedStatements<I, O> {
     private readonly options: {
       /** How long a statement on its way holds back the next group; unset, until it returns. */
       readonly overtakeAfterMs?: number;
+      /**
+       * The items of a group the database refused are sent again each on its own: side by side
+       * when true (reads), one after another otherwise (writes: a group that deadlocked must
+       * not deadlock again with itself).
+       */
+      readonly apartSideBySide?: boolean;
     } = {},
   ) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`max must be a positive integer, got ${max}`);
@@ -107,9 +114,10 @@ export class GroupedStatements<I, O> {
       // a group that collided with another transaction (a deadlock: rows of a group are locked
       // in the order the plan visits them, which the ids' order only usually is).
       const refused = storageErrorOf(error, { operation: this.operation }).type === "storage_refused";
-      if (refused || classifyDatabaseError(error).kind === "write_conflict")
-        for (const w of group) await this.#writeOne(w);
-      else for (const w of group) w.settle(err(storageErrorOf(error, { operation: w.operation })));
+      if (refused || classifyDatabaseError(error).kind === "write_conflict") {
+        if (this.options.apartSideBySide === true) await Promise.all(group.map((w) => this.#writeOne(w)));
+        else for (const w of group) await this.#writeOne(w);
+      } else for (const w of group) w.settle(err(storageErrorOf(error, { operation: w.operation })));
     }
   }
 

@@ -8,7 +8,7 @@ import {
   wantsNotification,
 } from "@susu/domain";
 import { okAsync, ResultAsync } from "neverthrow";
-import { GroupedStatements, type GroupStatement, READS_OVERTAKE } from "../db/grouped-statements.js";
+import { GROUPED_READS, GroupedStatements, type GroupStatement } from "../db/grouped-statements.js";
 import { type PrismaClient, runStatement } from "../db/prisma-client.js";
 import type { LineSink } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -182,7 +182,7 @@ export class DeliveringNotifier implements Notifier {
       recipientsReader(options.prisma),
       RECIPIENTS_GROUP_MAX,
       "reading the notification's recipients (settings, endpoints)",
-      READS_OVERTAKE,
+      GROUPED_READS,
     );
   }
 

@@ -47,7 +47,7 @@ import {
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
 import type pg from "pg";
-import { GroupedStatements, type GroupStatement, READS_OVERTAKE } from "../db/grouped-statements.js";
+import { GROUPED_READS, GroupedStatements, type GroupStatement } from "../db/grouped-statements.js";
 import {
   type NamedStatement,
   type OpenTransaction,
@@ -274,7 +274,7 @@ export class PrismaStore
       snapshotsById(prisma, "getHeldPayment", HELD_PAYMENT_BY_ID_SQL, HELD_PAYMENTS_BY_IDS_SQL),
       BY_ID_GROUP_MAX,
       "getHeldPayment",
-      READS_OVERTAKE,
+      GROUPED_READS,
     );
     this.#chargesById = new GroupedStatements(
       snapshotsById(
@@ -285,13 +285,13 @@ export class PrismaStore
       ),
       BY_ID_GROUP_MAX,
       "getMarketplaceCharge",
-      READS_OVERTAKE,
+      GROUPED_READS,
     );
     this.#roundsWithGroups = new GroupedStatements(
       roundsWithGroupsById(prisma),
       BY_ID_GROUP_MAX,
       "getRound",
-      READS_OVERTAKE,
+      GROUPED_READS,
     );
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GroupedStatements, type GroupStatement } from "../../src/db/grouped-statements.js";
+import { GROUPED_READS, GroupedStatements, type GroupStatement } from "../../src/db/grouped-statements.js";
 
 /** A writer that records what it was asked to write, each write answering after `gate` opens. */
 function recording(fail?: (items: readonly number[]) => Error | undefined) {
@@ -58,6 +58,39 @@ describe("GroupedStatements", () => {
     });
     expect(answers[3]?._unsafeUnwrap()).toBe("one:4");
     expect(calls).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+  });
+
+  it("reads (GROUPED_READS): the items of a refused group are read again side by side, not one after another", async () => {
+    let open = 0;
+    let most = 0;
+    const calls: (readonly number[])[] = [];
+    const reader: GroupStatement<number, string> = {
+      one: async (item) => {
+        calls.push([item]);
+        most = Math.max(most, ++open);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        open--;
+        if (item === 3) throw refused();
+        return `one:${item}`;
+      },
+      many: async (items) => {
+        calls.push(items);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (items.includes(3)) throw refused();
+        return items.map((i) => `many:${i}`);
+      },
+    };
+    const reads = new GroupedStatements(reader, 10, "test read", GROUPED_READS);
+    const answers = await Promise.all([1, 2, 3, 4].map((i) => reads.run(i)));
+    expect(answers.map((a) => (a.isOk() ? a.value : a.error.type))).toEqual([
+      "one:1",
+      "one:2",
+      "storage_refused",
+      "one:4",
+    ]);
+    expect(calls).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+    // 2, 3 and 4 were read again at once.
+    expect(most).toBe(3);
   });
 
   it("a group that collided with another transaction (deadlock) is written item by item", async () => {
