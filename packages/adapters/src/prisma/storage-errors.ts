@@ -78,6 +78,10 @@ function prismaCodeOf(error: unknown): string | undefined {
 
 /** Sorts a database error by its codes. */
 export function classifyDatabaseError(error: unknown): DatabaseFailure {
+  // A socket's failure as Node reports it (ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT…): its
+  // `code` is no SQLSTATE, though a five-letter one (EPIPE) looks like one.
+  const system = systemErrorCodeOf(error);
+  if (system !== undefined) return { kind: "unavailable", code: system };
   const sqlState = sqlStateIn(error);
   const prismaCode = prismaCodeOf(error);
   if (sqlState === "23505" || prismaCode === "P2002")
@@ -94,8 +98,24 @@ export function classifyDatabaseError(error: unknown): DatabaseFailure {
     return { kind: "unavailable", code: prismaCode };
   if (error instanceof Prisma.PrismaClientInitializationError)
     return { kind: "unavailable", code: prismaCode ?? "initialization" };
+  if (sqlState === undefined && error instanceof Error && CONNECTION_ENDED.test(error.message))
+    return { kind: "unavailable", code: "connection_ended" };
   const code = sqlState ?? prismaCode ?? (error instanceof Error ? error.name : typeof error);
   return { kind: "unknown", code };
+}
+
+/**
+ * node-postgres's own errors for a connection that ended, or never opened, without a word
+ * from the server: they carry no code, only these messages.
+ */
+const CONNECTION_ENDED =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect|Connection is closed)/;
+
+/** The `code` of a Node system error (one with a `syscall`): a socket's failure. */
+function systemErrorCodeOf(error: unknown): string | undefined {
+  if (!isObject(error)) return undefined;
+  const { code, syscall } = error as { code?: unknown; syscall?: unknown };
+  return typeof code === "string" && typeof syscall === "string" ? code : undefined;
 }
 
 /**

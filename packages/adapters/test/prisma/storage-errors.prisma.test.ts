@@ -1,4 +1,5 @@
 // Real PostgreSQL errors, as Prisma reports them, sorted by code into StorageErrors.
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withDatabase } from "../../src/db/connection-string.js";
 import { createPrismaClient } from "../../src/db/prisma-client.js";
@@ -96,6 +97,30 @@ describe("database errors map by code", () => {
       id: "r1",
     });
     expect(storageErrorOf(failure, { operation: "claimDue" })).toMatchObject({ type: "storage_unavailable" });
+  });
+
+  it("node-postgres's failures without a SQLSTATE name what happened: a refused connection, one that ended", async () => {
+    // Nothing listens on port 1: refused at once (a Node system error, ECONNREFUSED).
+    const nowhere = new pg.Client({ connectionString: "postgresql://susu@127.0.0.1:1/postgres" });
+    const refusedError = await failureOf(nowhere.connect());
+    expect(classifyDatabaseError(refusedError)).toEqual({ kind: "unavailable", code: "ECONNREFUSED" });
+    expect(storageErrorOf(refusedError, { operation: "getGroup" })).toMatchObject({
+      type: "storage_unavailable",
+      message: "getGroup: database error (ECONNREFUSED)",
+    });
+
+    // A connection whose socket closed under it, no message from the server.
+    const client = new pg.Client({ connectionString: db.connectionString });
+    client.on("error", () => undefined);
+    await client.connect();
+    const ended = new Promise((resolve) => client.once("end", resolve));
+    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await ended;
+    const endedError = await failureOf(client.query("SELECT 1"));
+    expect(classifyDatabaseError(endedError)).toEqual({ kind: "unavailable", code: "connection_ended" });
+    expect(storageErrorOf(endedError, { operation: "getHeldPayment" }).message).toBe(
+      "getHeldPayment: database error (connection_ended)",
+    );
   });
 
   it("a database that cannot be reached is storage_unavailable, not an exception", async () => {
