@@ -1,9 +1,10 @@
 // Database failures, sorted by error code into the domain's StorageError: the one mapper
 // for every Prisma-backed adapter (the store, the ledger, the webhook inbox, the member
 // directory, the support desk). Codes only: Prisma's (P2002, P2034, P1001, …) and
-// PostgreSQL's SQLSTATE (kept by adapter-pg in the error's meta, read with sqlStateOf),
-// never message text, which changes between versions and locales (and a refused row's
-// detail can hold payment data).
+// PostgreSQL's SQLSTATE (kept by adapter-pg in the error's meta, read with sqlStateOf), and
+// a socket's errno code; never message text, which changes between versions and locales (and
+// a refused row's detail can hold payment data) — but for node-postgres's own errors of a
+// connection that ended, which have no code and carry no data (CONNECTION_ENDED).
 import { isDriverAdapterError } from "@prisma/driver-adapter-utils";
 import { type StorageError, type StoredAggregate, storageError } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
@@ -111,11 +112,16 @@ export function classifyDatabaseError(error: unknown): DatabaseFailure {
 const CONNECTION_ENDED =
   /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect|Connection is closed)/;
 
-/** The `code` of a Node system error (one with a `syscall`): a socket's failure. */
+/**
+ * The `code` of a Node system error (one with a `syscall`): a socket's failure. A host with
+ * several addresses (`localhost`: ::1 and 127.0.0.1) fails its connection as an
+ * AggregateError of one such error per address, with the first one's code.
+ */
 function systemErrorCodeOf(error: unknown): string | undefined {
   if (!isObject(error)) return undefined;
   const { code, syscall } = error as { code?: unknown; syscall?: unknown };
-  return typeof code === "string" && typeof syscall === "string" ? code : undefined;
+  if (typeof code !== "string") return undefined;
+  return typeof syscall === "string" || error instanceof AggregateError ? code : undefined;
 }
 
 /**

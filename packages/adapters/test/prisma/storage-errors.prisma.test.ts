@@ -109,6 +109,32 @@ describe("database errors map by code", () => {
       message: "getGroup: database error (ECONNREFUSED)",
     });
 
+    // The same through a name of several addresses (::1 and 127.0.0.1 where both resolve: one
+    // AggregateError; where one does, a plain system error): the same code either way.
+    const nowhereByName = new pg.Client({ connectionString: "postgresql://susu@localhost:1/postgres" });
+    expect(classifyDatabaseError(await failureOf(nowhereByName.connect()))).toEqual({
+      kind: "unavailable",
+      code: "ECONNREFUSED",
+    });
+
+    // As Node 20 fails a connection to both of a name's addresses (its autoSelectFamily):
+    // an AggregateError with the code and no syscall of its own. Built here, since this
+    // machine's localhost has one address.
+    const both = Object.assign(
+      new AggregateError(
+        ["::1", "127.0.0.1"].map((address) =>
+          Object.assign(new Error(`connect ECONNREFUSED ${address}:1`), {
+            code: "ECONNREFUSED",
+            syscall: "connect",
+            address,
+          }),
+        ),
+        "",
+      ),
+      { code: "ECONNREFUSED" },
+    );
+    expect(classifyDatabaseError(both)).toEqual({ kind: "unavailable", code: "ECONNREFUSED" });
+
     // A connection whose socket closed under it, no message from the server.
     const client = new pg.Client({ connectionString: db.connectionString });
     client.on("error", () => undefined);
