@@ -39,6 +39,8 @@ export type Reply =
       readonly okLatencies: readonly number[];
       readonly statuses: readonly (readonly [number, number])[];
       readonly errors: number;
+      /** The answers that were the overload guard's refusals (503 `overloaded`), among the errors. */
+      readonly overloaded: number;
       readonly elapsedMs: number;
     }
   | { readonly type: "serial"; readonly times: readonly number[]; readonly statuses: readonly number[] }
@@ -57,7 +59,7 @@ const TIMEOUT_MS = 5_000;
 // Idle sockets are closed before the API closes them (bench/http-agent.ts).
 const agent = keptAliveAgent(512);
 
-interface Answer {
+interface HttpReply {
   readonly status: number;
   readonly body: string;
 }
@@ -70,7 +72,7 @@ function send(
   token?: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<Answer> {
+): Promise<HttpReply> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve) => {
     const req = httpRequest(
@@ -161,18 +163,31 @@ async function doSetup(command: Extract<Command, { type: "setup" }>): Promise<Re
   return { type: "ready", routes };
 }
 
-async function apiRequest(i: number, kind: Kind = pick(i), n = i): Promise<number> {
+/** A request's answer: its status, and whether it was the overload guard's refusal (503 `overloaded`). */
+interface Answer {
+  readonly status: number;
+  readonly overloaded: boolean;
+}
+
+function answerOf(reply: { readonly status: number; readonly body: string }): Answer {
+  return {
+    status: reply.status,
+    overloaded: reply.status === 503 && reply.body.includes('"code":"overloaded"'),
+  };
+}
+
+async function apiRequest(i: number, kind: Kind = pick(i), n = i): Promise<Answer> {
   const { apiPort: port, rounds } = setup as NonNullable<typeof setup>;
   const person = people[n % people.length] as (typeof people)[number];
   const readGroup = async () =>
-    (await send(port, "GET", `/v1/groups/${person.groupId}`, person.token)).status;
+    answerOf(await send(port, "GET", `/v1/groups/${person.groupId}`, person.token));
   switch (kind) {
     case "create group":
-      return (
+      return answerOf(
         await send(port, "POST", "/v1/groups", person.token, newGroup("Bench"), {
           "idempotency-key": randomUUID(),
-        })
-      ).status;
+        }),
+      );
     case "join": {
       if (!routes.join) return readGroup();
       const joiner = ++joiners;
@@ -184,7 +199,7 @@ async function apiRequest(i: number, kind: Kind = pick(i), n = i): Promise<numbe
           { subject: `bench_joiner_${joiner}`, ttlSeconds: 3600 },
           (setup as NonNullable<typeof setup>).secret,
         ));
-      return (
+      return answerOf(
         await send(
           port,
           "POST",
@@ -192,19 +207,19 @@ async function apiRequest(i: number, kind: Kind = pick(i), n = i): Promise<numbe
           token,
           { displayName: "Joiner" },
           { "idempotency-key": randomUUID() },
-        )
-      ).status;
+        ),
+      );
     }
     case "read group":
       return readGroup();
     case "list rounds":
       return routes.listRounds
-        ? (await send(port, "GET", `/v1/groups/${person.groupId}/rounds`, person.token)).status
-        : (await send(port, "GET", "/v1/groups?limit=10", person.token)).status;
+        ? answerOf(await send(port, "GET", `/v1/groups/${person.groupId}/rounds`, person.token))
+        : answerOf(await send(port, "GET", "/v1/groups?limit=10", person.token));
     case "read round": {
       const round = rounds[n % rounds.length] as (typeof rounds)[number];
       return routes.readRound
-        ? (await send(port, "GET", `/v1/rounds/${round.roundId}`, round.token)).status
+        ? answerOf(await send(port, "GET", `/v1/rounds/${round.roundId}`, round.token))
         : readGroup();
     }
   }
@@ -216,7 +231,7 @@ async function runAtRate(command: Extract<Command, { type: "rate" }>): Promise<R
   const one =
     command.target === "api"
       ? (i: number) => apiRequest(i)
-      : async () => (await send(barePort, "GET", "/v1/groups/grp_1")).status;
+      : async () => answerOf(await send(barePort, "GET", "/v1/groups/grp_1"));
   const total = Math.round(command.rate * command.seconds);
   await mintJoiners(total);
   const interval = 1000 / command.rate;
@@ -224,6 +239,7 @@ async function runAtRate(command: Extract<Command, { type: "rate" }>): Promise<R
   const okLatencies: number[] = [];
   const statuses = new Map<number, number>();
   let errors = 0;
+  let overloaded = 0;
   const inFlight: Promise<void>[] = [];
   const t0 = performance.now() + 20;
   let i = 0;
@@ -235,7 +251,8 @@ async function runAtRate(command: Extract<Command, { type: "rate" }>): Promise<R
         // down and hide its own queueing (coordinated omission).
         const scheduled = t0 + i * interval;
         inFlight.push(
-          one(i).then((status) => {
+          one(i).then(({ status, overloaded: refused }) => {
+            if (refused) overloaded++;
             const latency = performance.now() - scheduled;
             latencies.push(latency);
             statuses.set(status, (statuses.get(status) ?? 0) + 1);
@@ -257,6 +274,7 @@ async function runAtRate(command: Extract<Command, { type: "rate" }>): Promise<R
     okLatencies,
     statuses: [...statuses],
     errors,
+    overloaded,
     elapsedMs: performance.now() - t0,
   };
 }
@@ -269,7 +287,7 @@ async function serial(command: Extract<Command, { type: "serial" }>): Promise<Re
   const statuses: number[] = [];
   for (let n = 0; n < command.count; n++) {
     const t = performance.now();
-    statuses.push(await apiRequest(index + n * 100, command.kind, n));
+    statuses.push((await apiRequest(index + n * 100, command.kind, n)).status);
     times.push(performance.now() - t);
   }
   return { type: "serial", times, statuses };

@@ -275,7 +275,7 @@ console.log(
 for (const r of results) {
   const sorted = [...r.reply.latencies].sort((a, b) => a - b);
   const ok = [...r.reply.okLatencies].sort((a, b) => a - b);
-  const refused = r.reply.statuses.find(([status]) => status === 503)?.[1] ?? 0;
+  const refused = r.reply.overloaded;
   const serverCpu = r.target === "susu API" ? r.cpu.api : r.cpu.bare;
   const pct = (cpuMs: number) => ((cpuMs / r.reply.elapsedMs) * 100).toFixed(0);
   console.log(
@@ -296,7 +296,7 @@ for (const r of results) {
   );
 }
 console.log(
-  "\nLatency from each request's scheduled send time to its answer: p50–max over every request (a 503 and a request abandoned at 5 s included), `2xx p95` over the requests served. `503 overloaded`: refused at once by the API's overload guard (SUSU_MAX_IN_FLIGHT, SUSU_MAX_EVENT_LOOP_DELAY_MS); `other errors`: any other non-2xx, or no answer within 5 s.",
+  "\nLatency from each request's scheduled send time to its answer: p50–max over every request (a 503 and a request abandoned at 5 s included), `2xx p95` over the requests served. `503 overloaded`: refused at once by the API's overload guard (SUSU_MAX_IN_FLIGHT; problem code `overloaded`); `other errors`: any other non-2xx (another 503 included), or no answer within 5 s.",
 );
 console.log(
   `\nOne at a time (${SERIAL_REQUESTS} requests of each kind), CPU per request from /proc (API: all its processes; PostgreSQL: the server and its backends):\n`,

@@ -190,10 +190,7 @@ export function createContainer(config: {
       },
     },
   });
-  container.bind(TOKENS.close).toConstantValue(async () => {
-    http.overload.close();
-    await prisma.$disconnect();
-  });
+  container.bind(TOKENS.close).toConstantValue(() => prisma.$disconnect());
   container.bind(TOKENS.openConnections).toConstantValue(() => openConnections(prisma));
   return container;
 }

@@ -89,7 +89,6 @@ const schema = z.object({
   SUSU_CORS_ORIGINS: z.string().optional(),
   SUSU_SHUTDOWN_TIMEOUT_MS: int(0, 120_000, 10_000),
   SUSU_MAX_IN_FLIGHT: int(0, 100_000, 64),
-  SUSU_MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 200),
 });
 
 /** The variables this module reads; listed in apps/api/README.md. */
@@ -183,6 +182,6 @@ export function readHttpConfig(env: Readonly<Record<string, string | undefined>>
     bodyLimitBytes: v.SUSU_BODY_LIMIT_BYTES,
     corsOrigins: commaList(v.SUSU_CORS_ORIGINS),
     shutdownTimeoutMs: v.SUSU_SHUTDOWN_TIMEOUT_MS,
-    overload: { maxInFlight: v.SUSU_MAX_IN_FLIGHT, maxEventLoopDelayMs: v.SUSU_MAX_EVENT_LOOP_DELAY_MS },
+    overload: { maxInFlight: v.SUSU_MAX_IN_FLIGHT },
   };
 }

@@ -92,8 +92,6 @@ export {
 } from "./metrics.js";
 export {
   createOverloadGuard,
-  eventLoopDelay,
-  type LoopDelaySource,
   OVERLOAD_RETRY_AFTER_SECONDS,
   type OverloadGuard,
   type OverloadLimits,

@@ -67,6 +67,9 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
   const middleware: MiddlewareHandler = async (c, next) => {
     const startedAt = performance.now();
     await next();
+    // Refused by the overload guard: counted in susu_http_requests_shed_total (overload.ts),
+    // not here, where the requests served are (their rate, status and latency).
+    if (c.get("shed") !== undefined) return;
     const route = routePatternOf(c);
     // Methods are bounded too: anything outside the standard set is one label value.
     const method = STANDARD_METHODS.has(c.req.method) ? c.req.method : "OTHER";

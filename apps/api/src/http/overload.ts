@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { MiddlewareHandler } from "hono";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { problemDoc, problemResponse } from "./problem-response.js";
@@ -12,105 +11,69 @@ import type { RequestLogVariables } from "./request-log.js";
  * on the 2-core bench machine, with no limit, the median request took 2.9 s and one in seven
  * got no answer within 5 s. A client that gets a fast 503 retries (with the same
  * Idempotency-Key: nothing was stored for it), and the requests the process did take are
- * answered at their usual speed.
+ * answered sooner.
  */
 export interface OverloadLimits {
   /**
    * Requests under the prefix this process serves at once; one more is refused. 0: no limit.
    * The queue this bounds is the wait for a database connection (10 per process by default).
+   * A process short of CPU finishes its requests late, so they fill it too.
    */
   readonly maxInFlight: number;
-  /**
-   * The event loop's mean delay over the last sampling period (ms) above which requests under
-   * the prefix are refused until a period is under it again: the process is short of CPU, and
-   * requests wait unparsed in its sockets where no count sees them. 0: not watched.
-   */
-  readonly maxEventLoopDelayMs: number;
-}
-
-/** Why a request was refused: too many at once, or a process short of CPU. */
-export type OverloadReason = "in_flight" | "event_loop_delay";
-
-/** A source of the event loop's recent delay, ms (a test's stand-in for the real monitor). */
-export interface LoopDelaySource {
-  /** The mean delay over the last sampling period, ms. */
-  current(): number;
-  close(): void;
 }
 
 /** The guard: its middleware and what it sees. */
 export interface OverloadGuard {
   /**
-   * Counts the requests under `prefix` being served and refuses new ones while a limit is
-   * passed. Requests outside it (health checks, Stripe's webhooks, metrics) are never
-   * refused: the webhooks are cheap to take, stored durably, and a refused one waits for
-   * Stripe's next retry.
+   * Counts the requests under `prefix` being served and refuses new ones past the limit.
+   * Requests outside it (health checks, Stripe's webhooks, metrics) are never refused: the
+   * webhooks are cheap to take, stored durably, and a refused one waits for Stripe's next
+   * retry. A request counts until its handler returns its response: a streamed body (no
+   * `/v1` route streams) would be sent after.
    */
   middleware(prefix: string): MiddlewareHandler<{ Variables: Pick<RequestLogVariables, "shed"> }>;
-  /** Requests under the prefix being served now, and the loop's last measured delay. */
-  state(): { readonly inFlight: number; readonly eventLoopDelayMs: number };
-  /** Stops watching the event loop. */
-  close(): void;
+  /** Requests under the prefix being served now. */
+  inFlight(): number;
 }
 
 /** How long a refused client is asked to wait, seconds. */
 export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
-/** The event loop delay's sampling period, ms. */
-const SAMPLE_MS = 500;
-/** The delay monitor's resolution, ms (its own timer's period: subtracted from the mean). */
-const RESOLUTION_MS = 10;
-
-/** The event loop's delay, watched with Node's own histogram and read every {@link SAMPLE_MS}. */
-export function eventLoopDelay(sampleMs: number = SAMPLE_MS): LoopDelaySource {
-  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-  histogram.enable();
-  let last = 0;
-  const timer = setInterval(() => {
-    // The mean of an empty period is NaN (no timer fired: the loop was blocked throughout,
-    // and the next period's samples carry that delay).
-    const mean = histogram.mean / 1e6;
-    if (Number.isFinite(mean)) last = Math.max(0, mean - RESOLUTION_MS);
-    histogram.reset();
-  }, sampleMs);
-  timer.unref();
-  return {
-    current: () => last,
-    close: () => {
-      clearInterval(timer);
-      histogram.disable();
-    },
-  };
-}
+/** Why a request was refused (the only reason today: the in-flight limit). */
+export type OverloadReason = "in_flight";
 
 /**
- * Creates the guard. `registry` gets `susu_http_in_flight` (requests under the prefix being
- * served) and `susu_http_requests_shed_total{reason}` (requests refused, by reason); the
- * refused requests are also counted as every response is (503, code `overloaded`) and logged at
- * `warn` with the reason.
+ * Creates the guard. `registry` gets `susu_http_requests_shed_total{reason}` (requests
+ * refused; at 0 from the start, so a rate over it never misses the first refusals) and
+ * `susu_http_in_flight` (requests under the prefix being served; with several processes
+ * behind one scrape, the busiest one's). A refused request is logged at `warn` with the
+ * reason (request-log.ts) and left out of `http_requests_total` and the latency histogram
+ * (metrics.ts): those describe the requests served. One guard per registry.
  */
 export function createOverloadGuard(
   limits: OverloadLimits,
-  options: { readonly registry?: Registry; readonly loopDelay?: LoopDelaySource } = {},
+  options: { readonly registry?: Registry } = {},
 ): OverloadGuard {
-  const loop =
-    options.loopDelay ??
-    (limits.maxEventLoopDelayMs > 0 ? eventLoopDelay() : { current: () => 0, close() {} });
+  if (!Number.isInteger(limits.maxInFlight) || limits.maxInFlight < 0)
+    throw new RangeError(`maxInFlight must be a whole number, 0 or more, got ${limits.maxInFlight}`);
   let inFlight = 0;
+  const registry = options.registry;
   const shed =
-    options.registry === undefined
+    registry === undefined
       ? undefined
       : new Counter({
           name: "susu_http_requests_shed_total",
-          help: "Requests under /v1 refused with 503 overloaded, by reason (in_flight, event_loop_delay).",
+          help: "Requests under /v1 refused with 503 overloaded, by reason (in_flight: the process's limit of requests at once).",
           labelNames: ["reason"] as const,
-          registers: [options.registry],
+          registers: [registry],
         });
-  if (options.registry !== undefined)
+  shed?.inc({ reason: "in_flight" }, 0);
+  if (registry !== undefined)
     new Gauge({
       name: "susu_http_in_flight",
-      help: "Requests under /v1 this process is serving now.",
-      registers: [options.registry],
+      help: "Requests under /v1 the process serves now (several processes: the busiest one's).",
+      registers: [registry],
+      aggregator: "max",
       collect() {
         this.set(inFlight);
       },
@@ -118,30 +81,25 @@ export function createOverloadGuard(
 
   const refusal = (reason: OverloadReason): Response => {
     shed?.inc({ reason });
-    const detail =
-      reason === "in_flight"
-        ? `this API process is serving its limit of ${limits.maxInFlight} requests at once; retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s`
-        : `this API process is short of CPU (its event loop runs ${Math.round(loop.current())} ms late); retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s`;
-    return problemResponse(503, "overloaded", detail, {
-      "retry-after": String(OVERLOAD_RETRY_AFTER_SECONDS),
-    });
+    return problemResponse(
+      503,
+      "overloaded",
+      `this API process is serving its limit of ${limits.maxInFlight} requests at once; retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s`,
+      { "retry-after": String(OVERLOAD_RETRY_AFTER_SECONDS) },
+    );
   };
 
   return {
     middleware(prefix) {
       const under = `${prefix}/`;
       return async (c, next) => {
-        if (!c.req.path.startsWith(under)) return next();
-        const reason: OverloadReason | undefined =
-          limits.maxInFlight > 0 && inFlight >= limits.maxInFlight
-            ? "in_flight"
-            : limits.maxEventLoopDelayMs > 0 && loop.current() > limits.maxEventLoopDelayMs
-              ? "event_loop_delay"
-              : undefined;
-        if (reason !== undefined) {
-          // The request log writes it at warn, with the reason (request-log.ts).
-          c.set("shed", reason);
-          return refusal(reason);
+        const path = c.req.path;
+        // Hono's `${prefix}/*` matches the prefix itself too.
+        if (path !== prefix && !path.startsWith(under)) return next();
+        if (limits.maxInFlight > 0 && inFlight >= limits.maxInFlight) {
+          // The request log writes it at warn with the reason, and the metrics leave it out.
+          c.set("shed", "in_flight");
+          return refusal("in_flight");
         }
         inFlight++;
         try {
@@ -151,8 +109,7 @@ export function createOverloadGuard(
         }
       };
     },
-    state: () => ({ inFlight, eventLoopDelayMs: loop.current() }),
-    close: () => loop.close(),
+    inFlight: () => inFlight,
   };
 }
 

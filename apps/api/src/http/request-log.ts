@@ -15,7 +15,7 @@ export interface RequestLogVariables {
   requestId: string;
   /** A logger whose lines carry `requestId`; handlers log through it. */
   log: Logger;
-  /** Set by the overload guard on a request it refused (`in_flight`, `event_loop_delay`). */
+  /** Set by the overload guard on a request it refused (the reason: `in_flight`). */
   shed?: string;
 }
 

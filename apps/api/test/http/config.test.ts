@@ -22,7 +22,7 @@ describe("readHttpConfig", () => {
       bodyLimitBytes: 102_400,
       corsOrigins: [],
       shutdownTimeoutMs: 10_000,
-      overload: { maxInFlight: 64, maxEventLoopDelayMs: 200 },
+      overload: { maxInFlight: 64 },
     });
   });
 

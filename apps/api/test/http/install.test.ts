@@ -44,13 +44,8 @@ const createGroup = createRoute({
   },
 });
 
-function stack(env: Record<string, string> = {}, loopDelayMs?: number) {
-  const config = readHttpConfig({
-    SUSU_JWT_SECRET: SECRET,
-    SUSU_RATE_LIMIT_PER_MINUTE: "50",
-    SUSU_MAX_EVENT_LOOP_DELAY_MS: "0",
-    ...env,
-  });
+function stack(env: Record<string, string> = {}) {
+  const config = readHttpConfig({ SUSU_JWT_SECRET: SECRET, SUSU_RATE_LIMIT_PER_MINUTE: "50", ...env });
   const logs = captureLogs();
   const metrics = createHttpMetrics({ defaultMetrics: false });
   const app = new OpenAPIHono<{ Variables: HttpVariables }>({ defaultHook: validationProblem });
@@ -62,10 +57,7 @@ function stack(env: Record<string, string> = {}, loopDelayMs?: number) {
     idempotencyStore: new InMemoryIdempotencyStore(),
     rateLimitStore: new InMemoryRateLimitStore(),
     clientIp: clientIpResolver(),
-    overload: createOverloadGuard(config.overload, {
-      registry: metrics.registry,
-      ...(loopDelayMs !== undefined ? { loopDelay: { current: () => loopDelayMs, close() {} } } : {}),
-    }),
+    overload: createOverloadGuard(config.overload, { registry: metrics.registry }),
   });
   let created = 0;
   app.openapi(createGroup, (c) => {
@@ -75,7 +67,7 @@ function stack(env: Record<string, string> = {}, loopDelayMs?: number) {
   });
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
-  return { app, logs, created: () => created };
+  return { app, logs, metrics, created: () => created };
 }
 
 const bearer = async (subject: string, roles: ("member" | "admin" | "service")[] = ["member"]) =>
@@ -110,8 +102,18 @@ describe("installHttpInfrastructure", () => {
     ]);
   });
 
-  it("refuses an overloaded process's /v1 requests before anything else runs, and logs them at warn", async () => {
-    const { app, logs, created } = stack({ SUSU_MAX_EVENT_LOOP_DELAY_MS: "100" }, 450);
+  it("refuses an overloaded process's /v1 requests before anything else runs, logs them at warn, counts them apart", async () => {
+    const { app, logs, metrics, created } = stack({ SUSU_MAX_IN_FLIGHT: "1" });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    app.get("/v1/hold", async (c) => {
+      await held;
+      return c.json({ held: true });
+    });
+    const holding = app.request("/v1/hold", { headers: { authorization: await bearer("ana") } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
     // No token, no body: the guard answers before auth and the body checks would.
     const res = await app.request("/v1/groups", { method: "POST", headers: { "x-request-id": "req-shed" } });
     expect(res.status).toBe(503);
@@ -124,9 +126,18 @@ describe("installHttpInfrastructure", () => {
     expect(line).toMatchObject({
       level: 40,
       status: 503,
-      shed: "event_loop_delay",
+      shed: "in_flight",
       msg: "request refused: overloaded",
     });
+    // Exactly the prefix is the prefix's too (Hono's /v1/* matches it).
+    expect((await app.request("/v1")).status).toBe(503);
+    release();
+    expect((await holding).status).toBe(200);
+    // The refusals are counted on their own; http_requests_total and the latency describe the requests served.
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('susu_http_requests_shed_total{reason="in_flight"} 2');
+    expect(text).not.toContain('status="503"');
+    expect(text).toContain('http_requests_total{method="GET",route="/v1/hold",status="200"} 1');
   });
 
   it("answers the edge errors as problems: auth first, then size, media type and JSON", async () => {

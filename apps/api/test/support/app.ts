@@ -39,8 +39,6 @@ export function testHttp(
     // Tests send many requests from one address and one subject: limits are tested on their own.
     SUSU_RATE_LIMIT_PER_MINUTE: "0",
     SUSU_RATE_LIMIT_IP_PER_MINUTE: "0",
-    // A test's verdicts must not hang on how busy the machine is: the loop's delay is tested on its own.
-    SUSU_MAX_EVENT_LOOP_DELAY_MS: "0",
     ...options.env,
   });
   return {
