@@ -4,10 +4,10 @@
  * emulator and PostgreSQL, database commits and write transactions — per event, in the
  * steady state, deterministic or nearly so (unlike latencies on a shared machine).
  *
- *   npx tsx bench/webhook-costs.ts [--events 600] [--rate 200] [--warm 100] [--statements]
+ *   npx tsx bench/webhook-costs.ts [--events 600] [--rate 200] [--warm 100] [--statements] [--schedulers 1]
  *
  * The stack of bench/webhooks.ts part (b) (the apps from their `dist`; build first), one
- * scheduler, the same events (each a real `checkout.session.completed` moving a seeded held
+ * scheduler (`--schedulers` N: N of them, summed), the same events (each a real `checkout.session.completed` moving a seeded held
  * payment to held). The apps are started with bench/pg-trace.mjs preloaded, which counts
  * node-postgres queries per process and reports them with the process's CPU on SIGUSR2.
  * `--warm` events go first, untimed (JIT, prepared statements, pools); then `--events` at
@@ -62,6 +62,8 @@ const { values } = parseArgs({
     log: { type: "string", default: join(tmpdir(), "susu-bench-webhook-costs.log") },
     statements: { type: "boolean", default: false },
     email: { type: "boolean", default: false },
+    /** Scheduler processes (their CPU and statements summed per event). */
+    schedulers: { type: "string", default: "1" },
   },
 });
 const EVENTS = Number(values.events);
@@ -274,16 +276,23 @@ function postgresCpuByKind(): Map<string, number> {
   return byKind;
 }
 
-const scheduler = await startScheduler(
-  config,
-  "costs-scheduler",
-  mail === undefined
-    ? {}
-    : { SUSU_SMTP_URL: mail.url, SUSU_MAIL_FROM: "susu bench <no-reply@bench.invalid>" },
+const SCHEDULERS = Number(values.schedulers);
+if (!Number.isInteger(SCHEDULERS) || SCHEDULERS < 1)
+  throw new Error(`--schedulers takes a whole number of 1 or more, got ${values.schedulers}`);
+const schedulers = await Promise.all(
+  Array.from({ length: SCHEDULERS }, (_, i) =>
+    startScheduler(
+      config,
+      SCHEDULERS === 1 ? "costs-scheduler" : `costs-scheduler-${i + 1}`,
+      mail === undefined
+        ? {}
+        : { SUSU_SMTP_URL: mail.url, SUSU_MAIL_FROM: "susu bench <no-reply@bench.invalid>" },
+    ),
+  ),
 );
 await sendAndDrain(events.slice(0, WARM), Math.min(RATE, 100));
 const timed = events.slice(WARM);
-const before = await snapshot([api, scheduler], "a");
+const before = await snapshot([api, ...schedulers], "a");
 const pgBefore = postgresCpuByKind();
 if (values.statements) await prisma.$queryRawUnsafe("SELECT pg_stat_statements_reset()::text");
 const commitsBefore = await xactCommits(prisma);
@@ -300,7 +309,7 @@ const writes = (await nextXid(prisma)) - xidBefore;
 const pgAfter = postgresCpuByKind();
 const pgCpu =
   [...pgAfter.values()].reduce((a, b) => a + b, 0) - [...pgBefore.values()].reduce((a, b) => a + b, 0);
-const after = await snapshot([api, scheduler], "b");
+const after = await snapshot([api, ...schedulers], "b");
 const latencies = await processedAfter2xx(timed.map((t) => t.event.id));
 const held = await countHeldIn(
   prisma,
@@ -310,7 +319,7 @@ const held = await countHeldIn(
 
 const n = timed.length;
 console.log(
-  `\n## Webhook event costs (bench/webhook-costs.ts): ${n} events at ${RATE}/s after ${WARM} warm-up, drained in ${fmt(seconds, 1)} s; ${held}/${n} held; e-mail ${mail === undefined ? "not configured" : "configured (a mail server in the bench's process)"}\n`,
+  `\n## Webhook event costs (bench/webhook-costs.ts): ${n} events at ${RATE}/s after ${WARM} warm-up, drained in ${fmt(seconds, 1)} s; ${SCHEDULERS} scheduler process(es); ${held}/${n} held; e-mail ${mail === undefined ? "not configured" : "configured (a mail server in the bench's process)"}\n`,
 );
 const rows: string[][] = [
   ["database commits / event", fmt(commits / n, 2)],
@@ -417,7 +426,7 @@ if (values.statements) {
   console.log(plan.map((l) => `    ${l["QUERY PLAN"]}`).join("\n"));
 }
 
-await scheduler.stop();
+for (const scheduler of schedulers) await scheduler.stop();
 await api.stop();
 await emulator.stop();
 await mail?.close();
