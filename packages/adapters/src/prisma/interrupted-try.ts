@@ -1,4 +1,7 @@
-import { interruptedTry } from "@susu/domain";
+import { INTERRUPTED_BEFORE, interruptedTry } from "@susu/domain";
+
+/** Longest error text kept on an outbox row. */
+export const OUTBOX_ERROR_MAX_CHARS = 2_000;
 
 /** A SQL string literal of `text`. */
 const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`;
@@ -18,3 +21,16 @@ export const leaseExpiredNote = (claimant: string): string => noteSql(interrupte
 
 /** `interruptedTry.workerDied` of `claimant`: what the dead-worker release records. */
 export const workerDiedNote = (claimant: string): string => noteSql(interruptedTry.workerDied, claimant);
+
+/**
+ * `interruptedTry.over` in SQL: the note (a SQL expression), then the error the row had
+ * before it (`previous`, its column read before the row is changed) unless that was itself
+ * a note, in which case the error under that note, if any; at most `maxChars` characters.
+ */
+export function noteOver(note: string, previous: string, maxChars: number = OUTBOX_ERROR_MAX_CHARS): string {
+  const sep = literal(INTERRUPTED_BEFORE);
+  const earlier = `CASE WHEN ${previous} NOT LIKE 'interrupted:%' THEN ${previous}
+                        WHEN strpos(${previous}, ${sep}) > 0
+                        THEN substr(${previous}, strpos(${previous}, ${sep}) + ${INTERRUPTED_BEFORE.length}) END`;
+  return `left(${note} || coalesce(${sep} || ${earlier}, ''), ${maxChars})`;
+}

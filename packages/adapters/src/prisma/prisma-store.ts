@@ -71,7 +71,7 @@ import {
 } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
-import { leaseExpiredNote } from "./interrupted-try.js";
+import { leaseExpiredNote, noteOver, OUTBOX_ERROR_MAX_CHARS } from "./interrupted-try.js";
 import { isLedgerRefusal } from "./ledger-post.js";
 import {
   loadPaymentMethod,
@@ -138,8 +138,7 @@ export interface DeferredCommit {
 
 /** Most effects one claim may lease: a limit on everything, and a bound on one dispatcher pass. */
 export const OUTBOX_CLAIM_MAX = 500;
-/** Longest error text kept on an outbox row. */
-export const OUTBOX_ERROR_MAX_CHARS = 2_000;
+export { OUTBOX_ERROR_MAX_CHARS };
 /** Most groups one `findGroupsDueForRound` returns. */
 export const DUE_GROUPS_MAX = 1_000;
 /** Most people one `getPeople` reads: a group's members, with room to spare. */
@@ -1276,17 +1275,20 @@ export class PrismaStore
     interrupted?: string,
   ): ResultAsync<number, StorageError> {
     if (effectIds.length === 0) return okAsync(0);
+    // The note goes before the error the effect had (interruptedTry.over), read row by row.
     return fromDatabase(
-      this.#prisma.outboxEffect.updateMany({
-        where: { id: { in: [...effectIds] }, claimedBy: workerId, status: "pending" },
-        data: {
-          claimedBy: null,
-          claimedUntil: null,
-          ...(interrupted === undefined ? {} : { lastError: interrupted.slice(0, OUTBOX_ERROR_MAX_CHARS) }),
-        },
-      }),
+      this.#prisma.$executeRawUnsafe(
+        `UPDATE outbox_effects
+            SET claimed_by = NULL, claimed_until = NULL,
+                last_error = CASE WHEN $3::text IS NULL THEN last_error
+                                  ELSE ${noteOver("$3::text", "last_error", OUTBOX_ERROR_MAX_CHARS)} END
+          WHERE id = ANY ($2::text[]) AND claimed_by = $1 AND status = 'pending'`,
+        workerId,
+        [...effectIds],
+        interrupted ?? null,
+      ),
       { operation: "outbox release" },
-    ).map(({ count }) => count);
+    );
   }
 
   #recordsOf(
@@ -1727,7 +1729,7 @@ export function outboxClaimStatement(
       UPDATE outbox_effects o
          SET claimed_by = $1, claimed_until = $3,
              last_error = CASE WHEN o.claimed_by IS NULL THEN o.last_error
-                               ELSE ${leaseExpiredNote("o.claimed_by")} END
+                               ELSE ${noteOver(leaseExpiredNote("o.claimed_by"), "o.last_error", OUTBOX_ERROR_MAX_CHARS)} END
        WHERE o.id = ANY (ARRAY(SELECT id FROM due)) AND o.status::text = 'pending'
       RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence,
                 o.last_error IS NOT NULL AS failed_before,

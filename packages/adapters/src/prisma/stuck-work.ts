@@ -1,7 +1,7 @@
 import type { Instant } from "@susu/domain";
 import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
-import { leaseExpiredNote } from "./interrupted-try.js";
+import { leaseExpiredNote, noteOver } from "./interrupted-try.js";
 
 /** An outbox effect whose lease ran out before its worker settled it. */
 export interface ExpiredOutboxLease {
@@ -39,7 +39,8 @@ const SWEEP_OUTBOX_SQL = `
      WHERE status = 'pending' AND claimed_until <= $1
        FOR UPDATE SKIP LOCKED)
   UPDATE outbox_effects o
-     SET claimed_by = NULL, claimed_until = NULL, last_error = ${leaseExpiredNote("stuck.claimed_by")}
+     SET claimed_by = NULL, claimed_until = NULL,
+         last_error = ${noteOver(leaseExpiredNote("stuck.claimed_by"), "o.last_error")}
     FROM stuck
    WHERE o.id = stuck.id AND o.status = 'pending' AND o.claimed_until <= $1
   RETURNING o.id, o.kind, stuck.claimed_by`;

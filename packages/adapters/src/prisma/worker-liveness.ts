@@ -2,7 +2,7 @@ import type { Instant } from "@susu/domain";
 import type pg from "pg";
 import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
-import { workerDiedNote } from "./interrupted-try.js";
+import { noteOver, workerDiedNote } from "./interrupted-try.js";
 
 /**
  * Which workers holding claims are alive, told by PostgreSQL itself: a scheduler holds a
@@ -94,7 +94,8 @@ const RELEASE_SQL = `
        FOR UPDATE SKIP LOCKED),
   outbox AS (
     UPDATE outbox_effects o
-       SET claimed_by = NULL, claimed_until = NULL, last_error = ${workerDiedNote("d.claimed_by")}
+       SET claimed_by = NULL, claimed_until = NULL,
+           last_error = ${noteOver(workerDiedNote("d.claimed_by"), "o.last_error")}
       FROM dead_effects d
      WHERE o.id = d.id AND o.status = 'pending' AND o.claimed_by = d.claimed_by
     RETURNING o.id, d.claimed_by),

@@ -27,6 +27,7 @@ import {
   type HeldPaymentEffect,
   type HeldPaymentInput,
   type HeldPaymentRepository,
+  INTERRUPTED_BEFORE,
   type Instant,
   interruptedTry,
   type LedgerStore,
@@ -2348,6 +2349,27 @@ export function storageContract(name: string, factory: StorageFactory): void {
           ["a1", note],
           ["b1", undefined],
         ]);
+      });
+
+      it("an interruption's note keeps the error the effect failed with before it, through later interruptions", async () => {
+        (await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a")] }))._unsafeUnwrap();
+        const lastError = async () =>
+          (await s.outbox.listOutbox({ status: "pending", limit: 10 }))._unsafeUnwrap().items[0]?.lastError;
+        (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        (await s.outbox.fail("a1", "w1", "stripe: 500 api_error (req_1)", T + 5_000))._unsafeUnwrap();
+        // w2 takes the retry and dies; w3's claim records it, over the provider's error.
+        (await s.outbox.claimDue("w2", T + 5_000, 60_000, 10))._unsafeUnwrap();
+        (await s.outbox.claimDue("w3", T + 65_000, 60_000, 10))._unsafeUnwrap();
+        const cause = `${INTERRUPTED_BEFORE}stripe: 500 api_error (req_1)`;
+        expect(await lastError()).toBe(`${interruptedTry.leaseExpired("w2")}${cause}`);
+        // w3 dies too: the newest note, the same cause under it (not the note before).
+        (await s.outbox.claimDue("w4", T + 125_000, 60_000, 10))._unsafeUnwrap();
+        expect(await lastError()).toBe(`${interruptedTry.leaseExpired("w3")}${cause}`);
+        // w4 started it and could not record how it went: its note, the same cause.
+        expect((await s.outbox.release("w4", ["a1"], interruptedTry.unrecorded("w4")))._unsafeUnwrap()).toBe(
+          1,
+        );
+        expect(await lastError()).toBe(`${interruptedTry.unrecorded("w4")}${cause}`);
       });
 
       it("a later effect passes an earlier one of its aggregate that waits out a retry backoff", async () => {

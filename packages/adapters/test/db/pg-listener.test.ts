@@ -2,7 +2,7 @@
 // effects through the store is followed by one on 'susu_outbox', and a connection the server ends is
 // replaced — listening again, with one wake-up for the notifications it missed. And the
 // sweep of stuck work: expired leases cleared, live ones left alone.
-import { type Changeset, interruptedTry, type OutboxEffect } from "@susu/domain";
+import { type Changeset, INTERRUPTED_BEFORE, interruptedTry, type OutboxEffect } from "@susu/domain";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type PgListener, startPgListener } from "../../src/db/pg-listener.js";
 import { PrismaStore, sweepStuckWork } from "../../src/prisma/index.js";
@@ -155,6 +155,29 @@ describe("the stuck-work sweep", () => {
     // Its next claim says it failed before: its run is a retry, looking first for what the try made.
     const next = (await store.claimDue("next", T + 61_000, 60_000, 10))._unsafeUnwrap();
     expect(next.map((r) => [r.effect.id, r.attempts, r.failedBefore])).toEqual([["dead", 0, true]]);
+  });
+
+  it("keeps the error an effect failed with before under the interruption's note, at most 2,000 characters", async () => {
+    const store = new PrismaStore(db.prisma);
+    (
+      await store.commit({ ...empty, outbox: [timer("failed_fx", "round_c"), timer("long_fx", "round_d")] })
+    )._unsafeUnwrap();
+    (await store.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+    (await store.fail("failed_fx", "w1", "stripe: 500 api_error", T))._unsafeUnwrap();
+    (await store.fail("long_fx", "w1", "x".repeat(1_990), T))._unsafeUnwrap();
+    (await store.claimDue("ghost", T, 60_000, 10))._unsafeUnwrap();
+    await sweepStuckWork(db.prisma, T + 61_000, { bossSchema: false });
+    const rows = await db.prisma.outboxEffect.findMany({
+      where: { id: { in: ["failed_fx", "long_fx"] } },
+      orderBy: { id: "asc" },
+      select: { id: true, lastError: true },
+    });
+    const note = interruptedTry.leaseExpired("ghost");
+    expect(rows[0]).toEqual({
+      id: "failed_fx",
+      lastError: `${note}${INTERRUPTED_BEFORE}stripe: 500 api_error`,
+    });
+    expect(rows[1]?.lastError).toBe(`${note}${INTERRUPTED_BEFORE}${"x".repeat(1_990)}`.slice(0, 2_000));
   });
 
   it("counts pg-boss jobs active past their expiry", async () => {

@@ -63,6 +63,7 @@ export {
   type GroupWithPeople,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  INTERRUPTED_BEFORE,
   interruptedTry,
   isAfterDueGroupCursor,
   type MarketplaceChargeQuery,

@@ -443,7 +443,26 @@ export const interruptedTry = {
     `interrupted: ${workerId} died (its liveness lock gone) before it settled the effect`,
   unrecorded: (workerId: string): string =>
     `interrupted: ${workerId} started it but could not record its outcome`,
+  /**
+   * The last error to keep: `note`, followed by the error the effect had before it (a
+   * provider's refusal, a timeout: its real cause) after {@link INTERRUPTED_BEFORE}, kept
+   * through any number of later interruptions. The PostgreSQL statements write the same.
+   */
+  over: (note: string, previous: string | undefined): string => {
+    const earlier = previous === undefined ? undefined : causeBeforeInterruptions(previous);
+    return earlier === undefined ? note : `${note}${INTERRUPTED_BEFORE}${earlier}`;
+  },
 } as const;
+
+/** What joins an interruption's note to the error the effect had before it. */
+export const INTERRUPTED_BEFORE = "; before: ";
+
+/** The error under a chain of interruption notes: `previous` itself when it is no such note. */
+function causeBeforeInterruptions(previous: string): string | undefined {
+  if (!previous.startsWith("interrupted:")) return previous;
+  const at = previous.indexOf(INTERRUPTED_BEFORE);
+  return at < 0 ? undefined : previous.slice(at + INTERRUPTED_BEFORE.length);
+}
 
 /**
  * The outbox, from the dispatcher's side. Claims are leases: a dispatcher that dies

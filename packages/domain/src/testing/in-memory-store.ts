@@ -712,7 +712,8 @@ export class InMemoryStore
       if (row.status !== "pending" || row.availableAt > now || live(row)) continue;
       if (held.has(aggregateKey(row.effect))) continue;
       // Still claimed, its lease ended: its worker may have tried it (OutboxStore.claimDue).
-      if (row.claimedBy !== undefined) row.lastError = interruptedTry.leaseExpired(row.claimedBy);
+      if (row.claimedBy !== undefined)
+        row.lastError = interruptedTry.over(interruptedTry.leaseExpired(row.claimedBy), row.lastError);
       row.claimedBy = workerId;
       row.claimedUntil = now + leaseMs;
       claimed.push({
@@ -734,7 +735,7 @@ export class InMemoryStore
     for (const id of effectIds) {
       const row = this.#outbox.get(id);
       if (row?.status !== "pending" || row.claimedBy !== workerId) continue;
-      if (interrupted !== undefined) row.lastError = interrupted;
+      if (interrupted !== undefined) row.lastError = interruptedTry.over(interrupted, row.lastError);
       delete row.claimedBy;
       delete row.claimedUntil;
       released += 1;
