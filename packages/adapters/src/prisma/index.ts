@@ -7,6 +7,7 @@
  * @module
  */
 
+export { OUTBOX_ERROR_MAX_CHARS } from "./interrupted-try.js";
 export { type CheckoutSessionCounts, PrismaOperationsCounts, type StatusCount } from "./operations-counts.js";
 export {
   HELD_FUNDS_AGES,
@@ -33,7 +34,6 @@ export {
   HELD_PAYMENTS_PAGE_MAX,
   OPEN_HELD_PAYMENTS_OF_SELLER_MAX,
   OUTBOX_CLAIM_MAX,
-  OUTBOX_ERROR_MAX_CHARS,
   outboxClaimStatement,
   PEOPLE_READ_MAX,
   PrismaStore,

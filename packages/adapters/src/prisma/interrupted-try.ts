@@ -1,4 +1,4 @@
-import { INTERRUPTED_BEFORE, interruptedTry } from "@susu/domain";
+import { INTERRUPTED_BEFORE, INTERRUPTED_NOTE_PREFIX, interruptedTry } from "@susu/domain";
 
 /** Longest error text kept on an outbox row. */
 export const OUTBOX_ERROR_MAX_CHARS = 2_000;
@@ -25,12 +25,13 @@ export const workerDiedNote = (claimant: string): string => noteSql(interruptedT
 /**
  * `interruptedTry.over` in SQL: the note (a SQL expression), then the error the row had
  * before it (`previous`, its column read before the row is changed) unless that was itself
- * a note, in which case the error under that note, if any; at most `maxChars` characters.
+ * a note, in which case the error under that note, if any; at most
+ * {@link OUTBOX_ERROR_MAX_CHARS} characters.
  */
-export function noteOver(note: string, previous: string, maxChars: number = OUTBOX_ERROR_MAX_CHARS): string {
+export function noteOver(note: string, previous: string): string {
   const sep = literal(INTERRUPTED_BEFORE);
-  const earlier = `CASE WHEN ${previous} NOT LIKE 'interrupted:%' THEN ${previous}
+  const earlier = `CASE WHEN ${previous} NOT LIKE ${literal(`${INTERRUPTED_NOTE_PREFIX}%`)} THEN ${previous}
                         WHEN strpos(${previous}, ${sep}) > 0
                         THEN substr(${previous}, strpos(${previous}, ${sep}) + ${INTERRUPTED_BEFORE.length}) END`;
-  return `left(${note} || coalesce(${sep} || ${earlier}, ''), ${maxChars})`;
+  return `left(${note} || coalesce(${sep} || ${earlier}, ''), ${OUTBOX_ERROR_MAX_CHARS})`;
 }

@@ -138,7 +138,6 @@ export interface DeferredCommit {
 
 /** Most effects one claim may lease: a limit on everything, and a bound on one dispatcher pass. */
 export const OUTBOX_CLAIM_MAX = 500;
-export { OUTBOX_ERROR_MAX_CHARS };
 /** Most groups one `findGroupsDueForRound` returns. */
 export const DUE_GROUPS_MAX = 1_000;
 /** Most people one `getPeople` reads: a group's members, with room to spare. */
@@ -1281,7 +1280,7 @@ export class PrismaStore
         `UPDATE outbox_effects
             SET claimed_by = NULL, claimed_until = NULL,
                 last_error = CASE WHEN $3::text IS NULL THEN last_error
-                                  ELSE ${noteOver("$3::text", "last_error", OUTBOX_ERROR_MAX_CHARS)} END
+                                  ELSE ${noteOver("$3::text", "last_error")} END
           WHERE id = ANY ($2::text[]) AND claimed_by = $1 AND status = 'pending'`,
         workerId,
         [...effectIds],
@@ -1729,7 +1728,7 @@ export function outboxClaimStatement(
       UPDATE outbox_effects o
          SET claimed_by = $1, claimed_until = $3,
              last_error = CASE WHEN o.claimed_by IS NULL THEN o.last_error
-                               ELSE ${noteOver(leaseExpiredNote("o.claimed_by"), "o.last_error", OUTBOX_ERROR_MAX_CHARS)} END
+                               ELSE ${noteOver(leaseExpiredNote("o.claimed_by"), "o.last_error")} END
        WHERE o.id = ANY (ARRAY(SELECT id FROM due)) AND o.status::text = 'pending'
       RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence,
                 o.last_error IS NOT NULL AS failed_before,

@@ -64,6 +64,7 @@ export {
   type HeldPaymentQuery,
   type HeldPaymentRepository,
   INTERRUPTED_BEFORE,
+  INTERRUPTED_NOTE_PREFIX,
   interruptedTry,
   isAfterDueGroupCursor,
   type MarketplaceChargeQuery,

@@ -426,6 +426,11 @@ export interface OutboxRecord {
   readonly failedBefore?: boolean;
 }
 
+/** How every interruption's note begins. */
+export const INTERRUPTED_NOTE_PREFIX = "interrupted:";
+/** What joins an interruption's note to the error the effect had before it. */
+export const INTERRUPTED_BEFORE = "; before: ";
+
 /**
  * The last error kept for an outbox effect whose try was cut short with no outcome recorded
  * (a provider call may have gone out unheard): its next claim says it failed before
@@ -438,11 +443,11 @@ export interface OutboxRecord {
  */
 export const interruptedTry = {
   leaseExpired: (workerId: string): string =>
-    `interrupted: the lease of ${workerId} expired before it settled the effect`,
+    `${INTERRUPTED_NOTE_PREFIX} the lease of ${workerId} expired before it settled the effect`,
   workerDied: (workerId: string): string =>
-    `interrupted: ${workerId} died (its liveness lock gone) before it settled the effect`,
+    `${INTERRUPTED_NOTE_PREFIX} ${workerId} died (its liveness lock gone) before it settled the effect`,
   unrecorded: (workerId: string): string =>
-    `interrupted: ${workerId} started it but could not record its outcome`,
+    `${INTERRUPTED_NOTE_PREFIX} ${workerId} started it but could not record its outcome`,
   /**
    * The last error to keep: `note`, followed by the error the effect had before it (a
    * provider's refusal, a timeout: its real cause) after {@link INTERRUPTED_BEFORE}, kept
@@ -454,12 +459,9 @@ export const interruptedTry = {
   },
 } as const;
 
-/** What joins an interruption's note to the error the effect had before it. */
-export const INTERRUPTED_BEFORE = "; before: ";
-
 /** The error under a chain of interruption notes: `previous` itself when it is no such note. */
 function causeBeforeInterruptions(previous: string): string | undefined {
-  if (!previous.startsWith("interrupted:")) return previous;
+  if (!previous.startsWith(INTERRUPTED_NOTE_PREFIX)) return previous;
   const at = previous.indexOf(INTERRUPTED_BEFORE);
   return at < 0 ? undefined : previous.slice(at + INTERRUPTED_BEFORE.length);
 }
