@@ -123,6 +123,59 @@ describe("a marketplace charge's money (properties)", () => {
     );
   });
 
+  it("losses of any amount, a part of a step too (a dispute's amount need not be in steps): sellers' parts stay whole steps within what they hold, the fee takes the part of a step while it lasts, nothing is lost or invented", () => {
+    fc.assert(
+      fc.property(
+        chargeArb,
+        fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        (c, losses, finish) => {
+          const s = split(c);
+          if (!s) return;
+          let sellersLeft = s.sellers.map((x) => x.shareMinor);
+          let feeLeft = s.feeMinor;
+          let left = c.amountMinor;
+          let platformFunded = 0;
+          const rules = { reverseTransfer: true, refundApplicationFee: true };
+          const amounts = losses.map((per10k) =>
+            Math.max(1, Math.floor((c.amountMinor * per10k) / 1_000_000)),
+          );
+          if (finish) amounts.push(Number.POSITIVE_INFINITY);
+          for (const wanted of amounts) {
+            const amount = Math.min(wanted, left);
+            if (amount === 0) break;
+            const p = takeBackParts(amount, sellersLeft, feeLeft, rules, c.currency);
+            const subStep = amount % c.step;
+            expect(
+              p.sellerPartsMinor.reduce((a, b) => a + b, 0) + p.feePartMinor + p.platformFundedMinor,
+            ).toBe(amount);
+            p.sellerPartsMinor.forEach((part, i) => {
+              expect(part % c.step).toBe(0);
+              expect(part).toBeGreaterThanOrEqual(0);
+              expect(part).toBeLessThanOrEqual(sellersLeft[i] ?? 0);
+            });
+            expect(p.feePartMinor).toBeGreaterThanOrEqual(0);
+            expect(p.feePartMinor).toBeLessThanOrEqual(feeLeft);
+            // Only a part of a step the fee no longer covers comes from the platform's own money.
+            expect(p.platformFundedMinor).toBeGreaterThanOrEqual(0);
+            expect(p.platformFundedMinor).toBeLessThanOrEqual(subStep);
+            sellersLeft = sellersLeft.map((x, i) => x - (p.sellerPartsMinor[i] ?? 0));
+            feeLeft -= p.feePartMinor;
+            platformFunded += p.platformFundedMinor;
+            left -= amount;
+          }
+          // Everything lost: the sellers gave back their whole shares but for what the platform's
+          // own money covered of parts of a step (each loss's part of a step, at most).
+          if (left === 0) {
+            const kept = sellersLeft.reduce((a, b) => a + b, 0);
+            expect(kept).toBeLessThanOrEqual(platformFunded);
+            expect(kept % c.step).toBe(0);
+          }
+        },
+      ),
+    );
+  });
+
   it("proportional reversals: each refund's seller parts stay within one step of the exact proportion of what is left", () => {
     fc.assert(
       fc.property(chargeArb, fc.integer({ min: 1, max: MARKETPLACE_BASIS_POINTS }), (c, per10k) => {

@@ -10,6 +10,7 @@ import {
   allocateInSteps,
   BASIS_POINTS_WHOLE,
   type CurrencyCode,
+  currencyInfo,
   money,
   type PlatformFee,
 } from "../money/index.js";
@@ -86,13 +87,30 @@ export function takeBackParts(
   currency: CurrencyCode,
 ): TakeBackParts {
   const sellersLeft = sellersLeftMinor.reduce((a, b) => a + b, 0);
+  // Sellers give back by transfer reversals, in whole steps of the currency. A part of a step
+  // (never from a refund, which is in steps; a dispute's amount need not be) is the fee's
+  // while some of the fee is left to take back, else the platform's own money.
+  const step = currencyInfo(currency).amountStepMinor;
+  const subStepMinor = amountMinor % step;
   if (rules.reverseTransfer && rules.refundApplicationFee) {
-    const parts = allocateInSteps(amountMinor, [...sellersLeftMinor, feeLeftMinor], currency);
-    const feePartMinor = parts.pop() ?? 0;
-    return { sellerPartsMinor: parts, feePartMinor, platformFundedMinor: 0 };
+    // The whole steps over what each holds in whole steps (the fee may hold a part of a step,
+    // after such a loss): no part exceeds what its party holds.
+    const feeStepsLeftMinor = feeLeftMinor - (feeLeftMinor % step);
+    const parts = allocateInSteps(
+      amountMinor - subStepMinor,
+      [...sellersLeftMinor, feeStepsLeftMinor],
+      currency,
+    );
+    const feeInStepsMinor = parts.pop() ?? 0;
+    const feePartMinor = Math.min(feeInStepsMinor + subStepMinor, feeLeftMinor);
+    return {
+      sellerPartsMinor: parts,
+      feePartMinor,
+      platformFundedMinor: feeInStepsMinor + subStepMinor - feePartMinor,
+    };
   }
   if (rules.reverseTransfer) {
-    const fromSellers = Math.min(amountMinor, sellersLeft);
+    const fromSellers = Math.min(amountMinor - subStepMinor, sellersLeft);
     return {
       sellerPartsMinor: allocateInSteps(fromSellers, sellersLeftMinor, currency),
       feePartMinor: 0,

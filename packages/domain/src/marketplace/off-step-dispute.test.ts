@@ -1,0 +1,49 @@
+// A dispute's amount need not be in the currency's steps (Stripe: a dispute's `amount` can
+// differ from the charge's — a partial dispute, a conversion), while every transfer and its
+// reversals move in whole steps (three-decimal currencies in tens). A split in KWD disputed
+// for 1.235 KWD: the sellers' parts are whole steps, the part of a step is the fee's, and
+// nothing throws — before, the division refused the amount ("not a multiple of 10"), so the
+// sellers' payouts (their reversal reserve) and the loss itself could never be decided.
+import { describe, expect, it } from "vitest";
+import {
+  allCreated,
+  marketplaceBooks as books,
+  closed,
+  created,
+  dispute,
+  effectsOfKind as of,
+  paid,
+  run,
+  splitCommand,
+} from "../testing/marketplace-charge-mothers.js";
+import { disputedSellerPartsMinor } from "./decide.js";
+
+const kwdSplit = created({ ...splitCommand, currency: "KWD", amountMinor: 10_000 });
+
+describe("a split in a three-decimal currency, disputed for an amount that is not in its steps", () => {
+  it("reserves whole steps of each paid seller's transfer while the dispute is open", () => {
+    const open = run(kwdSplit, [paid(), ...allCreated, dispute(1_235)]);
+    const reserve = disputedSellerPartsMinor(open.state);
+    expect([...reserve.values()].every((v) => v % 10 === 0 && v > 0)).toBe(true);
+    expect([...reserve.keys()]).toEqual(["sel_a", "sel_b", "sel_c"]);
+  });
+
+  it("books the loss: the sellers' reversals in whole steps, the part of a step from the fee, the books balanced", () => {
+    const lost = run(kwdSplit, [paid(), ...allCreated, dispute(1_235), closed("lost", 1_235)]);
+    const reversals = of(lost.effects, "reverse_transfer");
+    expect(reversals.map((r) => r.reason)).toEqual(["dispute_lost", "dispute_lost", "dispute_lost"]);
+    expect(reversals.every((r) => r.amountMinor % 10 === 0)).toBe(true);
+    const loss = lost.state.disputes[0];
+    expect(loss?.status).toBe("lost");
+    const parts = loss?.parts;
+    expect(parts).toBeDefined();
+    if (parts === undefined) return;
+    const sellers = parts.sellerPartsMinor.reduce((a, b) => a + b, 0);
+    expect(sellers + parts.feePartMinor + parts.platformFundedMinor).toBe(1_235);
+    expect(parts.feePartMinor % 10).toBe(5);
+    expect(parts.platformFundedMinor).toBe(0);
+    expect(reversals.reduce((a, r) => a + r.amountMinor, 0)).toBe(sellers);
+    // The books hold (the ledger's invariants and the charge's money checks).
+    expect(() => books(lost.effects, lost.state)).not.toThrow();
+  });
+});
