@@ -35,7 +35,9 @@ export function isApplicationFeeEvent(event: Stripe.Event): event is Application
 
 /** A fee's refunds as Stripe lists them (newest first), as the domain reads them: oldest first. */
 export function feeRefundsOldestFirst(refunds: readonly Stripe.FeeRefund[]): FeeRefundSeen[] {
-  return refunds.map((r) => ({ feeRefundId: r.id, amountMinor: r.amount })).reverse();
+  return refunds
+    .map((r) => ({ feeRefundId: r.id, amountMinor: r.amount, currency: r.currency.toUpperCase() }))
+    .reverse();
 }
 
 /**

@@ -4,6 +4,7 @@
 // effects against the emulator, timers fire when due, and the events the emulator emits go
 // through the webhook processor.
 import {
+  type CurrencyCode,
   DEFAULT_MARKETPLACE_POLICY,
   type EffectPorts,
   HOUR_MS,
@@ -140,8 +141,8 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     return c;
   }
 
-  const balance = async (account: LedgerAccountId) =>
-    (await ledger.balance(account, "AUD"))._unsafeUnwrap().amountMinor;
+  const balance = async (account: LedgerAccountId, currency: CurrencyCode = "AUD") =>
+    (await ledger.balance(account, currency))._unsafeUnwrap().amountMinor;
 
   /** The books agree with their postings and nothing of the charge is left in flight. */
   async function booksBalanced(id: string): Promise<void> {
@@ -540,7 +541,11 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     expect(stripeFeeRefunds.map((r) => r.amount)).toEqual([2_00, 3_00]);
     // What the processor lists when an event's fee has more refunds than it carries.
     expect((await harness.gateway.listApplicationFeeRefunds(fees.data[0]?.id ?? ""))._unsafeUnwrap()).toEqual(
-      stripeFeeRefunds.map((r) => ({ feeRefundId: r.id, amountMinor: r.amount })),
+      stripeFeeRefunds.map((r) => ({
+        feeRefundId: r.id,
+        amountMinor: r.amount,
+        currency: r.currency.toUpperCase(),
+      })),
     );
     const refunded = await charge(c.id);
     expect(refunded.refunds.map((r) => [r.status, r.parts.feePartMinor, r.feeRefundId])).toEqual([
@@ -655,6 +660,32 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
       expect(run.report.differences).toEqual([]);
     },
   );
+
+  it("a USD destination charge on an AUD platform: Stripe keeps the fee in AUD, and its fee refund (in AUD) is recorded on susu's refund without a correction or a ticket; the books keep the fee in USD", async () => {
+    await aSeller("uma");
+    const c = await aCharge(
+      [{ id: "uma" }],
+      { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+      { currency: "USD" },
+    );
+    expect(c.status).toBe("settled");
+    const operator = { kind: "platform", operator: { operator: "olga" } } as const;
+    const asked = await useCases.refundMarketplaceCharge(deps, c.id, operator, "seat given back", 50_00);
+    if (asked.isErr()) throw new Error(asked.error.message);
+    await settle();
+    const fees = await harness.stripe.applicationFees.list({ charge: c.chargeId ?? "" });
+    const feeRefund = fees.data[0]?.refunds.data[0];
+    // The emulator converts the fee into the platform's currency, as Stripe may.
+    expect(feeRefund?.currency).toBe("aud");
+    const refunded = await charge(c.id);
+    expect(refunded.refunds.map((r) => [r.status, r.feeRefundId, r.parts.feePartMinor])).toEqual([
+      ["succeeded", feeRefund?.id, 5_00],
+    ]);
+    expect(desk.tickets.filter((t) => t.aggregateId === c.id)).toEqual([]);
+    expect(await balance(marketplaceAccounts.fees(c.id), "USD")).toBe(5_00);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    expect(await balance(marketplaceAccounts.inFlight(c.id), "USD")).toBe(0);
+  });
 
   it("Stripe's fee refund differs from susu's prediction (part of the fee was refunded by hand at Stripe first): the correction is written once through PostgreSQL, the seller's account follows Stripe's figure, the ledger balances", async () => {
     // The emulator gives back the fee by the rule susu predicts, so its figure differs only when

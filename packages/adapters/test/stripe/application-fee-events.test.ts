@@ -29,7 +29,13 @@ function feeEvent(type: string, fee: Partial<Stripe.ApplicationFee>): Applicatio
   } as unknown as ApplicationFeeEvent;
 }
 
-const feeRefund = (id: string, amount: number) => ({ id, object: "fee_refund", amount, fee: "fee_1" });
+const feeRefund = (id: string, amount: number) => ({
+  id,
+  object: "fee_refund",
+  amount,
+  currency: "aud",
+  fee: "fee_1",
+});
 
 describe("application_fee.* events", () => {
   it("application_fee.refunded lists every fee refund on the fee, oldest first, for the charge the fee came from", () => {
@@ -50,8 +56,8 @@ describe("application_fee.* events", () => {
       feeRefundFact: {
         kind: "application_fee_refunded",
         feeRefunds: [
-          { feeRefundId: "fr_1", amountMinor: 4_00 },
-          { feeRefundId: "fr_2", amountMinor: 3_00 },
+          { feeRefundId: "fr_1", amountMinor: 4_00, currency: "AUD" },
+          { feeRefundId: "fr_2", amountMinor: 3_00, currency: "AUD" },
         ],
       },
     });
@@ -68,9 +74,9 @@ describe("application_fee.* events", () => {
     });
     const listed: string[] = [];
     const all = [
-      { feeRefundId: "fr_1", amountMinor: 4_00 },
-      { feeRefundId: "fr_2", amountMinor: 3_00 },
-      { feeRefundId: "fr_3", amountMinor: 1_00 },
+      { feeRefundId: "fr_1", amountMinor: 4_00, currency: "AUD" },
+      { feeRefundId: "fr_2", amountMinor: 3_00, currency: "AUD" },
+      { feeRefundId: "fr_3", amountMinor: 1_00, currency: "AUD" },
     ];
     const refs = marketplaceChargeRefs("mc_1");
     const translated = await translateStripeEventWith(

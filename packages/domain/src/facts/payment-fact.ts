@@ -9,10 +9,15 @@ import type {
   RefundOutcome,
 } from "../ports/payment-gateway.js";
 
-/** One refund of an application fee as the provider lists it: its id and amount. */
+/**
+ * One refund of an application fee as the provider lists it: its id, amount and currency
+ * (upper case). The fee's currency need not be the charge's: Stripe may keep a platform's fee
+ * in another currency (converted), and its refunds are in that currency.
+ */
 export interface FeeRefundSeen {
   readonly feeRefundId: string;
   readonly amountMinor: number;
+  readonly currency: string;
 }
 
 /**

@@ -585,7 +585,7 @@ describe("refunds", () => {
     const same = run(state, [
       {
         type: "application_fee_refunded",
-        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 500 }],
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 500, currency: "AUD" }],
       },
     ]);
     expect(same.effects).toEqual([]);
@@ -594,7 +594,7 @@ describe("refunds", () => {
     const less = run(state, [
       {
         type: "application_fee_refunded",
-        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 499 }],
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 499, currency: "AUD" }],
       },
     ]);
     expect(less.effects.map((e) => e.id)).toEqual(["mc1:refund:1:ledger:fee_refund_corrected"]);
@@ -605,7 +605,7 @@ describe("refunds", () => {
     const more = run(state, [
       {
         type: "application_fee_refunded",
-        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 700 }],
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 700, currency: "AUD" }],
       },
     ]);
     expect(more.effects.map((e) => e.id)).toEqual([
@@ -616,12 +616,40 @@ describe("refunds", () => {
     expect([afterMore.sellersMinor, afterMore.feesMinor, afterMore.inFlightMinor]).toEqual([4_700, 300, 0]);
   });
 
+  it("a fee refund in another currency than the charge's (Stripe converted the fee) is recorded, not compared: no correction, no ticket, the predicted part stays", () => {
+    const start = destinationSettled();
+    const asked = run(start.state, [refund(5_000), refundOk(1)]);
+    // 500 AUD cents predicted; Stripe kept the fee in the platform's currency: 750 of another.
+    const converted = run(asked.state, [
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 750, currency: "USD" }],
+      },
+    ]);
+    expect(converted.effects).toEqual([]);
+    expect(converted.state.refunds[0]?.feeRefundId).toBe("fr_1");
+    expect(converted.state.refunds[0]?.parts.feePartMinor).toBe(500);
+    const m = books([...start.effects, ...asked.effects, ...converted.effects], converted.state);
+    expect([m.sellersMinor, m.feesMinor, m.inFlightMinor]).toEqual([4_500, 500, 0]);
+    // Told again, it is known.
+    const again = run(converted.state, [
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 750, currency: "USD" }],
+      },
+    ]);
+    expect(again.last.ignored).toMatchObject({ code: "fee_refund_already_recorded" });
+  });
+
   it("application_fee.refunded names no refund: it goes to the earliest refund that asked for the fee back, once", () => {
     // Two platform refunds of a destination charge, each giving back its part of the fee.
     const { state } = run(destinationSettled().state, [refund(2_000), refundOk(1), refund(3_000)]);
     expect(state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 300]);
     const first = run(state, [
-      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200 }] },
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200, currency: "AUD" }],
+      },
     ]);
     expect(first.effects).toEqual([]);
     expect(first.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", undefined]);
@@ -629,13 +657,16 @@ describe("refunds", () => {
     expect(
       ignoredCode(first.state, {
         type: "application_fee_refunded",
-        feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200 }],
+        feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200, currency: "AUD" }],
       }),
     ).toBe("fee_refund_already_recorded");
     // The second, before its refund succeeded, with a figure a rounding step from the
     // prediction: recorded, and the refund's postings will carry it; no ticket.
     const second = run(first.state, [
-      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_2", amountMinor: 299 }] },
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ feeRefundId: "fr_2", amountMinor: 299, currency: "AUD" }],
+      },
     ]);
     expect(second.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
     expect(second.state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 299]);
@@ -647,7 +678,10 @@ describe("refunds", () => {
     expect(feeRefunded?.postings.map((p) => p.amount.amountMinor)).toEqual([299, 299]);
     // A third nobody asked for (a refund made at the Dashboard): a ticket, the books untouched.
     const third = run(second.state, [
-      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_x", amountMinor: 50 }] },
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ feeRefundId: "fr_x", amountMinor: 50, currency: "AUD" }],
+      },
     ]);
     expect(kinds(third.effects)).toEqual(["open_ticket"]);
     expect(third.effects[0]?.id).toBe("mc1:ticket:amount_mismatch:fee_refund:fr_x");
@@ -656,7 +690,10 @@ describe("refunds", () => {
     expect(
       kinds(
         run(kept.state, [
-          { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_9", amountMinor: 200 }] },
+          {
+            type: "application_fee_refunded",
+            feeRefunds: [{ feeRefundId: "fr_9", amountMinor: 200, currency: "AUD" }],
+          },
         ]).effects,
       ),
     ).toEqual(["open_ticket"]);
@@ -670,8 +707,8 @@ describe("refunds", () => {
       refundOk(2),
     ]);
     expect(state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 300]);
-    const fr1 = { feeRefundId: "fr_1", amountMinor: 200 };
-    const fr2 = { feeRefundId: "fr_2", amountMinor: 300 };
+    const fr1 = { feeRefundId: "fr_1", amountMinor: 200, currency: "AUD" };
+    const fr2 = { feeRefundId: "fr_2", amountMinor: 300, currency: "AUD" };
     // Both fee refunds exist by the time the first event is read: its fee lists both.
     const first = run(state, [{ type: "application_fee_refunded", feeRefunds: [fr1, fr2] }]);
     expect(first.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
@@ -688,7 +725,7 @@ describe("refunds", () => {
     expect(oneByOne.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
     expect(oneByOne.effects).toEqual([]);
     // A fee refund nobody asked for is ticketed once, however many later events list it.
-    const extra = { feeRefundId: "fr_x", amountMinor: 50 };
+    const extra = { feeRefundId: "fr_x", amountMinor: 50, currency: "AUD" };
     const unasked = run(first.state, [{ type: "application_fee_refunded", feeRefunds: [fr1, fr2, extra] }]);
     expect(unasked.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:fr_x"]);
     expect(
@@ -974,10 +1011,13 @@ describe("ignored inputs (every code)", () => {
           refund(100),
           {
             type: "application_fee_refunded",
-            feeRefunds: [{ refund: 1, feeRefundId: "fr", amountMinor: 10 }],
+            feeRefunds: [{ refund: 1, feeRefundId: "fr", amountMinor: 10, currency: "AUD" }],
           },
         ]),
-      { type: "application_fee_refunded", feeRefunds: [{ refund: 1, feeRefundId: "fr", amountMinor: 10 }] },
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ refund: 1, feeRefundId: "fr", amountMinor: 10, currency: "AUD" }],
+      },
     ],
     ["no_charge", p, dispute(100)],
     ["duplicate_dispute", () => after(settledDest(), [dispute(100)]), dispute(100)],

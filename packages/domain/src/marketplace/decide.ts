@@ -1264,7 +1264,9 @@ function retryRefund(d: Draft): Step {
  * difference is booked (`marketplace_application_fee_refund_corrected`), so the seller's
  * account and the fee agree with Stripe's balances. A difference larger than a rounding
  * step also opens a ticket; a fee refund susu never asked for opens one and leaves the books
- * alone. A fee refund already recorded (or already ticketed as unasked for) changes nothing;
+ * alone. A fee refund in another currency than the charge's (Stripe converted the fee) is
+ * recorded on its refund as it is, its figure not compared: the books keep the predicted
+ * part, in the charge's currency. A fee refund already recorded (or already ticketed as unasked for) changes nothing;
  * an event whose every fee refund is known is ignored.
  */
 function feeRefunded(d: Draft, { feeRefunds }: InputOf<"application_fee_refunded">): Step {
@@ -1280,7 +1282,7 @@ function feeRefunded(d: Draft, { feeRefunds }: InputOf<"application_fee_refunded
 /** Records one fee refund (see `feeRefunded`); returns why it changed nothing, if it did not. */
 function oneFeeRefund(
   d: Draft,
-  { refund, feeRefundId, amountMinor }: InputOf<"application_fee_refunded">["feeRefunds"][number],
+  { refund, feeRefundId, amountMinor, currency }: InputOf<"application_fee_refunded">["feeRefunds"][number],
 ): { code: MarketplaceChargeIgnoredCode; message: string } | undefined {
   const s = d.state;
   const recorded = s.refunds.find((x) => x.feeRefundId === feeRefundId);
@@ -1305,7 +1307,7 @@ function oneFeeRefund(
     d.ticket(
       ids.ticket.feeRefundUnexpected(s.id, feeRefundId),
       "amount_mismatch",
-      `Stripe refunded ${amountMinor} ${s.currency} of marketplace charge ${s.id}'s application fee (${feeRefundId}), but no refund of susu's asked for the fee back; the books do not show it`,
+      `Stripe refunded ${amountMinor} ${currency} of marketplace charge ${s.id}'s application fee (${feeRefundId}), but no refund of susu's asked for the fee back; the books do not show it`,
     );
     return undefined;
   }
@@ -1315,6 +1317,12 @@ function oneFeeRefund(
       code: "fee_refund_already_recorded",
       message: `refund ${r.number}'s fee refund is ${r.feeRefundId}`,
     };
+  // Stripe kept the fee in another currency (it converted it): its refund cannot be compared
+  // with the part predicted in the charge's currency, which the books keep.
+  if (currency !== s.currency) {
+    d.updateRefund(r.number, { feeRefundId });
+    return undefined;
+  }
   const predictedMinor = r.parts.feePartMinor;
   const differenceMinor = amountMinor - predictedMinor;
   d.updateRefund(r.number, {

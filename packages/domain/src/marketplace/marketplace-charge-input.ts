@@ -87,6 +87,8 @@ export type MarketplaceChargeInput =
         readonly refund?: number;
         readonly feeRefundId: string;
         readonly amountMinor: number;
+        /** Upper case; another than the charge's when Stripe converted the fee. */
+        readonly currency: string;
       }[];
     }
   // facts about disputes

@@ -600,7 +600,9 @@ function answerRefund(w: World, i: number, ok: boolean, unheard = false): void {
   if (r.refundApplicationFee)
     w.inbox.push({
       type: "application_fee_refunded",
-      feeRefunds: [{ refund: r.refund, feeRefundId: `fr_${r.id}`, amountMinor: fee }],
+      feeRefunds: [
+        { refund: r.refund, feeRefundId: `fr_${r.id}`, amountMinor: fee, currency: w.state.currency },
+      ],
     });
 }
 
