@@ -29,7 +29,13 @@ import {
   type WebhookIngestBatching,
   wakeNotifierOf,
 } from "@susu/adapters";
-import { type Entitlements, type HeldPaymentPolicy, type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
+import {
+  type Entitlements,
+  type HeldPaymentPolicy,
+  type MarketplacePolicy,
+  type PayoutSchedule,
+  useCaseDepsOn,
+} from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
 import { shareWorkerMetrics } from "./cluster.js";
@@ -70,6 +76,8 @@ export function createContainer(config: {
   readonly scrapeMetrics?: () => Promise<string>;
   /** The policy held payments are created under (the domain's defaults when absent). */
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
+  /** The policy marketplace charges are created under (the domain's defaults when absent). */
+  readonly marketplacePolicy?: MarketplacePolicy;
   /** What people without a membership may do (`SUSU_DEFAULT_ENTITLEMENTS`); everything when absent. */
   readonly defaultEntitlements?: Entitlements;
   /** Connections of the API's PostgreSQL pool (`API_DB_POOL_SIZE`; default 10). */
@@ -101,6 +109,7 @@ export function createContainer(config: {
     ids: new RandomIds(),
     ...(config.payoutSchedule !== undefined ? { payoutSchedule: config.payoutSchedule } : {}),
     ...(config.heldPaymentPolicy !== undefined ? { heldPaymentPolicy: config.heldPaymentPolicy } : {}),
+    ...(config.marketplacePolicy !== undefined ? { marketplacePolicy: config.marketplacePolicy } : {}),
     ...(config.defaultEntitlements !== undefined ? { defaultEntitlements: config.defaultEntitlements } : {}),
   });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.

@@ -1,11 +1,15 @@
 import { availableParallelism } from "node:os";
 import { type AdminNoticeEnv, parseAdminNoticeEnv } from "@susu/adapters";
 import {
+  type CurrencyCode,
   DEFAULT_HELD_PAYMENT_POLICY,
+  DEFAULT_MARKETPLACE_POLICY,
   type HeldPaymentPolicy,
   heldPaymentPolicyProblem,
+  isCurrencyCode,
   isEntitlements,
   MAX_OPEN_GROUPS_LIMIT,
+  type MarketplacePolicy,
   parsePayoutSchedule,
 } from "@susu/domain";
 import { z } from "zod";
@@ -77,6 +81,35 @@ const schema = z.object({
     .positive()
     .default(72 * 3600),
   SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: z.coerce.number().int().positive().default(3600),
+  /**
+   * The currencies the platform's Stripe balance settles in (its default currency, and any it
+   * has a bank account in), comma-separated: held payments and split marketplace charges pay
+   * their sellers by transfers funded by the charge, which Stripe makes only in the charge's
+   * settlement currency, so they are taken only in these (422 `currency_not_settled`). A
+   * destination charge (one seller) takes any supported currency. Default AUD (the emulator's
+   * platform, and the BECS rounds').
+   */
+  SUSU_SETTLEMENT_CURRENCIES: z
+    .string()
+    .default("AUD")
+    .transform((text, ctx) => {
+      const codes = text
+        .split(",")
+        .map((c) => c.trim().toUpperCase())
+        .filter((c) => c.length > 0);
+      const unknown = codes.filter((c) => !isCurrencyCode(c));
+      if (codes.length === 0 || unknown.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          message:
+            codes.length === 0
+              ? "must name at least one currency, e.g. AUD or AUD,USD"
+              : `names currencies susu does not know: ${unknown.join(", ")}`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(codes)] as CurrencyCode[];
+    }),
   /**
    * What people without a membership may do, as JSON: `{"createGroups":bool,
    * "maxOpenGroups":int|null,"sellBookings":bool}`. Unset: everything (today's behaviour);
@@ -206,5 +239,11 @@ export function heldPaymentPolicyOf(env: ApiEnv): HeldPaymentPolicy {
     ...DEFAULT_HELD_PAYMENT_POLICY,
     disputeWindowMs: env.SUSU_HELD_DISPUTE_WINDOW_SECONDS * 1000,
     disputeWindowMinMs: env.SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS * 1000,
+    settlementCurrencies: env.SUSU_SETTLEMENT_CURRENCIES,
   };
+}
+
+/** The marketplace policy the API creates charges under: the defaults, with the platform's settlement currencies. */
+export function marketplacePolicyOf(env: ApiEnv): MarketplacePolicy {
+  return { ...DEFAULT_MARKETPLACE_POLICY, settlementCurrencies: env.SUSU_SETTLEMENT_CURRENCIES };
 }

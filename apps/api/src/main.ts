@@ -4,7 +4,7 @@ import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandl
 import { createApp } from "./app.js";
 import { isApiWorker, scrapeAllWorkers, startWorkers } from "./cluster.js";
 import { createContainer, TOKENS } from "./container.js";
-import { type ApiConfig, heldPaymentPolicyOf, readApiConfig } from "./env.js";
+import { type ApiConfig, heldPaymentPolicyOf, marketplacePolicyOf, readApiConfig } from "./env.js";
 import { HttpConfigError } from "./http/config.js";
 import { startMaintenance } from "./http/maintenance.js";
 
@@ -60,6 +60,7 @@ const container = createContainer({
   paymentAttempts: config.paymentAttempts,
   logLevel: env.LOG_LEVEL,
   heldPaymentPolicy: heldPaymentPolicyOf(env),
+  marketplacePolicy: marketplacePolicyOf(env),
   ...(env.SUSU_DEFAULT_ENTITLEMENTS !== undefined
     ? { defaultEntitlements: env.SUSU_DEFAULT_ENTITLEMENTS }
     : {}),

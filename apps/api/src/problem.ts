@@ -131,6 +131,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "amount_invalid_step":
     // A new held payment's terms.
     case "unsupported_currency":
+    case "currency_not_settled":
     case "invalid_fee":
     case "invalid_dispute_window":
     case "invalid_held_payment":

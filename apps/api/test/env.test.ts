@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { heldPaymentPolicyOf, readApiConfig } from "../src/env.js";
+import { heldPaymentPolicyOf, marketplacePolicyOf, readApiConfig } from "../src/env.js";
 import { HttpConfigError } from "../src/http/config.js";
 
 describe("readApiConfig", () => {
@@ -149,6 +149,34 @@ describe("readApiConfig", () => {
       problems({ SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: "7200", SUSU_HELD_DISPUTE_WINDOW_SECONDS: "3600" }),
     ).toEqual(["SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS"]);
     expect(problems({ SUSU_HELD_DISPUTE_WINDOW_SECONDS: "0" })).toEqual(["SUSU_HELD_DISPUTE_WINDOW_SECONDS"]);
+  });
+
+  it("takes the platform's settlement currencies (AUD by default; a list, any case, repeats once) for held payments and splits, and names unknown or empty ones", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    const env = (extra: Record<string, string>) => readApiConfig({ ...base, ...extra }).env;
+    expect(heldPaymentPolicyOf(env({})).settlementCurrencies).toEqual(["AUD"]);
+    expect(marketplacePolicyOf(env({})).settlementCurrencies).toEqual(["AUD"]);
+    expect(
+      heldPaymentPolicyOf(env({ SUSU_SETTLEMENT_CURRENCIES: " aud, usd,AUD " })).settlementCurrencies,
+    ).toEqual(["AUD", "USD"]);
+    const problems = (value: string) => {
+      try {
+        readApiConfig({ ...base, SUSU_SETTLEMENT_CURRENCIES: value });
+        return [];
+      } catch (e) {
+        return (e as HttpConfigError).problems.map((p) => `${p.variable}: ${p.message}`);
+      }
+    };
+    expect(problems("AUD,XYZ")).toEqual([
+      "SUSU_SETTLEMENT_CURRENCIES: names currencies susu does not know: XYZ",
+    ]);
+    expect(problems(" , ")).toEqual([
+      "SUSU_SETTLEMENT_CURRENCIES: must name at least one currency, e.g. AUD or AUD,USD",
+    ]);
   });
 
   it("takes SUSU_DEFAULT_ENTITLEMENTS as JSON entitlements (unset or blank: everything), and names it otherwise", () => {

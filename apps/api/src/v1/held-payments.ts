@@ -480,6 +480,8 @@ const createRouteDef = createRoute({
     }),
     ...unprocessable({
       invalid_amount: "the amount is below the currency's minimum charge",
+      currency_not_settled:
+        "the platform settles in AUD, not USD: the seller could not be paid from the charge",
       invalid_fee: "a fee of 10000 AUD leaves the seller nothing of 10000",
       invalid_dispute_window: "the dispute window must be from 3600 to 7776000 seconds",
       invalid_held_payment: "customer email has no @",

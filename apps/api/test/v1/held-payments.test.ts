@@ -3,7 +3,7 @@
 // payment (201, the same request again 200, the reference with other terms 409), what the
 // schema and the domain refuse, reading and listing (pages, filters, who sees what), and
 // the requester's and operators' commands moving the payment along.
-import { gatewayError, HOUR_MS, heldPaymentRefs } from "@susu/domain";
+import { DEFAULT_HELD_PAYMENT_POLICY, gatewayError, HOUR_MS, heldPaymentRefs } from "@susu/domain";
 import { aReadyPerson, InMemorySusu } from "@susu/domain/testing";
 import { beforeEach, describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
@@ -17,6 +17,7 @@ const OPERATOR = "ops_olga";
 interface Problem {
   readonly code: string;
   readonly status: number;
+  readonly detail?: string;
   readonly errors?: { path: string }[];
 }
 interface Money {
@@ -79,8 +80,13 @@ const booking = (reference: string, overrides: Record<string, unknown> = {}) => 
 });
 
 const operatorToken = () => tokenFor(OPERATOR, ["admin"]);
-const call = async (as: string | Promise<string>, method: string, path: string, payload?: unknown) =>
-  app.request(path, authed(await (typeof as === "string" ? tokenFor(as) : as), method, payload));
+const call = async (
+  as: string | Promise<string>,
+  method: string,
+  path: string,
+  payload?: unknown,
+  on: ReturnType<typeof testApp> = app,
+) => on.request(path, authed(await (typeof as === "string" ? tokenFor(as) : as), method, payload));
 const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;
 
 async function expectProblem(res: Response, status: number, code: string): Promise<Problem> {
@@ -275,6 +281,26 @@ describe("POST /v1/held-payments", () => {
       "seller_not_onboarded",
     );
     expect(sim.store.heldPayments()).toEqual([]);
+  });
+
+  it("a currency the platform does not settle in is 422 currency_not_settled (its seller could not be paid from the charge), and nothing is stored", async () => {
+    const settled = testApp({
+      useCases: {
+        ...sim.deps,
+        heldPaymentPolicy: { ...DEFAULT_HELD_PAYMENT_POLICY, settlementCurrencies: ["AUD"] },
+      },
+      gateway: sim.gateway,
+    });
+    const problem = await expectProblem(
+      await call(APP, "POST", "/v1/held-payments", booking("b", { currency: "USD" }), settled),
+      422,
+      "currency_not_settled",
+    );
+    expect(problem.detail).toBe(
+      "the platform settles in AUD, not USD: the seller could not be paid from the charge",
+    );
+    expect(sim.store.heldPayments()).toEqual([]);
+    expect((await call(APP, "POST", "/v1/held-payments", booking("b"), settled)).status).toBe(201);
   });
 
   it("needs a token", async () => {

@@ -201,6 +201,23 @@ describe("creating a held payment", () => {
     expect(code({ customer: { email: "nobody" } })).toBe("invalid_held_payment");
   });
 
+  it("takes only the currencies the platform settles in, when the policy names them: the seller is paid by a transfer from the charge, which Stripe makes in its settlement currency alone", () => {
+    const settled = { ...policy, settlementCurrencies: ["AUD", "NZD"] as const };
+    const made = (currency: string) =>
+      createHeldPayment({ ...command, currency, amountMinor: 10_000 }, { now: T0, policy: settled });
+    expect(made("USD")._unsafeUnwrapErr()).toMatchObject({
+      code: "currency_not_settled",
+      message: "the platform settles in AUD, NZD, not USD: the seller could not be paid from the charge",
+    });
+    expect(made("AUD").isOk()).toBe(true);
+    expect(made("NZD").isOk()).toBe(true);
+    // A currency susu does not know is that first; no policy list: any currency susu knows.
+    expect(made("XXX")._unsafeUnwrapErr().code).toBe("unsupported_currency");
+    expect(
+      createHeldPayment({ ...command, currency: "USD", amountMinor: 10_000 }, { now: T0, policy }).isOk(),
+    ).toBe(true);
+  });
+
   it("splits the fee with allocate, raises it to the currency's minimum, and keeps three-decimal parts in steps of 10", () => {
     expect(start({ amountMinor: 10_001, fee: { kind: "rate", basisPoints: 250 } }).state).toMatchObject({
       feeMinor: 250,
@@ -737,6 +754,14 @@ describe("refused commands (every error code)", () => {
     [
       "unsupported_currency",
       () => createHeldPayment({ ...command, currency: "ZZZ" }, { now: T0, policy })._unsafeUnwrapErr().code,
+    ],
+    [
+      "currency_not_settled",
+      () =>
+        createHeldPayment(
+          { ...command, currency: "USD" },
+          { now: T0, policy: { ...policy, settlementCurrencies: ["AUD"] } },
+        )._unsafeUnwrapErr().code,
     ],
     [
       "invalid_fee",

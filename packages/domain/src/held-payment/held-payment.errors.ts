@@ -6,6 +6,8 @@ export const HELD_PAYMENT_ERROR_CODES = [
   "invalid_amount",
   /** The currency is not one susu knows. */
   "unsupported_currency",
+  /** The platform does not settle in the currency, so the seller could not be paid from the charge. */
+  "currency_not_settled",
   /** The fee is malformed, or leaves the seller nothing. */
   "invalid_fee",
   /** The dispute window is not a positive duration within the policy's maximum. */

@@ -291,7 +291,8 @@ function textProblem(name: string, value: string | undefined, optional = false):
 
 /**
  * Validates a `create` command and makes the payment, `awaiting_payment`: the amount is
- * a valid charge in a known currency (`unsupported_currency`, `invalid_amount`), the fee
+ * a valid charge in a known currency the platform settles in (`unsupported_currency`,
+ * `currency_not_settled`, `invalid_amount`), the fee
  * splits it leaving the seller something (`invalid_fee`), the dispute window is within
  * the policy (`invalid_dispute_window`), and the texts are present and bounded
  * (`invalid_held_payment`).
@@ -303,6 +304,14 @@ export function newHeldPayment(
   const { currency, amountMinor } = command;
   if (!isCurrencyCode(currency))
     return err(heldPaymentError("unsupported_currency", `${currency} is not a supported currency`));
+  const settled = ctx.policy.settlementCurrencies;
+  if (settled !== undefined && !settled.includes(currency))
+    return err(
+      heldPaymentError(
+        "currency_not_settled",
+        `the platform settles in ${settled.join(", ")}, not ${currency}: the seller could not be paid from the charge`,
+      ),
+    );
   if (!Number.isSafeInteger(amountMinor))
     return err(heldPaymentError("invalid_amount", "the amount must be a whole number of minor units"));
   const charge = checkChargeAmount(money(amountMinor, currency));

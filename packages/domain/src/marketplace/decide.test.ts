@@ -118,6 +118,18 @@ describe("creating a marketplace charge", () => {
     expect(effect?.transferGroup).toBe("marketplace_mc2");
   });
 
+  it("a split only in a currency the platform settles in, when the policy names them (its sellers are paid by transfers from the charge); a destination charge in any", () => {
+    const settled = { ...policy, settlementCurrencies: ["AUD"] as const };
+    const made = (command: CreateMarketplaceCharge) =>
+      createMarketplaceCharge({ ...command, currency: "USD" }, { now: T0, policy: settled });
+    expect(made(splitCommand)._unsafeUnwrapErr().code).toBe("currency_not_settled");
+    expect(made(destinationCommand).isOk()).toBe(true);
+    expect(createMarketplaceCharge(splitCommand, { now: T0, policy: settled }).isOk()).toBe(true);
+    expect(createMarketplaceCharge({ ...splitCommand, currency: "USD" }, { now: T0, policy }).isOk()).toBe(
+      true,
+    );
+  });
+
   it("the fee is raised to the currency's minimum, and a fixed fee is taken as it is", () => {
     expect(created({ ...destinationCommand, fee: { kind: "rate", basisPoints: 10 } }).feeMinor).toBe(50);
     expect(created({ ...destinationCommand, fee: { kind: "fixed", amountMinor: 725 } }).feeMinor).toBe(725);

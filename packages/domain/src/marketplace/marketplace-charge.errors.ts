@@ -6,6 +6,8 @@ export const MARKETPLACE_CHARGE_ERROR_CODES = [
   "invalid_amount",
   /** The currency is not one susu knows. */
   "unsupported_currency",
+  /** A split in a currency the platform does not settle in: its sellers could not be paid from the charge. */
+  "currency_not_settled",
   /** The fee is malformed, or leaves the sellers nothing. */
   "invalid_fee",
   /** The sellers or their weights are malformed, too many, or a seller's share would be nothing. */

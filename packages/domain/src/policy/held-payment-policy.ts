@@ -24,6 +24,13 @@ export interface HeldPaymentPolicy {
   readonly transferRetry: RetryPolicy;
   /** The smallest platform fee per currency, in minor units (none: no minimum). */
   readonly feeMinimumMinor: Readonly<Partial<Record<CurrencyCode, number>>>;
+  /**
+   * The currencies the platform's Stripe balance settles in, or absent: any (the domain cannot
+   * know the platform's). A seller is paid by a transfer funded by the charge
+   * (`source_transaction`), which Stripe makes only in the currency of the charge's balance
+   * transaction: the settlement currency. A payment in another could never pay its seller.
+   */
+  readonly settlementCurrencies?: readonly CurrencyCode[];
 }
 
 /**

@@ -27,6 +27,14 @@ export interface MarketplacePolicy {
   readonly feeMinimumMinor: Readonly<Partial<Record<CurrencyCode, number>>>;
   /** Most sellers one charge may be split among. */
   readonly splitSellersMax: number;
+  /**
+   * The currencies the platform's Stripe balance settles in, or absent: any (the domain cannot
+   * know the platform's). A seller is paid by a transfer funded by the charge
+   * (`source_transaction`), which Stripe makes only in the currency of the charge's balance
+   * transaction: the settlement currency. A split in another could never pay its sellers; a destination charge is
+   * transferred by Stripe itself, in any currency.
+   */
+  readonly settlementCurrencies?: readonly CurrencyCode[];
   /** What a refund takes back, for refunds the customer asked for and refunds the platform decided. */
   readonly refunds: Readonly<Record<RefundInitiator, MarketplaceRefundRules>>;
   /**
