@@ -143,6 +143,37 @@ describe("transfers", () => {
     ]);
   });
 
+  it("with source_transaction on a charge in another currency than the platform's: only in the settlement currency (the charge's balance transaction's), never in the charge's own", async () => {
+    const account = await expressAccount();
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "usd",
+      payment_method: "pm_card_bypassPending",
+      confirm: true,
+      expand: ["latest_charge.balance_transaction"],
+    });
+    const charge = pi.latest_charge as Stripe.Charge;
+    const settled = charge.balance_transaction as Stripe.BalanceTransaction;
+    expect(settled.currency).toBe("aud");
+    const inUsd = await failure(
+      h.stripe.transfers.create({
+        amount: 5_000,
+        currency: "usd",
+        destination: account.id,
+        source_transaction: charge.id,
+      }),
+    );
+    expect(inUsd.statusCode).toBe(400);
+    expect(inUsd.message).toContain("must be the same as the transfer currency (usd)");
+    const inAud = await h.stripe.transfers.create({
+      amount: 5_000,
+      currency: "aud",
+      destination: account.id,
+      source_transaction: charge.id,
+    });
+    expect(inAud.source_transaction).toBe(charge.id);
+  });
+
   it("with source_transaction on a processing BECS debit: created at once, funds follow the debit", async () => {
     const account = await expressAccount();
     const customer = await h.stripe.customers.create({});
