@@ -53,6 +53,13 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     return true;
   }
 
+  async extend(lock: LockRef, untilMs: number): Promise<boolean> {
+    const entry = this.#held(lock);
+    if (entry === undefined) return false;
+    entry.lock = { token: lock.lockToken, untilMs };
+    return true;
+  }
+
   async release(lock: LockRef): Promise<boolean> {
     if (this.#held(lock) === undefined) return false;
     this.#entries.delete(idOf(lock.scope, lock.key));

@@ -82,6 +82,11 @@ export interface IdempotencyStore {
   begin(request: IdempotentRequest, options: BeginOptions): Promise<BeginResult>;
   /** Stores the response and unlocks; `false` if this attempt no longer holds the lock. */
   complete(lock: LockRef, response: StoredResponse): Promise<boolean>;
+  /**
+   * Moves the lock this attempt holds to end at `untilMs`, while its request still runs;
+   * `false` if it no longer holds it.
+   */
+  extend(lock: LockRef, untilMs: number): Promise<boolean>;
   /** Forgets a key this attempt holds (nothing to replay); `false` if it no longer holds it. */
   release(lock: LockRef): Promise<boolean>;
   /** Deletes keys expired at `nowMs` (at most `limit`); returns how many. */
@@ -194,7 +199,8 @@ async function outcomeOf(res: Response, text: string): Promise<ResponseOutcome> 
  * method, path or body is 422 `idempotency_key_reused`; a key whose first request is still
  * running is 409 `idempotency_key_in_use`; a key that is not 1–255 printable ASCII characters
  * is 400 `invalid_idempotency_key`. Keys expire after `ttlMs` and may then be reused.
- * A request that crashed the process leaves its key locked until `lockMs` passes.
+ * The lock is renewed every `lockMs / 3` while the request runs; a request that crashed the
+ * process leaves its key locked until `lockMs` passes.
  */
 export function idempotency(
   options: IdempotencyOptions,
@@ -265,9 +271,26 @@ export function idempotency(
         break;
     }
 
+    // The lock is renewed while the request runs, so a request slower than `lockMs` (a
+    // handler waiting on Stripe's retries) is never run a second time by a retry with the
+    // same key: only a process that died stops renewing, and its key frees after `lockMs`.
+    const renewal = setInterval(
+      () => {
+        options.store.extend(lock, now() + lockMs).then(
+          (held) => {
+            if (!held) clearInterval(renewal);
+          },
+          (error: unknown) =>
+            log?.warn({ err: error, idempotencyScope: lock.scope }, "idempotency lock not renewed; retried"),
+        );
+      },
+      Math.max(1, Math.floor(lockMs / 3)),
+    );
+    renewal.unref();
     try {
       await next();
     } finally {
+      clearInterval(renewal);
       await settle(c, lock, options.store, shouldStore, log);
     }
   };

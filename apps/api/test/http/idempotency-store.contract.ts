@@ -56,6 +56,21 @@ export function idempotencyStoreContract(make: () => IdempotencyStore): void {
     expect(await store.complete({ scope: "ana", key: request.key, lockToken: "d" }, stored)).toBe(true);
   });
 
+  it("extends a lock only for its holder, and a key so renewed is not handed over when the first lock would have ended", async () => {
+    const store = make();
+    const request = fresh();
+    const lock = { scope: "ana", key: request.key, lockToken: "a" };
+    await store.begin(request, at(T, "a"));
+    expect(await store.extend({ ...lock, lockToken: "x" }, T + 120_000)).toBe(false);
+    expect(await store.extend(lock, T + 120_000)).toBe(true);
+    expect(await store.begin(request, at(T + 90_000, "b"))).toEqual({ outcome: "in_progress" });
+    expect(await store.begin(request, at(T + 120_000, "c"))).toEqual({ outcome: "execute" });
+    // Taken over: the old holder can neither renew nor complete it.
+    expect(await store.extend(lock, T + 240_000)).toBe(false);
+    expect(await store.complete({ ...lock, lockToken: "c" }, stored)).toBe(true);
+    expect(await store.extend({ ...lock, lockToken: "c" }, T + 240_000)).toBe(false);
+  });
+
   it("reuses expired keys and deletes them", async () => {
     const store = make();
     const request = fresh();

@@ -27,14 +27,21 @@ import { SECRET } from "./support.js";
 const T = Date.UTC(2026, 5, 1, 12);
 
 /** An app whose POST /v1/groups counts its executions and answers what the test asks. */
-function idempotentApp(options: { store?: IdempotencyStore; now?: () => number } = {}) {
+function idempotentApp(options: { store?: IdempotencyStore; now?: () => number; lockMs?: number } = {}) {
   const store = options.store ?? new InMemoryIdempotencyStore();
   let executions = 0;
   let answer: () => Response | Promise<Response> = () => new Response(null, { status: 500 });
   const app = new Hono<{ Variables: AuthVariables }>();
   app.use("*", jsonBodies());
   app.use("*", bearerAuth(createTokenVerifier({ sharedSecret: SECRET })));
-  app.use("*", idempotency({ store, now: options.now ?? (() => T) }));
+  app.use(
+    "*",
+    idempotency({
+      store,
+      now: options.now ?? (() => T),
+      ...(options.lockMs !== undefined ? { lockMs: options.lockMs } : {}),
+    }),
+  );
   app.post("/v1/groups", async (c) => {
     executions++;
     return c.json({ id: `grp_${executions}`, body: await c.req.json() }, 201, {
@@ -140,6 +147,31 @@ describe("Idempotency-Key", () => {
     expect(second.status).toBe(409);
     expect(second.headers.get("retry-after")).toBe("1");
     expect(await codeOf(second)).toBe("idempotency_key_in_use");
+    finish();
+    expect((await first).status).toBe(200);
+    expect((await post(app, "/v1/answer", "{}", "slow")).headers.get("idempotent-replayed")).toBe("true");
+    expect(executions()).toBe(1);
+  });
+
+  it("renews the lock while the request runs: a retry with the same key after lockMs is 409, not a second run", async () => {
+    let t = T;
+    const { app, answerWith, executions } = idempotentApp({ now: () => t, lockMs: 90 });
+    let finish: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    answerWith(async () => {
+      await gate;
+      return Response.json({ ok: true }, { status: 200 });
+    });
+    const first = post(app, "/v1/answer", "{}", "slow");
+    await expect.poll(executions).toBe(1);
+    // Long past the first lock's end: only a renewed lock still holds the key.
+    t = T + 60_000;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const second = await post(app, "/v1/answer", "{}", "slow");
+    expect(await codeOf(second)).toBe("idempotency_key_in_use");
+    expect(executions()).toBe(1);
     finish();
     expect((await first).status).toBe(200);
     expect((await post(app, "/v1/answer", "{}", "slow")).headers.get("idempotent-replayed")).toBe("true");
@@ -256,6 +288,7 @@ describe("Idempotency-Key", () => {
     const broken: IdempotencyStore = {
       begin: () => Promise.reject(new Error("connection refused")),
       complete: () => Promise.reject(new Error("unreachable")),
+      extend: () => Promise.reject(new Error("unreachable")),
       release: () => Promise.reject(new Error("unreachable")),
       deleteExpired: () => Promise.reject(new Error("unreachable")),
     };

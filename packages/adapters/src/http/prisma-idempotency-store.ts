@@ -197,6 +197,21 @@ export class PrismaIdempotencyStore {
     return updated === 1;
   }
 
+  /**
+   * Moves the lock this attempt holds to end at `untilMs` (its request still runs); `false`
+   * if it no longer holds it (completed, released, or taken over after it expired).
+   */
+  async extend(lock: IdempotencyLockRef, untilMs: number): Promise<boolean> {
+    const extended = await query(
+      "idempotency extend",
+      () => this.prisma.$executeRaw`
+        UPDATE idempotency_keys SET locked_until = ${new Date(untilMs)}
+        WHERE scope = ${lock.scope} AND key = ${lock.key}
+          AND status = 'in_progress' AND locked_by = ${lock.lockToken}`,
+    );
+    return extended === 1;
+  }
+
   async release(lock: IdempotencyLockRef): Promise<boolean> {
     const deleted = await query(
       "idempotency release",
