@@ -316,4 +316,42 @@ describe("destination charges", () => {
     );
     expect(noDestination.param).toBe("application_fee_amount");
   });
+
+  it("refuses an application_fee_amount over the amount, or on a payment with no destination, when a PaymentIntent is updated or captured too; a refused update changes nothing", async () => {
+    const account = await expressAccount();
+    const destination = await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "aud",
+      transfer_data: { destination: account.id },
+      application_fee_amount: 500,
+    });
+    const over = await failure(
+      h.stripe.paymentIntents.update(destination.id, { application_fee_amount: 50_000 }),
+    );
+    expect([over.statusCode, over.param]).toEqual([400, "application_fee_amount"]);
+    // A smaller amount under the fee it already has is refused the same way.
+    const under = await failure(h.stripe.paymentIntents.update(destination.id, { amount: 400 }));
+    expect(under.param).toBe("application_fee_amount");
+    expect(await h.stripe.paymentIntents.retrieve(destination.id)).toMatchObject({
+      amount: 10_000,
+      application_fee_amount: 500,
+    });
+    const plain = await h.stripe.paymentIntents.create({ amount: 10_000, currency: "aud" });
+    const noDestination = await failure(
+      h.stripe.paymentIntents.update(plain.id, { application_fee_amount: 100 }),
+    );
+    expect(noDestination.param).toBe("application_fee_amount");
+    const manual = await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "aud",
+      payment_method: "pm_card_visa",
+      capture_method: "manual",
+      confirm: true,
+    });
+    const atCapture = await failure(
+      h.stripe.paymentIntents.capture(manual.id, { application_fee_amount: 100 }),
+    );
+    expect(atCapture.param).toBe("application_fee_amount");
+    expect((await h.stripe.paymentIntents.retrieve(manual.id)).status).toBe("requires_capture");
+  });
 });

@@ -133,6 +133,29 @@ export function createPaymentIntent(
   return storePaymentIntent(engine, preparePaymentIntent(engine, owner, input));
 }
 
+/**
+ * An `application_fee_amount` on a PaymentIntent, when it is created, updated or captured:
+ * only on a destination payment (`transfer_data[destination]`) or a connected account's own,
+ * and from 0 to the amount (`upTo`; at capture the fee is capped at the captured amount instead).
+ */
+function checkApplicationFee(
+  engine: Engine,
+  owner: string,
+  destination: boolean,
+  fee: number,
+  upTo: number | undefined,
+): void {
+  if (owner === engine.platform && !destination) {
+    throw invalidRequest(
+      "Can only apply an application_fee_amount when the PaymentIntent is attempting a direct payment (using an OAuth key or Stripe-Account header) or destination payment (using `transfer_data[destination]`).",
+      { param: "application_fee_amount" },
+    );
+  }
+  if (fee < 0 || (upTo !== undefined && fee > upTo)) {
+    throw invalidParam("application_fee_amount", "application_fee_amount must be between 0 and amount.");
+  }
+}
+
 function preparePaymentIntent(
   engine: Engine,
   owner: string,
@@ -148,17 +171,8 @@ function preparePaymentIntent(
       throw invalidParam("transfer_data[amount]", "transfer_data[amount] cannot be greater than amount.");
     }
   }
-  if (input.applicationFeeAmount !== null) {
-    if (owner === engine.platform && !input.transferData) {
-      throw invalidRequest(
-        "Can only apply an application_fee_amount when the PaymentIntent is attempting a direct payment (using an OAuth key or Stripe-Account header) or destination payment (using `transfer_data[destination]`).",
-        { param: "application_fee_amount" },
-      );
-    }
-    if (input.applicationFeeAmount < 0 || input.applicationFeeAmount > input.amount) {
-      throw invalidParam("application_fee_amount", "application_fee_amount must be between 0 and amount.");
-    }
-  }
+  if (input.applicationFeeAmount !== null)
+    checkApplicationFee(engine, owner, Boolean(input.transferData), input.applicationFeeAmount, input.amount);
   const clock = clockOfCustomer(engine, input.customer);
   const id = newId("pi");
   const pm = input.paymentMethod ? lookUpPaymentMethod(engine, input.paymentMethod, owner) : null;
@@ -812,6 +826,11 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
       const description = optNullableString(p, "description");
       const group = optNullableString(p, "transfer_group");
       const fee = optInt(p, "application_fee_amount");
+      if (fee !== undefined || amountParam !== undefined) {
+        const feeAfter = fee ?? pi.application_fee_amount;
+        if (feeAfter !== null && feeAfter !== undefined)
+          checkApplicationFee(engine, record.owner, Boolean(pi.transfer_data), feeAfter, amount);
+      }
       const types = optStringArray(p, "payment_method_types");
       const metadata = applyMetadata(pi.metadata, p);
       // Last of the checks: a test id (pm_card_visa) makes a new payment method.
@@ -872,6 +891,8 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
         );
       }
       const fee = optInt(req.params, "application_fee_amount");
+      if (fee !== undefined)
+        checkApplicationFee(engine, record.owner, Boolean(pi.transfer_data), fee, undefined);
       if (fee !== undefined) pi.application_fee_amount = fee;
       pi.metadata = applyMetadata(pi.metadata, req.params);
       const charge = engine.store.record<Stripe.Charge>(pi.latest_charge as string)!.obj;
