@@ -30,7 +30,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       (existing.expiresAtMs <= options.nowMs ||
         (existing.response === undefined &&
           (existing.lock?.untilMs ?? 0) <= options.nowMs &&
-          existing.request.requestHash === request.requestHash));
+          sameRequest(existing.request, request)));
     if (existing === undefined || takeOver) {
       this.#entries.set(id, {
         request,
@@ -40,7 +40,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       });
       return { outcome: "execute" };
     }
-    if (existing.request.requestHash !== request.requestHash) return { outcome: "mismatch" };
+    if (!sameRequest(existing.request, request)) return { outcome: "mismatch" };
     if (existing.response !== undefined) return { outcome: "replay", response: existing.response };
     return { outcome: "in_progress" };
   }
@@ -82,6 +82,14 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     const entry = this.#entries.get(idOf(lock.scope, lock.key));
     return entry?.response === undefined && entry?.lock?.token === lock.lockToken ? entry : undefined;
   }
+}
+
+/** The stored request is this one: its fingerprint, or (a key stored before roles counted) its legacy one. */
+function sameRequest(stored: IdempotentRequest, request: IdempotentRequest): boolean {
+  return (
+    stored.requestHash === request.requestHash ||
+    (request.legacyRequestHash !== undefined && stored.requestHash === request.legacyRequestHash)
+  );
 }
 
 function idOf(scope: string, key: string): string {

@@ -24,8 +24,13 @@ export interface IdempotentRequest {
   readonly key: string;
   readonly method: string;
   readonly path: string;
-  /** {@link requestFingerprint} of method, path and canonical body. */
+  /** {@link requestFingerprint} of method, path, canonical body and the caller's roles. */
   readonly requestHash: string;
+  /**
+   * The fingerprint without the roles, which keys stored before the roles were part of it
+   * carry: such a key still replays to its caller (whatever their roles now) until it expires.
+   */
+  readonly legacyRequestHash?: string;
 }
 
 /** A response as stored and replayed: status, the headers that matter, the body's exact text. */
@@ -109,14 +114,22 @@ export function canonicalJson(value: unknown): string {
  * SHA-256 of method, path (with its query sorted) and the canonical body. A body that is
  * not JSON is hashed as its text.
  */
-export function requestFingerprint(method: string, pathWithQuery: string, body: string): string {
+export function requestFingerprint(
+  method: string,
+  pathWithQuery: string,
+  body: string,
+  roles?: readonly string[],
+): string {
   let canonical: string;
   try {
     canonical = body === "" ? "" : `json:${canonicalJson(JSON.parse(body))}`;
   } catch {
     canonical = `text:${body}`;
   }
-  return createHash("sha256").update(`${method}\n${pathWithQuery}\n${canonical}`).digest("hex");
+  // The caller's roles, sorted: a key used with some roles neither replays nor runs for the
+  // same subject with others (a token that lost its admin role gets no admin's answer back).
+  const as = roles === undefined ? "" : `\nroles:${[...new Set(roles)].sort().join(",")}`;
+  return createHash("sha256").update(`${method}\n${pathWithQuery}\n${canonical}${as}`).digest("hex");
 }
 
 /** What {@link IdempotencyOptions.storePolicy} decides on. */
@@ -196,7 +209,8 @@ async function outcomeOf(res: Response, text: string): Promise<ResponseOutcome> 
  * and its response (status, `content-type`, `location`, exact body) is stored when
  * {@link defaultStorePolicy} says so; the same key and request again gets that response with
  * `Idempotent-Replayed: true`, without running the handler. The same key with a different
- * method, path or body is 422 `idempotency_key_reused`; a key whose first request is still
+ * method, path or body — or by the same caller with other roles (a token that lost its admin
+ * role gets no admin's answer back, and runs nothing) — is 422 `idempotency_key_reused`; a key whose first request is still
  * running is 409 `idempotency_key_in_use`; a key that is not 1–255 printable ASCII characters
  * is 400 `invalid_idempotency_key`. Keys expire after `ttlMs` and may then be reused.
  * The lock is renewed every `lockMs / 3` while the request runs; a request that crashed the
@@ -234,12 +248,14 @@ export function idempotency(
     const log = c.get("log");
 
     const path = pathWithSortedQuery(c);
+    const body = await c.req.text();
     const request: IdempotentRequest = {
       scope: principal.subject,
       key,
       method: c.req.method,
       path,
-      requestHash: requestFingerprint(c.req.method, path, await c.req.text()),
+      requestHash: requestFingerprint(c.req.method, path, body, principal.roles),
+      legacyRequestHash: requestFingerprint(c.req.method, path, body),
     };
     const lock: LockRef = { scope: request.scope, key, lockToken: newLockToken() };
     let begun: BeginResult;
@@ -265,7 +281,7 @@ export function idempotency(
         return problemResponse(
           422,
           "idempotency_key_reused",
-          "this Idempotency-Key was used with a different request (method, path or body); use a new key",
+          "this Idempotency-Key was used with a different request (method, path or body, or your roles then); use a new key",
         );
       case "execute":
         break;

@@ -71,6 +71,22 @@ export function idempotencyStoreContract(make: () => IdempotencyStore): void {
     expect(await store.extend({ ...lock, lockToken: "c" }, T + 240_000)).toBe(false);
   });
 
+  it("takes a key stored under a request's legacy fingerprint as that request's: replays it, and hands its abandoned lock over", async () => {
+    const store = make();
+    const old = fresh("h-legacy");
+    await store.begin(old, at(T, "a"));
+    await store.complete({ scope: "ana", key: old.key, lockToken: "a" }, stored);
+    const now = { ...old, requestHash: "h-roles", legacyRequestHash: "h-legacy" };
+    expect(await store.begin(now, at(T, "b"))).toEqual({ outcome: "replay", response: stored });
+    expect(await store.begin({ ...now, legacyRequestHash: "h-other" }, at(T, "c"))).toEqual({
+      outcome: "mismatch",
+    });
+    const abandoned = fresh("h-legacy");
+    await store.begin(abandoned, at(T, "d"));
+    const retried = { ...abandoned, requestHash: "h-roles", legacyRequestHash: "h-legacy" };
+    expect(await store.begin(retried, at(T + 60_000, "e"))).toEqual({ outcome: "execute" });
+  });
+
   it("reuses expired keys and deletes them", async () => {
     const store = make();
     const request = fresh();

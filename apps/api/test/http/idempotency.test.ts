@@ -122,6 +122,48 @@ describe("Idempotency-Key", () => {
     expect(executions()).toBe(1);
   });
 
+  it("a key used with some roles neither replays nor runs for the same subject with others: 422 idempotency_key_reused; with the first roles it replays", async () => {
+    const { app, executions } = idempotentApp();
+    const as = async (roles: ("admin" | "member")[]) =>
+      `Bearer ${await mintToken({ subject: "olga", roles, ttlSeconds: 3600 }, SECRET)}`;
+    const send = async (roles: ("admin" | "member")[]) =>
+      app.request("/v1/groups", {
+        method: "POST",
+        headers: {
+          authorization: await as(roles),
+          "content-type": "application/json",
+          "idempotency-key": "k-roles",
+        },
+        body: '{"name":"Friday"}',
+      });
+    expect((await send(["admin", "member"])).status).toBe(201);
+    const demoted = await send(["member"]);
+    expect(demoted.status).toBe(422);
+    expect(await codeOf(demoted)).toBe("idempotency_key_reused");
+    expect(executions()).toBe(1);
+    // The same roles in another order are the same caller.
+    expect((await send(["member", "admin"])).headers.get("idempotent-replayed")).toBe("true");
+    expect(executions()).toBe(1);
+  });
+
+  it("a key stored before the roles counted (its fingerprint without them) still replays to its caller until it expires", async () => {
+    const store = new InMemoryIdempotencyStore();
+    const legacy = requestFingerprint("POST", "/v1/groups", '{"name":"Friday"}');
+    await store.begin(
+      { scope: "ana", key: "k-old", method: "POST", path: "/v1/groups", requestHash: legacy },
+      { nowMs: T, lockMs: 60_000, ttlMs: 24 * 3600_000, lockToken: "t" },
+    );
+    await store.complete(
+      { scope: "ana", key: "k-old", lockToken: "t" },
+      { status: 201, headers: { "content-type": "application/json" }, body: '{"id":"grp_old"}' },
+    );
+    const { app, executions } = idempotentApp({ store });
+    const res = await post(app, "/v1/groups", '{"name":"Friday"}', "k-old");
+    expect(res.headers.get("idempotent-replayed")).toBe("true");
+    expect(await res.text()).toBe('{"id":"grp_old"}');
+    expect(executions()).toBe(0);
+  });
+
   it("scopes keys to the caller: another person's same key is their own", async () => {
     const { app, executions } = idempotentApp();
     await post(app, "/v1/groups", '{"name":"Friday"}', "shared-key", "ana");
@@ -448,6 +490,13 @@ describe("request fingerprints", () => {
       requestFingerprint("POST", "/v1/groups", ""),
     );
     expect(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}');
+    // The caller's roles count, in any order, and none is not the same as some.
+    const withRoles = requestFingerprint("POST", "/v1/groups", "{}", ["member", "admin"]);
+    expect(requestFingerprint("POST", "/v1/groups", "{}", ["admin", "member"])).toBe(withRoles);
+    expect(requestFingerprint("POST", "/v1/groups", "{}", ["member"])).not.toBe(withRoles);
+    expect(requestFingerprint("POST", "/v1/groups", "{}")).not.toBe(
+      requestFingerprint("POST", "/v1/groups", "{}", []),
+    );
   });
 
   it("store exactly the outcomes of executed requests", () => {

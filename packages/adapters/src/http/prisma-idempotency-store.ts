@@ -12,6 +12,8 @@ export interface IdempotentRequestRecord {
   readonly method: string;
   readonly path: string;
   readonly requestHash: string;
+  /** The fingerprint keys stored before the caller's roles were part of it carry (see the API's). */
+  readonly legacyRequestHash?: string;
 }
 
 /** A response kept for replay: status, replayed headers, the body's exact text. */
@@ -100,7 +102,7 @@ const BEGIN_SQL = `
   WHERE k.expires_at <= EXCLUDED.created_at
      OR (k.status = 'in_progress'
          AND k.locked_until <= EXCLUDED.created_at
-         AND k.request_hash = EXCLUDED.request_hash)
+         AND (k.request_hash = EXCLUDED.request_hash OR k.request_hash = $10))
   RETURNING 1 AS started`;
 const COMPLETE_SQL = `
   UPDATE idempotency_keys
@@ -144,6 +146,7 @@ export class PrismaIdempotencyStore {
             lockedUntil.toISOString(),
             now.toISOString(),
             expiresAt.toISOString(),
+            request.legacyRequestHash ?? request.requestHash,
           ],
         }),
       );
@@ -160,7 +163,8 @@ export class PrismaIdempotencyStore {
       const row = rows[0];
       // Released between the two statements: try to take it again.
       if (row === undefined) continue;
-      if (row.request_hash !== request.requestHash) return { outcome: "mismatch" };
+      if (row.request_hash !== request.requestHash && row.request_hash !== request.legacyRequestHash)
+        return { outcome: "mismatch" };
       if (row.status === "completed" && row.response_status !== null)
         return {
           outcome: "replay",
