@@ -156,9 +156,15 @@ describe("a marketplace charge's money (properties)", () => {
             });
             expect(p.feePartMinor).toBeGreaterThanOrEqual(0);
             expect(p.feePartMinor).toBeLessThanOrEqual(feeLeft);
-            // Only a part of a step the fee no longer covers comes from the platform's own money.
+            // Only a part of a step that neither the fee (all of it taken) nor a seller (a whole
+            // step more than its part) could cover comes from the platform's own money.
             expect(p.platformFundedMinor).toBeGreaterThanOrEqual(0);
             expect(p.platformFundedMinor).toBeLessThanOrEqual(subStep);
+            if (p.platformFundedMinor > 0) {
+              expect(p.feePartMinor).toBe(feeLeft);
+              const sellerRoom = sellersLeft.some((x, i) => x - (p.sellerPartsMinor[i] ?? 0) >= c.step);
+              if (sellerRoom) expect(p.feePartMinor).toBeLessThan(c.step);
+            }
             sellersLeft = sellersLeft.map((x, i) => x - (p.sellerPartsMinor[i] ?? 0));
             feeLeft -= p.feePartMinor;
             platformFunded += p.platformFundedMinor;

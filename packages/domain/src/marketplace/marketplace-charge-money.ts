@@ -101,7 +101,18 @@ export function takeBackParts(
       [...sellersLeftMinor, feeStepsLeftMinor],
       currency,
     );
-    const feeInStepsMinor = parts.pop() ?? 0;
+    let feeInStepsMinor = parts.pop() ?? 0;
+    // The fee cannot take the part of a step on top of its whole steps: one of its steps goes
+    // to the seller with the most room for it instead, so the platform pays only what neither
+    // the fee nor the sellers hold.
+    if (feeInStepsMinor + subStepMinor > feeLeftMinor && feeInStepsMinor >= step) {
+      const room = parts.map((part, i) => (sellersLeftMinor[i] ?? 0) - part);
+      const most = room.indexOf(Math.max(...room));
+      if (most >= 0 && (room[most] ?? 0) >= step) {
+        parts[most] = (parts[most] ?? 0) + step;
+        feeInStepsMinor -= step;
+      }
+    }
     const feePartMinor = Math.min(feeInStepsMinor + subStepMinor, feeLeftMinor);
     return {
       sellerPartsMinor: parts,

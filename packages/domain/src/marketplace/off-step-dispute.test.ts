@@ -17,6 +17,7 @@ import {
   splitCommand,
 } from "../testing/marketplace-charge-mothers.js";
 import { disputedSellerPartsMinor } from "./decide.js";
+import { takeBackParts } from "./marketplace-charge-money.js";
 
 const kwdSplit = created({ ...splitCommand, currency: "KWD", amountMinor: 10_000 });
 
@@ -45,5 +46,14 @@ describe("a split in a three-decimal currency, disputed for an amount that is no
     expect(reversals.reduce((a, r) => a + r.amountMinor, 0)).toBe(sellers);
     // The books hold (the ledger's invariants and the charge's money checks).
     expect(() => books(lost.effects, lost.state)).not.toThrow();
+  });
+
+  it("the platform pays a part of a step only when neither the fee nor a seller can: a step of the fee's goes to a seller with room, the part of a step to the fee", () => {
+    // 0.971 KWD lost of what is left: sellers 0.290 and 0.580, fee 0.130. The whole steps
+    // alone would take the fee's all (0.130), leaving 1 fil for the platform while a seller
+    // still held 30 fils.
+    expect(
+      takeBackParts(971, [290, 580], 130, { reverseTransfer: true, refundApplicationFee: true }, "KWD"),
+    ).toEqual({ sellerPartsMinor: [280, 570], feePartMinor: 121, platformFundedMinor: 0 });
   });
 });
