@@ -83,16 +83,17 @@ const schema = z.object({
   SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: z.coerce.number().int().positive().default(3600),
   /**
    * The currencies the platform's Stripe balance settles in (its default currency, and any it
-   * has a bank account in), comma-separated: held payments and split marketplace charges pay
-   * their sellers by transfers funded by the charge, which Stripe makes only in the charge's
-   * settlement currency, so they are taken only in these (422 `currency_not_settled`). A
-   * destination charge (one seller) takes any supported currency. Default AUD (the emulator's
-   * platform, and the BECS rounds').
+   * has a bank account in), comma-separated: held payments and marketplace charges pay their
+   * sellers by transfers in the charge's settlement currency (funded by the charge, or made by
+   * Stripe for a destination charge) and susu books and reverses them in the charge's amounts,
+   * so they are taken only in these (422 `currency_not_settled`). Default AUD (the emulator's
+   * platform, and the BECS rounds'); blank as unset.
    */
   SUSU_SETTLEMENT_CURRENCIES: z
     .string()
-    .default("AUD")
-    .transform((text, ctx) => {
+    .optional()
+    .transform((raw, ctx) => {
+      const text = raw === undefined || raw.trim() === "" ? "AUD" : raw;
       const codes = text
         .split(",")
         .map((c) => c.trim().toUpperCase())

@@ -151,7 +151,7 @@ describe("readApiConfig", () => {
     expect(problems({ SUSU_HELD_DISPUTE_WINDOW_SECONDS: "0" })).toEqual(["SUSU_HELD_DISPUTE_WINDOW_SECONDS"]);
   });
 
-  it("takes the platform's settlement currencies (AUD by default; a list, any case, repeats once) for held payments and splits, and names unknown or empty ones", () => {
+  it("takes the platform's settlement currencies (AUD by default, blank too; a list, any case, repeats once) for held payments and marketplace charges, and names unknown or empty ones", () => {
     const base = {
       STRIPE_WEBHOOK_SECRET: "whsec_x",
       STRIPE_SECRET_KEY: "sk_test_x",
@@ -176,6 +176,10 @@ describe("readApiConfig", () => {
     ]);
     expect(problems(" , ")).toEqual([
       "SUSU_SETTLEMENT_CURRENCIES: must name at least one currency, e.g. AUD or AUD,USD",
+    ]);
+    // Blank is unset, as for the other variables.
+    expect(heldPaymentPolicyOf(env({ SUSU_SETTLEMENT_CURRENCIES: " " })).settlementCurrencies).toEqual([
+      "AUD",
     ]);
   });
 

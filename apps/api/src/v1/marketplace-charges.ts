@@ -522,7 +522,7 @@ const createRouteDef = createRoute({
     ...unprocessable({
       invalid_amount: "the amount is below the currency's minimum charge",
       currency_not_settled:
-        "the platform settles in AUD, not USD: a split's sellers could not be paid from the charge (one seller, a destination charge, can be)",
+        "the platform settles in AUD, not USD: the sellers' transfers and their reversals could not be made in the charge's currency",
       invalid_fee: "a fee of 10000 AUD leaves the sellers nothing of 10000",
       invalid_split: "a seller appears twice",
       invalid_marketplace_charge:

@@ -7,7 +7,13 @@
 // (pages, filters, who sees what), and a balanced ledger at the end of every path.
 import { PrismaLedgerStore, PrismaPaymentAttemptStore, PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { marketplaceChargeRefs, type Person, useCaseDepsOn, useCases } from "@susu/domain";
+import {
+  DEFAULT_MARKETPLACE_POLICY,
+  marketplaceChargeRefs,
+  type Person,
+  useCaseDepsOn,
+  useCases,
+} from "@susu/domain";
 import {
   aReadyPerson,
   FakePaymentGateway,
@@ -310,6 +316,29 @@ describe("POST /v1/marketplace-charges", () => {
       CO_HOSTS.map((id, i) => [id, 1, "created", shares[i]]),
     );
     await expectLedgerBalanced();
+  });
+
+  it("a currency the platform does not settle in is 422 currency_not_settled for a destination charge and a split alike, and nothing is stored", async () => {
+    const settled = testApp({
+      useCases: {
+        ...deps,
+        marketplacePolicy: { ...DEFAULT_MARKETPLACE_POLICY, settlementCurrencies: ["AUD"] },
+      },
+      gateway,
+      prisma: db.prisma,
+    });
+    const token = await tokenFor(APP, ["service"]);
+    const before = await countDomainRows(db.prisma);
+    for (const body of [
+      chargeRequest({ currency: "USD", clientReference: `usd_dest_${refs}` }),
+      splitRequest({ currency: "USD", clientReference: `usd_split_${refs}` }),
+    ]) {
+      const res = await settled.request("/v1/marketplace-charges", authed(token, "POST", body));
+      expect(res.status).toBe(422);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(await res.json()).toMatchObject({ code: "currency_not_settled" });
+    }
+    expect(await countDomainRows(db.prisma)).toEqual(before);
   });
 
   it("limits payment attempts per saved card (429 payment_attempts_exceeded, nothing stored); the same request again is not counted", async () => {

@@ -118,12 +118,13 @@ describe("creating a marketplace charge", () => {
     expect(effect?.transferGroup).toBe("marketplace_mc2");
   });
 
-  it("a split only in a currency the platform settles in, when the policy names them (its sellers are paid by transfers from the charge); a destination charge in any", () => {
+  it("only in a currency the platform settles in, when the policy names them (the sellers' transfers and reversals are in it): a split and a destination charge alike", () => {
     const settled = { ...policy, settlementCurrencies: ["AUD"] as const };
     const made = (command: CreateMarketplaceCharge) =>
       createMarketplaceCharge({ ...command, currency: "USD" }, { now: T0, policy: settled });
     expect(made(splitCommand)._unsafeUnwrapErr().code).toBe("currency_not_settled");
-    expect(made(destinationCommand).isOk()).toBe(true);
+    expect(made(destinationCommand)._unsafeUnwrapErr().code).toBe("currency_not_settled");
+    expect(createMarketplaceCharge(destinationCommand, { now: T0, policy: settled }).isOk()).toBe(true);
     expect(createMarketplaceCharge(splitCommand, { now: T0, policy: settled }).isOk()).toBe(true);
     expect(createMarketplaceCharge({ ...splitCommand, currency: "USD" }, { now: T0, policy }).isOk()).toBe(
       true,

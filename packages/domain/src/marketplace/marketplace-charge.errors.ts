@@ -6,7 +6,7 @@ export const MARKETPLACE_CHARGE_ERROR_CODES = [
   "invalid_amount",
   /** The currency is not one susu knows. */
   "unsupported_currency",
-  /** A split in a currency the platform does not settle in: its sellers could not be paid from the charge. */
+  /** A currency the platform does not settle in: the sellers' transfers could not be made in the charge's amounts. */
   "currency_not_settled",
   /** The fee is malformed, or leaves the sellers nothing. */
   "invalid_fee",

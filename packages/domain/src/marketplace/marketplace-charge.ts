@@ -352,7 +352,7 @@ function commandProblem(c: CreateMarketplaceCharge): string | undefined {
 /**
  * Validates a `create` command and makes the charge, `awaiting_payment`: a valid charge
  * amount in a known currency (`unsupported_currency`, `invalid_amount`), one the platform
- * settles in for a split (`currency_not_settled`); sellers distinct,
+ * settles in (`currency_not_settled`); sellers distinct,
  * at most the policy's, with positive weights and a share each (`invalid_split`); a fee
  * leaving the sellers something (`invalid_fee`); texts present and bounded
  * (`invalid_marketplace_charge`).
@@ -375,11 +375,11 @@ export function newMarketplaceCharge(
   if (new Set(sellers.map((s) => s.id)).size !== sellers.length)
     return err(marketplaceChargeError("invalid_split", "a seller appears twice"));
   const settled = ctx.policy.settlementCurrencies;
-  if (sellers.length > 1 && settled !== undefined && !settled.includes(currency))
+  if (settled !== undefined && !settled.includes(currency))
     return err(
       marketplaceChargeError(
         "currency_not_settled",
-        `the platform settles in ${settled.join(", ")}, not ${currency}: a split's sellers could not be paid from the charge (one seller, a destination charge, can be)`,
+        `the platform settles in ${settled.join(", ")}, not ${currency}: the sellers' transfers and their reversals could not be made in the charge's currency`,
       ),
     );
   const problem = commandProblem(command);

@@ -29,10 +29,11 @@ export interface MarketplacePolicy {
   readonly splitSellersMax: number;
   /**
    * The currencies the platform's Stripe balance settles in, or absent: any (the domain cannot
-   * know the platform's). A seller is paid by a transfer funded by the charge
+   * know the platform's). A split pays its sellers by transfers funded by the charge
    * (`source_transaction`), which Stripe makes only in the currency of the charge's balance
-   * transaction: the settlement currency. A split in another could never pay its sellers; a destination charge is
-   * transferred by Stripe itself, in any currency.
+   * transaction, the settlement currency; a destination charge's transfer is in that currency
+   * too, and susu reverses it in the charge's amounts. A charge in another currency could not
+   * pay its sellers, or take back from them, in the amounts susu books.
    */
   readonly settlementCurrencies?: readonly CurrencyCode[];
   /** What a refund takes back, for refunds the customer asked for and refunds the platform decided. */
