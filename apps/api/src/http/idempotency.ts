@@ -213,8 +213,9 @@ async function outcomeOf(res: Response, text: string): Promise<ResponseOutcome> 
  * role gets no admin's answer back, and runs nothing) — is 422 `idempotency_key_reused`; a key whose first request is still
  * running is 409 `idempotency_key_in_use`; a key that is not 1–255 printable ASCII characters
  * is 400 `invalid_idempotency_key`. Keys expire after `ttlMs` and may then be reused.
- * The lock is renewed every `lockMs / 3` while the request runs; a request that crashed the
- * process leaves its key locked until `lockMs` passes.
+ * The lock is renewed every `lockMs / 3` while the request runs (for at most 10 × `lockMs`: a
+ * handler running longer is taken for hung); a request that crashed the process leaves its key
+ * locked until `lockMs` passes.
  */
 export function idempotency(
   options: IdempotencyOptions,
@@ -290,14 +291,23 @@ export function idempotency(
     // The lock is renewed while the request runs, so a request slower than `lockMs` (a
     // handler waiting on Stripe's retries) is never run a second time by a retry with the
     // same key: only a process that died stops renewing, and its key frees after `lockMs`.
+    // A handler still running after 10 × lockMs is taken for hung: its key frees as a crashed one's.
+    const renewUntil = now() + 10 * lockMs;
     const renewal = setInterval(
       () => {
+        if (now() >= renewUntil) {
+          clearInterval(renewal);
+          return;
+        }
         options.store.extend(lock, now() + lockMs).then(
           (held) => {
             if (!held) clearInterval(renewal);
           },
           (error: unknown) =>
-            log?.warn({ err: error, idempotencyScope: lock.scope }, "idempotency lock not renewed; retried"),
+            log?.warn(
+              { err: error, idempotencyScope: lock.scope },
+              "idempotency lock not renewed; tried again at the next renewal",
+            ),
         );
       },
       Math.max(1, Math.floor(lockMs / 3)),

@@ -208,8 +208,8 @@ describe("Idempotency-Key", () => {
     });
     const first = post(app, "/v1/answer", "{}", "slow");
     await expect.poll(executions).toBe(1);
-    // Long past the first lock's end: only a renewed lock still holds the key.
-    t = T + 60_000;
+    // Past the first lock's end (within the renewals' 10 × lockMs): only a renewed lock holds the key.
+    t = T + 500;
     await new Promise((resolve) => setTimeout(resolve, 150));
     const second = await post(app, "/v1/answer", "{}", "slow");
     expect(await codeOf(second)).toBe("idempotency_key_in_use");
@@ -218,6 +218,20 @@ describe("Idempotency-Key", () => {
     expect((await first).status).toBe(200);
     expect((await post(app, "/v1/answer", "{}", "slow")).headers.get("idempotent-replayed")).toBe("true");
     expect(executions()).toBe(1);
+  });
+
+  it("stops renewing a lock after 10 × lockMs (a hung handler's key frees as a crashed one's)", async () => {
+    let t = T;
+    const { app, answerWith, executions } = idempotentApp({ now: () => t, lockMs: 90 });
+    answerWith(() => new Promise<Response>(() => undefined));
+    void post(app, "/v1/answer", "{}", "hung");
+    await expect.poll(executions).toBe(1);
+    t = T + 10 * 90;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    t = T + 10 * 90 + 91;
+    answerWith(() => Response.json({ ok: true }, { status: 200 }));
+    expect((await post(app, "/v1/answer", "{}", "hung")).status).toBe(200);
+    expect(executions()).toBe(2);
   });
 
   it("does not store 5xx: the same key runs again", async () => {
