@@ -89,6 +89,19 @@ async function post(
   });
 }
 
+/** Makes the app's answer wait until the returned function is called; then it answers 200. */
+function answerWhenFinished(answerWith: (f: () => Promise<Response>) => void): () => void {
+  let finish: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  answerWith(async () => {
+    await gate;
+    return Response.json({ ok: true }, { status: 200 });
+  });
+  return () => finish();
+}
+
 async function codeOf(res: Response): Promise<string> {
   return ((await res.json()) as { code: string }).code;
 }
@@ -175,14 +188,7 @@ describe("Idempotency-Key", () => {
 
   it("answers 409 idempotency_key_in_use while the first request runs", async () => {
     const { app, answerWith, executions } = idempotentApp();
-    let finish: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    answerWith(async () => {
-      await gate;
-      return Response.json({ ok: true }, { status: 200 });
-    });
+    const finish = answerWhenFinished(answerWith);
     const first = post(app, "/v1/answer", "{}", "slow");
     await expect.poll(executions).toBe(1);
     const second = await post(app, "/v1/answer", "{}", "slow");
@@ -198,14 +204,7 @@ describe("Idempotency-Key", () => {
   it("renews the lock while the request runs: a retry with the same key after lockMs is 409, not a second run", async () => {
     let t = T;
     const { app, answerWith, executions } = idempotentApp({ now: () => t, lockMs: 90 });
-    let finish: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    answerWith(async () => {
-      await gate;
-      return Response.json({ ok: true }, { status: 200 });
-    });
+    const finish = answerWhenFinished(answerWith);
     const first = post(app, "/v1/answer", "{}", "slow");
     await expect.poll(executions).toBe(1);
     // Past the first lock's end (within the renewals' 10 × lockMs): only a renewed lock holds the key.
