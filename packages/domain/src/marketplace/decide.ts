@@ -1691,7 +1691,9 @@ function lossParts(s: MarketplaceCharge, lostMinor: number): TakeBackParts {
       s.currency,
     );
   const reversible = s.destinationTransferId === undefined ? 0 : Math.max(0, sellersLeftMinor(s)[0] ?? 0);
-  const reversalMinor = Math.min(lostMinor, reversible);
+  // Reversed in whole steps of the currency, as a split's are; a part of a step is the platform's.
+  const step = currencyInfo(s.currency).amountStepMinor;
+  const reversalMinor = Math.min(lostMinor - (lostMinor % step), reversible);
   return {
     sellerPartsMinor: [reversalMinor],
     feePartMinor: 0,

@@ -10,6 +10,7 @@ import {
   marketplaceBooks as books,
   closed,
   created,
+  destinationCommand,
   dispute,
   effectsOfKind as of,
   paid,
@@ -55,5 +56,19 @@ describe("a split in a three-decimal currency, disputed for an amount that is no
     expect(
       takeBackParts(971, [290, 580], 130, { reverseTransfer: true, refundApplicationFee: true }, "KWD"),
     ).toEqual({ sellerPartsMinor: [280, 570], feePartMinor: 121, platformFundedMinor: 0 });
+  });
+
+  it("a destination charge (one seller) reverses whole steps of the loss too; the part of a step is the platform's", () => {
+    const kwdDestination = created({ ...destinationCommand, currency: "KWD", amountMinor: 10_000 });
+    const lost = run(kwdDestination, [paid(), dispute(1_235), closed("lost", 1_235)]);
+    expect(of(lost.effects, "reverse_transfer").map((r) => [r.amountMinor, r.reason])).toEqual([
+      [1_230, "dispute_lost"],
+    ]);
+    expect(lost.state.disputes[0]?.parts).toEqual({
+      sellerPartsMinor: [1_230],
+      feePartMinor: 0,
+      platformFundedMinor: 5,
+    });
+    expect(() => books(lost.effects, lost.state)).not.toThrow();
   });
 });
