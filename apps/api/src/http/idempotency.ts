@@ -120,16 +120,25 @@ export function requestFingerprint(
   body: string,
   roles?: readonly string[],
 ): string {
+  return fingerprintOf(requestText(method, pathWithQuery, body), roles);
+}
+
+/** Method, path and canonical body as the fingerprints hash them (a body that is not JSON as its text). */
+function requestText(method: string, pathWithQuery: string, body: string): string {
   let canonical: string;
   try {
     canonical = body === "" ? "" : `json:${canonicalJson(JSON.parse(body))}`;
   } catch {
     canonical = `text:${body}`;
   }
+  return `${method}\n${pathWithQuery}\n${canonical}`;
+}
+
+function fingerprintOf(text: string, roles?: readonly string[]): string {
   // The caller's roles, sorted: a key used with some roles neither replays nor runs for the
   // same subject with others (a token that lost its admin role gets no admin's answer back).
   const as = roles === undefined ? "" : `\nroles:${[...new Set(roles)].sort().join(",")}`;
-  return createHash("sha256").update(`${method}\n${pathWithQuery}\n${canonical}${as}`).digest("hex");
+  return createHash("sha256").update(`${text}${as}`).digest("hex");
 }
 
 /** What {@link IdempotencyOptions.storePolicy} decides on. */
@@ -249,14 +258,15 @@ export function idempotency(
     const log = c.get("log");
 
     const path = pathWithSortedQuery(c);
-    const body = await c.req.text();
+    // Parsed and made canonical once, hashed with the roles and without (see legacyRequestHash).
+    const text = requestText(c.req.method, path, await c.req.text());
     const request: IdempotentRequest = {
       scope: principal.subject,
       key,
       method: c.req.method,
       path,
-      requestHash: requestFingerprint(c.req.method, path, body, principal.roles),
-      legacyRequestHash: requestFingerprint(c.req.method, path, body),
+      requestHash: fingerprintOf(text, principal.roles),
+      legacyRequestHash: fingerprintOf(text),
     };
     const lock: LockRef = { scope: request.scope, key, lockToken: newLockToken() };
     let begun: BeginResult;
