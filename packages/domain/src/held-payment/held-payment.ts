@@ -3,6 +3,7 @@ import type { Dispute } from "../kernel/disputes.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
 import type { OwedPayment } from "../owed/owed-payment.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import { notSettledIn } from "../policy/settlement-currencies.js";
 import type { Instant } from "../shared/time.js";
 import { type HeldPaymentError, heldPaymentError } from "./held-payment.errors.js";
 import { heldPaymentIds } from "./held-payment-ids.js";
@@ -304,13 +305,10 @@ export function newHeldPayment(
   const { currency, amountMinor } = command;
   if (!isCurrencyCode(currency))
     return err(heldPaymentError("unsupported_currency", `${currency} is not a supported currency`));
-  const settled = ctx.policy.settlementCurrencies;
-  if (settled !== undefined && !settled.includes(currency))
+  const notSettled = notSettledIn(ctx.policy.settlementCurrencies, currency);
+  if (notSettled !== undefined)
     return err(
-      heldPaymentError(
-        "currency_not_settled",
-        `the platform settles in ${settled.join(", ")}, not ${currency}: the seller could not be paid from the charge`,
-      ),
+      heldPaymentError("currency_not_settled", `${notSettled}: the seller could not be paid from the charge`),
     );
   if (!Number.isSafeInteger(amountMinor))
     return err(heldPaymentError("invalid_amount", "the amount must be a whole number of minor units"));

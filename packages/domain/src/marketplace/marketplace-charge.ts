@@ -7,6 +7,7 @@ import type {
   MarketplaceRefundRules,
   RefundInitiator,
 } from "../policy/marketplace-policy.js";
+import { notSettledIn } from "../policy/settlement-currencies.js";
 import type { Instant } from "../shared/time.js";
 import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
 import { marketplaceChargeIds } from "./marketplace-charge-ids.js";
@@ -374,12 +375,12 @@ export function newMarketplaceCharge(
     );
   if (new Set(sellers.map((s) => s.id)).size !== sellers.length)
     return err(marketplaceChargeError("invalid_split", "a seller appears twice"));
-  const settled = ctx.policy.settlementCurrencies;
-  if (settled !== undefined && !settled.includes(currency))
+  const notSettled = notSettledIn(ctx.policy.settlementCurrencies, currency);
+  if (notSettled !== undefined)
     return err(
       marketplaceChargeError(
         "currency_not_settled",
-        `the platform settles in ${settled.join(", ")}, not ${currency}: the sellers' transfers and their reversals could not be made in the charge's currency`,
+        `${notSettled}: the sellers' transfers and their reversals could not be made in the charge's currency`,
       ),
     );
   const problem = commandProblem(command);
