@@ -148,12 +148,21 @@ export interface ResponseOutcome {
   readonly code: string | undefined;
 }
 
-/** Codes that say "try again", so storing them would replay a temporary failure for a day. */
+/**
+ * Codes that say "try again", so storing them would replay a temporary failure for a day: a
+ * failure of the moment, or work in flight at Stripe that ends on its own within minutes (a
+ * refund, a release, a seller's transfer or a payout not yet landed). A state that waits on
+ * people or the calendar (`round_in_progress`, `change_pending`) is a refusal, and stored.
+ */
 export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   "version_conflict",
   "storage_unavailable",
   "gateway_retryable",
   "gateway_outcome_unknown",
+  "refund_in_flight",
+  "release_in_flight",
+  "transfers_pending",
+  "payout_in_flight",
 ]);
 
 /**

@@ -517,6 +517,13 @@ describe("request fingerprints", () => {
     expect([200, 201, 202, 204].map((s) => stores(s))).toEqual([true, true, true, true]);
     expect(stores(409, "member_exists")).toBe(true);
     expect(stores(409, "version_conflict")).toBe(false);
+    // Work in flight at Stripe lands on its own: the same key may ask again once it has.
+    expect(
+      ["refund_in_flight", "release_in_flight", "transfers_pending", "payout_in_flight"].map((c) =>
+        stores(409, c),
+      ),
+    ).toEqual([false, false, false, false]);
+    expect(stores(409, "round_in_progress")).toBe(true);
     expect([400, 401, 403, 404, 413, 415, 422, 429, 500, 502, 503].map((s) => stores(s))).toEqual(
       Array(11).fill(false),
     );

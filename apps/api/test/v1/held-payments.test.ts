@@ -576,6 +576,31 @@ describe("platform operators' commands", () => {
     );
   });
 
+  it("a refund refused while another is in flight runs under the same key once that one lands", async () => {
+    const { id } = await paid();
+    const asOperator = async (key: string, amountMinor: number) =>
+      app.request(
+        `/v1/held-payments/${id}/refunds`,
+        authed(await operatorToken(), "POST", { amountMinor }, { "idempotency-key": key }),
+      );
+    expect((await asOperator("first", 25_00)).status).toBe(200);
+    await expectProblem(await asOperator("second", 10_00), 409, "refund_in_flight");
+    await sim.runUntilQuiet();
+    // "Try again": the refusal was not stored for the key's lifetime.
+    const again = await asOperator("second", 10_00);
+    expect(again.status, await again.clone().text()).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBeNull();
+    await sim.runUntilQuiet();
+    expect((await read(id)).refunds.map((r) => [r.amount.amountMinor, r.status])).toEqual([
+      [25_00, "succeeded"],
+      [10_00, "succeeded"],
+    ]);
+    // Now stored: the same key replays the refund, it does not make a third.
+    const replayed = await asOperator("second", 10_00);
+    expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+    expect((await read(id)).refunds).toHaveLength(2);
+  });
+
   it("a failed refund is retried by an operator (409 no_failed_refund when none failed)", async () => {
     const { id } = await paid();
     await expectProblem(
