@@ -153,6 +153,8 @@ export function createContainer(config: {
   const desk = new PrismaSupportDesk(prisma, clock);
   // Queues the admins' notices of an admin's reconciliation run (the scheduler's delivery worker sends them).
   const notifier = adminNoticeNotifierOf(config.adminNotice ?? readAdminNoticeEnv({}), prisma, clock, logger);
+  // Concurrent deliveries share one transaction; each is answered once it committed.
+  const ingest = new BatchingWebhookIngest(prisma, clock, config.webhookBatching);
   container.bind(TOKENS.apiDeps).toConstantValue({
     http,
     useCases,
@@ -161,8 +163,8 @@ export function createContainer(config: {
     },
     webhooks: {
       stripeSecret: config.stripeWebhookSecret,
-      // Concurrent deliveries share one transaction; each is answered once it committed.
-      inbox: new BatchingWebhookIngest(prisma, clock, config.webhookBatching),
+      inbox: { receive: (event, rawBody) => ingest.receive(event, rawBody), full: () => ingest.full() },
+      overload: http.overload,
     },
     paymentAttempts: new PaymentAttemptLimiter({
       store: new PrismaPaymentAttemptStore(prisma),

@@ -159,6 +159,12 @@ const schema = z.object({
    */
   SUSU_WEBHOOK_BATCH_MAX: wholeNumber(1, 1_000, 64),
   SUSU_WEBHOOK_BATCH_WAIT_MS: wholeNumber(0, 1_000, 0),
+  /**
+   * Most Stripe events waiting to be stored (behind the batches being written) before the
+   * webhook endpoint answers new deliveries 503 `overloaded`, so Stripe delivers them again
+   * later, instead of holding them in memory for longer than Stripe waits. Default 4,096.
+   */
+  SUSU_WEBHOOK_MAX_WAITING: wholeNumber(1, 1_000_000, 4_096),
   API_PROCESSES: z
     .preprocess(
       (value) => (value === "" ? undefined : value),

@@ -67,7 +67,11 @@ const container = createContainer({
   ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
   dbPoolSize: env.API_DB_POOL_SIZE,
   ...(env.API_DB_POOL_MIN !== undefined ? { dbPoolMin: env.API_DB_POOL_MIN } : {}),
-  webhookBatching: { maxBatch: env.SUSU_WEBHOOK_BATCH_MAX, maxWaitMs: env.SUSU_WEBHOOK_BATCH_WAIT_MS },
+  webhookBatching: {
+    maxBatch: env.SUSU_WEBHOOK_BATCH_MAX,
+    maxWaitMs: env.SUSU_WEBHOOK_BATCH_WAIT_MS,
+    maxWaiting: env.SUSU_WEBHOOK_MAX_WAITING,
+  },
   adminNotice: config.adminNotice,
 });
 const app = createApp(container.get(TOKENS.apiDeps));

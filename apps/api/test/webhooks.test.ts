@@ -8,9 +8,11 @@ import { useTestDatabase } from "@susu/adapters/testing";
 import { storageError, useCaseDepsOn } from "@susu/domain";
 import { FakePaymentGateway, InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { errAsync, okAsync } from "neverthrow";
+import { Registry } from "prom-client";
 import Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
+import { createOverloadGuard } from "../src/http/overload.js";
 import { mayHoldNul, type WebhookRouteDeps } from "../src/routes/webhooks.js";
 import { testHttp } from "./support/app.js";
 
@@ -319,6 +321,48 @@ describe("POST /webhooks/stripe with grouped commits (BatchingWebhookIngest, as 
     const payloadOf = (id: string) => rows.find((r) => r.id === id)?.payload;
     expect(payloadOf(plain.id)).toEqual(JSON.parse(plain.body));
     expect(payloadOf(nul.id)).toEqual(JSON.parse(nul.body.replace('"processing"', '"proc\\ufffdessing"')));
+  });
+
+  it("answers 503 overloaded while too many events wait to be stored; those are stored when Stripe delivers again", async () => {
+    const registry = new Registry();
+    const overload = createOverloadGuard({ maxInFlight: 0 }, { registry });
+    const ingest = new BatchingWebhookIngest(db.prisma, undefined, {
+      maxBatch: 1,
+      maxWaitMs: 0,
+      maxInFlight: 1,
+      maxWaiting: 2,
+    });
+    const crowded = createApp({
+      useCases: useCaseDepsOn(new InMemoryStore(), { clock: new ManualClock(), ids: new SequentialIds() }),
+      ping: async () => undefined,
+      webhooks: {
+        stripeSecret: secret,
+        inbox: { receive: (e, raw) => ingest.receive(e, raw), full: () => ingest.full() },
+        overload,
+      },
+      http: testHttp(),
+      gateway: new FakePaymentGateway(() => Date.now()),
+    });
+    // Sent together: one is written, two wait, the rest find the backlog full.
+    const events = Array.from({ length: 8 }, () => eventBody());
+    const responses = await Promise.all(events.map(({ body }) => deliver(body, sign(body), crowded)));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 503, 503, 503, 503, 503]);
+    const refused = responses[3]!;
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    expect(await refused.json()).toMatchObject({ status: 503, code: "overloaded" });
+    expect(await Promise.all(events.map(({ id }) => stored(id)))).toEqual([1, 1, 1, 0, 0, 0, 0, 0]);
+    expect(await registry.getSingleMetricAsString("susu_http_requests_shed_total")).toContain(
+      'susu_http_requests_shed_total{reason="webhook_backlog"} 5',
+    );
+    // A forged delivery keeps its 400 however full the backlog.
+    const { body } = eventBody();
+    expect((await deliver(body, "t=1,v1=forged", crowded)).status).toBe(400);
+    // Stripe's next attempt finds room.
+    for (const { id, body } of events.slice(3)) {
+      expect((await deliver(body, sign(body), crowded)).status).toBe(200);
+      expect(await stored(id)).toBe(1);
+    }
   });
 
   it("answers 503 to every delivery of a batch the database could not store, and stores none", async () => {

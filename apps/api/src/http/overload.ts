@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { problemDoc, problemResponse } from "./problem-response.js";
 import type { RequestLogVariables } from "./request-log.js";
@@ -26,21 +26,36 @@ export interface OverloadLimits {
 export interface OverloadGuard {
   /**
    * Counts the requests under `prefix` being served and refuses new ones past the limit.
-   * Requests outside it (health checks, Stripe's webhooks, metrics) are never refused: the
-   * webhooks are cheap to take, stored durably, and a refused one waits for Stripe's next
-   * retry. A request counts until its handler returns its response: a streamed body (no
+   * Requests outside it (health checks, Stripe's webhooks, metrics) are not counted: a
+   * webhook is cheap to take and stored durably, and the endpoint refuses one only when the
+   * events waiting to be stored reach their own limit ({@link OverloadGuard.refuse}). A request counts until its handler returns its response: a streamed body (no
    * `/v1` route streams) would be sent after.
    */
   middleware(prefix: string): MiddlewareHandler<{ Variables: Pick<RequestLogVariables, "shed"> }>;
   /** Requests under the prefix being served now. */
   inFlight(): number;
+  /**
+   * The same 503 `overloaded` for a refusal decided elsewhere (the webhook endpoint's backlog
+   * of events waiting to be stored): counted, logged at `warn` and left out of the served
+   * requests' metrics as the guard's own.
+   */
+  refuse(
+    c: Context<{ Variables: Pick<RequestLogVariables, "shed"> }>,
+    reason: Exclude<OverloadReason, "in_flight">,
+    detail: string,
+  ): Response;
 }
 
 /** How long a refused client is asked to wait, seconds. */
 export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
-/** Why a request was refused (the only reason today: the in-flight limit). */
-export type OverloadReason = "in_flight";
+/**
+ * Why a request was refused: `in_flight`, the process's limit of `/v1` requests at once;
+ * `webhook_backlog`, Stripe events waiting to be stored reached their limit.
+ */
+export type OverloadReason = "in_flight" | "webhook_backlog";
+
+const REASONS: readonly OverloadReason[] = ["in_flight", "webhook_backlog"];
 
 /**
  * Creates the guard. `registry` gets `susu_http_requests_shed_total{reason}` (requests
@@ -63,11 +78,11 @@ export function createOverloadGuard(
       ? undefined
       : new Counter({
           name: "susu_http_requests_shed_total",
-          help: "Requests under /v1 refused with 503 overloaded, by reason (in_flight: the process's limit of requests at once).",
+          help: "Requests refused with 503 overloaded, by reason (in_flight: the process's limit of /v1 requests at once; webhook_backlog: Stripe events waiting to be stored reached their limit).",
           labelNames: ["reason"] as const,
           registers: [registry],
         });
-  shed?.inc({ reason: "in_flight" }, 0);
+  for (const reason of REASONS) shed?.inc({ reason }, 0);
   if (registry !== undefined)
     new Gauge({
       name: "susu_http_in_flight",
@@ -79,14 +94,11 @@ export function createOverloadGuard(
       },
     });
 
-  const refusal = (reason: OverloadReason): Response => {
+  const refusal = (reason: OverloadReason, detail: string): Response => {
     shed?.inc({ reason });
-    return problemResponse(
-      503,
-      "overloaded",
-      `this API process is serving its limit of ${limits.maxInFlight} requests at once; retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s`,
-      { "retry-after": String(OVERLOAD_RETRY_AFTER_SECONDS) },
-    );
+    return problemResponse(503, "overloaded", `${detail}; retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s`, {
+      "retry-after": String(OVERLOAD_RETRY_AFTER_SECONDS),
+    });
   };
 
   return {
@@ -99,7 +111,10 @@ export function createOverloadGuard(
         if (limits.maxInFlight > 0 && inFlight >= limits.maxInFlight) {
           // The request log writes it at warn with the reason, and the metrics leave it out.
           c.set("shed", "in_flight");
-          return refusal("in_flight");
+          return refusal(
+            "in_flight",
+            `this API process is serving its limit of ${limits.maxInFlight} requests at once`,
+          );
         }
         inFlight++;
         try {
@@ -110,6 +125,10 @@ export function createOverloadGuard(
       };
     },
     inFlight: () => inFlight,
+    refuse(c, reason, detail) {
+      c.set("shed", reason);
+      return refusal(reason, detail);
+    },
   };
 }
 

@@ -4,6 +4,8 @@ import { Hono } from "hono";
 import type { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { bodyLimit } from "../http/edge.js";
+import type { OverloadGuard } from "../http/overload.js";
+import type { RequestLogVariables } from "../http/request-log.js";
 import { problem, serverProblem } from "../problem.js";
 
 /** Largest webhook body accepted. Stripe's events are far smaller; this only stops abuse. */
@@ -29,7 +31,15 @@ export interface WebhookRouteDeps {
       event: Stripe.Event,
       rawBody?: string,
     ): ReturnType<WebhookInbox["receive"]> | ResultAsync<"stored" | "duplicate", StorageError>;
+    /**
+     * Whether the events waiting to be stored reached their limit (`BatchingWebhookIngest`):
+     * the endpoint then answers 503 `overloaded` with `Retry-After` and stores nothing, and
+     * Stripe delivers the event again later. Without it, nothing is refused.
+     */
+    full?(): boolean;
   };
+  /** Counts and logs a refusal as the API's overload guard does; without it, a plain 503. */
+  readonly overload?: Pick<OverloadGuard, "refuse">;
   /** Oldest signature accepted, in seconds (default 300, like Stripe's SDK). */
   readonly toleranceSeconds?: number;
 }
@@ -41,7 +51,8 @@ export interface WebhookRouteDeps {
  * stops Stripe's retries, so the answer is 2xx exactly when the event is stored (or was
  * already): a refused signature is a 400 problem with the verifier's stable code
  * (`signature_missing`, `signature_invalid`, `signature_expired`, `payload_invalid`) and
- * stores nothing; a database that cannot store it is a 503, and Stripe delivers it again.
+ * stores nothing; a database that cannot store it is a 503 `inbox_unavailable`, and a backlog
+ * of events waiting to be stored at its limit a 503 `overloaded`: Stripe delivers it again.
  */
 export function webhookRoutes(deps: WebhookRouteDeps) {
   // Fail at start-up, not on the first delivery: an empty secret would refuse every event.
@@ -51,7 +62,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     .filter((x) => x !== "");
   if (secrets.length === 0) throw new RangeError("the Stripe webhook secret is empty");
   const tolerance = deps.toleranceSeconds ?? DEFAULT_WEBHOOK_TOLERANCE_SECONDS;
-  const app = new Hono();
+  const app = new Hono<{ Variables: Pick<RequestLogVariables, "shed"> }>();
   app.post(
     "/stripe",
     // Decided from Content-Length where it settles it (counting only a chunked body), so the
@@ -74,6 +85,13 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       if (verified.isErr()) {
         const refusal = first.isErr() ? first.error : verified.error;
         return problem(c, 400, refusal.code, refusal.message);
+      }
+      // After the signature, so a forged request learns nothing and a bad one keeps its 400.
+      if (deps.inbox.full?.() === true) {
+        const detail = "Stripe events waiting to be stored reached their limit";
+        return deps.overload !== undefined
+          ? deps.overload.refuse(c, "webhook_backlog", detail)
+          : problem(c, 503, "overloaded", detail);
       }
       // JSON can hold a NUL only as the escape \u0000 (a raw control character does not
       // parse), so a body without that text needs no walk, and the event is exactly its

@@ -167,6 +167,13 @@ export interface WebhookIngestBatching {
   readonly maxWaitMs?: number;
   /** Most batches written at once (default 4); more wait, growing up to `maxBatch`. */
   readonly maxInFlight?: number;
+  /**
+   * Most events waiting for a write (gathered or queued, not those being written) before
+   * {@link BatchingWebhookIngest.full} says so (default 4,096: about a second of the
+   * endpoint's rate on the 2-core bench machine). The endpoint then refuses new deliveries
+   * with a 503 instead of holding them in memory for longer than Stripe waits for an answer.
+   */
+  readonly maxWaiting?: number;
 }
 
 interface Pending {
@@ -182,7 +189,12 @@ interface Pending {
 // 5 s per row, two runs each, alternating), 0 against 2 ms gave 541–688 against 213–244
 // events/s with 1 client, 2,375–2,806 against 1,738–2,119 with 16, 3,344–4,278 against
 // 2,869–3,084 with 64.
-export const DEFAULT_WEBHOOK_INGEST_BATCHING = { maxBatch: 64, maxWaitMs: 0, maxInFlight: 4 } as const;
+export const DEFAULT_WEBHOOK_INGEST_BATCHING = {
+  maxBatch: 64,
+  maxWaitMs: 0,
+  maxInFlight: 4,
+  maxWaiting: 4_096,
+} as const;
 
 function positiveInteger(name: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min)
@@ -202,7 +214,10 @@ export class BatchingWebhookIngest {
   readonly #maxBatch: number;
   readonly #maxWaitMs: number;
   readonly #maxInFlight: number;
+  readonly #maxWaiting: number;
   #gathering: Pending[] = [];
+  /** Events in {@link #gathering} and {@link #ready}: waiting for a write. */
+  #waiting = 0;
   /** Cancels the pending close of the batch being gathered, if one is scheduled. */
   #cancelClose: (() => void) | undefined;
   /** Full batches waiting for a free slot. */
@@ -229,6 +244,25 @@ export class BatchingWebhookIngest {
       options.maxInFlight ?? DEFAULT_WEBHOOK_INGEST_BATCHING.maxInFlight,
       1,
     );
+    this.#maxWaiting = positiveInteger(
+      "maxWaiting",
+      options.maxWaiting ?? DEFAULT_WEBHOOK_INGEST_BATCHING.maxWaiting,
+      1,
+    );
+  }
+
+  /** Events waiting for a write: gathered or queued behind the batches being written. */
+  waiting(): number {
+    return this.#waiting;
+  }
+
+  /**
+   * Whether the events waiting reached `maxWaiting`: the database does not keep up, and a
+   * delivery taken now would wait behind them. {@link receive} still takes it (nothing is
+   * refused here); the endpoint asks first and answers 503, and Stripe delivers it again.
+   */
+  full(): boolean {
+    return this.#waiting >= this.#maxWaiting;
   }
 
   /**
@@ -238,6 +272,7 @@ export class BatchingWebhookIngest {
   receive(event: Stripe.Event, rawBody?: string): ResultAsync<ReceiveResult, StorageError> {
     const answer = new Promise<ReceiveResult>((resolve, reject) => {
       this.#gathering.push({ event: { event, rawBody }, resolve, reject });
+      this.#waiting += 1;
       if (this.#gathering.length >= this.#maxBatch) this.#close();
       else if (this.#cancelClose === undefined) this.#cancelClose = this.#scheduleClose();
     });
@@ -272,6 +307,7 @@ export class BatchingWebhookIngest {
       if (batch === undefined) return;
       while (this.#ready.length > 0 && batch.length + (this.#ready[0]?.length ?? 0) <= this.#maxBatch)
         batch.push(...(this.#ready.shift() ?? []));
+      this.#waiting -= batch.length;
       this.#inFlight += 1;
       void this.#write(batch).finally(() => {
         this.#inFlight -= 1;

@@ -258,7 +258,35 @@ describe("BatchingWebhookIngest", () => {
     }
   });
 
+  it("is full once maxWaiting events wait behind the writes, and empties as they are written", async () => {
+    const ingest = new BatchingWebhookIngest(db.prisma, clock, {
+      maxBatch: 2,
+      maxWaitMs: 0,
+      maxInFlight: 1,
+      maxWaiting: 3,
+    });
+    const events = Array.from({ length: 5 }, kept);
+    const fullness: [number, boolean][] = [];
+    const answers = events.map((e) => {
+      const answer = ingest.receive(e);
+      fullness.push([ingest.waiting(), ingest.full()]);
+      return answer;
+    });
+    // The first two go to the one writer at once; the next three wait, and the third fills it.
+    expect(fullness).toEqual([
+      [1, false],
+      [0, false],
+      [1, false],
+      [2, false],
+      [3, true],
+    ]);
+    expect((await Promise.all(answers)).map((a) => a._unsafeUnwrap())).toEqual(Array(5).fill("stored"));
+    expect([ingest.waiting(), ingest.full()]).toEqual([0, false]);
+    expect(await rowsOf(events.map((e) => e.id))).toHaveLength(5);
+  });
+
   it("refuses settings that would never write or never gather", () => {
+    expect(() => new BatchingWebhookIngest(db.prisma, clock, { maxWaiting: 0 })).toThrow(RangeError);
     expect(() => new BatchingWebhookIngest(db.prisma, clock, { maxBatch: 0 })).toThrow(RangeError);
     expect(() => new BatchingWebhookIngest(db.prisma, clock, { maxWaitMs: -1 })).toThrow(RangeError);
     expect(() => new BatchingWebhookIngest(db.prisma, clock, { maxInFlight: 1.5 })).toThrow(RangeError);
