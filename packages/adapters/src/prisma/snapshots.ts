@@ -107,6 +107,9 @@ const groupSnapshot = z.strictObject({
   }),
   rotation: z.strictObject({ number: safeInt, receivedMemberIds: list(text), roundSequence: nonNegative }),
   currentRoundId: text.exactOptional(),
+  // When the last round opened (absent before the first, and in snapshots stored before it
+  // was kept: the next round then keeps to its slot).
+  lastRoundOpenedAt: instant.exactOptional(),
   pendingSwaps: list(z.strictObject({ proposedBy: text, counterparty: text, proposedAt: instant })),
   policy: z.strictObject({
     collectionWindowMs: safeInt,

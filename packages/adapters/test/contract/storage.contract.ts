@@ -36,7 +36,10 @@ import {
   type MarketplaceChargeEffect,
   type MarketplaceChargeInput,
   type MarketplaceChargeRepository,
+  markRoundEnded,
+  markRoundOpened,
   money,
+  nextRoundOpensAt,
   type OutboxEffect,
   type OutboxOperations,
   type OutboxStore,
@@ -698,6 +701,27 @@ export function storageContract(name: string, factory: StorageFactory): void {
       )._unsafeUnwrap();
       const found = (await s.groups.findGroupsDueForRound(T, 10))._unsafeUnwrap();
       expect(found.map((g) => g.id)).toEqual(["grp_due"]);
+    });
+
+    it("a group whose last round opened late is due a cadence after it, not at its old slot; stored whole", async () => {
+      const day = 86_400_000;
+      // Weekly from 30 days ago; its first round opened 3 days ago (the group was paused):
+      // the second's slot (23 days ago) has passed, but it opens a week after the first did.
+      const base = anActiveGroup({ id: "grp_late", startsAt: T - 30 * day });
+      const opened = markRoundOpened(base, "round_late", T - 3 * day)._unsafeUnwrap();
+      const late = markRoundEnded(opened, "round_late", { paidTo: "ana" })._unsafeUnwrap();
+      (
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(late),
+          groups: [{ state: late, expectedVersion: undefined }],
+        })
+      )._unsafeUnwrap();
+      expect((await s.groups.getGroup(late.id))._unsafeUnwrap()).toEqual(late);
+      expect(nextRoundOpensAt(late)).toBe(T + 4 * day - 3_600_000);
+      expect((await s.groups.findGroupsDueForRound(T, 10))._unsafeUnwrap()).toEqual([]);
+      const due = (await s.groups.findGroupsDueForRound(T + 4 * day, 10))._unsafeUnwrap();
+      expect(due.map((g) => g.id)).toEqual(["grp_late"]);
     });
 
     it("finds only active groups, up to the limit, and whole", async () => {

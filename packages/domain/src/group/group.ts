@@ -2,7 +2,7 @@ import { err, ok, type Result } from "neverthrow";
 import type { CurrencyCode } from "../money/index.js";
 import { COLLECTABLE_CURRENCIES, debitMethodFor } from "../policy/debit-methods.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
-import type { Instant } from "../shared/time.js";
+import { HOUR_MS, type Instant } from "../shared/time.js";
 import { type Cadence, roundOpensAt } from "./cadence.js";
 import { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
 import { GROUP_TRANSITIONS, type GroupStatus } from "./group-transitions.js";
@@ -106,6 +106,12 @@ export interface Group {
   readonly rotation: RotationProgress;
   /** The round collecting or paying out now, if any. */
   readonly currentRoundId?: string;
+  /**
+   * When the last round actually opened (absent before the first, and in groups stored before
+   * it was kept): the next round opens no sooner than one cadence after it
+   * ({@link nextRoundOpensAt}).
+   */
+  readonly lastRoundOpenedAt?: Instant;
   readonly pendingSwaps: readonly PositionSwap[];
   readonly policy: RoundPolicy;
   readonly createdAt: Instant;
@@ -517,13 +523,36 @@ export function nextRecipients(group: Group): MemberId[] {
   return group.payoutOrder.memberIds.filter((id) => !group.rotation.receivedMemberIds.includes(id));
 }
 
-/** When the next round opens. */
+/**
+ * How late a round may open after its slot without moving the rounds after it: the
+ * scheduler's own delay (its cron runs every minute; a busy run takes longer) must not push
+ * every later round back by as much, round after round.
+ */
+export const ROUND_OPENING_SLACK_MS = HOUR_MS;
+
+/**
+ * When the next round opens: its slot in the schedule fixed from `startsAt`
+ * ({@link roundOpensAt}), but never sooner than one cadence after the last round opened
+ * (less {@link ROUND_OPENING_SLACK_MS}). A round that opened late — the group was paused, a
+ * payout was blocked, members were not ready, or the round itself outlasted its slot (a
+ * 10-day window and 3 days' grace are longer than a week) — moves the rounds after it by
+ * as much, instead of leaving them overdue and opening them back to back, debiting members
+ * again days after the last debit. A round opened within the slack of its slot moves
+ * nothing: the slot wins.
+ */
 export function nextRoundOpensAt(group: Group): Instant {
-  return roundOpensAt(group.startsAt, group.cadence, group.rotation.roundSequence);
+  const slot = roundOpensAt(group.startsAt, group.cadence, group.rotation.roundSequence);
+  if (group.lastRoundOpenedAt === undefined) return slot;
+  const oneCadenceAfterLast =
+    roundOpensAt(group.lastRoundOpenedAt, group.cadence, 1) - ROUND_OPENING_SLACK_MS;
+  return Math.max(slot, oneCadenceAfterLast);
 }
 
-/** Records that a round opened: the group is busy until the round ends. */
-export function markRoundOpened(group: Group, roundId: string): Result<Group, GroupError> {
+/**
+ * Records that a round opened at `at` (the opener's clock; tests that do not care may leave
+ * it out, and the next round then keeps to its slot): the group is busy until the round ends.
+ */
+export function markRoundOpened(group: Group, roundId: string, at?: Instant): Result<Group, GroupError> {
   if (group.status !== "active") return err(groupError("group_not_active", `the group is ${group.status}`));
   if (group.currentRoundId !== undefined)
     return err(groupError("round_in_progress", `round ${group.currentRoundId} is still in progress`));
@@ -531,6 +560,7 @@ export function markRoundOpened(group: Group, roundId: string): Result<Group, Gr
     ...group,
     currentRoundId: roundId,
     rotation: { ...group.rotation, roundSequence: group.rotation.roundSequence + 1 },
+    ...(at === undefined ? {} : { lastRoundOpenedAt: at }),
   });
 }
 

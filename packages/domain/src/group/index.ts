@@ -34,6 +34,7 @@ export {
   pauseGroup,
   pauseGroupByAdmin,
   proposeSwap,
+  ROUND_OPENING_SLACK_MS,
   type RotationProgress,
   reassignPosition,
   removeMember,

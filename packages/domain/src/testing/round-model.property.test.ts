@@ -45,7 +45,7 @@ import type { Round, RoundStatus } from "../round/round.js";
 import { roundIds } from "../round/round-ids.js";
 import { ROUND_TRANSITIONS } from "../round/round-transitions.js";
 import { seededFractions } from "../shared/hash.js";
-import { DAY_MS, type Instant } from "../shared/time.js";
+import { DAY_MS, HOUR_MS, type Instant } from "../shared/time.js";
 import * as useCases from "../use-cases/index.js";
 import type {
   FakeDebit,
@@ -332,7 +332,11 @@ class Model {
   startRound(): { readonly code: string } | { readonly recipient: string } {
     if (this.groupStatus !== "active") return { code: "group_not_active" };
     if (this.current) return { code: "round_in_progress" };
-    if (this.now < this.startsAt + this.rounds.length * WEEK_MS) return { code: "no_round_due" };
+    // Its slot, and never sooner than a week (less the hour's slack) after the last round opened.
+    const lastOpenedAt = this.rounds.at(-1)?.openedAt;
+    const slot = this.startsAt + this.rounds.length * WEEK_MS;
+    const dueAt = lastOpenedAt === undefined ? slot : Math.max(slot, lastOpenedAt + WEEK_MS - HOUR_MS);
+    if (this.now < dueAt) return { code: "no_round_due" };
     const recipient = this.order.find((m) => !this.received.includes(m));
     if (recipient === undefined) return { code: "no_round_due" };
     // Everyone still due the pot this rotation must be able to receive it, as far as susu knows.

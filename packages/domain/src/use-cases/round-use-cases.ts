@@ -236,7 +236,7 @@ export function startRound(
         scheduledFor: opensAt,
       });
       if (created.isErr()) return errAsync(created.error);
-      const opened = G.markRoundOpened(group, roundId);
+      const opened = G.markRoundOpened(group, roundId, now);
       if (opened.isErr()) return errAsync(opened.error);
       const input: RoundInput = { type: "open" };
       const decided = decide(created.value, input, { now, policy: group.policy });
