@@ -80,6 +80,8 @@ export function createContainer(config: {
   readonly marketplacePolicy?: MarketplacePolicy;
   /** What people without a membership may do (`SUSU_DEFAULT_ENTITLEMENTS`); everything when absent. */
   readonly defaultEntitlements?: Entitlements;
+  /** The time zone of a group created without one (`SUSU_DEFAULT_TIME_ZONE`); UTC when absent. */
+  readonly defaultTimeZone?: string;
   /** Connections of the API's PostgreSQL pool (`API_DB_POOL_SIZE`; default 10). */
   readonly dbPoolSize?: number;
   /**
@@ -111,6 +113,7 @@ export function createContainer(config: {
     ...(config.heldPaymentPolicy !== undefined ? { heldPaymentPolicy: config.heldPaymentPolicy } : {}),
     ...(config.marketplacePolicy !== undefined ? { marketplacePolicy: config.marketplacePolicy } : {}),
     ...(config.defaultEntitlements !== undefined ? { defaultEntitlements: config.defaultEntitlements } : {}),
+    ...(config.defaultTimeZone !== undefined ? { defaultTimeZone: config.defaultTimeZone } : {}),
   });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.
   const logger = createLogger({ level: config.logLevel });

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { type AdminNoticeEnv, parseAdminNoticeEnv } from "@susu/adapters";
 import {
   type CurrencyCode,
+  canonicalTimeZone,
   DEFAULT_HELD_PAYMENT_POLICY,
   DEFAULT_MARKETPLACE_POLICY,
   type HeldPaymentPolicy,
@@ -135,6 +136,22 @@ const schema = z.object({
         return z.NEVER;
       }
       return parsed;
+    }),
+  /**
+   * The IANA time zone of a group created without one (its rounds open on the start's local
+   * day and time there). Default `Australia/Sydney`: BECS debits are Australian.
+   */
+  SUSU_DEFAULT_TIME_ZONE: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === "") return "Australia/Sydney";
+      const zone = canonicalTimeZone(text);
+      if (zone === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be an IANA time zone name, e.g. Australia/Sydney" });
+        return z.NEVER;
+      }
+      return zone;
     }),
   /**
    * How many API processes serve the port (node:cluster): a whole number from 1 to 64, or

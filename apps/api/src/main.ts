@@ -64,6 +64,7 @@ const container = createContainer({
   ...(env.SUSU_DEFAULT_ENTITLEMENTS !== undefined
     ? { defaultEntitlements: env.SUSU_DEFAULT_ENTITLEMENTS }
     : {}),
+  defaultTimeZone: env.SUSU_DEFAULT_TIME_ZONE,
   ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
   dbPoolSize: env.API_DB_POOL_SIZE,
   ...(env.API_DB_POOL_MIN !== undefined ? { dbPoolMin: env.API_DB_POOL_MIN } : {}),

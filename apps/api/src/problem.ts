@@ -113,6 +113,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "storage_refused":
       return 500;
     case "invalid_group":
+    case "invalid_time_zone":
     case "currency_not_supported":
     case "invalid_person":
     case "invalid_payout_order":

@@ -33,6 +33,7 @@ export function groupView(g: Group, readinessOf: ReadinessOf) {
     },
     cadence: g.cadence,
     startsAt: iso(g.startsAt),
+    timeZone: g.timeZone,
     rotationsPlanned: g.rotationsPlanned,
     members: g.members.map((m) => ({
       id: m.id,

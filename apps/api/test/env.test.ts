@@ -183,6 +183,29 @@ describe("readApiConfig", () => {
     ]);
   });
 
+  it("takes SUSU_DEFAULT_TIME_ZONE as an IANA name (unset or blank: Australia/Sydney), and names it otherwise", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    const read = (value?: string) =>
+      readApiConfig({ ...base, ...(value === undefined ? {} : { SUSU_DEFAULT_TIME_ZONE: value }) }).env
+        .SUSU_DEFAULT_TIME_ZONE;
+    expect([read(), read(" "), read("europe/london")]).toEqual([
+      "Australia/Sydney",
+      "Australia/Sydney",
+      "Europe/London",
+    ]);
+    let error: unknown;
+    try {
+      read("Mars/Base");
+    } catch (e) {
+      error = e;
+    }
+    expect((error as HttpConfigError).problems.map((p) => p.variable)).toEqual(["SUSU_DEFAULT_TIME_ZONE"]);
+  });
+
   it("takes SUSU_DEFAULT_ENTITLEMENTS as JSON entitlements (unset or blank: everything), and names it otherwise", () => {
     const base = {
       STRIPE_WEBHOOK_SECRET: "whsec_x",

@@ -57,6 +57,11 @@ export const GroupViewSchema = z
     contribution: z.object({ amountMinor: z.number().int(), currency: z.string(), text: z.string() }),
     cadence: z.string(),
     startsAt: z.string().nullable(),
+    timeZone: z.string().openapi({
+      description:
+        "The IANA time zone the group's schedule is kept in: rounds open on the start's local day (monthly, clamped to the month's last day) and at its local time, across daylight saving",
+      example: "Australia/Sydney",
+    }),
     rotationsPlanned: z.number().int(),
     members: z.array(
       z.object({
@@ -75,6 +80,9 @@ export const GroupViewSchema = z
   })
   .openapi("Group");
 
+/** An IANA time zone name; whether the runtime knows it is the domain's check (`invalid_time_zone`). */
+const TimeZoneSchema = z.string().max(64).refine(NUL_FREE, "no NUL characters");
+
 const CreateGroupSchema = z
   .object({
     name: DisplayNameSchema.openapi({ example: "Friday savers" }),
@@ -82,6 +90,11 @@ const CreateGroupSchema = z
     contributionMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ example: 10000 }),
     cadence: z.enum(CADENCES as [(typeof CADENCES)[number], ...(typeof CADENCES)[number][]]),
     startsAt: z.iso.datetime({ offset: true }).openapi({ example: "2030-01-03T09:00:00Z" }),
+    timeZone: TimeZoneSchema.optional().openapi({
+      description:
+        "The IANA time zone of the group's schedule (rounds open on the start's local day and time there). Default: the platform's (`SUSU_DEFAULT_TIME_ZONE`, Australia/Sydney unless set). An unknown zone: 422 `invalid_time_zone`",
+      example: "Australia/Sydney",
+    }),
     payoutOrderMethod: z.enum(
       PAYOUT_ORDER_METHODS as [
         (typeof PAYOUT_ORDER_METHODS)[number],
@@ -106,6 +119,7 @@ const createGroupRoute = createRoute({
     ...postResponses,
     ...unprocessableResponse([
       "invalid_group",
+      "invalid_time_zone",
       "currency_not_supported",
       "amount_below_minimum",
       "amount_too_large",
@@ -146,6 +160,9 @@ const UpdateGroupSchema = z
     contributionMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     cadence: z.enum(CADENCES as [(typeof CADENCES)[number], ...(typeof CADENCES)[number][]]).optional(),
     startsAt: z.iso.datetime({ offset: true }).optional(),
+    timeZone: TimeZoneSchema.optional().openapi({
+      description: "An IANA time zone (422 `invalid_time_zone` if unknown)",
+    }),
     payoutOrderMethod: z
       .enum(
         PAYOUT_ORDER_METHODS as [
@@ -194,6 +211,7 @@ const updateGroupRoute = createRoute({
     ...conflictResponse(["group_not_forming", "version_conflict"]),
     ...unprocessableResponse([
       "invalid_group",
+      "invalid_time_zone",
       "currency_not_supported",
       "amount_below_minimum",
       "amount_too_large",
@@ -264,13 +282,14 @@ export function groupsV1(deps: V1Deps) {
 
   app.openapi(createGroupRoute, async (c) => {
     const principal = c.get("principal");
-    const { rotationsPlanned, displayName, startsAt, ...rest } = c.req.valid("json");
+    const { rotationsPlanned, displayName, startsAt, timeZone, ...rest } = c.req.valid("json");
     // The creator's readiness comes with the group (their person was read for the commit).
     const created = await useCases
       .createGroupWithReadiness(deps.useCases, {
         ...rest,
         startsAt: Date.parse(startsAt),
         ...(rotationsPlanned !== undefined ? { rotationsPlanned } : {}),
+        ...(timeZone !== undefined ? { timeZone } : {}),
         creator: { id: principal.subject, displayName },
       })
       .map(({ group, readinessOf }) => groupView(group, readinessOf));

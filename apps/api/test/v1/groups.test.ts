@@ -58,6 +58,41 @@ describe("creating and reading groups", () => {
     expect(await groupCount()).toBe(before);
   });
 
+  it("a group's time zone: chosen at creation (canonical name), shown in the view; an unknown one is 422 invalid_time_zone, nothing stored", async () => {
+    const now = bed.clock.now();
+    const sydney = await send(
+      "ana",
+      "POST",
+      "/v1/groups",
+      newGroup(now, "ana", { timeZone: "australia/sydney" }),
+    );
+    expect(sydney.status).toBe(201);
+    expect(sydney.body.timeZone).toBe("Australia/Sydney");
+    expect((await send("ana", "GET", `/v1/groups/${sydney.body.id}`)).body.timeZone).toBe("Australia/Sydney");
+    // None given: the platform's default (this app's deps set none: UTC).
+    expect((await send("ana", "POST", "/v1/groups", newGroup(now, "ana"))).body.timeZone).toBe("UTC");
+    const before = await groupCount();
+    for (const timeZone of ["Mars/Olympus_Mons", "+10:00"])
+      expectProblem(
+        await send("ana", "POST", "/v1/groups", newGroup(now, "ana", { timeZone })),
+        422,
+        "invalid_time_zone",
+      );
+    expectInvalid(await send("ana", "POST", "/v1/groups", newGroup(now, "ana", { timeZone: 10 })), [
+      "timeZone",
+    ]);
+    expect(await groupCount()).toBe(before);
+    const patched = await send("ana", "PATCH", `/v1/groups/${sydney.body.id}`, {
+      timeZone: "Pacific/Auckland",
+    });
+    expect(patched.body.timeZone).toBe("Pacific/Auckland");
+    expectProblem(
+      await send("ana", "PATCH", `/v1/groups/${sydney.body.id}`, { timeZone: "Nowhere/Land" }),
+      422,
+      "invalid_time_zone",
+    );
+  });
+
   it("refuses a currency no supported debit method collects: 422 currency_not_supported, nothing stored", async () => {
     const before = await groupCount();
     const people = await bed.db.prisma.person.count();

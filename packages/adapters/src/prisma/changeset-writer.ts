@@ -175,11 +175,14 @@ async function writePerson(tx: Tx, change: VersionedChange<Person>, at: Instant)
   });
 }
 
+// time_zone is read from the snapshot ($15) in the statement itself: the projection cannot
+// disagree with it, and no parameter after $17 moves.
 const GROUP_COLUMNS = `name, currency, contribution_amount_minor, cadence, starts_at, payout_order_method,
   payout_order_seed, status, paused_reason, rotation_number, rotations_planned, current_round_id, next_round_at,
-  snapshot, version, updated_at`;
+  snapshot, version, updated_at, time_zone`;
 const GROUP_VALUES = `$2, $3, $4::bigint, $5::cadence, $6::timestamptz, $7::payout_order_method, $8,
-  $9::group_status, $10, $11::int, $12::int, $13, $14::timestamptz, $15::jsonb, $16::int, $17::timestamptz`;
+  $9::group_status, $10, $11::int, $12::int, $13, $14::timestamptz, $15::jsonb, $16::int, $17::timestamptz,
+  $15::jsonb ->> 'timeZone'`;
 const GROUP_INSERT_SQL = `
   INSERT INTO groups (id, ${GROUP_COLUMNS}, created_at) VALUES ($1, ${GROUP_VALUES}, $17::timestamptz)`;
 const GROUP_UPDATE_SQL = `

@@ -92,6 +92,9 @@ const groupSnapshot = z.strictObject({
   contributionMinor: safeInt,
   cadence: z.enum(CADENCES as readonly ["weekly", "fortnightly", "monthly"]),
   startsAt: instant,
+  // The IANA time zone of the group's schedule; snapshots stored before groups had one are
+  // in UTC, which keeps their schedule as it was.
+  timeZone: text.default("UTC"),
   rotationsPlanned: safeInt,
   status: z.enum(["forming", "active", "paused", "completed", "closed"]),
   pausedReason: text.exactOptional(),

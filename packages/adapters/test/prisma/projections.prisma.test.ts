@@ -61,6 +61,40 @@ describe("PostgreSQL storage beyond the contract", () => {
     await db.drop();
   });
 
+  it("projects a group's time zone and its next round in it; a snapshot stored without one reads as UTC", async () => {
+    const base = anActiveGroup({
+      id: "grp_tz",
+      memberIds: ["tz_ana", "tz_ben"],
+      startsAt: Date.parse("2030-03-01T09:00:00+11:00"),
+    });
+    const sydney: Group = {
+      ...base,
+      cadence: "monthly",
+      timeZone: "Australia/Sydney",
+      rotation: { ...base.rotation, roundSequence: 1 },
+    };
+    (
+      await store.commit({
+        ...empty,
+        people: peopleOf(sydney).map((state) => ({ state, expectedVersion: undefined })),
+        groups: [{ state: sydney, expectedVersion: undefined }],
+      })
+    )._unsafeUnwrap();
+    const row = async () =>
+      await db.prisma.group.findUniqueOrThrow({
+        where: { id: sydney.id },
+        select: { timeZone: true, nextRoundAt: true },
+      });
+    // The 1st of April, 09:00 in Sydney (still daylight time), not the 28th of March in UTC.
+    expect(await row()).toEqual({
+      timeZone: "Australia/Sydney",
+      nextRoundAt: new Date("2030-03-31T22:00:00.000Z"),
+    });
+    expect((await store.getGroup(sydney.id))._unsafeUnwrap()).toEqual(sydney);
+    await db.prisma.$executeRaw`UPDATE groups SET snapshot = snapshot - 'timeZone' WHERE id = ${sydney.id}`;
+    expect((await store.getGroup(sydney.id))._unsafeUnwrap()?.timeZone).toBe("UTC");
+  });
+
   it("keeps members, contributions, attempts and payouts in step with the snapshots", async () => {
     let round = aRoundOf(group, [], { id: "round_life" });
     (

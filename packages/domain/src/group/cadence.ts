@@ -1,5 +1,4 @@
-import type { Instant } from "../shared/time.js";
-import { DAY_MS } from "../shared/time.js";
+import { type Instant, instantAt, localDateTime, type TimeZone } from "../shared/time.js";
 
 /** How often a group's rounds open. */
 export type Cadence = "weekly" | "fortnightly" | "monthly";
@@ -8,32 +7,36 @@ export type Cadence = "weekly" | "fortnightly" | "monthly";
 export const CADENCES: readonly Cadence[] = ["weekly", "fortnightly", "monthly"];
 
 /**
- * When round number `roundSequence` (0-based, counted across rotations) opens, for a
- * group starting at `startsAt`. Monthly rounds keep the start's day of month, clamped to
- * the month's last day (a group starting on 31 January opens on 28/29 February).
+ * When round number `roundSequence` (0-based, counted across rotations) opens, for a group
+ * starting at `startsAt` whose schedule is kept in `timeZone` (default UTC). Every cadence
+ * counts in the zone's wall-clock time, so members are debited on the same local day and at
+ * the same local time whatever daylight saving does:
+ * - weekly and fortnightly: the start's local time, 7 or 14 local days later each round
+ *   (a round across a change of the clocks is 167 or 169 hours after the one before);
+ * - monthly: the start's local day of month, clamped to the month's last day (a group
+ *   starting on 31 January opens on 28/29 February, then on 31 March), at its local time.
+ * A local time that happens twice (clocks go back) is the first; one that never happens
+ * (clocks go forward) is moved forward by the gap ({@link instantAt}). In UTC this is the
+ * plain arithmetic it always was.
  */
-export function roundOpensAt(startsAt: Instant, cadence: Cadence, roundSequence: number): Instant {
+export function roundOpensAt(
+  startsAt: Instant,
+  cadence: Cadence,
+  roundSequence: number,
+  timeZone: TimeZone = "UTC",
+): Instant {
+  const start = localDateTime(startsAt, timeZone);
   switch (cadence) {
     case "weekly":
-      return startsAt + roundSequence * 7 * DAY_MS;
+      return instantAt({ ...start, day: start.day + roundSequence * 7 }, timeZone);
     case "fortnightly":
-      return startsAt + roundSequence * 14 * DAY_MS;
+      return instantAt({ ...start, day: start.day + roundSequence * 14 }, timeZone);
     case "monthly": {
-      const start = new Date(startsAt);
-      const monthIndex = start.getUTCMonth() + roundSequence;
-      const year = start.getUTCFullYear() + Math.floor(monthIndex / 12);
+      const monthIndex = start.month + roundSequence;
+      const year = start.year + Math.floor(monthIndex / 12);
       const month = ((monthIndex % 12) + 12) % 12;
       const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-      const day = Math.min(start.getUTCDate(), lastDay);
-      return Date.UTC(
-        year,
-        month,
-        day,
-        start.getUTCHours(),
-        start.getUTCMinutes(),
-        start.getUTCSeconds(),
-        start.getUTCMilliseconds(),
-      );
+      return instantAt({ ...start, year, month, day: Math.min(start.day, lastDay) }, timeZone);
     }
   }
 }

@@ -31,6 +31,7 @@ export type GroupError =
   | { readonly type: "round_in_progress"; readonly code: "round_in_progress"; readonly message: string }
   | { readonly type: "no_round_due"; readonly code: "no_round_due"; readonly message: string }
   | { readonly type: "invalid_group"; readonly code: "invalid_group"; readonly message: string }
+  | { readonly type: "invalid_time_zone"; readonly code: "invalid_time_zone"; readonly message: string }
   | {
       readonly type: "currency_not_supported";
       readonly code: "currency_not_supported";

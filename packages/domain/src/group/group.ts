@@ -2,7 +2,7 @@ import { err, ok, type Result } from "neverthrow";
 import type { CurrencyCode } from "../money/index.js";
 import { COLLECTABLE_CURRENCIES, debitMethodFor } from "../policy/debit-methods.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
-import { HOUR_MS, type Instant } from "../shared/time.js";
+import { canonicalTimeZone, HOUR_MS, type Instant, type TimeZone } from "../shared/time.js";
 import { type Cadence, roundOpensAt } from "./cadence.js";
 import { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
 import { GROUP_TRANSITIONS, type GroupStatus } from "./group-transitions.js";
@@ -89,6 +89,12 @@ export interface Group {
   readonly contributionMinor: number;
   readonly cadence: Cadence;
   readonly startsAt: Instant;
+  /**
+   * The IANA time zone the group's schedule is kept in: rounds open on the start's local
+   * day and at its local time ({@link roundOpensAt}). Groups stored before it was kept are
+   * in `UTC`, which keeps their schedule as it was.
+   */
+  readonly timeZone: TimeZone;
   /** How many rotations the group runs before it completes. */
   readonly rotationsPlanned: number;
   readonly status: GroupStatus;
@@ -127,6 +133,8 @@ export interface NewGroup {
   readonly contributionMinor: number;
   readonly cadence: Cadence;
   readonly startsAt: Instant;
+  /** The IANA time zone of its schedule (default `UTC`; the API applies the platform's default). */
+  readonly timeZone?: TimeZone;
   readonly payoutOrderMethod: PayoutOrderMethod;
   readonly rotationsPlanned?: number;
   readonly policy?: RoundPolicy;
@@ -156,6 +164,8 @@ export function createGroup(input: NewGroup): Result<Group, GroupError> {
   const rotationsPlanned = input.rotationsPlanned ?? 1;
   if (!Number.isSafeInteger(rotationsPlanned) || rotationsPlanned < 1 || rotationsPlanned > 12)
     return err(groupError("invalid_group", "rotationsPlanned must be between 1 and 12"));
+  const timeZone = canonicalTimeZone(input.timeZone ?? "UTC");
+  if (timeZone === undefined) return err(timeZoneError(input.timeZone ?? ""));
   const creator: Member = {
     id: input.creator.id,
     displayName: input.creator.displayName,
@@ -170,6 +180,7 @@ export function createGroup(input: NewGroup): Result<Group, GroupError> {
     contributionMinor: input.contributionMinor,
     cadence: input.cadence,
     startsAt: input.startsAt,
+    timeZone,
     rotationsPlanned,
     status: "forming",
     members: [creator],
@@ -180,6 +191,13 @@ export function createGroup(input: NewGroup): Result<Group, GroupError> {
     createdAt: input.createdAt,
     version: 0,
   });
+}
+
+function timeZoneError(timeZone: string): GroupError {
+  return groupError(
+    "invalid_time_zone",
+    `${JSON.stringify(timeZone.slice(0, 64))} is not a time zone; use an IANA name such as Australia/Sydney`,
+  );
 }
 
 /** Finds a member by id. */
@@ -541,10 +559,10 @@ export const ROUND_OPENING_SLACK_MS = HOUR_MS;
  * nothing: the slot wins.
  */
 export function nextRoundOpensAt(group: Group): Instant {
-  const slot = roundOpensAt(group.startsAt, group.cadence, group.rotation.roundSequence);
+  const slot = roundOpensAt(group.startsAt, group.cadence, group.rotation.roundSequence, group.timeZone);
   if (group.lastRoundOpenedAt === undefined) return slot;
   const oneCadenceAfterLast =
-    roundOpensAt(group.lastRoundOpenedAt, group.cadence, 1) - ROUND_OPENING_SLACK_MS;
+    roundOpensAt(group.lastRoundOpenedAt, group.cadence, 1, group.timeZone) - ROUND_OPENING_SLACK_MS;
   return Math.max(slot, oneCadenceAfterLast);
 }
 
@@ -731,6 +749,7 @@ export interface GroupSettings {
   readonly contributionMinor?: number;
   readonly cadence?: Cadence;
   readonly startsAt?: Instant;
+  readonly timeZone?: TimeZone;
   readonly payoutOrderMethod?: PayoutOrderMethod;
   readonly rotationsPlanned?: number;
 }
@@ -767,6 +786,8 @@ export function updateGroupSettings(
     const rotationsPlanned = settings.rotationsPlanned ?? group.rotationsPlanned;
     if (!Number.isSafeInteger(rotationsPlanned) || rotationsPlanned < 1 || rotationsPlanned > 12)
       return err(groupError("invalid_group", "rotationsPlanned must be between 1 and 12"));
+    const timeZone = canonicalTimeZone(settings.timeZone ?? group.timeZone);
+    if (timeZone === undefined) return err(timeZoneError(settings.timeZone ?? ""));
     const method = settings.payoutOrderMethod;
     const payoutOrder =
       method === undefined || method === group.payoutOrder.method
@@ -781,6 +802,7 @@ export function updateGroupSettings(
       contributionMinor,
       cadence: settings.cadence ?? group.cadence,
       startsAt: settings.startsAt ?? group.startsAt,
+      timeZone,
       rotationsPlanned,
       payoutOrder,
     });

@@ -14,6 +14,7 @@ import {
   nextRecipient,
   nextRoundOpensAt,
   ROUND_OPENING_SLACK_MS,
+  updateGroupSettings,
 } from "./group.js";
 
 const T0 = Date.UTC(2030, 0, 31, 9, 0);
@@ -104,6 +105,47 @@ describe("next round", () => {
           });
         },
       ),
+    );
+  });
+});
+
+describe("a group's time zone", () => {
+  const base = {
+    id: "g2",
+    name: "Sydney savers",
+    currency: "AUD" as const,
+    contributionMinor: 100_00,
+    cadence: "monthly" as const,
+    startsAt: Date.parse("2030-03-01T09:00:00+11:00"),
+    payoutOrderMethod: "join_order" as const,
+    creator: { id: "m0", displayName: "m0" },
+    createdAt: T0,
+  };
+
+  it("is chosen at creation (canonical IANA name), UTC when none is given, and refused when unknown", () => {
+    expect(createGroup({ ...base, timeZone: "australia/sydney" })._unsafeUnwrap().timeZone).toBe(
+      "Australia/Sydney",
+    );
+    expect(createGroup(base)._unsafeUnwrap().timeZone).toBe("UTC");
+    for (const timeZone of ["Mars/Olympus", "+10:00", "", "AEST10"])
+      expect(createGroup({ ...base, timeZone })._unsafeUnwrapErr().code).toBe("invalid_time_zone");
+  });
+
+  it("sets when rounds open: on the 1st at 09:00 in Sydney", () => {
+    let g = createGroup({ ...base, timeZone: "Australia/Sydney" })._unsafeUnwrap();
+    g = joinGroup(g, { id: "m1", displayName: "m1", joinedAt: T0 })._unsafeUnwrap();
+    g = activateGroup(g, "m0", allReady)._unsafeUnwrap();
+    g = openAndPay(g, 0, 0).group;
+    expect(new Date(nextRoundOpensAt(g)).toISOString()).toBe("2030-03-31T22:00:00.000Z");
+  });
+
+  it("may change with the other settings while the group forms", () => {
+    const g = createGroup(base)._unsafeUnwrap();
+    expect(updateGroupSettings(g, "m0", { timeZone: "Pacific/Auckland" })._unsafeUnwrap().timeZone).toBe(
+      "Pacific/Auckland",
+    );
+    expect(updateGroupSettings(g, "m0", { timeZone: "Nowhere/Land" })._unsafeUnwrapErr().code).toBe(
+      "invalid_time_zone",
     );
   });
 });

@@ -1,2 +1,14 @@
 export { hash32, seededFractions, unitFraction } from "./hash.js";
-export { DAY_MS, type DurationMs, HOUR_MS, type Instant, isoString, MINUTE_MS } from "./time.js";
+export {
+  canonicalTimeZone,
+  DAY_MS,
+  type DurationMs,
+  HOUR_MS,
+  type Instant,
+  instantAt,
+  isoString,
+  type LocalDateTime,
+  localDateTime,
+  MINUTE_MS,
+  type TimeZone,
+} from "./time.js";

@@ -62,6 +62,11 @@ export interface UseCaseDeps {
    * `UNRESTRICTED_ENTITLEMENTS` (everything, today's behaviour) when absent.
    */
   readonly defaultEntitlements?: Entitlements;
+  /**
+   * The IANA time zone of a group created without one (`SUSU_DEFAULT_TIME_ZONE`); `UTC`
+   * when absent.
+   */
+  readonly defaultTimeZone?: string;
 }
 
 /** A store that is every repository a use case needs (PrismaStore, InMemoryStore). */

@@ -85,6 +85,8 @@ export interface CreateGroupCommand {
   readonly contributionMinor: number;
   readonly cadence: Cadence;
   readonly startsAt: Instant;
+  /** The IANA time zone of the group's schedule (default: the platform's, `deps.defaultTimeZone`). */
+  readonly timeZone?: string;
   readonly payoutOrderMethod: PayoutOrderMethod;
   readonly rotationsPlanned?: number;
   readonly policy?: RoundPolicy;
@@ -125,6 +127,9 @@ export function createGroupWithReadiness(
     cadence: command.cadence,
     startsAt: command.startsAt,
     payoutOrderMethod: command.payoutOrderMethod,
+    ...((command.timeZone ?? deps.defaultTimeZone) !== undefined
+      ? { timeZone: command.timeZone ?? deps.defaultTimeZone }
+      : {}),
     ...(command.rotationsPlanned !== undefined ? { rotationsPlanned: command.rotationsPlanned } : {}),
     ...(command.policy !== undefined ? { policy: command.policy } : {}),
     creator: { id: command.creator.id ?? deps.ids.newId("mem"), displayName: command.creator.displayName },
