@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   invoiceRefundedMinor,
+  isCurrentMembership,
   MAX_OPEN_GROUPS_LIMIT,
   PLAN_PRICES_MAX,
   PLAN_TEXT_MAX_CHARS,
@@ -176,7 +177,11 @@ const SubscriptionSchema = z
     openInvoice: z
       .object({ id: z.string(), amountDueMinor: z.number().int(), hostedInvoiceUrl: z.string().nullable() })
       .nullable()
-      .openapi({ description: "An invoice waiting for payment (dunning): pay it on its page" }),
+      .openapi({
+        description:
+          "An invoice waiting for payment (dunning): pay it on its page. Null once the membership ended (canceled, " +
+          "or canceled by Stripe for non-payment): an invoice paid after that is refunded in full",
+      }),
     failure: z.object({ code: z.string(), message: z.string() }).nullable(),
     refunds: z
       .array(
@@ -205,7 +210,8 @@ const SubscriptionSchema = z
       )
       .openapi({
         description:
-          "Payments susu gives back: an invoice paid after the membership was canceled before it started is refunded in full",
+          "Payments susu gives back: an invoice paid after the membership was canceled before it started, or after " +
+          "Stripe ended the subscription (an open invoice paid late on its page), is refunded in full",
       }),
     createdAt: z.string(),
   })
@@ -231,7 +237,11 @@ function planView(p: Plan) {
 }
 
 function subscriptionView(s: Subscription) {
-  const open = [...s.invoices].reverse().find((i) => i.status === "open" && i.failedAttempts > 0);
+  // Once Stripe ended the subscription, paying an open invoice keeps nothing (it is refunded):
+  // it is no longer offered.
+  const open = isCurrentMembership(s)
+    ? [...s.invoices].reverse().find((i) => i.status === "open" && i.failedAttempts > 0)
+    : undefined;
   return {
     object: "subscription" as const,
     id: s.id,

@@ -143,7 +143,8 @@ export type SubscriptionEffect =
       /**
        * Refund in full every payment invoice `stripeInvoiceId` collected (Stripe's invoice
        * payments; each PaymentIntent's refund keyed `<effect id>:<payment intent>`): the
-       * invoice was paid after the membership was canceled before it started.
+       * invoice was paid after the membership was canceled before it started, or after Stripe
+       * ended the subscription (an open invoice paid late on its hosted page).
        */
       readonly kind: "refund_subscription_invoice";
       readonly stripeInvoiceId: string;

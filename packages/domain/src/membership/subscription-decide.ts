@@ -462,9 +462,10 @@ function applySnapshot(
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
   if (confirms) confirmChange(d, pending);
-  // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended.
+  // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended, in
+  // Stripe's time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
   if (snap.status === "canceled" || snap.status === "incomplete_expired")
-    d.set({ endedAt: snap.endedAt ?? d.state.endedAt ?? snap.observedAt ?? d.now });
+    d.set({ endedAt: snap.endedAt ?? s.endedAt ?? snap.observedAt ?? d.now });
   if (snap.observedAt !== undefined) d.observed(snap.observedAt);
   return undefined;
 }
@@ -510,6 +511,20 @@ function staleness(s: Subscription, snap: SubscriptionSnapshot): string | undefi
  */
 function paidAfterCancelBeforeStart(s: Subscription): boolean {
   return s.status === "canceled" && (s.canceledBeforeStart === true || s.stripeSubscriptionId === undefined);
+}
+
+/**
+ * Whether an invoice paid at `paidAt` (Stripe's time) was paid after the Stripe subscription
+ * had ended (`endedAt`: canceled, or canceled for non-payment, which susu calls a lapse for
+ * good). Stripe's cancel stops collecting, but an invoice finalized before stays open and its
+ * hosted page can still be paid: that money buys nothing (the subscription cannot come back),
+ * so it is refunded in full. Compared in Stripe's whole seconds: a payment in the second the
+ * subscription ended is taken as made before (the retry that raced the cancel), and kept.
+ */
+function paidAfterEnd(s: Subscription, paidAt: Instant): boolean {
+  if (s.endedAt === undefined) return false;
+  if (!isSubscriptionEnded(s.status) && s.status !== "lapsed") return false;
+  return Math.floor(paidAt / 1000) > Math.floor(s.endedAt / 1000);
 }
 
 /**
@@ -1193,7 +1208,8 @@ function invoicePaid(
         `subscription ${s.id}: invoice ${inv.id}'s posting was refused (${tx.error.message}); a bug`,
       );
     d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
-    if (paidAfterCancelBeforeStart(s)) refundInvoice(d, inv.id, input.invoice.amountPaidMinor);
+    if (paidAfterCancelBeforeStart(s) || paidAfterEnd(s, input.paidAt))
+      refundInvoice(d, inv.id, input.invoice.amountPaidMinor);
   }
   // Paid news newer than the last view is the subscription's standing now; older news
   // only books the money (a later view already said where it stands).

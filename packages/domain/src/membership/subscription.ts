@@ -13,7 +13,8 @@ import type { PlanInterval } from "./plan-interval.js";
  * - `past_due`: a renewal failed and Stripe retries (dunning); it still grants them;
  * - `lapsed`: the last retry failed (Stripe marked it `unpaid`, paused it, or canceled it
  *   for non-payment): it grants nothing; paying the open invoice makes it `active` again
- *   while Stripe keeps the subscription;
+ *   while Stripe keeps the subscription (once Stripe canceled it, `endedAt` set, a payment
+ *   of the open invoice is refunded in full);
  * - `canceled`: ended by the person or an admin; final;
  * - `incomplete_expired`: the first payment never came (Stripe expires it after 23 hours),
  *   or Stripe refused to start it; final.
@@ -105,7 +106,8 @@ export interface SubscriptionInvoice {
   readonly nextPaymentAttemptAt?: Instant;
   /**
    * Susu's refund of what the invoice collected, when it made one (an invoice paid after
-   * the membership was canceled before it started): `requested` until every refund it made
+   * the membership was canceled before it started, or after Stripe ended the subscription:
+   * an open invoice paid late on its page): `requested` until every refund it made
    * has ended (`refundIds`, from the refund call's answer; until that answer is heard, until
    * the refunds heard add up to what the invoice collected; a pending refund is no news) or
    * Stripe refused one, then `succeeded` (every refund succeeded) or `failed` (one failed or
