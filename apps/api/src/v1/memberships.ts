@@ -173,7 +173,11 @@ const SubscriptionSchema = z
     checkoutUrl: z
       .string()
       .nullable()
-      .openapi({ description: "The Checkout page to pay on, once Stripe made it" }),
+      .openapi({
+        description:
+          "The Checkout page to pay on, once Stripe made it, while the membership is incomplete. A page left unpaid " +
+          "expires at Stripe after 24 hours: the membership becomes incomplete_expired and the person may subscribe again",
+      }),
     openInvoice: z
       .object({ id: z.string(), amountDueMinor: z.number().int(), hostedInvoiceUrl: z.string().nullable() })
       .nullable()
@@ -264,7 +268,8 @@ function subscriptionView(s: Subscription) {
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
     currentPeriodEnd: iso(s.currentPeriodEnd),
     trialEnd: iso(s.trialEnd),
-    checkoutUrl: s.start.kind === "checkout" ? (s.start.url ?? null) : null,
+    // Only while the page can still start the membership (an expired page is dead).
+    checkoutUrl: s.start.kind === "checkout" && s.status === "incomplete" ? (s.start.url ?? null) : null,
     openInvoice:
       open === undefined
         ? null

@@ -1453,6 +1453,7 @@ describe("the transition table", () => {
       [{ type: "checkout_created", sessionId: "cs", url: "https://c.test" }],
     );
     watch(co, { type: "checkout_created", sessionId: "cs", url: "https://c.test" });
+    watch(co, { type: "checkout_expired", sessionId: "cs_other" });
     watch(active, { type: "start_failed", code: "x", message: "y" });
     watch(active, { type: "change_refused", changeId: "sub1:change:1", code: "x", message: "y" });
     watch(active, { type: "trial_will_end", trialEnd: 1 });

@@ -1345,6 +1345,27 @@ function decideInput(
       if (s.status === "canceled") expireCheckout(d, input.sessionId);
       return d.done();
     }
+    case "checkout_expired": {
+      if (isSubscriptionEnded(s.status))
+        return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+      if (s.start.kind !== "checkout")
+        return ignore(s, "other_checkout", `subscription ${s.id} was started with a saved payment method`);
+      if (s.start.sessionId !== undefined && s.start.sessionId !== input.sessionId)
+        return ignore(
+          s,
+          "other_checkout",
+          `${input.sessionId} is not subscription ${s.id}'s Checkout Session ${s.start.sessionId}`,
+        );
+      // A page that was paid made a Stripe subscription: its news says where it stands.
+      if (s.stripeSubscriptionId !== undefined || s.status !== "incomplete")
+        return ignore(s, "start_already_known", `subscription ${s.id} is ${s.status} at Stripe`);
+      // Nothing was made at Stripe for it (a session makes the subscription only when paid),
+      // so nothing is left to cancel there: the attempt ends, and the person may subscribe again.
+      d.moveTo("incomplete_expired", {
+        start: { ...s.start, sessionId: input.sessionId },
+      });
+      return d.done();
+    }
     case "trial_will_end": {
       if (s.status !== "trialing") return ignore(s, "not_trialing", `subscription ${s.id} is ${s.status}`);
       if (s.trialNoticeFor === input.trialEnd)

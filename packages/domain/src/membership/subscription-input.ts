@@ -87,6 +87,11 @@ export type SubscriptionInput =
     }
   | { readonly type: "start_failed"; readonly code: string; readonly message: string }
   | { readonly type: "checkout_created"; readonly sessionId: string; readonly url: string }
+  /**
+   * The membership's Checkout page expired unpaid (Stripe expires a session after 24 hours,
+   * or on susu's request): no Stripe subscription was made, and none will be from it.
+   */
+  | { readonly type: "checkout_expired"; readonly sessionId: string }
   | { readonly type: "trial_will_end"; readonly trialEnd: Instant }
   | { readonly type: "invoice_paid"; readonly invoice: InvoiceReport; readonly paidAt: Instant }
   | {

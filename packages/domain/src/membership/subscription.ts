@@ -16,8 +16,8 @@ import type { PlanInterval } from "./plan-interval.js";
  *   while Stripe keeps the subscription (once Stripe canceled it, `endedAt` set, a payment
  *   of the open invoice is refunded in full);
  * - `canceled`: ended by the person or an admin; final;
- * - `incomplete_expired`: the first payment never came (Stripe expires it after 23 hours),
- *   or Stripe refused to start it; final.
+ * - `incomplete_expired`: the first payment never came (Stripe expires it after 23 hours,
+ *   and a Checkout page after 24 hours unpaid), or Stripe refused to start it; final.
  */
 export const SUBSCRIPTION_STATUSES = [
   "incomplete",

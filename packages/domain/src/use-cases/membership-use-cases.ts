@@ -349,6 +349,12 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
       };
     case "subscription_checkout_created":
       return { type: "checkout_created", sessionId: fact.sessionId, url: fact.url };
+    // A membership's Checkout page expired (its references name the subscription; a held
+    // payment's or a round's page names none, and goes to them).
+    case "checkout_expired":
+      return fact.refs.subscriptionId === undefined
+        ? undefined
+        : { type: "checkout_expired", sessionId: fact.sessionId };
     case "subscription_trial_will_end":
       return { type: "trial_will_end", trialEnd: fact.trialEnd };
     case "invoice_paid":
