@@ -167,6 +167,14 @@ const SubscriptionSchema = z
           "the entitlements) until Stripe confirms it. If Stripe refuses it, it is cleared and the person is told " +
           "(membership_change_refused). One at a time: another change meanwhile is refused (change_pending)",
       }),
+    trialDays: z
+      .number()
+      .int()
+      .openapi({
+        description:
+          "The free trial this membership was given, in days: the plan's, or 0 when the person had a trial or a paid " +
+          "membership before (one free trial per person)",
+      }),
     cancelAtPeriodEnd: z.boolean(),
     currentPeriodEnd: z.string().nullable(),
     trialEnd: z.string().nullable(),
@@ -265,6 +273,7 @@ function subscriptionView(s: Subscription) {
             },
             requestedAt: new Date(s.pendingChange.requestedAt).toISOString(),
           },
+    trialDays: s.trialDays,
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
     currentPeriodEnd: iso(s.currentPeriodEnd),
     trialEnd: iso(s.trialEnd),

@@ -70,7 +70,9 @@ export {
   type SubscriptionInvoiceRefund,
   type SubscriptionStart,
   type SubscriptionStatus,
+  trialDaysFor,
   type UnbookedRest,
+  usedTrialOrPaid,
 } from "./subscription.js";
 export {
   createSubscription,

@@ -61,6 +61,27 @@ export function isCurrentMembership(s: Pick<Subscription, "status" | "endedAt">)
 }
 
 /**
+ * Whether a membership used up its person's free trial: Stripe started it (a Stripe
+ * subscription is recorded, and susu did not cancel it there for a cancel before the start)
+ * with a trial, or it collected a payment. A Checkout page left unpaid, a first payment that
+ * never came (no trial), or a membership canceled before it started gave nothing.
+ */
+export function usedTrialOrPaid(s: Subscription): boolean {
+  if (s.stripeSubscriptionId === undefined || s.canceledBeforeStart === true) return false;
+  if (s.trialDays > 0 || s.trialEnd !== undefined) return true;
+  return s.invoices.some((i) => i.status === "paid" && i.amountPaidMinor > 0);
+}
+
+/**
+ * The trial a person's new membership gets: the plan's, unless one of their earlier
+ * memberships had a trial or was paid ({@link usedTrialOrPaid}): at most one free trial per
+ * person, whatever plan it was on. Those start paid (0 days).
+ */
+export function trialDaysFor(planTrialDays: number, earlier: readonly Subscription[]): number {
+  return earlier.some(usedTrialOrPaid) ? 0 : planTrialDays;
+}
+
+/**
  * The moves a subscription makes, and no other. Stripe's events may skip steps (and susu
  * may miss one), so each status may move to any later one its snapshot can report:
  *

@@ -10,7 +10,12 @@ import {
   type PlanInput,
   type PlanTerms,
 } from "../membership/plan.js";
-import { isCurrentMembership, type SubscribedPrice, type Subscription } from "../membership/subscription.js";
+import {
+  isCurrentMembership,
+  type SubscribedPrice,
+  type Subscription,
+  trialDaysFor,
+} from "../membership/subscription.js";
 import {
   createSubscription,
   decideSubscription,
@@ -217,7 +222,13 @@ export function subscribe(
                 ? errAsync<string, UseCaseError | GatewayError>(alreadySubscribed(person.id, current))
                 : customerOf();
             })
-            .andThen((customerId) => {
+            .andThen((customerId) =>
+              // One free trial per person: an earlier membership with a trial, or paid, means none.
+              deps.subscriptions
+                .listStartedSubscriptionsOfPerson(person.id)
+                .map((started) => ({ customerId, trialDays: trialDaysFor(plan.trialDays, started) })),
+            )
+            .andThen(({ customerId, trialDays }) => {
               const now = deps.clock.now();
               const decided = createSubscription(
                 {
@@ -225,7 +236,7 @@ export function subscribe(
                   personId: person.id,
                   stripeCustomerId: customerId,
                   price,
-                  trialDays: plan.trialDays,
+                  trialDays,
                   start: command.start,
                 },
                 { now },
