@@ -224,7 +224,7 @@ describe("/v1/subscriptions", () => {
     expect(
       sim.billing.calls
         .filter((c) => c.method === "createSubscription")
-        .map((c) => (c as { trialDays: number }).trialDays),
+        .map((c) => (c as unknown as { trialDays: number }).trialDays),
     ).toEqual([14, 0]);
   });
 

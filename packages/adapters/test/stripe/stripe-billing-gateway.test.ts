@@ -147,6 +147,27 @@ describe("StripeBillingGateway on the emulator", () => {
     };
   }
 
+  it("charges a subscription on another card: its own default_payment_method, named in the answer's snapshot, the same on a retry", async () => {
+    const sessionId = await aCheckout("mbr_pm:checkout");
+    await harness.emulator.control.completeCheckoutSession(sessionId, { paymentMethod: "pm_card_visa" });
+    const session = await harness.stripe.checkout.sessions.retrieve(sessionId);
+    const subId = session.subscription as string;
+    const sub = await harness.stripe.subscriptions.retrieve(subId);
+    const other = await harness.stripe.paymentMethods.attach("pm_card_mastercard", {
+      customer: sub.customer as string,
+    });
+    const change = () =>
+      billing.setSubscriptionPaymentMethod({
+        idempotencyKey: "mbr_pm:payment-method:1",
+        subscriptionId: subId,
+        paymentMethodId: other.id,
+      });
+    const answer = (await change())._unsafeUnwrap();
+    expect(answer).toMatchObject({ stripeSubscriptionId: subId, defaultPaymentMethodId: other.id });
+    expect((await change())._unsafeUnwrap()).toMatchObject({ defaultPaymentMethodId: other.id });
+    expect((await harness.stripe.subscriptions.retrieve(subId)).default_payment_method).toBe(other.id);
+  });
+
   it("refunds a paid invoice's payment in full, once per key, and its refund's events name the membership and invoice", async () => {
     const { invoiceId, paymentIntentId } = await aPaidInvoice("mbr_4:checkout");
     const before = (await harness.stripe.events.list({ limit: 1 })).data[0]?.id;

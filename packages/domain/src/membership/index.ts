@@ -52,6 +52,7 @@ export {
   TRIAL_DAYS_MAX,
 } from "./plan.js";
 export {
+  billedPaymentMethodOf,
   ENDED_SUBSCRIPTION_STATUSES,
   GRANTING_SUBSCRIPTION_STATUSES,
   grantsEntitlements,

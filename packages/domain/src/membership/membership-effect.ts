@@ -141,6 +141,16 @@ export type SubscriptionEffect =
     })
   | (Addressed & {
       /**
+       * Charge the subscription on `paymentMethodId` from now on (its `default_payment_method`,
+       * used before the customer's default by renewals and by dunning's next retry of an open
+       * invoice).
+       */
+      readonly kind: "set_subscription_payment_method";
+      readonly stripeSubscriptionId: string;
+      readonly paymentMethodId: string;
+    })
+  | (Addressed & {
+      /**
        * Refund in full every payment invoice `stripeInvoiceId` collected (Stripe's invoice
        * payments; each PaymentIntent's refund keyed `<effect id>:<payment intent>`): the
        * invoice was paid after the membership was canceled before it started, or after Stripe

@@ -33,6 +33,8 @@ export const subscriptionIds = Object.freeze({
   change: (s: string, n: number): string => `${s}:change:${n}`,
   /** Request n to cancel now, cancel at period end or resume: `<s>:cancel:<n>`. */
   cancellation: (s: string, n: number): string => `${s}:cancel:${n}`,
+  /** Change n of the payment method the subscription is charged on: `<s>:payment-method:<n>`. */
+  paymentMethod: (s: string, n: number): string => `${s}:payment-method:${n}`,
   /**
    * Refunding in full what invoice i collected (paid after the membership was canceled
    * before it started): `<s>:invoice:<i>:refund`. Each of the invoice's payments is refunded

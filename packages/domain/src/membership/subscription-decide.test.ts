@@ -1454,6 +1454,8 @@ describe("the transition table", () => {
     );
     watch(co, { type: "checkout_created", sessionId: "cs", url: "https://c.test" });
     watch(co, { type: "checkout_expired", sessionId: "cs_other" });
+    watch(co, { type: "use_payment_method", paymentMethodId: "pm_new" });
+    watch(active, { type: "use_payment_method", paymentMethodId: "pm_card" });
     watch(active, { type: "start_failed", code: "x", message: "y" });
     watch(active, { type: "change_refused", changeId: "sub1:change:1", code: "x", message: "y" });
     watch(active, { type: "trial_will_end", trialEnd: 1 });

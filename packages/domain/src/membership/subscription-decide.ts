@@ -19,6 +19,7 @@ import {
 } from "./membership-effect.js";
 import { subscriptionIds } from "./membership-ids.js";
 import {
+  billedPaymentMethodOf,
   invoiceRefundedMinor,
   invoiceRevenueLeftMinor,
   isSubscriptionEnded,
@@ -448,6 +449,7 @@ function applySnapshot(
     ...(periodEnd !== undefined ? { currentPeriodEnd: periodEnd } : {}),
     ...(snap.trialEnd !== undefined ? { trialEnd: snap.trialEnd } : {}),
     ...(price !== undefined ? { price } : {}),
+    ...(snap.defaultPaymentMethodId !== undefined ? { paymentMethodId: snap.defaultPaymentMethodId } : {}),
   };
   const unchanged =
     target === s.status &&
@@ -455,6 +457,7 @@ function applySnapshot(
     s.cancelAtPeriodEnd === snap.cancelAtPeriodEnd &&
     (periodEnd === undefined || periodEnd === s.currentPeriodEnd) &&
     (snap.trialEnd === undefined || snap.trialEnd === s.trialEnd) &&
+    (snap.defaultPaymentMethodId === undefined || snap.defaultPaymentMethodId === s.paymentMethodId) &&
     price === undefined &&
     // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
     !((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined);
@@ -1515,6 +1518,28 @@ function decideInput(
         aggregateId: s.id,
         stripeSubscriptionId: s.stripeSubscriptionId,
         mode: input.atPeriodEnd ? "at_period_end" : "now",
+      });
+      return d.done();
+    }
+    case "use_payment_method": {
+      if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+      if (s.stripeSubscriptionId === undefined)
+        return ignore(s, "not_started", `subscription ${s.id} has not started at Stripe`);
+      if (billedPaymentMethodOf(s) === input.paymentMethodId)
+        return ignore(
+          s,
+          "payment_method_unchanged",
+          `subscription ${s.id} is charged on ${input.paymentMethodId} already`,
+        );
+      const n = (s.paymentMethodChanges ?? 0) + 1;
+      d.set({ paymentMethodId: input.paymentMethodId, paymentMethodChanges: n });
+      d.effects.push({
+        kind: "set_subscription_payment_method",
+        id: subscriptionIds.paymentMethod(s.id, n),
+        aggregate: SUBSCRIPTION_AGGREGATE,
+        aggregateId: s.id,
+        stripeSubscriptionId: s.stripeSubscriptionId,
+        paymentMethodId: input.paymentMethodId,
       });
       return d.done();
     }

@@ -60,6 +60,11 @@ export function isCurrentMembership(s: Pick<Subscription, "status" | "endedAt">)
   return !isSubscriptionEnded(s.status) && !(s.status === "lapsed" && s.endedAt !== undefined);
 }
 
+/** The payment method a membership is charged on, as far as susu knows (none: not known). */
+export function billedPaymentMethodOf(s: Subscription): string | undefined {
+  return s.paymentMethodId ?? (s.start.kind === "saved_method" ? s.start.paymentMethodId : undefined);
+}
+
 /**
  * Whether a membership used up its person's free trial: Stripe started it (a Stripe
  * subscription is recorded, and susu did not cancel it there for a cancel before the start)
@@ -407,6 +412,15 @@ export interface Subscription {
    * paid after the cancel is refunded in full (`invoices[].refund`).
    */
   readonly canceledBeforeStart?: boolean;
+  /**
+   * The payment method the Stripe subscription is charged on (its own
+   * `default_payment_method`, which Stripe uses before the customer's default): the last one
+   * susu asked for (the person's new default card), or Stripe's view of it. Absent: the
+   * saved method it was started with, if any (see {@link billedPaymentMethodOf}).
+   */
+  readonly paymentMethodId?: string;
+  /** Changes of that payment method asked for so far (the next is `+ 1`). Absent: none. */
+  readonly paymentMethodChanges?: number;
   /** The subscription will cancel when the period ends (a resume clears it). */
   readonly cancelAtPeriodEnd: boolean;
   readonly currentPeriodEnd?: Instant;

@@ -19,6 +19,7 @@ export type BillingEffect =
           | "expire_subscription_checkout"
           | "change_subscription_price"
           | "cancel_subscription"
+          | "set_subscription_payment_method"
           | "refund_subscription_invoice";
       }
     >;
@@ -35,6 +36,7 @@ export function isBillingEffect(effect: OutboxEffect): effect is BillingEffect {
       effect.kind === "expire_subscription_checkout" ||
       effect.kind === "change_subscription_price" ||
       effect.kind === "cancel_subscription" ||
+      effect.kind === "set_subscription_payment_method" ||
       effect.kind === "refund_subscription_invoice")
   );
 }
@@ -174,6 +176,16 @@ export function executeBillingEffect(
           idempotencyKey: effect.id,
           subscriptionId: effect.stripeSubscriptionId,
           mode: effect.mode,
+        })
+        .map(snapshotFact)
+        .mapErr(failed);
+    case "set_subscription_payment_method":
+      // Stripe's answer is its view of the subscription, naming the method it now charges.
+      return billing
+        .setSubscriptionPaymentMethod({
+          idempotencyKey: effect.id,
+          subscriptionId: effect.stripeSubscriptionId,
+          paymentMethodId: effect.paymentMethodId,
         })
         .map(snapshotFact)
         .mapErr(failed);

@@ -291,6 +291,38 @@ export function changeSubscriptionPlan(
   );
 }
 
+/** The person's current membership, once Stripe started it (it has a Stripe subscription). */
+export function startedMembershipOf(
+  deps: UseCaseDeps,
+  personId: PersonId,
+): ResultAsync<Subscription | undefined, UseCaseError> {
+  return deps.subscriptions
+    .listSubscriptionsOfPerson(personId)
+    .map((held) => held.find((s) => isCurrentMembership(s) && s.stripeSubscriptionId !== undefined));
+}
+
+/**
+ * The person's current membership is charged on `paymentMethodId` from now on (their new
+ * default card): Stripe is asked through the outbox to make it the subscription's own
+ * `default_payment_method`, which renewals and dunning's next retry use before the customer's
+ * default. Nothing when they have no such membership, or it is charged on it already; safe to
+ * run again.
+ */
+export function chargeMembershipOn(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  paymentMethodId: string,
+  actor: string,
+): ResultAsync<void, UseCaseError> {
+  return startedMembershipOf(deps, personId).andThen((s) =>
+    s === undefined
+      ? okAsync(undefined)
+      : applySubscriptionInput(deps, s.id, { type: "use_payment_method", paymentMethodId }, actor, s).map(
+          () => undefined,
+        ),
+  );
+}
+
 /** The person cancels now, or at the end of the period. */
 export function cancelSubscription(
   deps: UseCaseDeps,
