@@ -1240,6 +1240,12 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
     stripeSubscriptionId: text,
     mode: z.enum(["now", "at_period_end", "resume"]),
   }),
+  // Since an unpaid invoice is voided when Stripe ends the subscription.
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("void_subscription_invoice"),
+    stripeInvoiceId: text,
+  }),
   // Since the membership follows the person's default card.
   z.strictObject({
     ...subscriptionAddressed,

@@ -271,6 +271,30 @@ export class StripeBillingGateway implements BillingGateway {
     ).andThen(snapshotOrUnknown);
   }
 
+  voidInvoice(
+    input: Parameters<BillingGateway["voidInvoice"]>[0],
+  ): ResultAsync<{ readonly status: string }, GatewayError> {
+    // Stripe voids only an open or uncollectible invoice: one paid meanwhile (its payment is
+    // refunded as its news comes) or void already is refused, and read back for its status.
+    return this.#call(() =>
+      this.stripe.invoices.voidInvoice(
+        input.invoiceId,
+        {},
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    )
+      .map((invoice) => ({ status: invoice.status ?? "void" }))
+      .orElse((e) =>
+        e.type === "gateway_definite" && e.code !== "resource_missing"
+          ? this.#call(() => this.stripe.invoices.retrieve(input.invoiceId)).andThen((invoice) =>
+              invoice.status === "open" || invoice.status === "uncollectible"
+                ? errAsync<{ readonly status: string }, GatewayError>(e)
+                : okAsync({ status: invoice.status ?? "unknown" }),
+            )
+          : errAsync(e),
+      );
+  }
+
   cancelSubscription(input: Parameters<BillingGateway["cancelSubscription"]>[0]) {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#call(() =>

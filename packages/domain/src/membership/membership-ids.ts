@@ -41,6 +41,8 @@ export const subscriptionIds = Object.freeze({
    * under `<s>:invoice:<i>:refund:<payment intent>`.
    */
   invoiceRefund: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund`,
+  /** Voiding invoice i, still unpaid when Stripe ended the subscription: `<s>:invoice:<i>:void`. */
+  invoiceVoid: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:void`,
   /**
    * The deadline timer of invoice i's refund (still unfinished then: a ticket):
    * `<s>:invoice:<i>:refund:overdue`.

@@ -465,6 +465,18 @@ function applySnapshot(
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
   if (confirms) confirmChange(d, pending);
+  // Ended at Stripe just now: its invoices still unpaid are voided, so their pages can no
+  // longer be paid (a payment that beats the void is refunded: `paidAfterEnd`).
+  if ((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined)
+    for (const inv of s.invoices)
+      if (inv.status !== "paid")
+        d.effects.push({
+          kind: "void_subscription_invoice",
+          id: subscriptionIds.invoiceVoid(s.id, inv.id),
+          aggregate: SUBSCRIPTION_AGGREGATE,
+          aggregateId: s.id,
+          stripeInvoiceId: inv.id,
+        });
   // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended, in
   // Stripe's time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
   if (snap.status === "canceled" || snap.status === "incomplete_expired")

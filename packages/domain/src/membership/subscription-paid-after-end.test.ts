@@ -103,3 +103,46 @@ describe("an open invoice paid after the Stripe subscription ended", () => {
     expect(d.state.status).toBe("active");
   });
 });
+
+describe("the invoices still unpaid when Stripe ends the subscription are voided", () => {
+  it("canceled for non-payment, or canceled while past due: its open invoice is voided, once", () => {
+    const failing = feed(activeSubscription(), [
+      failedInvoice("in_2", 30, 1, 3),
+      failedInvoice("in_2", 45, 2),
+    ]);
+    const lapsedView = snapshot("canceled", 45, {
+      cancellationReason: "payment_failed",
+      endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+    });
+    const d = decideSubscription(failing, lapsedView, now)._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    expect(d.effects.filter((e) => e.kind === "void_subscription_invoice")).toEqual([
+      {
+        kind: "void_subscription_invoice",
+        id: "sub1:invoice:in_2:void",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_2",
+      },
+    ]);
+    // The same end heard again voids nothing more.
+    const again = decideSubscription(d.state, { ...lapsedView }, now)._unsafeUnwrap();
+    expect(again.effects.filter((e) => e.kind === "void_subscription_invoice")).toEqual([]);
+    const pastDue = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
+    const canceled = decideSubscription(
+      pastDue,
+      snapshot("canceled", 31, {
+        cancellationReason: "cancellation_requested",
+        endedAt: MEMBERSHIP_T0 + 31 * DAY_MS,
+      }),
+      now,
+    )._unsafeUnwrap();
+    expect(canceled.effects.map((e) => e.kind)).toEqual(["void_subscription_invoice"]);
+  });
+
+  it("a membership with every invoice paid voids nothing", () => {
+    const d = decideSubscription(activeSubscription(), snapshot("canceled", 20), now)._unsafeUnwrap();
+    expect(d.state.status).toBe("canceled");
+    expect(d.effects).toEqual([]);
+  });
+});

@@ -87,6 +87,15 @@ export interface BillingGateway {
     readonly paymentMethodId: string;
   }): ResultAsync<SubscriptionSnapshot, GatewayError>;
 
+  /**
+   * Voids an unpaid invoice (open or uncollectible) so it can no longer be paid. One that is
+   * no longer unpaid (paid, or void already) is answered with its status, not refused.
+   */
+  voidInvoice(input: {
+    readonly idempotencyKey: string;
+    readonly invoiceId: string;
+  }): ResultAsync<{ readonly status: string }, GatewayError>;
+
   /** Cancels now, sets `cancel_at_period_end`, or clears it (`resume`). */
   cancelSubscription(input: {
     readonly idempotencyKey: string;

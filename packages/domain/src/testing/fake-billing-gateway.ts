@@ -108,6 +108,10 @@ export class FakeBillingGateway implements BillingGateway {
     );
   }
 
+  voidInvoice(input: Parameters<BillingGateway["voidInvoice"]>[0]) {
+    return this.#call({ method: "voidInvoice", ...input }, () => ({ status: "void" }));
+  }
+
   cancelSubscription(input: Parameters<BillingGateway["cancelSubscription"]>[0]) {
     if (!this.#subscriptions.has(input.subscriptionId))
       return errAsync(

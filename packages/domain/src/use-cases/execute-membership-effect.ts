@@ -20,6 +20,7 @@ export type BillingEffect =
           | "change_subscription_price"
           | "cancel_subscription"
           | "set_subscription_payment_method"
+          | "void_subscription_invoice"
           | "refund_subscription_invoice";
       }
     >;
@@ -37,6 +38,7 @@ export function isBillingEffect(effect: OutboxEffect): effect is BillingEffect {
       effect.kind === "change_subscription_price" ||
       effect.kind === "cancel_subscription" ||
       effect.kind === "set_subscription_payment_method" ||
+      effect.kind === "void_subscription_invoice" ||
       effect.kind === "refund_subscription_invoice")
   );
 }
@@ -188,6 +190,12 @@ export function executeBillingEffect(
           paymentMethodId: effect.paymentMethodId,
         })
         .map(snapshotFact)
+        .mapErr(failed);
+    case "void_subscription_invoice":
+      // Nothing to report: an invoice paid before the void is refunded as its news comes.
+      return billing
+        .voidInvoice({ idempotencyKey: effect.id, invoiceId: effect.stripeInvoiceId })
+        .map((): readonly PaymentObjectFact[] => [])
         .mapErr(failed);
     case "refund_subscription_invoice": {
       // The refunds' references name the membership and the invoice, so their events
