@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   invoiceRefundedMinor,
+  isCurrentMembership,
   MAX_OPEN_GROUPS_LIMIT,
   PLAN_PRICES_MAX,
   PLAN_TEXT_MAX_CHARS,
@@ -166,17 +167,33 @@ const SubscriptionSchema = z
           "the entitlements) until Stripe confirms it. If Stripe refuses it, it is cleared and the person is told " +
           "(membership_change_refused). One at a time: another change meanwhile is refused (change_pending)",
       }),
+    trialDays: z
+      .number()
+      .int()
+      .openapi({
+        description:
+          "The free trial this membership was given, in days: the plan's, or 0 when the person had a trial or a paid " +
+          "membership before (one free trial per person)",
+      }),
     cancelAtPeriodEnd: z.boolean(),
     currentPeriodEnd: z.string().nullable(),
     trialEnd: z.string().nullable(),
     checkoutUrl: z
       .string()
       .nullable()
-      .openapi({ description: "The Checkout page to pay on, once Stripe made it" }),
+      .openapi({
+        description:
+          "The Checkout page to pay on, once Stripe made it, while the membership is incomplete. A page left unpaid " +
+          "expires at Stripe after 24 hours: the membership becomes incomplete_expired and the person may subscribe again",
+      }),
     openInvoice: z
       .object({ id: z.string(), amountDueMinor: z.number().int(), hostedInvoiceUrl: z.string().nullable() })
       .nullable()
-      .openapi({ description: "An invoice waiting for payment (dunning): pay it on its page" }),
+      .openapi({
+        description:
+          "An invoice waiting for payment (dunning): pay it on its page. Null once the membership ended (canceled, " +
+          "or canceled by Stripe for non-payment): an invoice paid after that is refunded in full",
+      }),
     failure: z.object({ code: z.string(), message: z.string() }).nullable(),
     refunds: z
       .array(
@@ -205,7 +222,8 @@ const SubscriptionSchema = z
       )
       .openapi({
         description:
-          "Payments susu gives back: an invoice paid after the membership was canceled before it started is refunded in full",
+          "Payments susu gives back: an invoice paid after the membership was canceled before it started, or after " +
+          "Stripe ended the subscription (an open invoice paid late on its page), is refunded in full",
       }),
     createdAt: z.string(),
   })
@@ -231,7 +249,11 @@ function planView(p: Plan) {
 }
 
 function subscriptionView(s: Subscription) {
-  const open = [...s.invoices].reverse().find((i) => i.status === "open" && i.failedAttempts > 0);
+  // Once Stripe ended the subscription, paying an open invoice keeps nothing (it is refunded):
+  // it is no longer offered.
+  const open = isCurrentMembership(s)
+    ? [...s.invoices].reverse().find((i) => i.status === "open" && i.failedAttempts > 0)
+    : undefined;
   return {
     object: "subscription" as const,
     id: s.id,
@@ -251,10 +273,12 @@ function subscriptionView(s: Subscription) {
             },
             requestedAt: new Date(s.pendingChange.requestedAt).toISOString(),
           },
+    trialDays: s.trialDays,
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
     currentPeriodEnd: iso(s.currentPeriodEnd),
     trialEnd: iso(s.trialEnd),
-    checkoutUrl: s.start.kind === "checkout" ? (s.start.url ?? null) : null,
+    // Only while the page can still start the membership (an expired page is dead).
+    checkoutUrl: s.start.kind === "checkout" && s.status === "incomplete" ? (s.start.url ?? null) : null,
     openInvoice:
       open === undefined
         ? null

@@ -151,7 +151,7 @@ const defaultRoute = createRoute({
   tags: TAGS,
   summary: "Make a saved method the person's default (the person only)",
   description:
-    "Stored at once; Stripe's customer `invoice_settings.default_payment_method` follows through the outbox. The default already is a no-op.",
+    "Stored at once; Stripe's customer `invoice_settings.default_payment_method` follows through the outbox. A card also becomes what the person's current membership is charged on (the Stripe subscription's own `default_payment_method`, which Stripe uses before the customer's default for renewals and for dunning's next retry of an open invoice). The default already changes nothing more.",
   security: [{ bearer: [] }],
   request: { params: MethodParams },
   responses: {
@@ -167,18 +167,24 @@ const removeRoute = createRoute({
   tags: TAGS,
   summary: "Remove a saved method: detached at Stripe (the person only)",
   description:
-    "Removed at once and detached at Stripe through the outbox, keyed by the removal's effect id. The BECS account a running round relies on (the person is a member of a group with a round in progress) is refused with 409 `payment_method_in_use`, naming the group in `groupId`, unless `replacementId` names a saved BECS account with an active mandate: the rounds then debit the replacement, in the same write, before the old one is detached.",
+    "Removed at once and detached at Stripe through the outbox, keyed by the removal's effect id. The BECS account a running round relies on (the person is a member of a group with a round in progress) is refused with 409 `payment_method_in_use`, naming the group in `groupId`, unless `replacementId` names a saved BECS account with an active mandate: the rounds then debit the replacement, in the same write, before the old one is detached. The card the person's current membership is charged on first moves the membership to their other saved card (the default one, else the newest); with no other card it is refused with 409 `payment_method_bills_membership` (save another card first, or cancel the membership).",
   security: [{ bearer: [] }],
   request: { params: MethodParams, query: RemoveQuerySchema },
   responses: {
     200: json(RemovedSchema, "The method as removed"),
     ...commonResponses,
     ...notFoundResponse(["person_not_found", "payment_method_not_found"]),
-    ...problemExamples(409, "A running round relies on the method, or the replacement cannot take over.", {
-      payment_method_in_use:
-        "payment method pm_123 is the debit a round of group grp_1 relies on; name an active BECS replacement to remove it",
-      replacement_not_usable: "pm_456 is not a saved BECS account of ana's with an active mandate",
-    }),
+    ...problemExamples(
+      409,
+      "A running round relies on the method, the replacement cannot take over, or the method is the card the membership is charged on.",
+      {
+        payment_method_in_use:
+          "payment method pm_123 is the debit a round of group grp_1 relies on; name an active BECS replacement to remove it",
+        replacement_not_usable: "pm_456 is not a saved BECS account of ana's with an active mandate",
+        payment_method_bills_membership:
+          "payment method pm_123 is the card membership mbr_1 is charged on, and ana has no other saved card: save another card first, or cancel the membership",
+      },
+    ),
   },
 });
 

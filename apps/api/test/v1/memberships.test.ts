@@ -203,6 +203,31 @@ describe("/v1/subscriptions", () => {
     ]);
   });
 
+  it("one free trial per person: canceled during the trial, the next membership starts paid (trialDays 0)", async () => {
+    const planId = await aPlan({ ...planTerms, trialDays: 14 });
+    const person = await tokenFor(PERSON);
+    const ask = { planId, currency: "AUD", interval: "month", paymentMethodId: "pm_card_visa" };
+    const first = await call("POST", "/v1/subscriptions", person, ask);
+    expect([first.status, first.body.trialDays]).toEqual([201, 14]);
+    await sim.runUntilQuiet();
+    const id = first.body.id as string;
+    expect((await call("GET", `/v1/subscriptions/${id}`, person)).body.status).toBe("trialing");
+    const canceled = await call("POST", `/v1/subscriptions/${id}/cancel`, person, { atPeriodEnd: false });
+    expect(canceled.status).toBe(200);
+    await sim.runUntilQuiet();
+    expect((await call("GET", `/v1/subscriptions/${id}`, person)).body.status).toBe("canceled");
+    const again = await call("POST", "/v1/subscriptions", person, ask);
+    expect([again.status, again.body.trialDays]).toEqual([201, 0]);
+    await sim.runUntilQuiet();
+    const view = await call("GET", `/v1/subscriptions/${again.body.id as string}`, person);
+    expect([view.body.status, view.body.trialDays]).toEqual(["active", 0]);
+    expect(
+      sim.billing.calls
+        .filter((c) => c.method === "createSubscription")
+        .map((c) => (c as unknown as { trialDays: number }).trialDays),
+    ).toEqual([14, 0]);
+  });
+
   it("through Checkout the page's URL comes back once Stripe made it", async () => {
     const planId = await aPlan();
     const person = await tokenFor(PERSON);

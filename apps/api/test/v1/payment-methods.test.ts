@@ -325,6 +325,66 @@ describe("removing", () => {
     expect((await send("oli", "GET", "/v1/people/me/payment-methods")).body.data).toEqual([]);
   });
 
+  it("the card a current membership is charged on, with no other card: 409 payment_method_bills_membership, nothing changed", async () => {
+    await bed.group("uma");
+    const card = await save("uma", "card", "1");
+    const plan = (
+      await useCases.createPlan(
+        bed.deps,
+        {
+          name: "Plan uma",
+          entitlements: { createGroups: true, maxOpenGroups: null, sellBookings: true },
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 15_00 }],
+        },
+        { operator: "ops_o" },
+      )
+    )._unsafeUnwrap();
+    (
+      await useCases.applyPlanInput(
+        bed.deps,
+        plan.id,
+        { type: "price_created", key: "aud_month", revision: 1, stripePriceId: "price_uma" },
+        "stripe",
+      )
+    )._unsafeUnwrap();
+    const membership = (
+      await useCases.subscribe(bed.deps, {
+        personId: "uma",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId: card },
+      })
+    )._unsafeUnwrap();
+    (
+      await useCases.applySubscriptionInput(
+        bed.deps,
+        membership.id,
+        {
+          type: "subscription_changed",
+          snapshot: { stripeSubscriptionId: "sub_uma", status: "active", cancelAtPeriodEnd: false },
+        },
+        "stripe",
+      )
+    )._unsafeUnwrap();
+    const before = await rows();
+    expectProblem(
+      await send("uma", "DELETE", `/v1/people/me/payment-methods/${card}`),
+      409,
+      "payment_method_bills_membership",
+    );
+    expect(await rows()).toEqual(before);
+    // With another card saved, the membership moves to it and the card goes.
+    const other = await save("uma", "card", "2");
+    const removed = await send("uma", "DELETE", `/v1/people/me/payment-methods/${card}`);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    const moved = await bed.db.prisma.outboxEffect.findUniqueOrThrow({
+      where: { id: `${membership.id}:payment-method:1` },
+    });
+    expect(moved).toMatchObject({ kind: "set_subscription_payment_method" });
+    expect((moved.payload as { paymentMethodId?: string }).paymentMethodId).toBe(other);
+  });
+
   it("a debit detached behind susu's back during a round: readiness drops, notices and a ticket are queued once", async () => {
     const { groupId, becs } = await runningRound("quin", "rae");
     const fact = bed.gateway.detachBehindTheScenes(becs);

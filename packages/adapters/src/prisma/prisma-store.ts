@@ -840,6 +840,17 @@ export class PrismaStore
     ).andThen((rows) => Result.combine(rows.map(loadSubscription)));
   }
 
+  listStartedSubscriptionsOfPerson(personId: PersonId): ResultAsync<readonly Subscription[], StorageError> {
+    return fromDatabase(
+      this.#prisma.subscription.findMany({
+        where: { personId, stripeSubscriptionId: { not: null } },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        select: { snapshot: true, version: true },
+      }),
+      { operation: "listStartedSubscriptionsOfPerson" },
+    ).andThen((rows) => Result.combine(rows.map(loadSubscription)));
+  }
+
   getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {
     if (poolOf(this.#prisma) !== undefined)
       return this.#chargesById

@@ -1084,6 +1084,9 @@ const subscriptionSnapshot = z.strictObject({
   ]),
   stripeSubscriptionId: text.exactOptional(),
   canceledBeforeStart: z.boolean().exactOptional(),
+  // Since the membership follows the person's default card (older snapshots: the start's method).
+  paymentMethodId: text.exactOptional(),
+  paymentMethodChanges: z.int().min(1).exactOptional(),
   cancelAtPeriodEnd: z.boolean(),
   currentPeriodEnd: instant.exactOptional(),
   trialEnd: instant.exactOptional(),
@@ -1242,6 +1245,19 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
     kind: z.literal("cancel_subscription"),
     stripeSubscriptionId: text,
     mode: z.enum(["now", "at_period_end", "resume"]),
+  }),
+  // Since an unpaid invoice is voided when Stripe ends the subscription.
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("void_subscription_invoice"),
+    stripeInvoiceId: text,
+  }),
+  // Since the membership follows the person's default card.
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("set_subscription_payment_method"),
+    stripeSubscriptionId: text,
+    paymentMethodId: text,
   }),
   z.strictObject({
     ...subscriptionAddressed,

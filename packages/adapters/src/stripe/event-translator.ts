@@ -450,7 +450,13 @@ export function translateCheckoutEvent(event: CheckoutEvent): StripeEventTransla
       const session = event.data.object;
       const refs = metadataToReferences(session.metadata);
       if (refs === undefined) return ignored(event.type, NOT_FROM_SUSU);
-      return fact({ kind: "checkout_expired", refs, sessionId: session.id });
+      // A membership's page (subscription mode) names its subscription: the expiry ends it.
+      const { subscriptionId } = billingReferences(session.metadata);
+      return fact({
+        kind: "checkout_expired",
+        refs: subscriptionId !== undefined ? { ...refs, subscriptionId } : refs,
+        sessionId: session.id,
+      });
     }
     default:
       return newerThanThisCode(event);

@@ -88,11 +88,13 @@ export function subscriptionSnapshotOf(
   const endedAt = ms(sub.ended_at);
   const reason = sub.cancellation_details?.reason ?? undefined;
   const priceId = idOf(item?.price);
+  const paymentMethodId = idOf(sub.default_payment_method);
   return {
     stripeSubscriptionId: sub.id,
     status,
     ...(priceId !== undefined ? { stripePriceId: priceId } : {}),
     cancelAtPeriodEnd: sub.cancel_at_period_end,
+    ...(paymentMethodId !== undefined ? { defaultPaymentMethodId: paymentMethodId } : {}),
     ...(periodEnd !== undefined ? { currentPeriodEnd: periodEnd } : {}),
     ...(trialEnd !== undefined ? { trialEnd } : {}),
     ...(endedAt !== undefined ? { endedAt } : {}),
@@ -255,6 +257,42 @@ export class StripeBillingGateway implements BillingGateway {
         { idempotencyKey: key },
       );
     }).andThen(snapshotOrUnknown);
+  }
+
+  setSubscriptionPaymentMethod(input: Parameters<BillingGateway["setSubscriptionPaymentMethod"]>[0]) {
+    // The subscription's own default_payment_method: Stripe charges it before the customer's
+    // invoice_settings.default_payment_method, for renewals and for an open invoice's retries.
+    return this.#call(() =>
+      this.stripe.subscriptions.update(
+        input.subscriptionId,
+        { default_payment_method: input.paymentMethodId },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).andThen(snapshotOrUnknown);
+  }
+
+  voidInvoice(
+    input: Parameters<BillingGateway["voidInvoice"]>[0],
+  ): ResultAsync<{ readonly status: string }, GatewayError> {
+    // Stripe voids only an open or uncollectible invoice: one paid meanwhile (its payment is
+    // refunded as its news comes) or void already is refused, and read back for its status.
+    return this.#call(() =>
+      this.stripe.invoices.voidInvoice(
+        input.invoiceId,
+        {},
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    )
+      .map((invoice) => ({ status: invoice.status ?? "void" }))
+      .orElse((e) =>
+        e.type === "gateway_definite" && e.code !== "resource_missing"
+          ? this.#call(() => this.stripe.invoices.retrieve(input.invoiceId)).andThen((invoice) =>
+              invoice.status === "open" || invoice.status === "uncollectible"
+                ? errAsync<{ readonly status: string }, GatewayError>(e)
+                : okAsync({ status: invoice.status ?? "unknown" }),
+            )
+          : errAsync(e),
+      );
   }
 
   cancelSubscription(input: Parameters<BillingGateway["cancelSubscription"]>[0]) {

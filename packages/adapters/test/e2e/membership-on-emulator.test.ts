@@ -106,7 +106,10 @@ describe("memberships on PostgreSQL and the emulator", () => {
     const failing = await harness.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
       customer: s.stripeCustomerId,
     });
-    await harness.stripe.subscriptions.update(stripeSub, { default_payment_method: failing.id });
+    // Made the person's default card through susu: the membership is charged on it.
+    await settle();
+    (await useCases.setDefaultPaymentMethod(deps, s.personId, failing.id, s.personId))._unsafeUnwrap();
+    await settle();
     await advanceDays(31);
     s = await current(s.id);
     expect(s.status).toBe("past_due");
@@ -126,7 +129,10 @@ describe("memberships on PostgreSQL and the emulator", () => {
     const fixed = await harness.stripe.paymentMethods.attach("pm_card_visa", {
       customer: s.stripeCustomerId,
     });
-    await harness.stripe.subscriptions.update(stripeSub, { default_payment_method: fixed.id });
+    await settle();
+    (await useCases.setDefaultPaymentMethod(deps, s.personId, fixed.id, s.personId))._unsafeUnwrap();
+    await settle();
+    expect((await harness.stripe.subscriptions.retrieve(stripeSub)).default_payment_method).toBe(fixed.id);
     await advanceDays(3);
     s = await current(s.id);
     expect(s.status).toBe("active");

@@ -157,6 +157,10 @@ describe.each([
     const mine = (await store.listSubscriptionsOfPerson(person("ana")))._unsafeUnwrap();
     expect(mine.map((s) => s.id)).toEqual([newer.id, older.id]);
     expect((await store.listSubscriptionsOfPerson(person("ben")))._unsafeUnwrap()).toEqual([]);
+    // Only those Stripe started (the trial rule reads every one of them).
+    const startedOnes = (await store.listStartedSubscriptionsOfPerson(person("ana")))._unsafeUnwrap();
+    expect(startedOnes).toEqual([{ ...older, version: 0 }]);
+    expect((await store.listStartedSubscriptionsOfPerson(person("ben")))._unsafeUnwrap()).toEqual([]);
   });
 
   it("refuses a second current membership of one person (duplicate) and stores nothing of it", async () => {

@@ -147,6 +147,64 @@ describe("StripeBillingGateway on the emulator", () => {
     };
   }
 
+  it("charges a subscription on another card: its own default_payment_method, named in the answer's snapshot, the same on a retry", async () => {
+    const sessionId = await aCheckout("mbr_pm:checkout");
+    await harness.emulator.control.completeCheckoutSession(sessionId, { paymentMethod: "pm_card_visa" });
+    const session = await harness.stripe.checkout.sessions.retrieve(sessionId);
+    const subId = session.subscription as string;
+    const sub = await harness.stripe.subscriptions.retrieve(subId);
+    const other = await harness.stripe.paymentMethods.attach("pm_card_mastercard", {
+      customer: sub.customer as string,
+    });
+    const change = () =>
+      billing.setSubscriptionPaymentMethod({
+        idempotencyKey: "mbr_pm:payment-method:1",
+        subscriptionId: subId,
+        paymentMethodId: other.id,
+      });
+    const answer = (await change())._unsafeUnwrap();
+    expect(answer).toMatchObject({ stripeSubscriptionId: subId, defaultPaymentMethodId: other.id });
+    expect((await change())._unsafeUnwrap()).toMatchObject({ defaultPaymentMethodId: other.id });
+    expect((await harness.stripe.subscriptions.retrieve(subId)).default_payment_method).toBe(other.id);
+  });
+
+  it("voids an open invoice so it can no longer be paid; a paid one is answered paid, not refused", async () => {
+    // A membership whose first payment failed: its invoice is open.
+    const { priceId } = (await price("pl_void:price:aud_month:r1", "Void", 15_00))._unsafeUnwrap();
+    const customer = await harness.stripe.customers.create({ name: "vi" });
+    const pm = await harness.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
+      customer: customer.id,
+    });
+    const started = (
+      await billing.createSubscription({
+        idempotencyKey: "mbr_v:create",
+        customerId: customer.id,
+        priceId,
+        paymentMethodId: pm.id,
+        trialDays: 0,
+        references: { subscriptionId: "mbr_v" },
+      })
+    )._unsafeUnwrap();
+    const sub = await harness.stripe.subscriptions.retrieve(started.stripeSubscriptionId);
+    const open = await harness.stripe.invoices.retrieve(sub.latest_invoice as string);
+    expect(open.status).toBe("open");
+    const voided = (
+      await billing.voidInvoice({ idempotencyKey: "mbr_v:invoice:a:void", invoiceId: open.id as string })
+    )._unsafeUnwrap();
+    expect(voided).toEqual({ status: "void" });
+    expect((await harness.stripe.invoices.retrieve(open.id as string)).status).toBe("void");
+    // Again under another key: void already, answered so.
+    expect(
+      (
+        await billing.voidInvoice({ idempotencyKey: "mbr_v:invoice:a:void:2", invoiceId: open.id as string })
+      )._unsafeUnwrap(),
+    ).toEqual({ status: "void" });
+    const { invoiceId } = await aPaidInvoice("mbr_v:checkout");
+    expect(
+      (await billing.voidInvoice({ idempotencyKey: "mbr_v:invoice:b:void", invoiceId }))._unsafeUnwrap(),
+    ).toEqual({ status: "paid" });
+  });
+
   it("refunds a paid invoice's payment in full, once per key, and its refund's events name the membership and invoice", async () => {
     const { invoiceId, paymentIntentId } = await aPaidInvoice("mbr_4:checkout");
     const before = (await harness.stripe.events.list({ limit: 1 })).data[0]?.id;

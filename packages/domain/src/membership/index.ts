@@ -52,6 +52,7 @@ export {
   TRIAL_DAYS_MAX,
 } from "./plan.js";
 export {
+  billedPaymentMethodOf,
   ENDED_SUBSCRIPTION_STATUSES,
   GRANTING_SUBSCRIPTION_STATUSES,
   grantsEntitlements,
@@ -70,7 +71,9 @@ export {
   type SubscriptionInvoiceRefund,
   type SubscriptionStart,
   type SubscriptionStatus,
+  trialDaysFor,
   type UnbookedRest,
+  usedTrialOrPaid,
 } from "./subscription.js";
 export {
   createSubscription,

@@ -141,9 +141,30 @@ export type SubscriptionEffect =
     })
   | (Addressed & {
       /**
+       * Void invoice `stripeInvoiceId`, still unpaid when Stripe ended the subscription:
+       * Stripe's cancel stops collecting it, but its hosted page could still be paid (money
+       * for a membership that cannot come back, which susu would refund). An invoice paid
+       * meanwhile cannot be voided: its payment is refunded as its news comes.
+       */
+      readonly kind: "void_subscription_invoice";
+      readonly stripeInvoiceId: string;
+    })
+  | (Addressed & {
+      /**
+       * Charge the subscription on `paymentMethodId` from now on (its `default_payment_method`,
+       * used before the customer's default by renewals and by dunning's next retry of an open
+       * invoice).
+       */
+      readonly kind: "set_subscription_payment_method";
+      readonly stripeSubscriptionId: string;
+      readonly paymentMethodId: string;
+    })
+  | (Addressed & {
+      /**
        * Refund in full every payment invoice `stripeInvoiceId` collected (Stripe's invoice
        * payments; each PaymentIntent's refund keyed `<effect id>:<payment intent>`): the
-       * invoice was paid after the membership was canceled before it started.
+       * invoice was paid after the membership was canceled before it started, or after Stripe
+       * ended the subscription (an open invoice paid late on its hosted page).
        */
       readonly kind: "refund_subscription_invoice";
       readonly stripeInvoiceId: string;

@@ -18,7 +18,9 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.checkoutExpiry("s1")).toBe("s1:checkout:expire");
     expect(ids.change("s1", 3)).toBe("s1:change:3");
     expect(ids.cancellation("s1", 2)).toBe("s1:cancel:2");
+    expect(ids.paymentMethod("s1", 2)).toBe("s1:payment-method:2");
     expect(ids.invoiceRefund("s1", "in_9")).toBe("s1:invoice:in_9:refund");
+    expect(ids.invoiceVoid("s1", "in_9")).toBe("s1:invoice:in_9:void");
     expect(ids.invoiceRefundTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:ticket");
     expect(ids.invoiceRefundDeadline("s1", "in_9")).toBe("s1:invoice:in_9:refund:overdue");
     expect(ids.invoiceRefundOverdueTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:overdue:ticket");

@@ -33,12 +33,16 @@ export const subscriptionIds = Object.freeze({
   change: (s: string, n: number): string => `${s}:change:${n}`,
   /** Request n to cancel now, cancel at period end or resume: `<s>:cancel:<n>`. */
   cancellation: (s: string, n: number): string => `${s}:cancel:${n}`,
+  /** Change n of the payment method the subscription is charged on: `<s>:payment-method:<n>`. */
+  paymentMethod: (s: string, n: number): string => `${s}:payment-method:${n}`,
   /**
    * Refunding in full what invoice i collected (paid after the membership was canceled
    * before it started): `<s>:invoice:<i>:refund`. Each of the invoice's payments is refunded
    * under `<s>:invoice:<i>:refund:<payment intent>`.
    */
   invoiceRefund: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund`,
+  /** Voiding invoice i, still unpaid when Stripe ended the subscription: `<s>:invoice:<i>:void`. */
+  invoiceVoid: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:void`,
   /**
    * The deadline timer of invoice i's refund (still unfinished then: a ticket):
    * `<s>:invoice:<i>:refund:overdue`.

@@ -19,6 +19,7 @@ import {
 } from "./membership-effect.js";
 import { subscriptionIds } from "./membership-ids.js";
 import {
+  billedPaymentMethodOf,
   invoiceRefundedMinor,
   invoiceRevenueLeftMinor,
   isSubscriptionEnded,
@@ -448,6 +449,7 @@ function applySnapshot(
     ...(periodEnd !== undefined ? { currentPeriodEnd: periodEnd } : {}),
     ...(snap.trialEnd !== undefined ? { trialEnd: snap.trialEnd } : {}),
     ...(price !== undefined ? { price } : {}),
+    ...(snap.defaultPaymentMethodId !== undefined ? { paymentMethodId: snap.defaultPaymentMethodId } : {}),
   };
   const unchanged =
     target === s.status &&
@@ -455,6 +457,7 @@ function applySnapshot(
     s.cancelAtPeriodEnd === snap.cancelAtPeriodEnd &&
     (periodEnd === undefined || periodEnd === s.currentPeriodEnd) &&
     (snap.trialEnd === undefined || snap.trialEnd === s.trialEnd) &&
+    (snap.defaultPaymentMethodId === undefined || snap.defaultPaymentMethodId === s.paymentMethodId) &&
     price === undefined &&
     // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
     !((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined);
@@ -462,9 +465,22 @@ function applySnapshot(
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
   if (confirms) confirmChange(d, pending);
-  // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended.
+  // Ended at Stripe just now: its invoices still unpaid are voided, so their pages can no
+  // longer be paid (a payment that beats the void is refunded: `paidAfterEnd`).
+  if ((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined)
+    for (const inv of s.invoices)
+      if (inv.status !== "paid")
+        d.effects.push({
+          kind: "void_subscription_invoice",
+          id: subscriptionIds.invoiceVoid(s.id, inv.id),
+          aggregate: SUBSCRIPTION_AGGREGATE,
+          aggregateId: s.id,
+          stripeInvoiceId: inv.id,
+        });
+  // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended, in
+  // Stripe's time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
   if (snap.status === "canceled" || snap.status === "incomplete_expired")
-    d.set({ endedAt: snap.endedAt ?? d.state.endedAt ?? snap.observedAt ?? d.now });
+    d.set({ endedAt: snap.endedAt ?? s.endedAt ?? snap.observedAt ?? d.now });
   if (snap.observedAt !== undefined) d.observed(snap.observedAt);
   return undefined;
 }
@@ -510,6 +526,20 @@ function staleness(s: Subscription, snap: SubscriptionSnapshot): string | undefi
  */
 function paidAfterCancelBeforeStart(s: Subscription): boolean {
   return s.status === "canceled" && (s.canceledBeforeStart === true || s.stripeSubscriptionId === undefined);
+}
+
+/**
+ * Whether an invoice paid at `paidAt` (Stripe's time) was paid after the Stripe subscription
+ * had ended (`endedAt`: canceled, or canceled for non-payment, which susu calls a lapse for
+ * good). Stripe's cancel stops collecting, but an invoice finalized before stays open and its
+ * hosted page can still be paid: that money buys nothing (the subscription cannot come back),
+ * so it is refunded in full. Compared in Stripe's whole seconds: a payment in the second the
+ * subscription ended is taken as made before (the retry that raced the cancel), and kept.
+ */
+function paidAfterEnd(s: Subscription, paidAt: Instant): boolean {
+  if (s.endedAt === undefined) return false;
+  if (!isSubscriptionEnded(s.status) && s.status !== "lapsed") return false;
+  return Math.floor(paidAt / 1000) > Math.floor(s.endedAt / 1000);
 }
 
 /**
@@ -1193,7 +1223,8 @@ function invoicePaid(
         `subscription ${s.id}: invoice ${inv.id}'s posting was refused (${tx.error.message}); a bug`,
       );
     d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
-    if (paidAfterCancelBeforeStart(s)) refundInvoice(d, inv.id, input.invoice.amountPaidMinor);
+    if (paidAfterCancelBeforeStart(s) || paidAfterEnd(s, input.paidAt))
+      refundInvoice(d, inv.id, input.invoice.amountPaidMinor);
   }
   // Paid news newer than the last view is the subscription's standing now; older news
   // only books the money (a later view already said where it stands).
@@ -1327,6 +1358,27 @@ function decideInput(
       // Canceled while the page was being made: it must not be payable (a page already paid,
       // its late start heard first, is answered `complete` by Stripe; expiring it is harmless).
       if (s.status === "canceled") expireCheckout(d, input.sessionId);
+      return d.done();
+    }
+    case "checkout_expired": {
+      if (isSubscriptionEnded(s.status))
+        return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+      if (s.start.kind !== "checkout")
+        return ignore(s, "other_checkout", `subscription ${s.id} was started with a saved payment method`);
+      if (s.start.sessionId !== undefined && s.start.sessionId !== input.sessionId)
+        return ignore(
+          s,
+          "other_checkout",
+          `${input.sessionId} is not subscription ${s.id}'s Checkout Session ${s.start.sessionId}`,
+        );
+      // A page that was paid made a Stripe subscription: its news says where it stands.
+      if (s.stripeSubscriptionId !== undefined || s.status !== "incomplete")
+        return ignore(s, "start_already_known", `subscription ${s.id} is ${s.status} at Stripe`);
+      // Nothing was made at Stripe for it (a session makes the subscription only when paid),
+      // so nothing is left to cancel there: the attempt ends, and the person may subscribe again.
+      d.moveTo("incomplete_expired", {
+        start: { ...s.start, sessionId: input.sessionId },
+      });
       return d.done();
     }
     case "trial_will_end": {
@@ -1478,6 +1530,28 @@ function decideInput(
         aggregateId: s.id,
         stripeSubscriptionId: s.stripeSubscriptionId,
         mode: input.atPeriodEnd ? "at_period_end" : "now",
+      });
+      return d.done();
+    }
+    case "use_payment_method": {
+      if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+      if (s.stripeSubscriptionId === undefined)
+        return ignore(s, "not_started", `subscription ${s.id} has not started at Stripe`);
+      if (billedPaymentMethodOf(s) === input.paymentMethodId)
+        return ignore(
+          s,
+          "payment_method_unchanged",
+          `subscription ${s.id} is charged on ${input.paymentMethodId} already`,
+        );
+      const n = (s.paymentMethodChanges ?? 0) + 1;
+      d.set({ paymentMethodId: input.paymentMethodId, paymentMethodChanges: n });
+      d.effects.push({
+        kind: "set_subscription_payment_method",
+        id: subscriptionIds.paymentMethod(s.id, n),
+        aggregate: SUBSCRIPTION_AGGREGATE,
+        aggregateId: s.id,
+        stripeSubscriptionId: s.stripeSubscriptionId,
+        paymentMethodId: input.paymentMethodId,
       });
       return d.done();
     }

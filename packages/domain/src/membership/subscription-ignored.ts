@@ -10,6 +10,9 @@ import type { Ignored } from "../kernel/decision.js";
  * - `snapshot_unchanged`: a view that changes nothing.
  * - `other_subscription`: a view of another Stripe subscription than the one recorded.
  * - `checkout_already_recorded`: the Checkout Session reported again.
+ * - `payment_method_unchanged`: a payment method to charge that the subscription is charged on already.
+ * - `not_started`: a payment method to charge before Stripe started the subscription (its start uses its own).
+ * - `other_checkout`: a Checkout page's expiry that is not the subscription's page (or it has none).
  * - `start_already_known`: a refusal to start a subscription Stripe has started.
  * - `not_trialing`: a trial ending notice after the trial.
  * - `trial_notice_sent`: the same trial ending reported again.
@@ -36,6 +39,9 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "snapshot_unchanged",
   "other_subscription",
   "checkout_already_recorded",
+  "other_checkout",
+  "payment_method_unchanged",
+  "not_started",
   "start_already_known",
   "not_trialing",
   "trial_notice_sent",

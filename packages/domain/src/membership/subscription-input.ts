@@ -30,6 +30,8 @@ export interface SubscriptionSnapshot {
   readonly currentPeriodEnd?: Instant;
   readonly trialEnd?: Instant;
   readonly endedAt?: Instant;
+  /** The subscription's own `default_payment_method`, when it has one. */
+  readonly defaultPaymentMethodId?: string;
   /** Stripe's `cancellation_details.reason` (`payment_failed`, `cancellation_requested`, …). */
   readonly cancellationReason?: string;
   /** Stripe's time of this view; absent for an API answer. */
@@ -60,6 +62,12 @@ export type SubscriptionInput =
   | { readonly type: "cancel"; readonly atPeriodEnd: boolean }
   | { readonly type: "resume" }
   /**
+   * Charge the membership on this payment method from now on (the person made it their
+   * default card, or removed the card it was charged on and this is their default): the Stripe
+   * subscription's own `default_payment_method`, which its renewals and dunning's retries use.
+   */
+  | { readonly type: "use_payment_method"; readonly paymentMethodId: string }
+  /**
    * The person (or an admin) drops the change waiting for Stripe (one whose call was parked,
    * say): no Stripe call; if Stripe makes it after all, its view puts the membership on it.
    */
@@ -87,6 +95,11 @@ export type SubscriptionInput =
     }
   | { readonly type: "start_failed"; readonly code: string; readonly message: string }
   | { readonly type: "checkout_created"; readonly sessionId: string; readonly url: string }
+  /**
+   * The membership's Checkout page expired unpaid (Stripe expires a session after 24 hours,
+   * or on susu's request): no Stripe subscription was made, and none will be from it.
+   */
+  | { readonly type: "checkout_expired"; readonly sessionId: string }
   | { readonly type: "trial_will_end"; readonly trialEnd: Instant }
   | { readonly type: "invoice_paid"; readonly invoice: InvoiceReport; readonly paidAt: Instant }
   | {

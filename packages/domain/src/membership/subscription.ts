@@ -13,10 +13,11 @@ import type { PlanInterval } from "./plan-interval.js";
  * - `past_due`: a renewal failed and Stripe retries (dunning); it still grants them;
  * - `lapsed`: the last retry failed (Stripe marked it `unpaid`, paused it, or canceled it
  *   for non-payment): it grants nothing; paying the open invoice makes it `active` again
- *   while Stripe keeps the subscription;
+ *   while Stripe keeps the subscription (once Stripe canceled it, `endedAt` set, a payment
+ *   of the open invoice is refunded in full);
  * - `canceled`: ended by the person or an admin; final;
- * - `incomplete_expired`: the first payment never came (Stripe expires it after 23 hours),
- *   or Stripe refused to start it; final.
+ * - `incomplete_expired`: the first payment never came (Stripe expires it after 23 hours,
+ *   and a Checkout page after 24 hours unpaid), or Stripe refused to start it; final.
  */
 export const SUBSCRIPTION_STATUSES = [
   "incomplete",
@@ -57,6 +58,32 @@ export function isSubscriptionEnded(status: SubscriptionStatus): boolean {
  */
 export function isCurrentMembership(s: Pick<Subscription, "status" | "endedAt">): boolean {
   return !isSubscriptionEnded(s.status) && !(s.status === "lapsed" && s.endedAt !== undefined);
+}
+
+/** The payment method a membership is charged on, as far as susu knows (none: not known). */
+export function billedPaymentMethodOf(s: Subscription): string | undefined {
+  return s.paymentMethodId ?? (s.start.kind === "saved_method" ? s.start.paymentMethodId : undefined);
+}
+
+/**
+ * Whether a membership used up its person's free trial: Stripe started it (a Stripe
+ * subscription is recorded, and susu did not cancel it there for a cancel before the start)
+ * with a trial, or it collected a payment. A Checkout page left unpaid, a first payment that
+ * never came (no trial), or a membership canceled before it started gave nothing.
+ */
+export function usedTrialOrPaid(s: Subscription): boolean {
+  if (s.stripeSubscriptionId === undefined || s.canceledBeforeStart === true) return false;
+  if (s.trialDays > 0 || s.trialEnd !== undefined) return true;
+  return s.invoices.some((i) => i.status === "paid" && i.amountPaidMinor > 0);
+}
+
+/**
+ * The trial a person's new membership gets: the plan's, unless one of their earlier
+ * memberships had a trial or was paid ({@link usedTrialOrPaid}): at most one free trial per
+ * person, whatever plan it was on. Those start paid (0 days).
+ */
+export function trialDaysFor(planTrialDays: number, earlier: readonly Subscription[]): number {
+  return earlier.some(usedTrialOrPaid) ? 0 : planTrialDays;
 }
 
 /**
@@ -105,7 +132,8 @@ export interface SubscriptionInvoice {
   readonly nextPaymentAttemptAt?: Instant;
   /**
    * Susu's refund of what the invoice collected, when it made one (an invoice paid after
-   * the membership was canceled before it started): `requested` until every refund it made
+   * the membership was canceled before it started, or after Stripe ended the subscription:
+   * an open invoice paid late on its page): `requested` until every refund it made
    * has ended (`refundIds`, from the refund call's answer; until that answer is heard, until
    * the refunds heard add up to what the invoice collected; a pending refund is no news) or
    * Stripe refused one, then `succeeded` (every refund succeeded) or `failed` (one failed or
@@ -384,6 +412,15 @@ export interface Subscription {
    * paid after the cancel is refunded in full (`invoices[].refund`).
    */
   readonly canceledBeforeStart?: boolean;
+  /**
+   * The payment method the Stripe subscription is charged on (its own
+   * `default_payment_method`, which Stripe uses before the customer's default): the last one
+   * susu asked for (the person's new default card), or Stripe's view of it. Absent: the
+   * saved method it was started with, if any (see {@link billedPaymentMethodOf}).
+   */
+  readonly paymentMethodId?: string;
+  /** Changes of that payment method asked for so far (the next is `+ 1`). Absent: none. */
+  readonly paymentMethodChanges?: number;
   /** The subscription will cancel when the period ends (a resume clears it). */
   readonly cancelAtPeriodEnd: boolean;
   readonly currentPeriodEnd?: Instant;

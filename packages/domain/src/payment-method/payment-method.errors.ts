@@ -11,6 +11,11 @@ export const PAYMENT_METHOD_ERROR_CODES = [
   "payment_method_in_use",
   /** The replacement is not a saved BECS method of the person's with an active mandate. */
   "replacement_not_usable",
+  /**
+   * The card is the one the person's current membership is charged on, and they have no other
+   * saved card to charge it on instead: save another card first (or cancel the membership).
+   */
+  "payment_method_bills_membership",
 ] as const;
 
 /** One of {@link PAYMENT_METHOD_ERROR_CODES}. */

@@ -76,6 +76,26 @@ export interface BillingGateway {
     readonly prorationBehavior: "always_invoice" | "create_prorations" | "none";
   }): ResultAsync<SubscriptionSnapshot, GatewayError>;
 
+  /**
+   * Charges the subscription on `paymentMethodId` from now on (its own
+   * `default_payment_method`, which Stripe uses before the customer's default for renewals
+   * and for the retries of an open invoice).
+   */
+  setSubscriptionPaymentMethod(input: {
+    readonly idempotencyKey: string;
+    readonly subscriptionId: string;
+    readonly paymentMethodId: string;
+  }): ResultAsync<SubscriptionSnapshot, GatewayError>;
+
+  /**
+   * Voids an unpaid invoice (open or uncollectible) so it can no longer be paid. One that is
+   * no longer unpaid (paid, or void already) is answered with its status, not refused.
+   */
+  voidInvoice(input: {
+    readonly idempotencyKey: string;
+    readonly invoiceId: string;
+  }): ResultAsync<{ readonly status: string }, GatewayError>;
+
   /** Cancels now, sets `cancel_at_period_end`, or clears it (`resume`). */
   cancelSubscription(input: {
     readonly idempotencyKey: string;

@@ -286,6 +286,13 @@ export interface SubscriptionRepository {
   ): ResultAsync<Subscription | undefined, StorageError>;
   /** A person's subscriptions, newest first (bounded: a person holds few). */
   listSubscriptionsOfPerson(personId: PersonId): ResultAsync<readonly Subscription[], StorageError>;
+  /**
+   * Every subscription of a person that Stripe started (a Stripe subscription recorded),
+   * newest first, not bounded: whether the person had a trial or paid is read from all of
+   * them (attempts that never started, which a person can make without limit, cannot crowd
+   * one out).
+   */
+  listStartedSubscriptionsOfPerson(personId: PersonId): ResultAsync<readonly Subscription[], StorageError>;
 }
 
 /** One line of the audit log: what happened to an aggregate and whether it applied. */

@@ -98,6 +98,20 @@ export class FakeBillingGateway implements BillingGateway {
     );
   }
 
+  setSubscriptionPaymentMethod(input: Parameters<BillingGateway["setSubscriptionPaymentMethod"]>[0]) {
+    if (!this.#subscriptions.has(input.subscriptionId))
+      return errAsync(
+        gatewayError("gateway_definite", "resource_missing", `no subscription ${input.subscriptionId}`),
+      );
+    return this.#call({ method: "setSubscriptionPaymentMethod", ...input }, () =>
+      this.#update(input.subscriptionId, { defaultPaymentMethodId: input.paymentMethodId }),
+    );
+  }
+
+  voidInvoice(input: Parameters<BillingGateway["voidInvoice"]>[0]) {
+    return this.#call({ method: "voidInvoice", ...input }, () => ({ status: "void" }));
+  }
+
   cancelSubscription(input: Parameters<BillingGateway["cancelSubscription"]>[0]) {
     if (!this.#subscriptions.has(input.subscriptionId))
       return errAsync(

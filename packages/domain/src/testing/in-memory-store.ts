@@ -427,6 +427,12 @@ export class InMemoryStore
     );
   }
 
+  listStartedSubscriptionsOfPerson(personId: PersonId): ResultAsync<readonly Subscription[], StorageError> {
+    return this.listSubscriptionsOfPerson(personId).map((all) =>
+      all.filter((s) => s.stripeSubscriptionId !== undefined),
+    );
+  }
+
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     if (this.failNextCommitWith !== undefined) {
       const error = this.failNextCommitWith;

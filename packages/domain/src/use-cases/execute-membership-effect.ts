@@ -19,6 +19,8 @@ export type BillingEffect =
           | "expire_subscription_checkout"
           | "change_subscription_price"
           | "cancel_subscription"
+          | "set_subscription_payment_method"
+          | "void_subscription_invoice"
           | "refund_subscription_invoice";
       }
     >;
@@ -35,6 +37,8 @@ export function isBillingEffect(effect: OutboxEffect): effect is BillingEffect {
       effect.kind === "expire_subscription_checkout" ||
       effect.kind === "change_subscription_price" ||
       effect.kind === "cancel_subscription" ||
+      effect.kind === "set_subscription_payment_method" ||
+      effect.kind === "void_subscription_invoice" ||
       effect.kind === "refund_subscription_invoice")
   );
 }
@@ -176,6 +180,22 @@ export function executeBillingEffect(
           mode: effect.mode,
         })
         .map(snapshotFact)
+        .mapErr(failed);
+    case "set_subscription_payment_method":
+      // Stripe's answer is its view of the subscription, naming the method it now charges.
+      return billing
+        .setSubscriptionPaymentMethod({
+          idempotencyKey: effect.id,
+          subscriptionId: effect.stripeSubscriptionId,
+          paymentMethodId: effect.paymentMethodId,
+        })
+        .map(snapshotFact)
+        .mapErr(failed);
+    case "void_subscription_invoice":
+      // Nothing to report: an invoice paid before the void is refunded as its news comes.
+      return billing
+        .voidInvoice({ idempotencyKey: effect.id, invoiceId: effect.stripeInvoiceId })
+        .map((): readonly PaymentObjectFact[] => [])
         .mapErr(failed);
     case "refund_subscription_invoice": {
       // The refunds' references name the membership and the invoice, so their events

@@ -10,7 +10,12 @@ import {
   type PlanInput,
   type PlanTerms,
 } from "../membership/plan.js";
-import { isCurrentMembership, type SubscribedPrice, type Subscription } from "../membership/subscription.js";
+import {
+  isCurrentMembership,
+  type SubscribedPrice,
+  type Subscription,
+  trialDaysFor,
+} from "../membership/subscription.js";
 import {
   createSubscription,
   decideSubscription,
@@ -217,7 +222,13 @@ export function subscribe(
                 ? errAsync<string, UseCaseError | GatewayError>(alreadySubscribed(person.id, current))
                 : customerOf();
             })
-            .andThen((customerId) => {
+            .andThen((customerId) =>
+              // One free trial per person: an earlier membership with a trial, or paid, means none.
+              deps.subscriptions
+                .listStartedSubscriptionsOfPerson(person.id)
+                .map((started) => ({ customerId, trialDays: trialDaysFor(plan.trialDays, started) })),
+            )
+            .andThen(({ customerId, trialDays }) => {
               const now = deps.clock.now();
               const decided = createSubscription(
                 {
@@ -225,7 +236,7 @@ export function subscribe(
                   personId: person.id,
                   stripeCustomerId: customerId,
                   price,
-                  trialDays: plan.trialDays,
+                  trialDays,
                   start: command.start,
                 },
                 { now },
@@ -277,6 +288,38 @@ export function changeSubscriptionPlan(
         ),
       )
       .map((d) => d.state),
+  );
+}
+
+/** The person's current membership, once Stripe started it (it has a Stripe subscription). */
+export function startedMembershipOf(
+  deps: UseCaseDeps,
+  personId: PersonId,
+): ResultAsync<Subscription | undefined, UseCaseError> {
+  return deps.subscriptions
+    .listSubscriptionsOfPerson(personId)
+    .map((held) => held.find((s) => isCurrentMembership(s) && s.stripeSubscriptionId !== undefined));
+}
+
+/**
+ * The person's current membership is charged on `paymentMethodId` from now on (their new
+ * default card): Stripe is asked through the outbox to make it the subscription's own
+ * `default_payment_method`, which renewals and dunning's next retry use before the customer's
+ * default. Nothing when they have no such membership, or it is charged on it already; safe to
+ * run again.
+ */
+export function chargeMembershipOn(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  paymentMethodId: string,
+  actor: string,
+): ResultAsync<void, UseCaseError> {
+  return startedMembershipOf(deps, personId).andThen((s) =>
+    s === undefined
+      ? okAsync(undefined)
+      : applySubscriptionInput(deps, s.id, { type: "use_payment_method", paymentMethodId }, actor, s).map(
+          () => undefined,
+        ),
   );
 }
 
@@ -349,6 +392,12 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
       };
     case "subscription_checkout_created":
       return { type: "checkout_created", sessionId: fact.sessionId, url: fact.url };
+    // A membership's Checkout page expired (its references name the subscription; a held
+    // payment's or a round's page names none, and goes to them).
+    case "checkout_expired":
+      return fact.refs.subscriptionId === undefined
+        ? undefined
+        : { type: "checkout_expired", sessionId: fact.sessionId };
     case "subscription_trial_will_end":
       return { type: "trial_will_end", trialEnd: fact.trialEnd };
     case "invoice_paid":

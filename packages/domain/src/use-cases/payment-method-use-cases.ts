@@ -1,4 +1,5 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { billedPaymentMethodOf } from "../membership/subscription.js";
 import { paymentMethodError, paymentMethodInUse } from "../payment-method/payment-method.errors.js";
 import {
   PAYMENT_METHOD_AGGREGATE,
@@ -22,6 +23,7 @@ import type { AuditEntry, VersionedChange } from "../ports/storage.js";
 import { isRoundEnded } from "../round/round.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { loadPerson } from "./load-people.js";
+import { chargeMembershipOn, startedMembershipOf } from "./membership-use-cases.js";
 import { ensureCustomer } from "./onboarding.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
 
@@ -151,7 +153,11 @@ export function listPaymentMethods(
 /**
  * Makes a saved method the person's default: stored at once, and made the customer's
  * default at the provider through the outbox (keyed by the method's version, so making it
- * the default again later is a new call). The default already is a no-op.
+ * the default again later is a new call). The default already changes nothing more. A card
+ * becomes what the person's current membership is charged on too (`chargeMembershipOn`: the
+ * Stripe subscription's own payment method comes before the customer's default, so without
+ * this dunning would keep charging the old card); run again when the card is the default
+ * already, so a call that failed after storing the default is finished by its retry.
  */
 export function setDefaultPaymentMethod(
   deps: UseCaseDeps,
@@ -159,6 +165,10 @@ export function setDefaultPaymentMethod(
   paymentMethodId: string,
   actor: string,
 ): ResultAsync<SavedPaymentMethod, UseCaseError> {
+  const followed = (method: SavedPaymentMethod): ResultAsync<SavedPaymentMethod, UseCaseError> =>
+    method.type === "card"
+      ? chargeMembershipOn(deps, personId, method.id, actor).map(() => method)
+      : okAsync(method);
   return retryOnConflict(() =>
     loadOwnMethod(deps, personId, paymentMethodId).andThen((method) => {
       if (method.isDefault) return okAsync(method);
@@ -189,7 +199,7 @@ export function setDefaultPaymentMethod(
           .map(() => ({ ...next, version: method.version + 1 }));
       });
     }),
-  );
+  ).andThen(followed);
 }
 
 /** What removing a method did: the method as removed, and the debit rounds use now (if any). */
@@ -206,9 +216,55 @@ export interface RemovedPaymentMethod {
  * (`payment_method_in_use`, naming the group) unless `replacementId` names a saved BECS
  * method of theirs with an active mandate: then, in the same write, rounds debit the
  * replacement before the old method is detached. Removing the person's debit when no round
- * relies on it leaves them without an active mandate (readiness drops).
+ * relies on it leaves them without an active mandate (readiness drops). The card the
+ * person's current membership is charged on moves the membership first to their other saved
+ * card (the default one, else the newest; `chargeMembershipOn`), so its renewals do not go to
+ * a card Stripe no longer holds; with no other card it is refused
+ * (`payment_method_bills_membership`): save another card first, or cancel the membership.
  */
 export function removePaymentMethod(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  paymentMethodId: string,
+  replacementId: string | undefined,
+  actor: string,
+): ResultAsync<RemovedPaymentMethod, UseCaseError> {
+  return membershipOffMethod(deps, personId, paymentMethodId, actor).andThen(() =>
+    removeMethod(deps, personId, paymentMethodId, replacementId, actor),
+  );
+}
+
+/**
+ * Before a method is removed: the person's current membership charged on it is moved to
+ * their other saved card (the default one, else the newest), or the removal is refused.
+ */
+function membershipOffMethod(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  paymentMethodId: string,
+  actor: string,
+): ResultAsync<void, UseCaseError> {
+  return loadOwnMethod(deps, personId, paymentMethodId).andThen((method) =>
+    startedMembershipOf(deps, personId).andThen((s) => {
+      if (s === undefined || billedPaymentMethodOf(s) !== method.id) return okAsync(undefined);
+      return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
+        const other = methods
+          .filter((m) => isSaved(m) && m.type === "card" && m.id !== method.id)
+          .sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || b.createdAt - a.createdAt)[0];
+        if (other === undefined)
+          return errAsync<void, UseCaseError>(
+            paymentMethodError(
+              "payment_method_bills_membership",
+              `payment method ${method.id} is the card membership ${s.id} is charged on, and ${personId} has no other saved card: save another card first, or cancel the membership`,
+            ),
+          );
+        return chargeMembershipOn(deps, personId, other.id, actor);
+      });
+    }),
+  );
+}
+
+function removeMethod(
   deps: UseCaseDeps,
   personId: PersonId,
   paymentMethodId: string,
