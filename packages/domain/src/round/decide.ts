@@ -775,8 +775,10 @@ function startRefunding(d: Draft, reason: string): Step {
   refundHeldSurpluses(d);
   for (const c of d.state.contributions) {
     if (c.status === "succeeded") requestRefund(d, c.memberId);
-    // No new attempt will be made. (A debit still awaited may yet be created by an effect
-    // already in the outbox: its outcome is handled when it arrives — refunded on success.)
+    // No new attempt will be made. A debit still awaited whose effect waits in the outbox is
+    // not sent: the outbox sees the round no longer collects and reports it failed
+    // (`debit_not_sent`), or, when an earlier try may have reached Stripe, looks the debit up
+    // and reports what it found (refunded on success, as any late success).
     else if (c.status === "retry_scheduled")
       d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
   }
