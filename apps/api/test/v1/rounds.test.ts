@@ -287,8 +287,14 @@ describe("retrying a debit", () => {
       400,
       "invalid_request",
     );
+    // Stripe deactivated the mandate the debit failed on for good: the bank would refuse again.
+    (await useCases.updatePersonReadiness(w.deps, "ron", { mandateActive: false }, "stripe"))._unsafeUnwrap();
+    const forGood = await post(path, "ron");
+    await expectProblem(forGood, 409, "contribution_not_retryable");
     const unchanged = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "rita"));
     expect({ ...unchanged, timeline: null }).toEqual({ ...failed, timeline: null });
+    // ron saves new bank details: an active mandate, and the retry is accepted.
+    (await useCases.updatePersonReadiness(w.deps, "ron", { mandateActive: true }, "stripe"))._unsafeUnwrap();
 
     const headers = { "idempotency-key": "retry-ron-1" };
     const retried = await post(path, "ron", undefined, headers);

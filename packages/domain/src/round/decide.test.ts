@@ -264,7 +264,11 @@ describe("a failed debit", () => {
 
   it("a member with a permanent failure can try again with fixed bank details before the deadline", () => {
     const d = run(round(), [{ type: "open" }, failed("m3", "debit_not_authorized")]);
-    const retried = step(d.state, { type: "retry_contribution", memberId: "m3" }, T0 + DAY_MS);
+    const retried = step(
+      d.state,
+      { type: "retry_contribution", memberId: "m3", mandateActive: true },
+      T0 + DAY_MS,
+    );
     expect(retried.effects).toContainEqual(
       expect.objectContaining({ kind: "collect_contribution", attempt: 2 }),
     );
@@ -1376,7 +1380,7 @@ describe("extending the collection deadline", () => {
     const failedOne = step(d.state, failed("m2", "account_closed"), T0 + DAY_MS);
     const retried = step(
       failedOne.state,
-      { type: "retry_contribution", memberId: "m2" },
+      { type: "retry_contribution", memberId: "m2", mandateActive: true },
       T0 + window + DAY_MS,
     );
     expect(retried.state.contributions.find((c) => c.memberId === "m2")?.attempts).toHaveLength(2);

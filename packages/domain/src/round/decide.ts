@@ -252,7 +252,16 @@ function open(d: Draft): Step {
   return d.done();
 }
 
-function retryContribution(d: Draft, { memberId }: InputOf<"retry_contribution">): Step {
+/**
+ * A member's debit asked for again now, by the member or an admin, before the deadline, while
+ * the contribution failed, waits for a retry or was disputed. Refused (`contribution_not_retryable`)
+ * once the contribution has had the policy's most debit attempts (`debitRetry.attemptsMax`,
+ * automatic and manual together: a bank is not asked without end), and after a permanent
+ * failure (account closed, mandate revoked, …) unless the member's mandate is active again
+ * (`mandateActive`: Stripe deactivates the one that failed for good, so an active mandate
+ * means new bank details): the same bank would refuse the same debit again.
+ */
+function retryContribution(d: Draft, { memberId, mandateActive }: InputOf<"retry_contribution">): Step {
   const c = d.contribution(memberId);
   if (!c) return err(roundError("contribution_not_found", `${memberId} does not contribute to this round`));
   const s = d.state;
@@ -265,6 +274,22 @@ function retryContribution(d: Draft, { memberId }: InputOf<"retry_contribution">
       roundError(
         "contribution_not_retryable",
         `the contribution is ${c.status} and the round is ${s.status}`,
+      ),
+    );
+  const most = d.ctx.policy.debitRetry.attemptsMax;
+  if (c.attempts.length >= most)
+    return err(
+      roundError(
+        "contribution_not_retryable",
+        `the contribution has had ${c.attempts.length} debit attempts, the most a round asks of one member (${most}): no further debit is made for this round`,
+      ),
+    );
+  const last = c.attempts.at(-1);
+  if (c.status === "failed" && last?.failureClass === "permanent" && mandateActive !== true)
+    return err(
+      roundError(
+        "contribution_not_retryable",
+        `the last debit failed permanently (${last.failureCode ?? "unknown"}) and the bank would refuse it again: the member must first save new bank details (a new BECS Direct Debit mandate), then retry`,
       ),
     );
   if (s.status === "settled") d.moveTo("collecting");
