@@ -386,7 +386,8 @@ const ExtendDeadlineSchema = z
   .object({
     deadline: z.iso.datetime({ offset: true }).openapi({
       example: "2030-01-10T09:00:00Z",
-      description: "Later than the current deadline and than now.",
+      description:
+        "Later than the current deadline and than now (422 `invalid_deadline`), and at most 60 days after the round opened (the round policy's `maxCollectionMs`), so that every collected contribution can still be refunded within Stripe's 90-day refund window: later is 409 `deadline_not_extendable`, whose detail says the latest allowed date.",
     }),
   })
   .openapi("ExtendDeadline");

@@ -338,6 +338,13 @@ describe("extending the deadline", () => {
       422,
       "invalid_deadline",
     );
+    // Collected contributions must stay refundable: at most 60 days after the round opened.
+    const tooLate = await expectProblem(
+      await post(path, "eda", { deadline: "9999-12-31T00:00:00Z" }),
+      409,
+      "deadline_not_extendable",
+    );
+    expect(tooLate.detail).toMatch(/60 days after the round opened.*latest allowed is \d{4}-/);
     const unchanged = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "eda"));
     expect(unchanged.collectionDeadlineAt).toBe(opened.collectionDeadlineAt);
     expect(unchanged.timeline.data).toHaveLength(1);

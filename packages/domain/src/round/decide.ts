@@ -20,10 +20,10 @@ import { owedToMemberBooked } from "../owed/round-owed.js";
 import { debitMethodFor } from "../policy/debit-methods.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import { retryDelayMs } from "../policy/retry-policy.js";
-import type { RoundPolicy } from "../policy/round-policy.js";
+import { MAX_COLLECTION_MS, type RoundPolicy } from "../policy/round-policy.js";
 import { expectedSettlementAt } from "../policy/settlement.js";
 import { unitFraction } from "../shared/hash.js";
-import { type Instant, isoString } from "../shared/time.js";
+import { DAY_MS, type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
 import type {
   Contribution,
@@ -865,6 +865,15 @@ function extendDeadline(d: Draft, { deadline }: InputOf<"extend_deadline">): Ste
       roundError(
         "invalid_deadline",
         `the new deadline must be later than the current one (${isoString(current)}) and than now`,
+      ),
+    );
+  // Collected contributions must stay refundable (Stripe: 90 days from the charge).
+  const latest = (s.openedAt ?? s.scheduledFor) + (d.ctx.policy.maxCollectionMs ?? MAX_COLLECTION_MS);
+  if (deadline > latest)
+    return err(
+      roundError(
+        "deadline_not_extendable",
+        `the deadline can be at most ${Math.floor((latest - (s.openedAt ?? s.scheduledFor)) / DAY_MS)} days after the round opened, so that every contribution can still be refunded: the latest allowed is ${isoString(latest)}`,
       ),
     );
   const { graceEndsAt: _replaced, ...rest } = s;
