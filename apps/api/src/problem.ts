@@ -46,6 +46,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "group_not_paused":
     case "member_exists":
     case "member_owes_contributions":
+    case "member_awaiting_payout":
     case "member_is_current_recipient":
     case "round_in_progress":
     case "no_round_due":

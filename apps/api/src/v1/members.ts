@@ -141,7 +141,7 @@ const leaveRoute = createRoute({
   tags: ["members"],
   summary: "Leave a group (yourself), or remove a member (group admins, platform admins: before it starts)",
   description:
-    "A member leaves for themselves: at the end of the round in progress, if any (`leaving`; asking again meanwhile changes nothing); not while they owe contributions for a pot they received this rotation, nor while they are the current round's recipient (409). Between rounds, when the member leaving was the last one still due the pot this rotation, the rotation ends at once, as a round's end would: the next one begins (members who joined mid-rotation take part), or the group completes after its last planned rotation. A group that fewer than two members would take part in completes (between rounds; a round in progress runs to its end first). Admins may remove another member only while the group is forming, and never another admin (403 `member_removal_not_allowed`): once money moves, members leave for themselves.",
+    "A member leaves for themselves only when none of their money is in the group: not while they owe contributions for a pot they received this rotation (409 `member_owes_contributions`), nor while they have paid into this rotation — or are paying into the round in progress — and not yet received its pot (409 `member_awaiting_payout`; they can leave once they have), nor while they are the current round's recipient (409 `member_is_current_recipient`). So a member of a started group leaves before any round of the rotation has collected, or once the rotation they paid into has paid them; members who joined mid-rotation (`pending`) may leave at any time. A member an older version let leave during a round is `leaving` until it ends (asking again changes nothing). A group that fewer than two members would take part in completes. Admins may remove another member only while the group is forming, and never another admin (403 `member_removal_not_allowed`): once money moves, members leave for themselves.",
   security: [{ bearer: [] }],
   request: { params: MemberParams },
   responses: {
@@ -149,7 +149,12 @@ const leaveRoute = createRoute({
     ...commonResponses,
     ...forbiddenResponse(["not_group_admin", "member_removal_not_allowed"]),
     ...notFoundResponse(["group_not_found", "member_not_found"]),
-    ...conflictResponse(["member_owes_contributions", "member_is_current_recipient", "version_conflict"]),
+    ...conflictResponse([
+      "member_owes_contributions",
+      "member_awaiting_payout",
+      "member_is_current_recipient",
+      "version_conflict",
+    ]),
   },
 });
 

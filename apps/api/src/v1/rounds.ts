@@ -323,6 +323,8 @@ const retryRoute = createRoute({
   path: "/rounds/{roundId}/contributions/{memberId}/retry",
   tags: ["rounds"],
   summary: "Retry a member's failed debit now (group admins, platform admins, or the member themselves)",
+  description:
+    "Asks the member's bank again now, before the collection deadline, for a contribution that failed, waits for an automatic retry, or was disputed. `contribution_not_retryable` (nothing changes) after the deadline, once the contribution has had the round policy's most debit attempts (`debitRetry.attemptsMax`, 4 by default, automatic and manual together), and after a permanent failure (account closed, no account, debit not authorised, …) until the member has saved new bank details: Stripe deactivates the mandate a debit failed on for good, and the retry is accepted once the member's mandate is active again.",
   security: [{ bearer: [] }],
   request: { params: RoundMemberParam },
   responses: {
@@ -384,7 +386,8 @@ const ExtendDeadlineSchema = z
   .object({
     deadline: z.iso.datetime({ offset: true }).openapi({
       example: "2030-01-10T09:00:00Z",
-      description: "Later than the current deadline and than now.",
+      description:
+        "Later than the current deadline and than now (422 `invalid_deadline`), and at most 60 days after the round opened (the round policy's `maxCollectionMs`), so that every collected contribution can still be refunded within Stripe's 90-day refund window: later is 409 `deadline_not_extendable`, whose detail says the latest allowed date.",
     }),
   })
   .openapi("ExtendDeadline");
@@ -630,12 +633,7 @@ export function roundsV1(deps: V1Deps & { readonly ledger?: LedgerReader }) {
     const found = await findRound(c, principal, roundId, { adminOrSelf: memberId });
     if ("refused" in found) return found.refused;
     const result = await useCases.retryOnConflict(() =>
-      useCases.applyRoundInput(
-        uc,
-        roundId,
-        { type: "retry_contribution", memberId },
-        actorName(principal, found.group),
-      ),
+      useCases.retryContribution(uc, roundId, memberId, actorName(principal, found.group)),
     );
     return answer(c, roundId, result);
   });

@@ -2,6 +2,7 @@
 // each member's readiness, the payout order, swaps and activation — validation, who may,
 // idempotent POSTs, pagination, and nothing stored on refusal; the list's answers when the
 // group and its people cannot be read together.
+import { DAY_MS } from "@susu/domain";
 import { loggingReads } from "@susu/domain/testing";
 import { describe, expect, it, vi } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
@@ -367,6 +368,31 @@ describe("leaving and removal", () => {
       "member_removal_not_allowed",
     );
     expect(await bed.version(id)).toBe(started);
+  });
+
+  it("a member who has paid into the rotation and not had the pot cannot leave: 409 member_awaiting_payout, nothing changed", async () => {
+    const id = await bed.group("vic", ["wes", "xan"]);
+    for (const p of ["vic", "wes", "xan"]) await bed.onboarded(p);
+    expect((await send("vic", "POST", `/v1/groups/${id}/activate`)).status).toBe(200);
+    bed.clock.advance(DAY_MS);
+    const opened = await send("vic", "POST", `/v1/groups/${id}/rounds`);
+    expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+    const version = await bed.version(id);
+    const audited = await bed.db.prisma.auditLogEntry.count({ where: { aggregateId: id } });
+    const refused = await send("xan", "DELETE", `/v1/groups/${id}/members/xan`);
+    expectProblem(refused, 409, "member_awaiting_payout");
+    expect(refused.body.detail).toMatch(/paid into this rotation/);
+    // Nor may an admin remove them once money moves.
+    expectProblem(
+      await send("vic", "DELETE", `/v1/groups/${id}/members/xan`),
+      403,
+      "member_removal_not_allowed",
+    );
+    expect(await bed.version(id)).toBe(version);
+    expect(await bed.db.prisma.auditLogEntry.count({ where: { aggregateId: id } })).toBe(audited);
+    expect((await send("xan", "GET", `/v1/groups/${id}/members/xan`)).body).toMatchObject({
+      status: "active",
+    });
   });
 });
 

@@ -287,8 +287,14 @@ describe("retrying a debit", () => {
       400,
       "invalid_request",
     );
+    // Stripe deactivated the mandate the debit failed on for good: the bank would refuse again.
+    (await useCases.updatePersonReadiness(w.deps, "ron", { mandateActive: false }, "stripe"))._unsafeUnwrap();
+    const forGood = await post(path, "ron");
+    await expectProblem(forGood, 409, "contribution_not_retryable");
     const unchanged = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "rita"));
     expect({ ...unchanged, timeline: null }).toEqual({ ...failed, timeline: null });
+    // ron saves new bank details: an active mandate, and the retry is accepted.
+    (await useCases.updatePersonReadiness(w.deps, "ron", { mandateActive: true }, "stripe"))._unsafeUnwrap();
 
     const headers = { "idempotency-key": "retry-ron-1" };
     const retried = await post(path, "ron", undefined, headers);
@@ -332,6 +338,13 @@ describe("extending the deadline", () => {
       422,
       "invalid_deadline",
     );
+    // Collected contributions must stay refundable: at most 60 days after the round opened.
+    const tooLate = await expectProblem(
+      await post(path, "eda", { deadline: "9999-12-31T00:00:00Z" }),
+      409,
+      "deadline_not_extendable",
+    );
+    expect(tooLate.detail).toMatch(/60 days after the round opened.*latest allowed is \d{4}-/);
     const unchanged = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "eda"));
     expect(unchanged.collectionDeadlineAt).toBe(opened.collectionDeadlineAt);
     expect(unchanged.timeline.data).toHaveLength(1);

@@ -120,6 +120,7 @@ const groupSnapshot = z.strictObject({
     payoutDelayMs: safeInt,
     debitRetry: retryPolicy,
     payoutRetry: retryPolicy,
+    maxCollectionMs: safeInt.exactOptional(),
   }),
   createdAt: instant,
   version: nonNegative,

@@ -350,6 +350,26 @@ export class StripePaymentGateway implements PaymentGateway {
       .andThen(debitOutcomeOf);
   }
 
+  /**
+   * The debit made under `idempotencyKey` (its `effect_id` metadata) among the customer's
+   * PaymentIntents, newest first, as it stands now. Read only: a list (strongly consistent,
+   * unlike Stripe's search) of every one of the customer's PaymentIntents.
+   */
+  findDebit(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+  }): ResultAsync<DebitOutcome | undefined, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#call(() =>
+      this.stripe.paymentIntents
+        .list({ customer: input.customerId, limit: 100 })
+        .autoPagingToArray({ limit: 10_000 }),
+    ).andThen((intents): Result<DebitOutcome | undefined, GatewayError> => {
+      const found = intents.find((pi) => pi.metadata?.[METADATA_KEYS.effectId] === key);
+      return found === undefined ? ok(undefined) : debitOutcomeOf(found);
+    });
+  }
+
   #createDebit(
     input: Parameters<StripePaymentGateway["createDebit"]>[0],
   ): ResultAsync<Stripe.PaymentIntent, GatewayError> {

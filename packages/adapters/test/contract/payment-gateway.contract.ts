@@ -307,6 +307,26 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
         expect(second.paymentIntentId).not.toBe(d.outcome.paymentIntentId);
         expect(await driver.debitCount(d.input.transferGroup)).toBe(2);
       });
+
+      it("finds the debit a key made among the customer's payments, as it stands now, and none for a key that made nothing", async () => {
+        const d = await debit("000123456");
+        const find = (attempt: number) =>
+          gateway.findDebit({
+            idempotencyKey: `${d.roundId}:contribution:${d.memberId}:attempt:${attempt}`,
+            customerId: d.input.customerId,
+          });
+        expect(value(await find(1))).toEqual(d.outcome);
+        expect(value(await find(2))).toBeUndefined();
+        const settled = factsFor(await driver.settle(), d.roundId).find((f) => f.type === "debit_succeeded");
+        if (settled?.type !== "debit_succeeded") throw new Error("the debit did not succeed");
+        expect(value(await find(1))).toEqual({
+          status: "succeeded",
+          paymentIntentId: d.outcome.paymentIntentId,
+          chargeId: settled.chargeId,
+        });
+        // Finding moves nothing.
+        expect(await driver.debitCount(d.input.transferGroup)).toBe(1);
+      });
     });
 
     describe("transfers", () => {

@@ -51,6 +51,7 @@ function crashingAfterCall(
         ? crashAfter(() => real.createTransfer(input))
         : real.createTransfer(input),
     findTransfer: (input) => real.findTransfer(input),
+    findDebit: (input) => real.findDebit(input),
     findRefund: (input) => real.findRefund(input),
     cancelPayment: (input) => real.cancelPayment(input),
     reverseTransfer: (input) => real.reverseTransfer(input),

@@ -22,6 +22,11 @@ export type GroupError =
       readonly message: string;
     }
   | {
+      readonly type: "member_awaiting_payout";
+      readonly code: "member_awaiting_payout";
+      readonly message: string;
+    }
+  | {
       readonly type: "member_is_current_recipient";
       readonly code: "member_is_current_recipient";
       readonly message: string;

@@ -226,68 +226,96 @@ describe("rotation rules", () => {
     expect(leaveGroup(g, "a")._unsafeUnwrapErr().code).toBe("member_owes_contributions");
     g = markRoundOpened(g, "r1")._unsafeUnwrap();
     expect(leaveGroup(g, "b", "b")._unsafeUnwrapErr().code).toBe("member_is_current_recipient");
-    // c leaves during the round: still contributes to it, gone afterwards.
-    g = leaveGroup(g, "c", "b")._unsafeUnwrap();
-    expect(g.members.find((m) => m.id === "c")?.status).toBe("leaving");
-    expect(g.payoutOrder.memberIds).toEqual(["a", "b"]);
-    g = markRoundEnded(g, "r1", { paidTo: "b" })._unsafeUnwrap();
-    expect(g.members.find((m) => m.id === "c")?.status).toBe("left");
+    // c paid into r0 and r1 and has not had the pot: c stays until paid (this test let c
+    // leave, out of the order and unpaid, until member_awaiting_payout).
+    expect(leaveGroup(g, "c", "b")._unsafeUnwrapErr().code).toBe("member_awaiting_payout");
   });
 
-  it("leaving again during the round (a retried DELETE) keeps the member leaving until the round ends", () => {
+  it("a member who paid into this rotation and is still due the pot cannot leave (member_awaiting_payout); nothing changes", () => {
+    const three = { ...active(), rotationsPlanned: 2 };
+    // A round in progress: every member in the rotation is being debited for it.
+    const during = markRoundOpened(three, "r0")._unsafeUnwrap();
+    const refused = leaveGroup(during, "c", "a")._unsafeUnwrapErr();
+    expect(refused.code).toBe("member_awaiting_payout");
+    expect(refused.message).toMatch(/paid into this rotation/);
+    // Between rounds after a payout: b and c each paid into r0, neither has had the pot.
+    const after = markRoundEnded(during, "r0", { paidTo: "a" })._unsafeUnwrap();
+    expect(leaveGroup(after, "b")._unsafeUnwrapErr().code).toBe("member_awaiting_payout");
+    expect(leaveGroup(after, "c")._unsafeUnwrapErr().code).toBe("member_awaiting_payout");
+    // The last one still due, too: c paid into r0 and r1 and is owed r2's pot.
+    const twoPaid = markRoundEnded(markRoundOpened(after, "r1")._unsafeUnwrap(), "r1", {
+      paidTo: "b",
+    })._unsafeUnwrap();
+    expect(leaveGroup(twoPaid, "c")._unsafeUnwrapErr().code).toBe("member_awaiting_payout");
+    // A paused group keeps the rule: the money is in the group either way.
+    const paused = pauseGroupByAdmin(after, "a", "holiday", T0)._unsafeUnwrap();
+    expect(leaveGroup(paused, "c")._unsafeUnwrapErr().code).toBe("member_awaiting_payout");
+  });
+
+  it("leaving stays open where none of the member's money is in play", () => {
+    // Forming: nothing collected.
+    expect(
+      leaveGroup(forming(), "c")
+        ._unsafeUnwrap()
+        .members.find((m) => m.id === "c")?.status,
+    ).toBe("left");
+    // Started, no round opened yet in this rotation.
+    const fresh = leaveGroup({ ...active(), rotationsPlanned: 2 }, "c")._unsafeUnwrap();
+    expect(fresh.members.find((m) => m.id === "c")?.status).toBe("left");
+    expect(fresh.payoutOrder.memberIds).toEqual(["a", "b"]);
+    // Only cancelled rounds so far: their debits were refunded, nobody has paid in.
+    let cancelled = markRoundOpened({ ...active(), rotationsPlanned: 2 }, "r0")._unsafeUnwrap();
+    cancelled = markRoundEnded(cancelled, "r0", { cancelled: true })._unsafeUnwrap();
+    expect(leaveGroup(cancelled, "c").isOk()).toBe(true);
+    // A whole rotation paid: everyone got back what they paid in; the next has not begun.
+    let g = { ...active(), rotationsPlanned: 2 };
+    g = joinGroup(g, { id: "d", displayName: "d", joinedAt: T0 })._unsafeUnwrap();
+    for (const [i, m] of ["a", "b", "c"].entries())
+      g = markRoundEnded(markRoundOpened(g, `r${i}`)._unsafeUnwrap(), `r${i}`, { paidTo: m })._unsafeUnwrap();
+    expect(g.rotation).toMatchObject({ number: 2, receivedMemberIds: [] });
+    expect(leaveGroup(g, "c").isOk()).toBe(true);
+    // A member who joined mid-rotation (pending) pays nothing until the next one.
+    let mid = markRoundEnded(markRoundOpened(active(), "r0")._unsafeUnwrap(), "r0", {
+      paidTo: "a",
+    })._unsafeUnwrap();
+    mid = joinGroup(mid, { id: "d", displayName: "d", joinedAt: T0 })._unsafeUnwrap();
+    expect(
+      leaveGroup(mid, "d")
+        ._unsafeUnwrap()
+        .members.find((m) => m.id === "d")?.status,
+    ).toBe("left");
+  });
+
+  it("a member an older version stored as leaving stays leaving when asked again, and leaves when the round ends", () => {
+    // Older versions let a member due the pot leave during a round (`leaving`); such stored
+    // groups still end that way. (Asked again is a retried DELETE: nothing changes.)
     let g = markRoundOpened(active(), "r0")._unsafeUnwrap();
-    g = leaveGroup(g, "c", "a")._unsafeUnwrap();
+    g = {
+      ...g,
+      members: g.members.map((m) => (m.id === "c" ? { ...m, status: "leaving" as const } : m)),
+      payoutOrder: { ...g.payoutOrder, memberIds: ["a", "b"] },
+    };
     const again = leaveGroup(g, "c", "a")._unsafeUnwrap();
-    // Still debited by the round in progress: still a member of the group until it ends.
-    expect(again.members.find((m) => m.id === "c")?.status).toBe("leaving");
+    expect(again).toBe(g);
     expect(contributingMembers(again).map((m) => m.id)).toEqual(["a", "b", "c"]);
     const ended = markRoundEnded(again, "r0", { paidTo: "a" })._unsafeUnwrap();
     expect(ended.members.find((m) => m.id === "c")?.status).toBe("left");
   });
 
-  it("the last member still due leaving between rounds closes the rotation, as a round's end would", () => {
-    // Two rounds paid (a, b); c, the only one still due, leaves before the third opens.
-    const paidTwo = (rotationsPlanned: number) => {
-      let g = { ...active(), rotationsPlanned };
-      g = joinGroup(g, { id: "d", displayName: "d", joinedAt: T0 })._unsafeUnwrap();
-      for (const [i, m] of ["a", "b"].entries())
-        g = markRoundEnded(markRoundOpened(g, `r${i}`)._unsafeUnwrap(), `r${i}`, {
-          paidTo: m,
-        })._unsafeUnwrap();
-      return g;
-    };
-    const next = leaveGroup(paidTwo(2), "c")._unsafeUnwrap();
-    expect(next.members.find((m) => m.id === "c")?.status).toBe("left");
-    expect(next.status).toBe("active");
-    expect(next.rotation).toMatchObject({ number: 2, receivedMemberIds: [] });
-    // The member who joined mid-rotation takes part in the new one.
-    expect(next.members.find((m) => m.id === "d")?.status).toBe("active");
-    expect(next.payoutOrder.memberIds).toEqual(["a", "b", "d"]);
-    expect(nextRecipient(next)).toBe("a");
-    // After the last planned rotation, the group is done.
-    expect(leaveGroup(paidTwo(1), "c")._unsafeUnwrap().status).toBe("completed");
-    // Not the last one due: the rotation goes on.
-    let g = { ...active(), rotationsPlanned: 2 };
-    g = markRoundEnded(markRoundOpened(g, "r0")._unsafeUnwrap(), "r0", { paidTo: "a" })._unsafeUnwrap();
-    g = leaveGroup(g, "c")._unsafeUnwrap();
-    expect(g.rotation).toMatchObject({ number: 1, receivedMemberIds: ["a"] });
-    expect(nextRecipient(g)).toBe("b");
-  });
-
   it("a group fewer than two members would take part in completes, whether a leave or a round's end leaves it so", () => {
-    // Two members, two rotations: ana paid, ben (the last one due) leaves; ana alone cannot go on.
-    let two: Group = { ...activateGroup(forming(["b"]), "a", allReady)._unsafeUnwrap(), rotationsPlanned: 2 };
-    two = markRoundEnded(markRoundOpened(two, "r0")._unsafeUnwrap(), "r0", { paidTo: "a" })._unsafeUnwrap();
-    expect(leaveGroup(two, "b")._unsafeUnwrap().status).toBe("completed");
     // Three members, nobody paid yet: two leave between rounds.
     let three = { ...active(), rotationsPlanned: 2 };
     three = leaveGroup(three, "b")._unsafeUnwrap();
     expect(three.status).toBe("active");
     expect(leaveGroup(three, "c")._unsafeUnwrap().status).toBe("completed");
-    // Two leave during a round: it runs to its end with them, then the group completes.
+    // Two that an older version let leave during a round (stored `leaving`): it runs to its
+    // end with them, then the group completes.
     let during = markRoundOpened({ ...active(), rotationsPlanned: 2 }, "r0")._unsafeUnwrap();
-    during = leaveGroup(during, "b", "a")._unsafeUnwrap();
-    during = leaveGroup(during, "c", "a")._unsafeUnwrap();
+    during = {
+      ...during,
+      members: during.members.map((m) => (m.id === "a" ? m : { ...m, status: "leaving" as const })),
+      payoutOrder: { ...during.payoutOrder, memberIds: ["a"] },
+    };
     expect(during.status).toBe("active");
     const ended = markRoundEnded(during, "r0", { paidTo: "a" })._unsafeUnwrap();
     expect(ended.status).toBe("completed");
@@ -349,6 +377,10 @@ describe("rotation rules", () => {
           const paid = new Map<number, string[]>();
           let rotation = g.rotation.number;
           let orderAtStart = [...g.payoutOrder.memberIds];
+          // Each member's money, in contributions: -1 for each paid-out round they paid into,
+          // + the pot (one per contributor) for each they received. Cancelled rounds refund.
+          const balance = new Map<string, number>();
+          const book = (id: string, n: number) => balance.set(id, (balance.get(id) ?? 0) + n);
           for (const s of steps) {
             if (g.status === "completed") break;
             const roundId = `r${rounds++}`;
@@ -378,6 +410,7 @@ describe("rotation rules", () => {
             } else if (g.status === "active") {
               // Rounds open only in an active group, as the scheduler opens them.
               g = markRoundOpened(g, roundId)._unsafeUnwrap();
+              const payers = contributingMembers(g).map((m) => m.id);
               let to = recipient;
               if (s.kind === "leave") {
                 const left = leaveGroup(g, who, recipient);
@@ -401,8 +434,15 @@ describe("rotation rules", () => {
                 roundId,
                 cancelled ? { cancelled: true } : { paidTo: to },
               )._unsafeUnwrap();
-              if (!cancelled) paidTo = to;
+              if (!cancelled) {
+                paidTo = to;
+                for (const id of payers) book(id, -1);
+                book(to, payers.length);
+              }
             }
+            // Nobody leaves with money in the group: what they paid in came back to them.
+            for (const m of g.members)
+              if (m.status === "left") expect([m.id, balance.get(m.id) ?? 0]).toEqual([m.id, 0]);
             if (paidTo !== undefined) paid.set(rotation, [...(paid.get(rotation) ?? []), paidTo]);
             // Nobody receives twice in a rotation, and only members in its order receive.
             const paidNow = paid.get(rotation) ?? [];
@@ -425,6 +465,9 @@ describe("rotation rules", () => {
               expect(contributingMembers(g).length).toBeGreaterThanOrEqual(MEMBERS_MIN);
             }
           }
+          // A group that ended owes nobody anything and holds nobody's money.
+          if (g.status === "completed")
+            for (const m of g.members) expect([m.id, balance.get(m.id) ?? 0]).toEqual([m.id, 0]);
         },
       ),
       { numRuns: 400 },

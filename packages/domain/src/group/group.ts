@@ -277,9 +277,37 @@ export function joinGroup(
 }
 
 /**
+ * Whether `member` has money in the group's rotation in progress that has not come back to
+ * them: they paid into it and have not yet received its pot.
+ *
+ * The group records no contributions (they are the rounds'), so this reads what the
+ * rotation implies. Every member in it (`active`, in the payout order) is debited for every
+ * round of it, from its first — members joining mid-rotation wait (`pending`) for the next.
+ * So such a member still due the pot has paid in as soon as a round of this rotation has
+ * paid out (`receivedMemberIds` not empty), and is paying in while a round is in progress
+ * (`currentRoundId`). A round that was cancelled refunded its debits, so it counts for
+ * nothing; and at a rotation's start everyone who stayed has had back what they paid in
+ * the last one. A debit that failed for good is still counted: refusing then errs on the
+ * side of keeping the member's place (and their claim) in the order.
+ */
+function awaitsPayout(group: Group, member: Member): boolean {
+  if (group.status === "forming" || member.status !== "active") return false;
+  if (!group.payoutOrder.memberIds.includes(member.id)) return false;
+  if (group.rotation.receivedMemberIds.includes(member.id)) return false;
+  return group.currentRoundId !== undefined || group.rotation.receivedMemberIds.length > 0;
+}
+
+/**
  * Removes a member. A member who already received the pot in this rotation must keep
- * contributing until it ends; the member due to receive the current round cannot leave
- * (an admin reassigns the payout first). During a round, a member leaves when it ends.
+ * contributing until it ends (`member_owes_contributions`); the member due to receive the
+ * current round cannot leave (`member_is_current_recipient`: an admin reassigns the payout
+ * first); and a member who has paid into this rotation (or is paying into the round in
+ * progress) and not yet received its pot cannot leave until they have
+ * (`member_awaiting_payout`, see {@link awaitsPayout}): leaving would drop them from the
+ * order with nothing paid back. So a member leaves only when none of their money is in the
+ * group: before it starts, before any round of the rotation has collected, or once the
+ * rotation they paid into has paid them. A member older versions let leave during a round
+ * is `leaving` and leaves when it ends.
  */
 export function leaveGroup(
   group: Group,
@@ -302,6 +330,13 @@ export function leaveGroup(
     );
   if (currentRecipientId === memberId)
     return err(groupError("member_is_current_recipient", "you are due to receive this round's pot"));
+  if (awaitsPayout(group, member))
+    return err(
+      groupError(
+        "member_awaiting_payout",
+        "you have paid into this rotation and not yet received your pot: you can leave once you have",
+      ),
+    );
   const status: MemberStatus =
     group.currentRoundId !== undefined && member.status === "active" ? "leaving" : "left";
   const members = group.members.map((m) => (m.id === memberId ? { ...m, status } : m));
@@ -317,7 +352,8 @@ export function leaveGroup(
   };
   // Between rounds, the last member still due the pot leaving leaves everyone in the order
   // paid: no round end will follow to close the rotation, so the leave closes it. (During a
-  // round, that round's end does.)
+  // round, that round's end does.) Since member_awaiting_payout, that happens only when no
+  // round of the rotation has collected, i.e. the group runs out of members.
   return ok(closeFinishedRotation(left));
 }
 
@@ -338,7 +374,8 @@ export function closeFinishedRotation(group: Group): Group {
  * An admin (or a platform operator) removes another member. Only while the group is
  * forming and only a member who is not an admin (`member_removal_not_allowed`): once money
  * moves, removing someone would change who pays and who is owed, so members leave for
- * themselves ({@link leaveGroup}) under its rules.
+ * themselves ({@link leaveGroup}) under its rules — which refuse a member whose money is
+ * still in the rotation (`member_awaiting_payout`). A forming group holds nobody's money.
  */
 export function removeMember(group: Group, actor: GroupActor, memberId: MemberId): Result<Group, GroupError> {
   return requireAdmin(group, actor).andThen(() => {

@@ -21,7 +21,21 @@ export interface RoundPolicy {
   readonly debitRetry: RetryPolicy;
   /** Retries of payout transfers that failed for a retryable reason. */
   readonly payoutRetry: RetryPolicy;
+  /**
+   * The latest an admin may extend the collection deadline to, after the round opened (absent:
+   * {@link MAX_COLLECTION_MS}). The round holds collected contributions until then, and must
+   * still be able to refund them: Stripe refunds a charge within 90 days (STRIPE.md).
+   */
+  readonly maxCollectionMs?: DurationMs;
 }
+
+/**
+ * How long after opening a round may keep collecting at most, extensions included: 60 days.
+ * Stripe refunds a charge for 90 days (STRIPE.md); the round's first charges are made when it
+ * opens, and after the deadline come the grace period (3 days by default), the refunds
+ * themselves (a BECS refund takes days) and time for a failed refund to be retried.
+ */
+export const MAX_COLLECTION_MS: DurationMs = 60 * DAY_MS;
 
 /**
  * The defaults: a 10-day collection window plus 3 days' grace for debits still processing,

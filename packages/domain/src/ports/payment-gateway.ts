@@ -215,6 +215,18 @@ export interface PaymentGateway {
   }): ResultAsync<DebitOutcome, GatewayError>;
 
   /**
+   * Finds the debit made under `idempotencyKey` (a `collect_contribution` effect's key, written
+   * as its `effect_id` metadata) among `customerId`'s payments, and how it stands now: read
+   * only, for a queued debit the round no longer wants whose earlier try may have reached the
+   * provider unheard (a timeout, a 5xx, a lost reply). `undefined` when the provider holds no
+   * payment made by that key.
+   */
+  findDebit(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+  }): ResultAsync<DebitOutcome | undefined, GatewayError>;
+
+  /**
    * A card payment to the platform (a marketplace charge), in `transferGroup`: confirmed at
    * once off session with a saved card, or left for the client to confirm (the answer's
    * client secret). A destination charge sends it on to `destination.accountId`

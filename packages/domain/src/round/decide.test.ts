@@ -264,7 +264,11 @@ describe("a failed debit", () => {
 
   it("a member with a permanent failure can try again with fixed bank details before the deadline", () => {
     const d = run(round(), [{ type: "open" }, failed("m3", "debit_not_authorized")]);
-    const retried = step(d.state, { type: "retry_contribution", memberId: "m3" }, T0 + DAY_MS);
+    const retried = step(
+      d.state,
+      { type: "retry_contribution", memberId: "m3", mandateActive: true },
+      T0 + DAY_MS,
+    );
     expect(retried.effects).toContainEqual(
       expect.objectContaining({ kind: "collect_contribution", attempt: 2 }),
     );
@@ -1350,6 +1354,23 @@ describe("extending the collection deadline", () => {
   const extend = (deadline: number): RoundInput => ({ type: "extend_deadline", deadline });
   const deadlineTimer: RoundInput = { type: "timer", timer: { kind: "collection_deadline" } };
 
+  it("refuses a deadline past the longest a round may collect (60 days after opening), saying the latest allowed; nothing changes", () => {
+    const opened = step(round(), { type: "open" }).state;
+    const latest = T0 + 60 * DAY_MS;
+    const far = decide(opened, extend(Date.UTC(9999, 11, 31)), ctx(T0 + DAY_MS));
+    expect(far._unsafeUnwrapErr().code).toBe("deadline_not_extendable");
+    expect(far._unsafeUnwrapErr().message).toContain(new Date(latest).toISOString());
+    expect(decide(opened, extend(latest + 1), ctx(T0 + DAY_MS))._unsafeUnwrapErr().code).toBe(
+      "deadline_not_extendable",
+    );
+    expect(step(opened, extend(latest), T0 + DAY_MS).state.collectionDeadlineAt).toBe(latest);
+    // A group's own policy may allow less.
+    const shorter = { ...policy, maxCollectionMs: 20 * DAY_MS };
+    expect(decide(opened, extend(T0 + 21 * DAY_MS), ctx(T0 + DAY_MS, shorter))._unsafeUnwrapErr().code).toBe(
+      "deadline_not_extendable",
+    );
+  });
+
   it("moves the deadline and arms a timer under a new id; the old timer is ignored when it fires", () => {
     const opened = { ...step(round(), { type: "open" }).state, version: 3 };
     const later = T0 + window + 2 * DAY_MS;
@@ -1376,7 +1397,7 @@ describe("extending the collection deadline", () => {
     const failedOne = step(d.state, failed("m2", "account_closed"), T0 + DAY_MS);
     const retried = step(
       failedOne.state,
-      { type: "retry_contribution", memberId: "m2" },
+      { type: "retry_contribution", memberId: "m2", mandateActive: true },
       T0 + window + DAY_MS,
     );
     expect(retried.state.contributions.find((c) => c.memberId === "m2")?.attempts).toHaveLength(2);

@@ -20,10 +20,10 @@ import { owedToMemberBooked } from "../owed/round-owed.js";
 import { debitMethodFor } from "../policy/debit-methods.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import { retryDelayMs } from "../policy/retry-policy.js";
-import type { RoundPolicy } from "../policy/round-policy.js";
+import { MAX_COLLECTION_MS, type RoundPolicy } from "../policy/round-policy.js";
 import { expectedSettlementAt } from "../policy/settlement.js";
 import { unitFraction } from "../shared/hash.js";
-import { type Instant, isoString } from "../shared/time.js";
+import { DAY_MS, type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
 import type {
   Contribution,
@@ -252,7 +252,16 @@ function open(d: Draft): Step {
   return d.done();
 }
 
-function retryContribution(d: Draft, { memberId }: InputOf<"retry_contribution">): Step {
+/**
+ * A member's debit asked for again now, by the member or an admin, before the deadline, while
+ * the contribution failed, waits for a retry or was disputed. Refused (`contribution_not_retryable`)
+ * once the contribution has had the policy's most debit attempts (`debitRetry.attemptsMax`,
+ * automatic and manual together: a bank is not asked without end), and after a permanent
+ * failure (account closed, mandate revoked, …) unless the member's mandate is active again
+ * (`mandateActive`: Stripe deactivates the one that failed for good, so an active mandate
+ * means new bank details): the same bank would refuse the same debit again.
+ */
+function retryContribution(d: Draft, { memberId, mandateActive }: InputOf<"retry_contribution">): Step {
   const c = d.contribution(memberId);
   if (!c) return err(roundError("contribution_not_found", `${memberId} does not contribute to this round`));
   const s = d.state;
@@ -265,6 +274,22 @@ function retryContribution(d: Draft, { memberId }: InputOf<"retry_contribution">
       roundError(
         "contribution_not_retryable",
         `the contribution is ${c.status} and the round is ${s.status}`,
+      ),
+    );
+  const most = d.ctx.policy.debitRetry.attemptsMax;
+  if (c.attempts.length >= most)
+    return err(
+      roundError(
+        "contribution_not_retryable",
+        `the contribution has had ${c.attempts.length} debit attempts, the most a round asks of one member (${most}): no further debit is made for this round`,
+      ),
+    );
+  const last = c.attempts.at(-1);
+  if (c.status === "failed" && last?.failureClass === "permanent" && mandateActive !== true)
+    return err(
+      roundError(
+        "contribution_not_retryable",
+        `the last debit failed permanently (${last.failureCode ?? "unknown"}) and the bank would refuse it again: the member must first save new bank details (a new BECS Direct Debit mandate), then retry`,
       ),
     );
   if (s.status === "settled") d.moveTo("collecting");
@@ -775,8 +800,10 @@ function startRefunding(d: Draft, reason: string): Step {
   refundHeldSurpluses(d);
   for (const c of d.state.contributions) {
     if (c.status === "succeeded") requestRefund(d, c.memberId);
-    // No new attempt will be made. (A debit still awaited may yet be created by an effect
-    // already in the outbox: its outcome is handled when it arrives — refunded on success.)
+    // No new attempt will be made. A debit still awaited whose effect waits in the outbox is
+    // not sent: the outbox sees the round no longer collects and reports it failed
+    // (`debit_not_sent`), or, when an earlier try may have reached Stripe, looks the debit up
+    // and reports what it found (refunded on success, as any late success).
     else if (c.status === "retry_scheduled")
       d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
   }
@@ -838,6 +865,15 @@ function extendDeadline(d: Draft, { deadline }: InputOf<"extend_deadline">): Ste
       roundError(
         "invalid_deadline",
         `the new deadline must be later than the current one (${isoString(current)}) and than now`,
+      ),
+    );
+  // Collected contributions must stay refundable (Stripe: 90 days from the charge).
+  const latest = (s.openedAt ?? s.scheduledFor) + (d.ctx.policy.maxCollectionMs ?? MAX_COLLECTION_MS);
+  if (deadline > latest)
+    return err(
+      roundError(
+        "deadline_not_extendable",
+        `the deadline can be at most ${Math.floor((latest - (s.openedAt ?? s.scheduledFor)) / DAY_MS)} days after the round opened, so that every contribution can still be refunded: the latest allowed is ${isoString(latest)}`,
       ),
     );
   const { graceEndsAt: _replaced, ...rest } = s;

@@ -20,7 +20,15 @@ export type RoundTimer =
 export type RoundInput =
   // commands
   | { readonly type: "open" }
-  | { readonly type: "retry_contribution"; readonly memberId: MemberId }
+  /**
+   * A member (or an admin for them) asks for a new debit now. `mandateActive`: whether the
+   * member's saved BECS mandate is active now, as susu last heard from Stripe (the use case
+   * `retryContribution` reads it from the person). After a permanent failure the retry is
+   * refused unless it is `true`: Stripe deactivates the mandate a debit failed on for good
+   * (account closed, no account, not authorised), so an active one is a new mandate (new bank
+   * details) or one the bank still honours. Absent: not known, refused after a permanent failure.
+   */
+  | { readonly type: "retry_contribution"; readonly memberId: MemberId; readonly mandateActive?: boolean }
   | { readonly type: "cancel"; readonly reason: string }
   | { readonly type: "resume_payout" }
   | { readonly type: "reassign_payout"; readonly toMemberId: MemberId; readonly toCanReceive: boolean }

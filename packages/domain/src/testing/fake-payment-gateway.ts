@@ -132,6 +132,7 @@ type Operation =
   | "reverseTransfer"
   | "refund"
   | "findRefund"
+  | "findDebit"
   | "createCheckoutSession"
   | "createPaymentMethodSetup"
   | "detachPaymentMethod"
@@ -412,6 +413,40 @@ export class FakePaymentGateway implements PaymentGateway {
         paymentIntentId: debit.paymentIntentId,
       });
     });
+  }
+
+  /** The mandate debit made under `idempotencyKey`, as it stands now; none when no such debit was made. */
+  findDebit(input: {
+    idempotencyKey: string;
+    customerId: string;
+  }): ResultAsync<DebitOutcome | undefined, GatewayError> {
+    // A read: an injected fault (either kind) is its error, nothing else happens.
+    const faultIndex = this.#faults.findIndex((f) => f.op === "findDebit");
+    const fault = faultIndex >= 0 ? this.#faults.splice(faultIndex, 1)[0] : undefined;
+    if (fault !== undefined) return errAsync(fault.error);
+    const found = [...this.debits.values()].find(
+      (d) => d.mandateId !== "" && d.idempotencyKey === input.idempotencyKey,
+    );
+    if (found === undefined) return okAsync(undefined);
+    const { paymentIntentId } = found;
+    switch (found.status) {
+      case "succeeded":
+        return okAsync({
+          status: "succeeded",
+          paymentIntentId,
+          chargeId: found.chargeId ?? paymentIntentId.replace("pi_", "ch_"),
+        });
+      case "failed":
+      case "canceled":
+        return okAsync({
+          status: "failed",
+          paymentIntentId,
+          failureCode:
+            found.failureCode ?? (found.outcome === "succeed" ? "payment_failed" : found.outcome.fail),
+        });
+      default:
+        return okAsync({ status: "processing", paymentIntentId });
+    }
   }
 
   /**

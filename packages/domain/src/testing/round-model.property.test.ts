@@ -379,6 +379,10 @@ class Model {
     // A late charge not counted is refunded on its own: for the round, that attempt failed.
     if (last === undefined || (last.status !== "failed" && !this.surplus.has(last.paymentIntentId)))
       return refused;
+    // No more debit attempts than the policy allows, manual ones included.
+    const stored = w.sim.store.rounds().find((r) => r.id === round.id);
+    const attempts = stored?.contributions.find((c) => c.memberId === memberId)?.attempts.length ?? 0;
+    if (attempts >= POLICY.debitRetry.attemptsMax) return refused;
     // A queued send of the attempt that failed is not a new debit: its reply was lost and
     // the send is repeated under the same key, which finds the failed one.
     const queued = w.sim.store
@@ -1099,7 +1103,8 @@ const commands = [
         const r = await useCases.applyRoundInput(
           w.sim.deps,
           round.id,
-          { type: "retry_contribution", memberId: id },
+          // The member saved new bank details (an active mandate): a permanent failure does not stop them.
+          { type: "retry_contribution", memberId: id, mandateActive: true },
           id,
         );
         // A disputed contribution may be paid again: the model leaves disputed rounds to the invariants.

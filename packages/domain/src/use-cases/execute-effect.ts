@@ -325,6 +325,103 @@ function sendTransferIfStillAsked<A>(
     });
 }
 
+/**
+ * The failure code with which the outbox reports a queued debit it does not send: the round
+ * stopped collecting (cancelled, or its deadline passed) before the debit left, and no
+ * earlier try of it made a payment at the provider. No money moved; the round records the
+ * attempt failed and can finish its cancellation.
+ */
+export const DEBIT_NOT_SENT = "debit_not_sent";
+
+/**
+ * Whether a queued `collect_contribution` effect is still wanted, from its attempt as the
+ * stored round has it now (the transfers' rule, {@link transferStillAsked}, for debits):
+ * `send` while the round collects and the attempt is still `requested` (and for a round not
+ * stored, sent as asked); `sent_already` when the attempt's outcome has been heard (a run
+ * whose completion was lost: the facts are in, nothing to ask again); `no_longer_wanted`
+ * when the attempt is still `requested` but the round no longer collects (an admin cancelled
+ * it, or its deadline passed while the debit waited in the outbox).
+ */
+function debitStillAsked(
+  deps: UseCaseDeps,
+  effect: Extract<OutboxEffect, { kind: "collect_contribution" }>,
+): ResultAsync<"send" | "sent_already" | "no_longer_wanted", EffectFailure> {
+  return deps.rounds
+    .getRound(effect.roundId)
+    .mapErr((e) => failure(e.code, e.message, true))
+    .map((round) => {
+      if (round === undefined) return "send";
+      const attempt = round.contributions
+        .find((c) => c.memberId === effect.memberId)
+        ?.attempts.find((a) => a.number === effect.attempt);
+      if (attempt?.status !== "requested") return "sent_already";
+      return round.status === "collecting" ? "send" : "no_longer_wanted";
+    });
+}
+
+/**
+ * A queued debit the round no longer wants (see {@link debitStillAsked}) is not sent. Never
+ * tried before, it cannot have reached the provider (the outbox marks every try that may
+ * have, `OutboxRecord.failedBefore`): it ends as {@link DEBIT_NOT_SENT}, with no money moved.
+ * Tried before (a timeout, a 5xx, a lost reply, a worker that died mid-call), the provider
+ * may hold a payment made under the effect's key: sending it again could make one now, so it
+ * is looked for instead (`findDebit`). Found, its outcome is the attempt's (a debit that
+ * succeeds is refunded by the refunding round, as any late success is); not found, nothing
+ * was made, and it ends as {@link DEBIT_NOT_SENT}. The look-up failing is retried.
+ */
+function dropDebit(
+  ports: EffectPorts,
+  effect: Extract<OutboxEffect, { kind: "collect_contribution" }>,
+  refs: PaymentReferences,
+  customerId: string | undefined,
+  triedBefore: boolean,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  const notSent: readonly PaymentObjectFact[] = [{ kind: "debit_failed", refs, failureCode: DEBIT_NOT_SENT }];
+  // Without a customer no debit could ever have been made for it.
+  if (!triedBefore || !customerId) return okAsync(notSent);
+  return ports.gateway
+    .findDebit({ idempotencyKey: effect.id, customerId })
+    .mapErr(fromGateway)
+    .map((found): readonly PaymentObjectFact[] => (found === undefined ? notSent : [debitFact(refs, found)]));
+}
+
+/** Asks the provider for a round's debit, under the effect's id as its idempotency key. */
+function sendDebit(
+  ports: EffectPorts,
+  effect: Extract<OutboxEffect, { kind: "collect_contribution" }>,
+  person: Person,
+  refs: PaymentReferences,
+  createdAt: EffectCreatedAt | undefined,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  const customerId = person.customerId;
+  const { paymentMethodId, mandateId } = person.debit ?? {};
+  if (!customerId || !paymentMethodId || !mandateId) {
+    // Never set up: no debit can exist, so this is a definite failure the round handles
+    // like a bank's refusal. A mandate known to be inactive is NOT pre-checked here: an
+    // earlier run of this very effect may have created the debit before the mandate
+    // changed, and only the provider (which finds it by the effect's key) can say.
+    return okAsync([{ kind: "debit_failed", refs, failureCode: "mandate_missing" }] as const);
+  }
+  return ports.gateway
+    .createDebit({
+      idempotencyKey: effect.id,
+      customerId,
+      paymentMethodId,
+      mandateId,
+      amount: money(effect.amountMinor, effect.currency),
+      transferGroup: effect.transferGroup,
+      description: `Contribution to round ${effect.roundId}`,
+      references: refs,
+      ...createdAtInput(createdAt),
+    })
+    .map((outcome): readonly PaymentObjectFact[] => [debitFact(refs, outcome)])
+    .orElse((e) =>
+      e.type === "gateway_definite"
+        ? okAsync([{ kind: "debit_failed", refs, failureCode: e.code }] as const)
+        : errAsync(fromGateway(e)),
+    );
+}
+
 /** A held payment's provider calls: each names the payment and its step in the references (Stripe metadata). */
 function executeHeldPaymentEffect(
   ports: EffectPorts,
@@ -614,34 +711,13 @@ export function executeEffect(
   switch (effect.kind) {
     case "collect_contribution":
       return personOf(deps, effect.memberId).andThen((person) => {
-        const customerId = person.customerId;
-        const { paymentMethodId, mandateId } = person.debit ?? {};
         const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.memberId, effect.attempt);
-        if (!customerId || !paymentMethodId || !mandateId) {
-          // Never set up: no debit can exist, so this is a definite failure the round handles
-          // like a bank's refusal. A mandate known to be inactive is NOT pre-checked here: an
-          // earlier run of this very effect may have created the debit before the mandate
-          // changed, and only the provider (which finds it by the effect's key) can say.
-          return okAsync([{ kind: "debit_failed", refs, failureCode: "mandate_missing" }] as const);
-        }
-        return ports.gateway
-          .createDebit({
-            idempotencyKey: effect.id,
-            customerId,
-            paymentMethodId,
-            mandateId,
-            amount: money(effect.amountMinor, effect.currency),
-            transferGroup: effect.transferGroup,
-            description: `Contribution to round ${effect.roundId}`,
-            references: refs,
-            ...createdAtInput(createdAt),
-          })
-          .map((outcome): readonly PaymentObjectFact[] => [debitFact(refs, outcome)])
-          .orElse((e) =>
-            e.type === "gateway_definite"
-              ? okAsync([{ kind: "debit_failed", refs, failureCode: e.code }] as const)
-              : errAsync(fromGateway(e)),
-          );
+        return debitStillAsked(deps, effect).andThen((asked) => {
+          if (asked === "sent_already") return okAsync<readonly PaymentObjectFact[], EffectFailure>([]);
+          if (asked === "no_longer_wanted")
+            return dropDebit(ports, effect, refs, person.customerId, triedBefore);
+          return sendDebit(ports, effect, person, refs, createdAt);
+        });
       });
     case "transfer":
       return personOf(deps, effect.recipientMemberId).andThen((recipient) => {

@@ -171,6 +171,7 @@ export {
   type RoundOpener,
   reassignPayout,
   resumeGroup,
+  retryContribution,
   startRound,
 } from "./round-use-cases.js";
 export { membersNotReadyKey, noticeRoundWaiting, roundWaitingEffects } from "./round-waiting-notice.js";

@@ -226,20 +226,27 @@ describe("the last member still due leaving between rounds", () => {
     return { sim, groupId };
   }
 
-  it("ends the rotation: the group completes after its last, or the next rotation's rounds open", async () => {
-    const last = await twoPaid(1);
-    const completed = (await useCases.leaveGroup(last.sim.deps, last.groupId, "cy"))._unsafeUnwrap();
-    expect(completed.status).toBe("completed");
-    expect((await last.sim.store.getGroup(last.groupId))._unsafeUnwrap()?.status).toBe("completed");
-
-    const more = await twoPaid(2);
-    (await useCases.leaveGroup(more.sim.deps, more.groupId, "cy"))._unsafeUnwrap();
-    await more.sim.advance(7 * DAY_MS);
-    const round = (await useCases.startRound(more.sim.deps, more.groupId, byAna))._unsafeUnwrap().state;
-    expect(round).toMatchObject({ rotation: 2, recipientMemberId: "ana" });
-    expect(round.contributions.map((c) => c.memberId)).toEqual(["ana", "ben"]);
+  it("is refused while they have paid in and not had the pot (member_awaiting_payout): nothing changes, and the last round pays them", async () => {
+    // This test had cy leave here and the rotation close (cy paid 100.00, got nothing).
+    const { sim, groupId } = await twoPaid(1);
+    const before = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    const refused = (await useCases.leaveGroup(sim.deps, groupId, "cy"))._unsafeUnwrapErr();
+    expect(refused.code).toBe("member_awaiting_payout");
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()).toEqual(before);
+    await sim.advance(7 * DAY_MS);
+    (await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrap();
+    await sim.advance(4 * DAY_MS);
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.status).toBe("completed");
+    // cy got back exactly what cy paid in; now cy may leave (the group is done).
+    const paidIn = [...sim.gateway.debits.values()]
+      .filter((d) => d.references.memberId === "cy" && d.status === "succeeded")
+      .reduce((s, d) => s + d.amount.amountMinor, 0);
+    const received = sim.gateway.transfers
+      .filter((t) => t.destinationAccountId === "acct_cy")
+      .reduce((s, t) => s + t.amount.amountMinor, 0);
+    expect(paidIn).toBe(150_00);
+    expect(received).toBe(paidIn);
   });
-
   it("a group an older version left waiting (its order all paid, no round) is moved on when a round is looked for", async () => {
     const { sim, groupId } = await twoPaid(2);
     // What leaveGroup stored before it closed the rotation: cy left, out of the order, nothing else.
@@ -268,6 +275,52 @@ describe("the last member still due leaving between rounds", () => {
     expect(sim.store.audit().filter((a) => a.action === "close_rotation")).toMatchObject([
       { aggregate: "group", aggregateId: groupId, actor: "scheduler" },
     ]);
+  });
+});
+
+describe("a member who leaves before their turn (the review's case)", () => {
+  it("cannot leave with money in the group: refused, or given back what they paid in", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben", "cy"]);
+    await sim.advance(7 * DAY_MS);
+    (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap();
+    await sim.advance(4 * DAY_MS);
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.rotation.receivedMemberIds).toEqual(["ana"]);
+    const left = await useCases.leaveGroup(sim.deps, groupId, "cy");
+    if (left.isOk()) {
+      await sim.advance(DAY_MS);
+      (await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrap();
+      await sim.advance(7 * DAY_MS);
+    }
+    const paidIn = [...sim.gateway.debits.values()]
+      .filter((d) => d.references.memberId === "cy" && d.status === "succeeded")
+      .reduce((s, d) => s + d.amount.amountMinor, 0);
+    const gotBack =
+      [...sim.gateway.refunds.values()]
+        .filter((r) => r.references.memberId === "cy" && r.status === "succeeded")
+        .reduce((s, r) => s + r.amount.amountMinor, 0) +
+      sim.gateway.transfers
+        .filter((t) => t.destinationAccountId === "acct_cy")
+        .reduce((s, t) => s + t.amount.amountMinor, 0);
+    expect(left.isErr() || gotBack === paidIn).toBe(true);
+    expect(left.isErr() && left.error.code).toBe("member_awaiting_payout");
+  });
+
+  it("a round in progress: a member being debited for it cannot leave", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben", "cy"]);
+    await sim.advance(7 * DAY_MS);
+    (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap();
+    expect((await useCases.leaveGroup(sim.deps, groupId, "cy"))._unsafeUnwrapErr().code).toBe(
+      "member_awaiting_payout",
+    );
+    // Nor may an admin remove them: removal is only before the group starts.
+    expect((await useCases.removeMember(sim.deps, groupId, "ana", "cy"))._unsafeUnwrapErr().code).toBe(
+      "member_removal_not_allowed",
+    );
+    const group = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    expect(group?.members.find((m) => m.id === "cy")?.status).toBe("active");
+    expect(group?.payoutOrder.memberIds).toEqual(["ana", "ben", "cy"]);
   });
 });
 

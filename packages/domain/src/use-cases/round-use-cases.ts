@@ -108,6 +108,30 @@ function loadRoundAndGroup(deps: UseCaseDeps, roundId: string): ResultAsync<[Rou
 }
 
 /**
+ * A member's debit asked for again now (`retry_contribution`), by the member or an admin for
+ * them: the round hears whether the member's mandate is active now (see
+ * `RoundInput.retry_contribution`), so that a debit failed for good is asked again only once
+ * new bank details are saved.
+ */
+export function retryContribution(
+  deps: UseCaseDeps,
+  roundId: string,
+  memberId: string,
+  actor: string,
+): ResultAsync<RoundDecision, UseCaseError> {
+  return deps.people
+    .getPerson(memberId)
+    .andThen((person) =>
+      applyRoundInput(
+        deps,
+        roundId,
+        { type: "retry_contribution", memberId, mandateActive: person?.debit?.mandateActive === true },
+        actor,
+      ),
+    );
+}
+
+/**
  * Feeds one input (a command, a timer, a translated Stripe event, the result of an
  * effect) to a round: load, decide, store. This is how every fact reaches a round.
  *
