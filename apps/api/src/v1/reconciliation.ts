@@ -127,6 +127,10 @@ const ReportSchema = z
       .number()
       .int()
       .openapi({ description: "Payouts to the platform's bank: counted, not tracked by susu's ledger" }),
+    stripeAccountMovements: z.number().int().openapi({
+      description:
+        "Stripe's own movements on the platform's balance (stripe_fee, reserves, tax, top-ups): counted, not differences; 0 in reports stored before they were counted",
+    }),
     undoneAtStripe: z.number().int().openapi({
       description:
         "Movements at Stripe undone within the period (a failed payment, a dispute won): no money moved",
@@ -166,6 +170,7 @@ function reportView(report: ReconciliationReport, id: string | null) {
     balanceTransactions: report.balanceTransactions,
     payoutsNotTracked: report.payoutsNotTracked,
     undoneAtStripe: report.undoneAtStripe ?? 0,
+    stripeAccountMovements: report.stripeAccountMovements ?? 0,
     totals: report.totals.map((t) => ({ ...t })),
     settlement: report.settlement.map((s) => ({ ...s })),
     differences: report.differences.map((d) => ({
@@ -351,6 +356,7 @@ const RunSchema = z
         balanceTransactions: 13,
         payoutsNotTracked: 0,
         undoneAtStripe: 0,
+        stripeAccountMovements: 0,
         totals: [],
         settlement: [],
         differences: [],
