@@ -1,4 +1,9 @@
-import { createMetricsRegistry, type MetricsRegistry, type SettledWebhookEvent } from "@susu/adapters";
+import {
+  createMetricsRegistry,
+  type MetricsRegistry,
+  type SettledWebhookEvent,
+  type TimerJobPayload,
+} from "@susu/adapters";
 import type { SettledEffect } from "@susu/domain";
 import { Counter, Histogram } from "prom-client";
 
@@ -52,6 +57,47 @@ const WEBHOOK_OUTCOME = {
 } as const;
 const EFFECT_OUTCOME = { completed: "completed", retried: "failed_will_retry", parked: "parked" } as const;
 
+/**
+ * Every timer kind of every aggregate, for the timer tasks' names (`<aggregate>_timer.<kind>`,
+ * as `startTimerWorker` counts them). Typed against the timer jobs, so a kind added there and
+ * not here does not compile.
+ */
+const TIMER_KINDS = {
+  round: {
+    collection_deadline: true,
+    grace_end: true,
+    payout_due: true,
+    retry_debit: true,
+    retry_payout: true,
+  },
+  held_payment: { release_due: true, retry_transfer: true, checkout_expired: true, refund_overdue: true },
+  marketplace_charge: { retry_transfer: true, action_expired: true, refund_overdue: true },
+  subscription: { refund_overdue: true },
+} as const satisfies {
+  readonly [A in TimerJobPayload["aggregate"]]: Record<
+    Extract<TimerJobPayload, { aggregate: A }>["timer"]["kind"],
+    true
+  >;
+};
+
+/**
+ * The scheduler's tasks (the `task` label of `susu_scheduler_job_runs_total`): its polling
+ * passes, its crons and every timer.
+ */
+export const SCHEDULER_TASKS: readonly string[] = [
+  "outbox_pass",
+  "webhook_pass",
+  "notification_deliveries",
+  "stuck_work_sweep",
+  "dead_worker_release",
+  "open_due_rounds",
+  "reconciliation",
+  "pay_out_balances",
+  ...Object.entries(TIMER_KINDS).flatMap(([aggregate, kinds]) =>
+    Object.keys(kinds).map((kind) => `${aggregate}_timer.${kind}`),
+  ),
+];
+
 // From a fast database write to a slow provider call.
 const WORK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 // Stripe delivers in seconds; retries with backoff run to about an hour; a replay, days.
@@ -104,6 +150,14 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
     labelNames: ["task", "outcome"] as const,
     registers,
   });
+  // The series the alerts watch are exported at 0 from the start: `increase()` over a series
+  // that first appears at 1 reads 0, so the first failure after each start would not fire
+  // SusuSchedulerJobsFailing (crashed|failed), SusuPayoutRunPartlyFailed or SusuTransfersFailing.
+  for (const task of SCHEDULER_TASKS)
+    for (const outcome of ["crashed", "failed"]) jobRuns.inc({ task, outcome }, 0);
+  jobRuns.inc({ task: "pay_out_balances", outcome: "partly_failed" }, 0);
+  for (const kind of ["transfer", "reverse_transfer"])
+    for (const outcome of [EFFECT_OUTCOME.retried, EFFECT_OUTCOME.parked]) effects.inc({ kind, outcome }, 0);
   const jobDuration = new Histogram({
     name: "susu_scheduler_job_duration_seconds",
     help: "Time one run of a scheduler job or timer took, by job and outcome.",

@@ -555,6 +555,8 @@ export interface OperationsCounts {
   ticketsByStatus(): Promise<readonly StatusCount[]>;
   /** The end of the last day the scheduler's daily reconciliation reconciled; undefined before its first run. */
   reconciliationLastEnd(): Promise<number | undefined>;
+  /** When the platform first moved money (its oldest ledger transaction); undefined with none. */
+  firstLedgerActivity(): Promise<number | undefined>;
 }
 
 const byStatus = (rows: readonly StatusCount[]) =>
@@ -611,9 +613,12 @@ export function registerOperationsGauges(
   });
   metrics.registerGauge({
     name: "susu_reconciliation_days_behind",
-    help: "Whole UTC days up to yesterday the scheduler's daily reconciliation with Stripe has not reconciled yet (1 from midnight UTC to the morning's run, then 0; more: runs missed or catching up).",
-    collect: async () => [
-      { labels: {}, value: reconciliationDaysBehind(await counts.reconciliationLastEnd(), now()) },
-    ],
+    help: "Whole UTC days up to yesterday the scheduler's daily reconciliation with Stripe has not reconciled yet (1 from midnight UTC to the morning's run, then 0; more: runs missed or catching up). Before its first report, the days since the ledger's first transaction.",
+    collect: async () => {
+      const lastEnd = await counts.reconciliationLastEnd();
+      // Never reconciled: counted from the first money moved, so runs that all crash fall behind.
+      const since = lastEnd === undefined ? await counts.firstLedgerActivity() : undefined;
+      return [{ labels: {}, value: reconciliationDaysBehind(lastEnd, now(), since) }];
+    },
   });
 }

@@ -64,7 +64,8 @@ export interface ReconciliationDeps {
 }
 
 const Instant = z.string().max(40).openapi({
-  description: "A date (midnight UTC) or an ISO 8601 instant with a zone",
+  description:
+    "A date (midnight UTC) or an ISO 8601 instant with a zone; a day or time that does not exist (2026-02-30, hour 24) is refused with reconciliation_period_invalid, not rolled over",
   example: "2026-12-01",
 });
 
@@ -127,6 +128,10 @@ const ReportSchema = z
       .number()
       .int()
       .openapi({ description: "Payouts to the platform's bank: counted, not tracked by susu's ledger" }),
+    stripeAccountMovements: z.number().int().openapi({
+      description:
+        "Stripe's own movements on the platform's balance (stripe_fee, reserves, tax, top-ups): counted, not differences; 0 in reports stored before they were counted",
+    }),
     undoneAtStripe: z.number().int().openapi({
       description:
         "Movements at Stripe undone within the period (a failed payment, a dispute won): no money moved",
@@ -166,6 +171,7 @@ function reportView(report: ReconciliationReport, id: string | null) {
     balanceTransactions: report.balanceTransactions,
     payoutsNotTracked: report.payoutsNotTracked,
     undoneAtStripe: report.undoneAtStripe ?? 0,
+    stripeAccountMovements: report.stripeAccountMovements ?? 0,
     totals: report.totals.map((t) => ({ ...t })),
     settlement: report.settlement.map((s) => ({ ...s })),
     differences: report.differences.map((d) => ({
@@ -191,15 +197,30 @@ function summaryView(r: StoredReconciliationSummary) {
   };
 }
 
-/** `2026-12-01` (midnight UTC) or an ISO 8601 instant with a zone; undefined otherwise. */
+const INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-](\d{2}):(\d{2})))?$/;
+
+/**
+ * `2026-12-01` (midnight UTC) or an ISO 8601 instant with a zone; undefined otherwise, and for
+ * a day or a time that does not exist (2026-02-30, hour 24, second 60, an offset of 24 hours),
+ * which `Date.parse` would roll over (2026-02-30T00:00Z is 2 March) instead of refusing.
+ */
 function instantOf(text: string): number | undefined {
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
-  if (!dateOnly && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(text))
+  const parts = INSTANT.exec(text);
+  if (parts === null) return undefined;
+  const [, year, month, day, hour, minute, second, zone, offsetHours, offsetMinutes] = parts;
+  // Only a complete date-time has a zone; `2026-12-01T10:00` without one was refused above.
+  if (hour !== undefined && zone === undefined) return undefined;
+  const y = Number(year);
+  const m = Number(month);
+  const d = Number(day);
+  const calendar = new Date(Date.UTC(y, m - 1, d));
+  if (calendar.getUTCFullYear() !== y || calendar.getUTCMonth() !== m - 1 || calendar.getUTCDate() !== d)
     return undefined;
-  const ms = Date.parse(dateOnly ? `${text}T00:00:00Z` : text);
-  if (Number.isNaN(ms)) return undefined;
-  if (dateOnly && new Date(ms).toISOString().slice(0, 10) !== text) return undefined;
-  return ms;
+  if (Number(hour ?? 0) > 23 || Number(minute ?? 0) > 59 || Number(second ?? 0) > 59) return undefined;
+  if (Number(offsetHours ?? 0) > 23 || Number(offsetMinutes ?? 0) > 59) return undefined;
+  const ms = Date.parse(hour === undefined ? `${text}T00:00:00Z` : text);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** An error of the Stripe SDK (its classes set `type` to `StripeConnectionError`, `StripeAPIError`, …). */
@@ -351,6 +372,7 @@ const RunSchema = z
         balanceTransactions: 13,
         payoutsNotTracked: 0,
         undoneAtStripe: 0,
+        stripeAccountMovements: 0,
         totals: [],
         settlement: [],
         differences: [],

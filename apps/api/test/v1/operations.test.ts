@@ -2,6 +2,7 @@
 // parked webhook events and outbox effects (list, replay one, replay all), and the gauges
 // that count them. A replayed item is due at once and the real processors take it.
 import {
+  PrismaLedgerStore,
   PrismaOperationsCounts,
   PrismaStore,
   PrismaSupportDesk,
@@ -10,7 +11,15 @@ import {
   type WebhookGateway,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { type Changeset, type OutboxEffect, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
+import {
+  type Changeset,
+  debitInitiated,
+  money,
+  type OutboxEffect,
+  type UseCaseDeps,
+  useCaseDepsOn,
+  useCases,
+} from "@susu/domain";
 import {
   anActiveGroup,
   aReadyPerson,
@@ -529,7 +538,9 @@ describe("operations gauges", () => {
     expect(text).toMatch(/susu_outbox_effects\{status="parked"\} 1/);
     expect(text).toMatch(/susu_webhook_events\{status="parked"\} 1/);
     expect(text).toMatch(/susu_support_tickets_open 3/);
-    expect(text).not.toMatch(/susu_gauge_collect_errors_total\{/);
+    // Every gauge's collect errors are exported, at 0: none failed.
+    expect(text).toMatch(/^susu_gauge_collect_errors_total\{gauge="susu_rounds"\} 0$/m);
+    expect(text).not.toMatch(/^susu_gauge_collect_errors_total\{.*\} [1-9]/m);
   });
 
   it("susu_reconciliation_days_behind: the days the scheduler's daily reconciliation has still to do", async () => {
@@ -537,10 +548,25 @@ describe("operations gauges", () => {
       const text = await (await app.request("/metrics", authed(admin))).text();
       return /^susu_reconciliation_days_behind (\d+)$/m.exec(text)?.[1];
     };
-    // Before its first run: yesterday alone.
+    // Before its first run, with nothing older than today in the ledger: yesterday alone.
     expect(await behind()).toBe("1");
     const day = 86_400_000;
     const today = Math.floor(T / day) * day;
+    // Money moved 6 days ago and no run ever stored a report (every run crashed, or none ran):
+    // the days since that day are behind, so the alert can fire.
+    const ledger = new PrismaLedgerStore(db.prisma);
+    ok(
+      await ledger.post(
+        debitInitiated({
+          id: "eff_gauge_debit:initiated",
+          roundId: "rnd_ops",
+          memberId: "ana",
+          amount: money(5000, "AUD"),
+          occurredAt: today - 6 * day + 3_600_000,
+        })._unsafeUnwrap(),
+      ),
+    );
+    expect(await behind()).toBe("6");
     const report = (id: string, ranBy: string, from: number) => ({
       id,
       periodFrom: new Date(from),

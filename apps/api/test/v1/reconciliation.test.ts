@@ -136,6 +136,25 @@ describe("GET /v1/operations/reconciliation", () => {
     ["more than 31 days", "from=2026-01-01&to=2026-03-01", "reconciliation_period_too_long"],
     ["a day that does not exist", "from=2026-02-30&to=2026-03-01", "reconciliation_period_invalid"],
     ["an instant without a zone", "from=2026-12-01T00:00:00&to=2026-12-02", "reconciliation_period_invalid"],
+    // An instant on a day or at a time that does not exist: refused, not rolled over (to 2 March).
+    [
+      "an instant on a day that does not exist",
+      "from=2026-02-30T00:00Z&to=2026-03-05",
+      "reconciliation_period_invalid",
+    ],
+    [
+      "an instant on 31 April",
+      "from=2026-04-31T10:00:00%2B10:00&to=2026-05-05",
+      "reconciliation_period_invalid",
+    ],
+    ["an instant in month 13", "from=2026-12-01&to=2026-13-01T00:00Z", "reconciliation_period_invalid"],
+    ["an instant at hour 24", "from=2026-12-01T24:00:00Z&to=2026-12-05", "reconciliation_period_invalid"],
+    ["an instant at second 60", "from=2026-12-01T00:00:60Z&to=2026-12-05", "reconciliation_period_invalid"],
+    [
+      "an offset of 24 hours",
+      "from=2026-12-01T00:00:00%2B24:00&to=2026-12-05",
+      "reconciliation_period_invalid",
+    ],
     ["no end", "from=2026-12-01", "invalid_request"],
     ["a bound too long to be a date", `from=${"9".repeat(50)}&to=2026-12-02`, "invalid_request"],
   ])("refuses %s with 400 problem+json and pulls nothing", async (_name, query, code) => {

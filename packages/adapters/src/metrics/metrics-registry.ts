@@ -136,6 +136,8 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         }
       },
     });
+    // Exported at 0 from the start, so SusuGaugeCollectFailing's `increase()` sees the first failure.
+    collectErrors.inc({ gauge: spec.name }, 0);
     registry.removeSingleMetric(COLLECT_ERRORS);
     registry.registerMetric(collectErrors);
   };
@@ -168,6 +170,8 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         }
       },
     });
+    // Exported at 0 from the start, so SusuGaugeCollectFailing's `increase()` sees the first failure.
+    collectErrors.inc({ gauge: spec.name }, 0);
     registry.removeSingleMetric(COLLECT_ERRORS);
     registry.registerMetric(collectErrors);
   };
@@ -226,6 +230,8 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
       reset: () => {},
     };
     registry.registerMetric(histogram as unknown as Metric);
+    // Exported at 0 from the start, so SusuGaugeCollectFailing's `increase()` sees the first failure.
+    collectErrors.inc({ gauge: spec.name }, 0);
     registry.removeSingleMetric(COLLECT_ERRORS);
     registry.registerMetric(collectErrors);
   };

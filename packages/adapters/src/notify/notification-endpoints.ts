@@ -251,8 +251,14 @@ export class PrismaNotificationEndpoints implements NotificationEndpointStore, N
         };
         let cursor: Prisma.NotificationDeliveryWhereInput = {};
         if (query.startingAfter !== undefined) {
+          // The cursor marks a place, found whatever its delivery's status is now: one that
+          // left the status between two pages (a retry that was sent) must not end the
+          // listing. Its endpoint never changes, so a cursor of another endpoint is no place.
           const after = await this.prisma.notificationDelivery.findFirst({
-            where: { ...where, id: query.startingAfter },
+            where: {
+              id: query.startingAfter,
+              ...(query.endpointId !== undefined ? { endpointId: query.endpointId } : {}),
+            },
             select: { id: true, createdAt: true },
           });
           if (after === null) return { items: [], hasMore: false };

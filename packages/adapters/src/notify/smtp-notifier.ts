@@ -74,16 +74,50 @@ const rejected = (message: string): NotifyError => ({
 });
 
 /**
- * An SMTP error as the port's: a 5xx reply is a refusal for good (`notify_rejected`: the
- * effect is parked), a 4xx reply or no reply at all (connection refused, timeout) is for
- * now (`notify_failed`: the dispatcher retries it).
+ * An SMTP error as the port's. Only a server refusing the recipient is a refusal for good
+ * (`notify_rejected`: the address bounces, the effect is parked): a 5xx answer to RCPT TO
+ * (nodemailer's `command`) whose enhanced status, when it gives one, is about the recipient's
+ * address or mailbox. Everything else is for now (`notify_failed`: retried, then failed and
+ * alerted), however permanent its code: a 5xx at the connection's greeting, AUTH, MAIL FROM or
+ * DATA, and relaying or authentication refused at RCPT TO, is the provider refusing the
+ * platform (sender not verified, credentials wrong, account suspended, message refused), which
+ * every recipient would get; taken as a bounce it would mark every person's valid address as
+ * bouncing for good. A 4xx reply or no reply at all (refused, timed out) is for now too.
  */
 export function notifyErrorOf(e: unknown, to: string): NotifyError {
-  const err = e as { responseCode?: unknown; code?: unknown; message?: unknown };
+  const err = e as { responseCode?: unknown; code?: unknown; message?: unknown; command?: unknown };
   const status = typeof err.responseCode === "number" ? err.responseCode : undefined;
   const what = `${typeof err.code === "string" ? `${err.code}: ` : ""}${String(err.message ?? e)}`;
   const message = `sending to ${maskEmail(to)} failed${status !== undefined ? ` (${status})` : ""}: ${what}`;
-  return status !== undefined && status >= 500 && status < 600 ? rejected(message) : failed(message);
+  return refusesRecipient(err) ? rejected(message) : failed(message);
+}
+
+/**
+ * Whether an SMTP error (nodemailer's: `command`, `responseCode`, `response`) is the server
+ * refusing the recipient: a 5xx answer to RCPT TO that is not about the sender or the
+ * platform. RFC 3463's enhanced status says whose: X.1.x is an address (but X.1.7 and X.1.8
+ * the sender's), X.2.x the mailbox, X.4.x routing to it (Microsoft 365 answers an unknown
+ * recipient 5.4.1); X.3.x (the mail system, a message too big), X.5.x (protocol) and X.7.x
+ * (security and policy: relaying denied, authentication required, a blocked sender) are about
+ * the platform. Without an enhanced status a reply naming relaying or authentication is too.
+ */
+function refusesRecipient(err: {
+  responseCode?: unknown;
+  command?: unknown;
+  response?: unknown;
+  message?: unknown;
+}): boolean {
+  const status = typeof err.responseCode === "number" ? err.responseCode : undefined;
+  if (status === undefined || status < 500 || status >= 600) return false;
+  if (typeof err.command !== "string" || !/^RCPT TO\b/i.test(err.command)) return false;
+  const reply = typeof err.response === "string" ? err.response : String(err.message ?? "");
+  const enhanced = /\b5\.(\d{1,3})\.(\d{1,3})\b/.exec(reply);
+  if (enhanced !== null) {
+    const [subject, detail] = [Number(enhanced[1]), Number(enhanced[2])];
+    if (subject === 1) return detail !== 7 && detail !== 8;
+    return subject === 2 || subject === 4;
+  }
+  return !/relay|auth/i.test(reply);
 }
 
 /**
@@ -305,11 +339,17 @@ export class SmtpNotifier implements Notifier {
         },
       }),
       (e) => notifyErrorOf(e, to),
-    ).andThen((info: { rejected?: unknown[] }) =>
-      (info.rejected ?? []).length > 0
-        ? errAsync(rejected(`the server refused the recipient ${maskEmail(to)}`))
-        : okAsync(undefined),
-    );
+    ).andThen((info: { rejected?: unknown[]; rejectedErrors?: unknown[] }) => {
+      if ((info.rejected ?? []).length === 0) return okAsync(undefined);
+      // A recipient refused while others were taken (nodemailer then sends to those): read
+      // as an error of its own, so a refusal of the platform is not the recipient's either.
+      const refusal = info.rejectedErrors?.[0];
+      return errAsync(
+        refusal === undefined
+          ? rejected(`the server refused the recipient ${maskEmail(to)}`)
+          : notifyErrorOf(refusal, to),
+      );
+    });
   }
 
   private recipientsOf(n: Notification): ResultAsync<readonly string[], NotifyError> {

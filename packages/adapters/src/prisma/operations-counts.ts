@@ -93,6 +93,19 @@ export class PrismaOperationsCounts {
     return new PrismaReconciliationStore(this.prisma).lastPeriodEnd(DAILY_RECONCILIATION_RAN_BY);
   }
 
+  /**
+   * When the platform first moved money (its oldest ledger transaction, through the index on
+   * `occurred_at`), or undefined with an empty ledger: where `susu_reconciliation_days_behind`
+   * counts from before the daily reconciliation's first stored report.
+   */
+  async firstLedgerActivity(): Promise<number | undefined> {
+    const row = await this.prisma.ledgerTransaction.findFirst({
+      orderBy: { occurredAt: "asc" },
+      select: { occurredAt: true },
+    });
+    return row?.occurredAt.getTime();
+  }
+
   ticketsByStatus(): Promise<readonly StatusCount[]> {
     return this.#counts(
       this.prisma

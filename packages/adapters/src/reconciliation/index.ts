@@ -36,6 +36,7 @@ export {
   type ReconciliationResult,
   type ReconciliationTotal,
   reconcile,
+  reconcileAround,
   type SettlementTotal,
   type StripeMoneyItem,
   type SusuMoneyItem,
@@ -57,6 +58,7 @@ export {
 export {
   checkReconciliationPeriod,
   previousUtcDay,
+  RECONCILIATION_MATCH_MARGIN_MS,
   RECONCILIATION_PERIOD_MAX_DAYS,
   type ReconciliationPeriod,
   type ReconciliationPeriodError,

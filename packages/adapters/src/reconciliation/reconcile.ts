@@ -193,7 +193,48 @@ export interface ReconciliationResult {
    * counted, not differences.
    */
   readonly undoneAtStripe: number;
+  /**
+   * Stripe's own movements on the platform's balance, which susu's ledger does not and cannot
+   * record (see {@link STRIPE_ACCOUNT_TYPES}: its fees billed to the account, reserves, tax,
+   * top-ups): counted, not differences. Missing in reports stored before it was counted.
+   */
+  readonly stripeAccountMovements?: number;
 }
+
+/**
+ * Balance transaction types that are Stripe's dealings with the platform account itself, not
+ * a movement susu makes or receives (Stripe's "Balance transaction types" reference): its
+ * fees billed to the balance (`stripe_fee`: Connect, Radar, Billing…; `stripe_fx_fee`;
+ * `tax_fee`), reserves it holds and releases (`reserve_transaction`, `reserved_funds`,
+ * `reserve_hold`, `reserve_release`, `payment_network_reserve_hold`/`_release`,
+ * `payout_minimum_balance_hold`/`_release`), Climate contributions (`contribution`,
+ * `climate_order_purchase`/`_refund`), top-ups (`topup`, `topup_reversal`) and Stripe's
+ * advances (`advance`, `advance_funding`, `anticipation_repayment`). They happen in normal
+ * operation every day, so they are counted (`stripeAccountMovements`), shown in the settlement
+ * totals, and never reported as `missing_in_susu`.
+ */
+export const STRIPE_ACCOUNT_TYPES: ReadonlySet<string> = new Set([
+  "stripe_fee",
+  "stripe_fx_fee",
+  "tax_fee",
+  "tax_fund",
+  "reserve_transaction",
+  "reserved_funds",
+  "reserve_hold",
+  "reserve_release",
+  "payment_network_reserve_hold",
+  "payment_network_reserve_release",
+  "payout_minimum_balance_hold",
+  "payout_minimum_balance_release",
+  "contribution",
+  "climate_order_purchase",
+  "climate_order_refund",
+  "topup",
+  "topup_reversal",
+  "advance",
+  "advance_funding",
+  "anticipation_repayment",
+]);
 
 interface Group<T> {
   readonly key: string;
@@ -295,8 +336,9 @@ const undone = (items: readonly (SusuMoneyItem | StripeMoneyItem)[]): boolean =>
 function unclaimed(
   key: string,
   stripe: readonly StripeMoneyItem[],
-): ReconciliationDifference | "payout_not_tracked" | "undone" {
+): ReconciliationDifference | "payout_not_tracked" | "undone" | "stripe_account" {
   const category = stripe[0]?.category ?? "other";
+  if (stripe.every((i) => STRIPE_ACCOUNT_TYPES.has(i.type))) return "stripe_account";
   if (category === "payout") {
     const failed = stripe.some((i) => i.payoutStatus === "failed" || i.payoutStatus === "canceled");
     return failed
@@ -454,10 +496,12 @@ export function reconcile(
   const rest = stripeItems.filter((_, i) => !claimed.has(i));
   let payoutsNotTracked = 0;
   let undoneAtStripe = 0;
+  let stripeAccountMovements = 0;
   for (const { key, items } of connected(rest)) {
     const found = unclaimed(key, items);
     if (found === "payout_not_tracked") payoutsNotTracked += 1;
     else if (found === "undone") undoneAtStripe += 1;
+    else if (found === "stripe_account") stripeAccountMovements += items.length;
     else differences.push(found);
   }
   const order = (c: ReconciliationCategory) => RECONCILIATION_CATEGORIES.indexOf(c);
@@ -471,5 +515,66 @@ export function reconcile(
     settlement: settlementOf(stripeItems),
     payoutsNotTracked,
     undoneAtStripe,
+    stripeAccountMovements,
   };
+}
+
+/** A period [from, to) in epoch ms. */
+interface Period {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Compares one period, finding counterparts around it. susu's ledger dates a movement when
+ * susu processed it (a webhook applied, an effect run), Stripe when it created it, so the two
+ * records of one movement can fall on either side of the period's bound (Stripe at 23:59:59,
+ * susu at 00:00:00.5 the next day). The items given cover the period widened on both sides
+ * (by `RECONCILIATION_MATCH_MARGIN_MS`); only the period's own are reconciled, and each
+ * difference they show is looked at again over the widened window:
+ *
+ * - matched there (its counterpart was just across the bound): no difference on either day;
+ * - still a difference there: reported, with every item of the widened window it involves,
+ *   by the one day it belongs to: that of its earliest Stripe item (Stripe's `created` is
+ *   when it happened), or of its earliest susu item when Stripe has none. The other day
+ *   leaves it out, so a difference across the bound is reported once.
+ *
+ * Widening only takes differences away: a key the period's own items agree on is no
+ * difference, whatever lies outside the period. The totals, the settlement and the counts
+ * are the period's own items'; `matched` counts the keys matched across the bound on the day
+ * of their Stripe item.
+ */
+export function reconcileAround(
+  susuItems: readonly SusuMoneyItem[],
+  stripeItems: readonly StripeMoneyItem[],
+  period: Period,
+): ReconciliationResult {
+  const within = (t: number) => t >= period.from && t < period.to;
+  const own = reconcile(
+    susuItems.filter((i) => within(i.occurredAt)),
+    stripeItems.filter((i) => within(i.created)),
+  );
+  if (own.differences.length === 0) return own;
+  const wide = reconcile(susuItems, stripeItems);
+  const susuAt = new Map(susuItems.map((i) => [i.ledgerTransactionId, i.occurredAt]));
+  const stripeAt = new Map(stripeItems.map((i) => [i.balanceTransactionId, i.created]));
+  const itemsOf = (d: ReconciliationDifference) => [
+    ...d.ledgerTransactionIds.map((id) => `susu:${id}`),
+    ...d.balanceTransactionIds.map((id) => `stripe:${id}`),
+  ];
+  const dayOf = (d: ReconciliationDifference): number =>
+    d.balanceTransactionIds.length > 0
+      ? Math.min(...d.balanceTransactionIds.map((id) => stripeAt.get(id) ?? d.at))
+      : Math.min(...d.ledgerTransactionIds.map((id) => susuAt.get(id) ?? d.at));
+  const ownItems = new Set(own.differences.flatMap(itemsOf));
+  const wideItems = new Set(wide.differences.flatMap(itemsOf));
+  const differences = wide.differences.filter(
+    (d) => within(dayOf(d)) && itemsOf(d).some((item) => ownItems.has(item)),
+  );
+  // The period's differences whose items are in none of the widened window's: matched
+  // across the bound, counted on the day of their Stripe item.
+  const matchedAcross = own.differences.filter(
+    (d) => d.balanceTransactionIds.length > 0 && !itemsOf(d).some((item) => wideItems.has(item)),
+  ).length;
+  return { ...own, differences, matched: own.matched + matchedAcross };
 }

@@ -123,6 +123,11 @@ export function reconciliationSummary(report: ReconciliationReport): string {
       "",
       `${report.undoneAtStripe} movement(s) at Stripe undone within the period (a failed payment, a dispute won): no money moved.`,
     );
+  if ((report.stripeAccountMovements ?? 0) > 0)
+    lines.push(
+      "",
+      `${report.stripeAccountMovements} movement(s) of Stripe's own on the platform's balance (its fees billed, reserves, tax, top-ups): not susu's, not differences.`,
+    );
   if (report.payoutsNotTracked > 0)
     lines.push(
       "",

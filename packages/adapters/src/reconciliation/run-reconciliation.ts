@@ -9,13 +9,22 @@ import {
   PrismaReconciliationStore,
   type StoredReconciliationSummary,
 } from "./prisma-reconciliation-store.js";
-import { reconcile } from "./reconcile.js";
+import { reconcileAround } from "./reconcile.js";
 import type { ReconciliationReport } from "./report-format.js";
 import { stripeItemOf } from "./stripe-items.js";
 import { type PullResult, StripeRecordsPuller } from "./stripe-records.js";
 import { susuItemsOf } from "./susu-items.js";
 
 const DAY_MS = 86_400_000;
+
+/**
+ * How far around a period reconciliation looks for a movement's other record (6 hours): susu's
+ * ledger dates a movement when susu processed it, Stripe when it created it, so a payment Stripe
+ * created at 23:59:59 may be in susu's ledger at 00:00:01 the next day, or hours later after a
+ * backlog of webhooks or effects. A movement whose two records are further apart than this is
+ * reported (`missing_in_susu` on the day of Stripe's). See `reconcileAround`.
+ */
+export const RECONCILIATION_MATCH_MARGIN_MS = 6 * 3_600_000;
 
 /** Longest period one reconciliation covers. */
 export const RECONCILIATION_PERIOD_MAX_DAYS = 31;
@@ -81,22 +90,30 @@ export interface ReconciliationRun {
   readonly pulled: PullResult;
 }
 
-/** Compares what is stored for the period (no pull, no store): the pure part over PostgreSQL. */
+/**
+ * Compares what is stored for the period (no pull, no store): the pure part over PostgreSQL.
+ * Both sides are read for the period widened by `marginMs` (default
+ * {@link RECONCILIATION_MATCH_MARGIN_MS}) on each side, to find the other record of a movement
+ * across the period's bounds; the report is the period's own (see `reconcileAround`).
+ */
 export async function reconcileStored(
   prisma: PrismaClient,
   period: ReconciliationPeriod,
+  options: { readonly marginMs?: number } = {},
 ): Promise<ReconciliationReport> {
+  const margin = options.marginMs ?? RECONCILIATION_MATCH_MARGIN_MS;
   const store = new PrismaReconciliationStore(prisma);
   const [ledger, records] = await Promise.all([
-    store.ledgerTransactions(period.from, period.to),
-    store.balanceRecords(period.from, period.to),
+    store.ledgerTransactions(period.from - margin, period.to + margin),
+    store.balanceRecords(period.from - margin, period.to + margin),
   ]);
-  const result = reconcile(susuItemsOf(ledger), records.map(stripeItemOf));
+  const within = (t: number) => t >= period.from && t < period.to;
+  const result = reconcileAround(susuItemsOf(ledger), records.map(stripeItemOf), period);
   return {
     from: period.from,
     to: period.to,
-    ledgerTransactions: ledger.length,
-    balanceTransactions: records.length,
+    ledgerTransactions: ledger.filter((tx) => within(tx.occurredAt)).length,
+    balanceTransactions: records.filter((r) => within(r.created)).length,
     ...result,
   };
 }
@@ -119,7 +136,13 @@ export async function runReconciliation(
   options: ReconciliationRunOptions = {},
 ): Promise<ReconciliationRun> {
   const now = deps.now ?? Date.now;
-  const pulled = await new StripeRecordsPuller(deps.stripe, deps.prisma, now).pull(period.from, period.to);
+  // The margin around the period too, so the other record of a movement across its bounds
+  // is there to match (up to now: nothing later exists yet).
+  const pullTo = Math.min(period.to + RECONCILIATION_MATCH_MARGIN_MS, Math.ceil(now() / 1000) * 1000);
+  const pulled = await new StripeRecordsPuller(deps.stripe, deps.prisma, now).pull(
+    period.from - RECONCILIATION_MATCH_MARGIN_MS,
+    Math.max(period.to, pullTo),
+  );
   const report = await reconcileStored(deps.prisma, period);
   const id = `rec_${randomUUID()}`;
   await options.beforeStore?.(report, id);

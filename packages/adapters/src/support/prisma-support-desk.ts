@@ -151,7 +151,7 @@ export class PrismaSupportDesk implements ContextualSupportDesk, SupportTicketSt
     );
   }
 
-  /** Tickets oldest first (`created_at`, then id): a keyset page after the cursor's row. */
+  /** Tickets oldest first (`created_at`, then id): a keyset page after the cursor's row, whatever its status now. */
   listTickets(
     query: TicketQuery,
   ): ResultAsync<
@@ -162,8 +162,10 @@ export class PrismaSupportDesk implements ContextualSupportDesk, SupportTicketSt
     const work = async () => {
       let after: { createdAt: Date; id: string } | undefined;
       if (query.startingAfter !== undefined) {
-        const cursor = await this.prisma.supportTicket.findFirst({
-          where: { id: query.startingAfter, ...status },
+        // The cursor marks a place, found whatever its ticket's status is now: a ticket
+        // resolved (or reopened) between two pages must not end the listing.
+        const cursor = await this.prisma.supportTicket.findUnique({
+          where: { id: query.startingAfter },
           select: { createdAt: true, id: true },
         });
         if (cursor === null) return [];

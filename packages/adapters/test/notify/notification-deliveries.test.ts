@@ -557,6 +557,40 @@ describe("notification deliveries", () => {
     expect(put._unsafeUnwrap()?.emailStatus).toBe("ok");
   });
 
+  it("a refusal of the platform, not the recipient, is retried and then failed: nobody's address is marked bouncing", async () => {
+    const settings = new PrismaNotificationSettings(db.prisma);
+    const refusals = [
+      // The provider refuses the sender (not verified, suspended): every message would be.
+      { at: "mail", code: 554, message: "5.7.1 Sender address not verified" },
+      { at: "mail", code: 550, message: "5.7.1 Account suspended" },
+      // Relaying denied is answered at RCPT TO, but it is about the platform's account.
+      { at: "rcpt", code: 554, message: "5.7.1 Relay access denied" },
+      // The message refused after the recipient was accepted (content, size, policy).
+      { at: "data", code: 554, message: "5.7.0 Message rejected" },
+      { at: "data", code: 552, message: "5.3.4 Message too big" },
+    ] as const;
+    for (const refusal of refusals) {
+      smtp.refusal = refusal;
+      settled = [];
+      clock.t = T0;
+      const n = retryNotice(["ana"]);
+      await notifier().send(n);
+      await drain();
+      const [row] = await deliveriesOf(n.id);
+      expect(row, refusal.message).toMatchObject({ status: "failed", attempts: retry.maxAttempts });
+      expect(row?.lastError).toContain(String(refusal.code));
+      expect(settled.map((s) => s.outcome)).not.toContain("bounced");
+      expect(settled.at(-1)?.outcome).toBe("failed");
+      expect((await settings.get("ana"))._unsafeUnwrap()?.emailStatus, refusal.message).toBe("ok");
+    }
+    // Once the provider takes mail again, the same person is written to.
+    smtp.refusal = undefined;
+    const later = retryNotice(["ana"]);
+    await notifier().send(later);
+    await drain();
+    expect((await deliveriesOf(later.id)).map((r) => r.status)).toEqual(["sent"]);
+  });
+
   it("sends a retried e-mail to the address the person has now, and none they switched off since it was queued", async () => {
     const settings = new PrismaNotificationSettings(db.prisma);
     const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();

@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { escapeHtml, formatAmount, formatInstant, maskNumbers } from "../../src/notify/mail-format.js";
 import { renderMail } from "../../src/notify/mail-templates.js";
 import {
+  notifyErrorOf,
   type PersonEmails,
   PrismaPersonEmails,
   SmtpNotifier,
@@ -305,17 +306,67 @@ describe("SmtpNotifier against a real SMTP server", () => {
     expect(lines).toEqual(["notification has no e-mail recipient"]);
   });
 
-  it("a 5xx refusal is permanent (notify_rejected)", async () => {
-    server.refusal = { at: "rcpt", code: 550, message: "mailbox unavailable" };
-    const result = await smtp.send(sample);
-    expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_rejected", code: "notify_rejected" });
-    expect(result._unsafeUnwrapErr().message).toContain("550");
-    // The address is personal data: the error (which lands in logs) masks it.
-    expect(result._unsafeUnwrapErr().message).not.toContain("cy@example.com");
-    server.refusal = { at: "data", code: 554, message: "message refused" };
-    const atData = await smtp.send(sample);
-    expect(atData._unsafeUnwrapErr().type).toBe("notify_rejected");
+  it("a 5xx refusal of the recipient at RCPT TO is permanent (notify_rejected)", async () => {
+    for (const message of ["mailbox unavailable", "5.1.1 no such user", "5.2.1 mailbox disabled"]) {
+      server.refusal = { at: "rcpt", code: 550, message };
+      const result = await smtp.send(sample);
+      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_rejected", code: "notify_rejected" });
+      expect(result._unsafeUnwrapErr().message).toContain("550");
+      // The address is personal data: the error (which lands in logs) masks it.
+      expect(result._unsafeUnwrapErr().message).not.toContain("cy@example.com");
+    }
     expect(server.received).toEqual([]);
+  });
+
+  it("a 5xx refusal of the platform is not the recipient's (notify_failed): at MAIL FROM, at DATA, relaying denied", async () => {
+    const refusals = [
+      { at: "mail", code: 554, message: "5.7.1 Sender address not verified" },
+      { at: "mail", code: 550, message: "sender rejected" },
+      { at: "data", code: 554, message: "message refused" },
+      { at: "data", code: 552, message: "5.3.4 message too big" },
+      { at: "rcpt", code: 554, message: "5.7.1 Relay access denied" },
+      { at: "rcpt", code: 550, message: "relaying denied" },
+      { at: "rcpt", code: 530, message: "5.7.0 Authentication required" },
+      { at: "rcpt", code: 550, message: "5.1.8 bad sender's system address" },
+    ] as const;
+    for (const refusal of refusals) {
+      server.refusal = refusal;
+      const result = await smtp.send(sample);
+      expect(result._unsafeUnwrapErr(), refusal.message).toMatchObject({
+        type: "notify_failed",
+        code: "notify_failed",
+      });
+      expect(result._unsafeUnwrapErr().message).toContain(String(refusal.code));
+      expect(result._unsafeUnwrapErr().message).not.toContain("cy@example.com");
+    }
+    expect(server.received).toEqual([]);
+  });
+
+  it("reads nodemailer's errors by the command refused: only RCPT TO is about the recipient", () => {
+    const error = (command: string, response: string) =>
+      Object.assign(new Error(`refused: ${response}`), {
+        code: command === "CONN" ? "ECONNECTION" : command.startsWith("AUTH") ? "EAUTH" : "EENVELOPE",
+        command,
+        response,
+        responseCode: Number(response.slice(0, 3)),
+      });
+    const typeOf = (e: unknown) => notifyErrorOf(e, "cy@example.com").type;
+    expect(typeOf(error("AUTH PLAIN", "535 5.7.8 Authentication credentials invalid"))).toBe("notify_failed");
+    expect(typeOf(error("AUTH LOGIN", "534 5.7.9 Application-specific password required"))).toBe(
+      "notify_failed",
+    );
+    expect(typeOf(error("CONN", "554 5.7.1 Your IP is on a block list"))).toBe("notify_failed");
+    expect(typeOf(error("MAIL FROM", "553 5.1.8 Sender domain does not exist"))).toBe("notify_failed");
+    expect(typeOf(error("DATA", "550 5.7.1 Message rejected as spam"))).toBe("notify_failed");
+    expect(typeOf(error("RCPT TO", "550 5.7.1 Unable to relay"))).toBe("notify_failed");
+    expect(typeOf(error("RCPT TO", "550 5.1.1 The email account does not exist"))).toBe("notify_rejected");
+    expect(typeOf(error("RCPT TO", "553 5.1.3 Bad recipient address syntax"))).toBe("notify_rejected");
+    expect(typeOf(error("RCPT TO", "550 Requested action not taken: mailbox unavailable"))).toBe(
+      "notify_rejected",
+    );
+    expect(typeOf(error("RCPT TO", "450 4.2.1 Mailbox busy"))).toBe("notify_failed");
+    // No command (a transport of another kind): a 5xx is not taken as the recipient's.
+    expect(typeOf(Object.assign(new Error("refused"), { responseCode: 550 }))).toBe("notify_failed");
   });
 
   it("a 4xx refusal is for now (notify_failed): the dispatcher retries it", async () => {

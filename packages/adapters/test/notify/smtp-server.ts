@@ -12,8 +12,12 @@ export interface ReceivedMail {
   readonly parsed: ParsedMail;
 }
 
-/** How the test server answers: accepts, or refuses RCPT TO / DATA with a code. */
-export type Refusal = { readonly at: "rcpt" | "data"; readonly code: number; readonly message: string };
+/** How the test server answers: accepts, or refuses MAIL FROM / RCPT TO / DATA with a code. */
+export type Refusal = {
+  readonly at: "mail" | "rcpt" | "data";
+  readonly code: number;
+  readonly message: string;
+};
 
 /**
  * A real SMTP server on 127.0.0.1 (the `smtp-server` package), keeping what it receives and
@@ -47,6 +51,11 @@ export class TestSmtpServer {
       logger: false,
       onConnect: (_session, callback) => {
         this.connections += 1;
+        callback();
+      },
+      onMailFrom: (_address, _session, callback) => {
+        const r = this.refusal;
+        if (r?.at === "mail") return callback(Object.assign(new Error(r.message), { responseCode: r.code }));
         callback();
       },
       onRcptTo: (_address, _session, callback) => {

@@ -39,13 +39,22 @@ describe("keyset paging across ties", () => {
     (await desk.resolveTicket("t_b", { by: "ops", note: "done", at: T + 1 }))._unsafeUnwrap();
     const open = (await desk.listTickets({ status: "open", limit: 10 }))._unsafeUnwrap();
     expect(open.items.map((t) => t.id)).toEqual(["t_a", "t_c", "t_d", "t_e"]);
-    // A cursor of the other status is not in this listing: an empty page, not an error.
+    // A cursor whose ticket left the status since the last page (t_b was resolved) still marks
+    // the place: the listing goes on after it instead of ending early.
     expect(
       (await desk.listTickets({ status: "open", limit: 10, startingAfter: "t_b" }))._unsafeUnwrap(),
     ).toEqual({
-      items: [],
+      items: [
+        expect.objectContaining({ id: "t_c" }),
+        expect.objectContaining({ id: "t_d" }),
+        expect.objectContaining({ id: "t_e" }),
+      ],
       hasMore: false,
     });
+    // A cursor that names no ticket is an empty page, not an error.
+    expect(
+      (await desk.listTickets({ status: "open", limit: 10, startingAfter: "t_none" }))._unsafeUnwrap(),
+    ).toEqual({ items: [], hasMore: false });
     const again = (
       await desk.resolveTicket("t_b", { by: "other", note: "again", at: T + 2 })
     )._unsafeUnwrap();

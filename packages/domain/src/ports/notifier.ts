@@ -67,9 +67,10 @@ export type Notification = (AggregateRef | ReconciliationRef) & {
 
 /**
  * Why a notification could not be sent. `notify_failed`: for now (a server down, a
- * temporary refusal): the dispatcher retries it. `notify_rejected`: for good (the server
- * refused the message or its recipients): retrying would be refused again, so the effect
- * is parked for an operator.
+ * temporary refusal, or a refusal of the platform rather than of the recipient, which every
+ * recipient would get): the dispatcher retries it. `notify_rejected`: for good (the server
+ * refused the recipient): retrying would be refused again, so the effect is parked for an
+ * operator.
  */
 export type NotifyError =
   | { readonly type: "notify_failed"; readonly code: "notify_failed"; readonly message: string }
