@@ -41,7 +41,7 @@ const stripeItem = (i: number, at: number, minor: number): StripeMoneyItem => ({
 });
 
 /** Each of three days, reconciled over what a store read for it (the day and its margins). */
-function days(susu: SusuMoneyItem[], stripe: StripeMoneyItem[]): ReconciliationDifference[][] {
+function days(susu: SusuMoneyItem[], stripe: StripeMoneyItem[]): (readonly ReconciliationDifference[])[] {
   return [0, 1, 2].map((d) => {
     const from = D0 + d * DAY;
     const to = from + DAY;
