@@ -530,19 +530,19 @@ interface Period {
  * susu processed it (a webhook applied, an effect run), Stripe when it created it, so the two
  * records of one movement can fall on either side of the period's bound (Stripe at 23:59:59,
  * susu at 00:00:00.5 the next day). The items given cover the period widened on both sides
- * (by `RECONCILIATION_MATCH_MARGIN_MS`); only the period's own are reconciled, and each
+ * (by `RECONCILIATION_MATCH_MARGIN_MS`); the period's own items are reconciled, and each
  * difference they show is looked at again over the widened window:
  *
  * - matched there (its counterpart was just across the bound): no difference on either day;
- * - still a difference there: reported, with every item of the widened window it involves,
- *   by the one day it belongs to: that of its earliest Stripe item (Stripe's `created` is
- *   when it happened), or of its earliest susu item when Stripe has none. The other day
- *   leaves it out, so a difference across the bound is reported once.
+ * - still a difference there: reported, with every item of the widened window it involves.
  *
- * Widening only takes differences away: a key the period's own items agree on is no
- * difference, whatever lies outside the period. The totals, the settlement and the counts
- * are the period's own items'; `matched` counts the keys matched across the bound on the day
- * of their Stripe item.
+ * So a difference is never hidden: every item of one is the period's own on some day, and
+ * that day reports it unless the widened window explains it. A difference whose items lie
+ * on both sides of the bound, within the margin, is reported by both days (the same items,
+ * seen from each side); a difference seen from one day only is reported there. Widening
+ * only takes differences away: a key the period's own items agree on is no difference,
+ * whatever lies outside the period. The totals, the settlement and the counts are the
+ * period's own items'; `matched` also counts the period's differences matched across the bound.
  */
 export function reconcileAround(
   susuItems: readonly SusuMoneyItem[],
@@ -556,25 +556,14 @@ export function reconcileAround(
   );
   if (own.differences.length === 0) return own;
   const wide = reconcile(susuItems, stripeItems);
-  const susuAt = new Map(susuItems.map((i) => [i.ledgerTransactionId, i.occurredAt]));
-  const stripeAt = new Map(stripeItems.map((i) => [i.balanceTransactionId, i.created]));
   const itemsOf = (d: ReconciliationDifference) => [
     ...d.ledgerTransactionIds.map((id) => `susu:${id}`),
     ...d.balanceTransactionIds.map((id) => `stripe:${id}`),
   ];
-  const dayOf = (d: ReconciliationDifference): number =>
-    d.balanceTransactionIds.length > 0
-      ? Math.min(...d.balanceTransactionIds.map((id) => stripeAt.get(id) ?? d.at))
-      : Math.min(...d.ledgerTransactionIds.map((id) => susuAt.get(id) ?? d.at));
   const ownItems = new Set(own.differences.flatMap(itemsOf));
-  const wideItems = new Set(wide.differences.flatMap(itemsOf));
-  const differences = wide.differences.filter(
-    (d) => within(dayOf(d)) && itemsOf(d).some((item) => ownItems.has(item)),
-  );
-  // The period's differences whose items are in none of the widened window's: matched
-  // across the bound, counted on the day of their Stripe item.
-  const matchedAcross = own.differences.filter(
-    (d) => d.balanceTransactionIds.length > 0 && !itemsOf(d).some((item) => wideItems.has(item)),
-  ).length;
+  const differences = wide.differences.filter((d) => itemsOf(d).some((item) => ownItems.has(item)));
+  // The period's differences whose items are in none reported: matched across the bound.
+  const reported = new Set(differences.flatMap(itemsOf));
+  const matchedAcross = own.differences.filter((d) => !itemsOf(d).some((item) => reported.has(item))).length;
   return { ...own, differences, matched: own.matched + matchedAcross };
 }

@@ -1,6 +1,7 @@
 // reconcileAround over consecutive days: movements whose two records are less than the margin
 // apart match on every day, whichever side of midnight each fell; one with a different amount
-// is reported on exactly one day, the day of Stripe's record.
+// is reported on the day of each of its records (once when both fall on one day), never on
+// none; a payment booked twice is reported whatever lies across the bound.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -80,22 +81,53 @@ describe("reconcileAround over consecutive days", () => {
     );
   });
 
-  it("reports a movement with a different amount once, on the day of Stripe's record", () => {
+  it("reports a movement with a different amount on the day of Stripe's record, and only across a bound also on the other side", () => {
     fc.assert(
       fc.property(movements, fc.nat(), (ms, pick) => {
         const wrong = pick % ms.length;
-        const susu = ms.map((m, i) => susuItem(i, m.stripeAt + m.lag, m.minor + (i === wrong ? 1 : 0)));
+        const susuAt = (i: number) => ms[i]!.stripeAt + ms[i]!.lag;
+        const susu = ms.map((m, i) => susuItem(i, susuAt(i), m.minor + (i === wrong ? 1 : 0)));
         const stripe = ms.map((m, i) => stripeItem(i, m.stripeAt, m.minor));
         const reported = days(susu, stripe).map((ds) =>
           ds.map((d) => [d.code, d.balanceTransactionIds, d.ledgerTransactionIds]),
         );
-        const stripeDay = Math.floor((ms[wrong]!.stripeAt - D0) / DAY);
+        const dayOf = (t: number) => Math.floor((t - D0) / DAY);
+        const reportingDays = new Set([dayOf(ms[wrong]!.stripeAt), dayOf(susuAt(wrong))]);
         expect(reported).toEqual(
           [0, 1, 2].map((d) =>
-            d === stripeDay ? [["amount_mismatch", [`txn_${wrong}`], [`ltx_${wrong}`]]] : [],
+            reportingDays.has(d) ? [["amount_mismatch", [`txn_${wrong}`], [`ltx_${wrong}`]]] : [],
           ),
         );
       }),
+    );
+  });
+
+  it("never hides a second booking of a payment matched just before midnight", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: M / 1000 }),
+        fc.integer({ min: 0, max: DAY / 1000 - 1 }),
+        (beforeMidnightS, nextDayS) => {
+          const matchedAt = D0 + 2 * DAY - beforeMidnightS * 1000;
+          const susu = [
+            susuItem(0, matchedAt + 5_000, 100_00),
+            susuItem(1, D0 + 2 * DAY + nextDayS * 1000, 100_00),
+          ];
+          const stripe = [stripeItem(0, matchedAt, 100_00)];
+          // One key for all three: the duplicate books the same payment again.
+          const same = { ...susu[1]!, key: susu[0]!.key };
+          const reported = [1, 2, 3].map((d) => {
+            const from = D0 + d * DAY;
+            const near = (t: number) => t >= from - M && t < from + DAY + M;
+            return reconcileAround(
+              [susu[0]!, same].filter((i) => near(i.occurredAt)),
+              stripe.filter((i) => near(i.created)),
+              { from, to: from + DAY },
+            ).differences;
+          });
+          expect(reported.flat().flatMap((d) => d.ledgerTransactionIds)).toContain(same.ledgerTransactionId);
+        },
+      ),
     );
   });
 });
