@@ -1107,6 +1107,7 @@ const subscriptionSnapshot = z.strictObject({
       actionRequested: z.boolean(),
       hostedInvoiceUrl: text.exactOptional(),
       nextPaymentAttemptAt: instant.exactOptional(),
+      paidAt: instant.exactOptional(),
       refund: z
         .strictObject({
           status: z.enum(["requested", "succeeded", "failed"]),

@@ -479,8 +479,20 @@ function applySnapshot(
         });
   // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended, in
   // Stripe's time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
-  if (snap.status === "canceled" || snap.status === "incomplete_expired")
+  if (snap.status === "canceled" || snap.status === "incomplete_expired") {
     d.set({ endedAt: snap.endedAt ?? s.endedAt ?? snap.observedAt ?? d.now });
+    // A payment heard before this end but made after it (its news came first: the end's event
+    // was retried, say) bought nothing either: refunded as one heard after the end is.
+    if (s.endedAt === undefined)
+      for (const inv of d.state.invoices)
+        if (
+          inv.status === "paid" &&
+          inv.amountPaidMinor > 0 &&
+          inv.paidAt !== undefined &&
+          paidAfterEnd(d.state, inv.paidAt)
+        )
+          refundInvoice(d, inv.id, inv.amountPaidMinor);
+  }
   if (snap.observedAt !== undefined) d.observed(snap.observedAt);
   return undefined;
 }
@@ -510,6 +522,11 @@ function confirmChange(d: SubscriptionDraft, pending: PendingPriceChange): void 
 /** Why a view is too old to say where the subscription stands, if it is. */
 function staleness(s: Subscription, snap: SubscriptionSnapshot): string | undefined {
   if (s.observedAt === undefined) return undefined;
+  // Stripe never takes a subscription out of `canceled` or `incomplete_expired`: the first
+  // view of its end is news however old, even after later news (an invoice paid on its page
+  // after the end, heard first) made the membership look current.
+  if ((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined)
+    return undefined;
   if (snap.observedAt === undefined)
     return "an API answer, after Stripe's events said where the subscription stands";
   if (snap.observedAt < s.observedAt)
@@ -1206,6 +1223,7 @@ function invoicePaid(
     amountDueMinor: input.invoice.amountDueMinor,
     amountPaidMinor: input.invoice.amountPaidMinor,
     currency: input.invoice.currency,
+    paidAt: input.paidAt,
     ...(input.invoice.hostedInvoiceUrl !== undefined
       ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
       : {}),

@@ -145,4 +145,51 @@ describe("the invoices still unpaid when Stripe ends the subscription are voided
     expect(d.state.status).toBe("canceled");
     expect(d.effects).toEqual([]);
   });
+
+  it("a payment heard before the (earlier) end is refunded once the end is heard, and the membership ends", () => {
+    // Stripe canceled for non-payment on day 45; the person paid the open invoice on day 50, and
+    // that news was processed first (the deleted event was retried after a 5xx).
+    const failing = feed(activeSubscription(), [
+      failedInvoice("in_2", 30, 1, 3),
+      failedInvoice("in_2", 45, 2),
+    ]);
+    const paid = decideSubscription(failing, paidInvoice("in_2", 50), now)._unsafeUnwrap();
+    const ended = decideSubscription(
+      paid.state,
+      snapshot("canceled", 45, {
+        cancellationReason: "payment_failed",
+        endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+      }),
+      now,
+    )._unsafeUnwrap();
+    expect(ended.state.status).toBe("lapsed");
+    expect(ended.effects.filter((e) => e.kind === "refund_subscription_invoice")).toMatchObject([
+      { stripeInvoiceId: "in_2" },
+    ]);
+    // Heard again, the end refunds nothing more.
+    const again = decideSubscription(
+      ended.state,
+      snapshot("canceled", 45, {
+        cancellationReason: "payment_failed",
+        endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+      }),
+      now,
+    )._unsafeUnwrap();
+    expect(again.effects.filter((e) => e.kind === "refund_subscription_invoice")).toEqual([]);
+  });
+
+  it("a payment made before the end and heard before it is kept when the end comes", () => {
+    const failing = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
+    const paid = decideSubscription(failing, paidInvoice("in_2", 33), now)._unsafeUnwrap();
+    const ended = decideSubscription(
+      paid.state,
+      snapshot("canceled", 40, {
+        cancellationReason: "cancellation_requested",
+        endedAt: MEMBERSHIP_T0 + 40 * DAY_MS,
+      }),
+      now,
+    )._unsafeUnwrap();
+    expect(ended.state.status).toBe("canceled");
+    expect(ended.effects.filter((e) => e.kind === "refund_subscription_invoice")).toEqual([]);
+  });
 });

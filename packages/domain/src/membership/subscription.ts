@@ -131,6 +131,12 @@ export interface SubscriptionInvoice {
   readonly hostedInvoiceUrl?: string;
   readonly nextPaymentAttemptAt?: Instant;
   /**
+   * When Stripe says it was paid (its `paid_at`), once heard: an end heard after the payment
+   * but earlier than it refunds it ({@link Subscription.endedAt}). Absent in snapshots stored
+   * before it was kept, and on invoices not paid.
+   */
+  readonly paidAt?: Instant;
+  /**
    * Susu's refund of what the invoice collected, when it made one (an invoice paid after
    * the membership was canceled before it started, or after Stripe ended the subscription:
    * an open invoice paid late on its page): `requested` until every refund it made
