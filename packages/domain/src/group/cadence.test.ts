@@ -76,6 +76,13 @@ describe("roundOpensAt in a time zone", () => {
     expect(iso(roundOpensAt(overlap, "weekly", 1, "America/New_York"))).toBe("2030-11-03T05:30:00.000Z"); // 01:30 EDT
   });
 
+  it("round 0 opens at the start itself, even a start in the hour the clocks repeat", () => {
+    // 02:30 on 5 April 2026 in Sydney happens twice; this is the second (16:30Z, standard time).
+    const startsAt = Date.UTC(2026, 3, 4, 16, 30);
+    for (const cadence of ["weekly", "fortnightly", "monthly"] as const)
+      expect(roundOpensAt(startsAt, cadence, 0, "Australia/Sydney")).toBe(startsAt);
+  });
+
   it("property: in UTC it is the schedule as it always was", () => {
     fc.assert(
       fc.property(START, CADENCE, fc.integer({ min: 0, max: 600 }), (startsAt, cadence, n) => {

@@ -16,8 +16,8 @@ export const CADENCES: readonly Cadence[] = ["weekly", "fortnightly", "monthly"]
  * - monthly: the start's local day of month, clamped to the month's last day (a group
  *   starting on 31 January opens on 28/29 February, then on 31 March), at its local time.
  * A local time that happens twice (clocks go back) is the first; one that never happens
- * (clocks go forward) is moved forward by the gap ({@link instantAt}). In UTC this is the
- * plain arithmetic it always was.
+ * (clocks go forward) is moved forward by the gap ({@link instantAt}); round 0 opens at
+ * `startsAt` itself. In UTC this is the plain arithmetic it always was.
  */
 export function roundOpensAt(
   startsAt: Instant,
@@ -25,6 +25,9 @@ export function roundOpensAt(
   roundSequence: number,
   timeZone: TimeZone = "UTC",
 ): Instant {
+  // The first round opens at the start itself, even a start in the hour the clocks repeat
+  // (whose local time, read back, is the first of its two instants).
+  if (roundSequence === 0) return startsAt;
   const start = localDateTime(startsAt, timeZone);
   switch (cadence) {
     case "weekly":

@@ -67,7 +67,9 @@ export function canonicalTimeZone(name: string): TimeZone | undefined {
   const zone = name.trim();
   if (zone.length === 0 || zone.length > 64 || /^[+-]/.test(zone)) return undefined;
   try {
-    const canonical = formatterFor(zone).resolvedOptions().timeZone;
+    // A formatter of its own, not the cache's: a client's spellings of one zone
+    // (`AUSTRALIA/sydney`, …) must not each stay in memory; only canonical names are cached.
+    const canonical = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
     return /^[+-]/.test(canonical) ? undefined : canonical;
   } catch {
     return undefined;
