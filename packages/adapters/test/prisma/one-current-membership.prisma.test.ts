@@ -92,6 +92,7 @@ function barrierOnRead(repo: SubscriptionRepository, parties: number): Subscript
   return {
     getSubscription: (id) => repo.getSubscription(id),
     findSubscriptionByStripeId: (id) => repo.findSubscriptionByStripeId(id),
+    listStartedSubscriptionsOfPerson: (personId) => repo.listStartedSubscriptionsOfPerson(personId),
     listSubscriptionsOfPerson: (personId) =>
       repo.listSubscriptionsOfPerson(personId).andThen((held) => {
         waiting += 1;
