@@ -2,24 +2,14 @@
 // ends the membership attempt (`incomplete_expired`), on PostgreSQL and the emulator, so the
 // person can subscribe again; the dead page is no longer offered.
 import { useCases } from "@susu/domain";
-import { ManualClock, RecordingNotifier } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/index.js";
-import { useMembershipStack } from "./membership-stack.js";
+import { useMonthlyPlanStack } from "./membership-stack.js";
 
 const db = useTestDatabase();
 
 describe("a membership's Checkout page that expires unpaid", () => {
-  const stack = useMembershipStack(db, {
-    clock: new ManualClock(Date.UTC(2026, 6, 1)),
-    notifier: new RecordingNotifier(),
-    plan: {
-      name: "Organiser",
-      entitlements: { createGroups: true, maxOpenGroups: 10, sellBookings: true },
-      trialDays: 0,
-      prices: [{ currency: "AUD", interval: "month", amountMinor: 15_00 }],
-    },
-  });
+  const stack = useMonthlyPlanStack(db);
 
   it("the expired page ends the membership attempt, and the person can subscribe again", async () => {
     const created = await stack.subscribeThroughCheckout("dee", stack.plan.id);

@@ -4,24 +4,14 @@
 // before the customer's), so dunning's next retry charges the new card. On PostgreSQL and the
 // emulator, through the official SDK.
 import { useCases } from "@susu/domain";
-import { ManualClock, RecordingNotifier } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/index.js";
-import { useMembershipStack } from "./membership-stack.js";
+import { useMonthlyPlanStack } from "./membership-stack.js";
 
 const db = useTestDatabase();
 
 describe("a membership follows the person's default card", () => {
-  const stack = useMembershipStack(db, {
-    clock: new ManualClock(Date.UTC(2026, 6, 1)),
-    notifier: new RecordingNotifier(),
-    plan: {
-      name: "Organiser",
-      entitlements: { createGroups: true, maxOpenGroups: 10, sellBookings: true },
-      trialDays: 0,
-      prices: [{ currency: "AUD", interval: "month", amountMinor: 15_00 }],
-    },
-  });
+  const stack = useMonthlyPlanStack(db);
 
   it("a new default card is the one dunning's next retry charges", async () => {
     const { paymentMethodId } = await stack.aPerson("eve", "pm_card_visa");

@@ -3,24 +3,14 @@
 // subscription ended, so the person cannot pay for a membership that cannot come back. On
 // PostgreSQL and the emulator, through the official SDK.
 import { useCases } from "@susu/domain";
-import { ManualClock, RecordingNotifier } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/index.js";
-import { useMembershipStack } from "./membership-stack.js";
+import { useMonthlyPlanStack } from "./membership-stack.js";
 
 const db = useTestDatabase();
 
 describe("a membership that ends with its renewal unpaid", () => {
-  const stack = useMembershipStack(db, {
-    clock: new ManualClock(Date.UTC(2026, 6, 1)),
-    notifier: new RecordingNotifier(),
-    plan: {
-      name: "Organiser",
-      entitlements: { createGroups: true, maxOpenGroups: 10, sellBookings: true },
-      trialDays: 0,
-      prices: [{ currency: "AUD", interval: "month", amountMinor: 15_00 }],
-    },
-  });
+  const stack = useMonthlyPlanStack(db);
 
   it("canceled while past due: the open invoice is voided at Stripe and can no longer be paid", async () => {
     const { paymentMethodId } = await stack.aPerson("fay", "pm_card_visa");

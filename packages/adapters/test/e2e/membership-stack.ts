@@ -13,7 +13,7 @@ import {
 } from "@susu/domain";
 import {
   InMemoryTimerScheduler,
-  type ManualClock,
+  ManualClock,
   RecordingNotifier,
   RecordingSupportDesk,
   SequentialIds,
@@ -204,4 +204,21 @@ export function useMembershipStack(db: TestDatabase, options: MembershipStackOpt
     },
     current,
   };
+}
+
+/**
+ * The stack with one plan, "Organiser": 15.00 AUD a month, no trial, from 1 July 2026 (the
+ * membership e2e tests that need nothing else).
+ */
+export function useMonthlyPlanStack(db: TestDatabase): MembershipStack {
+  return useMembershipStack(db, {
+    clock: new ManualClock(Date.UTC(2026, 6, 1)),
+    notifier: new RecordingNotifier(),
+    plan: {
+      name: "Organiser",
+      entitlements: { createGroups: true, maxOpenGroups: 10, sellBookings: true },
+      trialDays: 0,
+      prices: [{ currency: "AUD", interval: "month", amountMinor: 15_00 }],
+    },
+  });
 }
