@@ -85,8 +85,11 @@ async function expectOneDebitPerAttempt(w: ReturnType<typeof world>, roundId: st
   const keys = debits.map((d) => `${d.references.memberId}:${d.references.attempt}`);
   expect(new Set(keys).size).toBe(keys.length);
   const round = (await w.store.getRound(roundId))._unsafeUnwrap();
+  // Every attempt made one debit, but those the outbox did not send (the round had stopped collecting).
   const attempts =
-    round?.contributions.flatMap((c) => c.attempts.map((a) => ({ memberId: c.memberId, a }))) ?? [];
+    round?.contributions
+      .flatMap((c) => c.attempts.map((a) => ({ memberId: c.memberId, a })))
+      .filter(({ a }) => a.failureCode !== "debit_not_sent") ?? [];
   expect(attempts).toHaveLength(debits.length);
   for (const { memberId, a } of attempts) {
     const debit = debits.find((d) => d.references.memberId === memberId && d.references.attempt === a.number);
@@ -143,9 +146,11 @@ describe("use cases and dispatchers on PostgreSQL", () => {
     expect(cancels.filter((c) => c.isErr()).map((c) => c._unsafeUnwrapErr().code)).toEqual([
       "round_not_cancellable",
     ]);
-    expect(w.gateway.debits.size).toBe(3);
+    // A debit a dispatcher sent before the cancel committed is made; one it came to after is
+    // not sent (the round no longer collects): which, the race decides.
+    expect(w.gateway.debits.size).toBeLessThanOrEqual(3);
 
-    // The debits settle three days later; the cancelled round refunds each of them and ends.
+    // The debits made settle three days later; the cancelled round refunds each of them and ends.
     await w.runUntilQuiet();
     w.clock.advance(3 * DAY_MS);
     await w.runUntilQuiet();
@@ -153,7 +158,13 @@ describe("use cases and dispatchers on PostgreSQL", () => {
     await expectOneDebitPerAttempt(w, round.id);
     const ended = (await w.store.getRound(round.id))._unsafeUnwrap();
     expect(ended?.status).toBe("cancelled");
-    expect(ended?.contributions.map((c) => c.status)).toEqual(["refunded", "refunded", "refunded"]);
+    const made = w.gateway.debits.size;
+    // Each contribution refunded (its debit was made) or failed as not sent, never both.
+    expect(ended?.contributions.map((c) => c.status).sort()).toEqual(
+      [...Array(made).fill("refunded"), ...Array(3 - made).fill("failed")].sort(),
+    );
+    for (const c of ended?.contributions ?? [])
+      if (c.status === "failed") expect(c.attempts.map((a) => a.failureCode)).toEqual(["debit_not_sent"]);
     expect([...w.gateway.refunds.values()].map((r) => r.paymentIntentId).sort()).toEqual(
       [...w.gateway.debits.keys()].sort(),
     );
@@ -169,7 +180,7 @@ describe("use cases and dispatchers on PostgreSQL", () => {
     for (const account of [roundAccounts.pot(round.id), roundAccounts.inFlight(round.id)])
       expect((await w.ledger.balance(account, "AUD"))._unsafeUnwrap().amountMinor).toBe(0);
     const rows = await db.prisma.contribution.findMany({ where: { roundId: round.id } });
-    expect(rows.map((r) => r.status)).toEqual(["refunded", "refunded", "refunded"]);
+    expect(rows.map((r) => r.status).sort()).toEqual(ended?.contributions.map((c) => c.status).sort());
   });
 
   describe("a dispatcher that dies after Stripe was called: the next one finishes with exactly one debit", () => {
