@@ -550,9 +550,14 @@ async function runRounds() {
 
   const roundsOf = async (g) =>
     (await ok("GET", `/v1/groups/${g.id}/rounds?limit=100`, { as: g.admin })).data;
+  // When the last round of any group opened: a group's next round opens no sooner than a week
+  // (less an hour) after its last one, so a round the faults made open late moves the next.
+  let lastOpenedAt = startsAt - WEEK_MS;
   for (let step = 0; step < steps; step++) {
     const started = Date.now();
-    await jumpTo(startsAt + step * WEEK_MS + 1_000);
+    // Two hours past the later of the slot and a week after the last opening: past the hour a
+    // change of the clocks moves a local weekly slot, whatever the groups' time zone.
+    await jumpTo(Math.max(startsAt + step * WEEK_MS, lastOpenedAt + WEEK_MS) + 2 * 3_600_000);
     await fire("open", step);
     const current = new Map();
     for (const g of groups) {
@@ -565,6 +570,12 @@ async function runRounds() {
       const open = (await roundsOf(g)).filter((r) => r.status !== "paid_out");
       if (open.length !== 1) throw new Error(`step ${step}: ${g.id} has ${open.length} unfinished rounds`);
       current.set(g.id, open[0].id);
+    }
+    for (const g of groups) {
+      const opened = Date.parse(
+        (await ok("GET", `/v1/rounds/${current.get(g.id)}`, { as: g.admin })).openedAt,
+      );
+      if (Number.isFinite(opened)) lastOpenedAt = Math.max(lastOpenedAt, opened);
     }
     const roundView = (g) => ok("GET", `/v1/rounds/${current.get(g.id)}`, { as: g.admin });
     await until(`step ${step}: debits submitted`, async () => {
