@@ -156,8 +156,6 @@ export function createContainer(config: {
   const desk = new PrismaSupportDesk(prisma, clock);
   // Queues the admins' notices of an admin's reconciliation run (the scheduler's delivery worker sends them).
   const notifier = adminNoticeNotifierOf(config.adminNotice ?? readAdminNoticeEnv({}), prisma, clock, logger);
-  // Concurrent deliveries share one transaction; each is answered once it committed.
-  const ingest = new BatchingWebhookIngest(prisma, clock, config.webhookBatching);
   container.bind(TOKENS.apiDeps).toConstantValue({
     http,
     useCases,
@@ -166,7 +164,8 @@ export function createContainer(config: {
     },
     webhooks: {
       stripeSecret: config.stripeWebhookSecret,
-      inbox: { receive: (event, rawBody) => ingest.receive(event, rawBody), full: () => ingest.full() },
+      // Concurrent deliveries share one transaction; each is answered once it committed.
+      inbox: new BatchingWebhookIngest(prisma, clock, config.webhookBatching),
       overload: http.overload,
     },
     paymentAttempts: new PaymentAttemptLimiter({

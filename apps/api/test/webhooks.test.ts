@@ -337,7 +337,7 @@ describe("POST /webhooks/stripe with grouped commits (BatchingWebhookIngest, as 
       ping: async () => undefined,
       webhooks: {
         stripeSecret: secret,
-        inbox: { receive: (e, raw) => ingest.receive(e, raw), full: () => ingest.full() },
+        inbox: ingest,
         overload,
       },
       http: testHttp(),

@@ -2,30 +2,17 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
 import { DAY_MS, HOUR_MS } from "../shared/time.js";
-import { debitFailed as failed } from "../testing/mothers.js";
+import { anActiveGroup, aRoundOf, debitFailed as failed } from "../testing/mothers.js";
 import { decide } from "./decide.js";
-import { newRound, type Round } from "./round.js";
+import type { Round } from "./round.js";
 import type { RoundInput } from "./round-input.js";
 
 const T0 = Date.UTC(2026, 0, 5);
 const policy: RoundPolicy = DEFAULT_ROUND_POLICY;
 const ctx = (now: number) => ({ now, policy });
 
-function opened(): Round {
-  const r = newRound({
-    id: "r1",
-    groupId: "g1",
-    rotation: 1,
-    sequence: 0,
-    recipientMemberId: "m1",
-    recipientCanReceive: true,
-    contributorIds: ["m1", "m2", "m3"],
-    currency: "AUD",
-    contributionMinor: 10_000,
-    scheduledFor: T0,
-  })._unsafeUnwrap();
-  return decide(r, { type: "open" }, ctx(T0))._unsafeUnwrap().state;
-}
+/** A round of m1 (its recipient), m2 and m3, opened at T0. */
+const opened = (): Round => aRoundOf(anActiveGroup({ memberIds: ["m1", "m2", "m3"] }), [], { now: T0 });
 
 function apply(state: Round, input: RoundInput, now: number): Round {
   return decide(state, input, ctx(now))._unsafeUnwrap().state;
