@@ -222,7 +222,6 @@ notifyReady({ metrics: metricsServer.url });
 const reason = await stopRequested;
 log.info({ reason }, "scheduler stopping");
 try {
-  await listener.stop();
   // Effects committed while the loops finish wake the other schedulers, not this one's stopping dispatcher.
   dispatchLocally();
   await Promise.all([
@@ -232,6 +231,10 @@ try {
     sweep.stop(),
     deadWorkers.stop(),
   ]);
+  // Only now: the listener's connection holds this worker's liveness lock, and the other
+  // schedulers give back the claims of a worker without it. Stopped first, a Stripe call still
+  // under way here would be run again by another process while this one's was in flight.
+  await listener.stop();
   // The delivery loop has stopped: nothing more is sent on the SMTP pool's connections.
   container.get(TOKENS.deliveries).close();
   await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
