@@ -1,6 +1,7 @@
 import {
   BatchingWebhookIngest,
   createPrismaClient,
+  mayHoldUnstorable,
   PrismaWebhookInbox,
   type WebhookInbox,
 } from "@susu/adapters";
@@ -13,7 +14,7 @@ import Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { createOverloadGuard } from "../src/http/overload.js";
-import { mayHoldNul, type WebhookRouteDeps } from "../src/routes/webhooks.js";
+import type { WebhookRouteDeps } from "../src/routes/webhooks.js";
 import { testHttp } from "./support/app.js";
 
 const db = useTestDatabase();
@@ -130,6 +131,37 @@ describe("POST /webhooks/stripe", () => {
     const row = await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id } });
     expect(row.payload).toMatchObject({
       data: { object: { name: "Ana\ufffdB", metadata: { "k\ufffd": "v" } } },
+    });
+  });
+
+  it("stores a signed event carrying a lone UTF-16 surrogate escape (PostgreSQL's jsonb cannot), with U+FFFD in its place", async () => {
+    seq += 1;
+    const id = `evt_api_surrogate_${Date.now().toString(36)}_${seq}`;
+    // JSON.stringify escapes a lone surrogate as \ud83d; a pair (an emoji) is kept as it is.
+    const body = JSON.stringify({
+      id,
+      object: "event",
+      api_version: "2026-08-26.dahlia",
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: "cus_surrogate",
+          object: "customer",
+          name: "Ana\ud83d B \ud83d\ude00",
+          metadata: { "k\udc00": "v" },
+        },
+      },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type: "customer.updated",
+    });
+    expect(body).toContain("\\ud83d");
+    const response = await deliver(body, sign(body));
+    expect(response.status).toBe(200);
+    const row = await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id } });
+    expect(row.payload).toMatchObject({
+      data: { object: { name: "Ana\ufffd B \ud83d\ude00", metadata: { "k\ufffd": "v" } } },
     });
   });
 
@@ -257,11 +289,15 @@ describe("POST /webhooks/stripe", () => {
     expect(calls[1]?.event.data.object).toMatchObject({ status: "proc\ufffdessing" });
   });
 
-  it("mayHoldNul: JSON text holds a NUL only as the escape \\u0000 (an escaped backslash before u0000 is a harmless yes)", () => {
-    expect(mayHoldNul(JSON.stringify({ name: "Ana\u0000B" }))).toBe(true);
-    expect(mayHoldNul(JSON.stringify({ "k\u0000": 1 }))).toBe(true);
-    expect(mayHoldNul(JSON.stringify({ name: "Ana", other: "\u0001\u001f" }))).toBe(false);
-    expect(mayHoldNul(JSON.stringify({ text: "\\u0000" }))).toBe(true);
+  it("mayHoldUnstorable: JSON text holds a NUL or a lone surrogate only as an escape (an escaped backslash before one is a harmless yes)", () => {
+    expect(mayHoldUnstorable(JSON.stringify({ name: "Ana\u0000B" }))).toBe(true);
+    expect(mayHoldUnstorable(JSON.stringify({ "k\u0000": 1 }))).toBe(true);
+    expect(mayHoldUnstorable(JSON.stringify({ name: "Ana", other: "\u0001\u001f" }))).toBe(false);
+    expect(mayHoldUnstorable(JSON.stringify({ text: "\\u0000" }))).toBe(true);
+    expect(mayHoldUnstorable(JSON.stringify({ name: "Ana\ud83d" }))).toBe(true);
+    expect(mayHoldUnstorable(JSON.stringify({ name: "Ana\udc00" }))).toBe(true);
+    // A pair is written as the character itself (UTF-8), not escaped: no walk.
+    expect(mayHoldUnstorable(JSON.stringify({ name: "Ana \ud83d\ude00" }))).toBe(false);
   });
 
   it("refuses to start with an empty secret", () => {

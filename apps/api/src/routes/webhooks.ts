@@ -1,4 +1,10 @@
-import { DEFAULT_WEBHOOK_TOLERANCE_SECONDS, verifyStripeWebhook, type WebhookInbox } from "@susu/adapters";
+import {
+  DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+  mayHoldUnstorable,
+  storableInJsonb,
+  verifyStripeWebhook,
+  type WebhookInbox,
+} from "@susu/adapters";
 import type { StorageError } from "@susu/domain";
 import { Hono } from "hono";
 import type { ResultAsync } from "neverthrow";
@@ -93,11 +99,12 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
           ? deps.overload.refuse(c, "webhook_backlog", detail)
           : problem(c, 503, "overloaded", detail);
       }
-      // JSON can hold a NUL only as the escape \u0000 (a raw control character does not
-      // parse), so a body without that text needs no walk, and the event is exactly its
-      // parse: the store may keep the text Stripe signed instead of serialising it again.
-      const stored = mayHoldNul(rawBody)
-        ? await deps.inbox.receive(withoutNulCharacters(verified.value))
+      // JSON can hold a NUL or a lone surrogate only as an escape (\u0000, \ud83d: a raw
+      // control character does not parse, and UTF-8 cannot carry a lone surrogate), so a body
+      // without such text needs no walk, and the event is exactly its parse: the store may
+      // keep the text Stripe signed instead of serialising it again.
+      const stored = mayHoldUnstorable(rawBody)
+        ? await deps.inbox.receive(storableInJsonb(verified.value))
         : await deps.inbox.receive(verified.value, rawBody);
       if (stored.isErr())
         return serverProblem(
@@ -111,32 +118,4 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     },
   );
   return app;
-}
-
-/**
- * Whether parsed JSON text may hold a NUL character (U+0000). JSON writes one only as the
- * escape `\u0000`: a raw control character inside a string does not parse, and outside
- * strings only blanks are allowed. A false positive (an escaped backslash before `u0000`)
- * only costs the walk of {@link withoutNulCharacters}.
- */
-export function mayHoldNul(jsonText: string): boolean {
-  return jsonText.includes("\\u0000");
-}
-
-/**
- * The event with every NUL character (U+0000) in its strings and keys replaced by U+FFFD.
- * PostgreSQL cannot store U+0000 in jsonb, so a signed event carrying one (a customer's
- * name, say) could never be stored: the endpoint would answer 503 and Stripe would retry it
- * until it gave up. The signature was checked on the exact bytes first; only the stored
- * copy differs, and only where PostgreSQL could not hold it anyway.
- */
-export function withoutNulCharacters<T>(value: T): T {
-  const clean = (v: unknown): unknown => {
-    if (typeof v === "string") return v.includes("\u0000") ? v.replaceAll("\u0000", "\ufffd") : v;
-    if (Array.isArray(v)) return v.map(clean);
-    if (typeof v === "object" && v !== null)
-      return Object.fromEntries(Object.entries(v).map(([k, item]) => [clean(k), clean(item)]));
-    return v;
-  };
-  return clean(value) as T;
 }

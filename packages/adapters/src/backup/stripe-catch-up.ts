@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { PrismaClient } from "../db/prisma-client.js";
 import type { WebhookInbox } from "../webhooks/inbox.js";
+import { storableInJsonb } from "../webhooks/storable.js";
 
 /** What {@link catchUpStripeEvents} did. */
 export interface CatchUpReport {
@@ -75,7 +76,7 @@ export async function catchUpStripeEvents(
   let stored = 0;
   let duplicates = 0;
   for (const event of events) {
-    const result = await inbox.receive(event);
+    const result = await inbox.receive(storableInJsonb(event));
     if (result.isErr()) throw new Error(`storing ${event.id} failed: ${result.error.message}`);
     if (result.value === "stored") stored += 1;
     else duplicates += 1;

@@ -45,6 +45,7 @@ export {
   type WebhookPassReport,
   type WebhookProcessorContext,
 } from "./process-inbox.js";
+export { mayHoldUnstorable, storableInJsonb } from "./storable.js";
 export { type IngestTriage, orderingKeyOf, triageAtIngest } from "./triage.js";
 export {
   DEFAULT_WEBHOOK_TOLERANCE_SECONDS,

@@ -1,0 +1,38 @@
+// What PostgreSQL's jsonb cannot hold in a Stripe event, and the event without it: the
+// webhook route and the restore's catch-up store events through the same inbox.
+/**
+ * Whether parsed JSON text may hold what PostgreSQL's jsonb refuses: a NUL character (U+0000)
+ * or a lone UTF-16 surrogate. JSON writes either only as an escape (`\u0000`, `\ud83d`): a
+ * raw control character inside a string does not parse, outside strings only blanks are
+ * allowed, and UTF-8 text cannot encode a lone surrogate. A false positive (an escaped
+ * backslash before `u0000`, or a surrogate pair written as two escapes) only costs the walk of
+ * {@link storableInJsonb}.
+ */
+export function mayHoldUnstorable(jsonText: string): boolean {
+  return jsonText.includes("\\u0000") || SURROGATE_ESCAPE.test(jsonText);
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * The event with every NUL character (U+0000) and every lone UTF-16 surrogate in its strings
+ * and keys replaced by U+FFFD. PostgreSQL's jsonb holds neither, so a signed event carrying one
+ * (a customer's name, say) could never be stored: the endpoint would answer 503 and Stripe
+ * would retry it until it gave up. The signature was checked on the exact bytes first; only
+ * the stored copy differs, and only where PostgreSQL could not hold it anyway. Surrogate pairs
+ * (an emoji) are kept.
+ */
+export function storableInJsonb<T>(value: T): T {
+  const cleanText = (text: string): string =>
+    text.replaceAll("\u0000", "\ufffd").replace(LONE_SURROGATE, "\ufffd");
+  const clean = (v: unknown): unknown => {
+    if (typeof v === "string") return cleanText(v);
+    if (Array.isArray(v)) return v.map(clean);
+    if (typeof v === "object" && v !== null)
+      return Object.fromEntries(Object.entries(v).map(([k, item]) => [cleanText(k), clean(item)]));
+    return v;
+  };
+  return clean(value) as T;
+}
