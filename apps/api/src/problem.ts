@@ -49,6 +49,8 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "member_awaiting_payout":
     case "member_is_current_recipient":
     case "round_in_progress":
+    // Closing a group while members who paid into its rotation are owed their pot.
+    case "rotation_in_progress":
     case "no_round_due":
     case "contribution_not_retryable":
     case "round_not_blocked":

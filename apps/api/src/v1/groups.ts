@@ -259,9 +259,10 @@ const closeGroupRoute = createRoute({
   method: "post",
   path: "/groups/{groupId}/close",
   tags: ["groups"],
-  summary: "Close a group for good, between rounds (group admins, platform admins)",
+  summary:
+    "Close a group for good, between rounds and when no member is owed their pot (group admins, platform admins)",
   description:
-    "The group becomes `closed`: no round opens again, nobody joins, and it records who closed it and why (`closure`). A group that ran every planned rotation is `completed` instead. 409 `round_in_progress` while a round collects or pays out; 409 `group_not_active` once it is completed or closed.",
+    "The group becomes `closed`: no round opens again, nobody joins, and it records who closed it and why (`closure`). A group that ran every planned rotation is `completed` instead. 409 `round_in_progress` while a round collects or pays out. 409 `rotation_in_progress` once a round of the rotation in progress has paid out and members who paid into it have not yet received their pot (the detail names them): closing would keep their money with the members paid before them, so a started group closes before the first payout of a rotation (a cancelled round refunds what it collected) or once the rotation's last round has paid everyone; pause it meanwhile. 409 `group_not_active` once it is completed or closed.",
   security: [{ bearer: [] }],
   request: {
     params: GroupIdParam,
@@ -271,7 +272,12 @@ const closeGroupRoute = createRoute({
     200: json(GroupViewSchema, "The group, closed"),
     ...postResponses,
     ...adminResponses,
-    ...conflictResponse(["round_in_progress", "group_not_active", "version_conflict"]),
+    ...conflictResponse([
+      "round_in_progress",
+      "rotation_in_progress",
+      "group_not_active",
+      "version_conflict",
+    ]),
   },
 });
 

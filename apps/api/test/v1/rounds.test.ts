@@ -436,6 +436,56 @@ describe("cancelling a round", () => {
   });
 });
 
+describe("closing a group mid-rotation", () => {
+  it("409 rotation_in_progress while members who paid in are owed their pot, for admins and operators, nothing changed; closes once the rotation has paid everyone", async () => {
+    const groupId = await w.readyGroup("cor", ["cob", "coc"]);
+    await open(groupId, "cor");
+    await w.advance(4 * DAY_MS);
+    const view = async () =>
+      (await get(`/v1/groups/${groupId}`, "cor")).json() as Promise<Record<string, unknown>>;
+    const before = await view();
+    expect(before).toMatchObject({ status: "active" });
+    const version = async () => (await db.prisma.group.findUniqueOrThrow({ where: { id: groupId } })).version;
+    const stored = await version();
+    const audited = await db.prisma.auditLogEntry.count({ where: { aggregateId: groupId } });
+    // Before this rule the close answered 200: cob and coc had paid 100.00 each and were never paid.
+    const refused = await expectProblem(
+      await post(`/v1/groups/${groupId}/close`, "cor", { reason: "we give up" }),
+      409,
+      "rotation_in_progress",
+    );
+    expect(refused.detail).toMatch(/cob, coc have paid into rotation 1 and not yet received their pot/);
+    await expectProblem(
+      await postAsOperator(`/v1/groups/${groupId}/close`, { reason: "abuse" }),
+      409,
+      "rotation_in_progress",
+    );
+    expect(await version()).toBe(stored);
+    expect(await db.prisma.auditLogEntry.count({ where: { aggregateId: groupId } })).toBe(audited);
+    expect(await view()).toEqual(before);
+    // The rotation's last two rounds pay cob and coc: the group completes (one rotation planned).
+    for (let i = 0; i < 2; i++) {
+      w.clock.advance(7 * DAY_MS);
+      await open(groupId, "cor");
+      await w.advance(4 * DAY_MS);
+    }
+    expect(await view()).toMatchObject({ status: "completed" });
+    await expectProblem(await post(`/v1/groups/${groupId}/close`, "cor"), 409, "group_not_active");
+  });
+
+  it("a round cancelled before any payout of the rotation refunded what it took: the group may close", async () => {
+    const groupId = await w.readyGroup("cxa", ["cxb"]);
+    const opened = await open(groupId, "cxa");
+    await w.advance(DAY_MS);
+    expect((await post(`/v1/rounds/${opened.id}/cancel`, "cxa", { reason: "stop" })).status).toBe(200);
+    await w.advance(5 * DAY_MS);
+    expect((await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "cxa"))).status).toBe("cancelled");
+    const closed = await post(`/v1/groups/${groupId}/close`, "cxa", { reason: "refunded, done" });
+    expect(closed.status).toBe(200);
+    expect(await body<{ status: string }>(closed)).toMatchObject({ status: "closed" });
+  });
+});
+
 describe("retrying a failed refund", () => {
   it("admins ask again for a refund Stripe refused: a new refund under a new key, the round ends cancelled; refusals change nothing", async () => {
     const groupId = await w.readyGroup("fay", ["fin"]);

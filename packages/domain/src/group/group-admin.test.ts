@@ -164,6 +164,36 @@ describe("closing a group", () => {
     expect(closed.status).toBe("closed");
     expect(closed.adminPause).toBeUndefined();
   });
+
+  it("refuses mid-rotation once a round paid out (rotation_in_progress): closing would keep what the unpaid members paid in", () => {
+    // Before this rule the close went through: b and c had paid 100.00 each into r1 and
+    // would never receive their pot; a kept 300.00 having paid 100.00.
+    let g = active();
+    g = markRoundEnded(markRoundOpened(g, "r1")._unsafeUnwrap(), "r1", { paidTo: "a" })._unsafeUnwrap();
+    for (const actor of ["a", ops] as const) {
+      const refused = closeGroup(g, actor, "we are done", T0)._unsafeUnwrapErr();
+      expect(refused.code).toBe("rotation_in_progress");
+      expect(refused.message).toMatch(/b, c have paid into rotation 1/);
+    }
+    // Paused between rounds changes nothing: their money is still in the rotation.
+    const paused = pauseGroupByAdmin(g, "a", "holiday", T0)._unsafeUnwrap();
+    expect(closeGroup(paused, "a", "x", T0)._unsafeUnwrapErr().code).toBe("rotation_in_progress");
+    // The last round pays the last member due: a two-rotation group is at a rotation's
+    // boundary, where everyone has had back what they paid in, and may close.
+    g = { ...g, rotationsPlanned: 2 };
+    g = markRoundEnded(markRoundOpened(g, "r2")._unsafeUnwrap(), "r2", { paidTo: "b" })._unsafeUnwrap();
+    expect(closeGroup(g, "a", "x", T0)._unsafeUnwrapErr().code).toBe("rotation_in_progress");
+    g = markRoundEnded(markRoundOpened(g, "r3")._unsafeUnwrap(), "r3", { paidTo: "c" })._unsafeUnwrap();
+    expect(g.rotation).toMatchObject({ number: 2, receivedMemberIds: [] });
+    expect(closeGroup(g, "a", "x", T0)._unsafeUnwrap().status).toBe("closed");
+  });
+
+  it("a cancelled round refunded what it collected: before any payout of the rotation the group may close", () => {
+    const g = markRoundEnded(markRoundOpened(active(), "r1")._unsafeUnwrap(), "r1", {
+      cancelled: true,
+    })._unsafeUnwrap();
+    expect(closeGroup(g, "a", "refunded, done", T0)._unsafeUnwrap().status).toBe("closed");
+  });
 });
 
 describe("removing a member", () => {

@@ -34,6 +34,11 @@ export type GroupError =
   | { readonly type: "swap_not_allowed"; readonly code: "swap_not_allowed"; readonly message: string }
   | { readonly type: "swap_not_found"; readonly code: "swap_not_found"; readonly message: string }
   | { readonly type: "round_in_progress"; readonly code: "round_in_progress"; readonly message: string }
+  | {
+      readonly type: "rotation_in_progress";
+      readonly code: "rotation_in_progress";
+      readonly message: string;
+    }
   | { readonly type: "no_round_due"; readonly code: "no_round_due"; readonly message: string }
   | { readonly type: "invalid_group"; readonly code: "invalid_group"; readonly message: string }
   | { readonly type: "invalid_time_zone"; readonly code: "invalid_time_zone"; readonly message: string }

@@ -753,6 +753,14 @@ export function endPayoutPause(group: Group): Group {
  * An admin (or a platform operator) closes the group for good: no round opens again,
  * nobody joins. Only between rounds (`round_in_progress` while one collects or pays out,
  * so no money is left half-moved), and not once it has ended (`group_not_active`).
+ *
+ * Nor while the rotation in progress holds someone's money (`rotation_in_progress`): once a
+ * round of it has paid out, every member still due its pot has paid into it
+ * ({@link awaitsPayout}) and closing would keep their money with the members paid before
+ * them — as leaving would (`member_awaiting_payout`). So a started group closes before the
+ * first payout of a rotation (a cancelled round refunded what it collected) or at a
+ * rotation's boundary, once its last round paid the last member due; until then an admin
+ * may pause it. Operators too: the group has no way to pay the members back on closing.
  */
 export function closeGroup(
   group: Group,
@@ -768,6 +776,14 @@ export function closeGroup(
     if (group.currentRoundId !== undefined)
       return err(
         groupError("round_in_progress", `round ${group.currentRoundId} is in progress; close once it ends`),
+      );
+    const owed = group.members.filter((m) => awaitsPayout(group, m)).map((m) => m.id);
+    if (owed.length > 0)
+      return err(
+        groupError(
+          "rotation_in_progress",
+          `${owed.join(", ")} ${owed.length === 1 ? "has" : "have"} paid into rotation ${group.rotation.number} and not yet received their pot: close once its last round has paid them (pause the group meanwhile)`,
+        ),
       );
     // Nothing is left to resume or swap in a closed group.
     const { pausedReason: _reason, adminPause: _pause, ...rest } = group;

@@ -122,6 +122,63 @@ describe("group admin use cases", () => {
     );
   });
 
+  it("refuses to close mid-rotation while members who paid in are owed their pot (rotation_in_progress), nothing stored; closes at the rotation's boundary with nobody out of pocket", async () => {
+    const sim = new InMemorySusu();
+    const created = (
+      await useCases.createGroup(sim.deps, {
+        name: "Two rotations",
+        currency: "AUD",
+        contributionMinor: 50_00,
+        cadence: "weekly",
+        startsAt: sim.clock.now() + DAY_MS,
+        payoutOrderMethod: "join_order",
+        rotationsPlanned: 2,
+        creator: { id: "ana", displayName: "ana" },
+      })
+    )._unsafeUnwrap();
+    const groupId = created.id;
+    for (const n of ["ben", "cy"])
+      (await useCases.joinGroup(sim.deps, groupId, { id: n, displayName: n }))._unsafeUnwrap();
+    for (const n of ["ana", "ben", "cy"]) (await sim.onboardPerson(n))._unsafeUnwrap();
+    (await useCases.activateGroup(sim.deps, groupId, "ana"))._unsafeUnwrap();
+    /** What each person paid in and received, in cents: debits that succeeded less refunds, transfers. */
+    const net = (id: string) =>
+      [...sim.gateway.debits.values()]
+        .filter((d) => d.references.memberId === id && d.status === "succeeded")
+        .reduce((s, d) => s - d.amount.amountMinor, 0) +
+      sim.gateway.transfers
+        .filter((t) => t.destinationAccountId === `acct_${id}`)
+        .reduce((s, t) => s + t.amount.amountMinor, 0);
+    const payOneRound = async () => {
+      await sim.advance(7 * DAY_MS);
+      (await useCases.startRound(sim.deps, groupId, { memberId: "ana" }))._unsafeUnwrap();
+      await sim.advance(4 * DAY_MS);
+    };
+    await payOneRound();
+    // ana has the pot (150.00); ben and cy paid 50.00 each and are owed theirs.
+    expect(["ana", "ben", "cy"].map(net)).toEqual([100_00, -50_00, -50_00]);
+    const before = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    const audited = sim.store.audit().length;
+    for (const actor of ["ana", ops] as const) {
+      const refused = (await useCases.closeGroup(sim.deps, groupId, actor, "we give up"))._unsafeUnwrapErr();
+      expect(refused.code).toBe("rotation_in_progress");
+      expect(refused.message).toContain("ben, cy have paid into rotation 1");
+    }
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()).toEqual(before);
+    expect(sim.store.audit()).toHaveLength(audited);
+    // The rotation runs to its end: everyone has had back what they paid in, and it may close.
+    await payOneRound();
+    expect((await useCases.closeGroup(sim.deps, groupId, "ana", "x"))._unsafeUnwrapErr().code).toBe(
+      "rotation_in_progress",
+    );
+    await payOneRound();
+    expect(["ana", "ben", "cy"].map(net)).toEqual([0, 0, 0]);
+    const closed = (
+      await useCases.closeGroup(sim.deps, groupId, "ana", "one rotation was enough")
+    )._unsafeUnwrap();
+    expect(closed).toMatchObject({ status: "closed", rotation: { number: 2, receivedMemberIds: [] } });
+  });
+
   it("an admin removes a member before the start; members leave for themselves after", async () => {
     const sim = new InMemorySusu();
     const groupId = await formingGroup(sim, ["ana", "ben", "cy"]);

@@ -366,7 +366,8 @@ export function pauseGroup(
 
 /**
  * An admin (or a platform operator) closes the group for good, between rounds
- * (`round_in_progress` while one runs): no round opens again and nobody joins.
+ * (`round_in_progress` while one runs) and not while members who paid into the rotation in
+ * progress are owed their pot (`rotation_in_progress`): no round opens again and nobody joins.
  */
 export function closeGroup(
   deps: UseCaseDeps,
