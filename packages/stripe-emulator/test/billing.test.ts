@@ -605,3 +605,152 @@ describe("invoice payments that need 3-D Secure", () => {
     expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
   });
 });
+
+describe("voiding and writing off invoices", () => {
+  /** A renewal declined by the customer's card: an open invoice whose PaymentIntent waits for a new method. */
+  async function declinedRenewal(): Promise<{
+    sub: Stripe.Subscription;
+    invoice: Stripe.Invoice;
+    piId: string;
+  }> {
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_chargeCustomerFail");
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 7,
+    });
+    await h.emu.control.advanceClock(7 * DAY + 3600);
+    const invoiceId = (await h.stripe.subscriptions.retrieve(sub.id)).latest_invoice as string;
+    const invoice = await h.stripe.invoices.retrieve(invoiceId, { expand: ["payments"] });
+    expect(invoice.status).toBe("open");
+    const piId = invoice.payments?.data[0]?.payment.payment_intent as string;
+    expect((await h.stripe.paymentIntents.retrieve(piId)).status).toBe("requires_payment_method");
+    return { sub, invoice, piId };
+  }
+
+  /** A customer whose default payment method is a BECS account with an active mandate. */
+  async function becsCustomer(accountNumber = "000123456"): Promise<Stripe.Customer> {
+    const customer = await h.stripe.customers.create({ email: "becs@group.test" });
+    const si = await h.stripe.setupIntents.create({
+      customer: customer.id,
+      payment_method_types: ["au_becs_debit"],
+      payment_method_data: becs(accountNumber) as Stripe.SetupIntentCreateParams.PaymentMethodData,
+      mandate_data: MANDATE_DATA,
+      confirm: true,
+    });
+    return h.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: si.payment_method as string },
+    });
+  }
+
+  it("voiding an open invoice cancels its PaymentIntent (void_invoice) and its invoice payment", async () => {
+    const { invoice, piId } = await declinedRenewal();
+    const voided = await h.stripe.invoices.voidInvoice(invoice.id);
+    expect(voided.status).toBe("void");
+    const pi = await h.stripe.paymentIntents.retrieve(piId);
+    expect(pi).toMatchObject({ status: "canceled", cancellation_reason: "void_invoice" });
+    expect(pi.canceled_at).toBe(voided.status_transitions.voided_at);
+    const payment = (await h.stripe.invoices.retrieve(invoice.id, { expand: ["payments"] })).payments
+      ?.data[0];
+    expect(payment?.status).toBe("canceled");
+    expect(payment?.status_transitions.canceled_at).toBe(voided.status_transitions.voided_at);
+    const types = await eventTypes();
+    expect(types.slice(-2)).toEqual(["payment_intent.canceled", "invoice.voided"]);
+    // The retry that was scheduled does not charge the void invoice.
+    await h.emu.control.advanceClock(20 * DAY);
+    expect((await h.stripe.paymentIntents.retrieve(piId)).status).toBe("canceled");
+    expect((await h.stripe.invoices.retrieve(invoice.id)).status).toBe("void");
+  });
+
+  it("an incomplete subscription that expires voids its first invoice and cancels its PaymentIntent", async () => {
+    const price = await monthlyPrice();
+    const customer = await h.stripe.customers.create({});
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      payment_behavior: "default_incomplete",
+      expand: ["latest_invoice.payments"],
+    });
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    const piId = invoice.payments!.data[0]!.payment.payment_intent as string;
+    await h.emu.control.advanceClock(23 * 3600);
+    expect((await h.stripe.invoices.retrieve(invoice.id)).status).toBe("void");
+    expect(await h.stripe.paymentIntents.retrieve(piId)).toMatchObject({
+      status: "canceled",
+      cancellation_reason: "void_invoice",
+    });
+  });
+
+  it("refuses to void an invoice whose BECS debit is processing; the debit then pays it", async () => {
+    const price = await monthlyPrice();
+    const customer = await becsCustomer();
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      expand: ["latest_invoice.payments"],
+    });
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    const piId = invoice.payments!.data[0]!.payment.payment_intent as string;
+    expect((await h.stripe.paymentIntents.retrieve(piId)).status).toBe("processing");
+    const refused = await failure(h.stripe.invoices.voidInvoice(invoice.id));
+    expect(refused.statusCode).toBe(400);
+    expect(refused.type).toBe("StripeInvalidRequestError");
+    expect((await h.stripe.invoices.retrieve(invoice.id)).status).toBe("open");
+    expect(await eventTypes()).not.toContain("invoice.voided");
+
+    await h.emu.control.advanceClock(3 * DAY + 60);
+    expect(await h.stripe.invoices.retrieve(invoice.id)).toMatchObject({ status: "paid", amount_paid: 1500 });
+    expect((await h.stripe.paymentIntents.retrieve(piId)).status).toBe("succeeded");
+  });
+
+  it("a failed BECS debit leaves the invoice open, and it can be voided then", async () => {
+    const price = await monthlyPrice();
+    const customer = await becsCustomer("222222227");
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      expand: ["latest_invoice.payments"],
+    });
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    const piId = invoice.payments!.data[0]!.payment.payment_intent as string;
+    expect((await failure(h.stripe.invoices.voidInvoice(invoice.id))).statusCode).toBe(400);
+    await h.emu.control.advanceClock(3 * DAY + 60);
+    expect((await h.stripe.paymentIntents.retrieve(piId)).status).toBe("requires_payment_method");
+    expect((await h.stripe.invoices.voidInvoice(invoice.id)).status).toBe("void");
+    expect(await h.stripe.paymentIntents.retrieve(piId)).toMatchObject({
+      status: "canceled",
+      cancellation_reason: "void_invoice",
+    });
+  });
+
+  it("an uncollectible invoice can be paid: paid with a good card, still uncollectible after a decline", async () => {
+    const { sub, invoice } = await declinedRenewal();
+    const written = await h.stripe.invoices.markUncollectible(invoice.id);
+    expect(written.status).toBe("uncollectible");
+
+    const declined = await failure(
+      h.stripe.invoices.pay(invoice.id, { payment_method: "pm_card_chargeDeclined" }),
+    );
+    expect(declined.statusCode).toBe(402);
+    const after = await h.stripe.invoices.retrieve(invoice.id);
+    expect(after).toMatchObject({ status: "uncollectible", next_payment_attempt: null });
+    expect((await eventTypes()).at(-1)).toBe("invoice.payment_failed");
+
+    const customerId = invoice.customer as string;
+    const good = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customerId });
+    const paid = await h.stripe.invoices.pay(invoice.id, { payment_method: good.id });
+    expect(paid).toMatchObject({ status: "paid", amount_paid: 1500, amount_remaining: 0 });
+    expect(paid.status_transitions.marked_uncollectible_at).not.toBeNull();
+    expect(await eventTypes()).toEqual(expect.arrayContaining(["invoice.paid", "invoice.payment_succeeded"]));
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
+  });
+
+  it("an uncollectible invoice can be voided, which cancels its PaymentIntent", async () => {
+    const { invoice, piId } = await declinedRenewal();
+    await h.stripe.invoices.markUncollectible(invoice.id);
+    expect((await h.stripe.invoices.voidInvoice(invoice.id)).status).toBe("void");
+    expect((await h.stripe.paymentIntents.retrieve(piId)).cancellation_reason).toBe("void_invoice");
+    expect((await failure(h.stripe.invoices.pay(invoice.id))).statusCode).toBe(400);
+  });
+});

@@ -276,6 +276,9 @@ export class StripeBillingGateway implements BillingGateway {
   ): ResultAsync<{ readonly status: string }, GatewayError> {
     // Stripe voids only an open or uncollectible invoice: one paid meanwhile (its payment is
     // refunded as its news comes) or void already is refused, and read back for its status.
+    // One whose payment is a bank debit in flight cannot be voided until the debit ends: it is
+    // answered `payment_processing`, not refused (its success is news that refunds it; after a
+    // failure the invoice stays open).
     return this.#call(() =>
       this.stripe.invoices.voidInvoice(
         input.invoiceId,
@@ -286,13 +289,33 @@ export class StripeBillingGateway implements BillingGateway {
       .map((invoice) => ({ status: invoice.status ?? "void" }))
       .orElse((e) =>
         e.type === "gateway_definite" && e.code !== "resource_missing"
-          ? this.#call(() => this.stripe.invoices.retrieve(input.invoiceId)).andThen((invoice) =>
-              invoice.status === "open" || invoice.status === "uncollectible"
-                ? errAsync<{ readonly status: string }, GatewayError>(e)
-                : okAsync({ status: invoice.status ?? "unknown" }),
-            )
+          ? this.#call(() =>
+              this.stripe.invoices.retrieve(input.invoiceId, { expand: ["payments"] }),
+            ).andThen((invoice) => {
+              if (invoice.status !== "open" && invoice.status !== "uncollectible")
+                return okAsync({ status: invoice.status ?? "unknown" });
+              return this.#processingPayment(invoice).andThen((processing) =>
+                processing
+                  ? okAsync({ status: "payment_processing" })
+                  : errAsync<{ readonly status: string }, GatewayError>(e),
+              );
+            })
           : errAsync(e),
       );
+  }
+
+  /** Whether one of the invoice's open payments is a PaymentIntent still `processing` (a bank debit in flight). */
+  #processingPayment(invoice: Stripe.Invoice): ResultAsync<boolean, GatewayError> {
+    const intents = (invoice.payments?.data ?? [])
+      .filter((p) => p.status === "open")
+      .flatMap((p) => {
+        const pi = p.payment.payment_intent;
+        const id = typeof pi === "string" ? pi : pi?.id;
+        return id === undefined ? [] : [id];
+      });
+    return ResultAsync.combine(
+      intents.map((id) => this.#call(() => this.stripe.paymentIntents.retrieve(id))),
+    ).map((pis) => pis.some((pi) => pi.status === "processing"));
   }
 
   cancelSubscription(input: Parameters<BillingGateway["cancelSubscription"]>[0]) {

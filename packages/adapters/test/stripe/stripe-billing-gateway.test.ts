@@ -5,7 +5,7 @@
 import { money } from "@susu/domain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StripeBillingGateway, translateStripeEvent } from "../../src/stripe/index.js";
-import { type StripeHarness, startStripeHarness } from "./emulator-harness.js";
+import { SETTLEMENT_SECONDS, type StripeHarness, startStripeHarness } from "./emulator-harness.js";
 
 describe("StripeBillingGateway on the emulator", () => {
   let harness: StripeHarness;
@@ -203,6 +203,30 @@ describe("StripeBillingGateway on the emulator", () => {
     expect(
       (await billing.voidInvoice({ idempotencyKey: "mbr_v:invoice:b:void", invoiceId }))._unsafeUnwrap(),
     ).toEqual({ status: "paid" });
+  });
+
+  it("an invoice whose BECS debit is processing is not voided and not refused: answered payment_processing, paid once the debit succeeds", async () => {
+    // Stripe cannot call a bank debit back: the void waits for the debit's news (a payment
+    // after the membership ended is refunded; a failed one leaves the invoice open).
+    const { priceId } = (await price("pl_void_becs:price:aud_month:r1", "VoidBecs", 15_00))._unsafeUnwrap();
+    const { customerId, paymentMethodId } = await harness.customerWithMandate("void_becs", "000123456");
+    const started = (
+      await billing.createSubscription({
+        idempotencyKey: "mbr_vb:create",
+        customerId,
+        priceId,
+        paymentMethodId,
+        trialDays: 0,
+        references: { subscriptionId: "mbr_vb" },
+      })
+    )._unsafeUnwrap();
+    const sub = await harness.stripe.subscriptions.retrieve(started.stripeSubscriptionId);
+    const invoiceId = sub.latest_invoice as string;
+    const answer = await billing.voidInvoice({ idempotencyKey: "mbr_vb:invoice:a:void", invoiceId });
+    expect(answer._unsafeUnwrap()).toEqual({ status: "payment_processing" });
+    expect((await harness.stripe.invoices.retrieve(invoiceId)).status).toBe("open");
+    await harness.emulator.control.advanceClock(SETTLEMENT_SECONDS);
+    expect((await harness.stripe.invoices.retrieve(invoiceId)).status).toBe("paid");
   });
 
   it("refunds a paid invoice's payment in full, once per key, and its refund's events name the membership and invoice", async () => {

@@ -89,7 +89,10 @@ export interface BillingGateway {
 
   /**
    * Voids an unpaid invoice (open or uncollectible) so it can no longer be paid. One that is
-   * no longer unpaid (paid, or void already) is answered with its status, not refused.
+   * no longer unpaid (paid, or void already) is answered with its status, not refused. One
+   * whose payment is a bank debit still processing cannot be voided (the debit cannot be
+   * called back): answered `payment_processing`, not refused; the debit's outcome comes as
+   * news (a payment after the end is refunded; after a failure the invoice stays open).
    */
   voidInvoice(input: {
     readonly idempotencyKey: string;

@@ -29,6 +29,7 @@ import type { Router } from "../http/router.js";
 import { getPrice } from "./catalog.js";
 import { clockOfCustomer, getCustomer } from "./customer-lookup.js";
 import {
+  cancelPaymentIntent,
   confirmPaymentIntent,
   createPaymentIntent,
   type PaymentIntentMeta,
@@ -451,6 +452,13 @@ function markPaid(engine: Engine, record: InvoiceRecord): void {
 function paymentFailed(engine: Engine, record: InvoiceRecord): void {
   const invoice = record.obj;
   const clock = record.meta.clock;
+  if (invoice.status === "uncollectible") {
+    // A payment of an invoice written off failed: it stays uncollectible, and nothing retries it
+    // ("uncollectible | POST /v1/invoices/:id/pay | invoice.payment_failed | uncollectible").
+    invoice.next_payment_attempt = null;
+    engine.emit("invoice.payment_failed", invoice, record.owner, { clock });
+    return;
+  }
   const delays = engine.options.invoiceRetryDelaysSeconds;
   const retry = invoice.attempt_count - 1;
   const sub = subscriptionRecordOf(engine, invoice);
@@ -472,7 +480,45 @@ function paymentFailed(engine: Engine, record: InvoiceRecord): void {
   cancelSubscription(engine, sub, "payment_failed");
 }
 
-/** Charges an open invoice off-session with the subscription's (or customer's) default payment method. */
+/** Whether the invoice can still be paid: open, or written off (uncollectible), which Stripe still lets be paid. */
+function isPayable(invoice: Stripe.Invoice): boolean {
+  return invoice.status === "open" || invoice.status === "uncollectible";
+}
+
+/** The invoice's current PaymentIntent, when it has one. */
+function paymentIntentOf(engine: Engine, record: InvoiceRecord): PaymentIntentRecord | undefined {
+  return record.meta.paymentIntent
+    ? (engine.store.record(record.meta.paymentIntent) as PaymentIntentRecord | undefined)
+    : undefined;
+}
+
+/**
+ * Voids an open or uncollectible invoice: its PaymentIntent is canceled with the reason Stripe
+ * gives one it cancels for a voided invoice (`void_invoice`), its invoice payment is canceled,
+ * and no retry is made. The caller refuses an invoice whose payment is processing.
+ */
+function voidInvoice(engine: Engine, record: InvoiceRecord): void {
+  const invoice = record.obj;
+  const clock = record.meta.clock;
+  const now = engine.now(clock);
+  const pi = paymentIntentOf(engine, record);
+  if (pi && !["canceled", "succeeded", "processing"].includes(pi.obj.status))
+    cancelPaymentIntent(engine, pi, "void_invoice");
+  for (const payment of invoicePaymentsOf(engine, record)) {
+    if (payment.status === "open") {
+      payment.status = "canceled";
+      payment.status_transitions.canceled_at = now;
+    }
+  }
+  syncInvoicePayments(engine, record);
+  invoice.status = "void";
+  invoice.next_payment_attempt = null;
+  invoice.status_transitions.voided_at = now;
+  engine.scheduler.cancel(RETRY_TASK, invoice.id);
+  engine.emit("invoice.voided", invoice, record.owner, { clock });
+}
+
+/** Charges an open (or uncollectible) invoice off-session with the subscription's (or customer's) default payment method. */
 function attemptPayment(
   engine: Engine,
   record: InvoiceRecord,
@@ -480,13 +526,11 @@ function attemptPayment(
   confirm: boolean,
 ): void {
   const invoice = record.obj;
-  if (invoice.status !== "open") return;
+  if (!isPayable(invoice)) return;
   const sub = subscriptionRecordOf(engine, invoice);
   const pm = paymentMethod ?? (sub ? defaultPaymentMethod(engine, sub.obj, record.owner) : null);
   let pi: PaymentIntentRecord;
-  const existing = record.meta.paymentIntent
-    ? (engine.store.record(record.meta.paymentIntent) as PaymentIntentRecord | undefined)
-    : undefined;
+  const existing = paymentIntentOf(engine, record);
   if (existing && existing.obj.status !== "succeeded" && existing.obj.status !== "canceled") {
     pi = existing;
   } else {
@@ -1003,11 +1047,8 @@ export function registerBilling(router: Router, engine: Engine): void {
     const invoiceId = record.obj.latest_invoice;
     if (typeof invoiceId === "string") {
       const invoice = invoiceRecord(engine, invoiceId);
-      if (invoice.obj.status === "open") {
-        invoice.obj.status = "void";
-        invoice.obj.status_transitions.voided_at = engine.now(record.meta.clock);
-        engine.emit("invoice.voided", invoice.obj, record.owner, { clock: record.meta.clock });
-      }
+      // An incomplete subscription's payment is not processing (a processing debit makes it active).
+      if (invoice.obj.status === "open") voidInvoice(engine, invoice);
     }
   });
   engine.onTask(FINALIZE_TASK, (ref) => {
@@ -1022,7 +1063,7 @@ export function registerBilling(router: Router, engine: Engine): void {
   engine.onPaymentOutcome((piId, outcome) => {
     const invoiceId = engine.store.record<Stripe.PaymentIntent, PaymentIntentMeta>(piId)?.meta.invoice;
     const record = invoiceId ? engine.store.record<Stripe.Invoice, InvoiceMeta>(invoiceId) : undefined;
-    if (record?.obj.status !== "open") return;
+    if (!record || !isPayable(record.obj)) return;
     if (outcome === "succeeded") markPaid(engine, record);
     else if (outcome === "failed") paymentFailed(engine, record);
     else {
@@ -1241,7 +1282,7 @@ export function registerBilling(router: Router, engine: Engine): void {
     }
     if (record.obj.status === "paid")
       throw unexpectedState("Invoice is already paid", "invoice_unexpected_state");
-    if (record.obj.status !== "open") {
+    if (!isPayable(record.obj)) {
       throw unexpectedState(
         `This invoice can't be paid because it is ${record.obj.status}.`,
         "invoice_unexpected_state",
@@ -1249,9 +1290,7 @@ export function registerBilling(router: Router, engine: Engine): void {
     }
     attemptPayment(engine, record, optString(req.params, "payment_method") || null, true);
     if (record.obj.status !== "paid") {
-      const pi = record.meta.paymentIntent
-        ? engine.store.record<Stripe.PaymentIntent>(record.meta.paymentIntent)?.obj
-        : undefined;
+      const pi = paymentIntentOf(engine, record)?.obj;
       if (pi?.status !== "processing") {
         throw new ApiError(402, {
           type: "card_error",
@@ -1275,10 +1314,15 @@ export function registerBilling(router: Router, engine: Engine): void {
     if (record.obj.status !== "open" && record.obj.status !== "uncollectible") {
       throw unexpectedState(`You can only void open or uncollectible invoices.`, "invoice_not_editable");
     }
-    record.obj.status = "void";
-    record.obj.status_transitions.voided_at = engine.now(record.meta.clock);
-    engine.scheduler.cancel(RETRY_TASK, record.obj.id);
-    engine.emit("invoice.voided", record.obj, req.account, { clock: record.meta.clock });
+    // A bank debit in flight cannot be called back: voiding now would leave the money taken for
+    // a void invoice. Refused until the debit ends (paid, or open again after a failure).
+    if (paymentIntentOf(engine, record)?.obj.status === "processing") {
+      throw unexpectedState(
+        "This invoice can't be voided while its payment is processing. Wait until the payment succeeds or fails.",
+        "invoice_not_editable",
+      );
+    }
+    voidInvoice(engine, record);
     return record.obj;
   });
 
