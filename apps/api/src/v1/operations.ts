@@ -535,7 +535,7 @@ function replayRefused(
   outcome: "not_found" | "not_parked",
 ) {
   const noun = PARKED_NOUN[code];
-  const what = code === "webhook_event" ? "neither parked nor ignored" : "not parked";
+  const what = code === "webhook_event" ? "neither parked nor ignored" : "neither parked nor dismissed";
   return outcome === "not_found"
     ? problem(c, 404, `${code}_not_found`, `no ${noun} ${id}`)
     : problem(c, 409, `${code}_not_parked`, `${noun} ${id} is ${what}`);
