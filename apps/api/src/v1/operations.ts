@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   type InboxEventSummary,
+  parkedWebhookTicketId,
   reconciliationDaysBehind,
   type StatusCount,
   type WebhookInboxOperations,
@@ -8,10 +9,13 @@ import {
 import {
   AGGREGATE_KINDS,
   type Clock,
+  DISMISSAL_REASON_MAX_CHARS,
+  type DismissOutcome,
   type LedgerAdjustments,
   type LedgerReader,
   type OutboxEntry,
   type OutboxOperations,
+  parkedEffectTicketId,
   type SupportTicketRecord,
   type SupportTicketStore,
 } from "@susu/domain";
@@ -29,6 +33,7 @@ import {
   json,
   notFoundResponse,
   postResponses,
+  problemExamples,
 } from "./schemas.js";
 
 // Operations, for platform operators only (token role `admin` or `service`; anyone else
@@ -45,6 +50,15 @@ import {
 // can be replayed (409 otherwise): pending and failed ones are already due. A webhook event
 // stored `ignored` can be replayed too, by id: after a release that handles what an
 // earlier one ignored (Stripe's own resend of the event is dropped as a duplicate).
+//
+// Dismissing sets a parked item aside for good, with a reason: what an operator does when it
+// no longer matters (the object is gone in Stripe) or was dealt with on its aggregate instead
+// (a payout reassigned, a round cancelled, a refund by hand). A parked webhook event becomes
+// `ignored`, a parked outbox effect `dismissed` (terminal: never run, not done). Either way it
+// leaves the parked count (so the alert on it sees the next parking) and replay-all passes it
+// by; replaying it by id undoes the dismissal. Who, when and why go to the audit log (action
+// `dismiss_parked`, actor `operator:<subject>`) and resolve the parking's ticket if it is open,
+// in one write with the status. Only parked items can be dismissed (409 otherwise).
 
 /** The ports behind the ledger and operations routes, built in the composition root. */
 export interface OperationsPorts {
@@ -256,7 +270,10 @@ const OutboxEffectSchema = z
     object: z.literal("outbox_effect"),
     id: z.string().openapi({ example: "rnd_1:contribution:ana:attempt:1" }),
     kind: z.string().openapi({ example: "collect_contribution" }),
-    status: z.enum(["pending", "done", "parked"]),
+    status: z.enum(["pending", "done", "parked", "dismissed"]).openapi({
+      description:
+        "`dismissed`: parked, then set aside by an operator (terminal: never run, not done; replaying it by id undoes that)",
+    }),
     attempts: z.number().int(),
     lastError: z.string().nullable(),
     availableAt: z.string(),
@@ -286,6 +303,51 @@ const ReplaySchema = z
   })
   .openapi("Replay", {
     example: { object: "replay", id: "evt_1", status: "requeued", dueAt: "2030-01-05T10:00:00.000Z" },
+  });
+
+const DismissSchema = z
+  .object({
+    reason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(DISMISSAL_REASON_MAX_CHARS)
+      .refine(NUL_FREE, "no NUL characters")
+      .openapi({
+        example: "refunded by hand in the dashboard; the round was cancelled",
+        description:
+          "Why it is set aside: written to the audit log and as the resolution of the item's parking ticket",
+      }),
+  })
+  .openapi("DismissParked");
+
+const DismissalSchema = z
+  .object({
+    object: z.literal("dismissal"),
+    id: z.string(),
+    status: z.enum(["ignored", "dismissed"]).openapi({
+      description: "The item's status now: `ignored` for a webhook event, `dismissed` for an outbox effect",
+    }),
+    reason: z.string(),
+    dismissedBy: z.string(),
+    dismissedAt: z.string(),
+    ticketId: z.string().openapi({ description: "The ticket its parking opened" }),
+    ticketResolved: z.boolean().openapi({
+      description:
+        "Whether that ticket was open and is now resolved with the reason (false: none, or resolved before)",
+    }),
+  })
+  .openapi("Dismissal", {
+    example: {
+      object: "dismissal",
+      id: "evt_1",
+      status: "ignored",
+      reason: "the charge was deleted in Stripe",
+      dismissedBy: "ops_ana",
+      dismissedAt: "2030-01-05T10:00:00.000Z",
+      ticketId: "webhook:evt_1:parked",
+      ticketResolved: true,
+    },
   });
 
 const ReplayAllSchema = z
@@ -324,7 +386,8 @@ const replayWebhookEventRoute = createRoute({
   method: "post",
   path: "/operations/webhook-events/{eventId}/replay",
   tags: ["operations"],
-  summary: "Requeue a parked or ignored event: due now, attempts reset to 0 (platform operators)",
+  summary:
+    "Requeue a parked or ignored event (a dismissed one is ignored: this undoes the dismissal): due now, attempts reset to 0 (platform operators)",
   security: [{ bearer: [] }],
   request: { params: EventIdParam },
   responses: {
@@ -340,7 +403,7 @@ const replayAllWebhookEventsRoute = createRoute({
   method: "post",
   path: "/operations/webhook-events/replay",
   tags: ["operations"],
-  summary: "Requeue every parked event (platform operators)",
+  summary: "Requeue every parked event; dismissed (ignored) ones are left (platform operators)",
   security: [{ bearer: [] }],
   responses: {
     200: json(ReplayAllSchema, "How many events are due again"),
@@ -355,7 +418,9 @@ const listOutboxRoute = createRoute({
   tags: ["operations"],
   summary: "Outbox effects by status (default parked), in the order they were decided (platform operators)",
   security: [{ bearer: [] }],
-  request: { query: cursorQuery.extend({ status: z.enum(["parked", "pending"]).default("parked") }) },
+  request: {
+    query: cursorQuery.extend({ status: z.enum(["parked", "pending", "dismissed"]).default("parked") }),
+  },
   responses: {
     200: json(pageSchema(OutboxEffectSchema, "OutboxEffectList"), "A page of effects"),
     ...commonResponses,
@@ -368,7 +433,7 @@ const replayOutboxEffectRoute = createRoute({
   path: "/operations/outbox/{effectId}/replay",
   tags: ["operations"],
   summary:
-    "Requeue a parked effect: due now, attempts reset to 0; it keeps its id, the provider's idempotency key (platform operators)",
+    "Requeue a parked or dismissed effect (for a dismissed one, the undo of its dismissal): due now, attempts reset to 0; it keeps its id, the provider's idempotency key (platform operators)",
   security: [{ bearer: [] }],
   request: { params: EffectIdParam },
   responses: {
@@ -384,12 +449,68 @@ const replayAllOutboxRoute = createRoute({
   method: "post",
   path: "/operations/outbox/replay",
   tags: ["operations"],
-  summary: "Requeue every parked effect (platform operators)",
+  summary: "Requeue every parked effect; dismissed ones are left (platform operators)",
   security: [{ bearer: [] }],
   responses: {
     200: json(ReplayAllSchema, "How many effects are due again"),
     ...postResponses,
     ...operatorOnly,
+  },
+});
+
+const dismissBody = {
+  body: {
+    content: { "application/json": { schema: DismissSchema } },
+    required: true,
+  },
+} as const;
+
+/** A dismissal's 400s: a body that is not JSON, a reason missing, blank, too long or with NUL, a bad key. */
+const dismissBadRequest = problemExamples(
+  400,
+  "The body is not valid JSON or does not match the schema, or the Idempotency-Key is malformed.",
+  {
+    malformed_json: "the request body is not valid JSON",
+    invalid_request: "the request does not match the schema",
+    invalid_idempotency_key: "Idempotency-Key must be 1 to 255 printable ASCII characters",
+  },
+);
+
+const dismissWebhookEventRoute = createRoute({
+  method: "post",
+  path: "/operations/webhook-events/{eventId}/dismiss",
+  tags: ["operations"],
+  summary: "Set a parked event aside for good, with a reason: it becomes `ignored` (platform operators)",
+  description:
+    'For an event that no longer matters (the object it is about is gone in Stripe). It keeps its attempts and last error, leaves `susu_webhook_events{status="parked"}` and is passed by replay-all. Audited (action `dismiss_parked` on `webhook_event`, actor `operator:<subject>`, the reason), and its parking\'s ticket `webhook:<eventId>:parked` is resolved with the reason if it is open, in the same write. Undo: `POST /v1/operations/webhook-events/{eventId}/replay`. Only a parked event: otherwise 409 `webhook_event_not_parked`, nothing changed.',
+  security: [{ bearer: [] }],
+  request: { params: EventIdParam, ...dismissBody },
+  responses: {
+    200: json(DismissalSchema, "The event is ignored"),
+    ...postResponses,
+    ...dismissBadRequest,
+    ...operatorOnly,
+    ...notFoundResponse(["webhook_event_not_found"]),
+    ...conflictResponse(["webhook_event_not_parked", "idempotency_key_in_use"]),
+  },
+});
+
+const dismissOutboxEffectRoute = createRoute({
+  method: "post",
+  path: "/operations/outbox/{effectId}/dismiss",
+  tags: ["operations"],
+  summary: "Set a parked effect aside for good, with a reason: it becomes `dismissed` (platform operators)",
+  description:
+    "For an effect that cannot succeed and was dealt with on its aggregate instead (a payout reassigned, a round cancelled, a refund by hand). `dismissed` is terminal: never claimed or run, not done. It keeps its attempts and last error, leaves `susu_outbox_effects{status=\"parked\"}`, is listed by `?status=dismissed` and is passed by replay-all. Audited (action `dismiss_parked` on `outbox_effect` and on its aggregate, actor `operator:<subject>`, the reason), and its parking's ticket `<effectId>:parked` is resolved with the reason if it is open, in the same write. Undo: `POST /v1/operations/outbox/{effectId}/replay` (it keeps its id, the provider's idempotency key). Only a parked effect: otherwise 409 `outbox_effect_not_parked`, nothing changed.",
+  security: [{ bearer: [] }],
+  request: { params: EffectIdParam, ...dismissBody },
+  responses: {
+    200: json(DismissalSchema, "The effect is dismissed"),
+    ...postResponses,
+    ...dismissBadRequest,
+    ...operatorOnly,
+    ...notFoundResponse(["outbox_effect_not_found"]),
+    ...conflictResponse(["outbox_effect_not_parked", "idempotency_key_in_use"]),
   },
 });
 
@@ -414,10 +535,39 @@ function replayRefused(
   outcome: "not_found" | "not_parked",
 ) {
   const noun = PARKED_NOUN[code];
-  const what = code === "webhook_event" ? "neither parked nor ignored" : "not parked";
+  const what = code === "webhook_event" ? "neither parked nor ignored" : "neither parked nor dismissed";
   return outcome === "not_found"
     ? problem(c, 404, `${code}_not_found`, `no ${noun} ${id}`)
     : problem(c, 409, `${code}_not_parked`, `${noun} ${id} is ${what}`);
+}
+
+/** The answer to a dismissal: the item's new status, who, when, why, and its ticket. */
+function dismissed(
+  c: Context<V1Env>,
+  code: keyof typeof PARKED_NOUN,
+  id: string,
+  outcome: DismissOutcome,
+  dismissal: { readonly by: string; readonly reason: string; readonly at: number },
+) {
+  const noun = PARKED_NOUN[code];
+  if (outcome.outcome === "not_found") return problem(c, 404, `${code}_not_found`, `no ${noun} ${id}`);
+  if (outcome.outcome === "not_parked")
+    return problem(c, 409, `${code}_not_parked`, `${noun} ${id} is not parked`);
+  const webhook = code === "webhook_event";
+  c.var.log.info({ [webhook ? "eventId" : "effectId"]: id, by: dismissal.by }, `${noun} dismissed`);
+  return c.json(
+    {
+      object: "dismissal" as const,
+      id,
+      status: webhook ? ("ignored" as const) : ("dismissed" as const),
+      reason: dismissal.reason,
+      dismissedBy: dismissal.by,
+      dismissedAt: new Date(dismissal.at).toISOString(),
+      ticketId: webhook ? parkedWebhookTicketId(id) : parkedEffectTicketId(id),
+      ticketResolved: outcome.ticketResolved,
+    },
+    200,
+  );
 }
 
 const replayBody = (id: string, dueAt: number) => ({
@@ -513,6 +663,18 @@ export function operationsV1(deps: OperationsDeps) {
     return c.json(replayAllBody(replayed.value, dueAt), 200);
   });
 
+  app.openapi(dismissWebhookEventRoute, async (c) => {
+    const { eventId } = c.req.valid("param");
+    const dismissal = {
+      by: c.get("principal").subject,
+      reason: c.req.valid("json").reason,
+      at: deps.clock.now(),
+    };
+    const outcome = await deps.inbox.dismissParked(eventId, dismissal);
+    if (outcome.isErr()) return useCaseProblem(c, outcome.error);
+    return dismissed(c, "webhook_event", eventId, outcome.value, dismissal);
+  });
+
   app.openapi(listOutboxRoute, async (c) => {
     const query = c.req.valid("query");
     const page = await deps.outbox.listOutbox({
@@ -542,6 +704,18 @@ export function operationsV1(deps: OperationsDeps) {
     return c.json(replayAllBody(replayed.value, dueAt), 200);
   });
 
+  app.openapi(dismissOutboxEffectRoute, async (c) => {
+    const { effectId } = c.req.valid("param");
+    const dismissal = {
+      by: c.get("principal").subject,
+      reason: c.req.valid("json").reason,
+      at: deps.clock.now(),
+    };
+    const outcome = await deps.outbox.dismissParked(effectId, dismissal);
+    if (outcome.isErr()) return useCaseProblem(c, outcome.error);
+    return dismissed(c, "outbox_effect", effectId, outcome.value, dismissal);
+  });
+
   return app;
 }
 
@@ -565,7 +739,7 @@ const byStatus = (rows: readonly StatusCount[]) =>
 /**
  * Registers the operations gauges, read at scrape time: `susu_rounds{status}`,
  * `susu_held_payments{status}`, `susu_marketplace_charges{status}`,
- * `susu_outbox_effects{status}` (pending, parked: the outbox's depth),
+ * `susu_outbox_effects{status}` (pending, parked: the outbox's depth; done and dismissed are history),
  * `susu_webhook_events{status}` (received, failed, parked: the inbox's depth),
  * `susu_support_tickets_open` and `susu_reconciliation_days_behind` (at `now`, the API's clock).
  */
@@ -594,13 +768,13 @@ export function registerOperationsGauges(
   });
   metrics.registerGauge({
     name: "susu_outbox_effects",
-    help: "Outbox effects not done, by status (pending: to run; parked: waiting for a person).",
+    help: "Outbox effects not done, by status (pending: to run; parked: waiting for a person). Done and dismissed effects are not counted.",
     labelNames: ["status"],
     collect: async () => byStatus(await counts.outboxByStatus()),
   });
   metrics.registerGauge({
     name: "susu_webhook_events",
-    help: "Stripe events not finished, by status (received, failed: to process; parked: waiting for a person).",
+    help: "Stripe events not finished, by status (received, failed: to process; parked: waiting for a person). Processed and ignored events (a dismissed one is ignored) are not counted.",
     labelNames: ["status"],
     collect: async () => byStatus(await counts.webhooksByStatus()),
   });

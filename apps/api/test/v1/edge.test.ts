@@ -155,6 +155,20 @@ describe("NUL characters at the edge", () => {
       await app.request("/v1/operations/outbox/fx%00/replay", authed(admin, "POST")),
       "path.effectId",
     );
+    await expectRefused(
+      await app.request(
+        "/v1/operations/webhook-events/evt%00/dismiss",
+        authed(admin, "POST", { reason: "gone in Stripe" }),
+      ),
+      "path.eventId",
+    );
+    await expectRefused(
+      await app.request(
+        "/v1/operations/outbox/fx%00/dismiss",
+        authed(admin, "POST", { reason: "refunded by hand" }),
+      ),
+      "path.effectId",
+    );
     await expectRefused(await app.request("/v1/nowhere%00", authed(ana)), "path");
     expect((await db.prisma.group.findUniqueOrThrow({ where: { id } })).version).toBe(version);
     expect((await ticket()).status).toBe("open");

@@ -7,8 +7,10 @@ import { PrismaReconciliationStore } from "../reconciliation/prisma-reconciliati
 
 /**
  * The outbox's depth: effects `pending` (through outbox_effects_due_idx) and `parked`
- * (outbox_effects_parked_idx), a row per status that has any. As text so a test can ask the
- * planner which index serves each part.
+ * (outbox_effects_parked_idx), a row per status that has any. `done` and `dismissed` effects
+ * (parked ones an operator set aside) are history, not depth: a dismissal takes its effect out
+ * of the parked count, so the parked alert sees the next parking. As text so a test can ask
+ * the planner which index serves each part.
  */
 export const OUTBOX_DEPTH_SQL = `
   SELECT 'pending' AS status, count(*) AS count FROM outbox_effects WHERE status = 'pending' HAVING count(*) > 0
@@ -18,6 +20,7 @@ export const OUTBOX_DEPTH_SQL = `
 /**
  * The inbox's depth: events `received` and `failed` (through webhook_events_due_idx, whose
  * predicate this repeats) and `parked` (webhook_events_parked_idx), a row per status that has any.
+ * A parked event an operator dismissed is `ignored`: history, out of the parked count.
  */
 export const WEBHOOK_DEPTH_SQL = `
   SELECT status::text AS status, count(*) AS count FROM webhook_events
@@ -50,7 +53,7 @@ export class PrismaOperationsCounts {
     );
   }
 
-  /** Outbox effects still to run or waiting for a person (`done` rows are history, not depth). */
+  /** Outbox effects still to run or waiting for a person (`done` and `dismissed` rows are history, not depth). */
   outboxByStatus(): Promise<readonly StatusCount[]> {
     return this.#counts(this.prisma.$queryRawUnsafe(OUTBOX_DEPTH_SQL));
   }

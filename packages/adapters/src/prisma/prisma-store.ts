@@ -8,7 +8,11 @@ import {
   auditSequenceOf,
   type Changeset,
   type Clock,
+  DISMISS_PARKED_ACTION,
+  type DismissOutcome,
   type DueGroupCursor,
+  dismissalActor,
+  dismissalResolution,
   type Group,
   type GroupId,
   type GroupRepository,
@@ -25,6 +29,7 @@ import {
   type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
+  type ParkedDismissal,
   type PayableAccount,
   type PaymentMethodRepository,
   type PayoutQuery,
@@ -35,6 +40,7 @@ import {
   type PersonRepository,
   type Plan,
   type PlanRepository,
+  parkedEffectTicketId,
   type RequeueOutcome,
   type Round,
   type RoundRepository,
@@ -1422,7 +1428,7 @@ export class PrismaStore
    * ({@link outboxListStatement}), through the status's partial index.
    */
   listOutbox(query: {
-    readonly status: "pending" | "parked";
+    readonly status: "pending" | "parked" | "dismissed";
     readonly limit: number;
     readonly startingAfter?: string;
   }): ResultAsync<{ readonly items: readonly OutboxEntry[]; readonly hasMore: boolean }, StorageError> {
@@ -1451,12 +1457,15 @@ export class PrismaStore
     }));
   }
 
-  /** Makes a parked effect pending, due at `now`, attempts reset to 0, lease cleared. */
+  /**
+   * Makes a parked effect pending, due at `now`, attempts reset to 0, lease cleared; a
+   * dismissed one too (the undo of {@link dismissParked}).
+   */
   requeueParked(id: string, now: Instant): ResultAsync<RequeueOutcome, StorageError> {
     return fromDatabase(
       this.#prisma.$transaction(async (tx): Promise<RequeueOutcome> => {
         const { count } = await tx.outboxEffect.updateMany({
-          where: { id, status: "parked" },
+          where: { id, status: { in: ["parked", "dismissed"] } },
           data: REQUEUE(now),
         });
         if (count === 1) return "requeued";
@@ -1465,6 +1474,36 @@ export class PrismaStore
       }),
       { operation: "outbox requeue" },
     );
+  }
+
+  /**
+   * A parked effect made `dismissed`, its audit lines written (on the effect and on its
+   * aggregate) and its parking's ticket resolved if still open, in one statement
+   * ({@link OUTBOX_DISMISS_PARKED_SQL}): all of it or nothing. The row keeps its attempts and
+   * last error; anything but a parked effect is left as it is.
+   */
+  dismissParked(id: string, dismissal: ParkedDismissal): ResultAsync<DismissOutcome, StorageError> {
+    return fromDatabase(
+      runStatement<{ dismissed: boolean; ticket_resolved: boolean; found: boolean }>(this.#prisma, {
+        name: "susu_outbox_dismiss_parked",
+        text: OUTBOX_DISMISS_PARKED_SQL,
+        values: [
+          id,
+          toDate(dismissal.at),
+          dismissal.reason,
+          DISMISS_PARKED_ACTION,
+          dismissalActor(dismissal.by),
+          dismissal.by,
+          dismissalResolution(dismissal.reason),
+          parkedEffectTicketId(id),
+        ],
+      }),
+      { operation: "outbox dismiss" },
+    ).map(({ rows }): DismissOutcome => {
+      const row = rows[0];
+      if (row?.dismissed === true) return { outcome: "dismissed", ticketResolved: row.ticket_resolved };
+      return row?.found === true ? { outcome: "not_parked" } : { outcome: "not_found" };
+    });
   }
 
   /**
@@ -1492,12 +1531,16 @@ export class PrismaStore
  * ever) to find a page; with the literal it reads outbox_effects_parked_idx (parked) or
  * outbox_effects_due_idx (pending), which hold those rows alone, in sequence order.
  */
-const OUTBOX_LISTED_STATUS = { pending: "'pending'", parked: "'parked'" } as const;
+const OUTBOX_LISTED_STATUS = {
+  pending: "'pending'",
+  parked: "'parked'",
+  dismissed: "'dismissed'",
+} as const;
 
 interface OutboxListRow {
   readonly id: string;
   readonly kind: string;
-  readonly status: "pending" | "parked";
+  readonly status: "pending" | "parked" | "dismissed";
   readonly attempts: number;
   readonly available_at: Date;
   readonly last_error: string | null;
@@ -1547,6 +1590,38 @@ const OUTBOX_REQUEUE_ALL_PARKED_SQL = `
      WHERE status = 'parked'
     RETURNING 1)
   SELECT count(*) AS count FROM requeued`;
+
+/**
+ * An operator's dismissal of a parked effect ($1 id, $2 when, $3 reason, $4 action, $5 actor,
+ * $6 who, $7 the ticket's resolution, $8 the parking's ticket id): the effect made
+ * `dismissed` (its attempts and last error kept; a parked row holds no claim, cleared all the
+ * same), an audit line on the effect and one on its aggregate (so the round's timeline and its
+ * group's trail show it), and the ticket resolved if it is still open, only when the effect
+ * was parked. Row locks serialise it with a replay of the same effect (READ COMMITTED
+ * re-checks `status = 'parked'`: the later one finds it not parked). `found` tells
+ * not_parked from not_found.
+ */
+const OUTBOX_DISMISS_PARKED_SQL = `
+  WITH d AS (
+    UPDATE outbox_effects
+       SET status = 'dismissed', claimed_by = NULL, claimed_until = NULL
+     WHERE id = $1 AND status = 'parked'
+    RETURNING id, kind, aggregate_type, aggregate_id),
+  a AS (
+    INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
+    SELECT $2::timestamptz, 'outbox_effect', d.id, $4::text, 'applied'::audit_outcome, $3::text, $5::text FROM d
+    UNION ALL
+    SELECT $2::timestamptz, d.aggregate_type, d.aggregate_id, $4::text, 'applied'::audit_outcome,
+           d.id || ' (' || d.kind || '): ' || $3::text, $5::text FROM d),
+  t AS (
+    UPDATE support_tickets
+       SET status = 'resolved', resolved_at = $2::timestamptz, resolved_by = $6::text, resolution = $7::text,
+           updated_at = $2::timestamptz, version = version + 1
+     WHERE id = $8::text AND status = 'open' AND EXISTS (SELECT 1 FROM d)
+    RETURNING 1)
+  SELECT EXISTS (SELECT 1 FROM d) AS dismissed,
+         EXISTS (SELECT 1 FROM t) AS ticket_resolved,
+         EXISTS (SELECT 1 FROM outbox_effects WHERE id = $1) AS found`;
 
 /** Most completions one grouped statement writes. */
 const COMPLETE_GROUP_MAX = 64;

@@ -1,4 +1,14 @@
-import type { AuditEntry, Clock, Instant, StorageError } from "@susu/domain";
+import {
+  type AuditEntry,
+  type Clock,
+  DISMISS_PARKED_ACTION,
+  type DismissOutcome,
+  dismissalActor,
+  dismissalResolution,
+  type Instant,
+  type ParkedDismissal,
+  type StorageError,
+} from "@susu/domain";
 import { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { SystemClock } from "../clock/system-clock.js";
@@ -143,9 +153,20 @@ export interface WebhookInboxOperations {
    * longer applies); its `processed_at` is cleared until it is processed again.
    */
   requeueParked(id: string): ResultAsync<WebhookRequeueOutcome, StorageError>;
-  /** {@link requeueParked} for every parked event; how many were requeued. */
+  /** {@link requeueParked} for every parked event (never an ignored one); how many were requeued. */
   requeueAllParked(): ResultAsync<number, StorageError>;
+  /**
+   * Sets a parked event aside for good: `ignored` (terminal; {@link requeueParked} by id undoes
+   * it), its attempts and last error kept, its outcome saying who dismissed it and why.
+   * Atomically with it: an audit line ({@link DISMISS_PARKED_ACTION}, on `webhook_event`, actor
+   * `operator:<by>`, the reason) and the parking's ticket (`webhook:<id>:parked`) resolved
+   * with the reason if it is still open. Anything but a parked event is left as it is.
+   */
+  dismissParked(id: string, dismissal: ParkedDismissal): ResultAsync<DismissOutcome, StorageError>;
 }
+
+/** The id of the ticket parking an event opens (the processor's `retryOrPark`). */
+export const parkedWebhookTicketId = (eventId: string): string => `webhook:${eventId}:parked`;
 
 /** Longest `last_error` / `outcome` kept; the rest of a long error adds nothing a person needs. */
 const TEXT_MAX = 2_000;
@@ -531,6 +552,33 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     ).map(({ rows }) => Number(rows[0]?.count ?? 0));
   }
 
+  /** A parked event made ignored with its audit line and its ticket resolved, in one statement ({@link WEBHOOK_DISMISS_PARKED_SQL}). */
+  dismissParked(id: string, dismissal: ParkedDismissal): ResultAsync<DismissOutcome, StorageError> {
+    return fromDatabase(
+      () =>
+        runStatement<{ dismissed: boolean; ticket_resolved: boolean; found: boolean }>(this.prisma, {
+          name: "webhook_dismiss_parked",
+          text: WEBHOOK_DISMISS_PARKED_SQL,
+          values: [
+            id,
+            new Date(dismissal.at),
+            dismissal.reason,
+            DISMISS_PARKED_ACTION,
+            dismissalActor(dismissal.by),
+            dismissal.by,
+            dismissalResolution(dismissal.reason),
+            parkedWebhookTicketId(id),
+            clip(`dismissed by ${dismissal.by}: ${dismissal.reason}`),
+          ],
+        }),
+      "webhook dismiss parked",
+    ).map(({ rows }): DismissOutcome => {
+      const row = rows[0];
+      if (row?.dismissed === true) return { outcome: "dismissed", ticketResolved: row.ticket_resolved };
+      return row?.found === true ? { outcome: "not_parked" } : { outcome: "not_found" };
+    });
+  }
+
   /** What a requeue writes (WEBHOOK_REQUEUE_ALL_PARKED_SQL writes the same in SQL). */
   #requeued() {
     return {
@@ -680,6 +728,33 @@ const WEBHOOK_REQUEUE_ALL_PARKED_SQL = `
      WHERE status = 'parked'
     RETURNING 1)
   SELECT count(*) AS count FROM requeued`;
+
+/**
+ * An operator's dismissal of a parked event ($1 id, $2 when, $3 reason, $4 action, $5 actor,
+ * $6 who, $7 the ticket's resolution, $8 the parking's ticket id, $9 the event's outcome):
+ * the event made `ignored` (processed_at the dismissal's time, attempts and last error kept),
+ * its audit line, and its ticket resolved if still open, only when the event was parked.
+ * `found` tells not_parked from not_found.
+ */
+const WEBHOOK_DISMISS_PARKED_SQL = `
+  WITH d AS (
+    UPDATE webhook_events
+       SET status = 'ignored', outcome = $9::text, processed_at = $2::timestamptz,
+           claimed_by = NULL, claimed_until = NULL
+     WHERE id = $1 AND status = 'parked'
+    RETURNING id),
+  a AS (
+    INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
+    SELECT $2::timestamptz, 'webhook_event', d.id, $4::text, 'applied'::audit_outcome, $3::text, $5::text FROM d),
+  t AS (
+    UPDATE support_tickets
+       SET status = 'resolved', resolved_at = $2::timestamptz, resolved_by = $6::text, resolution = $7::text,
+           updated_at = $2::timestamptz, version = version + 1
+     WHERE id = $8::text AND status = 'open' AND EXISTS (SELECT 1 FROM d)
+    RETURNING 1)
+  SELECT EXISTS (SELECT 1 FROM d) AS dismissed,
+         EXISTS (SELECT 1 FROM t) AS ticket_resolved,
+         EXISTS (SELECT 1 FROM webhook_events WHERE id = $1) AS found`;
 
 interface SummaryRow {
   readonly id: string;

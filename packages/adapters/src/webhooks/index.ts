@@ -13,6 +13,7 @@ export {
   type InboxEventSummary,
   type MarkResult,
   PrismaWebhookInbox,
+  parkedWebhookTicketId,
   type WebhookEventStatus,
   type WebhookInbox,
   type WebhookInboxOperations,

@@ -13,7 +13,7 @@ import {
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type { ContextualSupportDesk } from "../support/prisma-support-desk.js";
 import { EventCommits, type OpenCommitStore } from "./event-commits.js";
-import type { InboxEvent, MarkResult, WebhookInbox } from "./inbox.js";
+import { type InboxEvent, type MarkResult, parkedWebhookTicketId, type WebhookInbox } from "./inbox.js";
 import {
   processWebhookEvent,
   type WebhookContext,
@@ -209,7 +209,7 @@ function settle(
       // A state the store refused will be refused again, whoever classified the failure.
       failure: { ...failure, retryable: failure.retryable && failure.code !== "storage_refused" },
       ticket: {
-        id: `webhook:${record.id}:parked`,
+        id: parkedWebhookTicketId(record.id),
         reason: "webhook_parked",
         subject: `Stripe event ${record.id} (${record.type})`,
         ...(failure.groupId !== undefined ? { groupId: failure.groupId } : {}),

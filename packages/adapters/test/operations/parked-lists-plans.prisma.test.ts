@@ -88,7 +88,7 @@ describe("the operators' lists and replays of open work, on a long history", () 
              s.status::outbox_status, CASE WHEN s.status = 'parked' THEN 12 ELSE 0 END,
              $1::timestamptz, $1::timestamptz, CASE WHEN s.status = 'done' THEN $1::timestamptz END,
              CASE WHEN s.status = 'parked' THEN 'card_declined' END
-        FROM (VALUES ('done', 20000), ('pending', 300), ('parked', 300)) AS s(status, count),
+        FROM (VALUES ('done', 20000), ('pending', 300), ('parked', 300), ('dismissed', 300)) AS s(status, count),
              generate_series(1, s.count) AS n
        ORDER BY s.status <> 'done', n`,
       new Date(T),
@@ -114,10 +114,11 @@ describe("the operators' lists and replays of open work, on a long history", () 
   const store = () => new PrismaStore(db.prisma, { clock: { now: () => T } });
   const inbox = () => new PrismaWebhookInbox(db.prisma, { now: () => T });
 
-  it("lists parked and pending effects through their partial indexes, a first page and one after a cursor", async () => {
+  it("lists parked, pending and dismissed effects through their partial indexes, a first page and one after a cursor", async () => {
     for (const [status, index] of [
       ["parked", "outbox_effects_parked_idx"],
       ["pending", "outbox_effects_due_idx"],
+      ["dismissed", "outbox_effects_dismissed_idx"],
     ] as const) {
       await expectThrough("outbox_effects", index, async () =>
         (await store().listOutbox({ status, limit: 10 }))._unsafeUnwrap(),

@@ -25,7 +25,11 @@ export type StoredAggregate =
   | "plan"
   | "subscription"
   /** A ledger transaction (an operator's adjustment): audit lines only, never versioned. */
-  | "ledger";
+  | "ledger"
+  /** A parked outbox effect an operator dismissed: audit lines only, never versioned. */
+  | "outbox_effect"
+  /** A parked Stripe event an operator dismissed: audit lines only, never versioned. */
+  | "webhook_event";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */
 export type StorageError =
@@ -538,7 +542,8 @@ export interface OutboxEntry {
   readonly id: string;
   /** The effect's kind (`collect_contribution`, `transfer`, …). */
   readonly kind: string;
-  readonly status: "pending" | "done" | "parked";
+  /** `dismissed`: parked, then set aside by an operator ({@link OutboxOperations.dismissParked}). */
+  readonly status: "pending" | "done" | "parked" | "dismissed";
   readonly attempts: number;
   readonly availableAt: Instant;
   readonly lastError: string | undefined;
@@ -549,6 +554,37 @@ export interface OutboxEntry {
 /** What requeuing one effect did. */
 export type RequeueOutcome = "requeued" | "not_parked" | "not_found";
 
+/** Longest reason an operator gives for dismissing a parked item (as a ticket's resolution). */
+export const DISMISSAL_REASON_MAX_CHARS = 2000;
+
+/** An operator's dismissal of a parked item: who (their token's subject), why, and when. */
+export interface ParkedDismissal {
+  readonly by: string;
+  readonly reason: string;
+  readonly at: Instant;
+}
+
+/**
+ * What dismissing one parked item did: `dismissed`, with whether its parking's ticket was
+ * open and is now resolved; `not_parked` (nothing changed) or `not_found`.
+ */
+export type DismissOutcome =
+  | { readonly outcome: "dismissed"; readonly ticketResolved: boolean }
+  | { readonly outcome: "not_parked" }
+  | { readonly outcome: "not_found" };
+
+/** The audit action of a dismissal, on the item (and on an effect's aggregate). */
+export const DISMISS_PARKED_ACTION = "dismiss_parked";
+
+/** Who a dismissal's audit lines name: the operator, as an operator's adjustment does. */
+export const dismissalActor = (by: string): string => `operator:${by}`;
+
+/** The resolution a dismissal writes on the parking's ticket. */
+export const dismissalResolution = (reason: string): string => `dismissed: ${reason}`;
+
+/** The id of the ticket parking an effect opens (the dispatcher's `retryOrPark`). */
+export const parkedEffectTicketId = (effectId: string): string => `${effectId}:parked`;
+
 /**
  * The outbox, from the operators' side: what is parked, and putting it back. A requeued
  * effect keeps its id — the provider's idempotency key — so running it again cannot move
@@ -557,17 +593,27 @@ export type RequeueOutcome = "requeued" | "not_parked" | "not_found";
 export interface OutboxOperations {
   /** Effects with `status`, oldest first (insertion order), `limit` after the cursor. */
   listOutbox(query: {
-    readonly status: "pending" | "parked";
+    readonly status: "pending" | "parked" | "dismissed";
     readonly limit: number;
     readonly startingAfter?: string;
   }): ResultAsync<{ readonly items: readonly OutboxEntry[]; readonly hasMore: boolean }, StorageError>;
   /**
-   * Makes a parked effect pending and due at `now`, with its attempts reset to 0 (a fresh
-   * retry budget: the cause was fixed) and its last error kept until it runs again. Its
-   * creation time is kept, and its claims say it failed before (`OutboxRecord.failedBefore`),
-   * so its next run looks for what an earlier send made, as a retry does.
+   * Makes a parked (or dismissed: the undo of {@link dismissParked}) effect pending and due
+   * at `now`, with its attempts reset to 0 (a fresh retry budget: the cause was fixed) and
+   * its last error kept until it runs again. Its creation time is kept, and its claims say it
+   * failed before (`OutboxRecord.failedBefore`), so its next run looks for what an earlier
+   * send made, as a retry does.
    */
   requeueParked(id: string, now: Instant): ResultAsync<RequeueOutcome, StorageError>;
-  /** {@link requeueParked} for every parked effect; how many were requeued. */
+  /** {@link requeueParked} for every parked effect (never a dismissed one); how many were requeued. */
   requeueAllParked(now: Instant): ResultAsync<number, StorageError>;
+  /**
+   * Sets a parked effect aside for good: `dismissed`, a terminal status (never claimed, never
+   * run, not done, not requeued with every parked effect) that keeps its attempts and last
+   * error. Atomically with it: audit lines ({@link DISMISS_PARKED_ACTION}, actor
+   * {@link dismissalActor}, the reason) on the effect (`outbox_effect`) and on its aggregate,
+   * and the parking's ticket ({@link parkedEffectTicketId}) resolved with the reason where the
+   * store keeps tickets and it is still open. Anything but a parked effect is left as it is.
+   */
+  dismissParked(id: string, dismissal: ParkedDismissal): ResultAsync<DismissOutcome, StorageError>;
 }

@@ -72,4 +72,34 @@ describe("InMemoryStore as OutboxOperations", () => {
       ["e3", 0],
     ]);
   });
+
+  it("dismisses a parked effect: never claimed, left by replay-all, audited, undone by a replay by id", async () => {
+    const store = new InMemoryStore();
+    (await store.commit({ ...empty, outbox: [timer("d1"), timer("d2")] }))._unsafeUnwrap();
+    for (const r of (await store.claimDue("w", 0, 1000, 10))._unsafeUnwrap())
+      if (r.effect.id === "d1") (await store.fail(r.effect.id, "w", "down", undefined))._unsafeUnwrap();
+    const dismissal = { by: "ops_ana", reason: "paid by hand", at: 7 };
+    expect((await store.dismissParked("d2", dismissal))._unsafeUnwrap()).toEqual({ outcome: "not_parked" });
+    expect((await store.dismissParked("nope", dismissal))._unsafeUnwrap()).toEqual({ outcome: "not_found" });
+    expect((await store.dismissParked("d1", dismissal))._unsafeUnwrap()).toEqual({
+      outcome: "dismissed",
+      ticketResolved: false,
+    });
+    expect((await store.listOutbox({ status: "dismissed", limit: 5 }))._unsafeUnwrap().items).toEqual([
+      expect.objectContaining({ id: "d1", status: "dismissed", attempts: 1, lastError: "down" }),
+    ]);
+    expect(store.audit().map((a) => [a.aggregate, a.aggregateId, a.action, a.actor, a.detail])).toEqual([
+      ["outbox_effect", "d1", "dismiss_parked", "operator:ops_ana", "paid by hand"],
+      ["round", "r1", "dismiss_parked", "operator:ops_ana", "d1 (schedule_timer): paid by hand"],
+    ]);
+    expect((await store.requeueAllParked(2000))._unsafeUnwrap()).toBe(0);
+    expect((await store.claimDue("w2", 2000, 1000, 10))._unsafeUnwrap().map((r) => r.effect.id)).toEqual([
+      "d2",
+    ]);
+    expect((await store.requeueParked("d1", 2000))._unsafeUnwrap()).toBe("requeued");
+    expect((await store.claimDue("w3", 3000, 1000, 10))._unsafeUnwrap().map((r) => r.effect.id)).toEqual([
+      "d1",
+      "d2",
+    ]);
+  });
 });

@@ -23,7 +23,10 @@ import {
   auditIdOf,
   auditSequenceOf,
   type Changeset,
+  DISMISS_PARKED_ACTION,
+  type DismissOutcome,
   type DueGroupCursor,
+  dismissalActor,
   type GroupRepository,
   type GroupWithPeople,
   type HeldPaymentQuery,
@@ -36,6 +39,7 @@ import {
   type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
+  type ParkedDismissal,
   type PayableAccount,
   type PayoutQuery,
   type PayoutRepository,
@@ -73,7 +77,7 @@ function aggregateKey(effect: OutboxEffect): string {
 
 interface OutboxRow {
   effect: OutboxEffect;
-  status: "pending" | "done" | "parked";
+  status: "pending" | "done" | "parked" | "dismissed";
   attempts: number;
   availableAt: Instant;
   claimedBy?: string;
@@ -778,7 +782,7 @@ export class InMemoryStore
   }
 
   listOutbox(query: {
-    readonly status: "pending" | "parked";
+    readonly status: "pending" | "parked" | "dismissed";
     readonly limit: number;
     readonly startingAfter?: string;
   }): ResultAsync<{ readonly items: readonly OutboxEntry[]; readonly hasMore: boolean }, StorageError> {
@@ -820,9 +824,37 @@ export class InMemoryStore
     return okAsync(count);
   }
 
+  /**
+   * A parked effect dismissed, with its audit lines (on the effect and on its aggregate). No
+   * ticket is resolved: this store keeps none (`ticketResolved` is false).
+   */
+  dismissParked(id: string, dismissal: ParkedDismissal): ResultAsync<DismissOutcome, StorageError> {
+    const row = this.#outbox.get(id);
+    if (row === undefined) return okAsync({ outcome: "not_found" });
+    if (row.status !== "parked") return okAsync({ outcome: "not_parked" });
+    row.status = "dismissed";
+    const { type, id: aggregateId } = outboxAggregateOf(row.effect);
+    const line = (aggregate: AuditEntry["aggregate"], on: string, detail: string): AuditEntry => ({
+      at: dismissal.at,
+      aggregate,
+      aggregateId: on,
+      action: DISMISS_PARKED_ACTION,
+      outcome: "applied",
+      detail,
+      actor: dismissalActor(dismissal.by),
+    });
+    this.#audit.push(
+      line("outbox_effect", id, dismissal.reason),
+      // The outbox's aggregate kinds are the stored aggregates' (`round`, `held_payment`, …).
+      line(type as AuditEntry["aggregate"], aggregateId, `${id} (${row.effect.kind}): ${dismissal.reason}`),
+    );
+    return okAsync({ outcome: "dismissed", ticketResolved: false });
+  }
+
+  /** A parked or dismissed effect made pending and due at `now` (requeueAllParked passes parked ones only). */
   #requeue(id: string, now: Instant): boolean {
     const row = this.#outbox.get(id);
-    if (row === undefined || row.status !== "parked") return false;
+    if (row === undefined || (row.status !== "parked" && row.status !== "dismissed")) return false;
     row.status = "pending";
     row.attempts = 0;
     row.availableAt = now;
@@ -888,7 +920,7 @@ export class InMemoryStore
     return this.#audit;
   }
   /** Outbox effects by status. */
-  outbox(status?: "pending" | "done" | "parked"): OutboxEffect[] {
+  outbox(status?: "pending" | "done" | "parked" | "dismissed"): OutboxEffect[] {
     return [...this.#outbox.values()]
       .filter((r) => status === undefined || r.status === status)
       .map((r) => r.effect);

@@ -9,6 +9,7 @@ import {
   type OutboxCompletion,
   type OutboxRecord,
   type OutboxStore,
+  parkedEffectTicketId,
   type StorageError,
   type UnitOfWork,
 } from "../ports/storage.js";
@@ -441,7 +442,7 @@ function runOne(
           attempts: record.attempts,
           failure: { code: f.code, message: f.message, retryable: f.retry },
           ticket: {
-            id: `${effect.id}:parked`,
+            id: parkedEffectTicketId(effect.id),
             reason: "effect_parked",
             subject: `effect ${effect.id} (${effect.kind})`,
           },
