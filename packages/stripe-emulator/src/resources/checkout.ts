@@ -3,7 +3,6 @@ import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { stringKey } from "../core/store.js";
 import {
-  invalidParam,
   invalidRequest,
   missingParam,
   refusedParam,
