@@ -581,12 +581,12 @@ describe("customers and payment methods", () => {
   });
 });
 
-describe("create-and-confirm refused by a validation 400", () => {
-  // Stripe keeps a result for an idempotency key only once the endpoint began executing; a
-  // request whose parameters fail validation saves nothing ("Idempotent requests"), and an
-  // invalid_request_error of that kind creates nothing. So a refused create-and-confirm must
-  // leave no PaymentIntent (nor its payment_method_data method, nor an event) that a retry with
-  // the same key would double.
+describe("create-and-confirm refused by a 400", () => {
+  // A refused create-and-confirm leaves no PaymentIntent (nor its payment_method_data method,
+  // nor an event). Stripe keeps the answer for an idempotency key once the endpoint began
+  // executing, and saves nothing when the incoming parameters fail validation ("Idempotent
+  // requests"): a refusal that looked at objects (the payment method's type or customer, the
+  // destination's capabilities) is replayed; a missing parameter is not.
   async function intentsAndMethods(): Promise<{ intents: number; created: number; methods: number }> {
     return {
       intents: (await h.stripe.paymentIntents.list({ limit: 100 })).data.length,
@@ -596,10 +596,14 @@ describe("create-and-confirm refused by a validation 400", () => {
     };
   }
 
-  /** Sends `params` twice with one key: both 400, and nothing left behind. */
+  /**
+   * Sends `params` twice with one key: both 400, nothing left behind, and the second a replay
+   * unless the refusal was the parameters' own validation (`kept` false).
+   */
   async function refusedTwice(
     params: Stripe.PaymentIntentCreateParams,
     key: string,
+    kept = true,
   ): Promise<Stripe.errors.StripeError> {
     const before = await intentsAndMethods();
     const first = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: key }));
@@ -607,7 +611,7 @@ describe("create-and-confirm refused by a validation 400", () => {
     expect([first.statusCode, again.statusCode]).toEqual([400, 400]);
     expect(first).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(again.code).toBe(first.code);
-    expect(again.headers?.["idempotent-replayed"]).toBeUndefined();
+    expect(again.headers?.["idempotent-replayed"]).toBe(kept ? "true" : undefined);
     expect(first.payment_intent).toBeUndefined();
     expect(await intentsAndMethods()).toEqual(before);
     return first;
@@ -675,6 +679,7 @@ describe("create-and-confirm refused by a validation 400", () => {
         confirm: true,
       },
       "no-name-1",
+      false,
     );
     expect(error.code).toBe("parameter_missing");
     expect(error.param).toBe("payment_method_data[billing_details][name]");
@@ -777,7 +782,7 @@ describe("create-and-confirm refused by a validation 400", () => {
   });
 });
 
-describe("SetupIntent create-and-confirm refused by a validation 400", () => {
+describe("SetupIntent create-and-confirm refused by a 400", () => {
   async function left(): Promise<{ intents: number; created: number; methods: number }> {
     return {
       intents: (await h.stripe.setupIntents.list({ limit: 100 })).data.length,
@@ -787,16 +792,18 @@ describe("SetupIntent create-and-confirm refused by a validation 400", () => {
     };
   }
 
+  /** As for PaymentIntents: replayed unless the parameters' own validation refused (`kept` false). */
   async function refusedTwice(
     params: Stripe.SetupIntentCreateParams,
     key: string,
+    kept = true,
   ): Promise<Stripe.errors.StripeError> {
     const before = await left();
     const first = await failure(h.stripe.setupIntents.create(params, { idempotencyKey: key }));
     const again = await failure(h.stripe.setupIntents.create(params, { idempotencyKey: key }));
     expect([first.statusCode, again.statusCode]).toEqual([400, 400]);
     expect(again.code).toBe(first.code);
-    expect(again.headers?.["idempotent-replayed"]).toBeUndefined();
+    expect(again.headers?.["idempotent-replayed"]).toBe(kept ? "true" : undefined);
     expect(await left()).toEqual(before);
     return first;
   }
@@ -809,12 +816,13 @@ describe("SetupIntent create-and-confirm refused by a validation 400", () => {
       payment_method_data: becs("000123456") as Stripe.SetupIntentCreateParams.PaymentMethodData,
       confirm: true,
     };
-    const error = await refusedTwice(params, "setup-1");
+    const error = await refusedTwice(params, "setup-1", false);
     expect([error.code, error.param]).toEqual(["parameter_missing", "mandate_data"]);
     expect(await left()).toEqual({ intents: 0, created: 0, methods: 0 });
     const incomplete = await refusedTwice(
       { ...params, mandate_data: { customer_acceptance: { type: "online" } } },
       "setup-2",
+      false,
     );
     expect(incomplete.param).toBe("mandate_data[customer_acceptance][online][ip_address]");
     const fixed = await h.stripe.setupIntents.create(

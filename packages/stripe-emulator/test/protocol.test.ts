@@ -217,6 +217,69 @@ describe("idempotency keys", () => {
     expect(good.amount).toBe(1000);
   });
 
+  it("does not keep unknown or missing parameters either: the same key then runs the fixed request", async () => {
+    const unknown = await failure(
+      h.stripe.customers.create({ email: "u@example.com", colour: "red" } as never, {
+        idempotencyKey: "fix-2",
+      }),
+    );
+    expect(unknown.code).toBe("parameter_unknown");
+    const missing = await failure(
+      h.stripe.refunds.create({ amount: 100 } as never, { idempotencyKey: "fix-2" }),
+    );
+    expect(missing.code).toBe("parameter_missing");
+    const customer = await h.stripe.customers.create({ email: "u@example.com" }, { idempotencyKey: "fix-2" });
+    expect(customer.lastResponse.headers["idempotent-replayed"]).toBeUndefined();
+  });
+
+  it("keeps a refusal made once the endpoint ran: after funding, the same key replays the 400", async () => {
+    const account = await h.stripe.accounts.create({
+      type: "express",
+      country: "AU",
+      capabilities: { transfers: { requested: true } },
+    });
+    await h.emu.control.completeAccountOnboarding(account.id);
+    const params = { amount: 1000, currency: "aud", destination: account.id };
+    const broke = await failure(h.stripe.transfers.create(params, { idempotencyKey: "zz-key-1" }));
+    expect(broke.code).toBe("balance_insufficient");
+    await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "aud",
+      payment_method: "pm_card_bypassPending",
+      confirm: true,
+    });
+    const again = await failure(h.stripe.transfers.create(params, { idempotencyKey: "zz-key-1" }));
+    expect(again.statusCode).toBe(400);
+    expect(again.code).toBe("balance_insufficient");
+    expect(again.headers?.["idempotent-replayed"]).toBe("true");
+    expect(again.requestId).toBe(broke.requestId);
+    expect((await h.stripe.transfers.list()).data).toHaveLength(0);
+    const fresh = await h.stripe.transfers.create(params, { idempotencyKey: "zz-key-2" });
+    expect(fresh.amount).toBe(1000);
+  });
+
+  it("keeps a refund refused by the charge's state, and a missing referenced object", async () => {
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 1000,
+      currency: "aud",
+      payment_method: "pm_card_visa",
+      confirm: true,
+    });
+    const params = { payment_intent: pi.id, amount: 2000 };
+    const first = await failure(h.stripe.refunds.create(params, { idempotencyKey: "refund-1" }));
+    const second = await failure(h.stripe.refunds.create(params, { idempotencyKey: "refund-1" }));
+    expect(first.code).toBe("amount_too_large");
+    expect(second.code).toBe("amount_too_large");
+    expect(first.headers?.["idempotent-replayed"]).toBeUndefined();
+    expect(second.headers?.["idempotent-replayed"]).toBe("true");
+
+    const missing = { payment_intent: "pi_not_yet", amount: 100 };
+    const nope = await failure(h.stripe.refunds.create(missing, { idempotencyKey: "refund-2" }));
+    expect(nope.statusCode).toBe(404);
+    const replayed = await failure(h.stripe.refunds.create(missing, { idempotencyKey: "refund-2" }));
+    expect(replayed.headers?.["idempotent-replayed"]).toBe("true");
+  });
+
   it("keeps card declines: a retry with the key replays the 402 without a second charge", async () => {
     const params = { amount: 2000, currency: "aud", payment_method: "pm_card_chargeDeclined", confirm: true };
     const first = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: "decline-1" }));

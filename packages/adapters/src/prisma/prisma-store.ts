@@ -196,6 +196,7 @@ interface ClaimedRow {
   readonly available_at: Date;
   readonly created_at: Date;
   readonly failed_before: boolean;
+  readonly refusals: number;
   readonly sequence: bigint | string;
 }
 
@@ -1335,6 +1336,8 @@ export class PrismaStore
           // it takes a lease that ended unsettled), never cleared: an effect that failed or may
           // have been tried before, whatever its attempts since a requeue.
           failedBefore: row.failed_before,
+          // Counted by `fail` when it parks a refusal for good; a requeued run keys past them.
+          ...(row.refusals > 0 ? { refusals: row.refusals } : {}),
         });
     }
     if (malformed.length === 0) return okAsync(records);
@@ -1393,13 +1396,14 @@ export class PrismaStore
   /**
    * Records a failed execution, if `workerId` holds the lease: one more attempt, the lease
    * released, and the effect due again at `retryAt` — or parked (never claimed again)
-   * when `retryAt` is undefined.
+   * when `retryAt` is undefined; parked with `refused`, one more refusal counted.
    */
   fail(
     effectId: string,
     workerId: string,
     error: string,
     retryAt: Instant | undefined,
+    options: { readonly refused?: boolean } = {},
   ): ResultAsync<void, StorageError> {
     return fromDatabase(
       runStatement(this.#prisma, {
@@ -1407,13 +1411,15 @@ export class PrismaStore
         text: `UPDATE outbox_effects
                   SET attempts = attempts + 1, last_error = $3, claimed_by = NULL, claimed_until = NULL,
                       status = CASE WHEN $4::timestamptz IS NULL THEN 'parked'::outbox_status ELSE status END,
-                      available_at = COALESCE($4::timestamptz, available_at)
+                      available_at = COALESCE($4::timestamptz, available_at),
+                      refusals = refusals + CASE WHEN $4::timestamptz IS NULL AND $5::boolean THEN 1 ELSE 0 END
                 WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
         values: [
           effectId,
           workerId,
           error.slice(0, OUTBOX_ERROR_MAX_CHARS),
           retryAt === undefined ? null : toDate(retryAt),
+          options.refused === true,
         ],
       }),
       { operation: "outbox fail" },
@@ -1817,7 +1823,7 @@ export function outboxClaimStatement(
                                ELSE ${noteOver(leaseExpiredNote("o.claimed_by"), "o.last_error")} END
        WHERE o.id = ANY (ARRAY(SELECT id FROM due)) AND o.status::text = 'pending'
       RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence,
-                o.last_error IS NOT NULL AS failed_before,
+                o.last_error IS NOT NULL AS failed_before, o.refusals,
                 LEAST(o.created_at,
                       (SELECT min(r.occurred_at) FROM audit_log r
                         WHERE r.aggregate_type = 'database' AND r.aggregate_id = 'outbox'

@@ -72,7 +72,7 @@ export interface StoragePorts {
   readonly uow: UnitOfWork;
   readonly audit: AuditLog;
   /** The dispatcher's side, and the operators' list (to see an effect's last error). */
-  readonly outbox: OutboxStore & Pick<OutboxOperations, "listOutbox">;
+  readonly outbox: OutboxStore & Pick<OutboxOperations, "listOutbox" | "requeueParked">;
   readonly ledger: LedgerStore;
 }
 
@@ -2372,6 +2372,43 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect(pending.items.map((e) => [e.id, e.lastError])).toEqual([
           ["a1", note],
           ["b1", undefined],
+        ]);
+      });
+
+      it("counts the runs parked as refused for good: a requeued claim hands them out, so the run keys its provider calls past them; other parks and retries count none", async () => {
+        (
+          await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a"), timer("b1", T, "round_b")] })
+        )._unsafeUnwrap();
+        const claim = async (worker: string, at: number) =>
+          (await s.outbox.claimDue(worker, at, 60_000, 10))
+            ._unsafeUnwrap()
+            .map((r) => [r.effect.id, r.refusals ?? 0]);
+        expect(await claim("w1", T)).toEqual([
+          ["a1", 0],
+          ["b1", 0],
+        ]);
+        // a1: a retry first (counts nothing), then a refusal parked; b1: parked, retries spent.
+        (await s.outbox.fail("a1", "w1", "lock_timeout", T + 1, { refused: true }))._unsafeUnwrap();
+        (await s.outbox.fail("b1", "w1", "api_error", undefined))._unsafeUnwrap();
+        expect(await claim("w2", T + 1)).toEqual([["a1", 0]]);
+        (
+          await s.outbox.fail("a1", "w2", "balance_insufficient", undefined, { refused: true })
+        )._unsafeUnwrap();
+        expect((await s.outbox.requeueParked("a1", T + 2))._unsafeUnwrap()).toBe("requeued");
+        expect((await s.outbox.requeueParked("b1", T + 2))._unsafeUnwrap()).toBe("requeued");
+        expect(await claim("w3", T + 2)).toEqual([
+          ["a1", 1],
+          ["b1", 0],
+        ]);
+        // Refused again under its new key: the next requeue goes past both.
+        (
+          await s.outbox.fail("a1", "w3", "balance_insufficient", undefined, { refused: true })
+        )._unsafeUnwrap();
+        (await s.outbox.release("w3", ["b1"]))._unsafeUnwrap();
+        expect((await s.outbox.requeueParked("a1", T + 3))._unsafeUnwrap()).toBe("requeued");
+        expect(await claim("w4", T + 3)).toEqual([
+          ["a1", 2],
+          ["b1", 0],
         ]);
       });
 

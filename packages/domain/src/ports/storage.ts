@@ -435,6 +435,12 @@ export interface OutboxRecord {
    * replays under the key.
    */
   readonly failedBefore?: boolean;
+  /**
+   * How many of its runs the provider refused for good, each then parked (see
+   * {@link OutboxStore.fail}'s `refused`). A requeued effect's run then keys its provider
+   * calls past them (`ExecuteOptions.refusals`). Absent: none.
+   */
+  readonly refusals?: number;
 }
 
 /** How every interruption's note begins. */
@@ -514,12 +520,17 @@ export interface OutboxStore {
   ): ResultAsync<readonly OutboxRecord[], StorageError>;
   /** Marks an effect done. */
   complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError>;
-  /** Records a failed execution; the effect is due again at `retryAt`, or parked when `retryAt` is undefined. */
+  /**
+   * Records a failed execution; the effect is due again at `retryAt`, or parked when `retryAt`
+   * is undefined. `refused`: parked because the provider refused it for good, which counts
+   * in its `refusals` (a requeue then runs it under a new provider key).
+   */
   fail(
     effectId: string,
     workerId: string,
     error: string,
     retryAt: Instant | undefined,
+    options?: { readonly refused?: boolean },
   ): ResultAsync<void, StorageError>;
   /**
    * Gives back `workerId`'s claims on `effectIds` that are still pending: claimable again at
@@ -588,7 +599,8 @@ export const parkedEffectTicketId = (effectId: string): string => `${effectId}:p
 /**
  * The outbox, from the operators' side: what is parked, and putting it back. A requeued
  * effect keeps its id — the provider's idempotency key — so running it again cannot move
- * money twice.
+ * money twice; one parked because the provider refused it for good runs under a new key
+ * (`OutboxRecord.refusals`), as the refusal made nothing and the old key would only replay it.
  */
 export interface OutboxOperations {
   /** Effects with `status`, oldest first (insertion order), `limit` after the cursor. */

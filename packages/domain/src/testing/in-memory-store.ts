@@ -83,6 +83,8 @@ interface OutboxRow {
   claimedBy?: string;
   claimedUntil?: Instant;
   lastError?: string;
+  /** Runs the provider refused for good (`OutboxRecord.refusals`). */
+  refusals?: number;
 }
 
 /**
@@ -731,6 +733,7 @@ export class InMemoryStore
         attempts: row.attempts,
         availableAt: row.availableAt,
         ...(row.lastError === undefined ? {} : { failedBefore: true }),
+        ...(row.refusals === undefined ? {} : { refusals: row.refusals }),
       });
     }
     return okAsync(claimed);
@@ -768,6 +771,7 @@ export class InMemoryStore
     workerId: string,
     error: string,
     retryAt: Instant | undefined,
+    options: { readonly refused?: boolean } = {},
   ): ResultAsync<void, StorageError> {
     const row = this.#outbox.get(effectId);
     if (row && row.claimedBy === workerId) {
@@ -775,8 +779,10 @@ export class InMemoryStore
       row.lastError = error;
       delete row.claimedBy;
       delete row.claimedUntil;
-      if (retryAt === undefined) row.status = "parked";
-      else row.availableAt = retryAt;
+      if (retryAt === undefined) {
+        row.status = "parked";
+        if (options.refused === true) row.refusals = (row.refusals ?? 0) + 1;
+      } else row.availableAt = retryAt;
     }
     return okAsync(undefined);
   }

@@ -384,7 +384,10 @@ function runOne(
   // A posting whose ledger shares the outbox's database: posted and marked done in one
   // commit (nothing in between to lose), instead of a commit for each.
   const postCompleting = ports.ledger.postCompleting?.bind(ports.ledger);
-  const carriedOut: ResultAsync<SettledEffectOutcome, { code: string; message: string; retry: boolean }> =
+  const carriedOut: ResultAsync<
+    SettledEffectOutcome,
+    { code: string; message: string; retry: boolean; refused?: boolean }
+  > =
     effect.kind === "post_ledger" && postCompleting !== undefined
       ? postCompleting(effect.transaction, { effectId: effect.id, workerId, at: deps.clock.now() })
           .mapErr(ledgerFailure)
@@ -408,9 +411,12 @@ function runOne(
           ports,
           effect,
           record.attempts === 0 && record.failedBefore !== true ? record.createdAt : undefined,
-          { triedBefore: record.attempts > 0 || record.failedBefore === true },
+          {
+            triedBefore: record.attempts > 0 || record.failedBefore === true,
+            ...(record.refusals !== undefined ? { refusals: record.refusals } : {}),
+          },
         )
-          .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
+          .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry, refused: f.refused === true }))
           .andThen((facts) => {
             const recording = completingWith(deps, facts, {
               effectId: effect.id,
@@ -452,7 +458,11 @@ function runOne(
       {
         retry: (at, note) => outbox.fail(effect.id, workerId, note, at),
         openTicket: (ticket) => ports.desk.openTicket(ticket),
-        park: (note) => outbox.fail(effect.id, workerId, note, undefined),
+        // A refusal for good spends the effect's provider key: counted, so a requeue uses a new one.
+        park: (note) =>
+          f.refused === true
+            ? outbox.fail(effect.id, workerId, note, undefined, { refused: true })
+            : outbox.fail(effect.id, workerId, note, undefined),
       },
     ).map(({ outcome }): SettledEffectOutcome => {
       tell(outcome, f.code);

@@ -57,19 +57,27 @@ export interface EffectPorts {
 /**
  * Why executing an effect failed. `retry` says whether the dispatcher should try the same
  * effect again later (same id, so the same idempotency key) or park it for a person.
+ * `refused`: the provider refused the call for good. Stripe keeps that answer under the
+ * idempotency key ("A request that returns a 400 sends back the same 400 if followed by a
+ * new request with the same idempotency key"), so once a person fixed the cause and requeued
+ * the parked effect, its calls must go under a new key (see {@link ExecuteOptions.refusals}).
  */
 export interface EffectFailure {
   readonly code: string;
   readonly message: string;
   readonly retry: boolean;
+  readonly refused?: boolean;
 }
 
 const failure = (code: string, message: string, retry: boolean): EffectFailure => ({ code, message, retry });
 
 function fromGateway(e: GatewayError): EffectFailure {
   // Definite refusals are outcomes the round must hear about; the caller maps those
-  // before this. Anything left here is retried with the same idempotency key.
-  return failure(e.code, e.message, e.type !== "gateway_definite");
+  // before this. A definite one left here is parked (refused: its key is spent); anything
+  // else is retried with the same idempotency key.
+  return e.type === "gateway_definite"
+    ? { code: e.code, message: e.message, retry: false, refused: true }
+    : failure(e.code, e.message, true);
 }
 
 /**
@@ -649,6 +657,51 @@ export interface ExecuteOptions {
    * `failedBefore`): a provider call it made may have done its work unheard (a timeout, a 5xx).
    */
   readonly triedBefore?: boolean;
+  /**
+   * How many runs of the effect the provider refused for good, each then parked
+   * (`OutboxRecord.refusals`). From the first, its provider calls go under
+   * `<key>:refused:<n>` instead of the effect's own key: Stripe would answer the refused key
+   * with the stored refusal for 24 hours, so a requeue after the cause was fixed could never
+   * succeed. Safe: a refused call made nothing under its key. Transient failures (network,
+   * 5xx, 429) are retried under the same key, so they never count here.
+   */
+  readonly refusals?: number;
+}
+
+/** A provider key after `refusals` refused runs: the effect's own key, then `<key>:refused:<n>`. */
+function keyAfterRefusals(key: string, refusals: number): string {
+  return refusals > 0 ? `${key}:refused:${refusals}` : key;
+}
+
+/** `port` with the `idempotencyKey` of every call's input moved on past `refusals` refused runs. */
+function afterRefusals<T extends object>(port: T, refusals: number): T {
+  if (refusals <= 0) return port;
+  return new Proxy(port, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (typeof value !== "function") return value;
+      return (input: unknown, ...rest: unknown[]): unknown => {
+        const keyed =
+          typeof input === "object" &&
+          input !== null &&
+          "idempotencyKey" in input &&
+          typeof input.idempotencyKey === "string"
+            ? { ...input, idempotencyKey: keyAfterRefusals(input.idempotencyKey, refusals) }
+            : input;
+        return value.apply(target, [keyed, ...rest]);
+      };
+    },
+  });
+}
+
+/** The ports an effect's run uses: its provider calls keyed past its refused runs. */
+function portsAfterRefusals(ports: EffectPorts, refusals: number): EffectPorts {
+  if (refusals <= 0) return ports;
+  return {
+    ...ports,
+    gateway: afterRefusals(ports.gateway, refusals),
+    ...(ports.billing !== undefined ? { billing: afterRefusals(ports.billing, refusals) } : {}),
+  };
 }
 
 /**
@@ -657,16 +710,18 @@ export interface ExecuteOptions {
  * Safe to run more than once for the same effect: every provider call uses the effect id
  * as its idempotency key, and every other port keys on it too. `createdAt` is when the
  * effect was first appended to the outbox (`OutboxRecord.createdAt`), passed on to the
- * money-moving provider calls as their `effectCreatedAt`; absent when unknown.
+ * money-moving provider calls as their `effectCreatedAt`; absent when unknown. After a
+ * refused run (`options.refusals`) the provider calls go under a new key.
  */
 export function executeEffect(
   deps: UseCaseDeps,
-  ports: EffectPorts,
+  effectPorts: EffectPorts,
   effect: OutboxEffect,
   createdAt?: EffectCreatedAt,
   options: ExecuteOptions = {},
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   const triedBefore = options.triedBefore === true;
+  const ports = portsAfterRefusals(effectPorts, options.refusals ?? 0);
   if (isHeldPaymentEffect(effect) && effect.kind === "transfer")
     return sendTransferIfStillAsked(
       deps.heldPayments.getHeldPayment(effect.aggregateId),

@@ -48,13 +48,14 @@ export interface BillingFailure {
   readonly code: string;
   readonly message: string;
   readonly retry: boolean;
+  /** Refused for good by the provider: its key is spent (see `EffectFailure.refused`). */
+  readonly refused?: boolean;
 }
 
-const failed = (e: GatewayError): BillingFailure => ({
-  code: e.code,
-  message: e.message,
-  retry: e.type !== "gateway_definite",
-});
+const failed = (e: GatewayError): BillingFailure =>
+  e.type === "gateway_definite"
+    ? { code: e.code, message: e.message, retry: false, refused: true }
+    : { code: e.code, message: e.message, retry: true };
 
 /**
  * Carries out a plan's or a subscription's Stripe call with the effect id as its

@@ -1,4 +1,4 @@
-import { invalidRequest } from "../http/errors.js";
+import { validationFailure } from "../http/errors.js";
 
 const ZERO_DECIMAL = new Set([
   "bif",
@@ -125,7 +125,7 @@ export function isZeroDecimal(currency: string): boolean {
 export function parseCurrency(value: string, param = "currency"): string {
   const currency = value.toLowerCase();
   if (!SUPPORTED.has(currency)) {
-    throw invalidRequest(
+    throw validationFailure(
       `Invalid currency: ${value}. Stripe currently supports these currencies: ${[...SUPPORTED].join(", ")}`,
       { param },
     );
@@ -142,24 +142,24 @@ function formatMinor(amount: number, currency: string): string {
 /** Stripe's amount rules for a charge: a positive integer, the currency's minimum, at most 8 digits. */
 export function validateChargeAmount(amount: number, currency: string, param = "amount"): void {
   if (!Number.isInteger(amount) || amount < 0) {
-    throw invalidRequest("Invalid positive integer", { param, code: "parameter_invalid_integer" });
+    throw validationFailure("Invalid positive integer", { param, code: "parameter_invalid_integer" });
   }
   const maxDigits = currency === "idr" ? 12 : 8;
   if (amount >= 10 ** maxDigits) {
-    throw invalidRequest(
+    throw validationFailure(
       `Amount must be no more than ${formatMinor(10 ** maxDigits - 1, currency)} ${currency}`,
       { param, code: "amount_too_large" },
     );
   }
   const minimum = MINIMUM_AMOUNT[currency] ?? 50;
   if (amount < minimum) {
-    throw invalidRequest(`Amount must be at least ${formatMinor(minimum, currency)} ${currency}`, {
+    throw validationFailure(`Amount must be at least ${formatMinor(minimum, currency)} ${currency}`, {
       param,
       code: "amount_too_small",
     });
   }
   if (THREE_DECIMAL.has(currency) && amount % 10 !== 0) {
-    throw invalidRequest(
+    throw validationFailure(
       `Amounts in ${currency.toUpperCase()} must be divisible by 10 (the last digit must be 0).`,
       { param, code: "invalid_amount" },
     );

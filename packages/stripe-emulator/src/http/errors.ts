@@ -17,8 +17,11 @@ export interface StripeErrorBody {
 
 /**
  * An error answered in Stripe's shape. `stored` says whether an idempotency key keeps this
- * response: Stripe keeps results once an endpoint started changing state (card declines,
- * 500s) and forgets validation failures so the caller can fix the request and retry.
+ * response. Stripe keeps the result of every request whose endpoint began executing, whatever
+ * it was ("A request that returns a 400 sends back the same 400 if followed by a new request
+ * with the same idempotency key"), so an error is stored unless it says otherwise. Only a
+ * failure of the incoming parameters' validation ({@link validationFailure}) and a rate limit
+ * are forgotten, so the caller can fix the request, or wait, and retry with the same key.
  */
 export class ApiError extends Error {
   readonly status: number;
@@ -35,7 +38,7 @@ export class ApiError extends Error {
     this.status = status;
     this.body = body.code && !body.doc_url ? { ...body, doc_url: docUrl(body.code) } : body;
     this.headers = options.headers ?? {};
-    this.stored = options.stored ?? (status === 402 || status >= 500);
+    this.stored = options.stored ?? status !== 429;
   }
 }
 
@@ -43,18 +46,47 @@ function docUrl(code: string): string {
   return `https://stripe.com/docs/error-codes/${code.replace(/_/g, "-")}`;
 }
 
+/**
+ * A 400 raised while the endpoint runs: a refusal by a business rule or by the state of an
+ * object (`balance_insufficient`, `charge_already_refunded`, an invoice that is not open). An
+ * idempotency key keeps it: the same key answers the same 400 even after the state changed.
+ */
 export function invalidRequest(message: string, extra: { param?: string; code?: string } = {}): ApiError {
   return new ApiError(400, { type: "invalid_request_error", message, ...extra });
 }
 
+/**
+ * A 400 for the request's parameters themselves, checked before the endpoint does anything
+ * (missing, unknown, malformed or out-of-range values, whatever the account's state). Stripe
+ * does not save these ("If incoming parameters fail validation ... we don't save the
+ * idempotent result"), so the same key may be sent again with the request fixed.
+ */
+export function validationFailure(message: string, extra: { param?: string; code?: string } = {}): ApiError {
+  return new ApiError(400, { type: "invalid_request_error", message, ...extra }, { stored: false });
+}
+
 export function missingParam(param: string): ApiError {
-  return invalidRequest(`Missing required param: ${param}.`, { param, code: "parameter_missing" });
+  return validationFailure(`Missing required param: ${param}.`, { param, code: "parameter_missing" });
 }
 
 export function invalidParam(param: string, message: string, code = "parameter_invalid_string"): ApiError {
+  return validationFailure(message, { param, code });
+}
+
+/**
+ * A parameter the endpoint refused against the current state (a price in another currency
+ * than the subscription, a date the clock has passed): the same body as {@link invalidParam},
+ * but found while the endpoint ran, so an idempotency key keeps it.
+ */
+export function refusedParam(param: string, message: string, code = "parameter_invalid_string"): ApiError {
   return invalidRequest(message, { param, code });
 }
 
+/**
+ * A 404 for an object the request names. The endpoint looks objects up as it runs, so an
+ * idempotency key keeps this answer like any other result of a running endpoint (Stripe
+ * names only parameter validation, concurrent requests and rate limits as not saved).
+ */
 export function resourceMissing(objectName: string, id: string, param = "id"): ApiError {
   return new ApiError(404, {
     type: "invalid_request_error",

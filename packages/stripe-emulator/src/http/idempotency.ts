@@ -22,8 +22,9 @@ export type Claim =
 
 /**
  * Idempotency keys, scoped by account as Stripe scopes them. A key is claimed when its first
- * request starts; its response is kept for the retention window on the emulator clock; a
- * validation failure releases the key so the caller can fix the request.
+ * request starts; its response (success or error) is kept for the retention window on the
+ * emulator clock; a failure of the parameters' validation releases the key so the caller can
+ * fix the request.
  */
 export class IdempotencyKeys implements StatePart {
   readonly name = "idempotency";

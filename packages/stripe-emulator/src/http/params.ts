@@ -1,4 +1,4 @@
-import { invalidParam, invalidRequest, missingParam } from "./errors.js";
+import { invalidParam, missingParam, validationFailure } from "./errors.js";
 
 /** A form body or query string parsed with bracket notation: strings, nested objects and arrays. */
 export type Params = { [key: string]: ParamValue };
@@ -21,7 +21,7 @@ export function child(params: Params, name: string, parent = ""): Params | undef
   const value = params[name];
   if (value === undefined || value === "") return undefined;
   if (!isParams(value)) {
-    throw invalidRequest(`Invalid object`, {
+    throw validationFailure(`Invalid object`, {
       param: paramName(parent, name),
       code: "parameter_invalid_object",
     });
@@ -53,7 +53,7 @@ export function optInt(params: Params, name: string, parent = ""): number | unde
   const value = params[name];
   if (value === undefined || value === "") return undefined;
   if (typeof value !== "string" || !/^-?\d+$/.test(value)) {
-    throw invalidRequest(`Invalid integer: ${String(value)}`, {
+    throw validationFailure(`Invalid integer: ${String(value)}`, {
       param: paramName(parent, name),
       code: "parameter_invalid_integer",
     });
@@ -72,7 +72,7 @@ export function optBool(params: Params, name: string, parent = ""): boolean | un
   if (value === undefined || value === "") return undefined;
   if (value === "true") return true;
   if (value === "false") return false;
-  throw invalidRequest(`Invalid boolean: ${String(value)}`, {
+  throw validationFailure(`Invalid boolean: ${String(value)}`, {
     param: paramName(parent, name),
     code: "parameter_invalid_boolean",
   });
@@ -87,7 +87,7 @@ export function optEnum<T extends string>(
   const value = optString(params, name, parent);
   if (value === undefined || value === "") return undefined;
   if (!(allowed as readonly string[]).includes(value)) {
-    throw invalidRequest(`Invalid ${name}: must be one of ${allowed.join(", ")}`, {
+    throw validationFailure(`Invalid ${name}: must be one of ${allowed.join(", ")}`, {
       param: paramName(parent, name),
       code: "parameter_invalid_string",
     });
@@ -107,7 +107,10 @@ export function optArray(params: Params, name: string, parent = ""): ParamValue[
       .map((k) => value[k]);
   }
   if (typeof value === "string") return [value];
-  throw invalidRequest(`Invalid array`, { param: paramName(parent, name), code: "parameter_invalid_array" });
+  throw validationFailure(`Invalid array`, {
+    param: paramName(parent, name),
+    code: "parameter_invalid_array",
+  });
 }
 
 export function optStringArray(params: Params, name: string, parent = ""): string[] | undefined {
@@ -135,21 +138,22 @@ export function applyMetadata(
   const value = params[name];
   if (value === undefined) return current;
   if (value === "") return {};
-  if (!isParams(value)) throw invalidRequest("Invalid metadata", { param: name });
+  if (!isParams(value)) throw validationFailure("Invalid metadata", { param: name });
   const next = { ...current };
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== "string") throw invalidRequest(`Invalid value for metadata key ${key}`, { param: name });
+    if (typeof v !== "string")
+      throw validationFailure(`Invalid value for metadata key ${key}`, { param: name });
     if (key.length > 40) {
-      throw invalidRequest(`Metadata keys can have up to 40 characters.`, { param: `${name}[${key}]` });
+      throw validationFailure(`Metadata keys can have up to 40 characters.`, { param: `${name}[${key}]` });
     }
     if (v.length > 500) {
-      throw invalidRequest(`Metadata values can have up to 500 characters.`, { param: `${name}[${key}]` });
+      throw validationFailure(`Metadata values can have up to 500 characters.`, { param: `${name}[${key}]` });
     }
     if (v === "") delete next[key];
     else next[key] = v;
   }
   if (Object.keys(next).length > 50) {
-    throw invalidRequest("You can have up to 50 metadata keys.", { param: name });
+    throw validationFailure("You can have up to 50 metadata keys.", { param: name });
   }
   return next;
 }

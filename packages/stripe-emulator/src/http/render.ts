@@ -2,13 +2,13 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { type Included, isIncludable, withoutIncludable } from "../core/includable.js";
 import type { Page, PageRequest } from "../core/store.js";
-import { invalidRequest } from "./errors.js";
+import { validationFailure } from "./errors.js";
 import { optInt, optString, type Params } from "./params.js";
 
 export function pageRequest(params: Params): PageRequest {
   const limit = optInt(params, "limit") ?? 10;
   if (limit < 1 || limit > 100) {
-    throw invalidRequest("This value must be greater than or equal to 1 and less than or equal to 100.", {
+    throw validationFailure("This value must be greater than or equal to 1 and less than or equal to 100.", {
       param: "limit",
       code: "parameter_invalid_integer",
     });
@@ -16,7 +16,7 @@ export function pageRequest(params: Params): PageRequest {
   const startingAfter = optString(params, "starting_after") || undefined;
   const endingBefore = optString(params, "ending_before") || undefined;
   if (startingAfter !== undefined && endingBefore !== undefined) {
-    throw invalidRequest("You may only specify one of these parameters: ending_before, starting_after.", {
+    throw validationFailure("You may only specify one of these parameters: ending_before, starting_after.", {
       param: "ending_before",
     });
   }
@@ -37,7 +37,7 @@ export function expand(engine: Engine, value: unknown, paths: readonly string[])
   for (const path of paths) {
     const segments = path.split(".");
     if (segments.length > 4) {
-      throw invalidRequest(`You cannot expand more than 4 levels of a property. Property: ${path}`, {
+      throw validationFailure(`You cannot expand more than 4 levels of a property. Property: ${path}`, {
         param: "expand",
       });
     }
@@ -53,7 +53,7 @@ function expandPath(engine: Engine, value: unknown, segments: string[], included
   const [head, ...rest] = segments as [string, ...string[]];
   const obj = value as Record<string, unknown>;
   if (!(head in obj)) {
-    throw invalidRequest(`This property cannot be expanded (${head}).`, { param: "expand" });
+    throw validationFailure(`This property cannot be expanded (${head}).`, { param: "expand" });
   }
   let field = obj[head];
   if (typeof field === "string") {

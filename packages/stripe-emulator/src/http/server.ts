@@ -10,6 +10,7 @@ import {
   invalidRequest,
   permissionError,
   rateLimited,
+  validationFailure,
 } from "./errors.js";
 import type { Fault, Faults } from "./faults.js";
 import { fingerprint, type IdempotencyKeys, type StoredResponse } from "./idempotency.js";
@@ -232,9 +233,10 @@ export class ApiPipeline {
   }
 
   /**
-   * Runs the handler. `keep` says whether an idempotency key keeps the answer: every success,
-   * and the errors that say so ({@link ApiError.stored}: card declines, 5xx, and refusals made
-   * after the request changed state); other validation failures are forgotten.
+   * Runs the handler. `keep` says whether an idempotency key keeps the answer: every success
+   * and every error the endpoint raised ({@link ApiError.stored}: declines, refusals by a rule
+   * or an object's state, missing objects, 5xx); only the parameters' own validation failures
+   * (unknown, missing, malformed) are forgotten.
    */
   private execute(apiRequest: ApiRequest, idempotencyKey: string | null): StoredResponse & { keep: boolean } {
     const match = this.router.match(apiRequest.method, apiRequest.path)!;
@@ -243,7 +245,7 @@ export class ApiPipeline {
       if (match.known) {
         for (const key of Object.keys(apiRequest.params)) {
           if (!match.known.has(key)) {
-            throw invalidRequest(`Received unknown parameter: ${key}`, {
+            throw validationFailure(`Received unknown parameter: ${key}`, {
               param: key,
               code: "parameter_unknown",
             });

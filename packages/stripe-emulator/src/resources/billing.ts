@@ -7,8 +7,10 @@ import {
   invalidParam,
   invalidRequest,
   missingParam,
+  refusedParam,
   resourceMissing,
   unexpectedState,
+  validationFailure,
 } from "../http/errors.js";
 import { SUBSCRIPTION_CREATE, SUBSCRIPTION_UPDATE } from "../http/known-params.js";
 import {
@@ -659,13 +661,13 @@ function priceChangeOf(
     return undefined;
   }
   if (items.length > 1)
-    throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
+    throw validationFailure("The emulator supports one subscription item.", { param: "items" });
   const itemParams = items[0];
   if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
   const current = itemOf(record.obj);
   const itemId = optString(itemParams, "id", "items[0]");
   if (itemId !== current.id) {
-    throw invalidParam(
+    throw refusedParam(
       "items[0][id]",
       itemId
         ? `The subscription item ${itemId} does not belong to the subscription ${record.obj.id}.`
@@ -681,7 +683,7 @@ function priceChangeOf(
     );
   }
   if (price.currency !== record.obj.currency) {
-    throw invalidParam(
+    throw refusedParam(
       "items[0][price]",
       `The price specified is in ${price.currency} but the subscription is in ${record.obj.currency}.`,
     );
@@ -691,7 +693,7 @@ function priceChangeOf(
   const now = engine.now(record.meta.clock);
   const at = prorationDate ?? now;
   if (at < current.current_period_start || at > current.current_period_end || at > now) {
-    throw invalidParam(
+    throw refusedParam(
       "proration_date",
       "proration_date must be within the current billing period and not in the future.",
     );
@@ -841,7 +843,7 @@ export function createSubscriptionFrom(engine: Engine, account: string, p: Param
   const items = optArray(p, "items");
   if (!items || items.length === 0) throw missingParam("items");
   if (items.length > 1)
-    throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
+    throw validationFailure("The emulator supports one subscription item.", { param: "items" });
   const itemParams = items[0];
   if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
   const price = getPrice(engine, reqString(itemParams, "price", "items[0]"), account, "items[0][price]");
@@ -873,7 +875,7 @@ export function createSubscriptionFrom(engine: Engine, account: string, p: Param
   if (trialEndParam && trialEndParam !== "now") trialEnd = Number(trialEndParam);
   else if (trialDays) trialEnd = now + trialDays * DAY;
   if (trialEnd !== null && trialEnd <= now)
-    throw invalidParam("trial_end", "trial_end must be in the future.");
+    throw refusedParam("trial_end", "trial_end must be in the future.");
   const periodEnd = trialEnd ?? addInterval(now, price.recurring.interval, price.recurring.interval_count);
   const id = newId("sub");
   const item: Stripe.SubscriptionItem = {
@@ -1426,7 +1428,7 @@ function registerTestClocks(router: Router, engine: Engine): void {
       );
     }
     if (target <= clock.frozen_time) {
-      throw invalidParam(
+      throw refusedParam(
         "frozen_time",
         "The frozen_time must be after the test clock's current frozen_time.",
       );
@@ -1457,7 +1459,7 @@ function requireCustomersPaymentMethod(
 ): void {
   const pm = engine.store.find<Stripe.PaymentMethod>("payment_method", id, account);
   if (!pm || pm.obj.customer !== customerId)
-    throw invalidParam(
+    throw refusedParam(
       "default_payment_method",
       `The customer does not have a payment method with the ID ${id}.`,
     );

@@ -5,7 +5,7 @@ import { newId, randomToken } from "../core/ids.js";
 import { feeFor } from "../core/money.js";
 import { MAIN_CLOCK } from "../core/scheduler.js";
 import { stringKey } from "../core/store.js";
-import { invalidRequest, resourceMissing } from "../http/errors.js";
+import { invalidRequest, resourceMissing, validationFailure } from "../http/errors.js";
 import { REFUND_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
@@ -394,7 +394,10 @@ export function createRefund(
   }
   const amount = input.amount ?? remaining;
   if (amount <= 0)
-    throw invalidRequest("Invalid positive integer", { param: "amount", code: "parameter_invalid_integer" });
+    throw validationFailure("Invalid positive integer", {
+      param: "amount",
+      code: "parameter_invalid_integer",
+    });
   if (amount > remaining) {
     throw invalidRequest(
       `Refund amount (${amount}) is greater than unrefunded amount on charge (${remaining})`,
@@ -878,7 +881,7 @@ export function registerCharges(router: Router, engine: Engine): void {
         }
         charge = candidate;
       } else {
-        throw invalidRequest(
+        throw validationFailure(
           "One of the following params should be provided for this request: payment_intent or charge.",
           {
             code: "parameter_missing",

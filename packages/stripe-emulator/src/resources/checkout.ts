@@ -3,11 +3,12 @@ import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { stringKey } from "../core/store.js";
 import {
-  invalidParam,
   invalidRequest,
   missingParam,
+  refusedParam,
   resourceMissing,
   unexpectedState,
+  validationFailure,
 } from "../http/errors.js";
 import { CHECKOUT_SESSION_CREATE } from "../http/known-params.js";
 import {
@@ -276,7 +277,7 @@ export function registerCheckout(router: Router, engine: Engine): void {
       const mode = optEnum(p, "mode", ["payment", "setup", "subscription"]);
       if (!mode) throw missingParam("mode");
       if (mode === "setup") {
-        throw invalidRequest(
+        throw validationFailure(
           "The emulator supports Checkout Sessions in payment and subscription modes only.",
           {
             param: "mode",
@@ -289,7 +290,7 @@ export function registerCheckout(router: Router, engine: Engine): void {
       const items = optArray(p, "line_items");
       if (!items || items.length === 0) throw missingParam("line_items");
       const lineItems = items.map((item, i) => {
-        if (!isParams(item)) throw invalidRequest("Invalid line item", { param: `line_items[${i}]` });
+        if (!isParams(item)) throw validationFailure("Invalid line item", { param: `line_items[${i}]` });
         return lineItemFrom(engine, req.account, item, i);
       });
       const currency = lineItems[0]!.currency;
@@ -301,9 +302,12 @@ export function registerCheckout(router: Router, engine: Engine): void {
       if (customer) getCustomer(engine, customer, req.account);
       if (mode === "subscription") {
         if (!customer)
-          throw invalidRequest("The emulator needs `customer` for a Checkout Session in subscription mode.", {
-            param: "customer",
-          });
+          throw validationFailure(
+            "The emulator needs `customer` for a Checkout Session in subscription mode.",
+            {
+              param: "customer",
+            },
+          );
         if (lineItems.length !== 1 || lineItems[0]!.price?.recurring == null)
           throw invalidRequest("Subscription mode takes one line item with a recurring price.", {
             param: "line_items",
@@ -318,7 +322,7 @@ export function registerCheckout(router: Router, engine: Engine): void {
       const expiresAt = optInt(p, "expires_at") ?? engine.now() + 24 * 3600;
       // Stripe: "between 30 minutes and 24 hours after the current time".
       if (expiresAt < engine.now() + 30 * 60 || expiresAt > engine.now() + 24 * 3600) {
-        throw invalidParam(
+        throw refusedParam(
           "expires_at",
           "The `expires_at` timestamp must be between 30 minutes and 24 hours after the Checkout Session is created.",
           "parameter_invalid_integer",

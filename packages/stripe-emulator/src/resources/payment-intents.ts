@@ -9,8 +9,10 @@ import {
   cardError,
   invalidParam,
   invalidRequest,
+  refusedParam,
   resourceMissing,
   unexpectedState,
+  validationFailure,
 } from "../http/errors.js";
 import {
   PAYMENT_INTENT_CANCEL,
@@ -146,7 +148,7 @@ function checkApplicationFee(
   upTo: number | undefined,
 ): void {
   if (owner === engine.platform && !destination) {
-    throw invalidRequest(
+    throw validationFailure(
       "Can only apply an application_fee_amount when the PaymentIntent is attempting a direct payment (using an OAuth key or Stripe-Account header) or destination payment (using `transfer_data[destination]`).",
       { param: "application_fee_amount" },
     );
@@ -349,7 +351,7 @@ function becsMandateFor(
     const mandate = engine.store.find<Stripe.Mandate>("mandate", input.mandate, owner);
     if (!mandate) throw resourceMissing("mandate", input.mandate, "mandate");
     if (mandate.obj.payment_method !== pm.obj.id) {
-      throw invalidParam(
+      throw refusedParam(
         "mandate",
         `The mandate ${input.mandate} does not belong to the PaymentMethod ${pm.obj.id}.`,
       );
@@ -357,7 +359,7 @@ function becsMandateFor(
     return { id: mandate.obj.id };
   }
   if (pm.meta.mandate) return { id: pm.meta.mandate };
-  throw invalidRequest(
+  throw validationFailure(
     "A mandate is required to debit an au_becs_debit PaymentMethod: pass mandate_data[customer_acceptance] or a mandate accepted through a SetupIntent.",
     { param: "mandate_data", code: "parameter_missing" },
   );
@@ -735,7 +737,7 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
       }
       const automatic = child(p, "automatic_payment_methods");
       if (automatic && types) {
-        throw invalidRequest(
+        throw validationFailure(
           "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
           {
             param: "automatic_payment_methods",
@@ -885,7 +887,7 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
       }
       const amount = optInt(req.params, "amount_to_capture") ?? pi.amount_capturable;
       if (amount <= 0 || amount > pi.amount_capturable) {
-        throw invalidParam(
+        throw refusedParam(
           "amount_to_capture",
           "The amount to capture must be a positive integer no greater than amount_capturable.",
         );

@@ -3,7 +3,14 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { stringKey } from "../core/store.js";
-import { cardError, invalidParam, invalidRequest, missingParam, resourceMissing } from "../http/errors.js";
+import {
+  cardError,
+  invalidParam,
+  invalidRequest,
+  missingParam,
+  resourceMissing,
+  validationFailure,
+} from "../http/errors.js";
 import { PAYMENT_METHOD_ATTACH, PAYMENT_METHOD_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
@@ -153,7 +160,7 @@ export function buildPaymentMethod(
 ): PaymentMethodRecord {
   const type = reqString(params, "type", prefix);
   if (!(SUPPORTED_TYPES as readonly string[]).includes(type)) {
-    throw invalidRequest(
+    throw validationFailure(
       `The payment method type "${type}" is not supported by the emulator (supported: ${SUPPORTED_TYPES.join(", ")}).`,
       { param: paramName(prefix, "type") },
     );

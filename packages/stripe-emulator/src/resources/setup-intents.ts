@@ -2,7 +2,7 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId, randomToken } from "../core/ids.js";
 import { type StoredRecord, stringKey } from "../core/store.js";
-import { cardError, invalidRequest, unexpectedState } from "../http/errors.js";
+import { cardError, invalidRequest, unexpectedState, validationFailure } from "../http/errors.js";
 import { SETUP_INTENT_CONFIRM, SETUP_INTENT_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
@@ -93,7 +93,7 @@ function planSetup(
   }
   if (pm.obj.type !== "au_becs_debit") return { pm, acceptance: null };
   if (!child(params, "mandate_data")) {
-    throw invalidRequest(
+    throw validationFailure(
       "A mandate is required to set up an au_becs_debit PaymentMethod: pass mandate_data[customer_acceptance].",
       { param: "mandate_data", code: "parameter_missing" },
     );

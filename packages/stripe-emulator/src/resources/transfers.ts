@@ -5,7 +5,7 @@ import { newId } from "../core/ids.js";
 import type { Availability } from "../core/ledger.js";
 import { parseCurrency } from "../core/money.js";
 import { stringKey } from "../core/store.js";
-import { invalidParam, invalidRequest, resourceMissing } from "../http/errors.js";
+import { invalidParam, invalidRequest, refusedParam, resourceMissing } from "../http/errors.js";
 import { TRANSFER_CREATE, TRANSFER_REVERSAL_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
@@ -78,7 +78,7 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
     );
     if (!charge) throw resourceMissing("charge", input.sourceTransaction, "source_transaction");
     if (charge.obj.status === "failed") {
-      throw invalidParam(
+      throw refusedParam(
         "source_transaction",
         `The source_transaction ${input.sourceTransaction} has failed and cannot fund a transfer.`,
         "parameter_invalid_string",
@@ -92,7 +92,7 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
       charge.obj.amount - charge.obj.amount_refunded,
     );
     if (settled.currency !== input.currency) {
-      throw invalidParam(
+      throw refusedParam(
         "currency",
         `The currency of source_transaction's balance transaction (${settled.currency}) must be the same as the transfer currency (${input.currency})`,
       );
