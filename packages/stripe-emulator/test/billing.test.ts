@@ -173,6 +173,35 @@ describe("monthly subscription", () => {
     expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
   });
 
+  it("cancelling a past_due subscription stops the automatic collection of its open invoice", async () => {
+    // "By default, upon subscription cancellation, Stripe stops automatic collection of all
+    // finalized invoices" (docs.stripe.com/api/subscriptions/cancel).
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_chargeCustomerFail");
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 7,
+    });
+    await h.emu.control.advanceClock(7 * DAY + 3600);
+    const invoiceId = (await h.stripe.subscriptions.retrieve(sub.id)).latest_invoice as string;
+    const open = await h.stripe.invoices.retrieve(invoiceId);
+    expect(open.next_payment_attempt).not.toBeNull();
+    expect(open.auto_advance).toBe(true);
+    await h.stripe.subscriptions.cancel(sub.id);
+    const stopped = await h.stripe.invoices.retrieve(invoiceId);
+    expect(stopped.status).toBe("open");
+    expect(stopped.auto_advance).toBe(false);
+    expect(stopped.next_payment_attempt).toBeNull();
+    await h.emu.control.advanceClock(30 * DAY);
+    const later = await h.stripe.invoices.retrieve(invoiceId);
+    expect(later.attempt_count).toBe(1);
+    expect(later.status).toBe("open");
+    // Still payable by hand.
+    const good = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    expect((await h.stripe.invoices.pay(invoiceId, { payment_method: good.id })).status).toBe("paid");
+  });
+
   it("cancels now, or at the period end", async () => {
     const price = await monthlyPrice();
     const customer = await customerWith("pm_card_visa");

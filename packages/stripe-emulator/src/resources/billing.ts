@@ -628,6 +628,20 @@ function cancelSubscription(
     s.ended_at = now;
     s.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason };
   });
+  // "By default, upon subscription cancellation, Stripe stops automatic collection of all
+  // finalized invoices" (the cancel endpoint's reference): its open invoices stay open and
+  // payable by hand, but nothing retries them.
+  for (const invoice of engine.store.indexed<Stripe.Invoice, InvoiceMeta>(
+    "invoice",
+    record.owner,
+    "subscription",
+    record.obj.id,
+  )) {
+    if (invoice.obj.status !== "open") continue;
+    invoice.obj.auto_advance = false;
+    invoice.obj.next_payment_attempt = null;
+    engine.scheduler.cancel(RETRY_TASK, invoice.obj.id);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
