@@ -72,3 +72,63 @@ describe("executeEffect: notifications and timers name their aggregate", () => {
     expect(result._unsafeUnwrapErr()).toEqual({ code: type, message: "the server said no", retry });
   });
 });
+
+describe("executeEffect after refused runs (ExecuteOptions.refusals)", () => {
+  /** The gateway of `sim`, recording the idempotency key each call is asked under. */
+  function recordingKeys(sim: InMemorySusu) {
+    const keys: { method: string; key: unknown }[] = [];
+    const gateway = new Proxy(sim.ports.gateway, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        return (input: unknown, ...rest: unknown[]) => {
+          if (typeof input === "object" && input !== null && "idempotencyKey" in input)
+            keys.push({ method: String(property), key: input.idempotencyKey });
+          return value.apply(target, [input, ...rest]);
+        };
+      },
+    });
+    return { keys, ports: { ...sim.ports, gateway } };
+  }
+
+  it("a non-money call of the effect goes under <id>:refused:<n>: Stripe keeps the refusal under the old key", async () => {
+    const sim = new InMemorySusu();
+    const { keys, ports } = recordingKeys(sim);
+    await executeEffect(
+      sim.deps,
+      ports,
+      {
+        kind: "set_default_payment_method",
+        id: "pm_ana:default:1",
+        aggregate: "payment_method",
+        aggregateId: "pm_ana",
+        customerId: "cus_ana",
+        paymentMethodId: "pm_1",
+      },
+      undefined,
+      { refusals: 2 },
+    );
+    expect(keys).toEqual([{ method: "setDefaultPaymentMethod", key: "pm_ana:default:1:refused:2" }]);
+  });
+
+  it("a look-up keeps the key it looks for (another effect's), so a requeued look-up still finds what was made", async () => {
+    const sim = new InMemorySusu();
+    const { keys, ports } = recordingKeys(sim);
+    await executeEffect(
+      sim.deps,
+      ports,
+      {
+        kind: "find_transfer",
+        id: "hp_1:find_transfer:1",
+        aggregate: "held_payment",
+        aggregateId: "hp_1",
+        attempt: 1,
+        transferEffectId: "hp_1:transfer:attempt:1",
+        transferGroup: "hp_1",
+      },
+      undefined,
+      { refusals: 1 },
+    );
+    expect(keys).toEqual([{ method: "findTransfer", key: "hp_1:transfer:attempt:1" }]);
+  });
+});

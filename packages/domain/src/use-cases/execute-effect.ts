@@ -673,20 +673,46 @@ function keyAfterRefusals(key: string, refusals: number): string {
   return refusals > 0 ? `${key}:refused:${refusals}` : key;
 }
 
-/** `port` with the `idempotencyKey` of every call's input moved on past `refusals` refused runs. */
-function afterRefusals<T extends object>(port: T, refusals: number): T {
+/**
+ * The calls whose key moves on after a refused run: those that move no money and whose
+ * object nobody looks up by its `effect_id` metadata (which holds the key the call was made
+ * under). A money-moving call (a debit, a transfer, a refund, a reversal, a payout) keeps its
+ * key: its objects are found by `effect_id` (the gateways' look-ups, reconciliation), and its
+ * refusals are outcomes the aggregate hears, not parkings. A look-up (`find…`, `get…`) keeps
+ * the key it is asked for: that is the key of the object it looks for.
+ */
+const KEY_MOVES_AFTER_REFUSAL: ReadonlySet<string> = new Set([
+  "setDefaultPaymentMethod",
+  "detachPaymentMethod",
+  "cancelSubscription",
+  "changeSubscriptionPrice",
+  "createPlanPrice",
+  "updatePlanProduct",
+  "createSubscription",
+  "createSubscriptionCheckout",
+  "expireCheckoutSession",
+  "setSubscriptionPaymentMethod",
+  "voidInvoice",
+]);
+
+/**
+ * `port` with the `idempotencyKey` of the effect's own calls ({@link KEY_MOVES_AFTER_REFUSAL},
+ * asked under `ownKey`) moved on past `refusals` refused runs; every other call as it was.
+ */
+function afterRefusals<T extends object>(port: T, refusals: number, ownKey: string): T {
   if (refusals <= 0) return port;
   return new Proxy(port, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property);
       if (typeof value !== "function") return value;
+      if (typeof property !== "string" || !KEY_MOVES_AFTER_REFUSAL.has(property)) return value.bind(target);
       return (input: unknown, ...rest: unknown[]): unknown => {
         const keyed =
           typeof input === "object" &&
           input !== null &&
           "idempotencyKey" in input &&
-          typeof input.idempotencyKey === "string"
-            ? { ...input, idempotencyKey: keyAfterRefusals(input.idempotencyKey, refusals) }
+          input.idempotencyKey === ownKey
+            ? { ...input, idempotencyKey: keyAfterRefusals(ownKey, refusals) }
             : input;
         return value.apply(target, [keyed, ...rest]);
       };
@@ -694,13 +720,13 @@ function afterRefusals<T extends object>(port: T, refusals: number): T {
   });
 }
 
-/** The ports an effect's run uses: its provider calls keyed past its refused runs. */
-function portsAfterRefusals(ports: EffectPorts, refusals: number): EffectPorts {
+/** The ports an effect's run uses: its own non-money calls keyed past its refused runs. */
+function portsAfterRefusals(ports: EffectPorts, refusals: number, ownKey: string): EffectPorts {
   if (refusals <= 0) return ports;
   return {
     ...ports,
-    gateway: afterRefusals(ports.gateway, refusals),
-    ...(ports.billing !== undefined ? { billing: afterRefusals(ports.billing, refusals) } : {}),
+    gateway: afterRefusals(ports.gateway, refusals, ownKey),
+    ...(ports.billing !== undefined ? { billing: afterRefusals(ports.billing, refusals, ownKey) } : {}),
   };
 }
 
@@ -721,7 +747,7 @@ export function executeEffect(
   options: ExecuteOptions = {},
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   const triedBefore = options.triedBefore === true;
-  const ports = portsAfterRefusals(effectPorts, options.refusals ?? 0);
+  const ports = portsAfterRefusals(effectPorts, options.refusals ?? 0, effect.id);
   if (isHeldPaymentEffect(effect) && effect.kind === "transfer")
     return sendTransferIfStillAsked(
       deps.heldPayments.getHeldPayment(effect.aggregateId),
