@@ -1,3 +1,4 @@
+import type Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Harness, harness } from "./support.js";
 
@@ -64,6 +65,40 @@ describe("saved cards", () => {
     expect((await h.stripe.events.list({ type: "payment_method.automatically_updated" })).data).toHaveLength(
       0,
     );
+  });
+
+  it("the customer's default must be a payment method attached to it: another's or a detached one is refused, nothing changes", async () => {
+    const { customer, pmId } = await savedCard();
+    const other = await savedCard();
+    await expect(
+      h.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: other.pmId } }),
+    ).rejects.toMatchObject({ statusCode: 400, param: "invoice_settings[default_payment_method]" });
+    const loose = await h.stripe.paymentMethods.create({ type: "card", card: { token: "tok_visa" } });
+    await expect(
+      h.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: loose.id } }),
+    ).rejects.toMatchObject({ statusCode: 400 });
+    expect((await h.stripe.customers.retrieve(customer.id)) as Stripe.Customer).toMatchObject({
+      invoice_settings: { default_payment_method: null },
+    });
+    // Its own card, and clearing it, are taken.
+    const set = await h.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: pmId },
+    });
+    expect(set.invoice_settings.default_payment_method).toBe(pmId);
+    const cleared = await h.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: "" },
+    });
+    expect(cleared.invoice_settings.default_payment_method).toBeNull();
+    // On creation, the card it attaches (payment_method) may be its default at once.
+    const card = await h.stripe.paymentMethods.create({ type: "card", card: { token: "tok_visa" } });
+    const created = await h.stripe.customers.create({
+      payment_method: card.id,
+      invoice_settings: { default_payment_method: card.id },
+    });
+    expect(created.invoice_settings.default_payment_method).toBe(card.id);
+    await expect(
+      h.stripe.customers.create({ invoice_settings: { default_payment_method: loose.id } }),
+    ).rejects.toMatchObject({ statusCode: 400 });
   });
 
   it("the customer's default is set through invoice_settings; detaching sends payment_method.detached once", async () => {

@@ -2,7 +2,7 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { stringKey } from "../core/store.js";
-import { resourceMissing } from "../http/errors.js";
+import { refusedParam, resourceMissing } from "../http/errors.js";
 import { CUSTOMER_CREATE, CUSTOMER_UPDATE } from "../http/known-params.js";
 import {
   applyMetadata,
@@ -32,6 +32,31 @@ function applyCustomerParams(customer: Stripe.Customer, params: Params): void {
     if (pm !== undefined) customer.invoice_settings.default_payment_method = pm;
   }
   customer.metadata = applyMetadata(customer.metadata, params);
+}
+
+/**
+ * Refuses an `invoice_settings[default_payment_method]` that is not attached to the customer
+ * (Stripe: "ID of a payment method that's attached to the customer"), before anything changes.
+ * `attaching`: the payment method a creation attaches first (`payment_method`), which may be
+ * its default at once. An empty value clears the default and is always taken.
+ */
+function checkDefaultPaymentMethod(
+  engine: Engine,
+  params: Params,
+  account: string,
+  customerId: string | undefined,
+  attaching?: string,
+): void {
+  const invoiceSettings = child(params, "invoice_settings");
+  if (!invoiceSettings) return;
+  const id = optNullableString(invoiceSettings, "default_payment_method", "invoice_settings");
+  if (id === undefined || id === null || id === "" || id === attaching) return;
+  const pm = engine.store.find<Stripe.PaymentMethod>("payment_method", id, account);
+  if (pm === undefined || customerId === undefined || pm.obj.customer !== customerId)
+    throw refusedParam(
+      "invoice_settings[default_payment_method]",
+      `The customer does not have a payment method with the ID ${id}. The payment method must be attached to the customer.`,
+    );
 }
 
 export function registerCustomers(router: Router, engine: Engine): void {
@@ -80,8 +105,9 @@ export function registerCustomers(router: Router, engine: Engine): void {
         tax_exempt: "none",
         test_clock: testClock ?? null,
       };
-      applyCustomerParams(customer, req.params);
       const pm = optString(req.params, "payment_method");
+      checkDefaultPaymentMethod(engine, req.params, req.account, undefined, pm);
+      applyCustomerParams(customer, req.params);
       engine.store.insert<Stripe.Customer, CustomerMeta>("customer", req.account, customer, {});
       engine.emit("customer.created", customer, req.account);
       if (pm) attachPaymentMethod(engine, pm, customer.id, req.account);
@@ -103,6 +129,7 @@ export function registerCustomers(router: Router, engine: Engine): void {
     "/v1/customers/:id",
     (req) => {
       const customer = getCustomer(engine, req.pathParams.id!, req.account, "id");
+      checkDefaultPaymentMethod(engine, req.params, req.account, customer.id);
       const before = JSON.parse(JSON.stringify(customer)) as Stripe.Customer;
       applyCustomerParams(customer, req.params);
       engine.emit("customer.updated", customer, req.account, { previous: changed(before, customer) });
