@@ -14,7 +14,7 @@ import {
   type TicketUpdate,
   type TicketUpdateOutcome,
 } from "@susu/domain";
-import type { ResultAsync } from "neverthrow";
+import { okAsync, type ResultAsync } from "neverthrow";
 import { SystemClock } from "../clock/system-clock.js";
 import type { PrismaClient } from "../db/prisma-client.js";
 import { fromDatabase } from "../prisma/storage-errors.js";
@@ -52,9 +52,13 @@ function effectIdOf(ticket: SupportTicket): string | null {
 /**
  * {@link SupportDesk} on PostgreSQL (`support_tickets`). Opening is idempotent: the ticket
  * id is stable (the effect id, or `webhook:<event id>:parked`), and a ticket whose id or
- * effect id is already stored is kept as it is — a replayed effect or a re-parked event
- * opens nothing new and never reopens a ticket a person resolved. Only an update that asks
- * for it reopens one (`updateTicket`, `reopen`: its opener found the problem back).
+ * effect id is already stored is kept as it is — a replayed effect opens nothing new and
+ * never reopens a ticket a person resolved. A parking's ticket (`webhook_parked`,
+ * `effect_parked`) is the exception: an item that parks again after a person resolved its
+ * ticket (replayed, or a dismissal undone, and failed again) is a problem back, so the
+ * ticket is reopened with the new summary as a note; while it is open, a repeat changes
+ * nothing. Otherwise only an update that asks for it reopens one (`updateTicket`, `reopen`:
+ * its opener found the problem back).
  */
 export class PrismaSupportDesk implements ContextualSupportDesk, SupportTicketStore {
   constructor(
@@ -92,9 +96,28 @@ export class PrismaSupportDesk implements ContextualSupportDesk, SupportTicketSt
         }),
       "open support ticket",
     )
-      .map(() => undefined)
-      .mapErr(
-        (e): SupportDeskError => ({ type: "ticket_failed", code: "ticket_failed", message: e.message }),
+      .mapErr((e): SupportDeskError => ({ type: "ticket_failed", code: "ticket_failed", message: e.message }))
+      .andThen(({ count }) =>
+        count === 0 && effectIdOf(ticket) === null ? this.#reopenIfResolved(ticket, now) : okAsync(undefined),
+      );
+  }
+
+  /** A parking's ticket already stored: reopened, the new summary as a note, if a person resolved it. */
+  #reopenIfResolved(ticket: SupportTicket, at: Date): ResultAsync<void, SupportDeskError> {
+    return fromDatabase(
+      () => this.prisma.supportTicket.findUnique({ where: { id: ticket.id }, select: { status: true } }),
+      "read support ticket",
+    )
+      .mapErr((e): SupportDeskError => ({ type: "ticket_failed", code: "ticket_failed", message: e.message }))
+      .andThen((row) =>
+        row?.status !== "resolved"
+          ? okAsync(undefined)
+          : this.updateTicket(ticket.id, {
+              noteId: `parked-again:${at.getTime()}`,
+              summary: ticket.summary,
+              at: at.getTime(),
+              reopen: true,
+            }).map(() => undefined),
       );
   }
 

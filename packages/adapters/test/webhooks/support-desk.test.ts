@@ -43,6 +43,40 @@ describe("PrismaSupportDesk", () => {
     });
   });
 
+  it("a parking's ticket a person resolved is reopened when the item parks again (a replay or an undone dismissal that failed)", async () => {
+    const desk = new PrismaSupportDesk(db.prisma, clock);
+    const ticket = {
+      id: "webhook:evt_again:parked",
+      reason: "webhook_parked" as const,
+      summary: "Stripe event evt_again was parked",
+    };
+    expect((await desk.openTicket(ticket, { webhookEventId: "evt_again" })).isOk()).toBe(true);
+    // Opened again while still open (a repeat of the same parking): nothing changes.
+    expect((await desk.openTicket(ticket, { webhookEventId: "evt_again" })).isOk()).toBe(true);
+    const first = await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: ticket.id } });
+    expect(first).toMatchObject({ status: "open", details: { summary: ticket.summary } });
+    expect((first.details as { notes?: unknown }).notes).toBeUndefined();
+    await db.prisma.supportTicket.update({
+      where: { id: ticket.id },
+      data: { status: "resolved", resolution: "dismissed: the charge was deleted", resolvedBy: "ops" },
+    });
+    clock.advance(60_000);
+    expect(
+      (await desk.openTicket({ ...ticket, summary: "Stripe event evt_again was parked again" })).isOk(),
+    ).toBe(true);
+    const reopened = await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: ticket.id } });
+    expect(reopened).toMatchObject({ status: "open", resolution: null, resolvedBy: null });
+    expect(reopened.details).toMatchObject({
+      summary: ticket.summary,
+      notes: [
+        {
+          summary: "Stripe event evt_again was parked again",
+          reopened: { resolution: "dismissed: the charge was deleted", resolvedBy: "ops" },
+        },
+      ],
+    });
+  });
+
   it("concurrent openings of one ticket store one row", async () => {
     const desk = new PrismaSupportDesk(db.prisma, clock);
     const ticket = { id: "round_2:ticket:dispute:du_1", reason: "dispute" as const, summary: "dispute du_1" };
