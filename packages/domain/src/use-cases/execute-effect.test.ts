@@ -1,4 +1,4 @@
-import { errAsync } from "neverthrow";
+import { errAsync, okAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import type { NotifyError } from "../ports/notifier.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
@@ -130,5 +130,48 @@ describe("executeEffect after refused runs (ExecuteOptions.refusals)", () => {
       { refusals: 1 },
     );
     expect(keys).toEqual([{ method: "findTransfer", key: "hp_1:transfer:attempt:1" }]);
+  });
+});
+
+describe("executeEffect: set_default_payment_method refused", () => {
+  const effect = {
+    kind: "set_default_payment_method" as const,
+    id: "pm_1:default:1",
+    aggregate: "payment_method" as const,
+    aggregateId: "pm_1",
+    customerId: "cus_ana",
+    paymentMethodId: "pm_1",
+  };
+  const refused = {
+    type: "gateway_definite" as const,
+    code: "parameter_invalid_string",
+    message: "The customer does not have a payment method with the ID pm_1.",
+  };
+  function refusingWith(sim: InMemorySusu, customerId: string | undefined) {
+    return {
+      ...sim.ports,
+      gateway: Object.assign(Object.create(sim.ports.gateway), {
+        setDefaultPaymentMethod: () => errAsync(refused),
+        getPaymentMethod: (id: string) =>
+          okAsync({
+            paymentMethodId: id,
+            type: "card" as const,
+            ...(customerId !== undefined ? { customerId } : {}),
+            createdAt: 0,
+          }),
+      }),
+    };
+  }
+
+  it("is done when the card is no longer the customer's (removed meanwhile): nothing to make default", async () => {
+    const sim = new InMemorySusu();
+    const result = await executeEffect(sim.deps, refusingWith(sim, undefined), effect);
+    expect(result._unsafeUnwrap()).toEqual([]);
+  });
+
+  it("is parked (a person looks) when Stripe refuses a card the customer still has", async () => {
+    const sim = new InMemorySusu();
+    const result = await executeEffect(sim.deps, refusingWith(sim, "cus_ana"), effect);
+    expect(result._unsafeUnwrapErr()).toMatchObject({ code: "parameter_invalid_string", retry: false });
   });
 });

@@ -621,7 +621,8 @@ function executeMarketplaceChargeEffect(
 /**
  * A saved payment method's provider calls, keyed by the effect id. A method the provider
  * no longer has, or has already detached (`payment_method_unexpected_state`), is detached:
- * done. Any other refusal is parked for a person; anything else is retried.
+ * done; one no longer attached to the customer is not made their default: done too. Any
+ * other refusal is parked for a person; anything else is retried.
  */
 function executePaymentMethodEffect(
   ports: EffectPorts,
@@ -646,7 +647,25 @@ function executePaymentMethodEffect(
           paymentMethodId: effect.paymentMethodId,
         })
         .map((): readonly PaymentObjectFact[] => [])
-        .mapErr(fromGateway);
+        .orElse((e) =>
+          e.type !== "gateway_definite"
+            ? errAsync(fromGateway(e))
+            : // Refused: a card no longer the customer's (removed meanwhile, through susu or at
+              // the provider) cannot be their default, and its removal's own news updates the
+              // person's cards: nothing is left to do. Any other refusal is parked.
+              ports.gateway
+                .getPaymentMethod(effect.paymentMethodId)
+                .map((pm) => pm.customerId !== effect.customerId)
+                .orElse((read) =>
+                  read.type === "gateway_definite" && isGoneCode(read.code)
+                    ? okAsync<boolean, GatewayError>(true)
+                    : errAsync(read),
+                )
+                .mapErr(() => fromGateway(e))
+                .andThen((gone) =>
+                  gone ? okAsync<readonly PaymentObjectFact[], EffectFailure>([]) : errAsync(fromGateway(e)),
+                ),
+        );
   }
 }
 
@@ -685,10 +704,8 @@ const KEY_MOVES_AFTER_REFUSAL: ReadonlySet<string> = new Set([
   "setDefaultPaymentMethod",
   "detachPaymentMethod",
   "cancelSubscription",
-  "changeSubscriptionPrice",
   "createPlanPrice",
   "updatePlanProduct",
-  "createSubscription",
   "createSubscriptionCheckout",
   "expireCheckoutSession",
   "setSubscriptionPaymentMethod",
