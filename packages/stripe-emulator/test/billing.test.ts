@@ -197,6 +197,14 @@ describe("monthly subscription", () => {
     const later = await h.stripe.invoices.retrieve(invoiceId);
     expect(later.attempt_count).toBe(1);
     expect(later.status).toBe("open");
+    // A payment by hand that fails brings back neither the retries nor the subscription.
+    await expect(h.stripe.invoices.pay(invoiceId)).rejects.toMatchObject({ statusCode: 402 });
+    const failed = await h.stripe.invoices.retrieve(invoiceId);
+    expect(failed.next_payment_attempt).toBeNull();
+    expect(failed.status).toBe("open");
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("canceled");
+    await h.emu.control.advanceClock(30 * DAY);
+    expect((await h.stripe.invoices.retrieve(invoiceId)).attempt_count).toBe(failed.attempt_count);
     // Still payable by hand.
     const good = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
     expect((await h.stripe.invoices.pay(invoiceId, { payment_method: good.id })).status).toBe("paid");

@@ -461,9 +461,17 @@ function paymentFailed(engine: Engine, record: InvoiceRecord): void {
     engine.emit("invoice.payment_failed", invoice, record.owner, { clock });
     return;
   }
+  const sub = subscriptionRecordOf(engine, invoice);
+  if (invoice.auto_advance === false || sub?.obj.status === "canceled") {
+    // A payment by hand of an invoice whose automatic collection stopped (its subscription was
+    // cancelled): it failed, and that is all; nothing retries it and the subscription stays
+    // as it is (a cancelled one is terminal).
+    invoice.next_payment_attempt = null;
+    engine.emit("invoice.payment_failed", invoice, record.owner, { clock });
+    return;
+  }
   const delays = engine.options.invoiceRetryDelaysSeconds;
   const retry = invoice.attempt_count - 1;
-  const sub = subscriptionRecordOf(engine, invoice);
   const initial = invoice.billing_reason === "subscription_create";
   invoice.next_payment_attempt =
     !initial && retry < delays.length ? engine.now(clock) + delays[retry]! : null;
