@@ -4,6 +4,7 @@
 // not parked; a refusal for a card the customer still has stays a refusal.
 import { type EffectPorts, useCaseDepsOn, useCases } from "@susu/domain";
 import {
+  InMemoryLedgerStore,
   InMemoryStore,
   InMemoryTimerScheduler,
   RecordingNotifier,
@@ -28,7 +29,8 @@ describe("set_default_payment_method on the emulator", () => {
       notifier: new RecordingNotifier(),
       desk: new RecordingSupportDesk(),
       timers: new InMemoryTimerScheduler(),
-    } as EffectPorts;
+      ledger: new InMemoryLedgerStore(),
+    };
   });
   afterAll(async () => harness.emulator.stop());
 
