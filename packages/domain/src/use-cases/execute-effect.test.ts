@@ -169,6 +169,20 @@ describe("executeEffect: set_default_payment_method refused", () => {
     expect(result._unsafeUnwrap()).toEqual([]);
   });
 
+  it("is retried when the card cannot be read back for a passing fault (not parked)", async () => {
+    const sim = new InMemorySusu();
+    const ports = {
+      ...sim.ports,
+      gateway: Object.assign(Object.create(sim.ports.gateway), {
+        setDefaultPaymentMethod: () => errAsync(refused),
+        getPaymentMethod: () =>
+          errAsync({ type: "gateway_retryable" as const, code: "api_error", message: "503 from Stripe" }),
+      }),
+    };
+    const result = await executeEffect(sim.deps, ports, effect);
+    expect(result._unsafeUnwrapErr()).toMatchObject({ retry: true });
+  });
+
   it("is parked (a person looks) when Stripe refuses a card the customer still has", async () => {
     const sim = new InMemorySusu();
     const result = await executeEffect(sim.deps, refusingWith(sim, "cus_ana"), effect);

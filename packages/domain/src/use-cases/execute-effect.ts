@@ -661,7 +661,9 @@ function executePaymentMethodEffect(
                     ? okAsync<boolean, GatewayError>(true)
                     : errAsync(read),
                 )
-                .mapErr(() => fromGateway(e))
+                // A read that failed on the way (a timeout, a 5xx) is retried; one refused
+                // outright leaves the set-default's own refusal to a person.
+                .mapErr((read) => fromGateway(read.type === "gateway_definite" ? e : read))
                 .andThen((gone) =>
                   gone ? okAsync<readonly PaymentObjectFact[], EffectFailure>([]) : errAsync(fromGateway(e)),
                 ),
