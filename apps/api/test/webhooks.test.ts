@@ -109,21 +109,29 @@ describe("POST /webhooks/stripe", () => {
     expect(await stored(racing.id)).toBe(1);
   });
 
-  it("stores a signed event carrying a NUL character (PostgreSQL cannot), with U+FFFD in its place", async () => {
+  /** A signed-to-be `customer.updated` event about `customer`, with a fresh id. */
+  function customerUpdated(kind: string, customer: Record<string, unknown>) {
     seq += 1;
-    const id = `evt_api_nul_${Date.now().toString(36)}_${seq}`;
+    const id = `evt_api_${kind}_${Date.now().toString(36)}_${seq}`;
     const body = JSON.stringify({
       id,
       object: "event",
       api_version: "2026-08-26.dahlia",
       created: Math.floor(Date.now() / 1000),
-      data: {
-        object: { id: "cus_nul", object: "customer", name: "Ana\u0000B", metadata: { "k\u0000": "v" } },
-      },
+      data: { object: { object: "customer", ...customer } },
       livemode: false,
       pending_webhooks: 1,
       request: { id: null, idempotency_key: null },
       type: "customer.updated",
+    });
+    return { id, body };
+  }
+
+  it("stores a signed event carrying a NUL character (PostgreSQL cannot), with U+FFFD in its place", async () => {
+    const { id, body } = customerUpdated("nul", {
+      id: "cus_nul",
+      name: "Ana\u0000B",
+      metadata: { "k\u0000": "v" },
     });
     expect(body).toContain("\\u0000");
     const response = await deliver(body, sign(body));
@@ -135,26 +143,11 @@ describe("POST /webhooks/stripe", () => {
   });
 
   it("stores a signed event carrying a lone UTF-16 surrogate escape (PostgreSQL's jsonb cannot), with U+FFFD in its place", async () => {
-    seq += 1;
-    const id = `evt_api_surrogate_${Date.now().toString(36)}_${seq}`;
     // JSON.stringify escapes a lone surrogate as \ud83d; a pair (an emoji) is kept as it is.
-    const body = JSON.stringify({
-      id,
-      object: "event",
-      api_version: "2026-08-26.dahlia",
-      created: Math.floor(Date.now() / 1000),
-      data: {
-        object: {
-          id: "cus_surrogate",
-          object: "customer",
-          name: "Ana\ud83d B \ud83d\ude00",
-          metadata: { "k\udc00": "v" },
-        },
-      },
-      livemode: false,
-      pending_webhooks: 1,
-      request: { id: null, idempotency_key: null },
-      type: "customer.updated",
+    const { id, body } = customerUpdated("surrogate", {
+      id: "cus_surrogate",
+      name: "Ana\ud83d B \ud83d\ude00",
+      metadata: { "k\udc00": "v" },
     });
     expect(body).toContain("\\ud83d");
     const response = await deliver(body, sign(body));

@@ -10,11 +10,11 @@ import {
   AGGREGATE_KINDS,
   type Clock,
   DISMISSAL_REASON_MAX_CHARS,
-  type DismissOutcome,
   type LedgerAdjustments,
   type LedgerReader,
   type OutboxEntry,
   type OutboxOperations,
+  type ParkedDismissal,
   parkedEffectTicketId,
   type SupportTicketRecord,
   type SupportTicketStore,
@@ -541,14 +541,22 @@ function replayRefused(
     : problem(c, 409, `${code}_not_parked`, `${noun} ${id} is ${what}`);
 }
 
-/** The answer to a dismissal: the item's new status, who, when, why, and its ticket. */
-function dismissed(
+/**
+ * Dismisses parked item `id` through `store` as the caller, now, with `reason`; the answer:
+ * the item's new status, who, when, why, and its ticket.
+ */
+async function dismissParked(
   c: Context<V1Env>,
   code: keyof typeof PARKED_NOUN,
   id: string,
-  outcome: DismissOutcome,
-  dismissal: { readonly by: string; readonly reason: string; readonly at: number },
+  reason: string,
+  clock: Clock,
+  store: Pick<OutboxOperations, "dismissParked">,
 ) {
+  const dismissal: ParkedDismissal = { by: c.get("principal").subject, reason, at: clock.now() };
+  const result = await store.dismissParked(id, dismissal);
+  if (result.isErr()) return useCaseProblem(c, result.error);
+  const outcome = result.value;
   const noun = PARKED_NOUN[code];
   if (outcome.outcome === "not_found") return problem(c, 404, `${code}_not_found`, `no ${noun} ${id}`);
   if (outcome.outcome === "not_parked")
@@ -663,17 +671,16 @@ export function operationsV1(deps: OperationsDeps) {
     return c.json(replayAllBody(replayed.value, dueAt), 200);
   });
 
-  app.openapi(dismissWebhookEventRoute, async (c) => {
-    const { eventId } = c.req.valid("param");
-    const dismissal = {
-      by: c.get("principal").subject,
-      reason: c.req.valid("json").reason,
-      at: deps.clock.now(),
-    };
-    const outcome = await deps.inbox.dismissParked(eventId, dismissal);
-    if (outcome.isErr()) return useCaseProblem(c, outcome.error);
-    return dismissed(c, "webhook_event", eventId, outcome.value, dismissal);
-  });
+  app.openapi(dismissWebhookEventRoute, (c) =>
+    dismissParked(
+      c,
+      "webhook_event",
+      c.req.valid("param").eventId,
+      c.req.valid("json").reason,
+      deps.clock,
+      deps.inbox,
+    ),
+  );
 
   app.openapi(listOutboxRoute, async (c) => {
     const query = c.req.valid("query");
@@ -704,17 +711,16 @@ export function operationsV1(deps: OperationsDeps) {
     return c.json(replayAllBody(replayed.value, dueAt), 200);
   });
 
-  app.openapi(dismissOutboxEffectRoute, async (c) => {
-    const { effectId } = c.req.valid("param");
-    const dismissal = {
-      by: c.get("principal").subject,
-      reason: c.req.valid("json").reason,
-      at: deps.clock.now(),
-    };
-    const outcome = await deps.outbox.dismissParked(effectId, dismissal);
-    if (outcome.isErr()) return useCaseProblem(c, outcome.error);
-    return dismissed(c, "outbox_effect", effectId, outcome.value, dismissal);
-  });
+  app.openapi(dismissOutboxEffectRoute, (c) =>
+    dismissParked(
+      c,
+      "outbox_effect",
+      c.req.valid("param").effectId,
+      c.req.valid("json").reason,
+      deps.clock,
+      deps.outbox,
+    ),
+  );
 
   return app;
 }
