@@ -81,7 +81,7 @@ const AdjustmentSchema = z
     occurredAt: z.string().datetime().optional().openapi({
       example: "2026-12-01T14:00:00.000Z",
       description:
-        "When the movement it books happened (not in the future: 400 `invalid_adjustment`); default now. An adjustment that books a Stripe movement is dated when Stripe moved the money, so reconciliation compares it in that period.",
+        "When the movement it books happened (from 1970 on and not in the future, else 400 `invalid_adjustment`); default now. An adjustment that books a Stripe movement is dated when Stripe moved the money, so reconciliation compares it in that period.",
     }),
     resolveTicket: z
       .boolean()

@@ -214,7 +214,9 @@ function instantOf(text: string): number | undefined {
   const y = Number(year);
   const m = Number(month);
   const d = Number(day);
-  const calendar = new Date(Date.UTC(y, m - 1, d));
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999.
+  const calendar = new Date(0);
+  calendar.setUTCFullYear(y, m - 1, d);
   if (calendar.getUTCFullYear() !== y || calendar.getUTCMonth() !== m - 1 || calendar.getUTCDate() !== d)
     return undefined;
   if (Number(hour ?? 0) > 23 || Number(minute ?? 0) > 59 || Number(second ?? 0) > 59) return undefined;
@@ -481,12 +483,12 @@ export function reconciliationV1(deps: ReconciliationDeps) {
     app.openapi(runDayRoute, async (c) => {
       const { date } = c.req.valid("param");
       const from = /^\d{4}-\d{2}-\d{2}$/.test(date) ? instantOf(date) : undefined;
-      if (from === undefined)
+      if (from === undefined || checkReconciliationPeriod(from, from + DAY_MS).isErr())
         return problem(
           c,
           400,
           "reconciliation_day_invalid",
-          `the day must be a date that exists, written YYYY-MM-DD (e.g. 2026-12-01): ${JSON.stringify(date.slice(0, 40))} is not`,
+          `the day must be a date that exists from 1970-01-01 on, written YYYY-MM-DD (e.g. 2026-12-01): ${JSON.stringify(date.slice(0, 40))} is not`,
         );
       if (from + DAY_MS > runs.now())
         return problem(

@@ -42,6 +42,7 @@ let member: string;
 
 interface Problem {
   code: string;
+  detail: string;
 }
 interface Adjustment {
   object: string;
@@ -578,6 +579,18 @@ describe("an adjustment and the reconciliation", () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as Problem).code).toBe("invalid_adjustment");
   });
+
+  it.each(["1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])(
+    "refuses a date before 1970 (%s) with invalid_adjustment, in the request's own terms",
+    async (occurredAt) => {
+      const res = await post(admin, { ...correction(1), occurredAt });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as Problem;
+      expect(body.code).toBe("invalid_adjustment");
+      expect(body.detail).toContain("occurredAt");
+      expect(body.detail).toContain("1970-01-01");
+    },
+  );
 });
 
 describe("GET /v1/operations/ledger/adjustments", () => {

@@ -182,6 +182,8 @@ describe("POST /v1/operations/reconciliation/days/{date}/runs", () => {
     ["a day that does not exist", "2026-02-30", 400, "reconciliation_day_invalid"],
     ["not a date", "2026-12-1", 400, "reconciliation_day_invalid"],
     ["an instant", "2026-12-01T00:00:00Z", 400, "reconciliation_day_invalid"],
+    ["a day before 1970", "1969-12-31", 400, "reconciliation_day_invalid"],
+    ["a day in year 1", "0001-01-01", 400, "reconciliation_day_invalid"],
     ["today (not over yet)", "2026-12-02", 409, "reconciliation_day_not_over"],
     ["a day in the future", "2026-12-25", 409, "reconciliation_day_not_over"],
   ])("refuses %s with problem+json and runs nothing", async (_name, date, status, code) => {

@@ -156,6 +156,8 @@ describe("GET /v1/operations/reconciliation", () => {
       "reconciliation_period_invalid",
     ],
     ["no end", "from=2026-12-01", "invalid_request"],
+    ["a start before 1970", "from=1969-12-31&to=1970-01-01", "reconciliation_period_invalid"],
+    ["a start in year 1", "from=0001-01-01&to=0001-01-02", "reconciliation_period_invalid"],
     ["a bound too long to be a date", `from=${"9".repeat(50)}&to=2026-12-02`, "invalid_request"],
   ])("refuses %s with 400 problem+json and pulls nothing", async (_name, query, code) => {
     const before = await pulled();
@@ -165,6 +167,15 @@ describe("GET /v1/operations/reconciliation", () => {
     expect(((await res.json()) as { code: string }).code).toBe(code);
     expect(await pulled()).toBe(before);
   });
+
+  it.each(["from=1969-12-31&to=1970-01-01", "from=0001-01-01&to=0001-01-02"])(
+    "says why a period before 1970 is refused (%s): it starts too early, not that it is no date",
+    async (query) => {
+      const res = await app.request(`/v1/operations/reconciliation?${query}`, authed(admin));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/on or after 1970-01-01/);
+    },
+  );
 
   it("is for platform admins: a service token gets 403 admin_only, a member 403 operator_only", async () => {
     const query = "/v1/operations/reconciliation?from=2026-12-01&to=2026-12-02";

@@ -46,16 +46,15 @@ export function checkReconciliationPeriod(
   from: number,
   to: number,
 ): Result<ReconciliationPeriod, ReconciliationPeriodError> {
-  if (
-    !Number.isSafeInteger(from) ||
-    !Number.isSafeInteger(to) ||
-    from < 0 ||
-    from % 1000 !== 0 ||
-    to % 1000 !== 0
-  )
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from % 1000 !== 0 || to % 1000 !== 0)
     return err({
       code: "reconciliation_period_invalid",
       message: "from and to must be instants on whole seconds",
+    });
+  if (from < 0)
+    return err({
+      code: "reconciliation_period_invalid",
+      message: "a period starts on or after 1970-01-01T00:00:00Z",
     });
   if (from >= to)
     return err({

@@ -102,6 +102,27 @@ describe("manualAdjustment", () => {
       { numRuns: 300 },
     );
   });
+
+  it("refuses a time before 1970 or not whole ms in its own code (invalid_adjustment), whatever the postings", () => {
+    fc.assert(
+      fc.property(
+        balancedArb,
+        fc.oneof(
+          fc.integer({ min: -62_135_596_800_000, max: -1 }),
+          fc.constant(0.5),
+          fc.constant(Number.NaN),
+        ),
+        (postings, occurredAt) => {
+          const built = manualAdjustment(
+            { id: "adjustment:1", occurredAt, by: "ops_ana", reason: "fix", postings },
+            EXISTING,
+          );
+          expect(built.isErr() && built.error.code).toBe("invalid_adjustment");
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });
 
 describe("parseLedgerAccount", () => {

@@ -188,7 +188,7 @@ export interface ManualAdjustmentInput {
  * the chart or in `existingAccounts` (`unknown_account`), at most one round
  * (`adjustment_spans_rounds`), one currency when a reconciliation item is given
  * (`adjustment_currencies_mixed`), a reason and a ticket id that fit in refs and a time
- * not after `now` (`invalid_adjustment`), then the ledger's rules (`unbalanced_transaction`,
+ * from 1970 on and not after `now` (`invalid_adjustment`), then the ledger's rules (`unbalanced_transaction`,
  * `non_positive_amount`, `too_few_postings`…).
  */
 export function manualAdjustment(
@@ -205,6 +205,10 @@ export function manualAdjustment(
     );
   if (input.now !== undefined && input.occurredAt > input.now)
     return err(adjustmentError("invalid_adjustment", "an adjustment cannot happen in the future"));
+  // The ledger's times are epoch ms from 1970 on: an earlier date is refused here, in the
+  // request's own terms, rather than by the ledger's rule on its internal shape.
+  if (!Number.isSafeInteger(input.occurredAt) || input.occurredAt < 0)
+    return err(adjustmentError("invalid_adjustment", "occurredAt must be on or after 1970-01-01T00:00:00Z"));
   if (input.postings.length > MANUAL_ADJUSTMENT_POSTINGS_MAX)
     return err({
       type: "too_many_postings",
