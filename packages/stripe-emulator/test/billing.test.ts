@@ -210,6 +210,34 @@ describe("monthly subscription", () => {
     expect((await h.stripe.invoices.pay(invoiceId, { payment_method: good.id })).status).toBe("paid");
   });
 
+  it("cancelling during a renewal's draft hour charges nothing more: the draft is not finalized or attempted", async () => {
+    // "Cancels a customer's subscription immediately. The customer won't be charged again for
+    // the subscription" (docs.stripe.com/api/subscriptions/cancel).
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_visa");
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+    await h.emu.control.advanceClockTo(sub.items.data[0]!.current_period_end);
+    const draft = (await h.stripe.invoices.list({ subscription: sub.id })).data[0]!;
+    expect(draft).toMatchObject({
+      status: "draft",
+      billing_reason: "subscription_cycle",
+      auto_advance: true,
+    });
+    await h.stripe.subscriptions.cancel(sub.id);
+    await h.emu.control.advanceClock(2 * 3600);
+    const after = await h.stripe.invoices.retrieve(draft.id);
+    expect(after.status).toBe("draft");
+    expect(after.auto_advance).toBe(false);
+    expect(after.attempt_count).toBe(0);
+    expect((await h.stripe.charges.list({ customer: customer.id })).data.map((c) => c.amount)).toEqual([
+      1500,
+    ]);
+    const finalized = (await h.stripe.events.list({ type: "invoice.finalized", limit: 100 })).data;
+    expect(finalized.map((e) => (e.data.object as Stripe.Invoice).id)).not.toContain(draft.id);
+    // Still the merchant's to finalize by hand, as any draft whose auto_advance is off.
+    expect((await h.stripe.invoices.finalizeInvoice(draft.id)).status).toBe("open");
+  });
+
   it("cancels now, or at the period end", async () => {
     const price = await monthlyPrice();
     const customer = await customerWith("pm_card_visa");

@@ -638,13 +638,20 @@ function cancelSubscription(
   });
   // "By default, upon subscription cancellation, Stripe stops automatic collection of all
   // finalized invoices" (the cancel endpoint's reference): its open invoices stay open and
-  // payable by hand, but nothing retries them.
+  // payable by hand, but nothing retries them. "The customer won't be charged again for the
+  // subscription": a renewal still in its draft hour is not finalized nor attempted; it stays
+  // a draft the merchant may finalize by hand (what Stripe does with it is unverified).
   for (const invoice of engine.store.indexed<Stripe.Invoice, InvoiceMeta>(
     "invoice",
     record.owner,
     "subscription",
     record.obj.id,
   )) {
+    if (invoice.obj.status === "draft") {
+      invoice.obj.auto_advance = false;
+      engine.scheduler.cancel(FINALIZE_TASK, invoice.obj.id);
+      continue;
+    }
     if (invoice.obj.status !== "open") continue;
     invoice.obj.auto_advance = false;
     invoice.obj.next_payment_attempt = null;
