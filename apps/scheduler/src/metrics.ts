@@ -72,7 +72,7 @@ const TIMER_KINDS = {
   },
   held_payment: { release_due: true, retry_transfer: true, checkout_expired: true, refund_overdue: true },
   marketplace_charge: { retry_transfer: true, action_expired: true, refund_overdue: true },
-  subscription: { refund_overdue: true },
+  subscription: { refund_overdue: true, void_recheck: true },
 } as const satisfies {
   readonly [A in TimerJobPayload["aggregate"]]: Record<
     Extract<TimerJobPayload, { aggregate: A }>["timer"]["kind"],

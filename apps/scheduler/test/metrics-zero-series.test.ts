@@ -31,6 +31,7 @@ describe("series exported at 0 before any run", () => {
       "held_payment_timer.release_due",
       "marketplace_charge_timer.retry_transfer",
       "subscription_timer.refund_overdue",
+      "subscription_timer.void_recheck",
     ]) {
       expect(SCHEDULER_TASKS).toContain(task);
       for (const outcome of ["crashed", "failed"])

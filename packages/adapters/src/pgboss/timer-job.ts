@@ -157,6 +157,11 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
 
 const subscriptionTimerSchema: z.ZodType<SubscriptionTimer> = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("refund_overdue"), invoiceId: z.string().min(1) }),
+  z.strictObject({
+    kind: z.literal("void_recheck"),
+    invoiceId: z.string().min(1),
+    call: z.number().int().positive(),
+  }),
 ]);
 
 /**

@@ -1166,6 +1166,14 @@ const subscriptionSnapshot = z.strictObject({
           rest: unbookedRest.exactOptional(),
         }),
       ).exactOptional(),
+      // Since a void Stripe could not make while the invoice's debit was processing is asked
+      // again (older snapshots: none kept; a void asked then answers as call 1).
+      voiding: z
+        .strictObject({
+          calls: z.int().min(1),
+          status: z.enum(["requested", "awaiting_debit", "ended"]),
+        })
+        .exactOptional(),
     }),
   ),
   changes: nonNegative,
@@ -1274,6 +1282,8 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
     at: instant,
     timer: z.discriminatedUnion("kind", [
       z.strictObject({ kind: z.literal("refund_overdue"), invoiceId: text }),
+      // Since a void Stripe could not make while the invoice's debit was processing is asked again.
+      z.strictObject({ kind: z.literal("void_recheck"), invoiceId: text, call: z.int().min(1) }),
     ]),
   }),
   z.strictObject({

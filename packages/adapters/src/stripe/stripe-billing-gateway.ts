@@ -278,7 +278,7 @@ export class StripeBillingGateway implements BillingGateway {
     // refunded as its news comes) or void already is refused, and read back for its status.
     // One whose payment is a bank debit in flight cannot be voided until the debit ends: it is
     // answered `payment_processing`, not refused (its success is news that refunds it; after a
-    // failure the invoice stays open).
+    // failure the membership voids it under a new key).
     return this.#call(() =>
       this.stripe.invoices.voidInvoice(
         input.invoiceId,

@@ -4,7 +4,11 @@
 // payment of an invoice paid anyway refunded in full, once.
 import { money } from "@susu/domain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StripeBillingGateway, translateStripeEvent } from "../../src/stripe/index.js";
+import {
+  StripeBillingGateway,
+  translateMembershipEvent,
+  translateStripeEvent,
+} from "../../src/stripe/index.js";
 import { SETTLEMENT_SECONDS, type StripeHarness, startStripeHarness } from "./emulator-harness.js";
 
 describe("StripeBillingGateway on the emulator", () => {
@@ -227,6 +231,52 @@ describe("StripeBillingGateway on the emulator", () => {
     expect((await harness.stripe.invoices.retrieve(invoiceId)).status).toBe("open");
     await harness.emulator.control.advanceClock(SETTLEMENT_SECONDS);
     expect((await harness.stripe.invoices.retrieve(invoiceId)).status).toBe("paid");
+  });
+
+  it("an ended subscription's invoice whose BECS debit fails after its void was answered payment_processing: the failure is news, and a void under a new key voids it", async () => {
+    // Stripe cannot void an invoice while its debit is processing; once the debit failed the
+    // invoice is open again (payable by hand) and can be voided. Stripe keeps the first call's
+    // refusal for its key (at least 24 hours; the debit's outcome comes days later, when it may
+    // or may not be gone), so the membership asks again under a key of its own.
+    const { priceId } = (await price("pl_void_fail:price:aud_month:r1", "VoidFail", 15_00))._unsafeUnwrap();
+    const { customerId, paymentMethodId } = await harness.customerWithMandate("void_fail", "922222227");
+    const started = (
+      await billing.createSubscription({
+        idempotencyKey: "mbr_vf:create",
+        customerId,
+        priceId,
+        paymentMethodId,
+        trialDays: 0,
+        references: { subscriptionId: "mbr_vf" },
+      })
+    )._unsafeUnwrap();
+    const subscriptionId = started.stripeSubscriptionId;
+    const invoiceId = (await harness.stripe.subscriptions.retrieve(subscriptionId)).latest_invoice as string;
+    await harness.stripe.subscriptions.cancel(subscriptionId);
+    const first = await billing.voidInvoice({ idempotencyKey: "mbr_vf:invoice:a:void", invoiceId });
+    expect(first._unsafeUnwrap()).toEqual({ status: "payment_processing" });
+    await harness.events.skipExisting();
+    await harness.emulator.control.advanceClock(SETTLEMENT_SECONDS + 600);
+    // The debit failed: the ended subscription's invoice is open again, and Stripe says so.
+    expect((await harness.stripe.invoices.retrieve(invoiceId)).status).toBe("open");
+    const failures = (await harness.events.next())
+      .map((e) => translateMembershipEvent(e))
+      .flatMap((t) => (t.kind === "fact" && t.fact.kind === "invoice_payment_failed" ? [t.fact] : []));
+    expect(failures).toEqual([
+      expect.objectContaining({
+        refs: expect.objectContaining({ subscriptionId: "mbr_vf" }),
+        stripeSubscriptionId: subscriptionId,
+        invoice: expect.objectContaining({ invoiceId }),
+      }),
+    ]);
+    // Under the second call's key it voids the invoice; asked again, the same answer.
+    const second = await billing.voidInvoice({ idempotencyKey: "mbr_vf:invoice:a:void:2", invoiceId });
+    expect(second._unsafeUnwrap()).toEqual({ status: "void" });
+    const invoice = await harness.stripe.invoices.retrieve(invoiceId);
+    expect(invoice.status).toBe("void");
+    expect(
+      (await billing.voidInvoice({ idempotencyKey: "mbr_vf:invoice:a:void:2", invoiceId }))._unsafeUnwrap(),
+    ).toEqual({ status: "void" });
   });
 
   it("refunds a paid invoice's payment in full, once per key, and its refund's events name the membership and invoice", async () => {

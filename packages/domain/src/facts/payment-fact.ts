@@ -277,6 +277,18 @@ export type PaymentFact =
       readonly failureCode?: string;
     }
   | {
+      /**
+       * Stripe's answer to susu's void of a membership invoice (the void effect's answer):
+       * `voidId` is the effect id, `status` the invoice's status after the call (`void`, or
+       * one it had already: `paid`), or `payment_processing` (its bank debit is in flight, so
+       * it was not voided). The refs name the subscription and the invoice.
+       */
+      readonly kind: "invoice_void_answered";
+      readonly refs: PaymentReferences;
+      readonly voidId: string;
+      readonly status: string;
+    }
+  | {
       readonly kind: "invoice_marked_uncollectible";
       readonly refs: PaymentReferences;
       readonly stripeSubscriptionId: string;

@@ -69,6 +69,7 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
     case "invoice_payment_action_required":
     case "invoice_marked_uncollectible":
     case "invoice_refunds_made":
+    case "invoice_void_answered":
     case "membership_charge_refunded":
       return nobody(`a membership's news is not a held payment's (${fact.kind})`);
     case "transfer_created":

@@ -151,6 +151,7 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
     case "invoice_payment_action_required":
     case "invoice_marked_uncollectible":
     case "invoice_refunds_made":
+    case "invoice_void_answered":
     case "membership_charge_refunded":
       return nobody(`a membership's news is not a round's (${fact.kind})`);
     case "transfer_reversal_failed":

@@ -41,8 +41,16 @@ export const subscriptionIds = Object.freeze({
    * under `<s>:invoice:<i>:refund:<payment intent>`.
    */
   invoiceRefund: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund`,
-  /** Voiding invoice i, still unpaid when Stripe ended the subscription: `<s>:invoice:<i>:void`. */
-  invoiceVoid: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:void`,
+  /**
+   * Void call n of invoice i, still unpaid when Stripe ended the subscription:
+   * `<s>:invoice:<i>:void` (n = 1), then `…:void:<n>` (asked again after Stripe could not void
+   * it while its bank debit was processing).
+   */
+  invoiceVoid: (s: string, invoiceId: string, n = 1): string =>
+    `${s}:invoice:${invoiceId}:void${n > 1 ? `:${n}` : ""}`,
+  /** The timer that asks again when void call n was answered `payment_processing`: `<s>:invoice:<i>:void:<n>:recheck`. */
+  invoiceVoidRecheck: (s: string, invoiceId: string, n: number): string =>
+    `${s}:invoice:${invoiceId}:void:${n}:recheck`,
   /**
    * The deadline timer of invoice i's refund (still unfinished then: a ticket):
    * `<s>:invoice:<i>:refund:overdue`.

@@ -154,7 +154,12 @@ describe("Stripe's views drive the status, newest first", () => {
     expect(s.status).toBe("canceled");
     expect(s.endedAt).toBeDefined();
     expect(decided(s, snapshot("active", 4)).ignored?.code).toBe("subscription_ended");
-    expect(decided(s, failedInvoice("in_2", 5, 1, 3)).ignored?.code).toBe("subscription_ended");
+    expect(decided(s, snapshot("canceled", 4)).ignored?.code).toBe("subscription_ended");
+    // Not news of the membership, but of an invoice that must not stay payable: the debit of
+    // an unpaid invoice that failed after the end voids it (subscription-void-after-debit.test.ts).
+    expect(decided(s, failedInvoice("in_2", 5, 1, 3)).effects.map((e) => e.kind)).toEqual([
+      "void_subscription_invoice",
+    ]);
   });
 });
 
@@ -1511,6 +1516,15 @@ describe("the transition table", () => {
       stripeStatus: "needs_response",
     };
     watch(feed(active, [open]), open);
+    // Stripe's answer to a void: none asked, or the call answered already.
+    const voided: SubscriptionInput = {
+      type: "invoice_void_answered",
+      invoiceId: "in_2",
+      voidId: "sub1:invoice:in_2:void",
+      status: "void",
+    };
+    watch(active, voided);
+    watch(feed(failed, [snapshot("canceled", 31), voided]), voided);
     expect([...seen].sort()).toEqual([...SUBSCRIPTION_IGNORED_CODES].sort());
   });
 });

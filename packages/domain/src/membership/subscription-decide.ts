@@ -8,7 +8,7 @@ import {
 } from "../ledger/membership-movements.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
-import { MEMBERSHIP_REFUND_OVERDUE_MS } from "../policy/membership-policy.js";
+import { MEMBERSHIP_REFUND_OVERDUE_MS, MEMBERSHIP_VOID_RECHECK_MS } from "../policy/membership-policy.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type MembershipError, membershipError } from "./membership.errors.js";
 import {
@@ -468,15 +468,8 @@ function applySnapshot(
   // Ended at Stripe just now: its invoices still unpaid are voided, so their pages can no
   // longer be paid (a payment that beats the void is refunded: `paidAfterEnd`).
   if ((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined)
-    for (const inv of s.invoices)
-      if (inv.status !== "paid")
-        d.effects.push({
-          kind: "void_subscription_invoice",
-          id: subscriptionIds.invoiceVoid(s.id, inv.id),
-          aggregate: SUBSCRIPTION_AGGREGATE,
-          aggregateId: s.id,
-          stripeInvoiceId: inv.id,
-        });
+    for (const inv of d.state.invoices)
+      if (inv.status !== "paid" && inv.voiding === undefined) askVoid(d, inv, 0);
   // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended, in
   // Stripe's time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
   if (snap.status === "canceled" || snap.status === "incomplete_expired") {
@@ -495,6 +488,113 @@ function applySnapshot(
   }
   if (snap.observedAt !== undefined) d.observed(snap.observedAt);
   return undefined;
+}
+
+/**
+ * Asks Stripe to void invoice `inv`, unpaid after the membership ended: call `made + 1` (each
+ * call its own key: Stripe keeps a call's answer, a refusal included, for its key). The
+ * answer comes back as `invoice_void_answered`.
+ */
+function askVoid(d: SubscriptionDraft, inv: SubscriptionInvoice, made: number): void {
+  const s = d.state;
+  const n = made + 1;
+  d.putInvoice({ ...inv, voiding: { calls: n, status: "requested" } });
+  d.effects.push({
+    kind: "void_subscription_invoice",
+    id: subscriptionIds.invoiceVoid(s.id, inv.id, n),
+    aggregate: SUBSCRIPTION_AGGREGATE,
+    aggregateId: s.id,
+    stripeInvoiceId: inv.id,
+  });
+}
+
+/**
+ * Stripe's answer to void call `voidId` of an invoice. `payment_processing`: the invoice's
+ * bank debit is in flight and cannot be called back, so it was not voided; the void waits for
+ * the debit (its failure asks again, see {@link voidAfterFailure}; its success is a payment
+ * after the end, refunded) and a recheck timer asks again should no news of it come. Any other
+ * answer (void; paid, refunded as its news comes; void already) ends the voiding.
+ */
+function voidAnswered(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_void_answered" }>,
+): Result<SubscriptionDecision, never> {
+  const s = d.state;
+  const inv = s.invoices.find((i) => i.id === input.invoiceId);
+  // A void asked before voids were kept on the invoice answers as call 1.
+  const voiding =
+    inv?.voiding ??
+    (inv !== undefined && input.voidId === subscriptionIds.invoiceVoid(s.id, inv.id, 1)
+      ? { calls: 1, status: "requested" as const }
+      : undefined);
+  if (inv === undefined || voiding === undefined)
+    return ignore(s, "void_not_requested", `susu did not ask to void invoice ${input.invoiceId}`);
+  if (
+    voiding.status !== "requested" ||
+    input.voidId !== subscriptionIds.invoiceVoid(s.id, inv.id, voiding.calls)
+  )
+    return ignore(
+      s,
+      "void_already_answered",
+      `${input.voidId} is not invoice ${inv.id}'s void waiting for its answer (call ${voiding.calls}, ${voiding.status})`,
+    );
+  if (input.status === "payment_processing" && inv.status !== "paid") {
+    d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "awaiting_debit" } });
+    d.timer(
+      subscriptionIds.invoiceVoidRecheck(s.id, inv.id, voiding.calls),
+      { kind: "void_recheck", invoiceId: inv.id, call: voiding.calls },
+      d.now + MEMBERSHIP_VOID_RECHECK_MS,
+    );
+    return d.done();
+  }
+  d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "ended" } });
+  return d.done();
+}
+
+/**
+ * A payment of an invoice failed after the membership ended for good: the invoice is open
+ * again and its page payable (money that would be refunded), so it is voided now. That is
+ * the debit a void waited for (`awaiting_debit`), or the debit of an invoice first heard of
+ * now (a renewal in flight at the end). Not when a void call waits for its answer, or the
+ * voiding ended. One known at the end before voids were kept on the invoice had call 1 then:
+ * this is call 2. Whether a call was asked.
+ */
+function voidAfterFailure(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_payment_failed" }>,
+): boolean {
+  const known = d.state.invoices.find((i) => i.id === input.invoice.invoiceId);
+  if (known?.status === "paid") return false;
+  const voiding = known?.voiding;
+  if (voiding !== undefined && voiding.status !== "awaiting_debit") return false;
+  askVoid(d, d.invoice(input.invoice), voiding?.calls ?? (known !== undefined ? 1 : 0));
+  return true;
+}
+
+/**
+ * The recheck of void call `timer.call`, answered `payment_processing`: still waiting for the
+ * debit (no news of its outcome came), the void is asked again (the debit failed unheard: it
+ * is voided; still processing: it waits again; paid: refunded as its news comes).
+ */
+function voidRecheck(
+  d: SubscriptionDraft,
+  timer: Extract<SubscriptionTimer, { kind: "void_recheck" }>,
+): Result<SubscriptionDecision, never> {
+  const s = d.state;
+  const inv = s.invoices.find((i) => i.id === timer.invoiceId);
+  if (
+    inv === undefined ||
+    inv.status === "paid" ||
+    inv.voiding?.status !== "awaiting_debit" ||
+    inv.voiding.calls !== timer.call
+  )
+    return ignore(
+      s,
+      "timer_no_longer_due",
+      `void call ${timer.call} of invoice ${timer.invoiceId} no longer waits for a debit`,
+    );
+  askVoid(d, inv, inv.voiding.calls);
+  return d.done();
 }
 
 /**
@@ -1262,16 +1362,22 @@ function paymentFailed(
   input: Extract<SubscriptionInput, { type: "invoice_payment_failed" }>,
 ): Result<SubscriptionDecision, never> | undefined {
   const s = d.state;
+  // Ended for good: an unpaid invoice is voided (its page would take money for nothing).
+  const asked =
+    (isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined)) &&
+    voidAfterFailure(d, input);
   if (isSubscriptionEnded(s.status))
-    return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+    return asked ? d.done() : ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
   const inv = d.invoice(input.invoice);
   if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
   if (input.attemptCount <= inv.failedAttempts)
-    return ignore(
-      s,
-      "failure_already_recorded",
-      `attempt ${input.attemptCount} of invoice ${inv.id} was heard of`,
-    );
+    return asked
+      ? d.done()
+      : ignore(
+          s,
+          "failure_already_recorded",
+          `attempt ${input.attemptCount} of invoice ${inv.id} was heard of`,
+        );
   // Stripe does not retry a new subscription's first invoice (no next attempt): that
   // membership never started, so nothing lapses; it expires unless the invoice is paid.
   const firstPayment = s.status === "incomplete" && input.nextPaymentAttemptAt === undefined;
@@ -1430,7 +1536,10 @@ function decideInput(
     case "invoice_refunds_made":
       return withRefund(d, input.invoiceId, (inv) => refundsMade(d, input, inv));
     case "timer":
+      if (input.timer.kind === "void_recheck") return voidRecheck(d, input.timer);
       return withRefund(d, input.timer.invoiceId, (inv) => refundOverdue(d, inv));
+    case "invoice_void_answered":
+      return voidAnswered(d, input);
     case "invoice_refunded_outside":
       noteSummedAnswer(d, input);
       return thenBookRests(d, s, input, outsideRefundNews(d, input));

@@ -23,7 +23,8 @@ import type { Ignored } from "../kernel/decision.js";
  * - `refund_not_requested`: news of a refund of an invoice susu did not refund.
  * - `refund_already_settled`: a refund's outcome already recorded (or a success after a failure).
  * - `refunds_already_known`: the refunds of an invoice's refund heard of again, or after it ended.
- * - `timer_no_longer_due`: a refund's deadline that fired after the refund ended, or again after its ticket.
+ * - `timer_no_longer_due`: a refund's deadline that fired after the refund ended, or again after its ticket;
+ *   a void's recheck that fired when that void no longer waits for a debit.
  * - `change_not_pending`: Stripe's refusal of a change that is not the one pending (repeated, or older).
  * - `invoice_not_paid`: a refund or dispute of an invoice's charge, the invoice not heard of as paid
  *   (yet: a fact so ignored fails as `invoice_not_paid_yet`, and its event is retried).
@@ -31,6 +32,8 @@ import type { Ignored } from "../kernel/decision.js";
  *   or a success after its failure).
  * - `dispute_already_closed`: news of a dispute of an invoice's charge after its closure.
  * - `dispute_unchanged`: news of such a dispute that changes nothing.
+ * - `void_not_requested`: Stripe's answer to a void of an invoice susu did not ask to void.
+ * - `void_already_answered`: an answer to a void call already heard, or to an earlier call than the last.
  */
 export const SUBSCRIPTION_IGNORED_CODES = [
   "already_created",
@@ -58,6 +61,8 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "outside_refund_known",
   "dispute_already_closed",
   "dispute_unchanged",
+  "void_not_requested",
+  "void_already_answered",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_IGNORED_CODES}. */

@@ -169,6 +169,17 @@ export type SubscriptionInput =
       /** The deadline for evidence, when the news says it. */
       readonly evidenceDueBy?: Instant;
     }
+  | {
+      /**
+       * Stripe's answer to susu's void `voidId` (the effect id) of invoice `invoiceId`: its
+       * status after the call (`void`; `paid`, or another it had already), or
+       * `payment_processing` (its bank debit is in flight, so it could not be voided yet).
+       */
+      readonly type: "invoice_void_answered";
+      readonly invoiceId: string;
+      readonly voidId: string;
+      readonly status: string;
+    }
   // timers
   | { readonly type: "timer"; readonly timer: SubscriptionTimer };
 

@@ -5,4 +5,10 @@ export type SubscriptionTimer =
    * `MEMBERSHIP_REFUND_OVERDUE_MS` after it was requested): still unfinished, a person gets
    * a ticket.
    */
-  { readonly kind: "refund_overdue"; readonly invoiceId: string };
+  | { readonly kind: "refund_overdue"; readonly invoiceId: string }
+  /**
+   * Stripe answered void call `call` of invoice `invoiceId` that its bank debit is processing:
+   * at the policy's `MEMBERSHIP_VOID_RECHECK_MS` after, still waiting (no news of the debit's
+   * outcome came), the void is asked again.
+   */
+  | { readonly kind: "void_recheck"; readonly invoiceId: string; readonly call: number };

@@ -154,6 +154,28 @@ export interface SubscriptionInvoice {
   readonly outsideRefunds?: readonly OutsideRefund[];
   /** Disputes of the invoice's charge, by dispute id. Absent: none heard of. */
   readonly disputes?: readonly InvoiceDispute[];
+  /**
+   * Susu's voiding of the invoice, still unpaid when Stripe ended the subscription. Absent:
+   * none asked since it was kept (a void asked before answers as call 1).
+   */
+  readonly voiding?: InvoiceVoiding;
+}
+
+/**
+ * Susu's voiding of an ended membership's unpaid invoice. Each call is its own effect, keyed
+ * `subscriptionIds.invoiceVoid(s, i, n)` (Stripe keeps a call's answer for its key, so a void
+ * asked again after one Stripe could not make is a new call):
+ *
+ * - `requested`: call `calls` was asked, its answer not heard yet;
+ * - `awaiting_debit`: Stripe answered that the invoice's bank debit is processing (a debit
+ *   cannot be called back, so the invoice cannot be voided yet): its failure (or, with no news
+ *   of it, the recheck timer) asks again; its success is a payment after the end, refunded;
+ * - `ended`: Stripe voided it, or answered that it is no longer unpaid (paid: refunded as its
+ *   news comes; void already).
+ */
+export interface InvoiceVoiding {
+  readonly calls: number;
+  readonly status: "requested" | "awaiting_debit" | "ended";
 }
 
 /** A refund of an invoice's charge made outside susu, as heard. */

@@ -13,3 +13,15 @@ import { DAY_MS, type DurationMs } from "../shared/time.js";
  * still pending after that needs a person (most likely the balance).
  */
 export const MEMBERSHIP_REFUND_OVERDUE_MS: DurationMs = 10 * DAY_MS;
+
+/**
+ * How long after Stripe answered that an ended membership's invoice cannot be voided yet (its
+ * bank debit is `processing`) susu asks again, should no news of the debit's outcome come.
+ *
+ * A BECS Direct Debit is a delayed notification payment method: Stripe learns whether it
+ * succeeded or failed up to 3 business days after it was made. Seven days cover that over a
+ * weekend and public holidays. A success is news (`invoice.paid`, refunded as paid after the
+ * end), and so is a failure (`invoice.payment_failed`, which voids at once); the recheck is for
+ * a failure whose news never reached the membership.
+ */
+export const MEMBERSHIP_VOID_RECHECK_MS: DurationMs = 7 * DAY_MS;

@@ -92,7 +92,8 @@ export interface BillingGateway {
    * no longer unpaid (paid, or void already) is answered with its status, not refused. One
    * whose payment is a bank debit still processing cannot be voided (the debit cannot be
    * called back): answered `payment_processing`, not refused; the debit's outcome comes as
-   * news (a payment after the end is refunded; after a failure the invoice stays open).
+   * news (a payment after the end is refunded; after a failure the membership asks for the
+   * void again under a new key, as it does when its recheck finds no news came).
    */
   voidInvoice(input: {
     readonly idempotencyKey: string;

@@ -20,6 +20,8 @@ export class FakeBillingGateway implements BillingGateway {
   #refusal: GatewayError | undefined;
   /** Refunds answer `pending` (Stripe has not finished them) instead of `succeeded`. */
   refundsPending = false;
+  /** What a void answers: `void`, or what Stripe answers otherwise (`paid`, `payment_processing`). */
+  voidInvoiceStatus = "void";
 
   /** The next call fails with this error. */
   refuseNext(code: string, type: GatewayError["type"] = "gateway_definite"): void {
@@ -109,7 +111,8 @@ export class FakeBillingGateway implements BillingGateway {
   }
 
   voidInvoice(input: Parameters<BillingGateway["voidInvoice"]>[0]) {
-    return this.#call({ method: "voidInvoice", ...input }, () => ({ status: "void" }));
+    const status = this.voidInvoiceStatus;
+    return this.#call({ method: "voidInvoice", ...input }, () => ({ status }));
   }
 
   cancelSubscription(input: Parameters<BillingGateway["cancelSubscription"]>[0]) {

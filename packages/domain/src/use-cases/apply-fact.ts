@@ -527,6 +527,7 @@ function withMethodNews(
  * | `checkout_payment_changed` | the held payment hears what its payment, read from the provider now, says (`checkoutInput`) |
  * | a refund whose references name a membership and its invoice (`subscriptionId`, `invoiceId`) | that subscription hears how susu's refund of the invoice ended (`invoice_refund_settled`) |
  * | `invoice_refunds_made` (the refunds susu's refund of a membership invoice made) | that subscription hears which refunds it waits for (`invoice_refunds_made`) |
+ * | `invoice_void_answered` (Stripe's answer to susu's void of a membership invoice) | that subscription hears it (`invoice_void_answered`): a void Stripe could not make while the invoice's debit is processing waits for the debit |
  * | about a payment whose references name a marketplace charge (`marketplaceChargeId`) | that charge hears the matching input (`routeToMarketplaceCharge`): the payment's outcome (a destination charge's payment read again for its transfer when the fact does not name it), sellers' transfers by seller and attempt, refunds by number and attempt, reversals by number, disputes |
  * | about a payment (debit, refund, transfer, dispute) | otherwise the round named by its references hears the matching input |
  * | `dispute_updated`, `dispute_closed` lost | ignored by rounds: a BECS dispute is booked when it opens |
@@ -581,6 +582,7 @@ export function applyPaymentFact(
     case "invoice_payment_action_required":
     case "invoice_marked_uncollectible":
     case "invoice_refunds_made":
+    case "invoice_void_answered":
     case "membership_charge_refunded":
       return applyPaymentObjectFact(deps, ports, fact, actor);
     case "payout_account_changed": {

@@ -193,10 +193,19 @@ export function executeBillingEffect(
         .map(snapshotFact)
         .mapErr(failed);
     case "void_subscription_invoice":
-      // Nothing to report: an invoice paid before the void is refunded as its news comes.
+      // The answer goes to the membership: a void Stripe could not make while the invoice's
+      // debit is processing waits for the debit (an invoice paid before the void is refunded
+      // as its news comes).
       return billing
         .voidInvoice({ idempotencyKey: effect.id, invoiceId: effect.stripeInvoiceId })
-        .map((): readonly PaymentObjectFact[] => [])
+        .map(({ status }): readonly PaymentObjectFact[] => [
+          {
+            kind: "invoice_void_answered",
+            refs: { subscriptionId: effect.aggregateId, invoiceId: effect.stripeInvoiceId },
+            voidId: effect.id,
+            status,
+          },
+        ])
         .mapErr(failed);
     case "refund_subscription_invoice": {
       // The refunds' references name the membership and the invoice, so their events

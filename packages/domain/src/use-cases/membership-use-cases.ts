@@ -443,6 +443,11 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
             ...amount,
           };
     }
+    case "invoice_void_answered": {
+      const { subscriptionId, invoiceId } = fact.refs;
+      if (subscriptionId === undefined || invoiceId === undefined) return undefined;
+      return { type: "invoice_void_answered", invoiceId, voidId: fact.voidId, status: fact.status };
+    }
     // A membership invoice's charge refunded outside susu, or disputed: resolved to the
     // invoice by the adapter (the charge carries no susu metadata).
     case "membership_charge_refunded": {

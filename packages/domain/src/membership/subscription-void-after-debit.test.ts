@@ -1,0 +1,275 @@
+// An ended membership's unpaid invoice whose bank debit was processing when susu asked Stripe
+// to void it: Stripe cannot void it then (the debit cannot be called back), so the gateway
+// answers `payment_processing`. A success is an invoice paid after the end (refunded); a failure
+// leaves the invoice open and payable, so susu voids it then, under a key of its own (Stripe
+// keeps the first call's answer for its key).
+import { describe, expect, it } from "vitest";
+import { MEMBERSHIP_VOID_RECHECK_MS } from "../policy/membership-policy.js";
+import { FakeBillingGateway } from "../testing/fake-billing-gateway.js";
+import {
+  activeSubscription,
+  failedInvoice,
+  feed,
+  MEMBERSHIP_T0,
+  paidInvoice,
+  snapshot,
+} from "../testing/membership-mothers.js";
+import { executeBillingEffect } from "../use-cases/execute-membership-effect.js";
+import type { SubscriptionEffect } from "./membership-effect.js";
+import { subscriptionIds } from "./membership-ids.js";
+import type { Subscription } from "./subscription.js";
+import { decideSubscription } from "./subscription-decide.js";
+import type { SubscriptionInput } from "./subscription-input.js";
+
+const DAY_MS = 86_400_000;
+const at = (day: number) => ({ now: MEMBERSHIP_T0 + day * DAY_MS });
+
+/** Attempt 1 of in_2 failed on day 30; Stripe's retry, a BECS debit, was processing when the person canceled on day 31. */
+function canceledWhileDebitProcessing(): Subscription {
+  return feed(activeSubscription(), [
+    failedInvoice("in_2", 30, 1, 3),
+    snapshot("canceled", 31, {
+      cancellationReason: "cancellation_requested",
+      endedAt: MEMBERSHIP_T0 + 31 * DAY_MS,
+    }),
+  ]);
+}
+
+const answered = (voidId: string, status: string): SubscriptionInput => ({
+  type: "invoice_void_answered",
+  invoiceId: "in_2",
+  voidId,
+  status,
+});
+
+const voids = (effects: readonly SubscriptionEffect[]) =>
+  effects.filter((e) => e.kind === "void_subscription_invoice");
+
+/** The membership after Stripe answered the first void `payment_processing` on day 31. */
+function waitingForTheDebit(): Subscription {
+  return decideSubscription(
+    canceledWhileDebitProcessing(),
+    answered("sub1:invoice:in_2:void", "payment_processing"),
+    at(31),
+  )._unsafeUnwrap().state;
+}
+
+describe("an ended membership's invoice whose BECS debit was processing when it was to be voided", () => {
+  it("the end asks for the void (call 1); its answer payment_processing waits for the debit, with a recheck timer", () => {
+    const s = canceledWhileDebitProcessing();
+    expect(s.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({ calls: 1, status: "requested" });
+    const d = decideSubscription(
+      s,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(31),
+    )._unsafeUnwrap();
+    expect(d.ignored).toBeUndefined();
+    expect(d.state.status).toBe("canceled");
+    expect(d.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
+      calls: 1,
+      status: "awaiting_debit",
+    });
+    expect(d.effects).toEqual([
+      {
+        kind: "schedule_timer",
+        id: "sub1:invoice:in_2:void:1:recheck",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        at: MEMBERSHIP_T0 + 31 * DAY_MS + MEMBERSHIP_VOID_RECHECK_MS,
+        timer: { kind: "void_recheck", invoiceId: "in_2", call: 1 },
+      },
+    ]);
+    // Heard again (the effect's answer replayed): nothing more.
+    const again = decideSubscription(
+      d.state,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(31),
+    );
+    expect(again._unsafeUnwrap().ignored?.code).toBe("void_already_answered");
+  });
+
+  it("the debit fails (invoice.payment_failed): the invoice is voided then, under a key of its own; once", () => {
+    const s = waitingForTheDebit();
+    const d = decideSubscription(s, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
+    expect(d.state.status).toBe("canceled");
+    expect(d.effects).toEqual([
+      {
+        kind: "void_subscription_invoice",
+        id: "sub1:invoice:in_2:void:2",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_2",
+      },
+    ]);
+    const inv = d.state.invoices.find((i) => i.id === "in_2");
+    expect(inv?.voiding).toEqual({ calls: 2, status: "requested" });
+    // No notice of a failed payment to a person whose membership ended, no ticket.
+    expect(d.effects.some((e) => e.kind === "notify" || e.kind === "open_ticket")).toBe(false);
+    // The same failure heard again asks for nothing more.
+    const again = decideSubscription(d.state, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
+    expect(voids(again.effects)).toEqual([]);
+    // Voided: done; the first call's recheck finds nothing to do.
+    const voided = decideSubscription(
+      d.state,
+      answered("sub1:invoice:in_2:void:2", "void"),
+      at(34),
+    )._unsafeUnwrap();
+    expect(voided.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
+      calls: 2,
+      status: "ended",
+    });
+    expect(voided.effects).toEqual([]);
+    const recheck = decideSubscription(
+      voided.state,
+      { type: "timer", timer: { kind: "void_recheck", invoiceId: "in_2", call: 1 } },
+      at(38),
+    )._unsafeUnwrap();
+    expect(recheck.ignored?.code).toBe("timer_no_longer_due");
+    // A later failure (a payment by hand of the void invoice cannot be made) voids nothing more.
+    const later = decideSubscription(voided.state, failedInvoice("in_2", 40, 3), at(40))._unsafeUnwrap();
+    expect(voids(later.effects)).toEqual([]);
+  });
+
+  it("no news of the debit's failure: the recheck timer voids again under a new key; still processing, it waits again", () => {
+    const s = waitingForTheDebit();
+    const d = decideSubscription(
+      s,
+      { type: "timer", timer: { kind: "void_recheck", invoiceId: "in_2", call: 1 } },
+      at(38),
+    )._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([
+      expect.objectContaining({ id: "sub1:invoice:in_2:void:2", stripeInvoiceId: "in_2" }),
+    ]);
+    // The first call's answer heard late says nothing of the second.
+    const stale = decideSubscription(
+      d.state,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(38),
+    );
+    expect(stale._unsafeUnwrap().ignored?.code).toBe("void_already_answered");
+    const still = decideSubscription(
+      d.state,
+      answered("sub1:invoice:in_2:void:2", "payment_processing"),
+      at(38),
+    )._unsafeUnwrap();
+    expect(still.effects).toEqual([
+      expect.objectContaining({
+        kind: "schedule_timer",
+        id: "sub1:invoice:in_2:void:2:recheck",
+        timer: { kind: "void_recheck", invoiceId: "in_2", call: 2 },
+      }),
+    ]);
+    // The timer of the first call fires again (a crash): it is not the one awaited.
+    const old = decideSubscription(
+      still.state,
+      { type: "timer", timer: { kind: "void_recheck", invoiceId: "in_2", call: 1 } },
+      at(45),
+    )._unsafeUnwrap();
+    expect(old.ignored?.code).toBe("timer_no_longer_due");
+  });
+
+  it("the debit succeeds: paid after the end, refunded in full; the recheck then voids nothing", () => {
+    const s = waitingForTheDebit();
+    const paid = decideSubscription(s, paidInvoice("in_2", 34), at(34))._unsafeUnwrap();
+    expect(paid.effects.map((e) => e.kind)).toContain("refund_subscription_invoice");
+    const recheck = decideSubscription(
+      paid.state,
+      { type: "timer", timer: { kind: "void_recheck", invoiceId: "in_2", call: 1 } },
+      at(38),
+    )._unsafeUnwrap();
+    expect(recheck.ignored?.code).toBe("timer_no_longer_due");
+    expect(voids(recheck.effects)).toEqual([]);
+  });
+
+  it("a void answered void (or paid) ends the voiding: a later failure asks for nothing", () => {
+    for (const status of ["void", "paid"]) {
+      const d = decideSubscription(
+        canceledWhileDebitProcessing(),
+        answered("sub1:invoice:in_2:void", status),
+        at(31),
+      )._unsafeUnwrap();
+      expect(d.effects).toEqual([]);
+      expect(d.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({ calls: 1, status: "ended" });
+      const failed = decideSubscription(d.state, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
+      expect(voids(failed.effects)).toEqual([]);
+    }
+  });
+
+  it("the debit of an invoice the ended membership never heard of fails: voided (call 1)", () => {
+    // The renewal in_3 was being debited when the person canceled: no news of it came before the end.
+    const s = feed(activeSubscription(), [
+      snapshot("canceled", 31, {
+        cancellationReason: "cancellation_requested",
+        endedAt: MEMBERSHIP_T0 + 31 * DAY_MS,
+      }),
+    ]);
+    const d = decideSubscription(s, failedInvoice("in_3", 34, 1), at(34))._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([
+      {
+        kind: "void_subscription_invoice",
+        id: "sub1:invoice:in_3:void",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_3",
+      },
+    ]);
+    expect(d.state.status).toBe("canceled");
+  });
+
+  it("a membership canceled for non-payment: the failure that ended it, heard after the end, asks for no second void", () => {
+    const s = feed(activeSubscription(), [
+      failedInvoice("in_2", 30, 1, 3),
+      snapshot("canceled", 45, {
+        cancellationReason: "payment_failed",
+        endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+      }),
+    ]);
+    expect(s.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({ calls: 1, status: "requested" });
+    const d = decideSubscription(s, failedInvoice("in_2", 45, 2), at(45))._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([]);
+  });
+
+  it("void answers of an invoice susu never asked to void are ignored", () => {
+    const d = decideSubscription(
+      activeSubscription(),
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(31),
+    );
+    expect(d._unsafeUnwrap().ignored?.code).toBe("void_not_requested");
+  });
+
+  it("ids: the n-th void of an invoice and its recheck timer", () => {
+    expect(subscriptionIds.invoiceVoid("s1", "in_9")).toBe("s1:invoice:in_9:void");
+    expect(subscriptionIds.invoiceVoid("s1", "in_9", 1)).toBe("s1:invoice:in_9:void");
+    expect(subscriptionIds.invoiceVoid("s1", "in_9", 2)).toBe("s1:invoice:in_9:void:2");
+    expect(subscriptionIds.invoiceVoidRecheck("s1", "in_9", 2)).toBe("s1:invoice:in_9:void:2:recheck");
+  });
+});
+
+describe("the void effect reports Stripe's answer to the membership", () => {
+  it.each(["void", "payment_processing", "paid"])(
+    "answered %s: one fact naming the call and the invoice",
+    async (status) => {
+      const billing = new FakeBillingGateway();
+      billing.voidInvoiceStatus = status;
+      const facts = await executeBillingEffect(billing, {
+        kind: "void_subscription_invoice",
+        id: "sub1:invoice:in_2:void:2",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_2",
+      });
+      expect(facts._unsafeUnwrap()).toEqual([
+        {
+          kind: "invoice_void_answered",
+          refs: { subscriptionId: "sub1", invoiceId: "in_2" },
+          voidId: "sub1:invoice:in_2:void:2",
+          status,
+        },
+      ]);
+      expect(billing.calls).toEqual([
+        { method: "voidInvoice", idempotencyKey: "sub1:invoice:in_2:void:2", invoiceId: "in_2" },
+      ]);
+    },
+  );
+});
