@@ -77,10 +77,23 @@ export function isJsonContentType(value: string | undefined): boolean {
 }
 
 /**
+ * The request without its `Content-Type`, for a body that is empty: the routes' validators
+ * parse a body declared JSON, and an empty one is no JSON (Hono's validator would throw a
+ * generic 400), so without the declaration the request is what it means: no body. A route
+ * whose body is optional then takes none; one whose body is required names its fields.
+ */
+function undeclared(request: Request): Request {
+  const headers = new Headers(request.headers);
+  headers.delete("content-type");
+  return new Request(request.url, { method: request.method, headers, signal: request.signal });
+}
+
+/**
  * For POST, PUT and PATCH with a non-empty body: 415 `unsupported_media_type` unless the
  * body is declared JSON, 400 `malformed_json` unless it parses, and 400 `invalid_request`
  * when it nests arrays and objects more than {@link JSON_DEPTH_MAX} levels deep. An empty body passes
- * whatever its type (commands such as "pause" carry none). Mount after {@link bodyLimit}:
+ * whatever its type (commands such as "pause" carry none), as if no type were declared:
+ * the same request with or without `Content-Type: application/json`. Mount after {@link bodyLimit}:
  * the body is read here, bounded by it, and cached by Hono for the handler's `c.req.json()`.
  * The parse error's text is not echoed: it quotes the body, which may hold bank details.
  */
@@ -88,7 +101,11 @@ export function jsonBodies(): MiddlewareHandler {
   return async (c, next) => {
     if (!METHODS_WITH_BODY.has(c.req.method)) return next();
     const text = await c.req.text();
-    if (text.length === 0) return next();
+    if (text.length === 0) {
+      // Hono keeps the text it read (""), so the body still reads the same after this.
+      if (c.req.header("content-type") !== undefined) c.req.raw = undeclared(c.req.raw);
+      return next();
+    }
     if (!isJsonContentType(c.req.header("content-type")))
       return problemResponse(
         415,
@@ -225,9 +242,13 @@ const CODE_OF_STATUS: Readonly<Record<number, string>> = {
 /**
  * An `onError` handler: an `HTTPException` (thrown by hono's helpers) becomes the problem
  * for its status; anything else is a bug or lost infrastructure, answered 500
- * `internal_error` without its message or stack (the request log records those).
+ * `internal_error` without its message or stack (the request log records those). A 400
+ * about JSON (Hono's validator: "Malformed JSON in request body") is `malformed_json`, as
+ * {@link jsonBodies} answers it, whichever of the two meets the body first.
  */
 export const problemOnError: ErrorHandler = (error, c) => {
+  if (error instanceof HTTPException && error.status === 400 && /\bjson\b/i.test(error.message))
+    return problemResponse(400, "malformed_json", "the request body is not valid JSON");
   if (error instanceof HTTPException && error.status < 500) {
     const code = CODE_OF_STATUS[error.status] ?? "bad_request";
     return problemResponse(error.status, code, code.replaceAll("_", " "));

@@ -300,6 +300,55 @@ describe("edge errors on v1 routes", () => {
   });
 });
 
+describe("an empty body", () => {
+  /** `path` POSTed by `token` with an empty body, with or without `Content-Type: application/json`. */
+  const empty = (token: string, path: string, declared: boolean, key: string) =>
+    app.request(path, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "idempotency-key": `${key}-${declared ? "json" : "none"}`,
+        ...(declared ? { "content-type": "application/json" } : {}),
+      },
+      // A string body would be declared text/plain by the Request: without the header, no body.
+      ...(declared ? { body: "" } : {}),
+    });
+
+  it("is the same with or without Content-Type: application/json: optional-body routes take it, required-body routes say which fields", async () => {
+    const groupId = await createGroup(ana);
+    const created = await app.request(
+      "/v1/notification-endpoints",
+      authed(admin, "POST", { url: "https://push.app.example/susu" }),
+    );
+    expect(created.status).toBe(201);
+    const endpointId = ((await created.json()) as { id: string }).id;
+    const cases: [string, () => Promise<string>, number, string | undefined][] = [
+      // Optional bodies: the command runs as without a body (a group to close each time).
+      [ana, async () => "/v1/people/me/debit-setup", 201, undefined],
+      [admin, async () => `/v1/notification-endpoints/${endpointId}/rotate-secret`, 200, undefined],
+      [ana, async () => `/v1/groups/${await createGroup(ana)}/close`, 200, undefined],
+      // Required bodies: the schema's answer, naming the fields.
+      [ana, async () => `/v1/groups/${groupId}/pause`, 400, "invalid_request"],
+      [ana, async () => "/v1/groups", 400, "invalid_request"],
+      [admin, async () => "/v1/tickets/tkt_edge/resolve", 400, "invalid_request"],
+    ];
+    for (const [i, [token, pathOf, status, code]] of cases.entries()) {
+      for (const declared of [false, true]) {
+        const path = await pathOf();
+        const res = await empty(token, path, declared, `empty-${i}`);
+        const text = await res.text();
+        expect(res.status, `${path} declared=${declared}: ${text}`).toBe(status);
+        if (code !== undefined) {
+          const body = JSON.parse(text) as ProblemBody;
+          expect(body.code).toBe(code);
+          expect(body.errors?.length).toBeGreaterThan(0);
+        }
+      }
+    }
+    expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
+  });
+});
+
 describe("5xx answers", () => {
   /** What problem.ts's serverProblem logged with console.error, parsed. */
   function logged(spy: { mock: { calls: unknown[][] } }): { requestId: string; cause: string }[] {
