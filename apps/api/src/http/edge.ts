@@ -227,7 +227,7 @@ export function corsFor(origins: readonly string[]): MiddlewareHandler {
 }
 
 const CODE_OF_STATUS: Readonly<Record<number, string>> = {
-  400: "bad_request",
+  400: "malformed_request",
   401: "unauthenticated",
   403: "forbidden",
   404: "not_found",
@@ -250,7 +250,7 @@ export const problemOnError: ErrorHandler = (error, c) => {
   if (error instanceof HTTPException && error.status === 400 && /\bjson\b/i.test(error.message))
     return problemResponse(400, "malformed_json", "the request body is not valid JSON");
   if (error instanceof HTTPException && error.status < 500) {
-    const code = CODE_OF_STATUS[error.status] ?? "bad_request";
+    const code = CODE_OF_STATUS[error.status] ?? "malformed_request";
     return problemResponse(error.status, code, code.replaceAll("_", " "));
   }
   // The request id (set by the request log, which logs the error under it) is the one thing
@@ -291,9 +291,15 @@ export function validationProblem(result: {
 
 /** The responses the edge middlewares may give, for a route's OpenAPI `responses`. */
 export const edgeResponses = {
-  400: problemDoc("The body is not valid JSON, or does not match the schema.", [
-    "malformed_json",
-    "invalid_request",
+  400: problemDoc(
+    "The body is not valid JSON, or does not match the schema; or the request is not well-formed HTTP (answered by the server, which then closes the connection).",
+    ["malformed_json", "invalid_request", "malformed_request"],
+  ),
+  408: problemDoc("The request did not arrive in time (the server closes the connection).", [
+    "request_timeout",
+  ]),
+  431: problemDoc("The request's headers are over the server's limit (the server closes the connection).", [
+    "headers_too_large",
   ]),
   405: problemDoc("The path exists but not with this method.", ["method_not_allowed"], {
     Allow: { description: "The methods the path accepts." },
