@@ -300,6 +300,24 @@ describe("edge errors on v1 routes", () => {
   });
 });
 
+describe("a list's limit", () => {
+  it("is plain decimal digits: hex, exponents, signs, decimals and spaces are 400 invalid_request naming it", async () => {
+    await createGroup(ana);
+    for (const [token, path] of [
+      [ana, "/v1/groups"],
+      [admin, "/v1/tickets"],
+    ] as const) {
+      for (const limit of ["0x10", "1e1", "%20%205", "5%20", "+5", "5.0", "0b1", "", "Infinity"])
+        await expectRefused(await app.request(`${path}?limit=${limit}`, authed(token)), "limit");
+      for (const limit of ["5", "005", "100"]) {
+        const res = await app.request(`${path}?limit=${limit}`, authed(token));
+        expect(res.status, `${path}?limit=${limit}`).toBe(200);
+      }
+      expect((await app.request(`${path}?limit=101`, authed(token))).status).toBe(400);
+    }
+  });
+});
+
 describe("an empty body", () => {
   /** `path` POSTed by `token` with an empty body, with or without `Content-Type: application/json`. */
   const empty = (token: string, path: string, declared: boolean, key: string) =>
