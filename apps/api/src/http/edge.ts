@@ -71,6 +71,23 @@ export function jsonNestedDeeperThan(value: unknown, max: number): boolean {
 // application/json, application/problem+json, application/vnd.x+json, any parameters.
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9.!#$&^_-]+\+)?json\s*(?:;|$)/i;
 
+/** The names of UTF-8 a `charset` parameter may give (WHATWG's labels, lower case). */
+const UTF_8_LABELS: ReadonlySet<string> = new Set(["utf-8", "utf8", "unicode-1-1-utf-8"]);
+
+/** The `charset` parameter of a `Content-Type` value, lower case and unquoted, or undefined without one. */
+function charsetOf(contentType: string): string | undefined {
+  for (const parameter of contentType.split(";").slice(1)) {
+    const at = parameter.indexOf("=");
+    if (at === -1 || parameter.slice(0, at).trim().toLowerCase() !== "charset") continue;
+    return parameter
+      .slice(at + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1")
+      .toLowerCase();
+  }
+  return undefined;
+}
+
 /** Whether a `Content-Type` value is JSON. */
 export function isJsonContentType(value: string | undefined): boolean {
   return value !== undefined && JSON_MEDIA_TYPE.test(value.trim());
@@ -90,7 +107,8 @@ function undeclared(request: Request): Request {
 
 /**
  * For POST, PUT and PATCH with a non-empty body: 415 `unsupported_media_type` unless the
- * body is declared JSON, 400 `malformed_json` unless it parses, and 400 `invalid_request`
+ * body is declared JSON in UTF-8 (no `charset`, or `charset=utf-8`), 400 `malformed_json`
+ * unless its bytes are UTF-8 and it parses, and 400 `invalid_request`
  * when it nests arrays and objects more than {@link JSON_DEPTH_MAX} levels deep. An empty body passes
  * whatever its type (commands such as "pause" carry none), as if no type were declared:
  * the same request with or without `Content-Type: application/json`. Mount after {@link bodyLimit}:
@@ -100,9 +118,9 @@ function undeclared(request: Request): Request {
 export function jsonBodies(): MiddlewareHandler {
   return async (c, next) => {
     if (!METHODS_WITH_BODY.has(c.req.method)) return next();
-    const text = await c.req.text();
-    if (text.length === 0) {
-      // Hono keeps the text it read (""), so the body still reads the same after this.
+    const bytes = await c.req.arrayBuffer();
+    if (bytes.byteLength === 0) {
+      // Hono keeps the bytes it read (none), so the body still reads the same after this.
       if (c.req.header("content-type") !== undefined) c.req.raw = undeclared(c.req.raw);
       return next();
     }
@@ -113,12 +131,26 @@ export function jsonBodies(): MiddlewareHandler {
         "send the body as JSON with Content-Type: application/json",
         { "accept-post": "application/json", "accept-patch": "application/json" },
       );
+    const charset = charsetOf(c.req.header("content-type") ?? "");
+    if (charset !== undefined && !UTF_8_LABELS.has(charset))
+      return problemResponse(
+        415,
+        "unsupported_media_type",
+        "send the body as JSON in UTF-8 (Content-Type: application/json, with no charset or charset=utf-8)",
+        { "accept-post": "application/json", "accept-patch": "application/json" },
+      );
+    let text: string;
     let parsed: unknown;
     try {
+      // Fatal: bytes that are not UTF-8 are refused, not read as U+FFFD (JSON is UTF-8, RFC 8259).
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
       parsed = JSON.parse(text);
     } catch {
-      return problemResponse(400, "malformed_json", "the request body is not valid JSON");
+      return problemResponse(400, "malformed_json", "the request body is not valid JSON in UTF-8");
     }
+    // What the handlers, the NUL check and the idempotency key read: the text as decoded here
+    // (Hono keeps each body read as a promise, whatever `bodyCache`'s type says).
+    (c.req.bodyCache as unknown as { text?: Promise<string> }).text = Promise.resolve(text);
     if (jsonNestedDeeperThan(parsed, JSON_DEPTH_MAX)) {
       const body = {
         ...problemBody(
@@ -305,5 +337,5 @@ export const edgeResponses = {
     Allow: { description: "The methods the path accepts." },
   }),
   413: problemDoc("The body is over the size limit.", ["payload_too_large"]),
-  415: problemDoc("The body is not declared as JSON.", ["unsupported_media_type"]),
+  415: problemDoc("The body is not declared as JSON in UTF-8.", ["unsupported_media_type"]),
 } satisfies Record<number, ResponseDoc>;

@@ -300,6 +300,59 @@ describe("edge errors on v1 routes", () => {
   });
 });
 
+describe("a JSON body's encoding", () => {
+  const post = (type: string, body: string | Uint8Array, key: string) =>
+    app.request("/v1/groups", {
+      method: "POST",
+      headers: { authorization: `Bearer ${ana}`, "content-type": type, "idempotency-key": key },
+      body,
+    });
+
+  it("is UTF-8: another charset is 415 unsupported_media_type; utf-8 in any case or quoted is taken", async () => {
+    const before = await db.prisma.group.count();
+    const json = JSON.stringify(newGroup());
+    for (const [i, type] of [
+      "application/json; charset=utf-16",
+      "application/json; charset=ISO-8859-1",
+      "application/json;charset=utf-16le",
+      'application/json; charset="us-ascii"',
+    ].entries()) {
+      const res = await post(type, json, `charset-${i}`);
+      expect(res.status, type).toBe(415);
+      expect(((await res.json()) as ProblemBody).code).toBe("unsupported_media_type");
+    }
+    expect(await db.prisma.group.count()).toBe(before);
+    for (const [i, type] of [
+      "application/json; charset=utf-8",
+      "application/json; charset=UTF-8",
+      'application/json; charset="utf-8"',
+      "application/json",
+    ].entries())
+      expect((await post(type, json, `utf8-${i}`)).status, type).toBe(201);
+  });
+
+  it("bytes that are not UTF-8 are 400 malformed_json, not read as U+FFFD — nothing stored", async () => {
+    const before = await db.prisma.group.count();
+    const json = JSON.stringify(newGroup());
+    const at = json.indexOf("Edge savers");
+    const bytes = (bad: number[]) =>
+      new Uint8Array([
+        ...new TextEncoder().encode(json.slice(0, at)),
+        ...bad,
+        ...new TextEncoder().encode(json.slice(at)),
+      ]);
+    // A byte no UTF-8 has, a cut sequence, an encoded surrogate, an overlong "/".
+    for (const [i, bad] of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf]].entries()) {
+      const res = await post("application/json", bytes(bad), `bytes-${i}`);
+      expect(res.status, String(bad)).toBe(400);
+      expect(((await res.json()) as ProblemBody).code).toBe("malformed_json");
+    }
+    expect(await db.prisma.group.count()).toBe(before);
+    // Well-formed UTF-8 beyond ASCII is taken.
+    expect((await post("application/json", bytes([0xc3, 0xa9, 0x20]), "bytes-ok")).status).toBe(201);
+  });
+});
+
 describe("a list's limit", () => {
   it("is plain decimal digits: hex, exponents, signs, decimals and spaces are 400 invalid_request naming it", async () => {
     await createGroup(ana);
