@@ -1,5 +1,4 @@
-import { Server as HttpServer } from "node:http";
-import { createAdaptorServer, type ServerType } from "@hono/node-server";
+import type { ServerType } from "@hono/node-server";
 import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandlers } from "@susu/adapters";
 import { createApp } from "./app.js";
 import { isApiWorker, scrapeAllWorkers, startWorkers } from "./cluster.js";
@@ -7,6 +6,7 @@ import { createContainer, TOKENS } from "./container.js";
 import { type ApiConfig, heldPaymentPolicyOf, marketplacePolicyOf, readApiConfig } from "./env.js";
 import { HttpConfigError } from "./http/config.js";
 import { startMaintenance } from "./http/maintenance.js";
+import { createApiServer } from "./http/server.js";
 
 // The API process: parse config, bind adapters, serve. Everything else is in createApp.
 // Asked to stop, it stops accepting, finishes the requests in flight, then lets go of the
@@ -76,16 +76,8 @@ const container = createContainer({
   adminNotice: config.adminNotice,
 });
 const app = createApp(container.get(TOKENS.apiDeps));
-const server = createAdaptorServer({ fetch: app.fetch });
-// Idle kept-alive connections stay open longer than the clients and proxies in front keep
-// theirs (load balancers commonly 60 s; Node's own default is 5 s). A server that closes an
-// idle connection first races the client's next request on it: the client sees the socket
-// reset (a proxy answers 502) for a request the API never received. On a stop, idle
-// connections are closed at once (see drain below), so this does not delay shutdown.
-if (server instanceof HttpServer) {
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-}
+// Keep-alive timeouts and problem+json for what Node's HTTP parser refuses: http/server.ts.
+const server = createApiServer(app.fetch);
 
 async function release(): Promise<void> {
   await container.get(TOKENS.close)();

@@ -71,24 +71,59 @@ export function jsonNestedDeeperThan(value: unknown, max: number): boolean {
 // application/json, application/problem+json, application/vnd.x+json, any parameters.
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9.!#$&^_-]+\+)?json\s*(?:;|$)/i;
 
+/** The names of UTF-8 a `charset` parameter may give (WHATWG's labels, lower case). */
+const UTF_8_LABELS: ReadonlySet<string> = new Set(["utf-8", "utf8", "unicode-1-1-utf-8"]);
+
+/** The `charset` parameter of a `Content-Type` value, lower case and unquoted, or undefined without one. */
+function charsetOf(contentType: string): string | undefined {
+  for (const parameter of contentType.split(";").slice(1)) {
+    const at = parameter.indexOf("=");
+    if (at === -1 || parameter.slice(0, at).trim().toLowerCase() !== "charset") continue;
+    return parameter
+      .slice(at + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1")
+      .toLowerCase();
+  }
+  return undefined;
+}
+
 /** Whether a `Content-Type` value is JSON. */
 export function isJsonContentType(value: string | undefined): boolean {
   return value !== undefined && JSON_MEDIA_TYPE.test(value.trim());
 }
 
 /**
+ * The request without its `Content-Type`, for a body that is empty: the routes' validators
+ * parse a body declared JSON, and an empty one is no JSON (Hono's validator would throw a
+ * generic 400), so without the declaration the request is what it means: no body. A route
+ * whose body is optional then takes none; one whose body is required names its fields.
+ */
+function undeclared(request: Request): Request {
+  const headers = new Headers(request.headers);
+  headers.delete("content-type");
+  return new Request(request.url, { method: request.method, headers, signal: request.signal });
+}
+
+/**
  * For POST, PUT and PATCH with a non-empty body: 415 `unsupported_media_type` unless the
- * body is declared JSON, 400 `malformed_json` unless it parses, and 400 `invalid_request`
+ * body is declared JSON in UTF-8 (no `charset`, or `charset=utf-8`), 400 `malformed_json`
+ * unless its bytes are UTF-8 and it parses, and 400 `invalid_request`
  * when it nests arrays and objects more than {@link JSON_DEPTH_MAX} levels deep. An empty body passes
- * whatever its type (commands such as "pause" carry none). Mount after {@link bodyLimit}:
+ * whatever its type (commands such as "pause" carry none), as if no type were declared:
+ * the same request with or without `Content-Type: application/json`. Mount after {@link bodyLimit}:
  * the body is read here, bounded by it, and cached by Hono for the handler's `c.req.json()`.
  * The parse error's text is not echoed: it quotes the body, which may hold bank details.
  */
 export function jsonBodies(): MiddlewareHandler {
   return async (c, next) => {
     if (!METHODS_WITH_BODY.has(c.req.method)) return next();
-    const text = await c.req.text();
-    if (text.length === 0) return next();
+    const bytes = await c.req.arrayBuffer();
+    if (bytes.byteLength === 0) {
+      // Hono keeps the bytes it read (none), so the body still reads the same after this.
+      if (c.req.header("content-type") !== undefined) c.req.raw = undeclared(c.req.raw);
+      return next();
+    }
     if (!isJsonContentType(c.req.header("content-type")))
       return problemResponse(
         415,
@@ -96,12 +131,26 @@ export function jsonBodies(): MiddlewareHandler {
         "send the body as JSON with Content-Type: application/json",
         { "accept-post": "application/json", "accept-patch": "application/json" },
       );
+    const charset = charsetOf(c.req.header("content-type") ?? "");
+    if (charset !== undefined && !UTF_8_LABELS.has(charset))
+      return problemResponse(
+        415,
+        "unsupported_media_type",
+        "send the body as JSON in UTF-8 (Content-Type: application/json, with no charset or charset=utf-8)",
+        { "accept-post": "application/json", "accept-patch": "application/json" },
+      );
+    let text: string;
     let parsed: unknown;
     try {
+      // Fatal: bytes that are not UTF-8 are refused, not read as U+FFFD (JSON is UTF-8, RFC 8259).
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
       parsed = JSON.parse(text);
     } catch {
-      return problemResponse(400, "malformed_json", "the request body is not valid JSON");
+      return problemResponse(400, "malformed_json", "the request body is not valid JSON in UTF-8");
     }
+    // What the handlers, the NUL check and the idempotency key read: the text as decoded here
+    // (Hono keeps each body read as a promise, whatever `bodyCache`'s type says).
+    (c.req.bodyCache as unknown as { text?: Promise<string> }).text = Promise.resolve(text);
     if (jsonNestedDeeperThan(parsed, JSON_DEPTH_MAX)) {
       const body = {
         ...problemBody(
@@ -210,7 +259,7 @@ export function corsFor(origins: readonly string[]): MiddlewareHandler {
 }
 
 const CODE_OF_STATUS: Readonly<Record<number, string>> = {
-  400: "bad_request",
+  400: "malformed_request",
   401: "unauthenticated",
   403: "forbidden",
   404: "not_found",
@@ -225,11 +274,15 @@ const CODE_OF_STATUS: Readonly<Record<number, string>> = {
 /**
  * An `onError` handler: an `HTTPException` (thrown by hono's helpers) becomes the problem
  * for its status; anything else is a bug or lost infrastructure, answered 500
- * `internal_error` without its message or stack (the request log records those).
+ * `internal_error` without its message or stack (the request log records those). A 400
+ * about JSON (Hono's validator: "Malformed JSON in request body") is `malformed_json`, as
+ * {@link jsonBodies} answers it, whichever of the two meets the body first.
  */
 export const problemOnError: ErrorHandler = (error, c) => {
+  if (error instanceof HTTPException && error.status === 400 && /\bjson\b/i.test(error.message))
+    return problemResponse(400, "malformed_json", "the request body is not valid JSON");
   if (error instanceof HTTPException && error.status < 500) {
-    const code = CODE_OF_STATUS[error.status] ?? "bad_request";
+    const code = CODE_OF_STATUS[error.status] ?? "malformed_request";
     return problemResponse(error.status, code, code.replaceAll("_", " "));
   }
   // The request id (set by the request log, which logs the error under it) is the one thing
@@ -270,13 +323,19 @@ export function validationProblem(result: {
 
 /** The responses the edge middlewares may give, for a route's OpenAPI `responses`. */
 export const edgeResponses = {
-  400: problemDoc("The body is not valid JSON, or does not match the schema.", [
-    "malformed_json",
-    "invalid_request",
+  400: problemDoc(
+    "The body is not valid JSON, or does not match the schema; or the request is not well-formed HTTP (answered by the server, which then closes the connection).",
+    ["malformed_json", "invalid_request", "malformed_request"],
+  ),
+  408: problemDoc("The request did not arrive in time (the server closes the connection).", [
+    "request_timeout",
+  ]),
+  431: problemDoc("The request's headers are over the server's limit (the server closes the connection).", [
+    "headers_too_large",
   ]),
   405: problemDoc("The path exists but not with this method.", ["method_not_allowed"], {
     Allow: { description: "The methods the path accepts." },
   }),
   413: problemDoc("The body is over the size limit.", ["payload_too_large"]),
-  415: problemDoc("The body is not declared as JSON.", ["unsupported_media_type"]),
+  415: problemDoc("The body is not declared as JSON in UTF-8.", ["unsupported_media_type"]),
 } satisfies Record<number, ResponseDoc>;

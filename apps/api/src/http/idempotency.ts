@@ -13,9 +13,17 @@ export const IDEMPOTENT_REPLAYED_HEADER = "Idempotent-Replayed";
 /** Keys are kept at least this long (Stripe: 24 hours). */
 export const IDEMPOTENCY_TTL_MIN_MS = 24 * 3600 * 1000;
 
-// 1–255 printable ASCII characters (space to tilde): enough for a UUID or a client's own
-// scheme, and safe to store, compare and show back in a problem detail.
-const VALID_KEY = /^[\x20-\x7E]{1,255}$/;
+/**
+ * Printable ASCII (space to tilde): what a client's key may be made of, and what any value
+ * that ends up in a header the API sends on (a set-up's `attempt` in Stripe's
+ * Idempotency-Key) is held to; Node refuses a header value above U+00FF, CR or LF.
+ */
+export const PRINTABLE_ASCII = /^[\x20-\x7E]*$/;
+
+// 1–255 printable ASCII characters: enough for a UUID or a client's own scheme, and safe to
+// store, compare and show back in a problem detail.
+const isValidKey = (key: string): boolean =>
+  key.length >= 1 && key.length <= 255 && PRINTABLE_ASCII.test(key);
 
 /** A request that carries a key, as the store records it. */
 export interface IdempotentRequest {
@@ -255,7 +263,7 @@ export function idempotency(
       return options.required
         ? problemResponse(400, "idempotency_key_required", `send an ${IDEMPOTENCY_KEY_HEADER} header`)
         : next();
-    if (!VALID_KEY.test(key))
+    if (!isValidKey(key))
       return problemResponse(
         400,
         "invalid_idempotency_key",

@@ -160,4 +160,5 @@ export {
   requestLog,
 } from "./request-log.js";
 export { routePatternOf, UNMATCHED_ROUTE } from "./route-pattern.js";
+export { answerClientError, clientErrorProblem, createApiServer } from "./server.js";
 export { type ClosableServer, closeGracefully, onShutdownSignal, type ShutdownOutcome } from "./shutdown.js";

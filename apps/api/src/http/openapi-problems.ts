@@ -34,7 +34,7 @@ const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "tr
 /**
  * The problem responses the middlewares `installHttpInfrastructure` mounts under the prefix
  * may give a request of `method`: the overload guard (503), the token (401, 503), the rate limit (429), the edge (400,
- * 405, 413, 415) and, on a POST, the Idempotency-Key (400, 409, 422, 503). Not the 403
+ * 405, 413, 415), the server for what Node's HTTP parser refuses (400, 408, 413, 431) and, on a POST, the Idempotency-Key (400, 409, 422, 503). Not the 403
  * `insufficient_role` of `requireRole`, which no route under the prefix mounts.
  */
 export function infrastructureResponses(method: string): readonly (readonly [string, ProblemDoc])[] {
@@ -42,6 +42,8 @@ export function infrastructureResponses(method: string): readonly (readonly [str
     ["400", edgeResponses[400] as ProblemDoc],
     ["401", authResponses[401] as ProblemDoc],
     ["405", edgeResponses[405] as ProblemDoc],
+    ["408", edgeResponses[408] as ProblemDoc],
+    ["431", edgeResponses[431] as ProblemDoc],
     ["413", edgeResponses[413] as ProblemDoc],
     ["415", edgeResponses[415] as ProblemDoc],
     ["429", rateLimitResponses[429] as ProblemDoc],

@@ -137,6 +137,34 @@ const PutSettingsSchema = z
   .strict()
   .openapi("NotificationSettingsUpdate");
 
+/**
+ * The notification names of a settings body as the client sent them. zod's record leaves a
+ * `__proto__` key out of what it returns (so that it cannot set the result's prototype),
+ * while JSON.parse keeps it as an own key: taken from the body as parsed, it reaches the
+ * domain, which refuses it (400 `unknown_notification`) as it refuses `constructor` or any
+ * name it does not know, instead of the request passing without it.
+ */
+function notificationsAsSent(
+  validated: Readonly<Record<string, boolean>> | undefined,
+  body: unknown,
+): Readonly<Record<string, boolean>> | undefined {
+  const sent = (body as { notifications?: unknown } | null)?.notifications;
+  if (
+    validated === undefined ||
+    typeof sent !== "object" ||
+    sent === null ||
+    !Object.hasOwn(sent, "__proto__")
+  )
+    return validated;
+  // Object.fromEntries defines each key as an own property, `__proto__` included.
+  return Object.fromEntries(
+    Object.keys(sent).map((name) => [
+      name,
+      Object.hasOwn(validated, name) ? validated[name] === true : false,
+    ]),
+  );
+}
+
 function settingsView(s: NotificationSettings) {
   return {
     object: "notification_settings" as const,
@@ -492,7 +520,11 @@ export function notificationsV1(deps: NotificationDeps) {
     const personId = personOf(c, c.req.valid("param").personId);
     const refused = refuseSettingsChange(c, c.get("principal"), personId);
     if (refused) return refused;
-    const parsed = parseNotificationPreferences(c.req.valid("json"));
+    const asked = c.req.valid("json");
+    const parsed = parseNotificationPreferences({
+      ...asked,
+      notifications: notificationsAsSent(asked.notifications, await c.req.json()),
+    });
     if (parsed.isErr())
       return problem(c, 400, parsed.error.code, parsed.error.message, {
         errors: [{ path: parsed.error.field, message: parsed.error.message }],

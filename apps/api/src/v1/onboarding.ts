@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { type PersonOnboarding, useCases } from "@susu/domain";
 import type { Context } from "hono";
-import { NUL_FREE } from "../input.js";
 import { providerProblem } from "../problem.js";
 import { refusePerson, refuseUnlessSelf } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
@@ -13,6 +12,7 @@ import {
   PersonIdParam,
   postResponses,
   providerResponses,
+  setupAttemptSchema,
 } from "./schemas.js";
 
 // A person's onboarding, once for all their groups: the BECS debit set-up (a SetupIntent
@@ -21,11 +21,9 @@ import {
 
 const DebitSetupSchema = z
   .object({
-    attempt: z.string().trim().min(1).max(64).refine(NUL_FREE, "no NUL characters").optional().openapi({
-      description:
-        "The same value repeats the same set-up safely (default `1`); a new value asks for a new one (e.g. after a revoked mandate)",
-      example: "1",
-    }),
+    attempt: setupAttemptSchema(
+      "The same value repeats the same set-up safely (default `1`); a new value asks for a new one (e.g. after a revoked mandate)",
+    ),
   })
   .openapi("DebitSetupRequest");
 

@@ -1,8 +1,23 @@
 import { z } from "@hono/zod-openapi";
 
+/** Plain decimal digits: a count in a query, as a client writes it. */
+const DECIMAL_DIGITS = /^[0-9]+$/;
+
+/**
+ * A whole number from `min` to `max` in a query, written in plain decimal digits. Not
+ * `z.coerce.number()`, which is JavaScript's Number(): it reads `0x10` as 16, `1e1` as 10,
+ * ` 5` (spaces) as 5 and `` as 0, so a client's typo would pass as some other number.
+ */
+export function queryCount(min: number, max: number) {
+  return z.preprocess(
+    (value) => (typeof value === "string" && DECIMAL_DIGITS.test(value) ? Number(value) : value),
+    z.number({ error: "a whole number in plain decimal digits" }).int().min(min).max(max),
+  );
+}
+
 /** The query of every list: Stripe's cursor pagination (`limit` 1–100, default 10; `starting_after` an id). */
 export const PageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(10).openapi({ example: 10 }),
+  limit: queryCount(1, 100).default(10).openapi({ example: 10 }),
   starting_after: z
     .string()
     .min(1)

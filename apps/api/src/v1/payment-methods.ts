@@ -3,7 +3,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type PaymentMethodView, SAVED_METHOD_TYPES, type SavedPaymentMethod, useCases } from "@susu/domain";
 import type { Context } from "hono";
 import { IDEMPOTENCY_KEY_HEADER } from "../http/idempotency.js";
-import { NUL_FREE } from "../input.js";
 import { providerProblem, useCaseProblem } from "../problem.js";
 import { refusePerson, refuseUnlessSelf } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
@@ -18,6 +17,7 @@ import {
   postResponses,
   problemExamples,
   providerResponses,
+  setupAttemptSchema,
 } from "./schemas.js";
 
 // A person's saved payment methods under /v1/people/{personId}/payment-methods (`me` is the
@@ -38,11 +38,9 @@ const MethodParams = PersonIdParam.extend({
 const SetupRequestSchema = z
   .object({
     type: z.enum(SAVED_METHOD_TYPES).openapi({ description: "What to save", example: "card" }),
-    attempt: z.string().trim().min(1).max(64).refine(NUL_FREE, "no NUL characters").optional().openapi({
-      description:
-        "The same value repeats the same set-up safely; a new value asks for a new one. Absent: the request's `Idempotency-Key` names the set-up (a retry with the same key gets the same SetupIntent), and without a key every request starts a new one",
-      example: "1",
-    }),
+    attempt: setupAttemptSchema(
+      "The same value repeats the same set-up safely; a new value asks for a new one. Absent: the request's `Idempotency-Key` names the set-up (a retry with the same key gets the same SetupIntent), and without a key every request starts a new one",
+    ),
   })
   .strict()
   .openapi("PaymentMethodSetupRequest");

@@ -7,7 +7,7 @@ import {
   SUBJECT_PATTERN,
 } from "../http/auth.js";
 import { edgeResponses } from "../http/edge.js";
-import { idempotencyResponses } from "../http/idempotency.js";
+import { idempotencyResponses, PRINTABLE_ASCII } from "../http/idempotency.js";
 import { PROBLEM_CONTENT_TYPE, problemBody, problemDoc, type ResponseDoc } from "../http/problem-response.js";
 import { rateLimitResponses } from "../http/rate-limit.js";
 import { NUL_FREE } from "../input.js";
@@ -35,6 +35,24 @@ export const PersonIdSchema = z
   .openapi({
     description: `A person's id: their token's \`sub\`, 1–${SUBJECT_MAX_CHARS} printable ASCII characters without whitespace (e.g. \`auth0|64f1c2\`, \`ana@example.com\`), never \`${CALLER_ALIAS}\` (tokens with that \`sub\` are refused); percent-encode it in a path`,
   });
+
+/**
+ * A set-up's `attempt` (a debit set-up, a saved payment method): it names the set-up at
+ * Stripe, as part of the Idempotency-Key the gateway sends, so it is held to what the API's
+ * own Idempotency-Key is: printable ASCII (space to tilde), 1–64 characters once trimmed. A
+ * character Node cannot put in a header (above U+00FF, CR, LF) would otherwise fail the call
+ * to Stripe as a connection error, which no retry cures.
+ */
+export function setupAttemptSchema(description: string) {
+  return z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(PRINTABLE_ASCII, "printable ASCII only (space to ~), as an Idempotency-Key")
+    .optional()
+    .openapi({ description: `${description}. 1–64 printable ASCII characters`, example: "1" });
+}
 
 /** A name people read: trimmed, 1–100 characters, no NUL. */
 export const DisplayNameSchema = z.string().trim().min(1).max(100).refine(NUL_FREE, "no NUL characters");

@@ -36,6 +36,10 @@ function edgeApp(limit = 1024) {
   app.get("/teapot", () => {
     throw new HTTPException(413);
   });
+  // What Hono's JSON validator throws for a body it cannot parse.
+  app.get("/unparsed", () => {
+    throw new HTTPException(400, { message: "Malformed JSON in request body" });
+  });
   app.notFound(methodNotAllowed(app));
   app.onError(problemOnError);
   return app;
@@ -291,6 +295,12 @@ describe("onError", () => {
     const res = await edgeApp().request("/teapot");
     expect(res.status).toBe(413);
     expect(await codeOf(res)).toBe("payload_too_large");
+  });
+
+  it("answers a JSON body Hono's validator could not parse as malformed_json, never a generic bad_request", async () => {
+    const res = await edgeApp().request("/unparsed");
+    expect(res.status).toBe(400);
+    expect(await codeOf(res)).toBe("malformed_json");
   });
 });
 

@@ -300,6 +300,126 @@ describe("edge errors on v1 routes", () => {
   });
 });
 
+describe("a JSON body's encoding", () => {
+  const post = (type: string, body: string | Uint8Array, key: string) =>
+    app.request("/v1/groups", {
+      method: "POST",
+      headers: { authorization: `Bearer ${ana}`, "content-type": type, "idempotency-key": key },
+      body,
+    });
+
+  it("is UTF-8: another charset is 415 unsupported_media_type; utf-8 in any case or quoted is taken", async () => {
+    const before = await db.prisma.group.count();
+    const json = JSON.stringify(newGroup());
+    for (const [i, type] of [
+      "application/json; charset=utf-16",
+      "application/json; charset=ISO-8859-1",
+      "application/json;charset=utf-16le",
+      'application/json; charset="us-ascii"',
+    ].entries()) {
+      const res = await post(type, json, `charset-${i}`);
+      expect(res.status, type).toBe(415);
+      expect(((await res.json()) as ProblemBody).code).toBe("unsupported_media_type");
+    }
+    expect(await db.prisma.group.count()).toBe(before);
+    for (const [i, type] of [
+      "application/json; charset=utf-8",
+      "application/json; charset=UTF-8",
+      'application/json; charset="utf-8"',
+      "application/json",
+    ].entries())
+      expect((await post(type, json, `utf8-${i}`)).status, type).toBe(201);
+  });
+
+  it("bytes that are not UTF-8 are 400 malformed_json, not read as U+FFFD — nothing stored", async () => {
+    const before = await db.prisma.group.count();
+    const json = JSON.stringify(newGroup());
+    const at = json.indexOf("Edge savers");
+    const bytes = (bad: number[]) =>
+      new Uint8Array([
+        ...new TextEncoder().encode(json.slice(0, at)),
+        ...bad,
+        ...new TextEncoder().encode(json.slice(at)),
+      ]);
+    // A byte no UTF-8 has, a cut sequence, an encoded surrogate, an overlong "/".
+    for (const [i, bad] of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf]].entries()) {
+      const res = await post("application/json", bytes(bad), `bytes-${i}`);
+      expect(res.status, String(bad)).toBe(400);
+      expect(((await res.json()) as ProblemBody).code).toBe("malformed_json");
+    }
+    expect(await db.prisma.group.count()).toBe(before);
+    // Well-formed UTF-8 beyond ASCII is taken.
+    expect((await post("application/json", bytes([0xc3, 0xa9, 0x20]), "bytes-ok")).status).toBe(201);
+  });
+});
+
+describe("a list's limit", () => {
+  it("is plain decimal digits: hex, exponents, signs, decimals and spaces are 400 invalid_request naming it", async () => {
+    await createGroup(ana);
+    for (const [token, path] of [
+      [ana, "/v1/groups"],
+      [admin, "/v1/tickets"],
+    ] as const) {
+      for (const limit of ["0x10", "1e1", "%20%205", "5%20", "+5", "5.0", "0b1", "", "Infinity"])
+        await expectRefused(await app.request(`${path}?limit=${limit}`, authed(token)), "limit");
+      for (const limit of ["5", "005", "100"]) {
+        const res = await app.request(`${path}?limit=${limit}`, authed(token));
+        expect(res.status, `${path}?limit=${limit}`).toBe(200);
+      }
+      expect((await app.request(`${path}?limit=101`, authed(token))).status).toBe(400);
+    }
+  });
+});
+
+describe("an empty body", () => {
+  /** `path` POSTed by `token` with an empty body, with or without `Content-Type: application/json`. */
+  const empty = (token: string, path: string, declared: boolean, key: string) =>
+    app.request(path, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "idempotency-key": `${key}-${declared ? "json" : "none"}`,
+        ...(declared ? { "content-type": "application/json" } : {}),
+      },
+      // A string body would be declared text/plain by the Request: without the header, no body.
+      ...(declared ? { body: "" } : {}),
+    });
+
+  it("is the same with or without Content-Type: application/json: optional-body routes take it, required-body routes say which fields", async () => {
+    const groupId = await createGroup(ana);
+    const created = await app.request(
+      "/v1/notification-endpoints",
+      authed(admin, "POST", { url: "https://push.app.example/susu" }),
+    );
+    expect(created.status).toBe(201);
+    const endpointId = ((await created.json()) as { id: string }).id;
+    const cases: [string, () => Promise<string>, number, string | undefined][] = [
+      // Optional bodies: the command runs as without a body (a group to close each time).
+      [ana, async () => "/v1/people/me/debit-setup", 201, undefined],
+      [admin, async () => `/v1/notification-endpoints/${endpointId}/rotate-secret`, 200, undefined],
+      [ana, async () => `/v1/groups/${await createGroup(ana)}/close`, 200, undefined],
+      // Required bodies: the schema's answer, naming the fields.
+      [ana, async () => `/v1/groups/${groupId}/pause`, 400, "invalid_request"],
+      [ana, async () => "/v1/groups", 400, "invalid_request"],
+      [admin, async () => "/v1/tickets/tkt_edge/resolve", 400, "invalid_request"],
+    ];
+    for (const [i, [token, pathOf, status, code]] of cases.entries()) {
+      for (const declared of [false, true]) {
+        const path = await pathOf();
+        const res = await empty(token, path, declared, `empty-${i}`);
+        const text = await res.text();
+        expect(res.status, `${path} declared=${declared}: ${text}`).toBe(status);
+        if (code !== undefined) {
+          const body = JSON.parse(text) as ProblemBody;
+          expect(body.code).toBe(code);
+          expect(body.errors?.length).toBeGreaterThan(0);
+        }
+      }
+    }
+    expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
+  });
+});
+
 describe("5xx answers", () => {
   /** What problem.ts's serverProblem logged with console.error, parsed. */
   function logged(spy: { mock: { calls: unknown[][] } }): { requestId: string; cause: string }[] {

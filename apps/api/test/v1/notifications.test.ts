@@ -124,6 +124,28 @@ describe("notification settings", () => {
     expect(await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } })).toEqual(before);
   });
 
+  it("refuses the names of Object.prototype as unknown notifications, __proto__ (an own key in JSON) too, and changes nothing", async () => {
+    const before = await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } });
+    // Raw JSON: in a JS object literal `__proto__` sets the prototype and is no key.
+    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+      for (const raw of [
+        `{"notifications":{"${name}":false}}`,
+        `{"notifications":{"checkout_expired":false,"${name}":true}}`,
+      ]) {
+        const res = await app.request("/v1/people/ben/notification-settings", {
+          method: "PUT",
+          headers: { authorization: `Bearer ${ben}`, "content-type": "application/json" },
+          body: raw,
+        });
+        expect(res.status, raw).toBe(400);
+        const problem = await json(res);
+        expect(problem.code, raw).toBe("unknown_notification");
+        expect(problem.errors).toEqual([{ path: `notifications.${name}`, message: problem.detail }]);
+      }
+    }
+    expect(await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } })).toEqual(before);
+  });
+
   it("refuses fields it does not know (400 invalid_request)", async () => {
     const res = await app.request(
       "/v1/people/me/notification-settings",

@@ -65,17 +65,27 @@ export interface StripePaymentGatewayOptions {
 /** Stripe keeps idempotency keys of at most this many characters. */
 export const IDEMPOTENCY_KEY_MAX_CHARS = 255;
 
+/** Printable ASCII (space to tilde): what a key may be sent as. */
+const PRINTABLE_ASCII = /^[\x20-\x7E]*$/;
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7E]/g;
+
 /**
  * The `Idempotency-Key` for an effect id: the id itself, which is what support sees in
  * Stripe's request logs. An id longer than Stripe allows keeps a readable prefix and ends
  * in a SHA-256 of the whole id, so the key stays stable across retries and distinct ids
- * never share a key.
+ * never share a key. An id that is not printable ASCII (a character above U+00FF, CR or LF,
+ * which Node refuses in a header, so the SDK would report a connection error no retry
+ * cures; or any other control or non-ASCII character) is sent the same way: its characters
+ * outside printable ASCII read `_`, and the key ends in `~` and the SHA-256 of the id as it
+ * is, so it is stable and still tells such ids apart.
  */
 export function stripeIdempotencyKey(effectId: string): string {
   if (effectId.length === 0) throw new RangeError("an idempotency key must not be empty");
-  if (effectId.length <= IDEMPOTENCY_KEY_MAX_CHARS) return effectId;
+  const printable = PRINTABLE_ASCII.test(effectId);
+  if (printable && effectId.length <= IDEMPOTENCY_KEY_MAX_CHARS) return effectId;
   const digest = createHash("sha256").update(effectId).digest("hex");
-  return `${effectId.slice(0, IDEMPOTENCY_KEY_MAX_CHARS - digest.length - 1)}~${digest}`;
+  const readable = printable ? effectId : effectId.replace(NOT_PRINTABLE_ASCII, "_");
+  return `${readable.slice(0, IDEMPOTENCY_KEY_MAX_CHARS - digest.length - 1)}~${digest}`;
 }
 
 /** A payout schedule in Stripe's `settings.payouts.schedule` words. */

@@ -440,6 +440,29 @@ describe("card payments (marketplace charges)", () => {
   });
 });
 
+describe("an effect id that is not printable ASCII", () => {
+  it("becomes a stable printable ASCII key (a readable part and a hash), so Node never refuses the header", async () => {
+    for (const id of ["person:ana:debit_setup:😀", "setup:Ā", "a\r\nb", "caf\u00e9", "x\u0000y"]) {
+      const key = stripeIdempotencyKey(id);
+      expect(key, JSON.stringify(id)).toMatch(/^[\x20-\x7E]{1,255}$/);
+      expect(stripeIdempotencyKey(id)).toBe(key);
+    }
+    // Ids that differ only where they are not ASCII keep different keys.
+    expect(stripeIdempotencyKey("setup:Ā")).not.toBe(stripeIdempotencyKey("setup:ā"));
+    expect(stripeIdempotencyKey(`${"é".repeat(400)}`)).toHaveLength(IDEMPOTENCY_KEY_MAX_CHARS);
+
+    // Sent to Stripe: the set-up is made, and the same id repeats it.
+    const customer = await harness.stripe.customers.create({});
+    const input = {
+      customerId: customer.id,
+      idempotencyKey: "person:ana:debit_setup:😀",
+      references: { personId: "ana" },
+    };
+    const first = value(await harness.gateway.createDebitSetup(input));
+    expect(value(await harness.gateway.createDebitSetup(input)).setupIntentId).toBe(first.setupIntentId);
+  });
+});
+
 describe("createStripeClient", () => {
   it("refuses network settings that are not decisions", () => {
     const base = { secretKey: "sk_test_x", timeoutMs: 1_000, maxNetworkRetries: 1 };
