@@ -410,3 +410,51 @@ describe("POST /webhooks/stripe with grouped commits (BatchingWebhookIngest, as 
     }
   });
 });
+
+// Signed deliveries Stripe itself would not send, but that a holder of the secret can: an event
+// that can never be stored must be answered 4xx (a 5xx is retried by Stripe for days and pages
+// someone), and none may crash the route (a 500).
+describe("POST /webhooks/stripe: signed events that can never be stored", () => {
+  /** A signed-to-be event with `created` and the `deep` placeholder of its object as given. */
+  function unusualEvent(kind: string, options: { created?: unknown; deep?: string; id?: string } = {}) {
+    seq += 1;
+    const id = options.id ?? `evt_api_${kind}_${Date.now().toString(36)}_${seq}`;
+    const text = JSON.stringify({
+      id,
+      object: "event",
+      api_version: "2026-08-26.dahlia",
+      created: options.created ?? Math.floor(Date.now() / 1000),
+      data: { object: { object: "customer", id: `cus_${kind}_${seq}`, nested: "__DEEP__" } },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type: "customer.updated",
+    });
+    // The event, data and data.object are three levels: `deep` adds its own below them.
+    return { id, body: text.replace('"__DEEP__"', options.deep ?? "null") };
+  }
+  // As the API runs: the signed text is kept as the payload when nothing had to be replaced.
+  const batchedApp = () =>
+    appWith({ inbox: new BatchingWebhookIngest(db.prisma, undefined, { maxBatch: 8, maxWaitMs: 5 }) });
+
+  async function expectRefused(response: Response, code: string, name: string) {
+    expect(response.status, name).toBe(400);
+    expect(response.headers.get("content-type"), name).toBe("application/problem+json");
+    expect(await response.json(), name).toMatchObject({ status: 400, code });
+  }
+
+  it("refuses a `created` that is not whole seconds PostgreSQL and a JS Date can hold as payload_invalid, storing nothing", async () => {
+    for (const target of [app, batchedApp()])
+      for (const created of [99999999999999, 253402300800, -1, 1.5, 1e300]) {
+        const { id, body } = unusualEvent("created", { created });
+        await expectRefused(await deliver(body, sign(body), target), "payload_invalid", `created ${created}`);
+        expect(await stored(id), `created ${created}`).toBe(0);
+      }
+    // The last second of year 9999 and the epoch are still taken.
+    for (const created of [253402300799, 0]) {
+      const { id, body } = unusualEvent("created_ok", { created });
+      expect((await deliver(body, sign(body), batchedApp())).status, `created ${created}`).toBe(200);
+      expect(await stored(id)).toBe(1);
+    }
+  });
+});

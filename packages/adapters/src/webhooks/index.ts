@@ -52,5 +52,6 @@ export {
   DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
   isStripeEventShaped,
   verifyStripeWebhook,
+  WEBHOOK_CREATED_MAX_SECONDS,
   type WebhookRejection,
 } from "./verify.js";

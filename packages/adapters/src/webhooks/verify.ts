@@ -12,7 +12,8 @@ export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
  *   under the endpoint secret (a forgery, a body changed on the way, another secret);
  * - `signature_expired`: a signature matches, but its timestamp is older than the
  *   tolerance (a replayed delivery);
- * - `payload_invalid`: correctly signed, but not a Stripe event.
+ * - `payload_invalid`: correctly signed, but not a Stripe event (nor one the inbox could
+ *   ever store: a `created` that is no timestamp, see {@link isStripeEventShaped}).
  */
 export type WebhookRejection = {
   readonly type: "webhook_rejected";
@@ -34,8 +35,27 @@ function signatureMatchesIgnoringAge(rawBody: string, header: string, secret: st
 }
 
 /**
+ * Latest `created` taken, in Unix seconds: 9999-12-31T23:59:59Z. Stripe's `created` is a
+ * timestamp in whole seconds; a later one cannot be a Stripe event's, and from year 275760 on
+ * it is no JS Date (the inbox stores it as a timestamptz through one): PostgreSQL would refuse
+ * it on every delivery. The earliest taken is the epoch, 0.
+ */
+export const WEBHOOK_CREATED_MAX_SECONDS = 253_402_300_799;
+
+/** Whether `created` is whole seconds from the epoch to {@link WEBHOOK_CREATED_MAX_SECONDS}. */
+function isCreatedTimestamp(created: unknown): boolean {
+  return (
+    typeof created === "number" &&
+    Number.isInteger(created) &&
+    created >= 0 &&
+    created <= WEBHOOK_CREATED_MAX_SECONDS
+  );
+}
+
+/**
  * Whether a parsed body has the shape of a Stripe event (`object: "event"`, an id, a type,
- * `created`, `livemode` and `data.object`): the little the inbox and the translator rely on.
+ * `created` (whole seconds a timestamp column holds), `livemode` and `data.object`): the little
+ * the inbox and the translator rely on.
  */
 export function isStripeEventShaped(value: unknown): value is Stripe.Event {
   if (typeof value !== "object" || value === null) return false;
@@ -47,8 +67,7 @@ export function isStripeEventShaped(value: unknown): value is Stripe.Event {
     e.id !== "" &&
     typeof e.type === "string" &&
     e.type !== "" &&
-    typeof e.created === "number" &&
-    Number.isFinite(e.created) &&
+    isCreatedTimestamp(e.created) &&
     typeof e.livemode === "boolean" &&
     typeof data === "object" &&
     data !== null &&

@@ -1,6 +1,6 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { verifyStripeWebhook } from "../../src/webhooks/index.js";
+import { verifyStripeWebhook, WEBHOOK_CREATED_MAX_SECONDS } from "../../src/webhooks/index.js";
 import { stripeEvent } from "./events.js";
 
 const secret = "whsec_test_secret_for_verification";
@@ -69,6 +69,21 @@ describe("verifyStripeWebhook", () => {
       expect(verifyStripeWebhook(payload, sign(payload), secret)._unsafeUnwrapErr().code).toBe(
         "payload_invalid",
       );
+  });
+
+  it("refuses as payload_invalid a `created` that is not whole seconds from the epoch to year 9999 (PostgreSQL would refuse it on every delivery)", () => {
+    const withCreated = (created: unknown) =>
+      JSON.stringify({ ...stripeEvent("charge.succeeded", { id: "ch_1", object: "charge" }), created });
+    for (const created of [99_999_999_999_999, WEBHOOK_CREATED_MAX_SECONDS + 1, -1, 1.5, 1e300, "1"]) {
+      const payload = withCreated(created);
+      expect(verifyStripeWebhook(payload, sign(payload), secret)._unsafeUnwrapErr().code, `${created}`).toBe(
+        "payload_invalid",
+      );
+    }
+    for (const created of [0, WEBHOOK_CREATED_MAX_SECONDS]) {
+      const payload = withCreated(created);
+      expect(verifyStripeWebhook(payload, sign(payload), secret)._unsafeUnwrap().created).toBe(created);
+    }
   });
 
   it("refuses a non-positive tolerance (the SDK would read 0 as its default)", () => {
