@@ -3,6 +3,7 @@ import {
   createPrismaClient,
   mayHoldUnstorable,
   PrismaWebhookInbox,
+  WEBHOOK_JSON_DEPTH_MAX,
   type WebhookInbox,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
@@ -433,6 +434,8 @@ describe("POST /webhooks/stripe: signed events that can never be stored", () => 
     // The event, data and data.object are three levels: `deep` adds its own below them.
     return { id, body: text.replace('"__DEEP__"', options.deep ?? "null") };
   }
+  const arraysDeep = (n: number, inner = "0") => `${"[".repeat(n)}${inner}${"]".repeat(n)}`;
+  const objectsDeep = (n: number, inner = "0") => `${'{"a":'.repeat(n)}${inner}${"}".repeat(n)}`;
   // As the API runs: the signed text is kept as the payload when nothing had to be replaced.
   const batchedApp = () =>
     appWith({ inbox: new BatchingWebhookIngest(db.prisma, undefined, { maxBatch: 8, maxWaitMs: 5 }) });
@@ -455,6 +458,35 @@ describe("POST /webhooks/stripe: signed events that can never be stored", () => 
       const { id, body } = unusualEvent("created_ok", { created });
       expect((await deliver(body, sign(body), batchedApp())).status, `created ${created}`).toBe(200);
       expect(await stored(id)).toBe(1);
+    }
+  });
+
+  it("refuses an event nested deeper than WEBHOOK_JSON_DEPTH_MAX as payload_invalid (100,000 arrays, 50,000 objects), storing nothing", async () => {
+    expect(WEBHOOK_JSON_DEPTH_MAX).toBe(64);
+    const cases = [
+      { name: "100,000 arrays", deep: arraysDeep(100_000) },
+      { name: "50,000 objects", deep: objectsDeep(50_000) },
+      { name: "one level too deep", deep: arraysDeep(WEBHOOK_JSON_DEPTH_MAX - 2) },
+      // JSON.parse walks without recursion: the largest body taken, all nesting, still parses.
+      { name: "a body of nothing but nesting", deep: arraysDeep(500_000 - 200) },
+    ];
+    for (const target of [app, batchedApp()])
+      for (const { name, deep } of cases) {
+        const { id, body } = unusualEvent("deep", { deep });
+        await expectRefused(await deliver(body, sign(body), target), "payload_invalid", name);
+        expect(await stored(id), name).toBe(0);
+      }
+    // Exactly at the limit, it is stored.
+    const { id, body } = unusualEvent("deep_ok", { deep: objectsDeep(WEBHOOK_JSON_DEPTH_MAX - 3) });
+    expect((await deliver(body, sign(body), batchedApp())).status).toBe(200);
+    expect(await stored(id)).toBe(1);
+  });
+
+  it("refuses a NUL-bearing event nested 50,000 deep as payload_invalid, not a 500", async () => {
+    for (const target of [app, batchedApp()]) {
+      const { id, body } = unusualEvent("nul_deep", { deep: objectsDeep(50_000, '"x\\u0000y"') });
+      await expectRefused(await deliver(body, sign(body), target), "payload_invalid", "nul deep");
+      expect(await stored(id)).toBe(0);
     }
   });
 });
