@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
 import {
   BatchingWebhookIngest,
   createPrismaClient,
@@ -15,6 +17,7 @@ import Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { createOverloadGuard } from "../src/http/overload.js";
+import { createLogger } from "../src/http/request-log.js";
 import type { WebhookRouteDeps } from "../src/routes/webhooks.js";
 import { testHttp } from "./support/app.js";
 
@@ -488,5 +491,58 @@ describe("POST /webhooks/stripe: signed events that can never be stored", () => 
       await expectRefused(await deliver(body, sign(body), target), "payload_invalid", "nul deep");
       expect(await stored(id)).toBe(0);
     }
+  });
+
+  it("answers an event the database refuses (an id longer than its index holds: SQLSTATE 54000) 400 event_unstorable, and stores the others of its batch", async () => {
+    const batched = batchedApp();
+    // Random hex does not compress: the primary key's index entry would exceed its 2,704 bytes.
+    const { id, body } = unusualEvent("long_id", { id: `evt_${randomBytes(4000).toString("hex")}` });
+    const others = [eventBody(), eventBody()];
+    const [refused, ...answers] = await Promise.all(
+      [{ id, body }, ...others].map((e) => deliver(e.body, sign(e.body), batched)),
+    );
+    await expectRefused(refused as Response, "event_unstorable", "long id");
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    expect(await stored(id)).toBe(0);
+    for (const e of others) expect(await stored(e.id)).toBe(1);
+    // Through the unbatched inbox too.
+    const again = unusualEvent("long_id", { id: `evt_${randomBytes(4000).toString("hex")}` });
+    await expectRefused(
+      await deliver(again.body, sign(again.body)),
+      "event_unstorable",
+      "long id, unbatched",
+    );
+  });
+
+  it("answers any refusal by the database 400 event_unstorable and logs it at warn", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        done();
+      },
+    });
+    const refusing = createApp({
+      useCases: useCaseDepsOn(new InMemoryStore(), { clock: new ManualClock(), ids: new SequentialIds() }),
+      ping: async () => undefined,
+      webhooks: {
+        stripeSecret: secret,
+        inbox: {
+          receive: () =>
+            errAsync(
+              storageError.refused(
+                "webhook receive: refused by the database (SQLSTATE 22P05); the state breaks a stored rule",
+              ),
+            ),
+        },
+      },
+      http: { ...testHttp(), logger: createLogger({ level: "info", destination }) },
+      gateway: new FakePaymentGateway(() => Date.now()),
+    });
+    const { id, body } = eventBody();
+    await expectRefused(await deliver(body, sign(body), refusing), "event_unstorable", "refused");
+    const warned = lines.find((l) => l.level === 40 && l.eventId === id);
+    expect(warned).toMatchObject({ code: "storage_refused" });
+    expect(String(warned?.cause)).toContain("22P05");
   });
 });
