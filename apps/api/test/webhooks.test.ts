@@ -545,4 +545,28 @@ describe("POST /webhooks/stripe: signed events that can never be stored", () => 
     expect(warned).toMatchObject({ code: "storage_refused" });
     expect(String(warned?.cause)).toContain("22P05");
   });
+
+  it("stores an event whose metadata holds objects where Stripe writes strings (the ordering key does not throw)", async () => {
+    seq += 1;
+    const id = `evt_api_odd_metadata_${Date.now().toString(36)}_${seq}`;
+    const body = JSON.stringify({
+      id,
+      object: "event",
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: `pi_odd_${seq}`,
+          object: "payment_intent",
+          payment_intent: { id: { toString: 1 } },
+          metadata: { group_id: "grp_odd", round_id: { toString: 1 }, attempt: { toString: 1 } },
+        },
+      },
+      livemode: false,
+      type: "payment_intent.processing",
+    });
+    const batched = batchedApp();
+    const answers = await Promise.all([body, eventBody().body].map((b) => deliver(b, sign(b), batched)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    expect(await stored(id)).toBe(1);
+  });
 });
