@@ -1,8 +1,11 @@
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
 import {
   BatchingWebhookIngest,
   createPrismaClient,
   mayHoldUnstorable,
   PrismaWebhookInbox,
+  WEBHOOK_JSON_DEPTH_MAX,
   type WebhookInbox,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
@@ -14,6 +17,7 @@ import Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { createOverloadGuard } from "../src/http/overload.js";
+import { createLogger } from "../src/http/request-log.js";
 import type { WebhookRouteDeps } from "../src/routes/webhooks.js";
 import { testHttp } from "./support/app.js";
 
@@ -408,5 +412,161 @@ describe("POST /webhooks/stripe with grouped commits (BatchingWebhookIngest, as 
     } finally {
       await gone.$disconnect();
     }
+  });
+});
+
+// Signed deliveries Stripe itself would not send, but that a holder of the secret can: an event
+// that can never be stored must be answered 4xx (a 5xx is retried by Stripe for days and pages
+// someone), and none may crash the route (a 500).
+describe("POST /webhooks/stripe: signed events that can never be stored", () => {
+  /** A signed-to-be event with `created` and the `deep` placeholder of its object as given. */
+  function unusualEvent(kind: string, options: { created?: unknown; deep?: string; id?: string } = {}) {
+    seq += 1;
+    const id = options.id ?? `evt_api_${kind}_${Date.now().toString(36)}_${seq}`;
+    const text = JSON.stringify({
+      id,
+      object: "event",
+      api_version: "2026-08-26.dahlia",
+      created: options.created ?? Math.floor(Date.now() / 1000),
+      data: { object: { object: "customer", id: `cus_${kind}_${seq}`, nested: "__DEEP__" } },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type: "customer.updated",
+    });
+    // The event, data and data.object are three levels: `deep` adds its own below them.
+    return { id, body: text.replace('"__DEEP__"', options.deep ?? "null") };
+  }
+  const arraysDeep = (n: number, inner = "0") => `${"[".repeat(n)}${inner}${"]".repeat(n)}`;
+  const objectsDeep = (n: number, inner = "0") => `${'{"a":'.repeat(n)}${inner}${"}".repeat(n)}`;
+  // As the API runs: the signed text is kept as the payload when nothing had to be replaced.
+  const batchedApp = () =>
+    appWith({ inbox: new BatchingWebhookIngest(db.prisma, undefined, { maxBatch: 8, maxWaitMs: 5 }) });
+
+  async function expectRefused(response: Response, code: string, name: string) {
+    expect(response.status, name).toBe(400);
+    expect(response.headers.get("content-type"), name).toBe("application/problem+json");
+    expect(await response.json(), name).toMatchObject({ status: 400, code });
+  }
+
+  it("refuses a `created` that is not whole seconds PostgreSQL and a JS Date can hold as payload_invalid, storing nothing", async () => {
+    for (const target of [app, batchedApp()])
+      for (const created of [99999999999999, 253402300800, -1, 1.5, 1e300]) {
+        const { id, body } = unusualEvent("created", { created });
+        await expectRefused(await deliver(body, sign(body), target), "payload_invalid", `created ${created}`);
+        expect(await stored(id), `created ${created}`).toBe(0);
+      }
+    // The last second of year 9999 and the epoch are still taken.
+    for (const created of [253402300799, 0]) {
+      const { id, body } = unusualEvent("created_ok", { created });
+      expect((await deliver(body, sign(body), batchedApp())).status, `created ${created}`).toBe(200);
+      expect(await stored(id)).toBe(1);
+    }
+  });
+
+  it("refuses an event nested deeper than WEBHOOK_JSON_DEPTH_MAX as payload_invalid (100,000 arrays, 50,000 objects), storing nothing", async () => {
+    expect(WEBHOOK_JSON_DEPTH_MAX).toBe(64);
+    const cases = [
+      { name: "100,000 arrays", deep: arraysDeep(100_000) },
+      { name: "50,000 objects", deep: objectsDeep(50_000) },
+      { name: "one level too deep", deep: arraysDeep(WEBHOOK_JSON_DEPTH_MAX - 2) },
+      // JSON.parse walks without recursion: the largest body taken, all nesting, still parses.
+      { name: "a body of nothing but nesting", deep: arraysDeep(500_000 - 200) },
+    ];
+    for (const target of [app, batchedApp()])
+      for (const { name, deep } of cases) {
+        const { id, body } = unusualEvent("deep", { deep });
+        await expectRefused(await deliver(body, sign(body), target), "payload_invalid", name);
+        expect(await stored(id), name).toBe(0);
+      }
+    // Exactly at the limit, it is stored.
+    const { id, body } = unusualEvent("deep_ok", { deep: objectsDeep(WEBHOOK_JSON_DEPTH_MAX - 3) });
+    expect((await deliver(body, sign(body), batchedApp())).status).toBe(200);
+    expect(await stored(id)).toBe(1);
+  });
+
+  it("refuses a NUL-bearing event nested 50,000 deep as payload_invalid, not a 500", async () => {
+    for (const target of [app, batchedApp()]) {
+      const { id, body } = unusualEvent("nul_deep", { deep: objectsDeep(50_000, '"x\\u0000y"') });
+      await expectRefused(await deliver(body, sign(body), target), "payload_invalid", "nul deep");
+      expect(await stored(id)).toBe(0);
+    }
+  });
+
+  it("answers an event the database refuses (an id longer than its index holds: SQLSTATE 54000) 400 event_unstorable, and stores the others of its batch", async () => {
+    const batched = batchedApp();
+    // Random hex does not compress: the primary key's index entry would exceed its 2,704 bytes.
+    const { id, body } = unusualEvent("long_id", { id: `evt_${randomBytes(4000).toString("hex")}` });
+    const others = [eventBody(), eventBody()];
+    const [refused, ...answers] = await Promise.all(
+      [{ id, body }, ...others].map((e) => deliver(e.body, sign(e.body), batched)),
+    );
+    await expectRefused(refused as Response, "event_unstorable", "long id");
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    expect(await stored(id)).toBe(0);
+    for (const e of others) expect(await stored(e.id)).toBe(1);
+    // Through the unbatched inbox too.
+    const again = unusualEvent("long_id", { id: `evt_${randomBytes(4000).toString("hex")}` });
+    await expectRefused(
+      await deliver(again.body, sign(again.body)),
+      "event_unstorable",
+      "long id, unbatched",
+    );
+  });
+
+  it("answers any refusal by the database 400 event_unstorable and logs it at warn", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        done();
+      },
+    });
+    const refusing = createApp({
+      useCases: useCaseDepsOn(new InMemoryStore(), { clock: new ManualClock(), ids: new SequentialIds() }),
+      ping: async () => undefined,
+      webhooks: {
+        stripeSecret: secret,
+        inbox: {
+          receive: () =>
+            errAsync(
+              storageError.refused(
+                "webhook receive: refused by the database (SQLSTATE 22P05); the state breaks a stored rule",
+              ),
+            ),
+        },
+      },
+      http: { ...testHttp(), logger: createLogger({ level: "info", destination }) },
+      gateway: new FakePaymentGateway(() => Date.now()),
+    });
+    const { id, body } = eventBody();
+    await expectRefused(await deliver(body, sign(body), refusing), "event_unstorable", "refused");
+    const warned = lines.find((l) => l.level === 40 && l.eventId === id);
+    expect(warned).toMatchObject({ code: "storage_refused" });
+    expect(String(warned?.cause)).toContain("22P05");
+  });
+
+  it("stores an event whose metadata holds objects where Stripe writes strings (the ordering key does not throw)", async () => {
+    seq += 1;
+    const id = `evt_api_odd_metadata_${Date.now().toString(36)}_${seq}`;
+    const body = JSON.stringify({
+      id,
+      object: "event",
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: `pi_odd_${seq}`,
+          object: "payment_intent",
+          payment_intent: { id: { toString: 1 } },
+          metadata: { group_id: "grp_odd", round_id: { toString: 1 }, attempt: { toString: 1 } },
+        },
+      },
+      livemode: false,
+      type: "payment_intent.processing",
+    });
+    const batched = batchedApp();
+    const answers = await Promise.all([body, eventBody().body].map((b) => deliver(b, sign(b), batched)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    expect(await stored(id)).toBe(1);
   });
 });

@@ -57,8 +57,12 @@ export interface WebhookRouteDeps {
  * stops Stripe's retries, so the answer is 2xx exactly when the event is stored (or was
  * already): a refused signature is a 400 problem with the verifier's stable code
  * (`signature_missing`, `signature_invalid`, `signature_expired`, `payload_invalid`) and
- * stores nothing; a database that cannot store it is a 503 `inbox_unavailable`, and a backlog
- * of events waiting to be stored at its limit a 503 `overloaded`: Stripe delivers it again.
+ * stores nothing (`payload_invalid` also for a signed event the inbox could never store: a
+ * `created` that is no timestamp, nesting deeper than `WEBHOOK_JSON_DEPTH_MAX`); an event the
+ * database refuses for its data (`storage_refused`: a value it cannot hold, a limit it
+ * exceeds) is a 400 `event_unstorable`, logged at `warn`, since every delivery would be refused
+ * alike; a database that cannot store it is a 503 `inbox_unavailable`, and a backlog of events
+ * waiting to be stored at its limit a 503 `overloaded`: Stripe delivers it again.
  */
 export function webhookRoutes(deps: WebhookRouteDeps) {
   // Fail at start-up, not on the first delivery: an empty secret would refuse every event.
@@ -106,6 +110,27 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       const stored = mayHoldUnstorable(rawBody)
         ? await deps.inbox.receive(storableInJsonb(verified.value))
         : await deps.inbox.receive(verified.value, rawBody);
+      if (stored.isErr() && stored.error.type === "storage_refused") {
+        // The database refuses this event's data (a value it cannot hold, a limit it exceeds):
+        // it would refuse every delivery of it, so a 503 would only have Stripe retry it for
+        // days and page someone. A 4xx says it is permanent; the log says why.
+        // The request log's logger (set for every request); absent only outside the app.
+        (c.var as Partial<RequestLogVariables>).log?.warn(
+          {
+            eventId: verified.value.id,
+            type: verified.value.type,
+            code: stored.error.type,
+            cause: stored.error.message,
+          },
+          "webhook event refused by the database",
+        );
+        return problem(
+          c,
+          400,
+          "event_unstorable",
+          "the signed event holds what the database cannot store; no delivery of it can be stored",
+        );
+      }
       if (stored.isErr())
         return serverProblem(
           c,

@@ -17,7 +17,7 @@ export type DatabaseFailure =
   | { readonly kind: "unique_violation"; readonly constraint: string | undefined }
   /** Concurrent transactions collided (serialization failure, deadlock): retrying can succeed. */
   | { readonly kind: "write_conflict" }
-  /** Another rule refused the data (foreign key, CHECK, append-only, ledger balance, a value out of range). */
+  /** Another rule refused the data (foreign key, CHECK, append-only, ledger balance, a value out of range, a limit exceeded). */
   | { readonly kind: "refused"; readonly code: string }
   /** The database could not be reached, or the work did not finish in time. */
   | { readonly kind: "unavailable"; readonly code: string }
@@ -91,8 +91,11 @@ export function classifyDatabaseError(error: unknown): DatabaseFailure {
     return { kind: "write_conflict" };
   // Classes 21 (cardinality: one row written twice), 22 (data exceptions: a value out of
   // range, not of its type) and 23 (integrity constraints), and SU, susu's own rules
-  // (see the migrations): the data itself breaks a rule.
-  if (sqlState !== undefined && /^(21|22|23|SU)/.test(sqlState)) return { kind: "refused", code: sqlState };
+  // (see the migrations): the data itself breaks a rule. And 54, a limit the statement
+  // exceeds (54000: an index entry or value too large; 54001: nesting too deep for the
+  // parser's stack): the same data exceeds it on every try.
+  if (sqlState !== undefined && /^(21|22|23|54|SU)/.test(sqlState))
+    return { kind: "refused", code: sqlState };
   // Class 08 is connection exceptions, 53 insufficient resources, 57 operator intervention.
   if (sqlState !== undefined && /^(08|53|57)/.test(sqlState)) return { kind: "unavailable", code: sqlState };
   if (prismaCode !== undefined && UNAVAILABLE_PRISMA_CODES.has(prismaCode))

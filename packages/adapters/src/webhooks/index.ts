@@ -51,6 +51,9 @@ export { type IngestTriage, orderingKeyOf, triageAtIngest } from "./triage.js";
 export {
   DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
   isStripeEventShaped,
+  jsonTextNestedDeeperThan,
   verifyStripeWebhook,
+  WEBHOOK_CREATED_MAX_SECONDS,
+  WEBHOOK_JSON_DEPTH_MAX,
   type WebhookRejection,
 } from "./verify.js";

@@ -25,14 +25,39 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * (an emoji) are kept.
  */
 export function storableInJsonb<T>(value: T): T {
-  const cleanText = (text: string): string =>
-    text.replaceAll("\u0000", "\ufffd").replace(LONE_SURROGATE, "\ufffd");
-  const clean = (v: unknown): unknown => {
+  // Walks without recursion (the project's rule, as the API's input checks): a signed event is
+  // bounded in depth by the verifier, but the restore's catch-up stores Stripe's listed events
+  // through here too, and a recursive walk of a value nested thousands deep overflows the stack.
+  // Each container is copied empty when first met and filled when taken off the stack.
+  const pending: [source: object, copy: unknown[] | Record<string, unknown>][] = [];
+  const take = (v: unknown): unknown => {
     if (typeof v === "string") return cleanText(v);
-    if (Array.isArray(v)) return v.map(clean);
-    if (typeof v === "object" && v !== null)
-      return Object.fromEntries(Object.entries(v).map(([k, item]) => [cleanText(k), clean(item)]));
-    return v;
+    if (typeof v !== "object" || v === null) return v;
+    const copy = Array.isArray(v) ? new Array<unknown>(v.length) : {};
+    pending.push([v, copy]);
+    return copy;
   };
-  return clean(value) as T;
+  const result = take(value);
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [source, copy] = next;
+    if (Array.isArray(source)) {
+      const items = copy as unknown[];
+      for (let i = 0; i < source.length; i++) items[i] = take(source[i]);
+      continue;
+    }
+    // Defined, not assigned: a `__proto__` key of parsed JSON stays an own key, as with
+    // Object.fromEntries, instead of setting the copy's prototype.
+    for (const [key, item] of Object.entries(source))
+      Object.defineProperty(copy, cleanText(key), {
+        value: take(item),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+  }
+  return result as T;
+}
+
+function cleanText(text: string): string {
+  return text.replaceAll("\u0000", "\ufffd").replace(LONE_SURROGATE, "\ufffd");
 }

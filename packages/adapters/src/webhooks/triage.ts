@@ -2,7 +2,6 @@ import type Stripe from "stripe";
 import { translateStripeEvent } from "../stripe/event-translator.js";
 import { metadataToReferences } from "../stripe/payment-metadata.js";
 import { BILLING_METADATA_KEYS } from "../stripe/stripe-billing-gateway.js";
-import { idOf } from "../stripe/stripe-mappings.js";
 
 /**
  * What the ingest decides about an event before storing it: its ordering key, and — when
@@ -60,8 +59,23 @@ function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
+/**
+ * The object's metadata, its string values only. Stripe's metadata values are strings; a value
+ * that is not (a signed body holding `{"toString": 1}` there) made building the key throw, a
+ * TypeError answered 503 for its whole batch on every delivery.
+ */
 function metadataOf(value: unknown): Stripe.Metadata | undefined {
-  return typeof value === "object" && value !== null ? (value as Stripe.Metadata) : undefined;
+  if (typeof value !== "object" || value === null) return undefined;
+  const entries = Object.entries(value);
+  if (entries.every(([, v]) => typeof v === "string")) return value as Stripe.Metadata;
+  return Object.fromEntries(entries.filter(([, v]) => typeof v === "string"));
+}
+
+/** An id or expanded object's id, when it is a non-empty string. */
+function idIn(value: unknown): string | undefined {
+  return stringOrUndefined(
+    typeof value === "object" && value !== null ? (value as { id?: unknown }).id : value,
+  );
 }
 
 /** Longest key stored: ids are short; a hostile metadata value must not make rows huge. */
@@ -97,7 +111,7 @@ function keyOf(event: Stripe.Event): string {
   if (refs?.groupId !== undefined) return `group:${refs.groupId}`;
   if (refs?.personId !== undefined) return `person:${refs.personId}`;
   const kind = stringOrUndefined(object.object);
-  const paymentIntent = idOf(object.payment_intent as string | { id: string } | null | undefined);
+  const paymentIntent = idIn(object.payment_intent);
   if (kind === "payment_intent" && stringOrUndefined(object.id) !== undefined) return `pi:${object.id}`;
   if (paymentIntent !== undefined) return `pi:${paymentIntent}`;
   if (event.type.startsWith("account.") || event.type === "capability.updated") {
@@ -105,7 +119,7 @@ function keyOf(event: Stripe.Event): string {
       stringOrUndefined(event.account) ?? (kind === "account" ? stringOrUndefined(object.id) : undefined);
     if (account !== undefined) return `account:${account}`;
   }
-  const chargeId = idOf(object.charge as string | { id: string } | null | undefined);
+  const chargeId = idIn(object.charge);
   if (kind !== "charge" && chargeId !== undefined) return `charge:${chargeId}`;
   const id = stringOrUndefined(object.id);
   if (id !== undefined) return `${kind ?? "object"}:${id}`;

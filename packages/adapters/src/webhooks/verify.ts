@@ -12,7 +12,9 @@ export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
  *   under the endpoint secret (a forgery, a body changed on the way, another secret);
  * - `signature_expired`: a signature matches, but its timestamp is older than the
  *   tolerance (a replayed delivery);
- * - `payload_invalid`: correctly signed, but not a Stripe event.
+ * - `payload_invalid`: correctly signed, but not a Stripe event (nor one the inbox could
+ *   ever store: a `created` that is no timestamp, see {@link isStripeEventShaped}, or
+ *   nesting deeper than {@link WEBHOOK_JSON_DEPTH_MAX}).
  */
 export type WebhookRejection = {
   readonly type: "webhook_rejected";
@@ -34,8 +36,27 @@ function signatureMatchesIgnoringAge(rawBody: string, header: string, secret: st
 }
 
 /**
+ * Latest `created` taken, in Unix seconds: 9999-12-31T23:59:59Z. Stripe's `created` is a
+ * timestamp in whole seconds; a later one cannot be a Stripe event's, and from year 275760 on
+ * it is no JS Date (the inbox stores it as a timestamptz through one): PostgreSQL would refuse
+ * it on every delivery. The earliest taken is the epoch, 0.
+ */
+export const WEBHOOK_CREATED_MAX_SECONDS = 253_402_300_799;
+
+/** Whether `created` is whole seconds from the epoch to {@link WEBHOOK_CREATED_MAX_SECONDS}. */
+function isCreatedTimestamp(created: unknown): boolean {
+  return (
+    typeof created === "number" &&
+    Number.isInteger(created) &&
+    created >= 0 &&
+    created <= WEBHOOK_CREATED_MAX_SECONDS
+  );
+}
+
+/**
  * Whether a parsed body has the shape of a Stripe event (`object: "event"`, an id, a type,
- * `created`, `livemode` and `data.object`): the little the inbox and the translator rely on.
+ * `created` (whole seconds a timestamp column holds), `livemode` and `data.object`): the little
+ * the inbox and the translator rely on.
  */
 export function isStripeEventShaped(value: unknown): value is Stripe.Event {
   if (typeof value !== "object" || value === null) return false;
@@ -47,8 +68,7 @@ export function isStripeEventShaped(value: unknown): value is Stripe.Event {
     e.id !== "" &&
     typeof e.type === "string" &&
     e.type !== "" &&
-    typeof e.created === "number" &&
-    Number.isFinite(e.created) &&
+    isCreatedTimestamp(e.created) &&
     typeof e.livemode === "boolean" &&
     typeof data === "object" &&
     data !== null &&
@@ -56,6 +76,44 @@ export function isStripeEventShaped(value: unknown): value is Stripe.Event {
     data.object !== null
   );
 }
+
+/**
+ * Deepest nesting of arrays and objects a webhook event may have, the event itself being the
+ * first level (as the API's `/v1` bodies, `JSON_DEPTH_MAX`). Stripe's events nest far less (an
+ * invoice's line item's proration details are about a dozen levels down); a deeper one cannot
+ * be stored: PostgreSQL's json parser recurses and refuses it (SQLSTATE 54001, stack depth), and
+ * the recursive walks over an event (JSON.stringify, the translator) could overflow the stack.
+ */
+export const WEBHOOK_JSON_DEPTH_MAX = 64;
+
+/**
+ * Whether JSON text nests arrays and objects more than `max` levels deep. Reads the text once,
+ * without recursion or allocation: only brackets outside strings count (a string ends at an
+ * unescaped quote). Meant for text that parsed.
+ */
+export function jsonTextNestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      depth++;
+      if (depth > max) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return false;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 
 /**
  * Verifies a Stripe webhook delivery and parses its event. The check is the SDK's
@@ -98,5 +156,13 @@ export function verifyStripeWebhook(
   }
   if (!isStripeEventShaped(parsed))
     return err(rejection("payload_invalid", "the signed body is not a Stripe event"));
+  // The SDK's JSON.parse took it (V8 parses without recursion); storing it would not.
+  if (jsonTextNestedDeeperThan(rawBody, WEBHOOK_JSON_DEPTH_MAX))
+    return err(
+      rejection(
+        "payload_invalid",
+        `the signed event nests arrays and objects more than ${WEBHOOK_JSON_DEPTH_MAX} levels deep`,
+      ),
+    );
   return ok(parsed);
 }

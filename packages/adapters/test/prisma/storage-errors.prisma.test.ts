@@ -1,4 +1,5 @@
 // Real PostgreSQL errors, as Prisma reports them, sorted by code into StorageErrors.
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withDatabase } from "../../src/db/connection-string.js";
@@ -63,6 +64,22 @@ describe("database errors map by code", () => {
       { kind: "refused", code: "SU001" },
     ]);
     expect(storageErrorOf(check, { operation: "test" })).toMatchObject({ type: "storage_refused" });
+  });
+
+  it("a limit the data exceeds (class 54: an index entry too large, json nested too deep) is a refusal, not an outage", async () => {
+    // Random hex does not compress: the primary key's index entry exceeds its 2,704 bytes.
+    const tooLong = await failureOf(
+      db.prisma.$executeRawUnsafe(
+        "INSERT INTO ledger_accounts (id, currency, created_at, updated_at) VALUES ($1, 'AUD', now(), now())",
+        randomBytes(4000).toString("hex"),
+      ),
+    );
+    const tooDeep = await failureOf(db.prisma.$queryRawUnsafe("SELECT $1::jsonb", "[".repeat(100_000)));
+    expect([tooLong, tooDeep].map(classifyDatabaseError)).toEqual([
+      { kind: "refused", code: "54000" },
+      { kind: "refused", code: "54001" },
+    ]);
+    expect(storageErrorOf(tooDeep, { operation: "test" })).toMatchObject({ type: "storage_refused" });
   });
 
   it("a serialization failure is a write conflict: version_conflict for the aggregate being written", async () => {

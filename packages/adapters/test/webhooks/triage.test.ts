@@ -191,6 +191,26 @@ describe("ordering key", () => {
     expect(orderingKeyOf(stripeEvent("payout.paid", { id: "po_1", object: "payout" }))).toBe("payout:po_1");
   });
 
+  it("does not throw on values that are not strings where Stripe writes strings (metadata, ids)", () => {
+    const odd = { toString: 1 };
+    const event = stripeEvent("payment_intent.processing", {
+      id: "pi_odd",
+      object: "refund",
+      payment_intent: { id: odd },
+      charge: odd,
+      metadata: { group_id: "grp_odd", round_id: odd, attempt: odd, member_id: 7 },
+    });
+    expect(orderingKeyOf(event)).toBe("group:grp_odd");
+    expect(() => triageAtIngest(event)).not.toThrow();
+    const noRefs = stripeEvent("charge.refunded", {
+      id: "ch_odd",
+      object: "charge",
+      payment_intent: { id: odd },
+      metadata: { round_id: odd },
+    });
+    expect(orderingKeyOf(noRefs)).toBe("charge:ch_odd");
+  });
+
   it("is bounded and storable whatever the metadata holds", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 400 }), (text) => {

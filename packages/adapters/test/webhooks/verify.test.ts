@@ -1,6 +1,11 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { verifyStripeWebhook } from "../../src/webhooks/index.js";
+import {
+  jsonTextNestedDeeperThan,
+  verifyStripeWebhook,
+  WEBHOOK_CREATED_MAX_SECONDS,
+  WEBHOOK_JSON_DEPTH_MAX,
+} from "../../src/webhooks/index.js";
 import { stripeEvent } from "./events.js";
 
 const secret = "whsec_test_secret_for_verification";
@@ -69,6 +74,50 @@ describe("verifyStripeWebhook", () => {
       expect(verifyStripeWebhook(payload, sign(payload), secret)._unsafeUnwrapErr().code).toBe(
         "payload_invalid",
       );
+  });
+
+  it("refuses as payload_invalid a `created` that is not whole seconds from the epoch to year 9999 (PostgreSQL would refuse it on every delivery)", () => {
+    const withCreated = (created: unknown) =>
+      JSON.stringify({ ...stripeEvent("charge.succeeded", { id: "ch_1", object: "charge" }), created });
+    for (const created of [99_999_999_999_999, WEBHOOK_CREATED_MAX_SECONDS + 1, -1, 1.5, 1e300, "1"]) {
+      const payload = withCreated(created);
+      expect(verifyStripeWebhook(payload, sign(payload), secret)._unsafeUnwrapErr().code, `${created}`).toBe(
+        "payload_invalid",
+      );
+    }
+    for (const created of [0, WEBHOOK_CREATED_MAX_SECONDS]) {
+      const payload = withCreated(created);
+      expect(verifyStripeWebhook(payload, sign(payload), secret)._unsafeUnwrap().created).toBe(created);
+    }
+  });
+
+  it("refuses as payload_invalid an event nested deeper than WEBHOOK_JSON_DEPTH_MAX, however deep (the parse does not recurse)", () => {
+    // The event, data and data.object are three levels; `nested` adds its own below them.
+    const withNested = (nested: string) =>
+      JSON.stringify(
+        stripeEvent("customer.updated", { id: "cus_1", object: "customer", nested: "@" }),
+      ).replace('"@"', nested);
+    const arrays = (n: number) => `${"[".repeat(n)}${"]".repeat(n)}`;
+    const objects = (n: number) => `${'{"a":'.repeat(n)}0${"}".repeat(n)}`;
+    for (const nested of [arrays(WEBHOOK_JSON_DEPTH_MAX - 2), objects(50_000), arrays(500_000)]) {
+      const payload = withNested(nested);
+      expect(verifyStripeWebhook(payload, sign(payload), secret)._unsafeUnwrapErr()).toMatchObject({
+        code: "payload_invalid",
+        message: `the signed event nests arrays and objects more than ${WEBHOOK_JSON_DEPTH_MAX} levels deep`,
+      });
+    }
+    const atTheLimit = withNested(objects(WEBHOOK_JSON_DEPTH_MAX - 3));
+    expect(verifyStripeWebhook(atTheLimit, sign(atTheLimit), secret).isOk()).toBe(true);
+  });
+
+  it("jsonTextNestedDeeperThan counts brackets outside strings only", () => {
+    expect(jsonTextNestedDeeperThan("[[1]]", 2)).toBe(false);
+    expect(jsonTextNestedDeeperThan("[[[1]]]", 2)).toBe(true);
+    expect(jsonTextNestedDeeperThan('[[{"a":[]}]]', 3)).toBe(true);
+    expect(jsonTextNestedDeeperThan('[[1],[2],{"b":3}]', 2)).toBe(false);
+    expect(jsonTextNestedDeeperThan(JSON.stringify({ a: "[[[[{{{{", b: 'quote \\" [[[' }), 1)).toBe(false);
+    expect(jsonTextNestedDeeperThan(JSON.stringify({ a: "x\\", b: [[1]] }), 2)).toBe(true);
+    expect(jsonTextNestedDeeperThan("1", 0)).toBe(false);
   });
 
   it("refuses a non-positive tolerance (the SDK would read 0 as its default)", () => {
