@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import { clipText, textLengthWithin } from "../kernel/text.js";
 import type { CurrencyCode } from "../money/index.js";
 import { COLLECTABLE_CURRENCIES, debitMethodFor } from "../policy/debit-methods.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
@@ -157,7 +158,7 @@ export function createGroup(input: NewGroup): Result<Group, GroupError> {
       ),
     );
   const name = input.name.trim();
-  if (name.length === 0 || name.length > 100)
+  if (!textLengthWithin(name, 1, 100))
     return err(groupError("invalid_group", "name must be 1–100 characters"));
   if (!Number.isSafeInteger(input.contributionMinor) || input.contributionMinor <= 0)
     return err(groupError("invalid_group", "contribution must be a positive whole number of minor units"));
@@ -196,7 +197,7 @@ export function createGroup(input: NewGroup): Result<Group, GroupError> {
 function timeZoneError(timeZone: string): GroupError {
   return groupError(
     "invalid_time_zone",
-    `${JSON.stringify(timeZone.slice(0, 64))} is not a time zone; use an IANA name such as Australia/Sydney`,
+    `${JSON.stringify(clipText(timeZone, 64))} is not a time zone; use an IANA name such as Australia/Sydney`,
   );
 }
 
@@ -423,7 +424,7 @@ export function drawGroupPayoutOrder(
   return requireAdmin(group, actorId).andThen(() => {
     if (group.status !== "forming")
       return err(groupError("group_not_forming", "the order can only be drawn before the group starts"));
-    if (seed.length < 8 || seed.length > 128)
+    if (!textLengthWithin(seed, 8, 128))
       return err(groupError("invalid_payout_order", "the seed must be 8–128 characters"));
     const ids = contributingMembers(group).map((m) => m.id);
     return ok({
@@ -719,7 +720,7 @@ export function pauseGroupByAdmin(
 ): Result<Group, GroupError> {
   return requireAdmin(group, actor).andThen(() => {
     const why = reason.trim();
-    if (why.length === 0 || why.length > 500)
+    if (!textLengthWithin(why, 1, 500))
       return err(groupError("invalid_group", "a pause needs a reason of 1–500 characters"));
     if (group.status === "paused" && group.adminPause !== undefined)
       return err(groupError("group_not_active", `the group is already paused by ${group.adminPause.by}`));
@@ -770,7 +771,7 @@ export function closeGroup(
 ): Result<Group, GroupError> {
   return requireAdmin(group, actor).andThen(() => {
     const why = reason.trim();
-    if (why.length === 0 || why.length > 500)
+    if (!textLengthWithin(why, 1, 500))
       return err(groupError("invalid_group", "a closure needs a reason of 1–500 characters"));
     if (isFinal(group)) return err(groupError("group_not_active", `the group is already ${group.status}`));
     if (group.currentRoundId !== undefined)
@@ -831,7 +832,7 @@ export function updateGroupSettings(
         ),
       );
     const name = (settings.name ?? group.name).trim();
-    if (name.length === 0 || name.length > 100)
+    if (!textLengthWithin(name, 1, 100))
       return err(groupError("invalid_group", "name must be 1–100 characters"));
     const contributionMinor = settings.contributionMinor ?? group.contributionMinor;
     if (!Number.isSafeInteger(contributionMinor) || contributionMinor <= 0)

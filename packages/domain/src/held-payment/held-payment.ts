@@ -1,5 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Dispute } from "../kernel/disputes.js";
+import { textLength } from "../kernel/text.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
 import type { OwedPayment } from "../owed/owed-payment.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
@@ -279,13 +280,19 @@ export interface CreateHeldPayment {
   readonly cancelUrl?: string;
 }
 
-/** Longest text field (Stripe metadata values go up to 500 characters; descriptions more). */
+/**
+ * Longest text field (Stripe metadata values go up to 500 characters; descriptions more), in
+ * characters as `textLength` counts them (code points). Stripe gives its limits in characters
+ * ("values up to 500 characters long", docs.stripe.com/api/metadata) and says no more about
+ * how it counts; it never mentions UTF-16 units, which are JavaScript's `.length`, not a
+ * character count, so a code point is the reading followed here, as for every other text.
+ */
 export const HELD_PAYMENT_TEXT_MAX_CHARS = 500;
 
 function textProblem(name: string, value: string | undefined, optional = false): string | undefined {
   if (value === undefined) return optional ? undefined : `${name} is required`;
   if (value.trim().length === 0) return `${name} is empty`;
-  if (value.length > HELD_PAYMENT_TEXT_MAX_CHARS)
+  if (textLength(value) > HELD_PAYMENT_TEXT_MAX_CHARS)
     return `${name} is longer than ${HELD_PAYMENT_TEXT_MAX_CHARS} characters`;
   return undefined;
 }

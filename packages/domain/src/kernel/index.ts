@@ -48,4 +48,5 @@ export {
 export { type GroupAudience, NOTIFY_ROLES, type NotifyAudience, type NotifyRole } from "./notify-audience.js";
 export { type OwedCause, owedCauseData, owedCauseRefs, owedCauseSummary } from "./owed-cause.js";
 export type * from "./payment-facts.js";
+export { clipText, textLength, textLengthWithin } from "./text.js";
 export { defineTransitions, type Transitions, type TransitionTable } from "./transitions.js";

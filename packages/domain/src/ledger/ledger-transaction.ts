@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import { textLength, textLengthWithin } from "../kernel/text.js";
 import { assertMoney, type CurrencyCode, isCurrencyCode, type Money, money } from "../money/index.js";
 import {
   balanceOverflow,
@@ -143,7 +144,7 @@ export function credit(account: LedgerAccountId, amount: Money): LedgerPosting {
 /** Checks an account id: non-empty and at most {@link LEDGER_ID_MAX_CHARS} characters. */
 export function checkAccountId(account: string): Result<LedgerAccountId, LedgerError> {
   if (account.length === 0) return err(invalidAccountId(account, "empty"));
-  if (account.length > LEDGER_ID_MAX_CHARS) {
+  if (textLength(account) > LEDGER_ID_MAX_CHARS) {
     return err(invalidAccountId(account, `longer than ${LEDGER_ID_MAX_CHARS} characters`));
   }
   return ok(account);
@@ -165,10 +166,10 @@ function checkRefs(transactionId: string, refs: Readonly<Record<string, string>>
   if (entries.length > LEDGER_REFS_MAX)
     return err(invalidRefs(transactionId, `more than ${LEDGER_REFS_MAX}`));
   for (const [key, value] of entries) {
-    if (key.length === 0 || key.length > LEDGER_REF_KEY_MAX_CHARS) {
+    if (!textLengthWithin(key, 1, LEDGER_REF_KEY_MAX_CHARS)) {
       return err(invalidRefs(transactionId, `key length must be 1..${LEDGER_REF_KEY_MAX_CHARS}`));
     }
-    if (typeof value !== "string" || value.length === 0 || value.length > LEDGER_REF_VALUE_MAX_CHARS) {
+    if (typeof value !== "string" || !textLengthWithin(value, 1, LEDGER_REF_VALUE_MAX_CHARS)) {
       return err(
         invalidRefs(transactionId, `value of ${key} must be a string of 1..${LEDGER_REF_VALUE_MAX_CHARS}`),
       );
@@ -186,7 +187,7 @@ function checkRefs(transactionId: string, refs: Readonly<Record<string, string>>
  */
 export function validateLedgerTransaction(tx: LedgerTransactionInput): Result<void, LedgerError> {
   if (tx.id.length === 0) return err(invalidTransactionId(tx.id, "empty"));
-  if (tx.id.length > LEDGER_ID_MAX_CHARS) {
+  if (textLength(tx.id) > LEDGER_ID_MAX_CHARS) {
     return err(invalidTransactionId(tx.id, `longer than ${LEDGER_ID_MAX_CHARS} characters`));
   }
   if (!Number.isSafeInteger(tx.occurredAt) || tx.occurredAt < 0)

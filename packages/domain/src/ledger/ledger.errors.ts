@@ -1,3 +1,4 @@
+import { clipText, textLength } from "../kernel/text.js";
 import type { CurrencyCode } from "../money/index.js";
 
 /** A transaction with no postings, or with one: double entry needs a debit and a credit. */
@@ -133,7 +134,7 @@ export type LedgerErrorCode = LedgerError["code"];
 const ECHO_MAX_CHARS = 64;
 
 function echo(text: string): string {
-  return text.length > ECHO_MAX_CHARS ? `${text.slice(0, ECHO_MAX_CHARS)}…` : text;
+  return textLength(text) > ECHO_MAX_CHARS ? `${clipText(text, ECHO_MAX_CHARS)}…` : text;
 }
 
 /** Builds a {@link TooFewPostingsError}. */

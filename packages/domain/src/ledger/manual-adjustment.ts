@@ -17,6 +17,7 @@
 // refs. The id is the caller's (the API derives it from the caller and its Idempotency-Key).
 import { err, ok, type Result } from "neverthrow";
 import { type CodedError, codedErrorConstructor } from "../kernel/coded-error.js";
+import { textLength, textLengthWithin } from "../kernel/text.js";
 import { maximumChargeMinor } from "../money/charge-amount.js";
 import { parseCurrencyCode } from "../money/currency.js";
 import type { CurrencyCode } from "../money/currency-code.js";
@@ -196,7 +197,7 @@ export function manualAdjustment(
   existingAccounts: ReadonlySet<LedgerAccountId> = new Set(),
 ): Result<LedgerTransaction, ManualAdjustmentError> {
   const reason = input.reason.trim();
-  if (reason.length === 0 || reason.length > MANUAL_ADJUSTMENT_REASON_MAX_CHARS)
+  if (!textLengthWithin(reason, 1, MANUAL_ADJUSTMENT_REASON_MAX_CHARS))
     return err(
       adjustmentError(
         "invalid_adjustment",
@@ -260,7 +261,7 @@ export function manualAdjustment(
       ),
     );
   const [roundId] = rounds;
-  if (input.ticketId !== undefined && input.ticketId.length > LEDGER_REF_VALUE_MAX_CHARS)
+  if (input.ticketId !== undefined && textLength(input.ticketId) > LEDGER_REF_VALUE_MAX_CHARS)
     return err(adjustmentError("invalid_adjustment", "the ticket id is too long"));
   return createLedgerTransaction({
     id: input.id,

@@ -1,5 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Dispute } from "../kernel/disputes.js";
+import { textLength } from "../kernel/text.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
 import type { OwedPayment } from "../owed/owed-payment.js";
 import type {
@@ -314,12 +315,16 @@ export interface CreateMarketplaceCharge {
   readonly sellerIsMerchantOfRecord?: boolean;
 }
 
-/** Longest text field (Stripe metadata values go up to 500 characters). */
+/**
+ * Longest text field (Stripe metadata values go up to 500 characters), in characters as
+ * `textLength` counts them (code points): Stripe's docs give the limit in characters
+ * (docs.stripe.com/api/metadata) and say nothing of UTF-16 units, JavaScript's `.length`.
+ */
 export const MARKETPLACE_TEXT_MAX_CHARS = 500;
 
 function textProblem(name: string, value: string): string | undefined {
   if (value.trim().length === 0) return `${name} is empty`;
-  if (value.length > MARKETPLACE_TEXT_MAX_CHARS)
+  if (textLength(value) > MARKETPLACE_TEXT_MAX_CHARS)
     return `${name} is longer than ${MARKETPLACE_TEXT_MAX_CHARS} characters`;
   return undefined;
 }

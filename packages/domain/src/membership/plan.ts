@@ -1,13 +1,13 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Decision } from "../kernel/decision.js";
 import { ignore } from "../kernel/decision.js";
+import { textLength } from "../kernel/text.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
 import type { Instant } from "../shared/time.js";
 import { type Entitlements, isEntitlements } from "./entitlements.js";
 import { type MembershipError, membershipError } from "./membership.errors.js";
 import { PLAN_AGGREGATE, type PlanEffect } from "./membership-effect.js";
 import { planIds } from "./membership-ids.js";
-
 import { PLAN_INTERVALS, type PlanInterval } from "./plan-interval.js";
 
 export { PLAN_INTERVALS, type PlanInterval } from "./plan-interval.js";
@@ -99,9 +99,9 @@ export type PlanIgnoredCode = (typeof PLAN_IGNORED_CODES)[number];
 export type PlanDecision = Decision<Plan, PlanEffect, PlanIgnoredCode>;
 
 function checkText(name: string, description: string): Result<void, MembershipError> {
-  if (name.trim().length === 0 || name.length > PLAN_TEXT_MAX_CHARS)
+  if (name.trim().length === 0 || textLength(name) > PLAN_TEXT_MAX_CHARS)
     return err(membershipError("invalid_plan", `a plan's name is 1–${PLAN_TEXT_MAX_CHARS} characters`));
-  if (description.length > PLAN_TEXT_MAX_CHARS)
+  if (textLength(description) > PLAN_TEXT_MAX_CHARS)
     return err(membershipError("invalid_plan", `a description is at most ${PLAN_TEXT_MAX_CHARS} characters`));
   return ok(undefined);
 }

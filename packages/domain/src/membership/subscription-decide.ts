@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Decision } from "../kernel/decision.js";
 import { ignore } from "../kernel/decision.js";
+import { textLengthWithin } from "../kernel/text.js";
 import {
   membershipInvoicePaid,
   membershipInvoiceRefunded,
@@ -63,7 +64,7 @@ export interface NewSubscription {
 }
 
 function isReturnUrl(url: string): boolean {
-  if (url.length === 0 || url.length > RETURN_URL_MAX_CHARS) return false;
+  if (!textLengthWithin(url, 1, RETURN_URL_MAX_CHARS)) return false;
   try {
     const u = new URL(url);
     return u.protocol === "https:" || u.protocol === "http:";
@@ -78,10 +79,7 @@ export function createSubscription(
   ctx: SubscriptionDecideContext,
 ): Result<SubscriptionDecision, MembershipError> {
   const start: SubscriptionStart = command.start;
-  if (
-    start.kind === "saved_method" &&
-    (start.paymentMethodId.length === 0 || start.paymentMethodId.length > 255)
-  )
+  if (start.kind === "saved_method" && !textLengthWithin(start.paymentMethodId, 1, 255))
     return err(membershipError("invalid_subscription", "a payment method id is 1–255 characters"));
   if (start.kind === "checkout" && !(isReturnUrl(start.successUrl) && isReturnUrl(start.cancelUrl)))
     return err(

@@ -1,3 +1,4 @@
+import { clipText, textLength } from "../kernel/text.js";
 import type { CurrencyCode } from "./currency-code.js";
 
 /** Two amounts in different currencies met in one operation. */
@@ -110,7 +111,7 @@ export type MoneyErrorCode = MoneyError["code"];
 const INPUT_ECHO_MAX_CHARS = 64;
 
 function echo(input: string): string {
-  return input.length > INPUT_ECHO_MAX_CHARS ? `${input.slice(0, INPUT_ECHO_MAX_CHARS)}…` : input;
+  return textLength(input) > INPUT_ECHO_MAX_CHARS ? `${clipText(input, INPUT_ECHO_MAX_CHARS)}…` : input;
 }
 
 /** Builds a {@link CurrencyMismatchError}. */

@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import { textLength } from "../kernel/text.js";
 import { currencyInfo, parseCurrencyCode } from "./currency.js";
 import type { CurrencyCode } from "./currency-code.js";
 import {
@@ -31,7 +32,7 @@ const MONEY_TEXT = /^(-?)(\d+)(?:\.(\d+))?(?:\s+([A-Za-z]{3}))?$/;
  * Stripe's charge limits are a separate check: `checkChargeAmount`.
  */
 export function parseMoney<C extends CurrencyCode>(major: string, currency: C): Result<Money<C>, MoneyError> {
-  if (major.length > MONEY_TEXT_MAX_CHARS) return err(invalidAmount(major));
+  if (textLength(major) > MONEY_TEXT_MAX_CHARS) return err(invalidAmount(major));
   const match = MONEY_TEXT.exec(major.trim());
   if (match === null) return err(invalidAmount(major));
   const [, sign = "", integerDigits = "", fractionDigits = "", codeText] = match;

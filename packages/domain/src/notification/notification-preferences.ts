@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import { textLength, textLengthWithin } from "../kernel/text.js";
 import type { Notification } from "../ports/notifier.js";
 
 /** Every template name a notification can carry. */
@@ -178,7 +179,7 @@ const EMAIL_SHAPE =
 /** An address as stored (trimmed, domain in lower case), or undefined when it is not one. */
 export function normalizeEmail(text: string): string | undefined {
   const email = text.trim();
-  if (email.length > EMAIL_MAX || !EMAIL_SHAPE.test(email)) return undefined;
+  if (textLength(email) > EMAIL_MAX || !EMAIL_SHAPE.test(email)) return undefined;
   if (email.startsWith(".") || email.includes("..") || email.split("@")[0]?.endsWith(".")) return undefined;
   const at = email.lastIndexOf("@");
   return `${email.slice(0, at)}@${email.slice(at + 1).toLowerCase()}`;
@@ -199,7 +200,7 @@ export function knownLocale(text: string): string | undefined {
 /** The IANA name of a time zone the runtime knows (`australia/sydney` → `Australia/Sydney`), or undefined. */
 export function knownTimeZone(text: string): string | undefined {
   const zone = text.trim();
-  if (zone === "" || zone.length > 64) return undefined;
+  if (!textLengthWithin(zone, 1, 64)) return undefined;
   try {
     return new Intl.DateTimeFormat("en", { timeZone: zone }).resolvedOptions().timeZone;
   } catch {

@@ -10,6 +10,7 @@
 // aggregate's version check) and moves its amount out of the owed account to the aggregate's
 // `paid_outside_stripe` account.
 import { err, ok, type Result } from "neverthrow";
+import { textLengthWithin } from "../kernel/text.js";
 import type { CurrencyCode, Money } from "../money/index.js";
 import type { Instant } from "../shared/time.js";
 import { type OwedPaymentError, owedPaymentError } from "./owed-payment.errors.js";
@@ -120,7 +121,7 @@ export function decideOwedPayment(
         `${amount.amountMinor} ${owed.currency} is more than the ${leftMinor} ${owed.currency} still owed`,
       ),
     );
-  if (reference.length === 0 || reference.length > OWED_PAYMENT_REFERENCE_MAX)
+  if (!textLengthWithin(reference, 1, OWED_PAYMENT_REFERENCE_MAX))
     return err(
       owedPaymentError(
         "invalid_owed_payment",

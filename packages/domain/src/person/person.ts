@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import { clipText, textLength, textLengthWithin } from "../kernel/text.js";
 import type { Instant } from "../shared/time.js";
 import type { PersonId } from "./ids.js";
 import { type PersonError, personError } from "./person.errors.js";
@@ -82,17 +83,17 @@ export interface PersonPaymentUpdate {
   readonly connectedAccountId?: string;
 }
 
-const validText = (value: string): boolean => value.length > 0 && value.length <= PERSON_TEXT_MAX;
+const validText = (value: string): boolean => textLengthWithin(value, 1, PERSON_TEXT_MAX);
 
 /**
  * Creates a person with no Stripe objects yet. The display name falls back to the id (its
  * first {@link PERSON_TEXT_MAX} characters).
  */
 export function createPerson(input: NewPerson): Result<Person, PersonError> {
-  if (input.id.length === 0 || input.id.length > PERSON_ID_MAX)
+  if (!textLengthWithin(input.id, 1, PERSON_ID_MAX))
     return err(personError("invalid_person", `a person id must be 1–${PERSON_ID_MAX} characters`));
-  const displayName = input.displayName.trim() || input.id.slice(0, PERSON_TEXT_MAX);
-  if (displayName.length > PERSON_TEXT_MAX)
+  const displayName = input.displayName.trim() || clipText(input.id, PERSON_TEXT_MAX);
+  if (textLength(displayName) > PERSON_TEXT_MAX)
     return err(personError("invalid_person", `a display name must be at most ${PERSON_TEXT_MAX} characters`));
   return ok({ id: input.id, displayName, createdAt: input.createdAt, version: 0 });
 }

@@ -1,3 +1,5 @@
+import { textLengthWithin } from "../kernel/text.js";
+
 /**
  * A point in time as milliseconds since the Unix epoch (UTC). The domain never reads the
  * system clock: every `Instant` comes from the `Clock` port or from an input.
@@ -65,7 +67,7 @@ function formatterFor(timeZone: TimeZone): Intl.DateTimeFormat {
  */
 export function canonicalTimeZone(name: string): TimeZone | undefined {
   const zone = name.trim();
-  if (zone.length === 0 || zone.length > 64 || /^[+-]/.test(zone)) return undefined;
+  if (!textLengthWithin(zone, 1, 64) || /^[+-]/.test(zone)) return undefined;
   try {
     // A formatter of its own, not the cache's: a client's spellings of one zone
     // (`AUSTRALIA/sydney`, …) must not each stay in memory; only canonical names are cached.
