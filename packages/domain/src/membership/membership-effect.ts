@@ -38,12 +38,14 @@ export type SubscriptionNotificationTemplate = (typeof SUBSCRIPTION_NOTIFICATION
 /**
  * Why a subscription opens a support ticket: Stripe refused or failed susu's refund of an
  * invoice (`membership_refund_failed`), the refund was still unfinished at its deadline
- * (`membership_refund_overdue`), or an invoice's charge is disputed (`dispute`, as every
- * payment's dispute; resolved when Stripe closes it).
+ * (`membership_refund_overdue`), an ended membership's invoice could not be voided for weeks
+ * because its bank debit was still processing (`membership_void_stuck`), or an invoice's
+ * charge is disputed (`dispute`, as every payment's dispute; resolved when Stripe closes it).
  */
 export const SUBSCRIPTION_TICKET_REASONS = [
   "membership_refund_failed",
   "membership_refund_overdue",
+  "membership_void_stuck",
   "dispute",
 ] as const;
 

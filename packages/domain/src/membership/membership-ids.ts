@@ -51,6 +51,9 @@ export const subscriptionIds = Object.freeze({
   /** The timer that asks again when void call n was answered `payment_processing`: `<s>:invoice:<i>:void:<n>:recheck`. */
   invoiceVoidRecheck: (s: string, invoiceId: string, n: number): string =>
     `${s}:invoice:${invoiceId}:void:${n}:recheck`,
+  /** The support ticket of invoice i's void still waiting for its bank debit after weeks: `<s>:invoice:<i>:void:stuck:ticket`. */
+  invoiceVoidStuckTicket: (s: string, invoiceId: string): string =>
+    `${s}:invoice:${invoiceId}:void:stuck:ticket`,
   /**
    * The deadline timer of invoice i's refund (still unfinished then: a ticket):
    * `<s>:invoice:<i>:refund:overdue`.

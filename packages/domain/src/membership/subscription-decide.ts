@@ -9,7 +9,11 @@ import {
 } from "../ledger/membership-movements.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
-import { MEMBERSHIP_REFUND_OVERDUE_MS, MEMBERSHIP_VOID_RECHECK_MS } from "../policy/membership-policy.js";
+import {
+  MEMBERSHIP_REFUND_OVERDUE_MS,
+  MEMBERSHIP_VOID_CALLS_BEFORE_TICKET,
+  MEMBERSHIP_VOID_RECHECK_MS,
+} from "../policy/membership-policy.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type MembershipError, membershipError } from "./membership.errors.js";
 import {
@@ -543,6 +547,17 @@ function voidAnswered(
       { kind: "void_recheck", invoiceId: inv.id, call: voiding.calls },
       d.now + MEMBERSHIP_VOID_RECHECK_MS,
     );
+    if (voiding.calls === MEMBERSHIP_VOID_CALLS_BEFORE_TICKET) {
+      const weeks = Math.round(((voiding.calls - 1) * MEMBERSHIP_VOID_RECHECK_MS) / (7 * 86_400_000));
+      d.ticket(
+        subscriptionIds.invoiceVoidStuckTicket(s.id, inv.id),
+        "membership_void_stuck",
+        `Invoice ${inv.id} of membership ${s.id}, which ended unpaid, still cannot be voided: Stripe has answered ` +
+          `${voiding.calls} void calls over about ${weeks} weeks that its bank debit is processing. A BECS debit ends ` +
+          "in a few business days: check the invoice's PaymentIntent at Stripe. Susu keeps asking weekly; a debit that " +
+          "succeeds is refunded as paid after the end, one that fails gets the invoice voided",
+      );
+    }
     return d.done();
   }
   d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "ended" } });

@@ -168,6 +168,37 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(old.ignored?.code).toBe("timer_no_longer_due");
   });
 
+  it("a debit still processing at the third recheck opens one ticket (no bank debit takes weeks); the rechecks go on", () => {
+    let s = waitingForTheDebit();
+    const tickets: SubscriptionEffect[] = [];
+    for (let call = 1; call <= 5; call++) {
+      const fired = decideSubscription(
+        s,
+        { type: "timer", timer: { kind: "void_recheck", invoiceId: "in_2", call } },
+        at(31 + 7 * call),
+      )._unsafeUnwrap();
+      expect(voids(fired.effects)).toHaveLength(1);
+      const still = decideSubscription(
+        fired.state,
+        answered(subscriptionIds.invoiceVoid("sub1", "in_2", call + 1), "payment_processing"),
+        at(31 + 7 * call),
+      )._unsafeUnwrap();
+      // Every answer keeps a recheck going: the void still happens once the debit fails.
+      expect(still.effects.filter((e) => e.kind === "schedule_timer")).toHaveLength(1);
+      tickets.push(...still.effects.filter((e) => e.kind === "open_ticket"));
+      s = still.state;
+    }
+    // Calls 1–3 waited within three weeks; the 4th answer still processing opens the ticket, once.
+    expect(tickets).toEqual([
+      expect.objectContaining({
+        kind: "open_ticket",
+        id: "sub1:invoice:in_2:void:stuck:ticket",
+        reason: "membership_void_stuck",
+      }),
+    ]);
+    expect((tickets[0] as { summary: string }).summary).toContain("in_2");
+  });
+
   it("the debit succeeds: paid after the end, refunded in full; the recheck then voids nothing", () => {
     const s = waitingForTheDebit();
     const paid = decideSubscription(s, paidInvoice("in_2", 34), at(34))._unsafeUnwrap();

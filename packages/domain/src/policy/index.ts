@@ -14,7 +14,11 @@ export {
   marketplacePolicyProblem,
   type RefundInitiator,
 } from "./marketplace-policy.js";
-export { MEMBERSHIP_REFUND_OVERDUE_MS, MEMBERSHIP_VOID_RECHECK_MS } from "./membership-policy.js";
+export {
+  MEMBERSHIP_REFUND_OVERDUE_MS,
+  MEMBERSHIP_VOID_CALLS_BEFORE_TICKET,
+  MEMBERSHIP_VOID_RECHECK_MS,
+} from "./membership-policy.js";
 export {
   REFUND_FAILURES_UNREACHABLE,
   type RefundFailureOutcome,

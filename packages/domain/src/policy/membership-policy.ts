@@ -25,3 +25,10 @@ export const MEMBERSHIP_REFUND_OVERDUE_MS: DurationMs = 10 * DAY_MS;
  * a failure whose news never reached the membership.
  */
 export const MEMBERSHIP_VOID_RECHECK_MS: DurationMs = 7 * DAY_MS;
+
+/**
+ * The void call whose answer, still `payment_processing`, opens a support ticket
+ * (`membership_void_stuck`): the first call and three weekly rechecks, three weeks in which a
+ * BECS debit (settled in about three business days) should have ended. The rechecks go on.
+ */
+export const MEMBERSHIP_VOID_CALLS_BEFORE_TICKET = 4;
