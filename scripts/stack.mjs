@@ -324,6 +324,11 @@ async function start() {
     ...(useEmulator && setting("SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS") === undefined
       ? { SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: "60" }
       : {}),
+    // On the emulator, notification endpoints may be local receivers (http://127.0.0.1:…):
+    // a development stack. Against Stripe itself the apps' default holds: public https only.
+    ...(useEmulator && setting("SUSU_NOTIFY_ENDPOINT_ADDRESSES") === undefined
+      ? { SUSU_NOTIFY_ENDPOINT_ADDRESSES: "any" }
+      : {}),
   };
   apps.push(startApp("api", "apps/api/dist/main.js", env));
   apps.push(startApp("scheduler", "apps/scheduler/dist/main.js", env));

@@ -5,6 +5,7 @@ import {
   clockFromEnv,
   createPrismaClient,
   createStripeClient,
+  type EndpointAddressPolicy,
   openConnections,
   PrismaIdempotencyStore,
   PrismaLedgerStore,
@@ -96,6 +97,8 @@ export function createContainer(config: {
    * queues their notices. Default: the variables' defaults (no admin addresses, no e-mail).
    */
   readonly adminNotice?: AdminNoticeEnv;
+  /** Which notification endpoint URLs the API takes (SUSU_NOTIFY_ENDPOINT_ADDRESSES); default `public`. */
+  readonly notifyEndpointAddresses?: EndpointAddressPolicy;
 }): Container {
   const container = new Container();
   const poolSize = config.dbPoolSize ?? 10;
@@ -186,6 +189,7 @@ export function createContainer(config: {
       settings: new PrismaNotificationSettings(prisma),
       endpoints: new PrismaNotificationEndpoints(prisma),
       deliveries: new PrismaNotificationEndpoints(prisma),
+      endpointAddresses: config.notifyEndpointAddresses ?? "public",
     },
     gateway: new StripePaymentGateway(stripe, { clock }),
     reconciliation: {

@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { type AdminNoticeEnv, parseAdminNoticeEnv } from "@susu/adapters";
+import { type AdminNoticeEnv, NOTIFY_ENDPOINT_ENV, parseAdminNoticeEnv } from "@susu/adapters";
 import {
   type CurrencyCode,
   canonicalTimeZone,
@@ -182,6 +182,13 @@ const schema = z.object({
    * later, instead of holding them in memory for longer than Stripe waits. Default 4,096.
    */
   SUSU_WEBHOOK_MAX_WAITING: wholeNumber(1, 1_000_000, 4_096),
+  /**
+   * Which URLs `POST /v1/notification-endpoints` takes (the scheduler reads it too, and checks
+   * again before each send): `public` (default) https only, no credentials, no loopback,
+   * private, link-local, CGNAT… address or `localhost`; `any` also plain http and those
+   * addresses, for development and tests (`npm start` on the emulator sets it). See the README.
+   */
+  ...NOTIFY_ENDPOINT_ENV,
   API_PROCESSES: z
     .preprocess(
       (value) => (value === "" ? undefined : value),

@@ -74,6 +74,7 @@ const container = createContainer({
     maxWaiting: env.SUSU_WEBHOOK_MAX_WAITING,
   },
   adminNotice: config.adminNotice,
+  notifyEndpointAddresses: env.SUSU_NOTIFY_ENDPOINT_ADDRESSES,
 });
 const app = createApp(container.get(TOKENS.apiDeps));
 // Keep-alive timeouts and problem+json for what Node's HTTP parser refuses: http/server.ts.

@@ -234,6 +234,27 @@ describe("readApiConfig", () => {
     }
   });
 
+  it("takes notification endpoints at public https addresses only unless SUSU_NOTIFY_ENDPOINT_ADDRESSES is any (blank: public), and names it otherwise", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    const read = (value?: string) =>
+      readApiConfig({ ...base, ...(value === undefined ? {} : { SUSU_NOTIFY_ENDPOINT_ADDRESSES: value }) })
+        .env.SUSU_NOTIFY_ENDPOINT_ADDRESSES;
+    expect([read(), read(""), read("public"), read("any")]).toEqual(["public", "public", "public", "any"]);
+    let error: unknown;
+    try {
+      read("yes");
+    } catch (e) {
+      error = e;
+    }
+    expect((error as HttpConfigError).problems).toEqual([
+      { variable: "SUSU_NOTIFY_ENDPOINT_ADDRESSES", message: "must be public or any" },
+    ]);
+  });
+
   it("reads the admins' notice settings as the scheduler does (an admin's reconciliation run tells them), blank as unset, and names wrong ones", () => {
     const base = {
       STRIPE_WEBHOOK_SECRET: "whsec_x",

@@ -58,7 +58,8 @@ export function notifierOf(env: SchedulerEnv, prisma: PrismaClient, log: Logger)
 
 /**
  * The worker that sends queued deliveries, SUSU_NOTIFY_CONCURRENCY at once: e-mail through
- * SMTP (when configured; a pool of as many connections) and signed webhooks. Its `close`
+ * SMTP (when configured; a pool of as many connections) and signed webhooks, to the
+ * endpoints SUSU_NOTIFY_ENDPOINT_ADDRESSES allows. Its `close`
  * closes the SMTP connections.
  */
 export function deliveryWorkerOf(
@@ -93,6 +94,7 @@ export function deliveryWorkerOf(
     },
     timeoutMs: env.SUSU_NOTIFY_TIMEOUT_MS,
     concurrency: env.SUSU_NOTIFY_CONCURRENCY,
+    endpointAddresses: env.SUSU_NOTIFY_ENDPOINT_ADDRESSES,
   });
 }
 

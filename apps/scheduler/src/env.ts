@@ -1,4 +1,9 @@
-import { ADMIN_NOTICE_ENV, DEFAULT_DELIVERY_CONCURRENCY, PLAN_CACHE_MODES } from "@susu/adapters";
+import {
+  ADMIN_NOTICE_ENV,
+  DEFAULT_DELIVERY_CONCURRENCY,
+  NOTIFY_ENDPOINT_ENV,
+  PLAN_CACHE_MODES,
+} from "@susu/adapters";
 import {
   DEFAULT_MARKETPLACE_POLICY,
   MARKETPLACE_ACTION_EXPIRY_MAX_MS,
@@ -159,6 +164,13 @@ const schema = z.object({
    * default); with SUSU_SMTP_URL, also the most SMTP connections it keeps open (a pool).
    */
   SUSU_NOTIFY_CONCURRENCY: wholeNumber(1, 256).default(DEFAULT_DELIVERY_CONCURRENCY),
+  /**
+   * Which notification endpoints webhooks go to, checked before each send, as the API checks
+   * them at creation: `public` (default) https only, and no host that is or resolves to a
+   * loopback, private, link-local, CGNAT… address (the delivery fails at once, not retried);
+   * `any` also plain http and those addresses, for development and tests.
+   */
+  ...NOTIFY_ENDPOINT_ENV,
   STRIPE_SECRET_KEY: z.string().min(1),
   /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
   STRIPE_API_URL: z.string().url().optional(),

@@ -228,6 +228,18 @@ describe("readSchedulerEnv", () => {
       ]);
   });
 
+  it("sends webhooks to public https endpoints only unless SUSU_NOTIFY_ENDPOINT_ADDRESSES is any (development, tests)", () => {
+    const key = { STRIPE_SECRET_KEY: "sk_test_x" };
+    const read = (value?: string) =>
+      readSchedulerEnv({ ...key, ...(value === undefined ? {} : { SUSU_NOTIFY_ENDPOINT_ADDRESSES: value }) })
+        .SUSU_NOTIFY_ENDPOINT_ADDRESSES;
+    expect([read(), read(" "), read("public"), read(" any ")]).toEqual(["public", "public", "public", "any"]);
+    for (const wrong of ["yes", "true", "ANY"])
+      expect(problems({ SUSU_NOTIFY_ENDPOINT_ADDRESSES: wrong })).toEqual([
+        { variable: "SUSU_NOTIFY_ENDPOINT_ADDRESSES", message: "must be public or any" },
+      ]);
+  });
+
   it("keeps half the webhook slots' connections and 4 open while idle unless told how many (SUSU_DB_POOL_MIN, at most the pool)", () => {
     const key = { STRIPE_SECRET_KEY: "sk_test_x" };
     expect(readSchedulerEnv(key)).toMatchObject({ SUSU_DB_POOL_SIZE: 28, SUSU_DB_POOL_MIN: 12 });

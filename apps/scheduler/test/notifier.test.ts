@@ -60,6 +60,8 @@ describe("the scheduler's notifications", () => {
       SUSU_MAIL_TIME_ZONE: "America/New_York",
       SUSU_NOTIFY_RETRY_BASE_MS: "100",
       SUSU_PUBLIC_URL: "https://api.susu.test",
+      // The receiver listens on 127.0.0.1: a development setting.
+      SUSU_NOTIFY_ENDPOINT_ADDRESSES: "any",
     });
     const now = new Date();
     await db.prisma.person.create({
@@ -149,6 +151,42 @@ describe("the scheduler's notifications", () => {
       2, 1, 1,
     ]);
     expect(count("webhook", "failed")).toBe(0);
+  });
+
+  it("with the defaults, sends no webhook to an endpoint on the platform's own network: failed at once, not retried, counted", async () => {
+    const env = readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_NOTIFY_RETRY_BASE_MS: "100" });
+    expect(env.SUSU_NOTIFY_ENDPOINT_ADDRESSES).toBe("public");
+    await db.prisma.notificationDelivery.deleteMany();
+    await db.prisma.notificationEndpoint.updateMany({ data: { status: "disabled" } });
+    const endpoint = (
+      await new PrismaNotificationEndpoints(db.prisma).create({ url: receiver.url, at: Date.now() })
+    )._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.received.length = 0;
+    const queued = await notifierOf(env, db.prisma, log).send({
+      id: "admins:notify:transfer_blocked:1",
+      aggregate: "round",
+      aggregateId: "round_9",
+      personIds: [],
+      roles: ["platform_admins"],
+      template: "transfer_blocked",
+      data: { roundId: "round_9" },
+    });
+    expect(queued.isOk()).toBe(true);
+    const metrics = createSchedulerMetrics({ defaultMetrics: false });
+    const counted = createNotificationMetrics(metrics.metrics.registry);
+    const worker = deliveryWorkerOf(env, db.prisma, "w-public");
+    const settled = await worker.runOnce();
+    for (const s of settled) counted.deliverySettled(s);
+    expect(settled.map((s) => [s.channel, s.outcome])).toEqual([["webhook", "failed"]]);
+    expect(receiver.received).toEqual([]);
+    const webhook = await db.prisma.notificationDelivery.findFirstOrThrow({ where: { channel: "webhook" } });
+    expect(webhook).toMatchObject({ status: "failed", attempts: 1, recipient: endpoint.id });
+    expect(webhook.lastError).toMatch(/^not sent: the endpoint's URL is not allowed: /);
+    const scrape = parseScrape(await metrics.metrics.text());
+    expect(
+      scrape.value("susu_notification_deliveries_total", { channel: "webhook", outcome: "failed" }),
+    ).toBe(1);
   });
 
   it("sends SUSU_NOTIFY_CONCURRENCY e-mails at once, on as many pooled SMTP connections", async () => {

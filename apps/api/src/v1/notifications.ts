@@ -1,5 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
+  type EndpointAddressPolicy,
+  endpointUrlProblem,
   maskEmail,
   type NotificationDeliveryLog,
   type NotificationDeliveryRecord,
@@ -44,7 +46,11 @@ import {
 // - `/v1/notification-endpoints`: client apps' webhook endpoints that push to phones. Platform
 //   operators list them and read their delivery logs; platform admins (role `admin`, not a
 //   service token: 403 `admin_only`) create, disable and rotate them — the signing secret
-//   is answered once, at creation and at rotation.
+//   is answered once, at creation and at rotation. A URL into the platform's own networks
+//   (loopback, private, link-local such as the cloud metadata service, CGNAT, `localhost`),
+//   with credentials, or plain http is 400 `endpoint_url_not_allowed`, unless
+//   SUSU_NOTIFY_ENDPOINT_ADDRESSES is `any` (development, tests; credentials never); the
+//   scheduler checks every address the host resolves to before each send as well.
 // - `/v1/operations/notification-deliveries`: every delivery (e-mail and webhook), newest
 //   first, by status (`?status=failed`), for operators. A service token sees e-mail
 //   recipients masked (`a***@example.com`); platform admins see them whole.
@@ -54,6 +60,11 @@ export interface NotificationPorts {
   readonly settings: NotificationSettingsStore;
   readonly endpoints: NotificationEndpointStore;
   readonly deliveries: NotificationDeliveryLog;
+  /**
+   * Which endpoint URLs creating takes (SUSU_NOTIFY_ENDPOINT_ADDRESSES; default `public`:
+   * https, no credentials, no loopback, private, link-local… address; see endpoint-address.ts).
+   */
+  readonly endpointAddresses?: EndpointAddressPolicy;
 }
 
 /** What the notification routes need: the ports and the clock that stamps changes. */
@@ -398,12 +409,17 @@ const createEndpointRoute = createRoute({
   path: "/notification-endpoints",
   tags: ["notifications"],
   summary:
-    "Register a client app's webhook endpoint (platform admins). Every notification for a person, and every admin alert, is POSTed to it signed with `Susu-Signature`; the secret is in this answer only.",
+    "Register a client app's webhook endpoint (platform admins). Every notification for a person, and every admin alert, is POSTed to it signed with `Susu-Signature`; the secret is in this answer only. The URL must be https, without credentials, and not on the platform's own networks (loopback, private, link-local, CGNAT, `localhost`): else 400 `endpoint_url_not_allowed` (SUSU_NOTIFY_ENDPOINT_ADDRESSES=any takes http and private addresses, for development).",
   security: [{ bearer: [] }],
   request: { body: { content: { "application/json": { schema: CreateEndpointSchema } }, required: true } },
   responses: {
     201: json(EndpointWithSecretSchema, "The endpoint, with its secret"),
     ...postResponses,
+    ...problemExamples(400, "The URL is refused (or the request does not match the schema).", {
+      endpoint_url_not_allowed:
+        "169.254.169.254 is a link-local address: endpoints must be on public addresses",
+      invalid_request: "the request does not match the schema",
+    }),
     ...adminOnly,
   },
 });
@@ -561,6 +577,11 @@ export function notificationsV1(deps: NotificationDeps) {
     const refused = refuseUnlessAdmin(c, c.get("principal"));
     if (refused) return refused;
     const body = c.req.valid("json");
+    const refusal = endpointUrlProblem(body.url, deps.endpointAddresses ?? "public");
+    if (refusal !== undefined)
+      return problem(c, 400, "endpoint_url_not_allowed", refusal, {
+        errors: [{ path: "url", message: refusal }],
+      });
     const created = await deps.endpoints.create({
       url: body.url,
       ...(body.description !== undefined ? { description: body.description } : {}),

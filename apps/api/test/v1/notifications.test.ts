@@ -1,5 +1,10 @@
 // Notification settings, webhook endpoints and the delivery log on v1, on PostgreSQL.
-import { DeliveringNotifier, PrismaStore } from "@susu/adapters";
+import {
+  DeliveringNotifier,
+  PrismaNotificationEndpoints,
+  PrismaNotificationSettings,
+  PrismaStore,
+} from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
 import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
@@ -323,6 +328,65 @@ describe("notification endpoints and the delivery log", () => {
     const missing = await app.request("/v1/notification-endpoints/ne_missing/disable", authed(admin, "POST"));
     expect(missing.status).toBe(404);
     expect((await json(missing)).code).toBe("notification_endpoint_not_found");
+  });
+
+  it("refuses URLs into the platform's own networks, with credentials or over plain http: 400 endpoint_url_not_allowed, nothing stored", async () => {
+    const count = await db.prisma.notificationEndpoint.count();
+    const refusals: [string, RegExp][] = [
+      ["http://127.0.0.1:3100/v1/groups", /https/],
+      ["https://127.0.0.1:3100/v1/groups", /127\.0\.0\.1 is a loopback address/],
+      ["https://[::1]:3100/", /\[::1\] is a loopback address/],
+      ["https://169.254.169.254/latest/meta-data", /169\.254\.169\.254 is a link-local address/],
+      ["https://[::ffff:169.254.169.254]/latest/meta-data", /link-local/],
+      ["https://10.0.0.7/push", /private/],
+      ["https://172.16.5.4/push", /private/],
+      ["https://192.168.1.10/push", /private/],
+      ["https://[fd00::7]/push", /private/],
+      ["https://[fe80::1]/push", /link-local/],
+      ["https://100.64.0.1/push", /CGNAT/],
+      ["https://0.0.0.0/push", /unspecified/],
+      ["https://224.0.0.251/push", /multicast/],
+      ["https://0x7f000001/push", /loopback/],
+      ["https://localhost/push", /localhost/],
+      ["https://push.localhost/push", /localhost/],
+      ["https://user:pass@example.com/x", /credentials/],
+    ];
+    for (const [url, why] of refusals) {
+      const res = await app.request("/v1/notification-endpoints", authed(admin, "POST", { url }));
+      expect({ url, status: res.status }).toEqual({ url, status: 400 });
+      const body = await json(res);
+      expect(body.code).toBe("endpoint_url_not_allowed");
+      expect(body.detail).toMatch(why);
+    }
+    expect(await db.prisma.notificationEndpoint.count()).toBe(count);
+  });
+
+  it("takes local http receivers when SUSU_NOTIFY_ENDPOINT_ADDRESSES is any (development, tests), never credentials", async () => {
+    const local = testApp({
+      useCases: deps,
+      gateway: new FakePaymentGateway(() => clock.now()),
+      prisma: db.prisma,
+      notifications: {
+        settings: new PrismaNotificationSettings(db.prisma),
+        endpoints: new PrismaNotificationEndpoints(db.prisma),
+        deliveries: new PrismaNotificationEndpoints(db.prisma),
+        endpointAddresses: "any",
+      },
+    });
+    for (const url of ["http://127.0.0.1:3100/push", "http://[::1]:3100/", "http://localhost:4000/push"]) {
+      const res = await local.request("/v1/notification-endpoints", authed(admin, "POST", { url }));
+      expect({ url, status: res.status }).toEqual({ url, status: 201 });
+      await local.request(
+        `/v1/notification-endpoints/${(await json(res)).id}/disable`,
+        authed(admin, "POST"),
+      );
+    }
+    const credentials = await local.request(
+      "/v1/notification-endpoints",
+      authed(admin, "POST", { url: "https://user:pass@example.com/x" }),
+    );
+    expect(credentials.status).toBe(400);
+    expect((await json(credentials)).code).toBe("endpoint_url_not_allowed");
   });
 
   it("lists deliveries newest first, by endpoint and by status, paging with starting_after", async () => {

@@ -1,3 +1,7 @@
+import { lookup as dnsLookup } from "node:dns/promises";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { isIP, type LookupFunction } from "node:net";
 import {
   type Clock,
   isNotificationTemplate,
@@ -9,6 +13,13 @@ import type { ResultAsync } from "neverthrow";
 import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { settledWithin } from "../settled-within.js";
 import { deliveryIdOf } from "./delivering-notifier.js";
+import {
+  addressPhrase,
+  type EndpointAddressPolicy,
+  endpointUrlProblem,
+  hostOf,
+  privateAddressKind,
+} from "./endpoint-address.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
 import { type NotificationSettings, PrismaNotificationSettings } from "./notification-settings-store.js";
@@ -68,8 +79,101 @@ export interface DeliveryWorkerOptions {
   readonly refillForMs?: number;
   /** A fraction in [0, 1) for the backoff's jitter (default `Math.random`). */
   readonly random?: () => number;
-  /** The HTTP client (default the global `fetch`). */
-  readonly fetch?: typeof fetch;
+  /**
+   * Which endpoints webhooks may reach (SUSU_NOTIFY_ENDPOINT_ADDRESSES; default `public`):
+   * under `public` a send goes only to an https URL without credentials whose host is not,
+   * and resolves to no, loopback, private, link-local, CGNAT… address; otherwise it fails
+   * at once, not retried (see endpoint-address.ts).
+   */
+  readonly endpointAddresses?: EndpointAddressPolicy;
+  /** Resolves an endpoint's host name to all its addresses (default the system's, `dns.lookup`). */
+  readonly lookup?: HostLookup;
+  /** Sends one webhook request to the addresses checked (default {@link postWebhook}). */
+  readonly post?: WebhookPost;
+}
+
+/** An address a host name resolves to. */
+export interface ResolvedAddress {
+  readonly address: string;
+  readonly family: 4 | 6;
+}
+
+/** Resolves a host name to every address it has, as `dns.lookup` with `all` does. */
+export type HostLookup = (hostname: string) => Promise<readonly ResolvedAddress[]>;
+
+/** One webhook request, to be sent to the addresses its host was checked to resolve to. */
+export interface WebhookRequest {
+  readonly url: URL;
+  /** What the connection may go to, in order: the host's addresses, each checked. */
+  readonly addresses: readonly ResolvedAddress[];
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  /** Aborts the request (the send's timeout). */
+  readonly signal: AbortSignal;
+}
+
+/** Sends a {@link WebhookRequest}; resolves with the endpoint's HTTP status once its answer was read. */
+export type WebhookPost = (request: WebhookRequest) => Promise<{ readonly status: number }>;
+
+const systemLookup: HostLookup = async (hostname) =>
+  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({
+    address: a.address,
+    family: a.family === 6 ? 6 : 4,
+  }));
+
+let agents: { readonly http: HttpAgent; readonly https: HttpsAgent } | undefined;
+
+/**
+ * Sends a webhook request with node:http(s) — kept-alive connections, redirects not
+ * followed — connecting only to `request.addresses`: the connection's host-name lookup
+ * answers with them instead of asking DNS again, so a name that resolves elsewhere by the
+ * time it connects (DNS rebinding) is never followed there. TLS still checks the
+ * certificate against the URL's host name.
+ */
+export function postWebhook(request: WebhookRequest): Promise<{ readonly status: number }> {
+  const { url, addresses } = request;
+  agents ??= { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  const lookup: LookupFunction = (_hostname, options, callback) => {
+    const fitting = addresses.filter(
+      (a) => options.family === undefined || options.family === 0 || a.family === options.family,
+    );
+    const first = fitting[0];
+    if (first === undefined) {
+      callback(
+        Object.assign(new Error(`no checked address of family ${options.family}`), { code: "ENOTFOUND" }),
+        "",
+        0,
+      );
+      return;
+    }
+    if (options.all) (callback as unknown as (e: null, all: ResolvedAddress[]) => void)(null, [...fitting]);
+    else callback(null, first.address, first.family);
+  };
+  const https = url.protocol === "https:";
+  return new Promise((resolve, reject) => {
+    const req = (https ? httpsRequest : httpRequest)(
+      {
+        protocol: url.protocol,
+        hostname: hostOf(url),
+        ...(url.port !== "" ? { port: Number(url.port) } : {}),
+        path: `${url.pathname}${url.search}`,
+        method: "POST",
+        headers: { ...request.headers, "content-length": String(Buffer.byteLength(request.body)) },
+        agent: https ? agents?.https : agents?.http,
+        lookup,
+        signal: request.signal,
+      },
+      (res) => {
+        // The answer's body is not needed; reading it frees the connection.
+        res.resume();
+        res.once("end", () => resolve({ status: res.statusCode ?? 0 }));
+        res.once("error", reject);
+        res.once("aborted", () => reject(new Error("the endpoint closed the connection mid-answer")));
+      },
+    );
+    req.once("error", reject);
+    req.end(request.body);
+  });
 }
 
 /** What became of one send. */
@@ -128,6 +232,25 @@ export const SLOW_SEND_MS = 250;
 
 /** How long a pass waits after a claim that found nothing before it claims again (ms). */
 export const EMPTY_CLAIM_PAUSE_MS = 1_000;
+
+/** `promise`, or the signal's reason once it aborts first. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
 
 /** How one send ended, before the retry policy is applied. */
 type SendResult =
@@ -661,10 +784,14 @@ export class NotificationDeliveryWorker {
       endpoint.previousSecretExpiresAt.getTime() > now
         ? [endpoint.secret, endpoint.previousSecret]
         : [endpoint.secret];
-    const doFetch = this.options.fetch ?? fetch;
+    // The whole send, the host's lookup included, has the timeout.
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
     try {
-      const response = await doFetch(endpoint.url, {
-        method: "POST",
+      const target = await this.targetOf(endpoint.url, signal);
+      if ("kind" in target) return target;
+      const response = await (this.options.post ?? postWebhook)({
+        url: target.url,
+        addresses: target.addresses,
         headers: {
           "content-type": "application/json",
           "user-agent": "susu-notifications/1",
@@ -672,11 +799,8 @@ export class NotificationDeliveryWorker {
           "Susu-Delivery-Id": row.id,
         },
         body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal,
       });
-      // The answer's body is not needed; reading it frees the connection.
-      await response.arrayBuffer().catch(() => undefined);
       const statusCode = response.status;
       if (statusCode >= 200 && statusCode < 300) return { kind: "sent", statusCode };
       const error = `the endpoint answered ${statusCode}`;
@@ -684,13 +808,49 @@ export class NotificationDeliveryWorker {
         ? { kind: "temporary", error, statusCode }
         : { kind: "permanent", error, statusCode };
     } catch (e) {
-      const err = e as { name?: string; message?: string; cause?: { code?: string } };
+      const err = e as { name?: string; message?: string; code?: string; cause?: { code?: string } };
       const what =
-        err.name === "TimeoutError"
+        signal.aborted || err.name === "TimeoutError"
           ? `no answer within ${this.options.timeoutMs} ms`
-          : `${err.cause?.code ?? err.name ?? "error"}: ${err.message ?? String(e)}`;
+          : `${err.cause?.code ?? err.code ?? err.name ?? "error"}: ${err.message ?? String(e)}`;
       return { kind: "temporary", error: what };
     }
+  }
+
+  /**
+   * Where a webhook may go: the endpoint's URL and the addresses its host resolves to now,
+   * or why it may not — a URL the policy refuses, or (`public`) a host with any address
+   * {@link privateAddressKind} names: a permanent failure, never retried, as the endpoint
+   * is the platform's own network (or points there now: DNS rebinding). A host that does
+   * not resolve now is a temporary failure (a lookup's error is thrown).
+   */
+  private async targetOf(
+    raw: string,
+    signal: AbortSignal,
+  ): Promise<{ readonly url: URL; readonly addresses: readonly ResolvedAddress[] } | SendResult> {
+    const policy = this.options.endpointAddresses ?? "public";
+    const problem = endpointUrlProblem(raw, policy);
+    if (problem !== undefined)
+      return { kind: "permanent", error: `not sent: the endpoint's URL is not allowed: ${problem}` };
+    const url = new URL(raw);
+    const host = hostOf(url);
+    const family = isIP(host);
+    const addresses: readonly ResolvedAddress[] =
+      family === 4 || family === 6
+        ? [{ address: host, family }]
+        : await abortable((this.options.lookup ?? systemLookup)(host), signal);
+    if (addresses.length === 0)
+      return { kind: "temporary", error: `the endpoint's host ${host} has no address` };
+    if (policy === "public")
+      for (const { address } of addresses) {
+        const kind = privateAddressKind(address);
+        if (kind !== undefined)
+          return {
+            kind: "permanent",
+            error: `not sent: the endpoint's host ${host} resolves to ${address}, ${addressPhrase(kind)} (SUSU_NOTIFY_ENDPOINT_ADDRESSES is public)`,
+          };
+      }
+    return { url, addresses };
   }
 
   /** Writes the outcome if this worker still holds the claim; undefined when the lease was lost. */

@@ -21,12 +21,24 @@ export {
   deliveryBackoffMs,
   deliveryLeaseMs,
   type EmailSender,
+  type HostLookup,
   isRetryableStatus,
   NotificationDeliveryWorker,
+  postWebhook,
+  type ResolvedAddress,
   type SettledDelivery,
   smtpTimeoutsFor,
+  type WebhookPost,
+  type WebhookRequest,
   webhookBodyOf,
 } from "./delivery-worker.js";
+export {
+  ENDPOINT_ADDRESS_POLICIES,
+  type EndpointAddressPolicy,
+  endpointUrlProblem,
+  NOTIFY_ENDPOINT_ENV,
+  privateAddressKind,
+} from "./endpoint-address.js";
 export { type LineSink, LogNotifier, LogSupportDesk, maskEmail } from "./log-notifier.js";
 export { escapeHtml, formatAmount, formatInstant, type MailLocale, maskNumbers } from "./mail-format.js";
 export { MAIL_TEMPLATES, type MailTemplateName, type RenderedMail, renderMail } from "./mail-templates.js";

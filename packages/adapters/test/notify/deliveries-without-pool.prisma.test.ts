@@ -115,6 +115,8 @@ describe("the delivery log on a Prisma client without a pool of ours", () => {
       retry: { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000 },
       timeoutMs: 2_000,
       random: () => 0.5,
+      // The receiver listens on 127.0.0.1.
+      endpointAddresses: "any",
     });
     const settled = await worker.runOnce();
     expect(settled.map((s) => s.outcome)).toEqual(queued.map(() => "sent"));

@@ -9,6 +9,7 @@ import {
   deliveryBackoffMs,
   isRetryableStatus,
   NotificationDeliveryWorker,
+  postWebhook,
   type SettledDelivery,
 } from "../../src/notify/delivery-worker.js";
 import { PrismaNotificationEndpoints } from "../../src/notify/notification-endpoints.js";
@@ -77,6 +78,8 @@ describe("notification deliveries", () => {
       retry,
       timeoutMs: 2_000,
       random: () => 0.5,
+      // The receiver listens on 127.0.0.1, as SUSU_NOTIFY_ENDPOINT_ADDRESSES=any allows.
+      endpointAddresses: "any",
       ...extra,
     });
   /** Runs passes until nothing is due now, moving the clock to each next attempt. */
@@ -236,6 +239,7 @@ describe("notification deliveries", () => {
       retry,
       timeoutMs: 300,
       random: () => 0.5,
+      endpointAddresses: "any",
     });
     expect((await slow.runOnce()).map((s) => s.outcome)).toEqual(["retrying"]);
     expect((await deliveriesOf(n.id))[0]).toMatchObject({
@@ -278,7 +282,8 @@ describe("notification deliveries", () => {
         email: {
           deliver: (n, to, at) => new ResultAsync(slowly(() => Promise.resolve(mailer.deliver(n, to, at)))),
         },
-        fetch: (input, init) => slowly(() => fetch(input, init)),
+        post: (request) => slowly(() => postWebhook(request)),
+        endpointAddresses: "any",
         retry,
         timeoutMs: 2_000,
         random: () => 0.5,
@@ -473,6 +478,112 @@ describe("notification deliveries", () => {
     expect((await deliveriesOf(n.id))[0]).toMatchObject({
       status: "failed",
       lastError: "the endpoint is disabled",
+    });
+  });
+
+  describe("endpoint addresses (SSRF): nothing on the platform's own networks unless told any", () => {
+    /** A resolver that answers `addresses` for every host, recording what it was asked. */
+    const stubLookup = (addresses: readonly { address: string; family: 4 | 6 }[]) => {
+      const asked: string[] = [];
+      const lookup = async (hostname: string) => {
+        asked.push(hostname);
+        return addresses;
+      };
+      return { asked, lookup };
+    };
+    const receiverPort = () => new URL(receiver.url).port;
+
+    it("fails at once, without connecting, a delivery whose host resolves to a loopback address among public ones (DNS rebinding)", async () => {
+      const endpoint = (
+        await endpoints.create({ url: `https://push.client.test:${receiverPort()}/push`, at: T0 })
+      )._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      const n = retryNotice(["ana"]);
+      await notifier({ email: false }).send(n);
+      const dns = stubLookup([
+        { address: "93.184.216.34", family: 4 },
+        { address: "127.0.0.1", family: 4 },
+      ]);
+      await drain(worker("w1", { endpointAddresses: "public", lookup: dns.lookup }));
+      expect(receiver.received).toEqual([]);
+      expect(dns.asked).toEqual(["push.client.test"]);
+      const [row] = await deliveriesOf(n.id);
+      expect(row).toMatchObject({ status: "failed", attempts: 1, lastStatusCode: null });
+      expect(row?.lastError).toBe(
+        "not sent: the endpoint's host push.client.test resolves to 127.0.0.1, a loopback address (SUSU_NOTIFY_ENDPOINT_ADDRESSES is public)",
+      );
+      expect(settled.map((s) => s.outcome)).toEqual(["failed"]);
+    });
+
+    it.each([
+      ["an IPv6 unique local address", { address: "fd00::5", family: 6 as const }, "a private address"],
+      [
+        "the cloud metadata address",
+        { address: "169.254.169.254", family: 4 as const },
+        "a link-local address",
+      ],
+      ["an IPv4-mapped loopback", { address: "::ffff:127.0.0.1", family: 6 as const }, "a loopback address"],
+    ])("fails a host that resolves to %s", async (_what, address, kind) => {
+      const endpoint = (
+        await endpoints.create({ url: "https://push.client.test/push", at: T0 })
+      )._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      const n = retryNotice(["ana"]);
+      await notifier({ email: false }).send(n);
+      await drain(worker("w1", { endpointAddresses: "public", lookup: stubLookup([address]).lookup }));
+      const [row] = await deliveriesOf(n.id);
+      expect(row).toMatchObject({ status: "failed", attempts: 1 });
+      expect(row?.lastError).toContain(`resolves to ${address.address}, ${kind}`);
+    });
+
+    it("fails an endpoint stored with a URL that is not allowed now (a literal loopback address, plain http), without resolving anything", async () => {
+      const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      const n = retryNotice(["ana"]);
+      await notifier({ email: false }).send(n);
+      const dns = stubLookup([{ address: "93.184.216.34", family: 4 }]);
+      await drain(worker("w1", { endpointAddresses: "public", lookup: dns.lookup }));
+      expect(receiver.received).toEqual([]);
+      expect(dns.asked).toEqual([]);
+      const [row] = await deliveriesOf(n.id);
+      expect(row).toMatchObject({ status: "failed", attempts: 1 });
+      expect(row?.lastError).toMatch(/^not sent: the endpoint's URL is not allowed: .*https/);
+    });
+
+    it("connects to the address it checked: a host only the stub resolves reaches the receiver under any, resolved once per send", async () => {
+      const endpoint = (
+        await endpoints.create({ url: `http://push.client.test:${receiverPort()}/push`, at: T0 })
+      )._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      receiver.script = [500];
+      const n = retryNotice(["ana"]);
+      await notifier({ email: false }).send(n);
+      const dns = stubLookup([{ address: "127.0.0.1", family: 4 }]);
+      await drain(worker("w1", { endpointAddresses: "any", lookup: dns.lookup }));
+      expect(receiver.received.map((r) => [r.status, r.check.valid])).toEqual([
+        [500, true],
+        [200, true],
+      ]);
+      expect(dns.asked).toEqual(["push.client.test", "push.client.test"]);
+      expect((await deliveriesOf(n.id))[0]).toMatchObject({ status: "sent", attempts: 2 });
+    });
+
+    it("retries a host that does not resolve now", async () => {
+      const endpoint = (
+        await endpoints.create({ url: "https://push.client.test/push", at: T0 })
+      )._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      const n = retryNotice(["ana"]);
+      await notifier({ email: false }).send(n);
+      const lookup = async () => {
+        throw Object.assign(new Error("getaddrinfo ENOTFOUND push.client.test"), { code: "ENOTFOUND" });
+      };
+      settled.push(...(await worker("w1", { endpointAddresses: "public", lookup }).runOnce()));
+      expect((await deliveriesOf(n.id))[0]).toMatchObject({
+        status: "retrying",
+        attempts: 1,
+        lastError: "ENOTFOUND: getaddrinfo ENOTFOUND push.client.test",
+      });
     });
   });
 
