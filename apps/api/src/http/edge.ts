@@ -71,8 +71,12 @@ export function jsonNestedDeeperThan(value: unknown, max: number): boolean {
 // application/json, application/problem+json, application/vnd.x+json, any parameters.
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9.!#$&^_-]+\+)?json\s*(?:;|$)/i;
 
-/** The names of UTF-8 a `charset` parameter may give (WHATWG's labels, lower case). */
-const UTF_8_LABELS: ReadonlySet<string> = new Set(["utf-8", "utf8", "unicode-1-1-utf-8"]);
+/**
+ * The `charset` values a JSON body may declare (lower case): UTF-8's names (WHATWG's labels),
+ * and US-ASCII's, a subset of UTF-8 that clients declare for ASCII bodies.
+ */
+const ASCII_LABELS: ReadonlySet<string> = new Set(["us-ascii", "ascii"]);
+const UTF_8_LABELS: ReadonlySet<string> = new Set(["utf-8", "utf8", "unicode-1-1-utf-8", ...ASCII_LABELS]);
 
 /** The `charset` parameter of a `Content-Type` value, lower case and unquoted, or undefined without one. */
 function charsetOf(contentType: string): string | undefined {
@@ -136,13 +140,16 @@ export function jsonBodies(): MiddlewareHandler {
       return problemResponse(
         415,
         "unsupported_media_type",
-        "send the body as JSON in UTF-8 (Content-Type: application/json, with no charset or charset=utf-8)",
+        "send the body as JSON in UTF-8 (Content-Type: application/json, with no charset, charset=utf-8 or charset=us-ascii)",
         { "accept-post": "application/json", "accept-patch": "application/json" },
       );
     let text: string;
     let parsed: unknown;
     try {
       // Fatal: bytes that are not UTF-8 are refused, not read as U+FFFD (JSON is UTF-8, RFC 8259).
+      // A body declared US-ASCII holds no byte above 0x7F.
+      if (charset !== undefined && ASCII_LABELS.has(charset) && new Uint8Array(bytes).some((b) => b > 0x7f))
+        throw new TypeError("not US-ASCII");
       text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
       parsed = JSON.parse(text);
     } catch {

@@ -112,8 +112,9 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
         : await deps.inbox.receive(verified.value, rawBody);
       if (stored.isErr() && stored.error.type === "storage_refused") {
         // The database refuses this event's data (a value it cannot hold, a limit it exceeds):
-        // it would refuse every delivery of it, so a 503 would only have Stripe retry it for
-        // days and page someone. A 4xx says it is permanent; the log says why.
+        // it would refuse every delivery of it. Stripe retries any non-2xx answer, a 4xx too,
+        // but a 4xx keeps a permanent refusal out of the 5xx alerts (a 503 would page someone
+        // for days over nothing an outage explains); the log says why.
         // The request log's logger (set for every request); absent only outside the app.
         (c.var as Partial<RequestLogVariables>).log?.warn(
           {

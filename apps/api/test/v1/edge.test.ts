@@ -308,14 +308,13 @@ describe("a JSON body's encoding", () => {
       body,
     });
 
-  it("is UTF-8: another charset is 415 unsupported_media_type; utf-8 in any case or quoted is taken", async () => {
+  it("is UTF-8: another charset is 415 unsupported_media_type; utf-8 (or US-ASCII) in any case or quoted is taken", async () => {
     const before = await db.prisma.group.count();
     const json = JSON.stringify(newGroup());
     for (const [i, type] of [
       "application/json; charset=utf-16",
       "application/json; charset=ISO-8859-1",
       "application/json;charset=utf-16le",
-      'application/json; charset="us-ascii"',
     ].entries()) {
       const res = await post(type, json, `charset-${i}`);
       expect(res.status, type).toBe(415);
@@ -327,8 +326,16 @@ describe("a JSON body's encoding", () => {
       "application/json; charset=UTF-8",
       'application/json; charset="utf-8"',
       "application/json",
+      // US-ASCII is a subset of UTF-8: an ASCII body may say so.
+      'application/json; charset="us-ascii"',
+      "application/json; charset=US-ASCII",
     ].entries())
       expect((await post(type, json, `utf8-${i}`)).status, type).toBe(201);
+    // …but one declared US-ASCII holding a byte above 0x7F is not what it says.
+    const accented = JSON.stringify({ ...newGroup(), name: "Épargne" });
+    const notAscii = await post("application/json; charset=us-ascii", accented, "ascii-but-not");
+    expect(notAscii.status).toBe(400);
+    expect(((await notAscii.json()) as ProblemBody).code).toBe("malformed_json");
   });
 
   it("bytes that are not UTF-8 are 400 malformed_json, not read as U+FFFD — nothing stored", async () => {

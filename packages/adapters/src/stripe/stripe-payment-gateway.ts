@@ -66,25 +66,27 @@ export interface StripePaymentGatewayOptions {
 export const IDEMPOTENCY_KEY_MAX_CHARS = 255;
 
 /** Printable ASCII (space to tilde): what a key may be sent as. */
-const PRINTABLE_ASCII = /^[\x20-\x7E]*$/;
+/** What Node sends in a header value as it is (its own check): tab, printable ASCII, and U+0080–U+00FF. */
+const HEADER_SAFE = /^[\t\x20-\x7E\x80-\xFF]*$/;
 const NOT_PRINTABLE_ASCII = /[^\x20-\x7E]/g;
 
 /**
  * The `Idempotency-Key` for an effect id: the id itself, which is what support sees in
  * Stripe's request logs. An id longer than Stripe allows keeps a readable prefix and ends
  * in a SHA-256 of the whole id, so the key stays stable across retries and distinct ids
- * never share a key. An id that is not printable ASCII (a character above U+00FF, CR or LF,
- * which Node refuses in a header, so the SDK would report a connection error no retry
- * cures; or any other control or non-ASCII character) is sent the same way: its characters
- * outside printable ASCII read `_`, and the key ends in `~` and the SHA-256 of the id as it
- * is, so it is stable and still tells such ids apart.
+ * never share a key. An id Node would refuse in a header (a character above U+00FF, CR, LF
+ * or another control character but tab: the SDK would report a connection error no retry
+ * cures) is sent the same way: its characters outside printable ASCII read `_`, and the key
+ * ends in `~` and the SHA-256 of the id as it is, so it is stable and still tells such ids
+ * apart. Ids Node accepted (tab, U+0080–U+00FF) keep the key they were always sent under, so
+ * an effect stored before this rule repeats its call under the same key.
  */
 export function stripeIdempotencyKey(effectId: string): string {
   if (effectId.length === 0) throw new RangeError("an idempotency key must not be empty");
-  const printable = PRINTABLE_ASCII.test(effectId);
-  if (printable && effectId.length <= IDEMPOTENCY_KEY_MAX_CHARS) return effectId;
+  const sendable = HEADER_SAFE.test(effectId);
+  if (sendable && effectId.length <= IDEMPOTENCY_KEY_MAX_CHARS) return effectId;
   const digest = createHash("sha256").update(effectId).digest("hex");
-  const readable = printable ? effectId : effectId.replace(NOT_PRINTABLE_ASCII, "_");
+  const readable = effectId.replace(NOT_PRINTABLE_ASCII, "_");
   return `${readable.slice(0, IDEMPOTENCY_KEY_MAX_CHARS - digest.length - 1)}~${digest}`;
 }
 

@@ -440,9 +440,9 @@ describe("card payments (marketplace charges)", () => {
   });
 });
 
-describe("an effect id that is not printable ASCII", () => {
+describe("an effect id Node would refuse in a header", () => {
   it("becomes a stable printable ASCII key (a readable part and a hash), so Node never refuses the header", async () => {
-    for (const id of ["person:ana:debit_setup:😀", "setup:Ā", "a\r\nb", "caf\u00e9", "x\u0000y"]) {
+    for (const id of ["person:ana:debit_setup:😀", "setup:Ā", "a\r\nb", "x\u0000y"]) {
       const key = stripeIdempotencyKey(id);
       expect(key, JSON.stringify(id)).toMatch(/^[\x20-\x7E]{1,255}$/);
       expect(stripeIdempotencyKey(id)).toBe(key);
@@ -450,6 +450,10 @@ describe("an effect id that is not printable ASCII", () => {
     // Ids that differ only where they are not ASCII keep different keys.
     expect(stripeIdempotencyKey("setup:Ā")).not.toBe(stripeIdempotencyKey("setup:ā"));
     expect(stripeIdempotencyKey(`${"é".repeat(400)}`)).toHaveLength(IDEMPOTENCY_KEY_MAX_CHARS);
+    // What Node always sent as it is (tab, U+0080–U+00FF) keeps its key: an effect stored
+    // before this rule repeats its call under the key it was first sent with.
+    for (const id of ["person:ana:debit_setup:caf\u00e9", "a\tb", "\u00ff"])
+      expect(stripeIdempotencyKey(id), JSON.stringify(id)).toBe(id);
 
     // Sent to Stripe: the set-up is made, and the same id repeats it.
     const customer = await harness.stripe.customers.create({});

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import {
@@ -118,6 +119,28 @@ describe("verifyStripeWebhook", () => {
     expect(jsonTextNestedDeeperThan(JSON.stringify({ a: "[[[[{{{{", b: 'quote \\" [[[' }), 1)).toBe(false);
     expect(jsonTextNestedDeeperThan(JSON.stringify({ a: "x\\", b: [[1]] }), 2)).toBe(true);
     expect(jsonTextNestedDeeperThan("1", 0)).toBe(false);
+  });
+
+  it("jsonTextNestedDeeperThan agrees with the parsed value's depth, whatever the strings hold", () => {
+    const depthOf = (v: unknown): number =>
+      typeof v === "object" && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0;
+    const text = fc.string({ unit: fc.constantFrom("a", '"', "\\", "[", "]", "{", "}", "é", "\u0000") });
+    const { value } = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: "small" },
+        text,
+        fc.integer(),
+        fc.array(tie("value"), { maxLength: 3 }),
+        fc.dictionary(text, tie("value"), { maxKeys: 3 }),
+      ),
+    }));
+    fc.assert(
+      fc.property(value, fc.integer({ min: 0, max: 8 }), (v, max) => {
+        const json = JSON.stringify(v);
+        expect(jsonTextNestedDeeperThan(json, max)).toBe(depthOf(v) > max);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("refuses a non-positive tolerance (the SDK would read 0 as its default)", () => {
