@@ -138,14 +138,19 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
   // provider's word recorded; a person with no customer yet gets one), on the worlds' fake provider.
   const cardOf = (caller: Caller, personId: string) =>
     saveCardThroughUseCases(deps, provider, personId, `pm_w${n}_${caller}`);
-  const customerCard = await cardOf("customer", customer);
-  const memberCard = await cardOf("member", member);
+  const [customerCard, memberCard, strangerCard, adminCard, sellerCard] = await Promise.all([
+    cardOf("customer", customer),
+    cardOf("member", member),
+    cardOf("stranger", stranger),
+    cardOf("groupAdmin", admin),
+    cardOf("seller", seller),
+  ]);
   const cards: Partial<Record<Caller, string>> = {
     customer: customerCard,
     member: memberCard,
-    stranger: await cardOf("stranger", stranger),
-    groupAdmin: await cardOf("groupAdmin", admin),
-    seller: await cardOf("seller", seller),
+    stranger: strangerCard,
+    groupAdmin: adminCard,
+    seller: sellerCard,
   };
   const held = (
     await useCases.createHeldPayment(deps, {

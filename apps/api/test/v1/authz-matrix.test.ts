@@ -577,7 +577,9 @@ describe("the authorisation matrix", () => {
       }
     }
     expect(failures).toEqual([]);
-  });
+    // Some 20 s alone (every world's people save their cards through the use cases); more
+    // beside the other suites on a shared machine.
+  }, 90_000);
 
   it("refuses every /v1 operation without a token, or with a garbage one, before reading the body", async () => {
     const [world] = await makeWorlds(env.deps, 1);
