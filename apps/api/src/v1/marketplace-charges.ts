@@ -167,7 +167,7 @@ const MarketplaceChargeSchema = z
     ),
     paymentMethod: z.object({
       type: z.enum(["saved_card", "new_card"]),
-      paymentMethodId: z.string().nullable().openapi({ example: "pm_card_visa" }),
+      paymentMethodId: z.string().nullable().openapi({ example: "pm_123" }),
     }),
     payment: z
       .object({
@@ -395,8 +395,9 @@ const PaymentMethodSchema = z
     z.strictObject({
       type: z.literal("saved_card"),
       paymentMethodId: IdSchema.openapi({
-        description: "A card saved on the customer's Stripe customer: charged at once, off session",
-        example: "pm_card_visa",
+        description:
+          "A card the customer saved through susu (`POST /v1/people/me/payment-methods/setup`, listed by `GET /v1/people/me/payment-methods`) and has not removed: charged at once, off session. Anything else is 404 `payment_method_not_found`",
+        example: "pm_123",
       }),
     }),
     z.strictObject({ type: z.literal("new_card") }),
@@ -404,7 +405,7 @@ const PaymentMethodSchema = z
   .openapi("MarketplacePaymentMethod", {
     description:
       "`saved_card` charges a card the customer saved, off session; `new_card` makes a PaymentIntent the client confirms with its client secret (`payment.clientSecret`)",
-    example: { type: "saved_card", paymentMethodId: "pm_card_visa" },
+    example: { type: "saved_card", paymentMethodId: "pm_123" },
   });
 
 const CreateMarketplaceChargeSchema = z
@@ -513,6 +514,11 @@ const createRouteDef = createRoute({
     ...problemExamples(403, "Not allowed to charge this customer.", {
       not_customer: "only the customer themselves or a platform service may charge a customer",
     }),
+    ...problemExamples(
+      404,
+      "A `saved_card` that is not a card the customer saved through susu and still has (an id never saved, such as Stripe's test token `pm_card_visa`, somebody else's, a removed card, a BECS account). Nothing is stored, Stripe is not asked and the attempt is not counted.",
+      { payment_method_not_found: "cy has no saved payment method pm_doesnotexist" },
+    ),
     ...conflicts({
       client_reference_reused:
         "client reference rsvp_42 is marketplace charge mc_1, asked for with other terms",

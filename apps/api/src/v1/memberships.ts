@@ -121,7 +121,8 @@ const SubscribeSchema = z
       .regex(/^[A-Za-z0-9_]+$/)
       .optional()
       .openapi({
-        description: "A card saved on the caller's Stripe customer, charged off session",
+        description:
+          "A card the caller saved through susu (`POST /v1/people/me/payment-methods/setup`, listed by `GET /v1/people/me/payment-methods`) and has not removed, charged off session. Anything else (an id never saved, such as Stripe's test token `pm_card_visa`, somebody else's, a removed card, a BECS account) is 404 `payment_method_not_found`",
         example: "pm_123",
       }),
     checkout: z
@@ -442,10 +443,15 @@ const subscribeRoute = createRoute({
   responses: {
     201: json(SubscriptionSchema, "The subscription, `incomplete` until Stripe reports it"),
     ...postResponses,
-    ...problemExamples(404, "No such person or plan.", {
-      person_not_found: "no person sam",
-      plan_not_found: "no plan plan_1",
-    }),
+    ...problemExamples(
+      404,
+      "No such person or plan, or `paymentMethodId` is not a card the caller saved and still has: nothing is stored and Stripe is not asked.",
+      {
+        person_not_found: "no person sam",
+        plan_not_found: "no plan plan_1",
+        payment_method_not_found: "sam has no saved payment method pm_doesnotexist",
+      },
+    ),
     ...problemExamples(409, "The plan, the price or the caller cannot be subscribed now.", {
       already_subscribed: "person sam holds subscription mbr_1 (active); change its plan instead",
       plan_archived: "plan plan_1 is archived",

@@ -15,6 +15,7 @@ import {
   ManualClock,
   onboardThroughUseCases,
   SequentialIds,
+  saveCardThroughUseCases,
 } from "@susu/domain/testing";
 import { testApp, tokenFor } from "./app.js";
 
@@ -55,6 +56,8 @@ export interface World {
   /** A membership plan whose monthly AUD price Stripe made, and the member's subscription to it (incomplete). */
   readonly planId: string;
   readonly subscriptionId: string;
+  /** The card each person among the callers saved (as their app does), by caller. */
+  readonly cards: Readonly<Partial<Record<Caller, string>>>;
   /** Bearer tokens by caller (none for anonymous). */
   readonly tokens: Readonly<Record<Exclude<Caller, "anonymous">, string>>;
 }
@@ -70,6 +73,9 @@ export function worldApp(prisma: PrismaClient) {
 }
 
 let worlds = 0;
+
+/** The provider the worlds' people save their cards at (one, so its ids never repeat in a database). */
+const provider = new FakePaymentGateway(() => Date.UTC(2026, 5, 1));
 
 /**
  * Makes a new world and returns its ids and tokens. It is made with the app's stores but a
@@ -128,6 +134,24 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
       audit: [],
     })
   )._unsafeUnwrap();
+  // The people among the callers save a card each as their apps do (a set-up, confirmed, the
+  // provider's word recorded; a person with no customer yet gets one), on the worlds' fake provider.
+  const cardOf = (caller: Caller, personId: string) =>
+    saveCardThroughUseCases(deps, provider, personId, `pm_w${n}_${caller}`);
+  const [customerCard, memberCard, strangerCard, adminCard, sellerCard] = await Promise.all([
+    cardOf("customer", customer),
+    cardOf("member", member),
+    cardOf("stranger", stranger),
+    cardOf("groupAdmin", admin),
+    cardOf("seller", seller),
+  ]);
+  const cards: Partial<Record<Caller, string>> = {
+    customer: customerCard,
+    member: memberCard,
+    stranger: strangerCard,
+    groupAdmin: adminCard,
+    seller: sellerCard,
+  };
   const held = (
     await useCases.createHeldPayment(deps, {
       requestedBy: requester,
@@ -152,7 +176,7 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
       currency: "AUD",
       customerId: customer,
       customerEmail: "cy@example.com",
-      paymentMethod: { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+      paymentMethod: { kind: "saved_card", paymentMethodId: customerCard },
       fee: { kind: "rate", basisPoints: 1_000 },
       sellers: [{ id: seller }],
     })
@@ -182,7 +206,7 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
       planId: plan.id,
       currency: "AUD",
       interval: "month",
-      start: { kind: "saved_method", paymentMethodId: "pm_card_visa" },
+      start: { kind: "saved_method", paymentMethodId: memberCard },
     })
   )._unsafeUnwrap();
   clock.advance(60_000);
@@ -200,6 +224,7 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
     seller,
     marketplaceChargeId: charge.charge.id,
     customer,
+    cards,
     tokens: {
       stranger: await tokenFor(stranger),
       member: await tokenFor(member),

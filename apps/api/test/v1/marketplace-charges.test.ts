@@ -22,6 +22,7 @@ import {
   RecordingNotifier,
   RecordingSupportDesk,
   SequentialIds,
+  saveCardThroughUseCases,
 } from "@susu/domain/testing";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Role } from "../../src/http/auth.js";
@@ -32,6 +33,8 @@ import { countDomainRows } from "../support/v1-surface.js";
 const APP = "app_events"; // a client app's backend: a platform service
 const CUSTOMER = "cy";
 const OTHER_CUSTOMER = "dee";
+/** The other customer's saved card (each saved card is one person's). */
+const DEE_CARD = "pm_card_visa_dee";
 const SELLER = "sam";
 const CO_HOSTS = ["sam", "sue", "sol"] as const;
 const STRANGER = "eve";
@@ -71,6 +74,12 @@ beforeAll(async () => {
     })
   )._unsafeUnwrap();
   for (const seller of CO_HOSTS) gateway.setAccount(`acct_${seller}`, true);
+  // The customers save cards as their apps do (the fake provider gives each the id of the
+  // Stripe test card it behaves as).
+  for (const card of ["pm_card_visa", "pm_card_chargeDeclined"])
+    await saveCardThroughUseCases(deps, gateway, CUSTOMER, card);
+  for (const card of [DEE_CARD, "pm_card_chargeDeclinedInsufficientFunds"])
+    await saveCardThroughUseCases(deps, gateway, OTHER_CUSTOMER, card);
 });
 
 let refs = 0;
@@ -359,6 +368,7 @@ describe("POST /v1/marketplace-charges", () => {
     });
     const token = await tokenFor(APP, ["service"]);
     const card = { type: "saved_card", paymentMethodId: `pm_card_limited_${refs}` };
+    await saveCardThroughUseCases(deps, gateway, CUSTOMER, card.paymentMethodId);
     const post = (reference: string) =>
       limited.request(
         "/v1/marketplace-charges",
@@ -382,6 +392,7 @@ describe("POST /v1/marketplace-charges", () => {
     // card refused twice over (an unknown seller, a fee as large as the amount) still has
     // both its attempts.
     const fresh = { type: "saved_card", paymentMethodId: `pm_card_fresh_${refs}` };
+    await saveCardThroughUseCases(deps, gateway, CUSTOMER, fresh.paymentMethodId);
     const postWith = (reference: string, over: Record<string, unknown>) =>
       limited.request(
         "/v1/marketplace-charges",
@@ -440,7 +451,7 @@ describe("POST /v1/marketplace-charges", () => {
     expect(await countDomainRows(db.prisma)).toEqual(before);
   });
 
-  it("refuses what the rules refuse with a stable code (403, 409, 422), storing nothing", async () => {
+  it("refuses what the rules refuse with a stable code (403, 404, 409, 422), storing nothing", async () => {
     const cases: [string, string, Record<string, unknown>, number, string][] = [
       // Only the customer themselves or a platform service may charge a customer.
       [STRANGER, "member", chargeRequest(), 403, "not_customer"],
@@ -461,6 +472,21 @@ describe("POST /v1/marketplace-charges", () => {
       ],
       [APP, "service", chargeRequest({ sellers: [{ personId: "nobody" }] }), 422, "seller_not_found"],
       [APP, "service", chargeRequest({ sellers: [{ personId: "unpaid" }] }), 409, "seller_not_onboarded"],
+      // A card the customer did not save: never saved, or the other customer's.
+      [
+        APP,
+        "service",
+        chargeRequest({ paymentMethod: { type: "saved_card", paymentMethodId: "pm_doesnotexist" } }),
+        404,
+        "payment_method_not_found",
+      ],
+      [
+        APP,
+        "service",
+        chargeRequest({ paymentMethod: { type: "saved_card", paymentMethodId: DEE_CARD } }),
+        404,
+        "payment_method_not_found",
+      ],
       [
         APP,
         "service",
@@ -530,13 +556,19 @@ describe("GET /v1/marketplace-charges", () => {
 
   it("lists what each caller may see, newest first, filtered and paged after a cursor", async () => {
     const mine = await charged(
-      chargeRequest({ customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" } }),
+      chargeRequest({
+        customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" },
+        paymentMethod: { type: "saved_card", paymentMethodId: DEE_CARD },
+      }),
       OTHER_CUSTOMER,
     );
     clock.advance(1_000);
     refs++;
     const split = await charged(
-      splitRequest({ customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" } }),
+      splitRequest({
+        customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" },
+        paymentMethod: { type: "saved_card", paymentMethodId: DEE_CARD },
+      }),
     );
     clock.advance(1_000);
     refs++;
@@ -544,7 +576,7 @@ describe("GET /v1/marketplace-charges", () => {
       chargeRequest({
         customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" },
         sellers: [{ personId: "sol" }],
-        paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_chargeDeclined" },
+        paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_chargeDeclinedInsufficientFunds" },
       }),
     );
     const ids = async (who: string, query = "", roles: Role[] = ["member"]) => {

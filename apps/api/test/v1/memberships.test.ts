@@ -11,12 +11,17 @@ const ADMIN = "ops_olga";
 
 let sim: InMemorySusu;
 let app: ReturnType<typeof testApp>;
+/** A card each person saved as their app does (a set-up, confirmed, Stripe's word recorded). */
+let samCard: string;
+let sueCard: string;
 
 beforeEach(async () => {
   sim = new InMemorySusu({ start: Date.UTC(2030, 0, 3, 9) });
   app = testApp({ useCases: sim.deps, gateway: sim.gateway });
   (await sim.addSeller(PERSON))._unsafeUnwrap();
   (await sim.addSeller("sue"))._unsafeUnwrap();
+  samCard = await sim.saveCard(PERSON);
+  sueCard = await sim.saveCard("sue");
 });
 
 async function call(method: string, path: string, token: string, body?: unknown) {
@@ -128,7 +133,7 @@ describe("/v1/plans", () => {
       planId,
       currency: "AUD",
       interval: "month",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: samCard,
     });
     expect([subscribe.status, subscribe.body.code]).toEqual([409, "plan_archived"]);
   });
@@ -142,7 +147,7 @@ describe("/v1/subscriptions", () => {
       planId,
       currency: "AUD",
       interval: "month",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: samCard,
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ personId: PERSON, planId, status: "incomplete" });
@@ -156,7 +161,7 @@ describe("/v1/subscriptions", () => {
       planId,
       currency: "AUD",
       interval: "month",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: samCard,
     });
     expect([twice.status, twice.body.code]).toEqual([409, "already_subscribed"]);
 
@@ -206,7 +211,7 @@ describe("/v1/subscriptions", () => {
   it("one free trial per person: canceled during the trial, the next membership starts paid (trialDays 0)", async () => {
     const planId = await aPlan({ ...planTerms, trialDays: 14 });
     const person = await tokenFor(PERSON);
-    const ask = { planId, currency: "AUD", interval: "month", paymentMethodId: "pm_card_visa" };
+    const ask = { planId, currency: "AUD", interval: "month", paymentMethodId: samCard };
     const first = await call("POST", "/v1/subscriptions", person, ask);
     expect([first.status, first.body.trialDays]).toEqual([201, 14]);
     await sim.runUntilQuiet();
@@ -296,7 +301,7 @@ describe("/v1/subscriptions", () => {
       planId,
       currency: "AUD",
       interval: "month",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: samCard,
     });
     const id = created.body.id as string;
     const other = await tokenFor("sue");
@@ -319,7 +324,7 @@ describe("/v1/subscriptions", () => {
       planId,
       currency: "AUD",
       interval: "month",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: sueCard,
       checkout: { successUrl: "https://a.example", cancelUrl: "https://a.example" },
     });
     expect([both.status, both.body.code]).toEqual([422, "invalid_subscription"]);
@@ -340,14 +345,14 @@ describe("/v1/subscriptions", () => {
       planId,
       currency: "USD",
       interval: "month",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: sueCard,
     });
     expect([noPrice.status, noPrice.body.code]).toEqual([409, "price_not_available"]);
     const noPlan = await call("POST", "/v1/subscriptions", sue, {
       planId: "plan_nope",
       currency: "AUD",
       interval: "month",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: sueCard,
     });
     expect([noPlan.status, noPlan.body.code]).toEqual([404, "plan_not_found"]);
     const notAPerson = await call("POST", "/v1/subscriptions", await tokenFor("app_x", ["service"]), {
@@ -407,6 +412,7 @@ describe("/v1/people/{personId}/entitlements", () => {
     app = testApp({ useCases: sim.deps, gateway: sim.gateway });
     (await sim.addSeller(PERSON))._unsafeUnwrap();
     (await sim.addSeller("sue"))._unsafeUnwrap();
+    samCard = await sim.saveCard(PERSON);
     const sam = await tokenFor(PERSON);
     const own = await call("GET", "/v1/people/me/entitlements", sam);
     expect([own.status, own.body]).toEqual([200, { personId: PERSON, entitlements: narrowed }]);
@@ -416,7 +422,7 @@ describe("/v1/people/{personId}/entitlements", () => {
       planId,
       currency: "AUD",
       interval: "month",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: samCard,
     });
     expect(subscribed.status).toBe(201);
     await sim.runUntilQuiet();

@@ -19,7 +19,7 @@ import {
   roundPaymentRefs,
   useCases,
 } from "@susu/domain";
-import { aReadyPerson } from "@susu/domain/testing";
+import { aReadyPerson, saveCardThroughUseCases } from "@susu/domain/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../../src/http/auth.js";
 import { authed, tokenFor } from "../support/app.js";
@@ -52,6 +52,8 @@ beforeAll(async () => {
     })
   )._unsafeUnwrap();
   w.gateway.setAccount(`acct_${SELLER}`, true);
+  // The customer saves the card their charges are made on, as their app does.
+  await saveCardThroughUseCases(w.deps, w.gateway, CUSTOMER, "pm_card_visa");
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field

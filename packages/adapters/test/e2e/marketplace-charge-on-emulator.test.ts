@@ -52,6 +52,8 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
   /** Events of these types are held back (Stripe's webhook late), kept in `late` until delivered by hand. */
   let lateTypes: ReadonlySet<string> = new Set();
   const late: Stripe.Event[] = [];
+  /** The card cy saved (set up through susu at the start). */
+  let cyCard = "";
 
   beforeAll(async () => {
     harness = await startStripeHarness({ startTime: START / 1000 });
@@ -76,6 +78,17 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
       createdAt: clock.now(),
       version: 0,
     });
+    // Cy saves a card as their app does: a SetupIntent through the use case, confirmed with
+    // Stripe's test card, and Stripe's webhooks recording it among cy's saved methods.
+    const setup = (
+      await useCases.startPaymentMethodSetup(deps, harness.gateway, CUSTOMER, "card", "1")
+    )._unsafeUnwrap();
+    const confirmed = await harness.stripe.setupIntents.confirm(setup.setupIntentId, {
+      payment_method: "pm_card_visa",
+    });
+    cyCard = typeof confirmed.payment_method === "string" ? confirmed.payment_method : "";
+    await settle();
+    expect((await store.getPaymentMethod(cyCard))._unsafeUnwrap()?.personId).toBe(CUSTOMER);
   });
   afterAll(async () => {
     await harness?.emulator.stop();
@@ -217,7 +230,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     const account = await aSeller("sam");
     const c = await aCharge(
       [{ id: "sam" }],
-      { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+      { kind: "saved_card", paymentMethodId: cyCard },
       {
         sellerIsMerchantOfRecord: true,
       },
@@ -302,7 +315,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     const bo = await aSeller("bo");
     const c = await aCharge([{ id: "ana", weight: 3 }, { id: "bo" }], {
       kind: "saved_card",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: cyCard,
     });
     expect(c.status).toBe("settled");
     const pi = await harness.stripe.paymentIntents.retrieve(c.paymentIntentId ?? "");
@@ -331,7 +344,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     await harness.emulator.control.disableTransfers(fay);
     const c = await aCharge([{ id: "eve" }, { id: "fay" }], {
       kind: "saved_card",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: cyCard,
     });
     expect(c.status).toBe("transfer_blocked");
     expect(c.transfers.map((t) => [t.sellerId, t.status, t.failureCode])).toEqual([
@@ -369,7 +382,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     });
     const c = await aCharge([{ id: "gus" }, { id: "hal" }], {
       kind: "saved_card",
-      paymentMethodId: "pm_card_visa",
+      paymentMethodId: cyCard,
     });
     expect(c.status).toBe("transfer_blocked");
     expect(c.transfers.map((t) => [t.sellerId, t.attempt, t.status])).toEqual([
@@ -411,7 +424,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
 
   it("a lost dispute of a destination charge is booked and the seller's transfer reversed", async () => {
     await aSeller("dee");
-    const c = await aCharge([{ id: "dee" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    const c = await aCharge([{ id: "dee" }], { kind: "saved_card", paymentMethodId: cyCard });
     const dispute = await harness.emulator.control.forceDispute(c.chargeId ?? "", { reason: "fraudulent" });
     await settle();
     const open = await charge(c.id);
@@ -516,7 +529,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
 
   it("two platform refunds close together, their application_fee.refunded events arriving newest first: each fee refund matched to its own refund, no mismatch ticket", async () => {
     await aSeller("xan");
-    const c = await aCharge([{ id: "xan" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    const c = await aCharge([{ id: "xan" }], { kind: "saved_card", paymentMethodId: cyCard });
     expect(c.status).toBe("settled");
     const operator = { kind: "platform", operator: { operator: "olga" } } as const;
     const dispatch = async () =>
@@ -562,7 +575,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
 
   it("a platform refund of a destination charge: Stripe's application_fee.refunded is read back and matches the fee part booked", async () => {
     await aSeller("val");
-    const c = await aCharge([{ id: "val" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    const c = await aCharge([{ id: "val" }], { kind: "saved_card", paymentMethodId: cyCard });
     expect(c.status).toBe("settled");
     const before = outcomes.length;
     (
@@ -618,7 +631,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
       const account = await aSeller(seller);
       const c = await aCharge(
         [{ id: seller }],
-        { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+        { kind: "saved_card", paymentMethodId: cyCard },
         { fee: { kind: "rate", basisPoints: fee } },
       );
       expect(c.status).toBe("settled");
@@ -667,7 +680,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     await aSeller("usha");
     const c = await aCharge(
       [{ id: "usha" }],
-      { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+      { kind: "saved_card", paymentMethodId: cyCard },
       { currency: "USD" },
     );
     expect(c.status).toBe("settled");
@@ -695,7 +708,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     // Stripe (the Dashboard) before susu's full refund, which then gets 7.00 of the fee back
     // where susu predicted 10.00.
     const account = await aSeller("zed");
-    const c = await aCharge([{ id: "zed" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    const c = await aCharge([{ id: "zed" }], { kind: "saved_card", paymentMethodId: cyCard });
     expect(c.status).toBe("settled");
     const feeId = (await harness.stripe.applicationFees.list({ charge: c.chargeId ?? "" })).data[0]?.id ?? "";
     const byHand = await harness.stripe.applicationFees.createRefund(feeId, { amount: 3_00 });
@@ -801,7 +814,7 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     await harness.emulator.control.injectFault({ ...landed, status: 400, code: "processing_error" });
     const c = await aCharge(
       [{ id: "ivy" }, { id: "jo" }],
-      { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+      { kind: "saved_card", paymentMethodId: cyCard },
       { fee: { kind: "rate", basisPoints: 6_000 } },
     );
     expect(c.transfers.map((t) => [t.sellerId, t.attempt, t.status])).toEqual([

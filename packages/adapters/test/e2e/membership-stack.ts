@@ -59,7 +59,7 @@ export interface MembershipStack {
   advanceDays(days: number): Promise<void>;
   /** Stores person `id` with Stripe customer `customerId`. */
   storePerson(id: string, customerId: string): Promise<void>;
-  /** A person whose Stripe customer has a card saved (Stripe's test card `pm`). */
+  /** A person whose Stripe customer has a card saved through susu (confirmed with Stripe's test card `pm`). */
   aPerson(id: string, pm: string): Promise<{ paymentMethodId: string; customerId: string }>;
   /** `personId`'s monthly AUD membership of the plan, started with a saved method, once settled. */
   subscribed(personId: string, paymentMethodId: string): Promise<Subscription>;
@@ -166,11 +166,26 @@ export function useMembershipStack(db: TestDatabase, options: MembershipStackOpt
     advanceDays: (days) => advanceSeconds(days * DAY),
     storePerson,
     async aPerson(id, pm) {
-      const { harness } = get();
+      const { harness, deps } = get();
       const customer = await harness.stripe.customers.create({ name: id, metadata: { person_id: id } });
-      const attached = await harness.stripe.paymentMethods.attach(pm, { customer: customer.id });
       await storePerson(id, customer.id);
-      return { paymentMethodId: attached.id, customerId: customer.id };
+      // The card is saved as the person's app saves it: a SetupIntent through the use case,
+      // confirmed with Stripe's test card, and Stripe's webhooks recording it.
+      const setup = (
+        await useCases.startPaymentMethodSetup(deps, harness.gateway, id, "card", "1")
+      )._unsafeUnwrap();
+      const confirmed = await harness.stripe.setupIntents.confirm(setup.setupIntentId, {
+        payment_method: pm,
+      });
+      expect(confirmed.status).toBe("succeeded");
+      await settle();
+      const paymentMethodId =
+        typeof confirmed.payment_method === "string"
+          ? confirmed.payment_method
+          : (confirmed.payment_method?.id ?? "");
+      const saved = (await deps.paymentMethods.getPaymentMethod(paymentMethodId))._unsafeUnwrap();
+      expect(saved?.personId).toBe(id);
+      return { paymentMethodId, customerId: customer.id };
     },
     async subscribed(personId, paymentMethodId) {
       const s = (

@@ -26,6 +26,7 @@ const command: useCases.CreateMarketplaceChargeCommand = {
 async function effectsOfWholeLives(): Promise<OutboxEffect[]> {
   const sim = new InMemorySusu();
   for (const p of ["cy", "ana", "bo"]) (await sim.addSeller(p))._unsafeUnwrap();
+  await sim.saveCard("cy", "pm_card_visa");
   sim.gateway.injectFault(
     "createTransfer",
     "before",

@@ -13,7 +13,13 @@ import {
   useCaseDepsOn,
   useCases,
 } from "@susu/domain";
-import { aReadyPerson, ManualClock, SequentialIds } from "@susu/domain/testing";
+import {
+  aReadyPerson,
+  FakePaymentGateway,
+  ManualClock,
+  SequentialIds,
+  saveCardThroughUseCases,
+} from "@susu/domain/testing";
 import { ResultAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { PrismaStore } from "../../src/prisma/index.js";
@@ -126,6 +132,8 @@ describe("one current membership per person, on PostgreSQL", () => {
   it("two subscribes that both read 'none held' before either stores: one is created, the other is already_subscribed, Stripe is asked once", async () => {
     const store = await seeded();
     const base = useCaseDepsOn(store, { clock: new ManualClock(T), ids: new SequentialIds() });
+    // Sam saved the card as their app does.
+    await saveCardThroughUseCases(base, new FakePaymentGateway(() => T), "sam", "pm_sam");
     const deps = { ...base, subscriptions: barrierOnRead(base.subscriptions, 2) };
     const command = {
       personId: "sam",

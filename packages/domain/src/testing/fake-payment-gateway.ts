@@ -993,14 +993,20 @@ export class FakePaymentGateway implements PaymentGateway {
    * 4242 unless `card` says otherwise) or a BECS account (BSB 000-000, ending 3456) is
    * attached to the customer, a BECS one with an active mandate. Returns the facts Stripe's
    * webhooks carry: the method attached, and a BECS set-up's success with its mandate.
+   * `paymentMethodId` names the method the provider makes (a new `pm_…` otherwise): one of
+   * Stripe's test cards (`pm_card_chargeDeclined`, …) makes the saved card behave as that card.
    */
   confirmSetup(
     setupIntentId: string,
-    details: { readonly card?: SavedCard; readonly bankAccount?: SavedBankAccount } = {},
+    details: {
+      readonly card?: SavedCard;
+      readonly bankAccount?: SavedBankAccount;
+      readonly paymentMethodId?: string;
+    } = {},
   ): PaymentFact[] {
     const setup = this.#setups.get(setupIntentId);
     if (setup === undefined) throw new Error(`no set-up ${setupIntentId}`);
-    const paymentMethodId = this.#id("pm");
+    const paymentMethodId = details.paymentMethodId ?? this.#id("pm");
     const isCard = setup.methodType === "card";
     this.paymentMethods.set(paymentMethodId, {
       paymentMethodId,

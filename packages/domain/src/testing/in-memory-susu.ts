@@ -17,6 +17,7 @@ import { InMemoryLedgerStore } from "./in-memory-ledger.js";
 import { InMemoryStore } from "./in-memory-store.js";
 import { ManualClock } from "./manual-clock.js";
 import { aReadyPerson } from "./mothers.js";
+import { saveCardThroughUseCases } from "./onboarding.js";
 import { InMemoryTimerScheduler, RecordingNotifier, RecordingSupportDesk } from "./recorders.js";
 import { SequentialIds } from "./sequential-ids.js";
 
@@ -176,6 +177,15 @@ export class InMemorySusu {
     const delivered = await this.deliver(this.transformFacts([fact]));
     if (delivered.isErr()) throw new Error(`delivery failed: ${delivered.error.code}`);
     await this.runUntilQuiet();
+  }
+
+  /**
+   * The person saves a card as their app does ({@link saveCardThroughUseCases}): a set-up,
+   * confirmed, and the provider's word recorded. `paymentMethodId` is the id the provider
+   * gives it (one of Stripe's test cards makes it behave as that card). Returns its id.
+   */
+  saveCard(personId: PersonId, paymentMethodId?: string): Promise<string> {
+    return saveCardThroughUseCases(this.deps, this.gateway, personId, paymentMethodId);
   }
 
   /** One outbox pass. */

@@ -30,7 +30,7 @@ export {
   debitSucceeded,
   peopleOf,
 } from "./mothers.js";
-export { onboardThroughUseCases } from "./onboarding.js";
+export { onboardThroughUseCases, saveCardThroughUseCases } from "./onboarding.js";
 export {
   InMemoryTimerScheduler,
   loggingReads,

@@ -28,13 +28,14 @@ async function withPlan(sim: InMemorySusu): Promise<string> {
 }
 
 async function member(sim: InMemorySusu, personId: string, planId: string): Promise<string> {
+  const card = await sim.saveCard(personId);
   const s = (
     await useCases.subscribe(sim.deps, {
       personId,
       planId,
       currency: "AUD",
       interval: "month",
-      start: { kind: "saved_method", paymentMethodId: "pm_card" },
+      start: { kind: "saved_method", paymentMethodId: card },
     })
   )._unsafeUnwrap();
   await sim.runUntilQuiet();

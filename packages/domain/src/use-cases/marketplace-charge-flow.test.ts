@@ -57,10 +57,19 @@ interface Flow {
   readonly books: () => MarketplaceMoney;
 }
 
+/** Stripe's test cards the customer saved (the fake behaves as each), as their app saves a card. */
+const CUSTOMER_CARDS = ["pm_card_visa", "pm_card_chargeDeclined", "pm_card_authenticationRequired"];
+
+/** The customer, with the cards the tests charge saved, and the sellers. */
+async function addPeople(sim: InMemorySusu, sellers: readonly string[]): Promise<void> {
+  for (const person of [CUSTOMER, ...sellers]) (await sim.addSeller(person))._unsafeUnwrap();
+  for (const card of CUSTOMER_CARDS) await sim.saveCard(CUSTOMER, card);
+}
+
 /** The people, then the charge asked for by the client app, and the outbox run until quiet. */
 async function aCharge(command: CreateMarketplaceChargeCommand): Promise<Flow> {
   const sim = new InMemorySusu();
-  for (const person of [CUSTOMER, "sel_a", "sel_b", "sel_c"]) (await sim.addSeller(person))._unsafeUnwrap();
+  await addPeople(sim, ["sel_a", "sel_b", "sel_c"]);
   const created = (await useCases.createMarketplaceCharge(sim.deps, command))._unsafeUnwrap();
   expect(created.created).toBe(true);
   await sim.runUntilQuiet();
@@ -145,7 +154,7 @@ describe("a destination charge, in memory", () => {
 
   it("the same request twice at once stores one charge and answers the second as a repeat", async () => {
     const sim = new InMemorySusu();
-    for (const person of [CUSTOMER, "sel_a"]) (await sim.addSeller(person))._unsafeUnwrap();
+    await addPeople(sim, ["sel_a"]);
     // Both read "no charge for this reference" before either stores: the second commit is a duplicate.
     const [first, second] = await Promise.all([
       useCases.createMarketplaceCharge(sim.deps, destination),
@@ -157,13 +166,15 @@ describe("a destination charge, in memory", () => {
     expect(second._unsafeUnwrap()).toEqual({ charge: stored[0], created: false });
   });
 
-  it("refuses a customer or seller who is not a person, or not onboarded, and stores nothing", async () => {
+  it("refuses a customer or seller who is not a person, or not onboarded, and a card the customer did not save, storing nothing", async () => {
     const sim = new InMemorySusu();
     (await sim.addSeller("sel_a"))._unsafeUnwrap();
     const refused = async (command: CreateMarketplaceChargeCommand) =>
       (await useCases.createMarketplaceCharge(sim.deps, command))._unsafeUnwrapErr().code;
     expect(await refused(destination)).toBe("customer_not_found");
     (await sim.addSeller(CUSTOMER))._unsafeUnwrap();
+    expect(await refused(destination)).toBe("payment_method_not_found");
+    await sim.saveCard(CUSTOMER, "pm_card_visa");
     expect(await refused({ ...destination, sellers: [{ id: "nobody" }] })).toBe("seller_not_found");
     expect(await refused({ ...destination, amountMinor: 10 })).toBe("invalid_amount");
     expect(sim.store.marketplaceCharges()).toEqual([]);
@@ -283,7 +294,7 @@ describe("a split among co-hosts, in memory", () => {
 
   it("a seller's failing transfer is retried, then parked with a ticket; an admin's retry pays them", async () => {
     const sim = new InMemorySusu();
-    for (const person of [CUSTOMER, "sel_a", "sel_b", "sel_c"]) (await sim.addSeller(person))._unsafeUnwrap();
+    await addPeople(sim, ["sel_a", "sel_b", "sel_c"]);
     const insufficient = gatewayError(
       "gateway_definite",
       "balance_insufficient",
@@ -570,7 +581,7 @@ describe("a dispute that overtakes the news of a payment susu gave up on (paymen
 describe("the charge's effects at the gateway", () => {
   it("a payment whose answer was lost is asked again under the same key: one PaymentIntent, and the charge settles", async () => {
     const sim = new InMemorySusu();
-    for (const person of [CUSTOMER, "sel_a"]) (await sim.addSeller(person))._unsafeUnwrap();
+    await addPeople(sim, ["sel_a"]);
     sim.gateway.injectFault("createCardPayment", "lost_reply");
     const id = (await useCases.createMarketplaceCharge(sim.deps, destination))._unsafeUnwrap().charge.id;
     await sim.advance(HOUR_MS);
@@ -581,7 +592,7 @@ describe("the charge's effects at the gateway", () => {
 
   it("a seller's transfer whose answer was lost is retried into the same transfer", async () => {
     const sim = new InMemorySusu();
-    for (const person of [CUSTOMER, "sel_a", "sel_b", "sel_c"]) (await sim.addSeller(person))._unsafeUnwrap();
+    await addPeople(sim, ["sel_a", "sel_b", "sel_c"]);
     sim.gateway.injectFault("createTransfer", "lost_reply");
     const id = (await useCases.createMarketplaceCharge(sim.deps, split))._unsafeUnwrap().charge.id;
     await sim.advance(HOUR_MS);

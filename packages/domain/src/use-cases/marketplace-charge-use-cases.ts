@@ -30,6 +30,7 @@ import {
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { requireEntitled } from "./entitlements.js";
+import { loadOwnCard } from "./own-payment-method.js";
 import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
 
 /** What a client app asks for when it charges a customer for an activity (the id is chosen here). */
@@ -200,8 +201,10 @@ function partiesOf(
 /**
  * A client app charges a customer for an activity's RSVP or purchase: the customer must be
  * a person with a Stripe customer (`customer_not_found`, `customer_not_onboarded`), every
- * seller a person with a connected account (`seller_not_found`, `seller_not_onboarded`).
- * The charge asks Stripe for the payment through the outbox: a saved card is charged off
+ * seller a person with a connected account (`seller_not_found`, `seller_not_onboarded`), and
+ * a saved card one the customer saved and has not removed (`payment_method_not_found`
+ * otherwise: an id never saved, such as a provider's test token, somebody else's method, a
+ * BECS account), all checked before anything is stored or asked of Stripe. The charge asks Stripe for the payment through the outbox: a saved card is charged off
  * session; a new card (or 3-D Secure) leaves the charge `requires_action` with the client
  * secret the client needs, once Stripe answered.
  *
@@ -260,6 +263,16 @@ function decidedCreation(
   UseCaseError
 > {
   return partiesOf(deps, command)
+    .andThen((parties) =>
+      command.paymentMethod.kind === "saved_card"
+        ? loadOwnCard(
+            deps,
+            parties.customer.id,
+            command.paymentMethod.paymentMethodId,
+            "a marketplace charge",
+          ).map(() => parties)
+        : okAsync(parties),
+    )
     .andThen((parties) =>
       parties.sellers
         .reduce<ResultAsync<void, UseCaseError>>(

@@ -64,6 +64,7 @@ describe("memberships in memory", () => {
     const sim = new InMemorySusu();
     const plan = await aPlan(sim);
     (await sim.addSeller("ana"))._unsafeUnwrap();
+    await sim.saveCard("ana", "pm_card");
     const refusedBefore = await useCases.subscribe(sim.deps, {
       personId: "nobody",
       planId: plan.id,
@@ -190,6 +191,7 @@ describe("memberships in memory", () => {
     const sim = new InMemorySusu();
     const plan = await aPlan(sim);
     (await sim.addSeller("ben"))._unsafeUnwrap();
+    await sim.saveCard("ben", "pm_card");
     const sub = (
       await useCases.subscribe(sim.deps, {
         personId: "ben",
@@ -243,6 +245,7 @@ describe("memberships in memory", () => {
     )._unsafeUnwrap();
     await sim.runUntilQuiet();
     (await sim.addSeller("fay"))._unsafeUnwrap();
+    await sim.saveCard("fay", "pm_card");
     const sub = (
       await useCases.subscribe(sim.deps, {
         personId: "fay",
@@ -302,6 +305,7 @@ describe("memberships in memory", () => {
     await sim.runUntilQuiet();
     const proPrice = (await useCases.getPlan(sim.deps, pro.id))._unsafeUnwrap().prices[0]!;
     (await sim.addSeller("gil"))._unsafeUnwrap();
+    await sim.saveCard("gil", "pm_card");
     const sub = (
       await useCases.subscribe(sim.deps, {
         personId: "gil",
@@ -349,6 +353,8 @@ describe("memberships in memory", () => {
     const sim = new InMemorySusu();
     const plan = await aPlan(sim);
     (await sim.addSeller("cy"))._unsafeUnwrap();
+    // A card cy saved, which Stripe no longer finds when asked to start the subscription.
+    await sim.saveCard("cy", "pm_gone_at_stripe");
     sim.billing.refuseNext("resource_missing");
     const sub = (
       await useCases.subscribe(sim.deps, {
@@ -356,7 +362,7 @@ describe("memberships in memory", () => {
         planId: plan.id,
         currency: "AUD",
         interval: "month",
-        start: { kind: "saved_method", paymentMethodId: "pm_not_theirs" },
+        start: { kind: "saved_method", paymentMethodId: "pm_gone_at_stripe" },
       })
     )._unsafeUnwrap();
     await sim.runUntilQuiet();
@@ -401,8 +407,19 @@ describe("memberships in memory", () => {
       interval: "month",
       start: { kind: "saved_method", paymentMethodId: "pm" },
     } as const;
-    expect((await useCases.subscribe(sim.deps, base))._unsafeUnwrapErr().code).toBe("customer_not_onboarded");
+    // With no customer dee has saved no card; through Checkout (no gateway to make a customer with) she is not onboarded.
+    expect((await useCases.subscribe(sim.deps, base))._unsafeUnwrapErr().code).toBe(
+      "payment_method_not_found",
+    );
+    const viaCheckout = {
+      ...base,
+      start: { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" },
+    } as const;
+    expect((await useCases.subscribe(sim.deps, viaCheckout))._unsafeUnwrapErr().code).toBe(
+      "customer_not_onboarded",
+    );
     (await sim.addSeller("eve"))._unsafeUnwrap();
+    await sim.saveCard("eve", "pm");
     const eve = { ...base, personId: "eve" };
     expect((await useCases.subscribe(sim.deps, { ...eve, currency: "USD" }))._unsafeUnwrapErr().code).toBe(
       "price_not_available",

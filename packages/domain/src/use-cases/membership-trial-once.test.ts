@@ -57,6 +57,7 @@ describe("one free trial per person", () => {
     const sim = new InMemorySusu();
     const plan = await trialPlan(sim);
     (await sim.addSeller("ana"))._unsafeUnwrap();
+    await sim.saveCard("ana", "pm_card");
     const first = await subscribe(sim, plan.id);
     expect(first.trialDays).toBe(14);
     expect(sim.store.subscriptions().find((s) => s.id === first.id)?.status).toBe("trialing");
@@ -73,6 +74,7 @@ describe("one free trial per person", () => {
     const sim = new InMemorySusu();
     const plan = await trialPlan(sim);
     (await sim.addSeller("ana"))._unsafeUnwrap();
+    await sim.saveCard("ana", "pm_card");
     const page = await subscribe(sim, plan.id, "checkout");
     (await useCases.cancelSubscription(sim.deps, page.id, false, "ana"))._unsafeUnwrap();
     await sim.runUntilQuiet();

@@ -32,6 +32,7 @@ import {
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { ensureCustomer } from "./onboarding.js";
+import { loadOwnCard } from "./own-payment-method.js";
 import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
 
 /** A plan, for the shared load-decide-store steps. */
@@ -186,9 +187,26 @@ function priceOrRefuse(
 }
 
 /**
+ * A start on a saved method names a card the person saved and has not removed
+ * (`loadOwnCard`): anything else (an id never saved, somebody else's, a BECS account) is
+ * `payment_method_not_found`. A Checkout start names none.
+ */
+function savedCardOrRefuse(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  start: SubscribeCommand["start"],
+): ResultAsync<void, UseCaseError> {
+  if (start.kind !== "saved_method") return okAsync(undefined);
+  return loadOwnCard(deps, personId, start.paymentMethodId, "a membership").map(() => undefined);
+}
+
+/**
  * A person subscribes themselves to a plan's price: they must be a person
  * (`person_not_found`) who holds no current membership (`already_subscribed`: change its
- * plan instead). A person with no Stripe customer yet gets one first, as a debit set-up
+ * plan instead). A saved method must be a card they saved and have not removed
+ * (`payment_method_not_found` otherwise: an id never saved, such as a provider's test token,
+ * somebody else's method, a BECS account), checked before anything is stored or asked of
+ * Stripe. A person with no Stripe customer yet gets one first, as a debit set-up
  * or a saved method does (`ensureCustomer`: one per person, whatever is retried), once
  * the plan, the price and the membership check passed; without `gateway` they are refused
  * (`customer_not_onboarded`). Stripe is asked for the subscription through the outbox.
@@ -219,9 +237,10 @@ export function subscribe(
             .andThen((held) => {
               const current = held.find(isCurrentMembership);
               return current
-                ? errAsync<string, UseCaseError | GatewayError>(alreadySubscribed(person.id, current))
-                : customerOf();
+                ? errAsync<void, UseCaseError | GatewayError>(alreadySubscribed(person.id, current))
+                : savedCardOrRefuse(deps, person.id, command.start);
             })
+            .andThen(customerOf)
             .andThen((customerId) =>
               // One free trial per person: an earlier membership with a trial, or paid, means none.
               deps.subscriptions

@@ -25,6 +25,7 @@ import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { loadPerson } from "./load-people.js";
 import { chargeMembershipOn, startedMembershipOf } from "./membership-use-cases.js";
 import { ensureCustomer } from "./onboarding.js";
+import { loadOwnMethod } from "./own-payment-method.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
 
 /** Where a person can change their saved methods in the API (told in notices). */
@@ -50,26 +51,6 @@ export function groupsRelyingOnDebit(
       okAsync([]),
     ),
   );
-}
-
-/** A saved method of the person's that they have not removed, or `payment_method_not_found`. */
-function loadOwnMethod(
-  deps: UseCaseDeps,
-  personId: PersonId,
-  paymentMethodId: string,
-): ResultAsync<SavedPaymentMethod, UseCaseError> {
-  return deps.paymentMethods
-    .getPaymentMethod(paymentMethodId)
-    .andThen((m) =>
-      m !== undefined && m.personId === personId && isSaved(m)
-        ? okAsync(m)
-        : errAsync<SavedPaymentMethod, UseCaseError>(
-            paymentMethodError(
-              "payment_method_not_found",
-              `${personId} has no saved payment method ${paymentMethodId}`,
-            ),
-          ),
-    );
 }
 
 const changeOf = (
