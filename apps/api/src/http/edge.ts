@@ -147,7 +147,8 @@ export function jsonBodies(): MiddlewareHandler {
     let parsed: unknown;
     try {
       // Fatal: bytes that are not UTF-8 are refused, not read as U+FFFD (JSON is UTF-8, RFC 8259).
-      // A body declared US-ASCII holds no byte above 0x7F.
+      // A body declared US-ASCII holds no byte above 0x7F. Checked on the bytes (a view, not a
+      // copy), not the text: the decoder drops a leading UTF-8 BOM (EF BB BF) unseen.
       if (charset !== undefined && ASCII_LABELS.has(charset) && new Uint8Array(bytes).some((b) => b > 0x7f))
         throw new TypeError("not US-ASCII");
       text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

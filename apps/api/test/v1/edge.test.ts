@@ -336,6 +336,13 @@ describe("a JSON body's encoding", () => {
     const notAscii = await post("application/json; charset=us-ascii", accented, "ascii-but-not");
     expect(notAscii.status).toBe(400);
     expect(((await notAscii.json()) as ProblemBody).code).toBe("malformed_json");
+    // A UTF-8 byte order mark (EF BB BF) is bytes above 0x7F too, though the UTF-8 decoder
+    // drops it before the text is read: refused under US-ASCII, taken under UTF-8.
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(json)]);
+    const asciiBom = await post("application/json; charset=us-ascii", withBom, "ascii-bom");
+    expect(asciiBom.status).toBe(400);
+    expect(((await asciiBom.json()) as ProblemBody).code).toBe("malformed_json");
+    expect((await post("application/json; charset=utf-8", withBom, "utf8-bom")).status).toBe(201);
   });
 
   it("bytes that are not UTF-8 are 400 malformed_json, not read as U+FFFD — nothing stored", async () => {

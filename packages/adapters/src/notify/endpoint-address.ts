@@ -8,7 +8,7 @@
 // multicast, shared (CGNAT) or reserved address. The API checks the URL when an endpoint is
 // created; the delivery worker checks the URL again and every address its host resolves to
 // before each send, and connects only to those addresses.
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -32,94 +32,68 @@ export const NOTIFY_ENDPOINT_ENV = {
   ),
 };
 
-/** An IPv4 address as its 4 bytes; undefined when `ip` is not dotted-decimal. */
-function ipv4Bytes(ip: string): number[] | undefined {
-  const parts = ip.split(".");
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p))) return undefined;
-  const bytes = parts.map(Number);
-  return bytes.every((b) => b <= 255) ? bytes : undefined;
-}
-
-/** An IPv6 address (zone removed) as its 8 16-bit groups; undefined when it is not one. */
-function ipv6Groups(ip: string): number[] | undefined {
-  let text = ip.toLowerCase();
-  const groups: number[] = [];
-  // An IPv4 tail (::ffff:127.0.0.1) is two groups.
-  const lastColon = text.lastIndexOf(":");
-  const tail = text.slice(lastColon + 1);
-  let tailGroups: number[] = [];
-  if (tail.includes(".")) {
-    const v4 = ipv4Bytes(tail);
-    if (v4 === undefined) return undefined;
-    tailGroups = [(v4[0] ?? 0) * 256 + (v4[1] ?? 0), (v4[2] ?? 0) * 256 + (v4[3] ?? 0)];
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (half: string) =>
-    half === ""
-      ? []
-      : half.split(":").map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? Number.parseInt(g, 16) : Number.NaN));
-  const head = parse(halves[0] ?? "");
-  const rest = halves.length === 2 ? parse(halves[1] ?? "") : [];
-  if ([...head, ...rest].some(Number.isNaN)) return undefined;
-  const missing = 8 - head.length - rest.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  groups.push(...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...rest);
-  if (tailGroups.length > 0) groups.splice(6, 2, ...tailGroups);
-  return groups;
-}
-
-/** Why an IPv4 address (its bytes) is not public, or undefined. */
-function ipv4Kind([a = 0, b = 0, c = 0]: readonly number[]): string | undefined {
-  if (a === 0) return "unspecified";
-  if (a === 127) return "loopback";
-  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)) return "private";
-  if (a === 169 && b === 254) return "link-local";
-  if (a === 100 && b >= 64 && b <= 127) return "shared (CGNAT)";
-  if (a >= 224 && a <= 239) return "multicast";
+/**
+ * The ranges no webhook may reach under `public`, by kind, checked in this order (::1 lies
+ * in ::/104, the IPv4-compatible form of 0.0.0.0/8, and is loopback).
+ */
+const NOT_PUBLIC: readonly (readonly [kind: string, ranges: readonly string[]])[] = [
+  ["loopback", ["127.0.0.0/8", "::1/128"]],
+  ["unspecified", ["0.0.0.0/8", "::/128"]],
+  // RFC 1918; unique local fc00::/7; site-local fec0::/10 (deprecated); NAT64's local-use 64:ff9b:1::/48.
+  ["private", ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fec0::/10", "64:ff9b:1::/48"]],
+  // 169.254/16 holds the cloud metadata service.
+  ["link-local", ["169.254.0.0/16", "fe80::/10"]],
+  ["shared (CGNAT)", ["100.64.0.0/10"]],
+  ["multicast", ["224.0.0.0/4", "ff00::/8"]],
   // 240.0.0.0/4 (with the broadcast address), the IETF's 192.0.0.0/24 and benchmarking's 198.18.0.0/15.
-  if (a >= 240 || (a === 192 && b === 0 && c === 0) || (a === 198 && (b === 18 || b === 19)))
-    return "reserved";
-  return undefined;
+  ["reserved", ["240.0.0.0/4", "192.0.0.0/24", "198.18.0.0/15"]],
+];
+
+/**
+ * An IPv4 range and the IPv6 ranges that carry its addresses: IPv4-compatible (::/96,
+ * deprecated), NAT64's well-known prefix (64:ff9b::/96: a gateway would carry it to the IPv4
+ * address) and 6to4 (2002::/16). IPv4-mapped (::ffff:0:0/96) needs none: a BlockList's IPv4
+ * rule matches those by itself, in either spelling.
+ */
+function withCarriers(address: string, bits: number): [string, number, "ipv4" | "ipv6"][] {
+  const [a = 0, b = 0, c = 0, d = 0] = address.split(".").map(Number);
+  const sixToFour = `2002:${(a * 256 + b).toString(16)}:${(c * 256 + d).toString(16)}::`;
+  return [
+    [address, bits, "ipv4"],
+    [`::${address}`, 96 + bits, "ipv6"],
+    [`64:ff9b::${address}`, 96 + bits, "ipv6"],
+    [sixToFour, 16 + bits, "ipv6"],
+  ];
 }
 
-/** The IPv4 address in groups 6 and 7, as bytes. */
-const embeddedV4 = (g: readonly number[], at = 6): number[] => {
-  const hi = g[at] ?? 0;
-  const lo = g[at + 1] ?? 0;
-  return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff];
-};
+const NOT_PUBLIC_LISTS = NOT_PUBLIC.map(([kind, ranges]) => {
+  const list = new BlockList();
+  for (const range of ranges) {
+    const [address = "", bits] = range.split("/");
+    if (isIP(address) === 6) list.addSubnet(address, Number(bits), "ipv6");
+    else
+      for (const [at, prefix, family] of withCarriers(address, Number(bits)))
+        list.addSubnet(at, prefix, family);
+  }
+  return [kind, list] as const;
+});
 
 /**
  * Why an IP address is not one a webhook may reach under `public`: `loopback`, `private`
- * (RFC 1918, fc00::/7, fec0::/10), `link-local` (169.254/16 — the cloud metadata service —
- * and fe80::/10), `unspecified` (0/8, ::), `multicast`, `shared (CGNAT)` (100.64/10) or
- * `reserved`; an IPv6 address that carries an IPv4 one (IPv4-mapped ::ffff:0:0/96,
- * IPv4-compatible ::/96, NAT64 64:ff9b::/96, 6to4 2002::/16) is judged by it. Undefined: a
- * public address. Throws when `ip` is not an IP address.
+ * (RFC 1918, fc00::/7, fec0::/10, 64:ff9b:1::/48), `link-local` (169.254/16 — the cloud
+ * metadata service — and fe80::/10), `unspecified` (0/8, ::), `multicast`, `shared (CGNAT)`
+ * (100.64/10) or `reserved`; an IPv6 address that carries an IPv4 one (IPv4-mapped
+ * ::ffff:0:0/96, IPv4-compatible ::/96, NAT64 64:ff9b::/96, 6to4 2002::/16) is judged by it.
+ * Undefined: a public address. Takes brackets and a zone (`[fe80::1%eth0]`). Throws when `ip`
+ * is not an IP address — also for IPv4 with leading zeros (`012.0.0.1`), which C's resolver
+ * reads as octal.
  */
 export function privateAddressKind(ip: string): string | undefined {
-  const bare = ip.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
-  const v4 = ipv4Bytes(bare);
-  if (v4 !== undefined) return ipv4Kind(v4);
-  const g = isIP(bare) === 6 ? ipv6Groups(bare) : undefined;
-  if (g === undefined) throw new TypeError(`${ip} is not an IP address`);
-  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
-  if (zeros(0, 8)) return "unspecified";
-  if (zeros(0, 7) && g[7] === 1) return "loopback";
-  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d, deprecated).
-  if (zeros(0, 5) && (g[5] === 0xffff || g[5] === 0)) return ipv4Kind(embeddedV4(g));
-  // NAT64's well-known prefix: a gateway would carry it to the IPv4 address.
-  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return ipv4Kind(embeddedV4(g));
-  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return "private";
-  if (g[0] === 0x2002) return ipv4Kind(embeddedV4(g, 1));
-  const first = g[0] ?? 0;
-  if ((first & 0xfe00) === 0xfc00) return "private";
-  if ((first & 0xffc0) === 0xfe80) return "link-local";
-  if ((first & 0xffc0) === 0xfec0) return "private";
-  if ((first & 0xff00) === 0xff00) return "multicast";
-  return undefined;
+  const bare = ip.replace(/^\[(.*)\]$/, "$1").replace(/%.*$/, "");
+  const family = isIP(bare);
+  // A BlockList answers false, not an error, for what is not an address.
+  if (family === 0) throw new TypeError(`${ip} is not an IP address`);
+  return NOT_PUBLIC_LISTS.find(([, list]) => list.check(bare, family === 4 ? "ipv4" : "ipv6"))?.[0];
 }
 
 /** "a loopback address", "an unspecified address". */
