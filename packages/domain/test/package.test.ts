@@ -2,7 +2,7 @@
 // `npm pack --dry-run` (offline, no build: it lists what is on disk), so the dist part is
 // only checked where a build left one.
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -25,9 +25,9 @@ function sourceFiles(dir: string): string[] {
     .map((e) => relative(packageDir, join(e.parentPath, e.name)).split("\\").join("/"));
 }
 
-describe("the published tarball", () => {
-  const files = packedFiles();
+const files = packedFiles();
 
+describe("the published tarball", () => {
   it("carries the README, the license and package.json", () => {
     expect(files).toEqual(expect.arrayContaining(["README.md", "LICENSE", "package.json"]));
   });
@@ -45,5 +45,32 @@ describe("the published tarball", () => {
   it("carries every source file the source maps point to (all of src but the tests)", () => {
     const sources = sourceFiles(join(packageDir, "src")).filter((f) => !/\.(test|spec)\.ts$/.test(f));
     expect(files.filter((f) => f.startsWith("src/"))).toEqual(sources.sort());
+  });
+});
+
+describe("the exports map", () => {
+  const manifest = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
+    exports: Record<string, Record<string, string>>;
+  };
+
+  // The workspace resolves its packages to TypeScript sources with a condition of its
+  // own. A generic name ("source", as many monorepos use) would make a consumer's own
+  // `--conditions source` or `customConditions: ["source"]` load our .ts files: Node
+  // cannot run them, and tsc checks them under the consumer's compiler options.
+  it("uses only types, default and the workspace's own @susu/source condition", () => {
+    for (const [subpath, conditions] of Object.entries(manifest.exports)) {
+      expect(Object.keys(conditions), subpath).toEqual(["@susu/source", "types", "default"]);
+    }
+  });
+
+  it("points only at files the tarball carries", () => {
+    for (const conditions of Object.values(manifest.exports)) {
+      for (const [condition, target] of Object.entries(conditions)) {
+        const path = target.replace(/^\.\//, "");
+        // dist exists only after a build; the sources always do.
+        if (condition !== "@susu/source" && !existsSync(join(packageDir, path))) continue;
+        expect(files, `${condition}: ${target}`).toContain(path);
+      }
+    }
   });
 });
