@@ -1,6 +1,6 @@
-// The README's example is examples/run-a-round.ts, word for word, and it does what its
-// comments say it prints. (`npm run typecheck` compiles the example: tsconfig.json
-// includes examples/.)
+// What a reader of the README meets: its example is examples/run-a-round.ts, word for
+// word, and does what its comments say it prints (`npm run typecheck` compiles it:
+// tsconfig.json includes examples/); its tables render with their columns.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,5 +40,24 @@ describe("the README's example", () => {
     });
     await import(examplePath);
     expect(printed).toEqual(promised);
+  });
+});
+
+describe("the README's tables", () => {
+  // GitHub and npm split a table row at every `|` not escaped, inside code spans too: a
+  // `a | b` in a cell breaks the row into more cells than the header has.
+  it("have as many cells in every row as in their header", () => {
+    const cellsOf = (row: string) => row.split(/(?<!\\)\|/).length;
+    const broken: string[] = [];
+    let header: number | undefined;
+    for (const line of readme.split("\n")) {
+      if (!line.startsWith("|")) {
+        header = undefined;
+        continue;
+      }
+      header ??= cellsOf(line);
+      if (cellsOf(line) !== header) broken.push(line.slice(0, 40));
+    }
+    expect(broken).toEqual([]);
   });
 });
