@@ -43,7 +43,7 @@ module.exports = {
     tsConfig: { fileName: "tsconfig.base.json" },
     enhancedResolveOptions: {
       exportsFields: ["exports"],
-      conditionNames: ["source", "import", "require", "node", "default"],
+      conditionNames: ["@susu/source", "import", "require", "node", "default"],
       extensions: [".ts", ".js", ".mjs", ".cjs", ".json"],
     },
   },

@@ -4,7 +4,7 @@
 // result as the dispatcher does. Not a benchmark (bench/ has those): figures on a shared
 // machine are noisy.
 //
-//   cd apps/scheduler && npx tsx --conditions source test/outbox-throughput.ts [effects] [aggregates]
+//   cd apps/scheduler && npx tsx --conditions @susu/source test/outbox-throughput.ts [effects] [aggregates]
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

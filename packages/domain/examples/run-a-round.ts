@@ -1,5 +1,5 @@
-// Another team's code running a savings round entirely in memory.
-// Run it with: npx tsx packages/domain/examples/run-a-round.ts
+// Another team's code running a savings round entirely in memory. In this repository:
+// `npm run build -w @susu/domain`, then `npx tsx packages/domain/examples/run-a-round.ts`.
 import { DAY_MS, formatMoney, money, roundMoney, useCases } from "@susu/domain";
 import { InMemorySusu } from "@susu/domain/testing";
 
@@ -29,6 +29,8 @@ await sim.advance(4 * DAY_MS); // BECS debits settle after ~3 days, then the pot
 const round = (await sim.store.getRound(opened.state.id))._unsafeUnwrap();
 const books = roundMoney(sim.ledger.snapshot(), opened.state.id, "AUD");
 console.log(`round ${round?.id}: ${round?.status}, paid to ${round?.recipientMemberId}`);
-console.log(
-  `paid out ${formatMoney(money(books.paidOutMinor, "AUD"))}, still held ${formatMoney(money(books.heldMinor, "AUD"))}`,
-);
+// → round round_grp_1_r1_s0: paid_out, paid to ana
+console.log(`paid out ${formatMoney(money(books.paidOutMinor, "AUD"))}`);
+// → paid out 300.00 AUD
+console.log(`still held ${formatMoney(money(books.heldMinor, "AUD"))}`);
+// → still held 0.00 AUD
