@@ -221,7 +221,13 @@ class SubscriptionDraft {
     if (to === "lapsed" && from !== "lapsed") {
       const n = this.state.lapses + 1;
       this.set({ lapses: n, lapsedAt: this.now });
-      this.notify(subscriptionIds.notice.lapsed(this.state.id, n), "membership_lapsed", {});
+      // Stripe ending the subscription for non-payment is a lapse for good: the person is told
+      // it ended (`ended`), not to pay its invoice, which is being voided.
+      this.notify(
+        subscriptionIds.notice.lapsed(this.state.id, n),
+        "membership_lapsed",
+        this.state.endedAt !== undefined ? { ended: "yes" } : {},
+      );
     }
     if (isSubscriptionEnded(to)) this.set({ endedAt: this.state.endedAt ?? this.now });
   }
@@ -445,7 +451,11 @@ function applySnapshot(
       : resolved?.stripePriceId === named
         ? resolved
         : { ...s.price, stripePriceId: named };
+  const ends = snap.status === "canceled" || snap.status === "incomplete_expired";
   const patch: Partial<Omit<Subscription, "status">> = {
+    // Canceled at Stripe (for good, even when susu calls it a lapse): when it ended, in Stripe's
+    // time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
+    ...(ends ? { endedAt: snap.endedAt ?? s.endedAt ?? snap.observedAt ?? d.now } : {}),
     stripeSubscriptionId: snap.stripeSubscriptionId,
     cancelAtPeriodEnd: snap.cancelAtPeriodEnd,
     ...(periodEnd !== undefined ? { currentPeriodEnd: periodEnd } : {}),
@@ -469,13 +479,10 @@ function applySnapshot(
   if (confirms) confirmChange(d, pending);
   // Ended at Stripe just now: its invoices still unpaid are voided, so their pages can no
   // longer be paid (a payment that beats the void is refunded: `paidAfterEnd`).
-  if ((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined)
+  if (ends && s.endedAt === undefined)
     for (const inv of d.state.invoices)
       if (inv.status !== "paid" && inv.voiding === undefined) askVoid(d, inv, 0);
-  // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended, in
-  // Stripe's time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
-  if (snap.status === "canceled" || snap.status === "incomplete_expired") {
-    d.set({ endedAt: snap.endedAt ?? s.endedAt ?? snap.observedAt ?? d.now });
+  if (ends) {
     // A payment heard before this end but made after it (its news came first: the end's event
     // was retried, say) bought nothing either: refunded as one heard after the end is.
     if (s.endedAt === undefined)
@@ -1376,9 +1383,8 @@ function paymentFailed(
 ): Result<SubscriptionDecision, never> | undefined {
   const s = d.state;
   // Ended for good: an unpaid invoice is voided (its page would take money for nothing).
-  const asked =
-    (isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined)) &&
-    voidAfterFailure(d, input);
+  const endedForGood = isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined);
+  const asked = endedForGood && voidAfterFailure(d, input);
   if (isSubscriptionEnded(s.status))
     return asked ? d.done() : ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
   const inv = d.invoice(input.invoice);
@@ -1407,24 +1413,27 @@ function paymentFailed(
   // News older than the last view is recorded, not acted on: the subscription moved on since.
   const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
   if (!fresh) return undefined;
-  d.notify(
-    subscriptionIds.notice.paymentFailed(s.id, inv.id, input.attemptCount),
-    "membership_payment_failed",
-    {
-      invoiceId: inv.id,
-      attempt: input.attemptCount,
-      amountMinor: input.invoice.amountDueMinor,
-      currency: input.invoice.currency,
-      lastAttempt: last ? "yes" : "no",
-      ...(firstPayment ? { firstPayment: "yes" } : {}),
-      ...(input.invoice.hostedInvoiceUrl !== undefined
-        ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
-        : {}),
-      ...(input.nextPaymentAttemptAt !== undefined
-        ? { deadline: isoString(input.nextPaymentAttemptAt) }
-        : {}),
-    },
-  );
+  // Lapsed for good (Stripe ended it for non-payment): the person was told it ended, and its
+  // unpaid invoices are being voided, so no notice sends them to pay one.
+  if (!endedForGood)
+    d.notify(
+      subscriptionIds.notice.paymentFailed(s.id, inv.id, input.attemptCount),
+      "membership_payment_failed",
+      {
+        invoiceId: inv.id,
+        attempt: input.attemptCount,
+        amountMinor: input.invoice.amountDueMinor,
+        currency: input.invoice.currency,
+        lastAttempt: last ? "yes" : "no",
+        ...(firstPayment ? { firstPayment: "yes" } : {}),
+        ...(input.invoice.hostedInvoiceUrl !== undefined
+          ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
+          : {}),
+        ...(input.nextPaymentAttemptAt !== undefined
+          ? { deadline: isoString(input.nextPaymentAttemptAt) }
+          : {}),
+      },
+    );
   if (s.status === "trialing" || s.status === "active" || s.status === "past_due")
     d.moveTo(last ? "lapsed" : "past_due");
   d.observed(input.invoice.observedAt);

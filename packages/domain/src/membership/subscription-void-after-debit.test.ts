@@ -277,6 +277,76 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
   });
 });
 
+describe("a membership Stripe ended for non-payment: the person is told it ended, never asked to pay", () => {
+  const notices = (effects: readonly SubscriptionEffect[]) => effects.filter((e) => e.kind === "notify");
+  /** Attempt 1 of in_2 failed on day 30; Stripe canceled the subscription for non-payment on day 45, its event heard first. */
+  const endedForNonPayment = () =>
+    decideSubscription(
+      feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]),
+      snapshot("canceled", 45, {
+        cancellationReason: "payment_failed",
+        endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+      }),
+      at(45),
+    )._unsafeUnwrap();
+
+  it("the end tells the lapse as an end (no invoice to pay) and voids the invoice", () => {
+    const d = endedForNonPayment();
+    expect(d.state.status).toBe("lapsed");
+    expect(voids(d.effects)).toHaveLength(1);
+    expect(notices(d.effects)).toEqual([
+      expect.objectContaining({
+        id: "sub1:notify:membership_lapsed:1",
+        template: "membership_lapsed",
+        data: expect.objectContaining({ ended: "yes" }),
+      }),
+    ]);
+  });
+
+  it("the last failure heard after that end is recorded, with no payment-failed notice or pay link", () => {
+    const d = decideSubscription(
+      endedForNonPayment().state,
+      failedInvoice("in_2", 45, 2),
+      at(45),
+    )._unsafeUnwrap();
+    expect(d.ignored).toBeUndefined();
+    expect(notices(d.effects)).toEqual([]);
+    expect(d.state.invoices.find((i) => i.id === "in_2")?.failedAttempts).toBe(2);
+  });
+
+  it("a failed debit after that end voids its invoice, and tells the person nothing", () => {
+    // The void of in_2 waited for a BECS debit, which fails; a renewal in_3 unknown at the end fails too.
+    const waiting = decideSubscription(
+      endedForNonPayment().state,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(45),
+    )._unsafeUnwrap().state;
+    for (const [failure, id] of [
+      [failedInvoice("in_2", 48, 2), "sub1:invoice:in_2:void:2"],
+      [failedInvoice("in_3", 48, 1), "sub1:invoice:in_3:void"],
+    ] as const) {
+      const d = decideSubscription(waiting, failure, at(48))._unsafeUnwrap();
+      expect(voids(d.effects)).toEqual([expect.objectContaining({ id })]);
+      expect(notices(d.effects)).toEqual([]);
+    }
+  });
+
+  it("a lapse Stripe has not ended (retries exhausted, subscription left unpaid) still says the invoice can be paid", () => {
+    const d = decideSubscription(
+      feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]),
+      failedInvoice("in_2", 33, 2),
+      at(33),
+    )._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    const lapse = notices(d.effects).find((e) => e.kind === "notify" && e.template === "membership_lapsed");
+    expect(lapse).toBeDefined();
+    expect((lapse as { data: Record<string, unknown> }).data.ended).toBeUndefined();
+    expect(notices(d.effects).map((e) => (e as { template: string }).template)).toContain(
+      "membership_payment_failed",
+    );
+  });
+});
+
 describe("the void effect reports Stripe's answer to the membership", () => {
   it.each(["void", "payment_processing", "paid"])(
     "answered %s: one fact naming the call and the invoice",
