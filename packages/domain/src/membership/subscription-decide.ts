@@ -547,6 +547,11 @@ function voidAnswered(
       "void_already_answered",
       `${input.voidId} is not invoice ${inv.id}'s void waiting for its answer (call ${voiding.calls}, ${voiding.status})`,
     );
+  if (input.status === "payment_processing" && inv.status !== "paid" && voiding.debitFailed === true) {
+    // Answered before Stripe knew of the failure heard meanwhile: the debit is over, ask again now.
+    askVoid(d, inv, voiding.calls);
+    return d.done();
+  }
   if (input.status === "payment_processing" && inv.status !== "paid") {
     d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "awaiting_debit" } });
     d.timer(
@@ -575,9 +580,11 @@ function voidAnswered(
  * A payment of an invoice failed after the membership ended for good: the invoice is open
  * again and its page payable (money that would be refunded), so it is voided now. That is
  * the debit a void waited for (`awaiting_debit`), or the debit of an invoice first heard of
- * now (a renewal in flight at the end). Not when a void call waits for its answer, or the
- * voiding ended. One known at the end before voids were kept on the invoice had call 1 then:
- * this is call 2. Whether a call was asked.
+ * now (a renewal in flight at the end). Not when the voiding ended. When a void call waits for
+ * its answer, the failure is noted (`debitFailed`): an answer `payment_processing`, made before
+ * Stripe knew of it, then asks again at once rather than at the recheck. One known at the end
+ * before voids were kept on the invoice had call 1 then: this is call 2. Whether the voiding
+ * changed (a call asked, or the failure noted).
  */
 function voidAfterFailure(
   d: SubscriptionDraft,
@@ -586,6 +593,11 @@ function voidAfterFailure(
   const known = d.state.invoices.find((i) => i.id === input.invoice.invoiceId);
   if (known?.status === "paid") return false;
   const voiding = known?.voiding;
+  if (known !== undefined && voiding?.status === "requested") {
+    if (voiding.debitFailed === true) return false;
+    d.putInvoice({ ...known, voiding: { ...voiding, debitFailed: true } });
+    return true;
+  }
   if (voiding !== undefined && voiding.status !== "awaiting_debit") return false;
   askVoid(d, d.invoice(input.invoice), voiding?.calls ?? (known !== undefined ? 1 : 0));
   return true;
@@ -1384,13 +1396,13 @@ function paymentFailed(
   const s = d.state;
   // Ended for good: an unpaid invoice is voided (its page would take money for nothing).
   const endedForGood = isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined);
-  const asked = endedForGood && voidAfterFailure(d, input);
+  const voidChanged = endedForGood && voidAfterFailure(d, input);
   if (isSubscriptionEnded(s.status))
-    return asked ? d.done() : ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+    return voidChanged ? d.done() : ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
   const inv = d.invoice(input.invoice);
   if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
   if (input.attemptCount <= inv.failedAttempts)
-    return asked
+    return voidChanged
       ? d.done()
       : ignore(
           s,

@@ -168,6 +168,51 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(old.ignored?.code).toBe("timer_no_longer_due");
   });
 
+  it("the debit fails while call 1 waits for its answer: answered payment_processing, the void is asked again at once (call 2), not after the recheck", () => {
+    const s = canceledWhileDebitProcessing();
+    // The failure arrives before call 1's answer (the call reached Stripe while the debit was processing).
+    const heard = decideSubscription(s, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
+    expect(heard.ignored).toBeUndefined();
+    expect(voids(heard.effects)).toEqual([]);
+    const answeredLate = decideSubscription(
+      heard.state,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(34),
+    )._unsafeUnwrap();
+    expect(answeredLate.effects).toEqual([
+      {
+        kind: "void_subscription_invoice",
+        id: "sub1:invoice:in_2:void:2",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_2",
+      },
+    ]);
+    expect(answeredLate.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
+      calls: 2,
+      status: "requested",
+    });
+    // Call 1's answer heard again, and the same failure heard again, ask for nothing more.
+    expect(
+      decideSubscription(
+        answeredLate.state,
+        answered("sub1:invoice:in_2:void", "payment_processing"),
+        at(34),
+      )._unsafeUnwrap().ignored?.code,
+    ).toBe("void_already_answered");
+    // Call 1 answered void instead (Stripe saw the failure first): done, no second call.
+    const voided = decideSubscription(
+      heard.state,
+      answered("sub1:invoice:in_2:void", "void"),
+      at(34),
+    )._unsafeUnwrap();
+    expect(voided.effects).toEqual([]);
+    expect(voided.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
+      calls: 1,
+      status: "ended",
+    });
+  });
+
   it("a debit still processing at the third recheck opens one ticket (no bank debit takes weeks); the rechecks go on", () => {
     let s = waitingForTheDebit();
     const tickets: SubscriptionEffect[] = [];
