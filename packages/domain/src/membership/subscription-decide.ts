@@ -582,9 +582,13 @@ function voidAnswered(
  * the debit a void waited for (`awaiting_debit`), or the debit of an invoice first heard of
  * now (a renewal in flight at the end). Not when the voiding ended. When a void call waits for
  * its answer, the failure is noted (`debitFailed`): an answer `payment_processing`, made before
- * Stripe knew of it, then asks again at once rather than at the recheck. One known at the end
- * before voids were kept on the invoice had call 1 then: this is call 2. Whether the voiding
- * changed (a call asked, or the failure noted).
+ * Stripe knew of it, then asks again at once rather than at the recheck. Not for a failure at
+ * or before the end (Stripe's whole seconds, as `paidAfterEnd`) of a known invoice: every void
+ * call of it was asked once the end was heard, so after that failure (no news of a debit a call
+ * found in flight; the failure that ended a membership for non-payment, heard after the end's
+ * event, is one). One known at the end before voids were kept on the invoice had call 1 then
+ * (its answer dropped): a failure after the end asks call 2. Whether the voiding changed (a
+ * call asked, or the failure noted).
  */
 function voidAfterFailure(
   d: SubscriptionDraft,
@@ -592,6 +596,13 @@ function voidAfterFailure(
 ): boolean {
   const known = d.state.invoices.find((i) => i.id === input.invoice.invoiceId);
   if (known?.status === "paid") return false;
+  const endedAt = d.state.endedAt;
+  if (
+    known !== undefined &&
+    endedAt !== undefined &&
+    Math.floor(input.invoice.observedAt / 1000) <= Math.floor(endedAt / 1000)
+  )
+    return false;
   const voiding = known?.voiding;
   if (known !== undefined && voiding?.status === "requested") {
     if (voiding.debitFailed === true) return false;

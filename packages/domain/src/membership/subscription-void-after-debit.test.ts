@@ -392,6 +392,45 @@ describe("a membership Stripe ended for non-payment: the person is told it ended
   });
 });
 
+describe("an ended membership stored before voids were kept (no voiding on its invoices)", () => {
+  /** As stored before: the end asked void call 1 (its answer, then, reported nothing), and no voiding was kept. */
+  const storedBefore = (s: Subscription): Subscription => ({
+    ...s,
+    invoices: s.invoices.map(({ voiding: _, ...inv }) => inv),
+  });
+  const canceledForNonPayment = () =>
+    storedBefore(
+      feed(activeSubscription(), [
+        failedInvoice("in_2", 30, 1, 3),
+        snapshot("canceled", 45, {
+          cancellationReason: "payment_failed",
+          endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+        }),
+      ]),
+    );
+
+  it("the failure that ended it, heard after the end, asks no second void (call 1, made after it, voided the invoice)", () => {
+    const d = decideSubscription(
+      canceledForNonPayment(),
+      failedInvoice("in_2", 45, 2),
+      at(46),
+    )._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([]);
+  });
+
+  it("a failure from before the end heard late asks no second void either", () => {
+    const s = storedBefore(canceledWhileDebitProcessing());
+    const d = decideSubscription(s, failedInvoice("in_2", 30, 1, 3), at(40))._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([]);
+  });
+
+  it("a failure after the end (a debit call 1 found in flight) still asks call 2: call 1's answer may have been payment_processing", () => {
+    const s = storedBefore(canceledWhileDebitProcessing());
+    const d = decideSubscription(s, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([expect.objectContaining({ id: "sub1:invoice:in_2:void:2" })]);
+  });
+});
+
 describe("the void effect reports Stripe's answer to the membership", () => {
   it.each(["void", "payment_processing", "paid"])(
     "answered %s: one fact naming the call and the invoice",
