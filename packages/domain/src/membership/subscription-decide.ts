@@ -476,6 +476,12 @@ function applySnapshot(
   if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
+  // A lapse told before this end (the last failure's event came first: "pay the open invoice to
+  // restore it", with its page) is now an end, its unpaid invoice voided below: the person is told
+  // it ended and there is nothing to pay, once (an end is heard once: `endedAt` is set now). A
+  // lapse this end made was told as an end already (`moveTo`).
+  if (ends && s.endedAt === undefined && s.status === "lapsed" && d.state.status === "lapsed")
+    d.notify(subscriptionIds.notice.lapseEnded(s.id, s.lapses), "membership_lapsed", { ended: "yes" });
   if (confirms) confirmChange(d, pending);
   // Ended at Stripe just now: its invoices still unpaid are voided, so their pages can no
   // longer be paid (a payment that beats the void is refunded: `paidAfterEnd`).

@@ -392,6 +392,82 @@ describe("a membership Stripe ended for non-payment: the person is told it ended
   });
 });
 
+describe("a lapse told with its pay link, then Stripe's end (the last failure's event heard before the end's)", () => {
+  const notices = (effects: readonly SubscriptionEffect[]) => effects.filter((e) => e.kind === "notify");
+  const endAt45 = snapshot("canceled", 45, {
+    cancellationReason: "payment_failed",
+    endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+  });
+  /** Attempt 1 of in_2 failed on day 30; the last attempt failed on day 45 and was heard first: lapsed, told to pay. */
+  const lapsedByTheLastFailure = () => {
+    const d = decideSubscription(
+      feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]),
+      failedInvoice("in_2", 45, 2),
+      at(45),
+    )._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    expect(notices(d.effects).map((e) => [e.id, e.kind === "notify" ? e.data.ended : "?"])).toEqual([
+      ["sub1:notify:membership_payment_failed:in_2:2", undefined],
+      ["sub1:notify:membership_lapsed:1", undefined],
+    ]);
+    return d.state;
+  };
+
+  it("the end voids the invoice and tells the person, once, that the membership ended (nothing to pay)", () => {
+    const d = decideSubscription(lapsedByTheLastFailure(), endAt45, at(45))._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    expect(voids(d.effects)).toEqual([expect.objectContaining({ id: "sub1:invoice:in_2:void" })]);
+    expect(notices(d.effects)).toEqual([
+      expect.objectContaining({
+        id: subscriptionIds.notice.lapseEnded("sub1", 1),
+        template: "membership_lapsed",
+        to: { kind: "people", personIds: ["p1"] },
+        data: expect.objectContaining({ ended: "yes" }),
+      }),
+    ]);
+    expect(d.effects.filter((e) => e.kind === "notify").map((e) => e.id)).toEqual([
+      "sub1:notify:membership_lapsed:1:ended",
+    ]);
+    // The end's event redelivered, a later view of the end, the failure again: nothing more is told.
+    for (const again of [
+      endAt45,
+      snapshot("canceled", 46, {
+        cancellationReason: "payment_failed",
+        endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+      }),
+      failedInvoice("in_2", 45, 2),
+    ]) {
+      const r = decideSubscription(d.state, again, at(46))._unsafeUnwrap();
+      expect(notices(r.effects)).toEqual([]);
+    }
+  });
+
+  it("a lapse Stripe marked unpaid, then canceled: told it ended once", () => {
+    const unpaid = feed(lapsedByTheLastFailure(), [snapshot("unpaid", 45)]);
+    const d = decideSubscription(unpaid, snapshot("canceled", 50, {}), at(50))._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    expect(notices(d.effects).map((e) => e.id)).toEqual(["sub1:notify:membership_lapsed:1:ended"]);
+  });
+
+  it("a lapse whose end moved it there (past due when the end came) is told once, as an end", () => {
+    const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
+    const d = decideSubscription(s, endAt45, at(45))._unsafeUnwrap();
+    expect(notices(d.effects).map((e) => e.id)).toEqual(["sub1:notify:membership_lapsed:1"]);
+    const failure = decideSubscription(d.state, failedInvoice("in_2", 45, 2), at(45))._unsafeUnwrap();
+    expect(notices(failure.effects)).toEqual([]);
+  });
+
+  it("a lapsed membership canceled by the person or an admin is not told it ended for non-payment", () => {
+    const d = decideSubscription(
+      lapsedByTheLastFailure(),
+      snapshot("canceled", 46, { cancellationReason: "cancellation_requested" }),
+      at(46),
+    )._unsafeUnwrap();
+    expect(d.state.status).toBe("canceled");
+    expect(notices(d.effects)).toEqual([]);
+  });
+});
+
 describe("an ended membership stored before voids were kept (no voiding on its invoices)", () => {
   /** As stored before: the end asked void call 1 (its answer, then, reported nothing), and no voiding was kept. */
   const storedBefore = (s: Subscription): Subscription => ({
