@@ -503,15 +503,28 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     ],
     action: `Open the invoice${d.has("hostedInvoiceUrl") ? ` at ${d.text("hostedInvoiceUrl")}` : ""} and confirm the payment with your bank.`,
   }),
-  membership_lapsed: (d) => ({
-    subject: "Your membership has lapsed",
-    happened: [
-      `We could not collect your membership payment of ${amountOr(d, "amountMinor", "its price")} after every attempt, so your membership has lapsed.`,
-      "Groups and bookings you already take part in carry on as before; what the membership adds is no longer available.",
-    ],
-    action:
-      "Pay the open invoice to restore your membership. To start afresh instead, cancel this membership, then subscribe again.",
-  }),
+  membership_lapsed: (d) =>
+    // `ended`: Stripe ended the subscription for non-payment, and susu voids its unpaid
+    // invoice: paying it restores nothing (a payment that still goes through is refunded).
+    d.text("ended") === "yes"
+      ? {
+          subject: "Your membership has ended",
+          happened: [
+            `We could not collect your membership payment of ${amountOr(d, "amountMinor", "its price")} after every attempt, so your membership has ended.`,
+            "Groups and bookings you already take part in carry on as before; what the membership adds is no longer available.",
+            "Its unpaid invoice is being cancelled, so you do not need to pay it; a payment of it that still goes through is refunded.",
+          ],
+          action: "To be a member again, subscribe again.",
+        }
+      : {
+          subject: "Your membership has lapsed",
+          happened: [
+            `We could not collect your membership payment of ${amountOr(d, "amountMinor", "its price")} after every attempt, so your membership has lapsed.`,
+            "Groups and bookings you already take part in carry on as before; what the membership adds is no longer available.",
+          ],
+          action:
+            "Pay the open invoice to restore your membership. To start afresh instead, cancel this membership, then subscribe again.",
+        },
   membership_refunded: (d) => {
     // "In full" only when what went back is what was collected (notices sent before
     // `collectedMinor` was carried were all for refunds in full).

@@ -1172,6 +1172,8 @@ const subscriptionSnapshot = z.strictObject({
         .strictObject({
           calls: z.int().min(1),
           status: z.enum(["requested", "awaiting_debit", "ended"]),
+          // Since a debit failure heard while a call waits for its answer is noted (older snapshots: none).
+          debitFailed: z.literal(true).exactOptional(),
         })
         .exactOptional(),
     }),

@@ -152,7 +152,17 @@ describe("memberships on PostgreSQL and the emulator", () => {
     s = await current(s.id);
     expect(s.status).toBe("lapsed");
     expect(notices(s, "membership_payment_failed").map((n) => n.data.attempt)).toEqual([1, 2, 3, 4]);
-    expect(notices(s, "membership_lapsed")).toHaveLength(1);
+    // Stripe sends the last failure, then cancels the subscription for non-payment: the lapse
+    // is told with the invoice to pay, then, once the cancel is heard and susu voids that
+    // invoice, told again as the end it is (nothing to pay), once.
+    expect(notices(s, "membership_lapsed").map((n) => [n.id, n.data.ended])).toEqual([
+      [`${s.id}:notify:membership_lapsed:1`, undefined],
+      [`${s.id}:notify:membership_lapsed:1:ended`, "yes"],
+    ]);
+    const lastInvoice = (
+      await harness.stripe.invoices.list({ subscription: s.stripeSubscriptionId as string })
+    ).data.find((i) => i.amount_due > 0);
+    expect(lastInvoice?.status).toBe("void");
     expect(await paidIn(s)).toBe(0);
     const entitled = (
       await useCases.entitlementsOfPerson(

@@ -148,6 +148,33 @@ describe("the membership payment-failed notice", () => {
   });
 });
 
+describe("the membership lapsed notice", () => {
+  const lapsed = (data: Record<string, string | number>): Notification => ({
+    id: "mbr_1:notify:membership_lapsed:1",
+    aggregate: "subscription",
+    aggregateId: "mbr_1",
+    personIds: ["ana"],
+    template: "membership_lapsed",
+    data: { subscriptionId: "mbr_1", currency: "AUD", amountMinor: 15_00, ...data },
+  });
+
+  it("a lapse Stripe has not ended says the open invoice restores the membership", () => {
+    const mail = renderMail(lapsed({}), sydney);
+    expect(mail.subject).toBe("Your membership has lapsed");
+    expect(plain(mail.text)).toContain("Pay the open invoice to restore your membership.");
+  });
+
+  it("one Stripe ended for non-payment says it ended, with nothing to pay: its invoice is being voided", () => {
+    const mail = renderMail(lapsed({ ended: "yes" }), sydney);
+    const text = plain(mail.text);
+    expect(mail.subject).toBe("Your membership has ended");
+    expect(text).toContain("We could not collect your membership payment of $15.00 after every attempt");
+    expect(text).toContain("you do not need to pay it");
+    expect(text).toContain("subscribe again");
+    expect(text).not.toMatch(/pay the open invoice|restore/i);
+  });
+});
+
 describe("a round's failed refund", () => {
   const failed = (data: Record<string, string | number>): Notification => ({
     id: "r1:notify:refund_failed:ben",

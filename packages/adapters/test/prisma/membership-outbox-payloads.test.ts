@@ -370,6 +370,66 @@ describe("a membership's outbox payloads", () => {
     }
     expect(parseSubscriptionSnapshot({ ...storedBefore, priceObservedAt: "yesterday" }).isErr()).toBe(true);
   });
+  it("an ended membership's void waiting for its answer, a debit failure heard meanwhile noted, round-trips; then its next call's effect", () => {
+    const dayMs = 86_400_000;
+    const view = (status: "active" | "canceled", at: number) => ({
+      type: "subscription_changed" as const,
+      snapshot: {
+        stripeSubscriptionId: "sub_1",
+        status,
+        stripePriceId: "price_1",
+        cancelAtPeriodEnd: false,
+        observedAt: at,
+        ...(status === "canceled" ? { endedAt: at, cancellationReason: "cancellation_requested" } : {}),
+      },
+    });
+    const report = (at: number) => ({
+      invoiceId: "in_2",
+      amountDueMinor: 15_00,
+      amountPaidMinor: 0,
+      currency: "AUD" as const,
+      observedAt: at,
+    });
+    let s = aCheckoutMembership();
+    for (const [input, at] of [
+      [view("active", now.now), now.now],
+      [
+        {
+          type: "invoice_payment_failed" as const,
+          invoice: report(now.now + dayMs),
+          attemptCount: 1,
+          nextPaymentAttemptAt: now.now + 4 * dayMs,
+        },
+        now.now + dayMs,
+      ],
+      [view("canceled", now.now + 2 * dayMs), now.now + 2 * dayMs],
+      [
+        { type: "invoice_payment_failed" as const, invoice: report(now.now + 5 * dayMs), attemptCount: 2 },
+        now.now + 5 * dayMs,
+      ],
+    ] as const)
+      s = decideSubscription(s, input, { now: at })._unsafeUnwrap().state;
+    expect(s.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
+      calls: 1,
+      status: "requested",
+      debitFailed: true,
+    });
+    expect(parseSubscriptionSnapshot(JSON.parse(JSON.stringify(s)))._unsafeUnwrap()).toEqual(s);
+    const next = decideSubscription(
+      s,
+      {
+        type: "invoice_void_answered",
+        invoiceId: "in_2",
+        voidId: "mbr_1:invoice:in_2:void",
+        status: "payment_processing",
+      },
+      { now: now.now + 5 * dayMs },
+    )._unsafeUnwrap();
+    expect(next.effects.map((e) => e.id)).toEqual(["mbr_1:invoice:in_2:void:2"]);
+    for (const effect of next.effects)
+      expect(parseOutboxEffect(JSON.parse(JSON.stringify(effect)))._unsafeUnwrap()).toEqual(effect);
+  });
+
   it("a dispute of an invoice's charge: its ticket, the admins' notices, the ticket's resolution and the snapshot round-trip", () => {
     const paid = decideSubscription(
       aCheckoutMembership(),

@@ -65,6 +65,7 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.notice.paymentFailed("s1", "in_9", 2)).toBe("s1:notify:membership_payment_failed:in_9:2");
     expect(ids.notice.actionRequired("s1", "in_9")).toBe("s1:notify:membership_payment_action_required:in_9");
     expect(ids.notice.lapsed("s1", 1)).toBe("s1:notify:membership_lapsed:1");
+    expect(ids.notice.lapseEnded("s1", 1)).toBe("s1:notify:membership_lapsed:1:ended");
     expect(ids.notice.refunded("s1", "in_9")).toBe("s1:notify:membership_refunded:in_9");
     expect(ids.notice.refundReversed("s1", "in_9", "re_2")).toBe(
       "s1:notify:membership_refund_reversed:in_9:re_2",

@@ -140,6 +140,11 @@ export const subscriptionIds = Object.freeze({
       notice(s, "membership_payment_action_required", invoiceId),
     /** The n-th lapse of the membership. */
     lapsed: (s: string, n: number): string => notice(s, "membership_lapsed", `${n}`),
+    /**
+     * The n-th lapse, told before Stripe ended the subscription (with the invoice to pay), is
+     * told again as that end (`ended`), once.
+     */
+    lapseEnded: (s: string, n: number): string => notice(s, "membership_lapsed", `${n}:ended`),
     /** Invoice i's payment was refunded (the membership had been canceled before it started). */
     refunded: (s: string, invoiceId: string): string => notice(s, "membership_refunded", invoiceId),
     /**

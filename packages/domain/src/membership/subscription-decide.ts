@@ -221,7 +221,13 @@ class SubscriptionDraft {
     if (to === "lapsed" && from !== "lapsed") {
       const n = this.state.lapses + 1;
       this.set({ lapses: n, lapsedAt: this.now });
-      this.notify(subscriptionIds.notice.lapsed(this.state.id, n), "membership_lapsed", {});
+      // Stripe ending the subscription for non-payment is a lapse for good: the person is told
+      // it ended (`ended`), not to pay its invoice, which is being voided.
+      this.notify(
+        subscriptionIds.notice.lapsed(this.state.id, n),
+        "membership_lapsed",
+        this.state.endedAt !== undefined ? { ended: "yes" } : {},
+      );
     }
     if (isSubscriptionEnded(to)) this.set({ endedAt: this.state.endedAt ?? this.now });
   }
@@ -445,7 +451,11 @@ function applySnapshot(
       : resolved?.stripePriceId === named
         ? resolved
         : { ...s.price, stripePriceId: named };
+  const ends = snap.status === "canceled" || snap.status === "incomplete_expired";
   const patch: Partial<Omit<Subscription, "status">> = {
+    // Canceled at Stripe (for good, even when susu calls it a lapse): when it ended, in Stripe's
+    // time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
+    ...(ends ? { endedAt: snap.endedAt ?? s.endedAt ?? snap.observedAt ?? d.now } : {}),
     stripeSubscriptionId: snap.stripeSubscriptionId,
     cancelAtPeriodEnd: snap.cancelAtPeriodEnd,
     ...(periodEnd !== undefined ? { currentPeriodEnd: periodEnd } : {}),
@@ -466,16 +476,19 @@ function applySnapshot(
   if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
+  // A lapse told before this end (the last failure's event came first: "pay the open invoice to
+  // restore it", with its page) is now an end, its unpaid invoice voided below: the person is told
+  // it ended and there is nothing to pay, once (an end is heard once: `endedAt` is set now). A
+  // lapse this end made was told as an end already (`moveTo`).
+  if (ends && s.endedAt === undefined && s.status === "lapsed" && d.state.status === "lapsed")
+    d.notify(subscriptionIds.notice.lapseEnded(s.id, s.lapses), "membership_lapsed", { ended: "yes" });
   if (confirms) confirmChange(d, pending);
   // Ended at Stripe just now: its invoices still unpaid are voided, so their pages can no
   // longer be paid (a payment that beats the void is refunded: `paidAfterEnd`).
-  if ((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined)
+  if (ends && s.endedAt === undefined)
     for (const inv of d.state.invoices)
       if (inv.status !== "paid" && inv.voiding === undefined) askVoid(d, inv, 0);
-  // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended, in
-  // Stripe's time where the view says it (an invoice paid after it is refunded: `paidAfterEnd`).
-  if (snap.status === "canceled" || snap.status === "incomplete_expired") {
-    d.set({ endedAt: snap.endedAt ?? s.endedAt ?? snap.observedAt ?? d.now });
+  if (ends) {
     // A payment heard before this end but made after it (its news came first: the end's event
     // was retried, say) bought nothing either: refunded as one heard after the end is.
     if (s.endedAt === undefined)
@@ -540,6 +553,11 @@ function voidAnswered(
       "void_already_answered",
       `${input.voidId} is not invoice ${inv.id}'s void waiting for its answer (call ${voiding.calls}, ${voiding.status})`,
     );
+  if (input.status === "payment_processing" && inv.status !== "paid" && voiding.debitFailed === true) {
+    // Answered before Stripe knew of the failure heard meanwhile: the debit is over, ask again now.
+    askVoid(d, inv, voiding.calls);
+    return d.done();
+  }
   if (input.status === "payment_processing" && inv.status !== "paid") {
     d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "awaiting_debit" } });
     d.timer(
@@ -568,9 +586,15 @@ function voidAnswered(
  * A payment of an invoice failed after the membership ended for good: the invoice is open
  * again and its page payable (money that would be refunded), so it is voided now. That is
  * the debit a void waited for (`awaiting_debit`), or the debit of an invoice first heard of
- * now (a renewal in flight at the end). Not when a void call waits for its answer, or the
- * voiding ended. One known at the end before voids were kept on the invoice had call 1 then:
- * this is call 2. Whether a call was asked.
+ * now (a renewal in flight at the end). Not when the voiding ended. When a void call waits for
+ * its answer, the failure is noted (`debitFailed`): an answer `payment_processing`, made before
+ * Stripe knew of it, then asks again at once rather than at the recheck. Not for a failure at
+ * or before the end (Stripe's whole seconds, as `paidAfterEnd`) of a known invoice: every void
+ * call of it was asked once the end was heard, so after that failure (no news of a debit a call
+ * found in flight; the failure that ended a membership for non-payment, heard after the end's
+ * event, is one). One known at the end before voids were kept on the invoice had call 1 then
+ * (its answer dropped): a failure after the end asks call 2. Whether the voiding changed (a
+ * call asked, or the failure noted).
  */
 function voidAfterFailure(
   d: SubscriptionDraft,
@@ -578,7 +602,19 @@ function voidAfterFailure(
 ): boolean {
   const known = d.state.invoices.find((i) => i.id === input.invoice.invoiceId);
   if (known?.status === "paid") return false;
+  const endedAt = d.state.endedAt;
+  if (
+    known !== undefined &&
+    endedAt !== undefined &&
+    Math.floor(input.invoice.observedAt / 1000) <= Math.floor(endedAt / 1000)
+  )
+    return false;
   const voiding = known?.voiding;
+  if (known !== undefined && voiding?.status === "requested") {
+    if (voiding.debitFailed === true) return false;
+    d.putInvoice({ ...known, voiding: { ...voiding, debitFailed: true } });
+    return true;
+  }
   if (voiding !== undefined && voiding.status !== "awaiting_debit") return false;
   askVoid(d, d.invoice(input.invoice), voiding?.calls ?? (known !== undefined ? 1 : 0));
   return true;
@@ -1376,15 +1412,14 @@ function paymentFailed(
 ): Result<SubscriptionDecision, never> | undefined {
   const s = d.state;
   // Ended for good: an unpaid invoice is voided (its page would take money for nothing).
-  const asked =
-    (isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined)) &&
-    voidAfterFailure(d, input);
+  const endedForGood = isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined);
+  const voidChanged = endedForGood && voidAfterFailure(d, input);
   if (isSubscriptionEnded(s.status))
-    return asked ? d.done() : ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+    return voidChanged ? d.done() : ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
   const inv = d.invoice(input.invoice);
   if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
   if (input.attemptCount <= inv.failedAttempts)
-    return asked
+    return voidChanged
       ? d.done()
       : ignore(
           s,
@@ -1407,24 +1442,27 @@ function paymentFailed(
   // News older than the last view is recorded, not acted on: the subscription moved on since.
   const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
   if (!fresh) return undefined;
-  d.notify(
-    subscriptionIds.notice.paymentFailed(s.id, inv.id, input.attemptCount),
-    "membership_payment_failed",
-    {
-      invoiceId: inv.id,
-      attempt: input.attemptCount,
-      amountMinor: input.invoice.amountDueMinor,
-      currency: input.invoice.currency,
-      lastAttempt: last ? "yes" : "no",
-      ...(firstPayment ? { firstPayment: "yes" } : {}),
-      ...(input.invoice.hostedInvoiceUrl !== undefined
-        ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
-        : {}),
-      ...(input.nextPaymentAttemptAt !== undefined
-        ? { deadline: isoString(input.nextPaymentAttemptAt) }
-        : {}),
-    },
-  );
+  // Lapsed for good (Stripe ended it for non-payment): the person was told it ended, and its
+  // unpaid invoices are being voided, so no notice sends them to pay one.
+  if (!endedForGood)
+    d.notify(
+      subscriptionIds.notice.paymentFailed(s.id, inv.id, input.attemptCount),
+      "membership_payment_failed",
+      {
+        invoiceId: inv.id,
+        attempt: input.attemptCount,
+        amountMinor: input.invoice.amountDueMinor,
+        currency: input.invoice.currency,
+        lastAttempt: last ? "yes" : "no",
+        ...(firstPayment ? { firstPayment: "yes" } : {}),
+        ...(input.invoice.hostedInvoiceUrl !== undefined
+          ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
+          : {}),
+        ...(input.nextPaymentAttemptAt !== undefined
+          ? { deadline: isoString(input.nextPaymentAttemptAt) }
+          : {}),
+      },
+    );
   if (s.status === "trialing" || s.status === "active" || s.status === "past_due")
     d.moveTo(last ? "lapsed" : "past_due");
   d.observed(input.invoice.observedAt);

@@ -148,6 +148,10 @@ const postings = (effects: readonly SubscriptionEffect[]): LedgerTransaction[] =
 const revenue = (txs: readonly LedgerTransaction[]) =>
   txs.flatMap((t) => t.postings).reduce((sum, p) => sum + (p.side === "debit" ? p.amount.amountMinor : 0), 0);
 
+/** A lapse notice telling that Stripe ended the membership (`ended: "yes"`). */
+const endedNotice = (e: SubscriptionEffect): boolean =>
+  e.kind === "notify" && e.template === "membership_lapsed" && e.data.ended === "yes";
+
 const balanced = (txs: readonly LedgerTransaction[]) =>
   txs.every(
     (t) =>
@@ -176,7 +180,12 @@ describe("the subscription against a model of Stripe Billing", () => {
         expect(balanced(txs)).toBe(true);
         expect(revenue(txs)).toBe(timeline.paidMinor);
         const lapseNotices = effects.filter((e) => e.kind === "notify" && e.template === "membership_lapsed");
-        expect(lapseNotices).toHaveLength(timeline.lapses);
+        // Each lapse is told as it comes; Stripe's cancel, whose event follows the last failure's,
+        // then tells that the lapse is an end (nothing left to pay), once.
+        expect(lapseNotices.filter((e) => !endedNotice(e))).toHaveLength(timeline.lapses);
+        expect(lapseNotices.filter(endedNotice)).toHaveLength(
+          plan.afterLast === "cancel" && timeline.status === "lapsed" ? 1 : 0,
+        );
         const ids = effects.map((e) => e.id);
         expect(new Set(ids).size).toBe(ids.length);
       }),
@@ -209,6 +218,10 @@ describe("the subscription against a model of Stripe Billing", () => {
           expect(revenue(txs)).toBe(timeline.paidMinor);
           const notices = shuffled.effects.filter((e) => e.kind === "notify").map((e) => e.id);
           expect(new Set(notices).size).toBe(notices.length);
+          // Stripe's cancel for non-payment is told as an end once, in whichever order it is heard.
+          expect(shuffled.effects.filter(endedNotice)).toHaveLength(
+            plan.afterLast === "cancel" && timeline.status === "lapsed" ? 1 : 0,
+          );
         },
       ),
       { numRuns: 1_000 },

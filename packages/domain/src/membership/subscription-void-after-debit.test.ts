@@ -168,6 +168,51 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(old.ignored?.code).toBe("timer_no_longer_due");
   });
 
+  it("the debit fails while call 1 waits for its answer: answered payment_processing, the void is asked again at once (call 2), not after the recheck", () => {
+    const s = canceledWhileDebitProcessing();
+    // The failure arrives before call 1's answer (the call reached Stripe while the debit was processing).
+    const heard = decideSubscription(s, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
+    expect(heard.ignored).toBeUndefined();
+    expect(voids(heard.effects)).toEqual([]);
+    const answeredLate = decideSubscription(
+      heard.state,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(34),
+    )._unsafeUnwrap();
+    expect(answeredLate.effects).toEqual([
+      {
+        kind: "void_subscription_invoice",
+        id: "sub1:invoice:in_2:void:2",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_2",
+      },
+    ]);
+    expect(answeredLate.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
+      calls: 2,
+      status: "requested",
+    });
+    // Call 1's answer heard again, and the same failure heard again, ask for nothing more.
+    expect(
+      decideSubscription(
+        answeredLate.state,
+        answered("sub1:invoice:in_2:void", "payment_processing"),
+        at(34),
+      )._unsafeUnwrap().ignored?.code,
+    ).toBe("void_already_answered");
+    // Call 1 answered void instead (Stripe saw the failure first): done, no second call.
+    const voided = decideSubscription(
+      heard.state,
+      answered("sub1:invoice:in_2:void", "void"),
+      at(34),
+    )._unsafeUnwrap();
+    expect(voided.effects).toEqual([]);
+    expect(voided.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
+      calls: 1,
+      status: "ended",
+    });
+  });
+
   it("a debit still processing at the third recheck opens one ticket (no bank debit takes weeks); the rechecks go on", () => {
     let s = waitingForTheDebit();
     const tickets: SubscriptionEffect[] = [];
@@ -274,6 +319,191 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(subscriptionIds.invoiceVoid("s1", "in_9", 1)).toBe("s1:invoice:in_9:void");
     expect(subscriptionIds.invoiceVoid("s1", "in_9", 2)).toBe("s1:invoice:in_9:void:2");
     expect(subscriptionIds.invoiceVoidRecheck("s1", "in_9", 2)).toBe("s1:invoice:in_9:void:2:recheck");
+  });
+});
+
+describe("a membership Stripe ended for non-payment: the person is told it ended, never asked to pay", () => {
+  const notices = (effects: readonly SubscriptionEffect[]) => effects.filter((e) => e.kind === "notify");
+  /** Attempt 1 of in_2 failed on day 30; Stripe canceled the subscription for non-payment on day 45, its event heard first. */
+  const endedForNonPayment = () =>
+    decideSubscription(
+      feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]),
+      snapshot("canceled", 45, {
+        cancellationReason: "payment_failed",
+        endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+      }),
+      at(45),
+    )._unsafeUnwrap();
+
+  it("the end tells the lapse as an end (no invoice to pay) and voids the invoice", () => {
+    const d = endedForNonPayment();
+    expect(d.state.status).toBe("lapsed");
+    expect(voids(d.effects)).toHaveLength(1);
+    expect(notices(d.effects)).toEqual([
+      expect.objectContaining({
+        id: "sub1:notify:membership_lapsed:1",
+        template: "membership_lapsed",
+        data: expect.objectContaining({ ended: "yes" }),
+      }),
+    ]);
+  });
+
+  it("the last failure heard after that end is recorded, with no payment-failed notice or pay link", () => {
+    const d = decideSubscription(
+      endedForNonPayment().state,
+      failedInvoice("in_2", 45, 2),
+      at(45),
+    )._unsafeUnwrap();
+    expect(d.ignored).toBeUndefined();
+    expect(notices(d.effects)).toEqual([]);
+    expect(d.state.invoices.find((i) => i.id === "in_2")?.failedAttempts).toBe(2);
+  });
+
+  it("a failed debit after that end voids its invoice, and tells the person nothing", () => {
+    // The void of in_2 waited for a BECS debit, which fails; a renewal in_3 unknown at the end fails too.
+    const waiting = decideSubscription(
+      endedForNonPayment().state,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(45),
+    )._unsafeUnwrap().state;
+    for (const [failure, id] of [
+      [failedInvoice("in_2", 48, 2), "sub1:invoice:in_2:void:2"],
+      [failedInvoice("in_3", 48, 1), "sub1:invoice:in_3:void"],
+    ] as const) {
+      const d = decideSubscription(waiting, failure, at(48))._unsafeUnwrap();
+      expect(voids(d.effects)).toEqual([expect.objectContaining({ id })]);
+      expect(notices(d.effects)).toEqual([]);
+    }
+  });
+
+  it("a lapse Stripe has not ended (retries exhausted, subscription left unpaid) still says the invoice can be paid", () => {
+    const d = decideSubscription(
+      feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]),
+      failedInvoice("in_2", 33, 2),
+      at(33),
+    )._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    const lapse = notices(d.effects).find((e) => e.kind === "notify" && e.template === "membership_lapsed");
+    expect(lapse).toBeDefined();
+    expect((lapse as { data: Record<string, unknown> }).data.ended).toBeUndefined();
+    expect(notices(d.effects).map((e) => (e as { template: string }).template)).toContain(
+      "membership_payment_failed",
+    );
+  });
+});
+
+describe("a lapse told with its pay link, then Stripe's end (the last failure's event heard before the end's)", () => {
+  const notices = (effects: readonly SubscriptionEffect[]) => effects.filter((e) => e.kind === "notify");
+  const endAt45 = snapshot("canceled", 45, {
+    cancellationReason: "payment_failed",
+    endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+  });
+  /** Attempt 1 of in_2 failed on day 30; the last attempt failed on day 45 and was heard first: lapsed, told to pay. */
+  const lapsedByTheLastFailure = () => {
+    const d = decideSubscription(
+      feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]),
+      failedInvoice("in_2", 45, 2),
+      at(45),
+    )._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    expect(notices(d.effects).map((e) => [e.id, e.kind === "notify" ? e.data.ended : "?"])).toEqual([
+      ["sub1:notify:membership_payment_failed:in_2:2", undefined],
+      ["sub1:notify:membership_lapsed:1", undefined],
+    ]);
+    return d.state;
+  };
+
+  it("the end voids the invoice and tells the person, once, that the membership ended (nothing to pay)", () => {
+    const d = decideSubscription(lapsedByTheLastFailure(), endAt45, at(45))._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    expect(voids(d.effects)).toEqual([expect.objectContaining({ id: "sub1:invoice:in_2:void" })]);
+    expect(notices(d.effects)).toEqual([
+      expect.objectContaining({
+        id: subscriptionIds.notice.lapseEnded("sub1", 1),
+        template: "membership_lapsed",
+        to: { kind: "people", personIds: ["p1"] },
+        data: expect.objectContaining({ ended: "yes" }),
+      }),
+    ]);
+    expect(d.effects.filter((e) => e.kind === "notify").map((e) => e.id)).toEqual([
+      "sub1:notify:membership_lapsed:1:ended",
+    ]);
+    // The end's event redelivered, a later view of the end, the failure again: nothing more is told.
+    for (const again of [
+      endAt45,
+      snapshot("canceled", 46, {
+        cancellationReason: "payment_failed",
+        endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+      }),
+      failedInvoice("in_2", 45, 2),
+    ]) {
+      const r = decideSubscription(d.state, again, at(46))._unsafeUnwrap();
+      expect(notices(r.effects)).toEqual([]);
+    }
+  });
+
+  it("a lapse Stripe marked unpaid, then canceled: told it ended once", () => {
+    const unpaid = feed(lapsedByTheLastFailure(), [snapshot("unpaid", 45)]);
+    const d = decideSubscription(unpaid, snapshot("canceled", 50, {}), at(50))._unsafeUnwrap();
+    expect(d.state.status).toBe("lapsed");
+    expect(notices(d.effects).map((e) => e.id)).toEqual(["sub1:notify:membership_lapsed:1:ended"]);
+  });
+
+  it("a lapse whose end moved it there (past due when the end came) is told once, as an end", () => {
+    const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
+    const d = decideSubscription(s, endAt45, at(45))._unsafeUnwrap();
+    expect(notices(d.effects).map((e) => e.id)).toEqual(["sub1:notify:membership_lapsed:1"]);
+    const failure = decideSubscription(d.state, failedInvoice("in_2", 45, 2), at(45))._unsafeUnwrap();
+    expect(notices(failure.effects)).toEqual([]);
+  });
+
+  it("a lapsed membership canceled by the person or an admin is not told it ended for non-payment", () => {
+    const d = decideSubscription(
+      lapsedByTheLastFailure(),
+      snapshot("canceled", 46, { cancellationReason: "cancellation_requested" }),
+      at(46),
+    )._unsafeUnwrap();
+    expect(d.state.status).toBe("canceled");
+    expect(notices(d.effects)).toEqual([]);
+  });
+});
+
+describe("an ended membership stored before voids were kept (no voiding on its invoices)", () => {
+  /** As stored before: the end asked void call 1 (its answer, then, reported nothing), and no voiding was kept. */
+  const storedBefore = (s: Subscription): Subscription => ({
+    ...s,
+    invoices: s.invoices.map(({ voiding: _, ...inv }) => inv),
+  });
+  const canceledForNonPayment = () =>
+    storedBefore(
+      feed(activeSubscription(), [
+        failedInvoice("in_2", 30, 1, 3),
+        snapshot("canceled", 45, {
+          cancellationReason: "payment_failed",
+          endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+        }),
+      ]),
+    );
+
+  it("the failure that ended it, heard after the end, asks no second void (call 1, made after it, voided the invoice)", () => {
+    const d = decideSubscription(
+      canceledForNonPayment(),
+      failedInvoice("in_2", 45, 2),
+      at(46),
+    )._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([]);
+  });
+
+  it("a failure from before the end heard late asks no second void either", () => {
+    const s = storedBefore(canceledWhileDebitProcessing());
+    const d = decideSubscription(s, failedInvoice("in_2", 30, 1, 3), at(40))._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([]);
+  });
+
+  it("a failure after the end (a debit call 1 found in flight) still asks call 2: call 1's answer may have been payment_processing", () => {
+    const s = storedBefore(canceledWhileDebitProcessing());
+    const d = decideSubscription(s, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
+    expect(voids(d.effects)).toEqual([expect.objectContaining({ id: "sub1:invoice:in_2:void:2" })]);
   });
 });
 

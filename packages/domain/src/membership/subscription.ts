@@ -166,7 +166,9 @@ export interface SubscriptionInvoice {
  * `subscriptionIds.invoiceVoid(s, i, n)` (Stripe keeps a call's answer for its key, so a void
  * asked again after one Stripe could not make is a new call):
  *
- * - `requested`: call `calls` was asked, its answer not heard yet;
+ * - `requested`: call `calls` was asked, its answer not heard yet (`debitFailed`: a failure of
+ *   the invoice's payment was heard meanwhile, so an answer `payment_processing`, made before
+ *   Stripe knew, asks again at once);
  * - `awaiting_debit`: Stripe answered that the invoice's bank debit is processing (a debit
  *   cannot be called back, so the invoice cannot be voided yet): its failure (or, with no news
  *   of it, the recheck timer) asks again; its success is a payment after the end, refunded;
@@ -176,6 +178,8 @@ export interface SubscriptionInvoice {
 export interface InvoiceVoiding {
   readonly calls: number;
   readonly status: "requested" | "awaiting_debit" | "ended";
+  /** A failure of the invoice's payment heard while call `calls` waited for its answer. */
+  readonly debitFailed?: true;
 }
 
 /** A refund of an invoice's charge made outside susu, as heard. */
