@@ -21,7 +21,6 @@ import {
   FakePaymentGateway,
   InMemoryTimerScheduler,
   ManualClock,
-  peopleOf,
   RecordingNotifier,
   RecordingSupportDesk,
   SequentialIds,

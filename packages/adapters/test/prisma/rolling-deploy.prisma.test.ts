@@ -10,7 +10,6 @@ import {
   FakePaymentGateway,
   InMemoryTimerScheduler,
   ManualClock,
-  peopleOf,
   RecordingNotifier,
   RecordingSupportDesk,
   SequentialIds,

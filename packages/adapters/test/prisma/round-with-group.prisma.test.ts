@@ -2,7 +2,7 @@
 // states as the two reads give, nothing for a round that does not exist, and the use cases
 // reading through it.
 import { roundPaymentRefs, useCaseDepsOn, useCases } from "@susu/domain";
-import { anActiveGroup, ManualClock, peopleOf, SequentialIds } from "@susu/domain/testing";
+import { anActiveGroup, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { statementsSentDuring, storeNewGroup } from "../support/index.js";

@@ -46,7 +46,7 @@ describe("a destination charge's whole refund fails at once on an expired card",
     });
     expect(tickets(r.last.effects)).toEqual([["refund_owed", "mc1:ticket:refund_owed:1"]]);
     expect(notices(r.last.effects)).toEqual(["refund_owed", "owed_outside_stripe"]);
-    expect(of(r.last.effects, "notify").map((n) => n.data["failureCode"])).toEqual([
+    expect(of(r.last.effects, "notify").map((n) => n.data.failureCode)).toEqual([
       "expired_or_canceled_card",
       "expired_or_canceled_card",
     ]);
