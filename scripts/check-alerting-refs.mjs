@@ -5,6 +5,10 @@
 // - every alert has a severity label, a summary, a description and a runbook_url, and that
 //   runbook exists under docs/runbooks/; every page an admin notice links (ALERT_RUNBOOKS in
 //   the notifier) exists too, and every runbook there belongs to an alert or a notice;
+// - the runbooks and the root README name only exported metrics in their code (queries such
+//   as `susu_outbox_effects{status="parked"}`), only the scheduler's tasks in `task="…"`, and
+//   only npm scripts of package.json in `npm run …` (their API calls are checked against the
+//   OpenAPI document by apps/api/test/v1/openapi.test.ts);
 // - every dashboard panel has at least one query, and the datasource is the variable.
 // Prints what is wrong and exits 1, or one line saying what was checked.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -209,6 +213,65 @@ for (const file of readdirSync(join(root, RUNBOOKS))) {
     problems.push(`${RUNBOOKS}/${file}: no alert of that name, and no admin notice links it`);
 }
 
+// ─── What the runbooks and the README tell operators to run ────────────────
+
+// The metrics their queries name (inside `code`), the scheduler tasks they filter on, and the
+// npm scripts they run. Their API calls are checked against the OpenAPI document by
+// apps/api/test/v1/openapi.test.ts, which needs the app.
+const SCHEDULER_METRICS = "apps/scheduler/src/metrics.ts";
+const taskList = readFileSync(join(root, SCHEDULER_METRICS), "utf8").match(
+  /export const SCHEDULER_TASKS[^=]*=\s*\[([\s\S]*?)\];/,
+);
+if (taskList === null) problems.push(`${SCHEDULER_METRICS}: SCHEDULER_TASKS not found`);
+const tasks = new Set([...(taskList?.[1] ?? "").matchAll(/^\s*"([\w.]+)",/gm)].map((m) => m[1]));
+/** A `task` label value: a listed task, or one of the timers (`<aggregate>_timer.<kind>`, listed from TIMER_KINDS). */
+const knownTask = (task) => tasks.has(task) || /^[a-z_]+_timer\.[a-z_]+$/.test(task);
+const scripts = new Set(
+  Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts ?? {}),
+);
+/** Names that look like metrics: the apps' and prom-client's prefixes, and the recording rules' `susu:…`. */
+const looksLikeMetric = (name) => /^(susu_|http_|process_|nodejs_|susu:[a-z])/.test(name);
+/**
+ * Code that is a query: it selects, calls or ranges (`{`, `(`, `[`); in a runbook, a bare
+ * metric name too (the README's bare `susu_…` names are database names and metadata keys).
+ */
+const isQuery = (code, doc) =>
+  /[{([]/.test(code) || (doc.startsWith(`${RUNBOOKS}/`) && /^(susu_|susu:)[\w:]+$/.test(code));
+
+const operatorDocs = [
+  ...readdirSync(join(root, RUNBOOKS))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `${RUNBOOKS}/${f}`),
+  "README.md",
+];
+let docQueries = 0;
+for (const doc of operatorDocs) {
+  const text = readFileSync(join(root, doc), "utf8");
+  // Inline code and fenced blocks alike: a span per pair of backticks.
+  for (const [, code] of text.matchAll(/`([^`\n]+)`/g)) {
+    if (/^npm run\b/.test(code) || /\$\(npm run/.test(code) || /^\$API|^susu /.test(code)) continue;
+    if (/^[a-z]+:\/\//.test(code)) continue; // a URL
+    const names = isQuery(code, doc) ? metricNames(code).filter(looksLikeMetric) : [];
+    if (names.length > 0) docQueries++;
+    for (const name of names) {
+      if (!known(name))
+        problems.push(`${doc}: \`${code}\` names metric ${name}, which the apps do not export`);
+    }
+    for (const [, op, value] of code.matchAll(/\btask\s*(=~?)\s*"([^"]*)"/g)) {
+      const values = op === "=~" ? value.split("|") : [value];
+      for (const task of values) {
+        if (!knownTask(task))
+          problems.push(
+            `${doc}: \`${code}\`: task "${task}" is not one of ${SCHEDULER_METRICS}'s SCHEDULER_TASKS`,
+          );
+      }
+    }
+  }
+  for (const [, script] of text.matchAll(/\bnpm run(?:\s+-s)?\s+([a-z][\w:-]*)/g)) {
+    if (!scripts.has(script)) problems.push(`${doc}: \`npm run ${script}\`: package.json has no such script`);
+  }
+}
+
 // ─── The dashboard ─────────────────────────────────────────────────────────
 
 const dashboard = JSON.parse(readFileSync(join(root, DASHBOARD), "utf8"));
@@ -238,6 +301,7 @@ if (problems.length > 0) {
 }
 console.log(
   `alerting references: ${alerts.length} alerts and ${recorded.size} recording rules, ` +
-    `${queries} dashboard queries, against ${exported.size} metric names from ` +
+    `${queries} dashboard queries, ${docQueries} queries in the runbooks and the README, ` +
+    `against ${exported.size} metric names from ` +
     `${metricSources.length} source files (${relative(root, join(root, RULES_DIR))}, ${DASHBOARD}, ${RUNBOOKS})`,
 );

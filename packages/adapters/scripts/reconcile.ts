@@ -42,6 +42,8 @@ const apiUrl =
   (secretKey === undefined
     ? `http://127.0.0.1:${blank(process.env.SUSU_EMULATOR_PORT) ?? "12111"}`
     : undefined);
+/** The Stripe called, named when a call fails (an operator may have meant another port or Stripe itself). */
+const stripeWhere = apiUrl ?? "https://api.stripe.com";
 const stripe = createStripeClient({
   secretKey: secretKey ?? "sk_test_emulator",
   ...stripeEndpointOf(apiUrl),
@@ -77,7 +79,9 @@ try {
   }
   process.exitCode = run.report.differences.length === 0 ? 0 : 1;
 } catch (error) {
-  console.error(`reconciliation failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(
+    `reconciliation failed (Stripe at ${stripeWhere}): ${error instanceof Error ? error.message : String(error)}`,
+  );
   process.exitCode = 2;
 } finally {
   await prisma.$disconnect();

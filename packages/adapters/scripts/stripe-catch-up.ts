@@ -38,6 +38,8 @@ const apiUrl =
   (secretKey === undefined
     ? `http://127.0.0.1:${blank(process.env.SUSU_EMULATOR_PORT) ?? "12111"}`
     : undefined);
+/** The Stripe called, named when a call fails (an operator may have meant another port or Stripe itself). */
+const stripeWhere = apiUrl ?? "https://api.stripe.com";
 const stripe = createStripeClient({
   secretKey: secretKey ?? "sk_test_emulator",
   ...stripeEndpointOf(apiUrl),
@@ -58,7 +60,9 @@ try {
       `${report.duplicates} already in the inbox.`,
   );
 } catch (error) {
-  console.error(`catch-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(
+    `catch-up failed (Stripe at ${stripeWhere}): ${error instanceof Error ? error.message : String(error)}`,
+  );
   console.error("Nothing is lost: run the command again (events already stored are skipped).");
   process.exitCode = 1;
 } finally {

@@ -7,6 +7,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authed, tokenFor } from "../support/app.js";
+import { documentedCalls, undocumentedCalls } from "../support/doc-routes.js";
 import {
   deref,
   type OpenApiDocument,
@@ -44,6 +45,14 @@ describe("the OpenAPI document", () => {
     expect(registered.length).toBeGreaterThan(0);
     expect(registered.filter((r) => !documented.includes(r))).toEqual([]);
     expect(documented.filter((d) => !registered.includes(d))).toEqual([]);
+  });
+
+  it("has every route the runbooks and the README name, with their methods and query values", () => {
+    const calls = documentedCalls();
+    // The reader finds the runbooks' calls at all (a broken pattern would pass vacuously).
+    expect(calls.filter((c) => c.file.startsWith("docs/runbooks/")).length).toBeGreaterThan(50);
+    expect(calls.filter((c) => c.text.startsWith("susu")).length).toBeGreaterThan(30);
+    expect(undocumentedCalls(doc, calls)).toEqual([]);
   });
 
   it("gives every operation the bearer requirement, a 4xx problem response and a described body", () => {
