@@ -276,7 +276,10 @@ const OutboxEffectSchema = z
     }),
     attempts: z.number().int(),
     lastError: z.string().nullable(),
-    availableAt: z.string(),
+    availableAt: z.string().nullable().openapi({
+      description:
+        "When a pending effect may next be tried (a retry waiting out its backoff); null when it is due at once, or is not pending",
+    }),
     aggregateId: z.string().nullable(),
   })
   .openapi("OutboxEffect", { description: "An effect in the outbox, without its payload." });
@@ -289,7 +292,8 @@ function outboxView(e: OutboxEntry) {
     status: e.status,
     attempts: e.attempts,
     lastError: e.lastError ?? null,
-    availableAt: new Date(e.availableAt).toISOString(),
+    // The store keeps an effect due at once at the epoch; only a pending effect's wait is news.
+    availableAt: e.status === "pending" && e.availableAt > 0 ? new Date(e.availableAt).toISOString() : null,
     aggregateId: e.aggregateId ?? null,
   };
 }

@@ -421,6 +421,7 @@ describe("parked outbox effects", () => {
         status: "parked",
         attempts: 1,
         lastError: "timer store down",
+        availableAt: null,
         aggregateId: "rnd_ops",
       }),
       expect.objectContaining({ id: ids[1] }),
@@ -464,6 +465,30 @@ describe("parked outbox effects", () => {
     expect(await res.json()).toMatchObject({ object: "replay_all", requeued: 2 });
     expect(ok(await dispatch())).toMatchObject({ claimed: 2, completed: 2 });
     expect(await db.prisma.outboxEffect.count({ where: { status: "parked" } })).toBe(0);
+  });
+});
+
+describe("a pending effect waiting out its backoff", () => {
+  it("shows when it may next be tried; one due at once shows null", async () => {
+    const [waiting, due] = ["rnd_wait:timer:a", "rnd_wait:timer:b"] as const;
+    ok(await store.commit({ ...empty, outbox: [timer(waiting), timer(due)] }));
+    const claimed = ok(await store.claimDue("dispatcher", clock.now(), 60_000, 100));
+    const retryAt = clock.now() + 30_000;
+    for (const r of claimed)
+      if (r.effect.id === waiting) ok(await store.fail(waiting, "dispatcher", "timer store down", retryAt));
+    try {
+      const listed = (await (
+        await app.request("/v1/operations/outbox?status=pending", authed(admin))
+      ).json()) as {
+        data: { id: string; availableAt: string | null }[];
+      };
+      expect(listed.data.filter((e) => e.id === waiting || e.id === due)).toEqual([
+        expect.objectContaining({ id: waiting, availableAt: new Date(retryAt).toISOString() }),
+        expect.objectContaining({ id: due, availableAt: null }),
+      ]);
+    } finally {
+      await db.prisma.outboxEffect.deleteMany({ where: { id: { in: [waiting, due] } } });
+    }
   });
 });
 
