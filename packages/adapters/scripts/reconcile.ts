@@ -17,7 +17,7 @@ import { adminNoticeNotifierOf, readAdminNoticeEnv } from "../src/notify/admin-n
 import { parseReconcileArgs } from "../src/reconciliation/command-args.js";
 import { operatorRanBy, reconcileAndTell } from "../src/reconciliation/reconcile-and-tell.js";
 import { reconciliationCsv, reconciliationSummary } from "../src/reconciliation/report-format.js";
-import { createStripeClient, stripeEndpointOf } from "../src/stripe/stripe-client.js";
+import { createStripeClient, stripeAddressOf, stripeEndpointOf } from "../src/stripe/stripe-client.js";
 import { PrismaSupportDesk } from "../src/support/prisma-support-desk.js";
 
 const blank = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
@@ -43,7 +43,7 @@ const apiUrl =
     ? `http://127.0.0.1:${blank(process.env.SUSU_EMULATOR_PORT) ?? "12111"}`
     : undefined);
 /** The Stripe called, named when a call fails (an operator may have meant another port or Stripe itself). */
-const stripeWhere = apiUrl ?? "https://api.stripe.com";
+const stripeWhere = stripeAddressOf(apiUrl);
 const stripe = createStripeClient({
   secretKey: secretKey ?? "sk_test_emulator",
   ...stripeEndpointOf(apiUrl),

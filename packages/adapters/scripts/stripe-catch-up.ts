@@ -10,7 +10,7 @@ import { readBackupManifest } from "../src/backup/restore-backup.js";
 import { catchUpStripeEvents, knownConnectedAccounts } from "../src/backup/stripe-catch-up.js";
 import { resolveDatabaseUrl } from "../src/db/database-url.js";
 import { createPrismaClient } from "../src/db/prisma-client.js";
-import { createStripeClient, stripeEndpointOf } from "../src/stripe/stripe-client.js";
+import { createStripeClient, stripeAddressOf, stripeEndpointOf } from "../src/stripe/stripe-client.js";
 import { PrismaWebhookInbox } from "../src/webhooks/inbox.js";
 
 const blank = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
@@ -39,7 +39,7 @@ const apiUrl =
     ? `http://127.0.0.1:${blank(process.env.SUSU_EMULATOR_PORT) ?? "12111"}`
     : undefined);
 /** The Stripe called, named when a call fails (an operator may have meant another port or Stripe itself). */
-const stripeWhere = apiUrl ?? "https://api.stripe.com";
+const stripeWhere = stripeAddressOf(apiUrl);
 const stripe = createStripeClient({
   secretKey: secretKey ?? "sk_test_emulator",
   ...stripeEndpointOf(apiUrl),

@@ -80,3 +80,13 @@ export function stripeEndpointOf(
     protocol: https ? "https" : "http",
   };
 }
+
+/**
+ * The address the SDK dials for a base URL, to name in an operator's error: scheme, host and
+ * port only, so a user:password, path or query in the setting (never sent) is never printed.
+ */
+export function stripeAddressOf(url: string | undefined): string {
+  if (url === undefined) return "https://api.stripe.com";
+  const { host, port, protocol } = stripeEndpointOf(url);
+  return `${protocol}://${host?.includes(":") ? `[${host}]` : host}:${port}`;
+}

@@ -62,4 +62,15 @@ describe("a command that cannot reach Stripe", () => {
     expect(result.stderr).toContain(`catch-up failed (Stripe at http://127.0.0.1:${port}):`);
     expect(result.stderr).toContain("Nothing is lost: run the command again");
   }, 60_000);
+
+  it("names only the address it dialled: a user:password, path or query in STRIPE_API_URL is not printed", async () => {
+    const port = await closedPort();
+    const result = await runScript("scripts/stripe-catch-up.ts", ["--since", "2026-12-01T00:00:00Z"], {
+      STRIPE_SECRET_KEY: "sk_test_unreachable",
+      STRIPE_API_URL: `http://proxyuser:PROXYPASS@127.0.0.1:${port}/stripe?token=TOKEN123`,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`catch-up failed (Stripe at http://127.0.0.1:${port}):`);
+    expect(result.stderr).not.toMatch(/proxyuser|PROXYPASS|TOKEN123/);
+  }, 60_000);
 });
