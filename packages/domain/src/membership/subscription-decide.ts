@@ -590,7 +590,8 @@ function voidAnswered(
  * its answer, the failure is noted (`debitFailed`): an answer `payment_processing`, made before
  * Stripe knew of it, then asks again at once rather than at the recheck. Not for a failure at
  * or before the end (Stripe's whole seconds, as `paidAfterEnd`) of a known invoice: every void
- * call of it was asked once the end was heard, so after that failure (no news of a debit a call
+ * call of it was asked once the end was heard (by the end, or, for an invoice first heard of
+ * after it, by its write-off or first failure), so after that failure (no news of a debit a call
  * found in flight; the failure that ended a membership for non-payment, heard after the end's
  * event, is one). One known at the end before voids were kept on the invoice had call 1 then
  * (its answer dropped): a failure after the end asks call 2. Whether the voiding changed (a
@@ -1624,16 +1625,24 @@ function decideInput(
       return d.done();
     }
     case "invoice_marked_uncollectible": {
+      const known = s.invoices.some((i) => i.id === input.invoice.invoiceId);
       const inv = d.invoice(input.invoice);
       if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
       if (inv.status === "uncollectible")
         return ignore(s, "invoice_already_uncollectible", `invoice ${inv.id} is uncollectible`);
-      // Recorded only: the write-off says nothing of the membership that Stripe's other news
+      // Recorded: the write-off says nothing of the membership that Stripe's other news
       // does not say better. Stripe's dunning marks it at the last failed attempt (that
       // failure lapses it) or with the subscription canceled or unpaid (its view lapses it);
       // marking a past-due subscription's invoice uncollectible by hand forgives it and
       // Stripe makes the subscription active again, which its view (same second) reports.
-      d.putInvoice({ ...inv, status: "uncollectible" });
+      const written: SubscriptionInvoice = { ...inv, status: "uncollectible" };
+      d.putInvoice(written);
+      // Heard after Stripe's end, of an invoice first heard of now (the dunning's last failure,
+      // this write-off and the cancel come in the same second, in any order): the end voided the
+      // invoices it knew, not this one, which can still be paid; voided now, call 1 (its
+      // failures, at or before the end, ask nothing: see `voidAfterFailure`). One the end knew
+      // had its void asked then (call 1, also before voids were kept): nothing more.
+      if (ended && !known) askVoid(d, written, 0);
       return d.done();
     }
     case "change_price": {

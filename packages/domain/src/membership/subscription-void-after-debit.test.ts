@@ -10,6 +10,7 @@ import {
   activeSubscription,
   failedInvoice,
   feed,
+  invoice,
   MEMBERSHIP_T0,
   paidInvoice,
   snapshot,
@@ -504,6 +505,75 @@ describe("an ended membership stored before voids were kept (no voiding on its i
     const s = storedBefore(canceledWhileDebitProcessing());
     const d = decideSubscription(s, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
     expect(voids(d.effects)).toEqual([expect.objectContaining({ id: "sub1:invoice:in_2:void:2" })]);
+  });
+});
+
+describe("an invoice written off after Stripe's end, before its failures are heard (Stripe's dunning sends the last failure, the write-off and the cancel in the same second, in any order)", () => {
+  const endAt45 = snapshot("canceled", 45, {
+    cancellationReason: "payment_failed",
+    endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+  });
+  const writtenOff: SubscriptionInput = {
+    type: "invoice_marked_uncollectible",
+    invoice: invoice("in_2", 45, 0),
+  };
+
+  it("the write-off of an invoice the end did not know asks its void, call 1; its failures, at or before the end, then ask nothing", () => {
+    const ended = decideSubscription(activeSubscription(), endAt45, at(45))._unsafeUnwrap();
+    expect(ended.state.status).toBe("lapsed");
+    expect(voids(ended.effects)).toEqual([]);
+    const written = decideSubscription(ended.state, writtenOff, at(45))._unsafeUnwrap();
+    expect(written.effects).toEqual([
+      {
+        kind: "void_subscription_invoice",
+        id: "sub1:invoice:in_2:void",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_2",
+      },
+    ]);
+    expect(written.state.invoices.find((i) => i.id === "in_2")).toMatchObject({
+      status: "uncollectible",
+      voiding: { calls: 1, status: "requested" },
+    });
+    let s = written.state;
+    for (const later of [failedInvoice("in_2", 30, 1, 15), failedInvoice("in_2", 45, 2), writtenOff]) {
+      const d = decideSubscription(s, later, at(46))._unsafeUnwrap();
+      expect(voids(d.effects)).toEqual([]);
+      s = d.state;
+    }
+  });
+
+  it("on a membership the person canceled too", () => {
+    const ended = feed(activeSubscription(), [
+      snapshot("canceled", 31, {
+        cancellationReason: "cancellation_requested",
+        endedAt: MEMBERSHIP_T0 + 31 * DAY_MS,
+      }),
+    ]);
+    const d = decideSubscription(ended, writtenOff, at(45))._unsafeUnwrap();
+    expect(voids(d.effects).map((e) => e.id)).toEqual(["sub1:invoice:in_2:void"]);
+  });
+
+  it("the write-off of an invoice the end knew asks nothing: the end asked its void (call 1), also when stored before voids were kept", () => {
+    const ended = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 15), endAt45]);
+    expect(ended.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({ calls: 1, status: "requested" });
+    const storedBefore: Subscription = {
+      ...ended,
+      invoices: ended.invoices.map(({ voiding: _, ...inv }) => inv),
+    };
+    for (const s of [ended, storedBefore]) {
+      const d = decideSubscription(s, writtenOff, at(45))._unsafeUnwrap();
+      expect(voids(d.effects)).toEqual([]);
+      expect(d.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual(
+        s.invoices.find((i) => i.id === "in_2")?.voiding,
+      );
+    }
+  });
+
+  it("a write-off before the end (a membership still going) asks nothing", () => {
+    const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
+    expect(voids(decideSubscription(s, writtenOff, at(45))._unsafeUnwrap().effects)).toEqual([]);
   });
 });
 
