@@ -508,12 +508,20 @@ function applySnapshot(
 /**
  * Asks Stripe to void invoice `inv`, unpaid after the membership ended: call `made + 1` (each
  * call its own key: Stripe keeps a call's answer, a refusal included, for its key). The
- * answer comes back as `invoice_void_answered`.
+ * answer comes back as `invoice_void_answered`. The newest failure heard is kept (`lastFailureAt`).
  */
-function askVoid(d: SubscriptionDraft, inv: SubscriptionInvoice, made: number): void {
+function askVoid(
+  d: SubscriptionDraft,
+  inv: SubscriptionInvoice,
+  made: number,
+  lastFailureAt: Instant | undefined = inv.voiding?.lastFailureAt,
+): void {
   const s = d.state;
   const n = made + 1;
-  d.putInvoice({ ...inv, voiding: { calls: n, status: "requested" } });
+  d.putInvoice({
+    ...inv,
+    voiding: { calls: n, status: "requested", ...(lastFailureAt !== undefined ? { lastFailureAt } : {}) },
+  });
   d.effects.push({
     kind: "void_subscription_invoice",
     id: subscriptionIds.invoiceVoid(s.id, inv.id, n),
@@ -558,8 +566,10 @@ function voidAnswered(
     askVoid(d, inv, voiding.calls);
     return d.done();
   }
+  // The newest failure heard stays known (a failure no newer is no news of the debit waited for).
+  const heard = voiding.lastFailureAt !== undefined ? { lastFailureAt: voiding.lastFailureAt } : {};
   if (input.status === "payment_processing" && inv.status !== "paid") {
-    d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "awaiting_debit" } });
+    d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "awaiting_debit", ...heard } });
     d.timer(
       subscriptionIds.invoiceVoidRecheck(s.id, inv.id, voiding.calls),
       { kind: "void_recheck", invoiceId: inv.id, call: voiding.calls },
@@ -578,7 +588,7 @@ function voidAnswered(
     }
     return d.done();
   }
-  d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "ended" } });
+  d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "ended", ...heard } });
   return d.done();
 }
 
@@ -594,8 +604,10 @@ function voidAnswered(
  * after it, by its write-off or first failure), so after that failure (no news of a debit a call
  * found in flight; the failure that ended a membership for non-payment, heard after the end's
  * event, is one). One known at the end before voids were kept on the invoice had call 1 then
- * (its answer dropped): a failure after the end asks call 2. Whether the voiding changed (a
- * call asked, or the failure noted).
+ * (its answer dropped): a failure after the end asks call 2. A failure no newer than the
+ * newest the voiding heard (`lastFailureAt`: the same event redelivered, or an older one heard
+ * late) is no news: the call it asked, or noted, was made or is asked already. Whether the
+ * voiding changed (a call asked, or the failure noted).
  */
 function voidAfterFailure(
   d: SubscriptionDraft,
@@ -611,13 +623,14 @@ function voidAfterFailure(
   )
     return false;
   const voiding = known?.voiding;
+  if (voiding?.status === "ended") return false;
+  const failedAt = input.invoice.observedAt;
+  if (voiding?.lastFailureAt !== undefined && failedAt <= voiding.lastFailureAt) return false;
   if (known !== undefined && voiding?.status === "requested") {
-    if (voiding.debitFailed === true) return false;
-    d.putInvoice({ ...known, voiding: { ...voiding, debitFailed: true } });
+    d.putInvoice({ ...known, voiding: { ...voiding, debitFailed: true, lastFailureAt: failedAt } });
     return true;
   }
-  if (voiding !== undefined && voiding.status !== "awaiting_debit") return false;
-  askVoid(d, d.invoice(input.invoice), voiding?.calls ?? (known !== undefined ? 1 : 0));
+  askVoid(d, d.invoice(input.invoice), voiding?.calls ?? (known !== undefined ? 1 : 0), failedAt);
   return true;
 }
 

@@ -46,6 +46,14 @@ const answered = (voidId: string, status: string): SubscriptionInput => ({
 const voids = (effects: readonly SubscriptionEffect[]) =>
   effects.filter((e) => e.kind === "void_subscription_invoice");
 
+/** The same failure heard again (Stripe redelivers its event): ignored, nothing asked or noted. */
+function expectNoNews(s: Subscription, failure: SubscriptionInput, day: number): void {
+  const d = decideSubscription(s, failure, at(day))._unsafeUnwrap();
+  expect(d.ignored).toBeDefined();
+  expect(d.effects).toEqual([]);
+  expect(d.state).toEqual(s);
+}
+
 /** The membership after Stripe answered the first void `payment_processing` on day 31. */
 function waitingForTheDebit(): Subscription {
   return decideSubscription(
@@ -103,12 +111,28 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
       },
     ]);
     const inv = d.state.invoices.find((i) => i.id === "in_2");
-    expect(inv?.voiding).toEqual({ calls: 2, status: "requested" });
+    // Asked for the failure of day 34, which it keeps: that failure heard again is no news.
+    expect(inv?.voiding).toEqual({
+      calls: 2,
+      status: "requested",
+      lastFailureAt: MEMBERSHIP_T0 + 34 * DAY_MS,
+    });
     // No notice of a failed payment to a person whose membership ended, no ticket.
     expect(d.effects.some((e) => e.kind === "notify" || e.kind === "open_ticket")).toBe(false);
-    // The same failure heard again asks for nothing more.
-    const again = decideSubscription(d.state, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
-    expect(voids(again.effects)).toEqual([]);
+    // The same failure heard again changes nothing: call 2 was asked after it.
+    expectNoNews(d.state, failedInvoice("in_2", 34, 2), 34);
+    // Call 2 answered payment_processing (a newer debit): it waits for that debit, with a recheck;
+    // the failure of the older debit heard again then asks nothing either.
+    const processing = decideSubscription(
+      d.state,
+      answered("sub1:invoice:in_2:void:2", "payment_processing"),
+      at(35),
+    )._unsafeUnwrap();
+    expect(processing.effects.map((e) => e.id)).toEqual(["sub1:invoice:in_2:void:2:recheck"]);
+    expectNoNews(processing.state, failedInvoice("in_2", 34, 2), 35);
+    // The newer debit's own failure is news: call 3.
+    const newer = decideSubscription(processing.state, failedInvoice("in_2", 37, 3), at(37))._unsafeUnwrap();
+    expect(voids(newer.effects).map((e) => e.id)).toEqual(["sub1:invoice:in_2:void:3"]);
     // Voided: done; the first call's recheck finds nothing to do.
     const voided = decideSubscription(
       d.state,
@@ -118,6 +142,7 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(voided.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
       calls: 2,
       status: "ended",
+      lastFailureAt: MEMBERSHIP_T0 + 34 * DAY_MS,
     });
     expect(voided.effects).toEqual([]);
     const recheck = decideSubscription(
@@ -192,8 +217,33 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(answeredLate.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
       calls: 2,
       status: "requested",
+      lastFailureAt: MEMBERSHIP_T0 + 34 * DAY_MS,
     });
-    // Call 1's answer heard again, and the same failure heard again, ask for nothing more.
+    // The same failure heard again, while call 1 waits or once call 2 was asked for it, changes
+    // nothing: call 2 answered payment_processing (a newer debit) waits for the recheck.
+    expectNoNews(heard.state, failedInvoice("in_2", 34, 2), 34);
+    expectNoNews(answeredLate.state, failedInvoice("in_2", 34, 2), 34);
+    const call2 = decideSubscription(
+      answeredLate.state,
+      answered("sub1:invoice:in_2:void:2", "payment_processing"),
+      at(35),
+    )._unsafeUnwrap();
+    expect(call2.effects.map((e) => e.id)).toEqual(["sub1:invoice:in_2:void:2:recheck"]);
+    expect(call2.state.invoices.find((i) => i.id === "in_2")?.voiding?.status).toBe("awaiting_debit");
+    // A newer failure heard while call 2 waits is noted: that answer then asks call 3 at once.
+    const newer = decideSubscription(
+      answeredLate.state,
+      failedInvoice("in_2", 36, 3),
+      at(36),
+    )._unsafeUnwrap();
+    expect(newer.ignored).toBeUndefined();
+    expect(voids(newer.effects)).toEqual([]);
+    expect(
+      decideSubscription(newer.state, answered("sub1:invoice:in_2:void:2", "payment_processing"), at(36))
+        ._unsafeUnwrap()
+        .effects.map((e) => e.id),
+    ).toEqual(["sub1:invoice:in_2:void:3"]);
+    // Call 1's answer heard again asks for nothing more.
     expect(
       decideSubscription(
         answeredLate.state,
@@ -211,6 +261,7 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(voided.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
       calls: 1,
       status: "ended",
+      lastFailureAt: MEMBERSHIP_T0 + 34 * DAY_MS,
     });
   });
 
@@ -358,6 +409,17 @@ describe("a membership Stripe ended for non-payment: the person is told it ended
     expect(d.ignored).toBeUndefined();
     expect(notices(d.effects)).toEqual([]);
     expect(d.state.invoices.find((i) => i.id === "in_2")?.failedAttempts).toBe(2);
+  });
+
+  it("that failed debit heard again changes nothing (lapsed for good, its attempt recorded)", () => {
+    const waiting = decideSubscription(
+      endedForNonPayment().state,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(45),
+    )._unsafeUnwrap().state;
+    const d = decideSubscription(waiting, failedInvoice("in_2", 48, 2), at(48))._unsafeUnwrap();
+    expect(voids(d.effects).map((e) => e.id)).toEqual(["sub1:invoice:in_2:void:2"]);
+    expectNoNews(d.state, failedInvoice("in_2", 48, 2), 48);
   });
 
   it("a failed debit after that end voids its invoice, and tells the person nothing", () => {
