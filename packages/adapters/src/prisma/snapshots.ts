@@ -1174,6 +1174,8 @@ const subscriptionSnapshot = z.strictObject({
           status: z.enum(["requested", "awaiting_debit", "ended"]),
           // Since a debit failure heard while a call waits for its answer is noted (older snapshots: none).
           debitFailed: z.literal(true).exactOptional(),
+          // Since the newest failure heard is kept, so the same failure heard again is no news (older snapshots: none).
+          lastFailureAt: instant.exactOptional(),
         })
         .exactOptional(),
     }),

@@ -413,8 +413,19 @@ describe("a membership's outbox payloads", () => {
       calls: 1,
       status: "requested",
       debitFailed: true,
+      lastFailureAt: now.now + 5 * dayMs,
     });
     expect(parseSubscriptionSnapshot(JSON.parse(JSON.stringify(s)))._unsafeUnwrap()).toEqual(s);
+    // Stored before the newest failure was kept: it loads as it was.
+    const storedBefore = {
+      ...s,
+      invoices: s.invoices.map((i) =>
+        i.voiding === undefined ? i : { ...i, voiding: { calls: 1, status: "requested", debitFailed: true } },
+      ),
+    };
+    expect(parseSubscriptionSnapshot(JSON.parse(JSON.stringify(storedBefore)))._unsafeUnwrap()).toEqual(
+      storedBefore,
+    );
     const next = decideSubscription(
       s,
       {

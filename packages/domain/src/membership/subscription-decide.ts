@@ -508,12 +508,20 @@ function applySnapshot(
 /**
  * Asks Stripe to void invoice `inv`, unpaid after the membership ended: call `made + 1` (each
  * call its own key: Stripe keeps a call's answer, a refusal included, for its key). The
- * answer comes back as `invoice_void_answered`.
+ * answer comes back as `invoice_void_answered`. The newest failure heard is kept (`lastFailureAt`).
  */
-function askVoid(d: SubscriptionDraft, inv: SubscriptionInvoice, made: number): void {
+function askVoid(
+  d: SubscriptionDraft,
+  inv: SubscriptionInvoice,
+  made: number,
+  lastFailureAt: Instant | undefined = inv.voiding?.lastFailureAt,
+): void {
   const s = d.state;
   const n = made + 1;
-  d.putInvoice({ ...inv, voiding: { calls: n, status: "requested" } });
+  d.putInvoice({
+    ...inv,
+    voiding: { calls: n, status: "requested", ...(lastFailureAt !== undefined ? { lastFailureAt } : {}) },
+  });
   d.effects.push({
     kind: "void_subscription_invoice",
     id: subscriptionIds.invoiceVoid(s.id, inv.id, n),
@@ -558,8 +566,10 @@ function voidAnswered(
     askVoid(d, inv, voiding.calls);
     return d.done();
   }
+  // The newest failure heard stays known (a failure no newer is no news of the debit waited for).
+  const heard = voiding.lastFailureAt !== undefined ? { lastFailureAt: voiding.lastFailureAt } : {};
   if (input.status === "payment_processing" && inv.status !== "paid") {
-    d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "awaiting_debit" } });
+    d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "awaiting_debit", ...heard } });
     d.timer(
       subscriptionIds.invoiceVoidRecheck(s.id, inv.id, voiding.calls),
       { kind: "void_recheck", invoiceId: inv.id, call: voiding.calls },
@@ -578,7 +588,7 @@ function voidAnswered(
     }
     return d.done();
   }
-  d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "ended" } });
+  d.putInvoice({ ...inv, voiding: { calls: voiding.calls, status: "ended", ...heard } });
   return d.done();
 }
 
@@ -590,11 +600,14 @@ function voidAnswered(
  * its answer, the failure is noted (`debitFailed`): an answer `payment_processing`, made before
  * Stripe knew of it, then asks again at once rather than at the recheck. Not for a failure at
  * or before the end (Stripe's whole seconds, as `paidAfterEnd`) of a known invoice: every void
- * call of it was asked once the end was heard, so after that failure (no news of a debit a call
+ * call of it was asked once the end was heard (by the end, or, for an invoice first heard of
+ * after it, by its write-off or first failure), so after that failure (no news of a debit a call
  * found in flight; the failure that ended a membership for non-payment, heard after the end's
  * event, is one). One known at the end before voids were kept on the invoice had call 1 then
- * (its answer dropped): a failure after the end asks call 2. Whether the voiding changed (a
- * call asked, or the failure noted).
+ * (its answer dropped): a failure after the end asks call 2. A failure no newer than the
+ * newest the voiding heard (`lastFailureAt`: the same event redelivered, or an older one heard
+ * late) is no news: the call it asked, or noted, was made or is asked already. Whether the
+ * voiding changed (a call asked, or the failure noted).
  */
 function voidAfterFailure(
   d: SubscriptionDraft,
@@ -610,13 +623,14 @@ function voidAfterFailure(
   )
     return false;
   const voiding = known?.voiding;
+  if (voiding?.status === "ended") return false;
+  const failedAt = input.invoice.observedAt;
+  if (voiding?.lastFailureAt !== undefined && failedAt <= voiding.lastFailureAt) return false;
   if (known !== undefined && voiding?.status === "requested") {
-    if (voiding.debitFailed === true) return false;
-    d.putInvoice({ ...known, voiding: { ...voiding, debitFailed: true } });
+    d.putInvoice({ ...known, voiding: { ...voiding, debitFailed: true, lastFailureAt: failedAt } });
     return true;
   }
-  if (voiding !== undefined && voiding.status !== "awaiting_debit") return false;
-  askVoid(d, d.invoice(input.invoice), voiding?.calls ?? (known !== undefined ? 1 : 0));
+  askVoid(d, d.invoice(input.invoice), voiding?.calls ?? (known !== undefined ? 1 : 0), failedAt);
   return true;
 }
 
@@ -1624,16 +1638,24 @@ function decideInput(
       return d.done();
     }
     case "invoice_marked_uncollectible": {
+      const known = s.invoices.some((i) => i.id === input.invoice.invoiceId);
       const inv = d.invoice(input.invoice);
       if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
       if (inv.status === "uncollectible")
         return ignore(s, "invoice_already_uncollectible", `invoice ${inv.id} is uncollectible`);
-      // Recorded only: the write-off says nothing of the membership that Stripe's other news
+      // Recorded: the write-off says nothing of the membership that Stripe's other news
       // does not say better. Stripe's dunning marks it at the last failed attempt (that
       // failure lapses it) or with the subscription canceled or unpaid (its view lapses it);
       // marking a past-due subscription's invoice uncollectible by hand forgives it and
       // Stripe makes the subscription active again, which its view (same second) reports.
-      d.putInvoice({ ...inv, status: "uncollectible" });
+      const written: SubscriptionInvoice = { ...inv, status: "uncollectible" };
+      d.putInvoice(written);
+      // Heard after Stripe's end, of an invoice first heard of now (the dunning's last failure,
+      // this write-off and the cancel come in the same second, in any order): the end voided the
+      // invoices it knew, not this one, which can still be paid; voided now, call 1 (its
+      // failures, at or before the end, ask nothing: see `voidAfterFailure`). One the end knew
+      // had its void asked then (call 1, also before voids were kept): nothing more.
+      if (ended && !known) askVoid(d, written, 0);
       return d.done();
     }
     case "change_price": {

@@ -1,5 +1,6 @@
 // A model of Stripe Billing plays whole memberships (trials, renewals, failed attempts and
-// retries, recovery, lapse by cancellation or `unpaid`, cancellation at period end) and
+// retries, recovery, lapse by cancellation or `unpaid`, the last failed invoice written off,
+// cancellation at period end) and
 // emits the events Stripe would, in time order. The subscription must end where the model
 // says when they arrive in order, and in the same place, with the same money booked once,
 // when they arrive shuffled and repeated.
@@ -21,6 +22,12 @@ interface Plan {
   readonly renewals: readonly number[];
   /** After the last attempt fails: Stripe cancels the subscription, or marks it unpaid (and maybe it is paid later). */
   readonly afterLast: "cancel" | "unpaid_then_paid" | "unpaid";
+  /**
+   * After the last attempt fails Stripe also marks the invoice uncollectible (a setting of its
+   * retries, apart from the subscription's fate): invoice.marked_uncollectible, in the same
+   * second as the last failure and the cancel or unpaid view.
+   */
+  readonly markUncollectible: boolean;
   /** Cancel at period end after the renewals (if still alive). */
   readonly cancelAtEnd: boolean;
 }
@@ -30,6 +37,8 @@ interface Timeline {
   readonly status: SubscriptionStatus;
   readonly paidMinor: number;
   readonly lapses: number;
+  /** The invoice left unpaid when Stripe canceled the subscription for non-payment: susu voids it. */
+  readonly unpaidAtEnd?: string;
 }
 
 /** What Stripe would send, in order, and where susu must end up. */
@@ -39,6 +48,7 @@ function play(plan: Plan): Timeline {
   let status: SubscriptionStatus = "incomplete";
   let paidMinor = 0;
   let lapses = 0;
+  let unpaidAtEnd: string | undefined;
   const tick = () => {
     t += 1000 * SECOND;
     return t;
@@ -102,8 +112,11 @@ function play(plan: Plan): Timeline {
       }
       lapses += 1;
       status = "lapsed";
+      if (plan.markUncollectible)
+        events.push({ type: "invoice_marked_uncollectible", invoice: inv(id, at, 0) });
       if (plan.afterLast === "cancel") {
         snap("canceled", at, { cancellationReason: "payment_failed" });
+        unpaidAtEnd = id;
         alive = false;
         return;
       }
@@ -122,7 +135,7 @@ function play(plan: Plan): Timeline {
     snap("canceled", tick(), { cancellationReason: "cancellation_requested", cancelAtPeriodEnd: true });
     status = "canceled";
   }
-  return { events, status, paidMinor, lapses };
+  return { events, status, paidMinor, lapses, ...(unpaidAtEnd !== undefined ? { unpaidAtEnd } : {}) };
 }
 
 interface Run {
@@ -152,6 +165,25 @@ const revenue = (txs: readonly LedgerTransaction[]) =>
 const endedNotice = (e: SubscriptionEffect): boolean =>
   e.kind === "notify" && e.template === "membership_lapsed" && e.data.ended === "yes";
 
+/**
+ * The invoice Stripe left unpaid at its cancel is voided by exactly one call, whatever the order
+ * its failures, its write-off and the cancel are heard in; no void call is asked twice.
+ */
+const expectVoidedOnce = (timeline: Timeline, effects: readonly SubscriptionEffect[]) => {
+  const voids = effects.flatMap((e) => (e.kind === "void_subscription_invoice" ? [e] : []));
+  expect(new Set(voids.map((e) => e.id)).size).toBe(voids.length);
+  if (timeline.unpaidAtEnd !== undefined)
+    expect(voids.filter((e) => e.stripeInvoiceId === timeline.unpaidAtEnd).map((e) => e.id)).toEqual([
+      `sub1:invoice:${timeline.unpaidAtEnd}:void`,
+    ]);
+};
+
+/** Every order of `xs`. */
+const permutations = <T>(xs: readonly T[]): T[][] =>
+  xs.length <= 1
+    ? [[...xs]]
+    : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+
 const balanced = (txs: readonly LedgerTransaction[]) =>
   txs.every(
     (t) =>
@@ -163,6 +195,7 @@ const planArb: fc.Arbitrary<Plan> = fc.record({
   trial: fc.boolean(),
   renewals: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 6 }),
   afterLast: fc.constantFrom("cancel", "unpaid_then_paid", "unpaid"),
+  markUncollectible: fc.boolean(),
   cancelAtEnd: fc.boolean(),
 });
 
@@ -188,6 +221,7 @@ describe("the subscription against a model of Stripe Billing", () => {
         );
         const ids = effects.map((e) => e.id);
         expect(new Set(ids).size).toBe(ids.length);
+        expectVoidedOnce(timeline, effects);
       }),
       { numRuns: 1_000 },
     );
@@ -222,9 +256,39 @@ describe("the subscription against a model of Stripe Billing", () => {
           expect(shuffled.effects.filter(endedNotice)).toHaveLength(
             plan.afterLast === "cancel" && timeline.status === "lapsed" ? 1 : 0,
           );
+          expectVoidedOnce(timeline, shuffled.effects);
         },
       ),
       { numRuns: 1_000 },
     );
+  });
+
+  it("every order of a renewal's failures, its write-off and Stripe's cancel for non-payment (one second apart or the same): voided by one call", () => {
+    const plan: Plan = {
+      trial: false,
+      renewals: [4],
+      afterLast: "cancel",
+      markUncollectible: true,
+      cancelAtEnd: false,
+    };
+    const timeline = play(plan);
+    // The invoice's news and the cancel move; Stripe's past-due views keep their places.
+    const moving = (e: SubscriptionInput) =>
+      e.type !== "subscription_changed" || e.snapshot.status === "canceled";
+    const start = timeline.events.findIndex((e) => e.type === "invoice_payment_failed");
+    const head = timeline.events.slice(0, start);
+    const tail = timeline.events.slice(start);
+    const orders = permutations(tail.filter(moving));
+    expect(orders).toHaveLength(720);
+    for (const order of orders) {
+      const rest = [...order];
+      const delivered = [...head, ...tail.map((e) => (moving(e) ? (rest.shift() as SubscriptionInput) : e))];
+      const { state, effects } = run(freshSubscription(), delivered);
+      expect(state.status).toBe("lapsed");
+      expect(state.invoices.find((i) => i.id === "in_1")?.voiding?.calls).toBe(1);
+      expectVoidedOnce(timeline, effects);
+      const ids = effects.map((e) => e.id);
+      expect(new Set(ids).size).toBe(ids.length);
+    }
   });
 });

@@ -10,6 +10,7 @@ import {
   activeSubscription,
   failedInvoice,
   feed,
+  invoice,
   MEMBERSHIP_T0,
   paidInvoice,
   snapshot,
@@ -44,6 +45,14 @@ const answered = (voidId: string, status: string): SubscriptionInput => ({
 
 const voids = (effects: readonly SubscriptionEffect[]) =>
   effects.filter((e) => e.kind === "void_subscription_invoice");
+
+/** The same failure heard again (Stripe redelivers its event): ignored, nothing asked or noted. */
+function expectNoNews(s: Subscription, failure: SubscriptionInput, day: number): void {
+  const d = decideSubscription(s, failure, at(day))._unsafeUnwrap();
+  expect(d.ignored).toBeDefined();
+  expect(d.effects).toEqual([]);
+  expect(d.state).toEqual(s);
+}
 
 /** The membership after Stripe answered the first void `payment_processing` on day 31. */
 function waitingForTheDebit(): Subscription {
@@ -102,12 +111,28 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
       },
     ]);
     const inv = d.state.invoices.find((i) => i.id === "in_2");
-    expect(inv?.voiding).toEqual({ calls: 2, status: "requested" });
+    // Asked for the failure of day 34, which it keeps: that failure heard again is no news.
+    expect(inv?.voiding).toEqual({
+      calls: 2,
+      status: "requested",
+      lastFailureAt: MEMBERSHIP_T0 + 34 * DAY_MS,
+    });
     // No notice of a failed payment to a person whose membership ended, no ticket.
     expect(d.effects.some((e) => e.kind === "notify" || e.kind === "open_ticket")).toBe(false);
-    // The same failure heard again asks for nothing more.
-    const again = decideSubscription(d.state, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
-    expect(voids(again.effects)).toEqual([]);
+    // The same failure heard again changes nothing: call 2 was asked after it.
+    expectNoNews(d.state, failedInvoice("in_2", 34, 2), 34);
+    // Call 2 answered payment_processing (a newer debit): it waits for that debit, with a recheck;
+    // the failure of the older debit heard again then asks nothing either.
+    const processing = decideSubscription(
+      d.state,
+      answered("sub1:invoice:in_2:void:2", "payment_processing"),
+      at(35),
+    )._unsafeUnwrap();
+    expect(processing.effects.map((e) => e.id)).toEqual(["sub1:invoice:in_2:void:2:recheck"]);
+    expectNoNews(processing.state, failedInvoice("in_2", 34, 2), 35);
+    // The newer debit's own failure is news: call 3.
+    const newer = decideSubscription(processing.state, failedInvoice("in_2", 37, 3), at(37))._unsafeUnwrap();
+    expect(voids(newer.effects).map((e) => e.id)).toEqual(["sub1:invoice:in_2:void:3"]);
     // Voided: done; the first call's recheck finds nothing to do.
     const voided = decideSubscription(
       d.state,
@@ -117,6 +142,7 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(voided.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
       calls: 2,
       status: "ended",
+      lastFailureAt: MEMBERSHIP_T0 + 34 * DAY_MS,
     });
     expect(voided.effects).toEqual([]);
     const recheck = decideSubscription(
@@ -191,8 +217,33 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(answeredLate.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
       calls: 2,
       status: "requested",
+      lastFailureAt: MEMBERSHIP_T0 + 34 * DAY_MS,
     });
-    // Call 1's answer heard again, and the same failure heard again, ask for nothing more.
+    // The same failure heard again, while call 1 waits or once call 2 was asked for it, changes
+    // nothing: call 2 answered payment_processing (a newer debit) waits for the recheck.
+    expectNoNews(heard.state, failedInvoice("in_2", 34, 2), 34);
+    expectNoNews(answeredLate.state, failedInvoice("in_2", 34, 2), 34);
+    const call2 = decideSubscription(
+      answeredLate.state,
+      answered("sub1:invoice:in_2:void:2", "payment_processing"),
+      at(35),
+    )._unsafeUnwrap();
+    expect(call2.effects.map((e) => e.id)).toEqual(["sub1:invoice:in_2:void:2:recheck"]);
+    expect(call2.state.invoices.find((i) => i.id === "in_2")?.voiding?.status).toBe("awaiting_debit");
+    // A newer failure heard while call 2 waits is noted: that answer then asks call 3 at once.
+    const newer = decideSubscription(
+      answeredLate.state,
+      failedInvoice("in_2", 36, 3),
+      at(36),
+    )._unsafeUnwrap();
+    expect(newer.ignored).toBeUndefined();
+    expect(voids(newer.effects)).toEqual([]);
+    expect(
+      decideSubscription(newer.state, answered("sub1:invoice:in_2:void:2", "payment_processing"), at(36))
+        ._unsafeUnwrap()
+        .effects.map((e) => e.id),
+    ).toEqual(["sub1:invoice:in_2:void:3"]);
+    // Call 1's answer heard again asks for nothing more.
     expect(
       decideSubscription(
         answeredLate.state,
@@ -210,6 +261,7 @@ describe("an ended membership's invoice whose BECS debit was processing when it 
     expect(voided.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({
       calls: 1,
       status: "ended",
+      lastFailureAt: MEMBERSHIP_T0 + 34 * DAY_MS,
     });
   });
 
@@ -359,6 +411,17 @@ describe("a membership Stripe ended for non-payment: the person is told it ended
     expect(d.state.invoices.find((i) => i.id === "in_2")?.failedAttempts).toBe(2);
   });
 
+  it("that failed debit heard again changes nothing (lapsed for good, its attempt recorded)", () => {
+    const waiting = decideSubscription(
+      endedForNonPayment().state,
+      answered("sub1:invoice:in_2:void", "payment_processing"),
+      at(45),
+    )._unsafeUnwrap().state;
+    const d = decideSubscription(waiting, failedInvoice("in_2", 48, 2), at(48))._unsafeUnwrap();
+    expect(voids(d.effects).map((e) => e.id)).toEqual(["sub1:invoice:in_2:void:2"]);
+    expectNoNews(d.state, failedInvoice("in_2", 48, 2), 48);
+  });
+
   it("a failed debit after that end voids its invoice, and tells the person nothing", () => {
     // The void of in_2 waited for a BECS debit, which fails; a renewal in_3 unknown at the end fails too.
     const waiting = decideSubscription(
@@ -504,6 +567,75 @@ describe("an ended membership stored before voids were kept (no voiding on its i
     const s = storedBefore(canceledWhileDebitProcessing());
     const d = decideSubscription(s, failedInvoice("in_2", 34, 2), at(34))._unsafeUnwrap();
     expect(voids(d.effects)).toEqual([expect.objectContaining({ id: "sub1:invoice:in_2:void:2" })]);
+  });
+});
+
+describe("an invoice written off after Stripe's end, before its failures are heard (Stripe's dunning sends the last failure, the write-off and the cancel in the same second, in any order)", () => {
+  const endAt45 = snapshot("canceled", 45, {
+    cancellationReason: "payment_failed",
+    endedAt: MEMBERSHIP_T0 + 45 * DAY_MS,
+  });
+  const writtenOff: SubscriptionInput = {
+    type: "invoice_marked_uncollectible",
+    invoice: invoice("in_2", 45, 0),
+  };
+
+  it("the write-off of an invoice the end did not know asks its void, call 1; its failures, at or before the end, then ask nothing", () => {
+    const ended = decideSubscription(activeSubscription(), endAt45, at(45))._unsafeUnwrap();
+    expect(ended.state.status).toBe("lapsed");
+    expect(voids(ended.effects)).toEqual([]);
+    const written = decideSubscription(ended.state, writtenOff, at(45))._unsafeUnwrap();
+    expect(written.effects).toEqual([
+      {
+        kind: "void_subscription_invoice",
+        id: "sub1:invoice:in_2:void",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_2",
+      },
+    ]);
+    expect(written.state.invoices.find((i) => i.id === "in_2")).toMatchObject({
+      status: "uncollectible",
+      voiding: { calls: 1, status: "requested" },
+    });
+    let s = written.state;
+    for (const later of [failedInvoice("in_2", 30, 1, 15), failedInvoice("in_2", 45, 2), writtenOff]) {
+      const d = decideSubscription(s, later, at(46))._unsafeUnwrap();
+      expect(voids(d.effects)).toEqual([]);
+      s = d.state;
+    }
+  });
+
+  it("on a membership the person canceled too", () => {
+    const ended = feed(activeSubscription(), [
+      snapshot("canceled", 31, {
+        cancellationReason: "cancellation_requested",
+        endedAt: MEMBERSHIP_T0 + 31 * DAY_MS,
+      }),
+    ]);
+    const d = decideSubscription(ended, writtenOff, at(45))._unsafeUnwrap();
+    expect(voids(d.effects).map((e) => e.id)).toEqual(["sub1:invoice:in_2:void"]);
+  });
+
+  it("the write-off of an invoice the end knew asks nothing: the end asked its void (call 1), also when stored before voids were kept", () => {
+    const ended = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 15), endAt45]);
+    expect(ended.invoices.find((i) => i.id === "in_2")?.voiding).toEqual({ calls: 1, status: "requested" });
+    const storedBefore: Subscription = {
+      ...ended,
+      invoices: ended.invoices.map(({ voiding: _, ...inv }) => inv),
+    };
+    for (const s of [ended, storedBefore]) {
+      const d = decideSubscription(s, writtenOff, at(45))._unsafeUnwrap();
+      expect(voids(d.effects)).toEqual([]);
+      expect(d.state.invoices.find((i) => i.id === "in_2")?.voiding).toEqual(
+        s.invoices.find((i) => i.id === "in_2")?.voiding,
+      );
+    }
+  });
+
+  it("a write-off before the end (a membership still going) asks nothing", () => {
+    const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
+    expect(voids(decideSubscription(s, writtenOff, at(45))._unsafeUnwrap().effects)).toEqual([]);
   });
 });
 

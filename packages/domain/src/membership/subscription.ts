@@ -167,8 +167,8 @@ export interface SubscriptionInvoice {
  * asked again after one Stripe could not make is a new call):
  *
  * - `requested`: call `calls` was asked, its answer not heard yet (`debitFailed`: a failure of
- *   the invoice's payment was heard meanwhile, so an answer `payment_processing`, made before
- *   Stripe knew, asks again at once);
+ *   the invoice's payment newer than the call was heard meanwhile, so an answer
+ *   `payment_processing`, made before Stripe knew, asks again at once);
  * - `awaiting_debit`: Stripe answered that the invoice's bank debit is processing (a debit
  *   cannot be called back, so the invoice cannot be voided yet): its failure (or, with no news
  *   of it, the recheck timer) asks again; its success is a payment after the end, refunded;
@@ -180,6 +180,12 @@ export interface InvoiceVoiding {
   readonly status: "requested" | "awaiting_debit" | "ended";
   /** A failure of the invoice's payment heard while call `calls` waited for its answer. */
   readonly debitFailed?: true;
+  /**
+   * Stripe's time of the newest failure of the invoice's payment the voiding heard (kept from
+   * call to call): a failure no newer (its event redelivered, or an older one heard late) is no
+   * news of a debit. Absent: none heard, or stored before it was kept.
+   */
+  readonly lastFailureAt?: Instant;
 }
 
 /** A refund of an invoice's charge made outside susu, as heard. */
