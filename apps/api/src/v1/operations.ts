@@ -278,13 +278,13 @@ const OutboxEffectSchema = z
     lastError: z.string().nullable(),
     availableAt: z.string().nullable().openapi({
       description:
-        "When a pending effect may next be tried (a retry waiting out its backoff); null when it is due at once, or is not pending",
+        "When a pending effect may next be tried (a retry waiting out its backoff); null when it is due now, or is not pending",
     }),
     aggregateId: z.string().nullable(),
   })
   .openapi("OutboxEffect", { description: "An effect in the outbox, without its payload." });
 
-function outboxView(e: OutboxEntry) {
+function outboxView(e: OutboxEntry, now: number) {
   return {
     object: "outbox_effect" as const,
     id: e.id,
@@ -292,8 +292,9 @@ function outboxView(e: OutboxEntry) {
     status: e.status,
     attempts: e.attempts,
     lastError: e.lastError ?? null,
-    // The store keeps an effect due at once at the epoch; only a pending effect's wait is news.
-    availableAt: e.status === "pending" && e.availableAt > 0 ? new Date(e.availableAt).toISOString() : null,
+    // Only a pending effect's wait is news: one due at once (the store marks it with the epoch,
+    // a replay with its own time, a backoff that has run out with a past one) shows null.
+    availableAt: e.status === "pending" && e.availableAt > now ? new Date(e.availableAt).toISOString() : null,
     aggregateId: e.aggregateId ?? null,
   };
 }
@@ -694,7 +695,10 @@ export function operationsV1(deps: OperationsDeps) {
       ...(query.starting_after !== undefined ? { startingAfter: query.starting_after } : {}),
     });
     if (page.isErr()) return useCaseProblem(c, page.error);
-    return c.json(listBody("/v1/operations/outbox", page.value, outboxView), 200);
+    return c.json(
+      listBody("/v1/operations/outbox", page.value, (e) => outboxView(e, deps.clock.now())),
+      200,
+    );
   });
 
   app.openapi(replayOutboxEffectRoute, async (c) => {

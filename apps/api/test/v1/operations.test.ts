@@ -469,7 +469,7 @@ describe("parked outbox effects", () => {
 });
 
 describe("a pending effect waiting out its backoff", () => {
-  it("shows when it may next be tried; one due at once shows null", async () => {
+  it("shows when it may next be tried; one due now shows null", async () => {
     const [waiting, due] = ["rnd_wait:timer:a", "rnd_wait:timer:b"] as const;
     ok(await store.commit({ ...empty, outbox: [timer(waiting), timer(due)] }));
     const claimed = ok(await store.claimDue("dispatcher", clock.now(), 60_000, 100));
@@ -486,6 +486,12 @@ describe("a pending effect waiting out its backoff", () => {
         expect.objectContaining({ id: waiting, availableAt: new Date(retryAt).toISOString() }),
         expect.objectContaining({ id: due, availableAt: null }),
       ]);
+      // Its backoff run out, it is due now like the other.
+      clock.advance(30_000);
+      const later = (await (
+        await app.request("/v1/operations/outbox?status=pending", authed(admin))
+      ).json()) as { data: { id: string; availableAt: string | null }[] };
+      expect(later.data.find((e) => e.id === waiting)).toMatchObject({ availableAt: null });
     } finally {
       await db.prisma.outboxEffect.deleteMany({ where: { id: { in: [waiting, due] } } });
     }
