@@ -7,6 +7,11 @@ import { parseArgs } from "node:util";
 import { MINT_TTL_MAX_SECONDS, mintToken, ROLES, type Role } from "../src/http/auth.js";
 
 const usage = `usage: npm run -s token -- --sub <person id> [--role ${ROLES.join("|")}]... [--ttl <seconds>]
+  Roles: member (the default: a person, who acts as themselves and on the groups they admin);
+  service (a client app's backend or an operator tool: sees what operators see, may scrape
+  /metrics, but is refused 403 admin_only the commands only a platform admin gives on what is
+  not its own: a group's, a round's or a member's admin commands, money on someone's payment,
+  ledger adjustments, plans); admin (a platform admin, a person: all of that).
   SUSU_JWT_SECRET (at least 32 characters) is the API's secret; unset, the secret \`npm start\`
   made for the embedded defaults is used (SUSU_JWT_SECRET_FILE, default .data/jwt-secret).`;
 

@@ -30,7 +30,7 @@ const groupAuditRoute = createRoute({
   method: "get",
   path: "/groups/{groupId}/audit",
   tags: ["audit"],
-  summary: "The audit trail of a group and its rounds, oldest first (group admins, platform admins)",
+  summary: "The audit trail of a group and its rounds, oldest first (group admins, platform operators)",
   security: [{ bearer: [] }],
   request: { params: GroupIdParam, query: PageQuerySchema },
   responses: {
@@ -51,7 +51,7 @@ export function auditV1(deps: V1Deps) {
     const query = c.req.valid("query");
     const group = await uc.groups.getGroup(groupId);
     if (group.isErr()) return useCaseProblem(c, group.error);
-    const refused = refuseGroup(c, c.get("principal"), group.value, groupId, "admin");
+    const refused = refuseGroup(c, c.get("principal"), group.value, groupId, "audit");
     if (refused || group.value === undefined)
       return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
     const rounds = await uc.rounds.listRoundsOfGroup(groupId);

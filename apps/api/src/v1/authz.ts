@@ -14,7 +14,9 @@ import { problem } from "../problem.js";
 // Authorisation, in one place. People act as themselves (the token's subject is their
 // person id); group admins manage their group; a held payment is seen by whoever asked for
 // it and whoever it pays; platform admins (role `admin`) and operator tools (role
-// `service`) see everything. What a caller may not see is a 404 —
+// `service`) see everything, but of them only platform admins command what is not theirs
+// (a group's, a round's or a member's admin command, money on someone's payment): a service
+// token gets 403 `admin_only`. What a caller may not see is a 404 —
 // the same answer as for something that does not exist, so nothing leaks; an action on
 // something they may see but not do is a 403 with a code.
 
@@ -40,22 +42,42 @@ export function groupAccess(principal: Principal, group: Group): GroupAccess {
   return member.role === "admin" ? "admin" : "member";
 }
 
+/** The detail of the 403 `not_group_admin` a member gets for a group admin's command. */
+export const NOT_GROUP_ADMIN_DETAIL = "only an admin of this group may do this";
+
+/** The detail of the 403 `admin_only` a service token gets for a group admin's command. */
+export const GROUP_ADMIN_ONLY_DETAIL =
+  "only platform admins may give an admin command on a group they are not an admin of (a service token may not)";
+
 /**
- * Checks the caller may `need` the group: `see` (members and operators), `admin` (the
- * group's admins and platform admins). Returns the refusal to send, or undefined when allowed.
+ * Checks the caller may `need` the group: `see` (members and operators), `audit` (what the
+ * group's admins and platform operators read: its audit trail), `admin` (a command: the
+ * group's admins and platform admins — a service token that is not one of the group's
+ * admins gets 403 `admin_only`, see {@link isPlatformAdmin}). Returns the refusal to send,
+ * or undefined when allowed.
  */
 export function refuseGroup(
   c: Context,
   principal: Principal,
   group: Group | undefined,
   groupId: string,
-  need: "see" | "admin",
+  need: "see" | "audit" | "admin",
 ): Response | undefined {
   const access = group === undefined ? "none" : groupAccess(principal, group);
   if (access === "none") return problem(c, 404, "group_not_found", `no group ${groupId}`);
-  if (need === "admin" && access === "member")
-    return problem(c, 403, "not_group_admin", "only an admin of this group may do this");
+  if (need === "see") return undefined;
+  if (access === "member") return problem(c, 403, "not_group_admin", NOT_GROUP_ADMIN_DETAIL);
+  if (need === "admin" && group !== undefined && !commandsGroup(principal, group))
+    return adminOnly(c, GROUP_ADMIN_ONLY_DETAIL);
   return undefined;
+}
+
+/**
+ * Whether a caller whose access is `admin` or `platform` may command the group: its own
+ * admins (whatever roles their token carries) and platform admins; not a service token.
+ */
+function commandsGroup(principal: Principal, group: Group): boolean {
+  return isPlatformAdmin(principal) || membershipOf(principal, group)?.role === "admin";
 }
 
 /** Checks the caller may act on a person's own resources (onboarding, readiness): themselves or an operator. */
@@ -66,15 +88,19 @@ export function refusePerson(c: Context, principal: Principal, personId: string)
 
 /**
  * A platform admin (role `admin`): the only principal that moves money on a payment it did
- * not ask for. Service tokens are client apps' backends and operator tools: they see what
- * operators see, but several client apps may hold one, so holds, releases, platform refunds
- * and retries on anyone's payment are refused to them (403 `admin_only`).
+ * not ask for, or gives a group's, a round's or a member's admin command on a group it is
+ * not an admin of. Service tokens are client apps' backends and operator tools: they see
+ * what operators see, but several client apps may hold one, so holds, releases, platform
+ * refunds and retries on anyone's payment are refused to them (403 `admin_only`), and so
+ * are group admins' commands (settings, payout order, removing members, activating,
+ * pausing, resuming, closing; opening, extending, reassigning, cancelling a round, retrying
+ * its debits and refunds) on a group whose admin they are not.
  */
 export function isPlatformAdmin(principal: Principal): boolean {
   return principal.roles.includes("admin");
 }
 
-/** The 403 a service token gets for a platform admin's money command. */
+/** The 403 a service token gets for a platform admin's command: money on a payment, a group's admin command. */
 function adminOnly(
   c: Context,
   detail = "only platform admins may move money on a payment they did not ask for (a service token may not)",
@@ -143,8 +169,9 @@ export function refuseUnlessSelf(c: Context, principal: Principal, personId: str
 
 /**
  * Checks the caller may `need` a round of `group` (`undefined`: the round or its group
- * does not exist): `see` (the group's members and operators), `admin` (the group's admins
- * and platform admins), or `admin_or_self` (those, and the member `memberId` acting on
+ * does not exist): `see` (the group's members and operators), `admin` (a command: the
+ * group's admins and platform admins; a service token that is not one of the group's
+ * admins 403 `admin_only`), or `admin_or_self` (those, and the member `memberId` acting on
  * their own contribution). What the caller may not see is a 404 `round_not_found`, the
  * answer for a round that does not exist, so a round id leaks nothing.
  */
@@ -156,10 +183,18 @@ export function refuseRound(
   need: "see" | "admin" | { readonly adminOrSelf: string },
 ): Response | undefined {
   const access = group === undefined ? "none" : groupAccess(principal, group);
-  if (access === "none") return problem(c, 404, "round_not_found", `no round ${roundId}`);
-  if (access !== "member" || need === "see") return undefined;
-  if (typeof need === "object" && need.adminOrSelf === principal.subject) return undefined;
-  return problem(c, 403, "not_group_admin", "only an admin of this group may do this");
+  if (access === "none" || group === undefined)
+    return problem(c, 404, "round_not_found", `no round ${roundId}`);
+  if (need === "see") return undefined;
+  if (
+    typeof need === "object" &&
+    need.adminOrSelf === principal.subject &&
+    membershipOf(principal, group) !== undefined
+  )
+    return undefined;
+  if (access === "member") return problem(c, 403, "not_group_admin", NOT_GROUP_ADMIN_DETAIL);
+  if (!commandsGroup(principal, group)) return adminOnly(c, GROUP_ADMIN_ONLY_DETAIL);
+  return undefined;
 }
 
 /**

@@ -3,8 +3,23 @@ import type { Context } from "hono";
 import type { ResultAsync } from "neverthrow";
 import { problem, useCaseProblem } from "../problem.js";
 import type { GroupView } from "../views.js";
-import { groupActorOf, refuseGroup } from "./authz.js";
+import { GROUP_ADMIN_ONLY_DETAIL, groupActorOf, NOT_GROUP_ADMIN_DETAIL, refuseGroup } from "./authz.js";
 import type { V1Env } from "./context.js";
+import { problemExamples } from "./schemas.js";
+
+/**
+ * The 403s of a group admin's command (on the group, its members or its rounds), with an
+ * example each: a member who is not one of its admins `not_group_admin`, a service token
+ * (which sees every group) `admin_only`, as for money on a held payment; `extra`: the
+ * command's own.
+ */
+export function groupAdminForbidden(extra: Readonly<Record<string, string>> = {}) {
+  return problemExamples(403, "Allowed to see, not to do.", {
+    not_group_admin: NOT_GROUP_ADMIN_DETAIL,
+    admin_only: GROUP_ADMIN_ONLY_DETAIL,
+    ...extra,
+  });
+}
 
 /**
  * The shape of every admin command on a group: load it, refuse who may not (404 / 403, as

@@ -17,13 +17,12 @@ import { groupView, groupViewOf } from "../views.js";
 import { refuseGroup } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
-import { adminGroupCommand } from "./group-commands.js";
+import { adminGroupCommand, groupAdminForbidden } from "./group-commands.js";
 import { PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import {
   commonResponses,
   conflictResponse,
   DisplayNameSchema,
-  forbiddenResponse,
   GroupIdParam,
   json,
   notFoundResponse,
@@ -188,7 +187,7 @@ const CloseGroupSchema = z
   .openapi("CloseGroup");
 
 const adminResponses = {
-  ...forbiddenResponse(["not_group_admin"]),
+  ...groupAdminForbidden(),
   ...notFoundResponse(["group_not_found"]),
 };
 

@@ -15,7 +15,7 @@ import { groupViewOf } from "../views.js";
 import { groupActorOf, membershipOf, refuseGroup, refuseUnlessMember } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
-import { adminGroupCommand } from "./group-commands.js";
+import { adminGroupCommand, groupAdminForbidden } from "./group-commands.js";
 import { GroupViewSchema } from "./groups.js";
 import { PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import {
@@ -147,7 +147,10 @@ const leaveRoute = createRoute({
   responses: {
     200: json(MemberViewSchema, "The membership, `leaving` or `left`"),
     ...commonResponses,
-    ...forbiddenResponse(["not_group_admin", "member_removal_not_allowed"]),
+    ...groupAdminForbidden({
+      member_removal_not_allowed:
+        "members can only be removed before the group starts; after that they leave for themselves",
+    }),
     ...notFoundResponse(["group_not_found", "member_not_found"]),
     ...conflictResponse([
       "member_owes_contributions",
@@ -171,7 +174,7 @@ const payoutOrderRoute = createRoute({
   responses: {
     200: json(GroupViewSchema, "The group with its payout order"),
     ...commonResponses,
-    ...forbiddenResponse(["not_group_admin"]),
+    ...groupAdminForbidden(),
     ...groupNotFound,
     ...conflictResponse(["group_not_forming", "version_conflict"]),
     ...unprocessableResponse(["invalid_payout_order"]),
@@ -228,7 +231,7 @@ const activateRoute = createRoute({
   responses: {
     200: json(GroupViewSchema, "The group, active"),
     ...postResponses,
-    ...forbiddenResponse(["not_group_admin"]),
+    ...groupAdminForbidden(),
     ...groupNotFound,
     ...conflictResponse(["members_not_ready", "too_few_members", "group_not_forming", "version_conflict"]),
     ...unprocessableResponse(["invalid_payout_order"]),

@@ -16,6 +16,7 @@ import { problem, useCaseProblem } from "../problem.js";
 import { adminActorOf, membershipOf, refuseGroup, refuseRound } from "./authz.js";
 import type { V1Deps } from "./context.js";
 import { v1Router } from "./context.js";
+import { groupAdminForbidden } from "./group-commands.js";
 import {
   OwedOutsideStripeSchema,
   OwedPaymentRequestSchema,
@@ -28,7 +29,6 @@ import { type Page, PageQuerySchema, pageOf, pageSchema } from "./pagination.js"
 import {
   commonResponses,
   conflictResponse,
-  forbiddenResponse,
   GroupIdParam,
   IdSchema,
   json,
@@ -259,7 +259,7 @@ const startRoundRoute = createRoute({
   responses: {
     201: json(RoundSchema, "The round, collecting"),
     ...postResponses,
-    ...forbiddenResponse(["not_group_admin"]),
+    ...groupAdminForbidden(),
     ...notFoundResponse(["group_not_found"]),
     ...conflictResponse([
       "no_round_due",
@@ -330,7 +330,7 @@ const retryRoute = createRoute({
   responses: {
     200: json(RoundSchema, "The round, with the new debit attempt requested"),
     ...postResponses,
-    ...forbiddenResponse(["not_group_admin"]),
+    ...groupAdminForbidden(),
     ...notFoundResponse(["round_not_found", "contribution_not_found"]),
     ...conflictResponse(["contribution_not_retryable", "version_conflict", "idempotency_key_in_use"]),
   },
@@ -349,7 +349,7 @@ const retryRefundRoute = createRoute({
   responses: {
     200: json(RoundSchema, "The round, with the member's new refund requested"),
     ...postResponses,
-    ...forbiddenResponse(["not_group_admin"]),
+    ...groupAdminForbidden(),
     ...notFoundResponse(["round_not_found", "contribution_not_found"]),
     ...conflictResponse(["no_failed_refund", "version_conflict", "idempotency_key_in_use"]),
   },
@@ -405,7 +405,7 @@ const extendRoute = createRoute({
   responses: {
     200: json(RoundSchema, "The round, with its new deadline"),
     ...postResponses,
-    ...forbiddenResponse(["not_group_admin"]),
+    ...groupAdminForbidden(),
     ...notFoundResponse(["round_not_found"]),
     ...conflictResponse(["deadline_not_extendable", "version_conflict", "idempotency_key_in_use"]),
     ...unprocessableResponse(["invalid_deadline", "idempotency_key_reused"]),
@@ -430,7 +430,7 @@ const reassignRoute = createRoute({
   responses: {
     200: json(RoundSchema, "The round, paying the new recipient"),
     ...postResponses,
-    ...forbiddenResponse(["not_group_admin"]),
+    ...groupAdminForbidden(),
     ...notFoundResponse(["round_not_found"]),
     ...conflictResponse([
       "round_not_blocked",
@@ -469,7 +469,7 @@ const cancelRoute = createRoute({
   responses: {
     200: json(RoundSchema, "The round, refunding (or cancelled when nothing was collected)"),
     ...postResponses,
-    ...forbiddenResponse(["not_group_admin"]),
+    ...groupAdminForbidden(),
     ...notFoundResponse(["round_not_found"]),
     ...conflictResponse(["round_not_cancellable", "version_conflict", "idempotency_key_in_use"]),
   },

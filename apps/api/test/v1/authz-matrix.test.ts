@@ -7,7 +7,8 @@
 // world's held payment (a client app's principal, not a person) and its seller (a person in
 // no group) — both by default expected like the stranger —, the customer of the world's
 // marketplace charge (a person in no group; by default like the stranger), a platform admin (role `admin`)
-// and a service token (role `service`, by default expected like the platform admin).
+// and a service token (role `service`, by default expected like the platform admin; a group's,
+// a round's or a member's admin command it is refused, 403 `admin_only`, as money on a held payment).
 //
 // Every refusal (401, 403, 404) is also checked to have changed nothing in the domain's
 // tables; after an accepted write the world is made anew, so rows do not depend on order.
@@ -70,12 +71,16 @@ interface Row {
 const anyPerson: Row = { stranger: "ok", member: "ok", groupAdmin: "ok", platformAdmin: "ok" };
 /** A group's members and platform operators see; others get 404. */
 const seeGroup: Row = { stranger: "hidden", member: "ok", groupAdmin: "ok", platformAdmin: "ok" };
-/** A group's admins and platform operators act; members get 403, others 404. */
+/**
+ * A group's admins and platform admins act; members get 403 `not_group_admin`, a service
+ * token (which sees the group) 403 `admin_only`, others 404.
+ */
 const adminGroup: Row = {
   stranger: "hidden",
   member: "notAdmin",
   groupAdmin: "allowed",
   platformAdmin: "allowed",
+  service: "adminOnly",
 };
 /** Any member of the group acts (propose a swap, leave); others get 404. */
 const memberOfGroup: Row = {
@@ -203,6 +208,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
     ...memberOfGroup,
     groupAdmin: "forbidden",
     platformAdmin: "forbidden",
+    service: "adminOnly",
   },
   "PUT /v1/groups/{groupId}/payout-order": adminGroup,
   // Swaps are members' own (the example names no real counterparty or proposal: 404 inside);
@@ -352,7 +358,8 @@ const MATRIX: Readonly<Record<string, Row>> = {
     platformAdmin: "allowed",
     service: "adminOnly",
   },
-  // the audit trail: the group's admins; the ledger: its members
+  // the audit trail: the group's admins and platform operators (a read: service tokens too);
+  // the ledger: its members
   "GET /v1/groups/{groupId}/audit": { ...seeGroup, member: "notAdmin" },
   "GET /v1/groups/{groupId}/ledger": seeGroup,
   "GET /v1/groups/{groupId}/ledger/transactions": seeGroup,
