@@ -129,6 +129,9 @@ for (const [, aggregate, kinds] of (timerKinds?.[1] ?? "").matchAll(/^\s*(\w+):\
   for (const [, kind] of kinds.matchAll(/(\w+):\s*true/g)) tasks.add(`${aggregate}_timer.${kind}`);
 if (![...tasks].some((t) => t.includes("_timer.")))
   problems.push(`${SCHEDULER_METRICS}: no timer kinds read`);
+// Tasks counted outside SCHEDULER_TASKS by name: `jobRan("timer", "unreadable", 0)`.
+for (const file of sourceFiles(join(root, "apps/scheduler/src")))
+  for (const [, task] of readFileSync(file, "utf8").matchAll(/\bjobRan\(\s*"([\w.]+)"/g)) tasks.add(task);
 
 // ─── Label values the apps can export ──────────────────────────────────────
 
@@ -165,6 +168,14 @@ function primedOutcomes(counter) {
   if (list === undefined) problems.push(`${SCHEDULER_METRICS}: the outcomes of ${counter} not found`);
   return new Set([...(list ?? "").matchAll(/"([a-z_]+)"/g)].map((m) => m[1]));
 }
+/** The strings of a list or union in a source file (`const X = ["a", "b"]`, `type X = | "a" | "b";`). */
+function listedStrings(file, pattern) {
+  const body = readFileSync(join(root, file), "utf8").match(pattern)?.[1];
+  if (body === undefined) problems.push(`${file}: ${pattern} not found`);
+  return new Set([...(body ?? "").matchAll(/"([a-z_]+)"/g)].map((m) => m[1]));
+}
+const NOTIFICATION_METRICS = "apps/scheduler/src/notification-metrics.ts";
+const CHECKOUT_METRICS = "apps/api/src/v1/checkout-metrics.ts";
 /** Metric → label → the values the code can export, with where they come from. */
 const LABEL_VALUES = {
   susu_rounds: { status: [prismaEnum("RoundState"), `${SCHEMA}'s RoundState`] },
@@ -183,6 +194,28 @@ const LABEL_VALUES = {
     outcome: [constantValues("EFFECT_OUTCOME"), `${SCHEDULER_METRICS}'s EFFECT_OUTCOME`],
   },
   susu_due_rounds_total: { outcome: [primedOutcomes("dueRounds"), `${SCHEDULER_METRICS}'s dueRounds`] },
+  susu_stuck_work_total: {
+    what: [
+      listedStrings(SCHEDULER_METRICS, /export type StuckWorkKind =([^;]*);/),
+      `${SCHEDULER_METRICS}'s StuckWorkKind`,
+    ],
+  },
+  susu_notification_deliveries_total: {
+    channel: [
+      listedStrings(NOTIFICATION_METRICS, /for \(const channel of \[([^\]]*)\]\)/),
+      NOTIFICATION_METRICS,
+    ],
+    outcome: [
+      listedStrings(NOTIFICATION_METRICS, /for \(const outcome of \[([^\]]*)\]\)/),
+      NOTIFICATION_METRICS,
+    ],
+  },
+  susu_checkout_sessions_total: {
+    outcome: [
+      listedStrings(CHECKOUT_METRICS, /CHECKOUT_OUTCOMES = \[([^\]]*)\]/),
+      `${CHECKOUT_METRICS}'s CHECKOUT_OUTCOMES`,
+    ],
+  },
 };
 for (const [metric, labels] of Object.entries(LABEL_VALUES))
   for (const [label, [values, from]] of Object.entries(labels))
@@ -233,6 +266,10 @@ const labelSelfChecks = [
   ['susu_scheduler_job_runs_total{task=~"round_timer.*|rounds_timer.*"}', 1],
   ['susu_marketplace_charges{status="transfer_blocked"} + susu_rounds{status!="payout_blocked"}', 0],
   ['susu_webhook_events_processed_total{outcome="failed"}', 1],
+  ['susu_scheduler_job_runs_total{task="timer",outcome="unreadable"}', 0],
+  ['increase(susu_stuck_work_total{what="dead_worker_outbox_claim"}[1h])', 1],
+  ['susu_notification_deliveries_total{channel="sms",outcome="bounced"}', 1],
+  ['susu_checkout_sessions_total{outcome=~"completed|expired|abandonned"}', 1],
 ];
 for (const [expr, want] of labelSelfChecks) {
   const got = labelValueProblems(expr);
