@@ -5,10 +5,14 @@
 // - every alert has a severity label, a summary, a description and a runbook_url, and that
 //   runbook exists under docs/runbooks/; every page an admin notice links (ALERT_RUNBOOKS in
 //   the notifier) exists too, and every runbook there belongs to an alert or a notice;
-// - the runbooks and the root README name only exported metrics in their code (queries such
-//   as `susu_outbox_effects{status="parked"}`), only the scheduler's tasks in `task="…"`, and
-//   only npm scripts of package.json in `npm run …` (their API calls are checked against the
-//   OpenAPI document by apps/api/test/v1/openapi.test.ts);
+// - the runbooks, the root README and the apps' READMEs name only exported metrics in their
+//   code (inline spans, which may wrap a line, and every line of fenced blocks: queries such as
+//   `susu_outbox_effects{status="parked"}`), and only npm scripts of package.json in
+//   `npm run …` (their API calls are checked against the OpenAPI document by
+//   apps/api/test/v1/openapi.test.ts);
+// - the rules, the dashboard and those documents select only label values the code can export:
+//   the scheduler's tasks (SCHEDULER_TASKS and TIMER_KINDS) in `task`, and the statuses and
+//   outcomes of LABEL_VALUES (Prisma enums, the depth queries, the scheduler's outcome words);
 // - every dashboard panel has at least one query, and the datasource is the variable.
 // Prints what is wrong and exits 1, or one line saying what was checked.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -111,6 +115,167 @@ for (const file of metricSources) {
 // prom-client's collectDefaultMetrics (both apps turn them on).
 const isProcessMetric = (name) => /^(process|nodejs)_/.test(name);
 
+// ─── Scheduler tasks ───────────────────────────────────────────────────────
+
+const SCHEDULER_METRICS = "apps/scheduler/src/metrics.ts";
+const schedulerSource = readFileSync(join(root, SCHEDULER_METRICS), "utf8");
+const taskList = schedulerSource.match(/export const SCHEDULER_TASKS[^=]*=\s*\[([\s\S]*?)\];/);
+if (taskList === null) problems.push(`${SCHEDULER_METRICS}: SCHEDULER_TASKS not found`);
+const tasks = new Set([...(taskList?.[1] ?? "").matchAll(/^\s*"([\w.]+)",/gm)].map((m) => m[1]));
+// The timers' tasks, `<aggregate>_timer.<kind>`, from TIMER_KINDS as SCHEDULER_TASKS spreads them.
+const timerKinds = schedulerSource.match(/const TIMER_KINDS = \{([\s\S]*?)\n\} as const/);
+if (timerKinds === null) problems.push(`${SCHEDULER_METRICS}: TIMER_KINDS not found`);
+for (const [, aggregate, kinds] of (timerKinds?.[1] ?? "").matchAll(/^\s*(\w+):\s*\{([^}]*)\}/gm))
+  for (const [, kind] of kinds.matchAll(/(\w+):\s*true/g)) tasks.add(`${aggregate}_timer.${kind}`);
+if (![...tasks].some((t) => t.includes("_timer.")))
+  problems.push(`${SCHEDULER_METRICS}: no timer kinds read`);
+// Tasks counted outside SCHEDULER_TASKS by name: `jobRan("timer", "unreadable", 0)`.
+for (const file of sourceFiles(join(root, "apps/scheduler/src")))
+  for (const [, task] of readFileSync(file, "utf8").matchAll(/\bjobRan\(\s*"([\w.]+)"/g)) tasks.add(task);
+
+// ─── Label values the apps can export ──────────────────────────────────────
+
+const SCHEMA = "packages/adapters/prisma/schema.prisma";
+const schema = readFileSync(join(root, SCHEMA), "utf8");
+/** The values of a Prisma enum (the database's words: susu's enums map no value). */
+function prismaEnum(name) {
+  const body = schema.match(new RegExp(`^enum ${name} \\{([^}]*)\\}`, "m"))?.[1];
+  if (body === undefined) {
+    problems.push(`${SCHEMA}: enum ${name} not found`);
+    return new Set();
+  }
+  return new Set([...body.matchAll(/^\s*([a-z_]+)\s*$/gm)].map((m) => m[1]));
+}
+const OPS_COUNTS = "packages/adapters/src/prisma/operations-counts.ts";
+const opsCounts = readFileSync(join(root, OPS_COUNTS), "utf8");
+/** The statuses a depth query of operations-counts.ts counts (`status = 'x'`). */
+function depthStatuses(constant) {
+  const sql = opsCounts.match(new RegExp(`export const ${constant} = \`([^\`]*)\``))?.[1];
+  if (sql === undefined) problems.push(`${OPS_COUNTS}: ${constant} not found`);
+  return new Set([...(sql ?? "").matchAll(/\bstatus = '([a-z_]+)'/g)].map((m) => m[1]));
+}
+/** The string values of an object constant of the scheduler's metrics (`const X = { a: "b" } as const`). */
+function constantValues(constant) {
+  const body = schedulerSource.match(new RegExp(`const ${constant} = \\{([^}]*)\\}`))?.[1];
+  if (body === undefined) problems.push(`${SCHEDULER_METRICS}: ${constant} not found`);
+  return new Set([...(body ?? "").matchAll(/:\s*"([a-z_]+)"/g)].map((m) => m[1]));
+}
+/** The outcomes a counter is primed with (`for (const outcome of ["a", "b"]) x.inc(`). */
+function primedOutcomes(counter) {
+  const list = schedulerSource.match(
+    new RegExp(`for \\(const outcome of \\[([^\\]]*)\\]\\) ${counter}\\.inc\\(`),
+  )?.[1];
+  if (list === undefined) problems.push(`${SCHEDULER_METRICS}: the outcomes of ${counter} not found`);
+  return new Set([...(list ?? "").matchAll(/"([a-z_]+)"/g)].map((m) => m[1]));
+}
+/** The strings of a list or union in a source file (`const X = ["a", "b"]`, `type X = | "a" | "b";`). */
+function listedStrings(file, pattern) {
+  const body = readFileSync(join(root, file), "utf8").match(pattern)?.[1];
+  if (body === undefined) problems.push(`${file}: ${pattern} not found`);
+  return new Set([...(body ?? "").matchAll(/"([a-z_]+)"/g)].map((m) => m[1]));
+}
+const NOTIFICATION_METRICS = "apps/scheduler/src/notification-metrics.ts";
+const CHECKOUT_METRICS = "apps/api/src/v1/checkout-metrics.ts";
+/** Metric → label → the values the code can export, with where they come from. */
+const LABEL_VALUES = {
+  susu_rounds: { status: [prismaEnum("RoundState"), `${SCHEMA}'s RoundState`] },
+  susu_held_payments: { status: [prismaEnum("HeldPaymentStatus"), `${SCHEMA}'s HeldPaymentStatus`] },
+  susu_marketplace_charges: {
+    status: [prismaEnum("MarketplaceChargeStatus"), `${SCHEMA}'s MarketplaceChargeStatus`],
+  },
+  susu_outbox_effects: { status: [depthStatuses("OUTBOX_DEPTH_SQL"), `${OPS_COUNTS}'s OUTBOX_DEPTH_SQL`] },
+  susu_webhook_events: { status: [depthStatuses("WEBHOOK_DEPTH_SQL"), `${OPS_COUNTS}'s WEBHOOK_DEPTH_SQL`] },
+  susu_scheduler_job_runs_total: { task: [tasks, `${SCHEDULER_METRICS}'s SCHEDULER_TASKS`] },
+  susu_scheduler_job_duration_seconds_bucket: { task: [tasks, `${SCHEDULER_METRICS}'s SCHEDULER_TASKS`] },
+  susu_webhook_events_processed_total: {
+    outcome: [constantValues("WEBHOOK_OUTCOME"), `${SCHEDULER_METRICS}'s WEBHOOK_OUTCOME`],
+  },
+  susu_outbox_effects_settled_total: {
+    outcome: [constantValues("EFFECT_OUTCOME"), `${SCHEDULER_METRICS}'s EFFECT_OUTCOME`],
+  },
+  susu_due_rounds_total: { outcome: [primedOutcomes("dueRounds"), `${SCHEDULER_METRICS}'s dueRounds`] },
+  susu_stuck_work_total: {
+    what: [
+      listedStrings(SCHEDULER_METRICS, /export type StuckWorkKind =([^;]*);/),
+      `${SCHEDULER_METRICS}'s StuckWorkKind`,
+    ],
+  },
+  susu_notification_deliveries_total: {
+    channel: [
+      listedStrings(NOTIFICATION_METRICS, /for \(const channel of \[([^\]]*)\]\)/),
+      NOTIFICATION_METRICS,
+    ],
+    outcome: [
+      listedStrings(NOTIFICATION_METRICS, /for \(const outcome of \[([^\]]*)\]\)/),
+      NOTIFICATION_METRICS,
+    ],
+  },
+  susu_checkout_sessions_total: {
+    outcome: [
+      listedStrings(CHECKOUT_METRICS, /CHECKOUT_OUTCOMES = \[([^\]]*)\]/),
+      `${CHECKOUT_METRICS}'s CHECKOUT_OUTCOMES`,
+    ],
+  },
+};
+for (const [metric, labels] of Object.entries(LABEL_VALUES))
+  for (const [label, [values, from]] of Object.entries(labels))
+    if (values.size === 0) problems.push(`${metric}{${label}}: no values read from ${from}`);
+
+/**
+ * What is wrong with the label values of the selectors in an expression: a value (`=`, `!=`)
+ * the code never exports for that metric's label, or a regex (`=~`, `!~`) an alternative of
+ * which matches none of them.
+ */
+export function labelValueProblems(expr) {
+  const out = [];
+  const selector = /([A-Za-z_:][\w:]*)\s*\{([^}]*)\}/g;
+  for (const [, metric, matchers] of expr.matchAll(selector)) {
+    const labels = LABEL_VALUES[metric];
+    if (labels === undefined) continue;
+    for (const [, label, op, value] of matchers.matchAll(/(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)) {
+      const known = labels[label];
+      if (known === undefined || value.includes("$")) continue; // not checked; a Grafana variable
+      const [values, from] = known;
+      const regex = op.endsWith("~");
+      for (const alternative of regex ? value.split("|") : [value]) {
+        const matches = regex
+          ? (() => {
+              try {
+                const re = new RegExp(`^(?:${alternative.replace(/\\\\/g, "\\")})$`);
+                return [...values].some((v) => re.test(v));
+              } catch {
+                return false;
+              }
+            })()
+          : values.has(alternative);
+        if (!matches)
+          out.push(
+            `${metric}{${label}${op}"${value}"}: "${alternative}" is not one of ${from} (${[...values].join(", ")})`,
+          );
+      }
+    }
+  }
+  return out;
+}
+// The label check checks itself first too: each planted value must be refused.
+const labelSelfChecks = [
+  ['susu_rounds{status="payout_blockd"} > 0', 1],
+  ['sum(susu_held_payments{status=~"held|release_blokced"})', 1],
+  ['susu_outbox_effects{status="done"}', 1],
+  ['increase(susu_scheduler_job_runs_total{task="round_timer.payout_dew",outcome="failed"}[1h])', 1],
+  ['susu_scheduler_job_runs_total{task=~"round_timer.*|rounds_timer.*"}', 1],
+  ['susu_marketplace_charges{status="transfer_blocked"} + susu_rounds{status!="payout_blocked"}', 0],
+  ['susu_webhook_events_processed_total{outcome="failed"}', 1],
+  ['susu_scheduler_job_runs_total{task="timer",outcome="unreadable"}', 0],
+  ['increase(susu_stuck_work_total{what="dead_worker_outbox_claim"}[1h])', 1],
+  ['susu_notification_deliveries_total{channel="sms",outcome="bounced"}', 1],
+  ['susu_checkout_sessions_total{outcome=~"completed|expired|abandonned"}', 1],
+];
+for (const [expr, want] of labelSelfChecks) {
+  const got = labelValueProblems(expr);
+  if (got.length !== want) problems.push(`labelValueProblems self-check: ${expr} gave [${got.join("; ")}]`);
+}
+
 // ─── The rules ─────────────────────────────────────────────────────────────
 
 /** Rule blocks of a Prometheus rule file, read line by line (promtool checks the YAML itself). */
@@ -163,6 +328,7 @@ for (const rule of rules) {
   for (const name of metricNames(rule.fields.expr)) {
     if (!known(name)) problems.push(`${where}: metric ${name} is not exported by the apps`);
   }
+  for (const p of labelValueProblems(rule.fields.expr)) problems.push(`${where}: ${p}`);
 }
 for (const alert of alerts) {
   const where = `alert ${alert.name}`;
@@ -218,14 +384,6 @@ for (const file of readdirSync(join(root, RUNBOOKS))) {
 // The metrics their queries name (inside `code`), the scheduler tasks they filter on, and the
 // npm scripts they run. Their API calls are checked against the OpenAPI document by
 // apps/api/test/v1/openapi.test.ts, which needs the app.
-const SCHEDULER_METRICS = "apps/scheduler/src/metrics.ts";
-const taskList = readFileSync(join(root, SCHEDULER_METRICS), "utf8").match(
-  /export const SCHEDULER_TASKS[^=]*=\s*\[([\s\S]*?)\];/,
-);
-if (taskList === null) problems.push(`${SCHEDULER_METRICS}: SCHEDULER_TASKS not found`);
-const tasks = new Set([...(taskList?.[1] ?? "").matchAll(/^\s*"([\w.]+)",/gm)].map((m) => m[1]));
-/** A `task` label value: a listed task, or one of the timers (`<aggregate>_timer.<kind>`, listed from TIMER_KINDS). */
-const knownTask = (task) => tasks.has(task) || /^[a-z_]+_timer\.[a-z_]+$/.test(task);
 const scripts = new Set(
   Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts ?? {}),
 );
@@ -238,18 +396,72 @@ const looksLikeMetric = (name) => /^(susu_|http_|process_|nodejs_|susu:[a-z])/.t
 const isQuery = (code, doc) =>
   /[{([]/.test(code) || (doc.startsWith(`${RUNBOOKS}/`) && /^(susu_|susu:)[\w:]+$/.test(code));
 
+/**
+ * The code of a Markdown text: every line of a fenced block, and every inline span (which may
+ * wrap onto the next line; the line break reads as a space). A span is a run of backticks and
+ * the next run of the same length, as CommonMark pairs them.
+ */
+export function codeOf(text) {
+  const out = [];
+  let prose = [];
+  const flush = () => {
+    const joined = prose.join("\n");
+    prose = [];
+    // A blank line ends a paragraph: no span crosses it.
+    for (const paragraph of joined.split(/\n[ \t]*\n/))
+      for (const m of paragraph.matchAll(/(`+)([\s\S]*?[^`])\1(?!`)/g))
+        out.push(m[2].replace(/\s*\n\s*/g, " ").trim());
+  };
+  let fence;
+  for (const line of text.split("\n")) {
+    const marker = line.match(/^\s*(`{3,}|~{3,})/)?.[1];
+    if (fence === undefined && marker !== undefined) {
+      flush();
+      fence = marker;
+    } else if (
+      fence !== undefined &&
+      marker !== undefined &&
+      marker[0] === fence[0] &&
+      marker.length >= fence.length &&
+      line.trim() === marker
+    ) {
+      fence = undefined;
+    } else if (fence !== undefined) {
+      if (line.trim() !== "") out.push(line.trim());
+    } else prose.push(line);
+  }
+  flush();
+  return out;
+}
+// The Markdown reader checks itself: a fenced block's lines, a span wrapping a line break, a
+// span of two backticks holding one, and no span across a paragraph.
+const codeSelfChecks = [
+  ['a `x{a="b"}` b\n\n```sh\nfoo{a="b"} > 0\nbar\n```\n', ['x{a="b"}', 'foo{a="b"} > 0', "bar"]],
+  ["see `sum by (x)\n(y)` and `z`", ["sum by (x) (y)", "z"]],
+  ["a `` q`r `` b", ["q`r"]],
+  ["a ` b\n\nc `e`", ["e"]],
+];
+for (const [md, want] of codeSelfChecks) {
+  const got = codeOf(md);
+  if (JSON.stringify(got) !== JSON.stringify(want))
+    problems.push(`codeOf self-check: ${JSON.stringify(md)} gave ${JSON.stringify(got)}`);
+}
+
 const operatorDocs = [
   ...readdirSync(join(root, RUNBOOKS))
     .filter((f) => f.endsWith(".md"))
     .map((f) => `${RUNBOOKS}/${f}`),
   "README.md",
+  "apps/api/README.md",
+  "apps/scheduler/README.md",
 ];
 let docQueries = 0;
+let docSpans = 0;
 for (const doc of operatorDocs) {
   const text = readFileSync(join(root, doc), "utf8");
-  // Inline code and fenced blocks alike: a span per pair of backticks.
-  for (const [, code] of text.matchAll(/`([^`\n]+)`/g)) {
-    if (/^npm run\b/.test(code) || /\$\(npm run/.test(code) || /^\$API|^susu /.test(code)) continue;
+  for (const code of codeOf(text)) {
+    docSpans++;
+    if (/^npm run\b/.test(code) || /\$\(npm run/.test(code) || /^\$API|^susu |^curl /.test(code)) continue;
     if (/^[a-z]+:\/\//.test(code)) continue; // a URL
     const names = isQuery(code, doc) ? metricNames(code).filter(looksLikeMetric) : [];
     if (names.length > 0) docQueries++;
@@ -257,20 +469,20 @@ for (const doc of operatorDocs) {
       if (!known(name))
         problems.push(`${doc}: \`${code}\` names metric ${name}, which the apps do not export`);
     }
-    for (const [, op, value] of code.matchAll(/\btask\s*(=~?)\s*"([^"]*)"/g)) {
-      const values = op === "=~" ? value.split("|") : [value];
-      for (const task of values) {
-        if (!knownTask(task))
-          problems.push(
-            `${doc}: \`${code}\`: task "${task}" is not one of ${SCHEDULER_METRICS}'s SCHEDULER_TASKS`,
-          );
-      }
-    }
+    for (const p of labelValueProblems(code)) problems.push(`${doc}: \`${code}\`: ${p}`);
+    // A `task` matcher whatever it selects (a metric the table above does not name, or none).
+    if (!/susu_scheduler_job_(runs_total|duration_seconds_bucket)\s*\{/.test(code))
+      for (const [matcher] of code.matchAll(/\btask\s*(?:=~|!~|!=|=)\s*"[^"]*"/g))
+        for (const p of labelValueProblems(`susu_scheduler_job_runs_total{${matcher}}`))
+          problems.push(`${doc}: \`${code}\`: ${p}`);
   }
   for (const [, script] of text.matchAll(/\bnpm run(?:\s+-s)?\s+([a-z][\w:-]*)/g)) {
     if (!scripts.has(script)) problems.push(`${doc}: \`npm run ${script}\`: package.json has no such script`);
   }
 }
+// A reader that finds no code would pass vacuously.
+if (docSpans < 1000 || docQueries < 60)
+  problems.push(`the documents gave ${docSpans} code spans and ${docQueries} queries: the reader is broken`);
 
 // ─── The dashboard ─────────────────────────────────────────────────────────
 
@@ -292,6 +504,7 @@ for (const panel of allPanels) {
     for (const name of metricNames(target.expr ?? "")) {
       if (!known(name)) problems.push(`${where}: metric ${name} is not exported by the apps or recorded`);
     }
+    for (const p of labelValueProblems(target.expr ?? "")) problems.push(`${where}: ${p}`);
   }
 }
 
@@ -301,7 +514,7 @@ if (problems.length > 0) {
 }
 console.log(
   `alerting references: ${alerts.length} alerts and ${recorded.size} recording rules, ` +
-    `${queries} dashboard queries, ${docQueries} queries in the runbooks and the README, ` +
+    `${queries} dashboard queries, ${docQueries} queries in ${docSpans} code spans and lines of the runbooks and the READMEs, ` +
     `against ${exported.size} metric names from ` +
     `${metricSources.length} source files (${relative(root, join(root, RULES_DIR))}, ${DASHBOARD}, ${RUNBOOKS})`,
 );

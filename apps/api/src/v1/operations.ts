@@ -53,7 +53,7 @@ import {
 //
 // Dismissing sets a parked item aside for good, with a reason: what an operator does when it
 // no longer matters (the object is gone in Stripe) or was dealt with on its aggregate instead
-// (a payout reassigned, a round cancelled, a refund by hand). A parked webhook event becomes
+// (a round cancelled, a refund by hand). A parked webhook event becomes
 // `ignored`, a parked outbox effect `dismissed` (terminal: never run, not done). Either way it
 // leaves the parked count (so the alert on it sees the next parking) and replay-all passes it
 // by; replaying it by id undoes the dismissal. Who, when and why go to the audit log (action
@@ -506,7 +506,7 @@ const dismissOutboxEffectRoute = createRoute({
   tags: ["operations"],
   summary: "Set a parked effect aside for good, with a reason: it becomes `dismissed` (platform operators)",
   description:
-    "For an effect that cannot succeed and was dealt with on its aggregate instead (a payout reassigned, a round cancelled, a refund by hand). `dismissed` is terminal: never claimed or run, not done. It keeps its attempts and last error, leaves `susu_outbox_effects{status=\"parked\"}`, is listed by `?status=dismissed` and is passed by replay-all. Audited (action `dismiss_parked` on `outbox_effect` and on its aggregate, actor `operator:<subject>`, the reason), and its parking's ticket `<effectId>:parked` is resolved with the reason if it is open, in the same write. Undo: `POST /v1/operations/outbox/{effectId}/replay` (it keeps its id, the provider's idempotency key). Only a parked effect: otherwise 409 `outbox_effect_not_parked`, nothing changed.",
+    "For an effect that cannot succeed and was dealt with on its aggregate instead (a round cancelled, a refund by hand). `dismissed` is terminal: never claimed or run, not done. It keeps its attempts and last error, leaves `susu_outbox_effects{status=\"parked\"}`, is listed by `?status=dismissed` and is passed by replay-all. Audited (action `dismiss_parked` on `outbox_effect` and on its aggregate, actor `operator:<subject>`, the reason), and its parking's ticket `<effectId>:parked` is resolved with the reason if it is open, in the same write. Undo: `POST /v1/operations/outbox/{effectId}/replay` (it keeps its id, the provider's idempotency key). Only a parked effect: otherwise 409 `outbox_effect_not_parked`, nothing changed.",
   security: [{ bearer: [] }],
   request: { params: EffectIdParam, ...dismissBody },
   responses: {

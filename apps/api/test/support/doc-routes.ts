@@ -1,5 +1,5 @@
-// The API calls the operators' documents name (the runbooks and the root README), read from
-// their text, to check against the OpenAPI document: a route renamed or a status value
+// The API calls the operators' documents name (the runbooks, the root README and the apps'
+// READMEs), read from their text, to check against the OpenAPI document: a route renamed or a status value
 // dropped would otherwise leave a page an on-call operator follows answering 404 or 400.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,12 +8,12 @@ import { deref, type OpenApiDocument, operationsOf, PUBLIC_V1_PATHS } from "./v1
 /** The repository's root, from apps/api/test/support. */
 export const REPO_ROOT = new URL("../../../../", import.meta.url).pathname;
 
-/** The documents read: every runbook and the root README. */
+/** The documents read: every runbook, the root README and the apps' READMEs. */
 export function operatorDocuments(): { file: string; text: string }[] {
   const runbooks = readdirSync(join(REPO_ROOT, "docs/runbooks"))
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/runbooks/${f}`);
-  return [...runbooks, "README.md"].map((file) => ({
+  return [...runbooks, "README.md", "apps/api/README.md", "apps/scheduler/README.md"].map((file) => ({
     file,
     text: readFileSync(join(REPO_ROOT, file), "utf8"),
   }));
@@ -53,42 +53,117 @@ export interface DocumentedCall {
   readonly method?: string;
   readonly path: string;
   readonly query: readonly (readonly [string, string])[];
+  /** What names it: the command (from `curl`/`susu` or the method word) through the path and query. */
   readonly text: string;
 }
 
-const SEGMENT = "[A-Za-z0-9_.:{}<>…-]+";
-/**
- * A path under /v1, with what says its method before it: `susu -X POST "$API/v1/…"`,
- * `susu "$API/v1/…"` (a GET), `POST /v1/…`, or the bare path (any method); not a file's path
- * (`apps/api/test/v1/…`).
- */
-const CALL = new RegExp(
-  String.raw`(?:(?<curl>susu(?:\s+-X\s+(?<curlMethod>[A-Z]+))?\s+"?\$API)|(?<method>GET|POST|PUT|PATCH|DELETE)\s+\x60?)?` +
-    String.raw`(?<![a-z0-9_/.-])(?<path>/v1(?:/${SEGMENT})+)(?:\?(?<query>[^\s"'\x60)]*))?`,
-  "g",
+/** A path segment: literal characters, a placeholder (`<id>`, `{id}`, `…`) or a shell variable (`$GROUP`, `${GROUP}`). */
+const SEGMENT = String.raw`(?:\$\{[^}\s]*\}|[A-Za-z0-9_.:{}<>…$%-])+`;
+const PATH = new RegExp(String.raw`/v1(?:/${SEGMENT})+(?:\?[^\s"'\x60)]*)?`, "g");
+const METHODS = "GET|POST|PUT|PATCH|DELETE";
+/** The host before a path that makes it a call to susu's API: `$API`, `${API}`, a local address. */
+const SUSU_HOST = /(?:\$API|\$\{API\}|localhost:\d+|127\.0\.0\.1:\d+)$/;
+/** The emulator's (Stripe's) API: not susu's. */
+const STRIPE_HOST = /(?:\$EMU|\$\{EMU\}|api\.stripe\.com)$/;
+/** Prose that names the method before the path: `POST /v1/…`, `` `GET`/`PUT /v1/…` ``, `` `GET`, `PUT /v1/…` ``. */
+const PROSE_METHODS = new RegExp(
+  String.raw`((?:\x60?(?:${METHODS})\x60?\s*[/,]\s*)*\x60?(?:${METHODS}))\s+\x60?$`,
 );
 
-/** Every susu API call the documents name (Stripe's routes left out). */
-export function documentedCalls(): DocumentedCall[] {
+/** The text as logical lines: a line ending in `\` continues on the next (a shell command's). */
+function logicalLines(text: string): { line: string; start: number }[] {
+  const out: { line: string; start: number }[] = [];
+  let start = 0;
+  let current = "";
+  let currentStart = 0;
+  for (const physical of text.split("\n")) {
+    if (current === "") currentStart = start;
+    start += physical.length + 1;
+    if (/\\$/.test(physical)) {
+      current += `${physical.slice(0, -1)} `;
+      continue;
+    }
+    out.push({ line: current + physical, start: currentStart });
+    current = "";
+  }
+  if (current !== "") out.push({ line: current, start: currentStart });
+  return out;
+}
+
+/**
+ * The method of the curl (or `susu`, the runbooks' alias of curl) command around a path: its
+ * `-X`/`--request`, else POST when it sends a body (`-d`, `--data…`, `--json`, `-F`), else GET.
+ */
+function curlMethod(command: string): string {
+  const explicit = command.match(
+    new RegExp(String.raw`(?:^|\s)(?:-[A-Za-z]*X\s*|--request[\s=]+)["']?(${METHODS}|[A-Z]+)\b`),
+  );
+  if (explicit?.[1] !== undefined) return explicit[1];
+  if (
+    /(?:^|\s)(?:-[A-Za-z]*[dF]|--data(?:-raw|-binary|-urlencode)?|--json|--form)(?:[\s=]|['"])/.test(command)
+  )
+    return "POST";
+  return "GET";
+}
+
+/** The calls one text names (Stripe's routes left out). */
+export function callsIn(file: string, text: string): DocumentedCall[] {
   const out: DocumentedCall[] = [];
-  for (const { file, text } of operatorDocuments()) {
-    for (const m of text.matchAll(CALL)) {
-      const g = m.groups ?? {};
-      const path = (g.path ?? "").replace(/[.:,]+$/, "");
-      const first = path.split("/")[2] ?? "";
-      if (STRIPE_RESOURCES.has(first)) continue;
-      const method = g.curl !== undefined ? (g.curlMethod ?? "GET") : g.method;
-      const query = (g.query ?? "")
+  for (const { line } of logicalLines(text)) {
+    for (const m of line.matchAll(PATH)) {
+      const at = m.index ?? 0;
+      const before = line.slice(0, at);
+      const [rawPath = "", rawQuery = ""] = m[0].split("?", 2) as [string, string?];
+      const path = rawPath.replace(/[.:,]+$/, "");
+      const query = (m[0].includes("?") ? rawQuery : "")
+        .replace(/[.:,]+$/, "")
         .split("&")
         .filter((pair) => pair !== "")
         .map((pair): [string, string] => {
-          const [name, value = ""] = pair.split("=");
-          return [name ?? "", value];
+          const [name = "", value = ""] = pair.split("=");
+          return [name, value];
         });
-      out.push({ file, ...(method !== undefined ? { method } : {}), path, query, text: m[0] });
+      const first = path.split("/")[2] ?? "";
+      if (STRIPE_HOST.test(before.replace(/["']$/, "")) || STRIPE_RESOURCES.has(first)) continue;
+      const hosted = SUSU_HOST.test(before.replace(/["']$/, ""));
+      // Not a path of its own: part of a file's path (`apps/api/test/v1/…`) or a word.
+      if (!hosted && /[a-z0-9_/.-]$/.test(before)) continue;
+      const pathAndQuery = m[0].replace(/[.:,]+$/, "");
+      if (hosted) {
+        // The command: from the last `curl`/`susu` before the path to where the command ends.
+        const commands = [...before.matchAll(/(?:^|[\s($\x60"'])(curl|susu)\s/g)];
+        const last = commands.at(-1);
+        if (last === undefined) {
+          out.push({ file, path, query, text: pathAndQuery });
+          continue;
+        }
+        const from = (last.index ?? 0) + last[0].indexOf(last[1] ?? "");
+        const rest = line.slice(at + m[0].length);
+        const end = rest.search(/\x60|\|\s|;|&&|\b(?:curl|susu)\s/);
+        const command = line.slice(from, at + m[0].length) + (end === -1 ? rest : rest.slice(0, end));
+        out.push({
+          file,
+          method: curlMethod(command),
+          path,
+          query,
+          text: line.slice(from, at) + pathAndQuery,
+        });
+        continue;
+      }
+      const prose = before.match(PROSE_METHODS);
+      const methods =
+        prose?.[1] === undefined ? [] : [...prose[1].matchAll(new RegExp(METHODS, "g"))].map((x) => x[0]);
+      if (methods.length === 0) out.push({ file, path, query, text: pathAndQuery });
+      for (const method of methods)
+        out.push({ file, method, path, query, text: `${method} ${pathAndQuery}` });
     }
   }
   return out;
+}
+
+/** Every susu API call the documents name (Stripe's routes left out). */
+export function documentedCalls(): DocumentedCall[] {
+  return operatorDocuments().flatMap(({ file, text }) => callsIn(file, text));
 }
 
 /** A documented value that stands for one (`<id>`, `{date}`, `evt_…`, `$X`, empty), not a literal. */

@@ -7,7 +7,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authed, tokenFor } from "../support/app.js";
-import { documentedCalls, undocumentedCalls } from "../support/doc-routes.js";
+import { callsIn, documentedCalls, undocumentedCalls } from "../support/doc-routes.js";
 import {
   deref,
   type OpenApiDocument,
@@ -47,12 +47,86 @@ describe("the OpenAPI document", () => {
     expect(documented.filter((d) => !registered.includes(d))).toEqual([]);
   });
 
-  it("has every route the runbooks and the README name, with their methods and query values", () => {
+  it("has every route the runbooks and the READMEs name, with their methods and query values", () => {
     const calls = documentedCalls();
     // The reader finds the runbooks' calls at all (a broken pattern would pass vacuously).
     expect(calls.filter((c) => c.file.startsWith("docs/runbooks/")).length).toBeGreaterThan(50);
     expect(calls.filter((c) => c.text.startsWith("susu")).length).toBeGreaterThan(30);
+    // The README's walkthrough calls, each with its method and its whole path (a `$GROUP`
+    // segment cut short would leave `/v1/groups`, which exists).
+    const readme = calls.filter(
+      (c) => c.file === "README.md" && c.method !== undefined && !c.path.includes("…"),
+    );
+    expect(readme.filter((c) => c.text.startsWith("curl")).length).toBeGreaterThanOrEqual(30);
+    expect(readme.filter((c) => c.path.includes("/$")).length).toBeGreaterThanOrEqual(20);
+    expect(readme.length).toBeGreaterThanOrEqual(50);
+    expect(
+      calls.filter((c) => c.file === "apps/api/README.md" && c.method !== undefined).length,
+    ).toBeGreaterThan(80);
     expect(undocumentedCalls(doc, calls)).toEqual([]);
+  });
+
+  it("reads each way the documents write a call, and finds a mistake planted in each", () => {
+    const read = (text: string) =>
+      callsIn("planted.md", text).map(
+        (c) =>
+          `${c.method ?? "*"} ${c.path}${c.query.map(([k, v], i) => `${i === 0 ? "?" : "&"}${k}=${v}`).join("")}`,
+      );
+    const reading: [string, string[]][] = [
+      ['`susu "$API/v1/groups/<groupId>/rounds"`', ["GET /v1/groups/<groupId>/rounds"]],
+      ['`susu -X POST "$API/v1/groups/$GROUP/resume"`', ["POST /v1/groups/$GROUP/resume"]],
+      [
+        '`susu -H "Idempotency-Key: $(uuidgen)" -X POST "$API/v1/held-payments/<id>/owed-payments" -d \'{}\'`',
+        ["POST /v1/held-payments/<id>/owed-payments"],
+      ],
+      [
+        "curl -sf -X POST $API/v1/groups/$GROUP/activate -H 'A: b' | jq .",
+        ["POST /v1/groups/$GROUP/activate"],
+      ],
+      [
+        `curl -sf "$API/v1/groups/\${GROUP}/audit?limit=20" | jq .`,
+        ["GET /v1/groups/$" + "{GROUP}/audit?limit=20"],
+      ],
+      ["X=$(curl -sf $API/v1/groups -H 'A: b' \\\n  -d '{\"name\":\"x\"}' | jq -r .id)", ["POST /v1/groups"]],
+      [
+        "curl -sf $API/v1/groups/$GROUP | jq . && curl -s -X POST $API/v1/groups/$GROUP/pause",
+        ["GET /v1/groups/$GROUP", "POST /v1/groups/$GROUP/pause"],
+      ],
+      ["(an admin may also open it with `POST /v1/groups/$GROUP/rounds`)", ["POST /v1/groups/$GROUP/rounds"]],
+      [
+        "`GET`/`PUT /v1/people/{personId}/notification-settings`",
+        [
+          "GET /v1/people/{personId}/notification-settings",
+          "PUT /v1/people/{personId}/notification-settings",
+        ],
+      ],
+      ["the aggregate `/v1/held-payments/<id>`", ["* /v1/held-payments/<id>"]],
+      [
+        "curl -sf -X POST $EMU/v1/setup_intents/$SETUP/confirm -d 'a=b'; see apps/api/test/v1/openapi.test.ts",
+        [],
+      ],
+    ];
+    for (const [text, want] of reading) expect(read(text), text).toEqual(want);
+    // Each planted call is read (one call) and is wrong (one problem).
+    const planted = [
+      '`susu "$API/v1/groups/$GROUP/activatez"`',
+      'curl -sf "$API/v1/groups/$GROUP/ledger/transactionz?limit=10"',
+      'curl -sf "$API/v1/groups/$GROUP/ledger/transactions?limitz=10"',
+      '`susu "$API/v1/operations/outbox?status=parkd"`',
+      "curl -sf -X DELETE $API/v1/groups/$GROUP/pausez",
+      "curl -sf -X DELETE $API/v1/groups/$GROUP/pause",
+      '`susu -X POST "$API/v1/groups/$GROUP/resumez"`',
+      '`susu -H "Idempotency-Key: $(uuidgen)" -X PUT "$API/v1/held-payments/<id>/owed-payments"`',
+      `curl -sf $API/v1/groups/\${GROUP}/activate -H 'A: b'`,
+      "curl -sf $API/v1/groups/$GROUP -d '{}'",
+      "(an admin may also open it with `POST /v1/groups/$GROUP/roundz`)",
+      "`DELETE /v1/groups/{groupId}/rounds`",
+    ];
+    for (const text of planted) {
+      const calls = callsIn("planted.md", text);
+      expect(calls, text).toHaveLength(1);
+      expect(undocumentedCalls(doc, calls), text).toHaveLength(1);
+    }
   });
 
   it("gives every operation the bearer requirement, a 4xx problem response and a described body", () => {
