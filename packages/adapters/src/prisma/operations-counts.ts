@@ -87,7 +87,6 @@ export class PrismaOperationsCounts {
     );
   }
 
-  /** Support tickets by status. */
   /**
    * The end of the last day the scheduler's daily reconciliation reconciled (its newest
    * report), or undefined before its first run: what `susu_reconciliation_days_behind` reads.
@@ -109,6 +108,7 @@ export class PrismaOperationsCounts {
     return row?.occurredAt.getTime();
   }
 
+  /** Support tickets by status. */
   ticketsByStatus(): Promise<readonly StatusCount[]> {
     return this.#counts(
       this.prisma
