@@ -115,15 +115,17 @@ export function refuseUnlessOperator(c: Context, principal: Principal): Response
 }
 
 /**
- * Checks the caller is a platform admin (what only a person may do to the books: a ledger
- * adjustment): others get 403 `operator_only`, service tokens 403 `admin_only`.
+ * Checks the caller is a platform admin (what only a person may do to the books or to money
+ * owed: a ledger adjustment, setting parked work aside for good): others get 403
+ * `operator_only`, service tokens 403 `admin_only` with `detail`.
  */
-export function refuseUnlessAdmin(c: Context, principal: Principal): Response | undefined {
+export function refuseUnlessAdmin(
+  c: Context,
+  principal: Principal,
+  detail = "only platform admins may adjust the ledger (a service token may not)",
+): Response | undefined {
   return (
-    refuseUnlessOperator(c, principal) ??
-    (isPlatformAdmin(principal)
-      ? undefined
-      : adminOnly(c, "only platform admins may adjust the ledger (a service token may not)"))
+    refuseUnlessOperator(c, principal) ?? (isPlatformAdmin(principal) ? undefined : adminOnly(c, detail))
   );
 }
 

@@ -23,7 +23,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { HttpMetrics } from "../http/metrics.js";
 import { NUL_FREE } from "../input.js";
 import { problem, useCaseProblem } from "../problem.js";
-import { refuseUnlessOperator } from "./authz.js";
+import { refuseUnlessAdmin, refuseUnlessOperator } from "./authz.js";
 import { type V1Env, v1Router } from "./context.js";
 import { PageQuerySchema, pageSchema } from "./pagination.js";
 import {
@@ -187,6 +187,7 @@ const ResolveSchema = z
   .openapi("ResolveTicket");
 
 const operatorOnly = forbiddenResponse(["operator_only"]);
+const adminOnly = forbiddenResponse(["operator_only", "admin_only"]);
 
 const listTicketsRoute = createRoute({
   method: "get",
@@ -485,7 +486,8 @@ const dismissWebhookEventRoute = createRoute({
   method: "post",
   path: "/operations/webhook-events/{eventId}/dismiss",
   tags: ["operations"],
-  summary: "Set a parked event aside for good, with a reason: it becomes `ignored` (platform operators)",
+  summary:
+    "Set a parked event aside for good, with a reason: it becomes `ignored` (platform admins; a service token: 403 `admin_only`)",
   description:
     'For an event that no longer matters (the object it is about is gone in Stripe). It keeps its attempts and last error, leaves `susu_webhook_events{status="parked"}` and is passed by replay-all. Audited (action `dismiss_parked` on `webhook_event`, actor `operator:<subject>`, the reason), and its parking\'s ticket `webhook:<eventId>:parked` is resolved with the reason if it is open, in the same write. Undo: `POST /v1/operations/webhook-events/{eventId}/replay`. Only a parked event: otherwise 409 `webhook_event_not_parked`, nothing changed.',
   security: [{ bearer: [] }],
@@ -494,7 +496,7 @@ const dismissWebhookEventRoute = createRoute({
     200: json(DismissalSchema, "The event is ignored"),
     ...postResponses,
     ...dismissBadRequest,
-    ...operatorOnly,
+    ...adminOnly,
     ...notFoundResponse(["webhook_event_not_found"]),
     ...conflictResponse(["webhook_event_not_parked", "idempotency_key_in_use"]),
   },
@@ -504,7 +506,8 @@ const dismissOutboxEffectRoute = createRoute({
   method: "post",
   path: "/operations/outbox/{effectId}/dismiss",
   tags: ["operations"],
-  summary: "Set a parked effect aside for good, with a reason: it becomes `dismissed` (platform operators)",
+  summary:
+    "Set a parked effect aside for good, with a reason: it becomes `dismissed` (platform admins; a service token: 403 `admin_only`)",
   description:
     "For an effect that cannot succeed and was dealt with on its aggregate instead (a round cancelled, a refund by hand). `dismissed` is terminal: never claimed or run, not done. It keeps its attempts and last error, leaves `susu_outbox_effects{status=\"parked\"}`, is listed by `?status=dismissed` and is passed by replay-all. Audited (action `dismiss_parked` on `outbox_effect` and on its aggregate, actor `operator:<subject>`, the reason), and its parking's ticket `<effectId>:parked` is resolved with the reason if it is open, in the same write. Undo: `POST /v1/operations/outbox/{effectId}/replay` (it keeps its id, the provider's idempotency key). Only a parked effect: otherwise 409 `outbox_effect_not_parked`, nothing changed.",
   security: [{ bearer: [] }],
@@ -513,7 +516,7 @@ const dismissOutboxEffectRoute = createRoute({
     200: json(DismissalSchema, "The effect is dismissed"),
     ...postResponses,
     ...dismissBadRequest,
-    ...operatorOnly,
+    ...adminOnly,
     ...notFoundResponse(["outbox_effect_not_found"]),
     ...conflictResponse(["outbox_effect_not_parked", "idempotency_key_in_use"]),
   },
@@ -558,6 +561,13 @@ async function dismissParked(
   clock: Clock,
   store: Pick<OutboxOperations, "dismissParked">,
 ) {
+  // A dismissed payout, refund or event is money nobody moves any more: a platform admin's call.
+  const refused = refuseUnlessAdmin(
+    c,
+    c.get("principal"),
+    "only platform admins may set parked work aside for good (a service token may not)",
+  );
+  if (refused !== undefined) return refused;
   const dismissal: ParkedDismissal = { by: c.get("principal").subject, reason, at: clock.now() };
   const result = await store.dismissParked(id, dismissal);
   if (result.isErr()) return useCaseProblem(c, result.error);

@@ -370,11 +370,11 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/operations/webhook-events": operatorOnly,
   "POST /v1/operations/webhook-events/{eventId}/replay": operatorOnlyMissing,
   "POST /v1/operations/webhook-events/replay": operatorOnly,
-  "POST /v1/operations/webhook-events/{eventId}/dismiss": operatorOnlyMissing,
+  "POST /v1/operations/webhook-events/{eventId}/dismiss": { ...operatorOnlyMissing, service: "adminOnly" },
   "GET /v1/operations/outbox": operatorOnly,
   "POST /v1/operations/outbox/{effectId}/replay": operatorOnlyMissing,
   "POST /v1/operations/outbox/replay": operatorOnly,
-  "POST /v1/operations/outbox/{effectId}/dismiss": operatorOnlyMissing,
+  "POST /v1/operations/outbox/{effectId}/dismiss": { ...operatorOnlyMissing, service: "adminOnly" },
   // ledger adjustments: operators list them, platform admins post them (a service token: 403
   // admin_only; the matrix sends no Idempotency-Key, which this POST requires: 400 for the admin)
   "GET /v1/operations/ledger/adjustments": operatorOnly,

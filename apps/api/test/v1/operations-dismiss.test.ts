@@ -41,6 +41,7 @@ let desk: PrismaSupportDesk;
 let deps: UseCaseDeps;
 let admin: string;
 let service: string;
+let tool: string;
 let member: string;
 
 beforeAll(async () => {
@@ -57,7 +58,9 @@ beforeAll(async () => {
     http,
   });
   admin = await tokenFor("ops_ana", ["admin"]);
-  service = await tokenFor("ops_tool", ["service"]);
+  service = await tokenFor("ops_app", ["service"]);
+  // A second platform admin, the one who dismisses in most tests below.
+  tool = await tokenFor("ops_tool", ["admin"]);
   member = await tokenFor("ana");
   const group = anActiveGroup({ id: "grp_dis" });
   ok(
@@ -181,8 +184,18 @@ describe("dismissing a parked webhook event", () => {
     await parkEvents(["evt_d1", "evt_d2", "evt_d3"]);
   });
 
-  it("is for platform operators only: anonymous 401, a member 403, and nothing changes", async () => {
+  it("is for platform admins only: anonymous 401, a member 403, a service token 403 admin_only, and nothing changes", async () => {
     const path = "/v1/operations/webhook-events/evt_d1/dismiss";
+    // A service token (a client app's backend) sees parked work but may not set it aside.
+    const byService = await app.request(path, authed(service, "POST", { reason: REASON }));
+    expect(byService.status).toBe(403);
+    expect(((await byService.json()) as Problem).code).toBe("admin_only");
+    const byServiceToOutbox = await app.request(
+      "/v1/operations/outbox/any_effect/dismiss",
+      authed(service, "POST", { reason: REASON }),
+    );
+    expect(byServiceToOutbox.status).toBe(403);
+    expect(((await byServiceToOutbox.json()) as Problem).code).toBe("admin_only");
     const anonymous = await app.request(path, {
       method: "POST",
       body: JSON.stringify({ reason: REASON }),
@@ -281,7 +294,7 @@ describe("dismissing a parked webhook event", () => {
   it("answers 409 webhook_event_not_parked for an event not parked, 404 for an unknown one", async () => {
     const again = await app.request(
       "/v1/operations/webhook-events/evt_d1/dismiss",
-      authed(service, "POST", { reason: "again" }),
+      authed(tool, "POST", { reason: "again" }),
     );
     expect(again.status).toBe(409);
     expect(((await again.json()) as Problem).code).toBe("webhook_event_not_parked");
@@ -299,7 +312,7 @@ describe("dismissing a parked webhook event", () => {
 
   it("with an Idempotency-Key answers the first dismissal again, and changes nothing more", async () => {
     const init = () =>
-      authed(service, "POST", { reason: "duplicate of evt_d1" }, { "idempotency-key": "dis-2" });
+      authed(tool, "POST", { reason: "duplicate of evt_d1" }, { "idempotency-key": "dis-2" });
     const first = await app.request("/v1/operations/webhook-events/evt_d2/dismiss", init());
     expect(first.status).toBe(200);
     const again = await app.request("/v1/operations/webhook-events/evt_d2/dismiss", init());
@@ -389,7 +402,7 @@ describe("dismissing a parked outbox effect", () => {
     clock.advance(60_000);
     const res = await app.request(
       `/v1/operations/outbox/${ids[0]}/dismiss`,
-      authed(service, "POST", { reason: REASON }),
+      authed(tool, "POST", { reason: REASON }),
     );
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await res.json()).toEqual({
