@@ -108,6 +108,21 @@ function adminOnly(
   return problem(c, 403, "admin_only", detail);
 }
 
+/**
+ * Checks the caller is a person (a token with role `member` or `admin`): what only a person
+ * may do as themselves, such as creating or joining a group, whose pots go to members. A
+ * `service` token acts for an app and sees every group id, so it gets 403 `person_only`.
+ */
+export function refusePersonOnly(c: Context, principal: Principal): Response | undefined {
+  if (principal.roles.includes("member") || principal.roles.includes("admin")) return undefined;
+  return problem(
+    c,
+    403,
+    "person_only",
+    "only a person may create or join a group (a service token acts for an app, not a person)",
+  );
+}
+
 /** Checks the caller is a platform operator (operations routes); others get 403 `operator_only`. */
 export function refuseUnlessOperator(c: Context, principal: Principal): Response | undefined {
   if (isPlatformOperator(principal)) return undefined;

@@ -14,7 +14,7 @@ import type { ResultAsync } from "neverthrow";
 import { NUL_FREE } from "../input.js";
 import { useCaseProblem } from "../problem.js";
 import { groupView, groupViewOf } from "../views.js";
-import { refuseGroup } from "./authz.js";
+import { refuseGroup, refusePersonOnly } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { adminGroupCommand, groupAdminForbidden } from "./group-commands.js";
@@ -23,6 +23,7 @@ import {
   commonResponses,
   conflictResponse,
   DisplayNameSchema,
+  forbiddenResponse,
   GroupIdParam,
   json,
   notFoundResponse,
@@ -116,6 +117,7 @@ const createGroupRoute = createRoute({
   responses: {
     201: json(GroupViewSchema, "The group, forming"),
     ...postResponses,
+    ...forbiddenResponse(["person_only"]),
     ...unprocessableResponse([
       "invalid_group",
       "invalid_time_zone",
@@ -287,6 +289,8 @@ export function groupsV1(deps: V1Deps) {
 
   app.openapi(createGroupRoute, async (c) => {
     const principal = c.get("principal");
+    const notPerson = refusePersonOnly(c, principal);
+    if (notPerson !== undefined) return notPerson;
     const { rotationsPlanned, displayName, startsAt, timeZone, ...rest } = c.req.valid("json");
     // The creator's readiness comes with the group (their person was read for the commit).
     const created = await useCases

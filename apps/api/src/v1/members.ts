@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import type { ResultAsync } from "neverthrow";
 import { problem, useCaseProblem } from "../problem.js";
 import { groupViewOf } from "../views.js";
-import { groupActorOf, membershipOf, refuseGroup, refuseUnlessMember } from "./authz.js";
+import { groupActorOf, membershipOf, refuseGroup, refusePersonOnly, refuseUnlessMember } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { adminGroupCommand, groupAdminForbidden } from "./group-commands.js";
@@ -94,6 +94,7 @@ const joinRoute = createRoute({
   responses: {
     201: json(MemberViewSchema, "The new membership"),
     ...postResponses,
+    ...forbiddenResponse(["person_only"]),
     ...groupNotFound,
     ...conflictResponse(["member_exists", "too_many_members", "group_not_active", "version_conflict"]),
     ...unprocessableResponse(["invalid_person"]),
@@ -273,6 +274,8 @@ export function membersV1(deps: V1Deps) {
 
   app.openapi(joinRoute, async (c) => {
     const principal = c.get("principal");
+    const notPerson = refusePersonOnly(c, principal);
+    if (notPerson !== undefined) return notPerson;
     const { groupId } = c.req.valid("param");
     const { displayName } = c.req.valid("json");
     // People join at the same time (an invitation shared in a chat): a lost race is retried.

@@ -33,7 +33,7 @@ import { type Caller, makeWorlds, type World, worldApp } from "../support/world.
  *   other than 401 and 403 (a 404 for the missing ticket, event or effect);
  * - `hidden`: 404 with a `*_not_found` code, the same answer as for something that does not exist;
  * - `notAdmin`: 403 `not_group_admin`; `operatorOnly`: 403 `operator_only`; `adminOnly`: 403 `admin_only`;
- *   `notRequester`: 403 `not_requester`;
+ *   `notRequester`: 403 `not_requester`; `personOnly`: 403 `person_only`;
  * - `anon`: 401 `unauthenticated`.
  */
 type Expect =
@@ -46,6 +46,7 @@ type Expect =
   | "operatorOnly"
   | "adminOnly"
   | "notRequester"
+  | "personOnly"
   | "anon";
 
 /** One row: what each caller gets, and optionally the body to send. */
@@ -184,7 +185,8 @@ const operatorOnMarketplaceCharge: Row = {
  */
 const MATRIX: Readonly<Record<string, Row>> = {
   // groups
-  "POST /v1/groups": anyPerson,
+  // A service token is an app, not a person: it neither creates nor joins groups.
+  "POST /v1/groups": { ...anyPerson, service: "personOnly" },
   "GET /v1/groups": anyPerson,
   "GET /v1/groups/{groupId}": seeGroup,
   "PATCH /v1/groups/{groupId}": adminGroup,
@@ -200,6 +202,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
     member: "allowed",
     groupAdmin: "allowed",
     platformAdmin: "allowed",
+    service: "personOnly",
   },
   "GET /v1/groups/{groupId}/members/{memberId}": seeGroup,
   // A member leaves for themselves; admins may remove members only while the group forms
@@ -523,6 +526,8 @@ function matches(expected: Expect, { status, code }: Answer): boolean {
       return status === 403 && code === "admin_only";
     case "notRequester":
       return status === 403 && code === "not_requester";
+    case "personOnly":
+      return status === 403 && code === "person_only";
     case "anon":
       return status === 401 && code === "unauthenticated";
   }
