@@ -88,5 +88,6 @@ export function stripeEndpointOf(
 export function stripeAddressOf(url: string | undefined): string {
   if (url === undefined) return "https://api.stripe.com";
   const { host, port, protocol } = stripeEndpointOf(url);
-  return `${protocol}://${host?.includes(":") ? `[${host}]` : host}:${port}`;
+  // The URL parser keeps an IPv6 host in its brackets (`[::1]`).
+  return `${protocol}://${host}:${port}`;
 }
