@@ -9,9 +9,12 @@ import { MINT_TTL_MAX_SECONDS, mintToken, ROLES, type Role } from "../src/http/a
 const usage = `usage: npm run -s token -- --sub <person id> [--role ${ROLES.join("|")}]... [--ttl <seconds>]
   Roles: member (the default: a person, who acts as themselves and on the groups they admin);
   service (a client app's backend or an operator tool: sees what operators see, may scrape
-  /metrics, but is refused 403 admin_only the commands only a platform admin gives on what is
-  not its own: a group's, a round's or a member's admin commands, money on someone's payment,
-  ledger adjustments, plans); admin (a platform admin, a person: all of that).
+  /metrics, asks for held payments and charges for its users, but is refused 403 admin_only
+  the commands only a platform admin gives on what is not its own: a group's, a round's or a
+  member's admin commands, money on someone's payment, ledger adjustments, plans, setting
+  parked work aside, resolving tickets; and, being no person, 403 person_only what a person
+  does as themselves: creating or joining a group, /v1/people/me, subscribing, paying or being
+  paid as itself); admin (a platform admin, a person: all of that).
   SUSU_JWT_SECRET (at least 32 characters) is the API's secret; unset, the secret \`npm start\`
   made for the embedded defaults is used (SUSU_JWT_SECRET_FILE, default .data/jwt-secret).`;
 

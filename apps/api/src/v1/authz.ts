@@ -8,7 +8,7 @@ import type {
   Member,
 } from "@susu/domain";
 import type { Context } from "hono";
-import type { Principal } from "../http/auth.js";
+import { CALLER_ALIAS, type Principal } from "../http/auth.js";
 import { problem } from "../problem.js";
 
 // Authorisation, in one place. People act as themselves (the token's subject is their
@@ -16,7 +16,9 @@ import { problem } from "../problem.js";
 // it and whoever it pays; platform admins (role `admin`) and operator tools (role
 // `service`) see everything, but of them only platform admins command what is not theirs
 // (a group's, a round's or a member's admin command, money on someone's payment): a service
-// token gets 403 `admin_only`. What a caller may not see is a 404 —
+// token gets 403 `admin_only`. A service token is no person either: what a person does as
+// themselves (`me` in /v1/people paths, subscribing, paying or being paid) it gets 403
+// `person_only`. What a caller may not see is a 404 —
 // the same answer as for something that does not exist, so nothing leaks; an action on
 // something they may see but not do is a 403 with a code.
 
@@ -80,6 +82,18 @@ function commandsGroup(principal: Principal, group: Group): boolean {
   return isPlatformAdmin(principal) || membershipOf(principal, group)?.role === "admin";
 }
 
+/**
+ * The person a `/v1/people/{personId}` path names: `me` ({@link CALLER_ALIAS}) is the caller
+ * as a person. A caller that is not one (a `service` token: an app) gets 403 `person_only` on
+ * every `me` route, reads included, whatever person row its subject may have: there is no
+ * person behind it to read or act for. (It reads a person it names by id, as operators do.)
+ * Returns the person's id, or the refusal to send.
+ */
+export function personInPath(c: Context, principal: Principal, personId: string): string | Response {
+  if (personId !== CALLER_ALIAS) return personId;
+  return refusePersonOnly(c, principal, PERSON_ONLY_DETAIL.self) ?? principal.subject;
+}
+
 /** Checks the caller may act on a person's own resources (onboarding, readiness): themselves or an operator. */
 export function refusePerson(c: Context, principal: Principal, personId: string): Response | undefined {
   if (principal.subject === personId || isPlatformOperator(principal)) return undefined;
@@ -108,19 +122,33 @@ function adminOnly(
   return problem(c, 403, "admin_only", detail);
 }
 
+/** Whether the caller is a person: a token with role `member` or `admin` (a `service` token alone is an app's). */
+export function isPerson(principal: Principal): boolean {
+  return principal.roles.includes("member") || principal.roles.includes("admin");
+}
+
+/** The details of the 403 `person_only` a service token gets, by what it tried. */
+export const PERSON_ONLY_DETAIL = {
+  group: "only a person may create or join a group (a service token acts for an app, not a person)",
+  self: "only a person may act as themselves: `me`, their onboarding, saved payment methods, payouts, notification settings, entitlements and memberships (a service token acts for an app, not a person)",
+  payment:
+    "only a person may pay as a customer or be paid as a seller (a service token acts for an app, not a person)",
+} as const;
+
 /**
- * Checks the caller is a person (a token with role `member` or `admin`): what only a person
- * may do as themselves, such as creating or joining a group, whose pots go to members. A
- * `service` token acts for an app and sees every group id, so it gets 403 `person_only`.
+ * Checks the caller is a person (a token with role `member` or `admin`, {@link isPerson}): what
+ * only a person may do as themselves — create or join a group, whose pots go to members; set
+ * up debits, payouts and cards, settings and memberships as `me`; pay as a customer or be paid
+ * as a seller. A `service` token acts for an app (several may hold one, and it sees every
+ * group id and person), so it gets 403 `person_only` with `detail`.
  */
-export function refusePersonOnly(c: Context, principal: Principal): Response | undefined {
-  if (principal.roles.includes("member") || principal.roles.includes("admin")) return undefined;
-  return problem(
-    c,
-    403,
-    "person_only",
-    "only a person may create or join a group (a service token acts for an app, not a person)",
-  );
+export function refusePersonOnly(
+  c: Context,
+  principal: Principal,
+  detail: string = PERSON_ONLY_DETAIL.group,
+): Response | undefined {
+  if (isPerson(principal)) return undefined;
+  return problem(c, 403, "person_only", detail);
 }
 
 /** Checks the caller is a platform operator (operations routes); others get 403 `operator_only`. */
@@ -177,11 +205,26 @@ export function refuseUnlessMember(
 /**
  * Checks the caller is the person themselves: what only they may start (a debit set-up's
  * client secret, a payout onboarding link, which act as them) is a 404 for anyone else,
- * platform operators included.
+ * platform operators included. A `service` token naming its own subject is no person: 403
+ * `person_only` (its subject may have a person row, from before service tokens were refused
+ * groups, or be a person's id by chance).
  */
 export function refuseUnlessSelf(c: Context, principal: Principal, personId: string): Response | undefined {
-  if (principal.subject === personId) return undefined;
-  return problem(c, 404, "person_not_found", `no person ${personId}`);
+  if (principal.subject !== personId) return problem(c, 404, "person_not_found", `no person ${personId}`);
+  return refusePersonOnly(c, principal, PERSON_ONLY_DETAIL.self);
+}
+
+/**
+ * Checks a payment's parties: a `service` token may ask for a payment for its users, but not
+ * name its own subject as the customer who pays or a seller who is paid (403 `person_only`).
+ */
+export function refusePayingAsItself(
+  c: Context,
+  principal: Principal,
+  parties: readonly string[],
+): Response | undefined {
+  if (!parties.includes(principal.subject)) return undefined;
+  return refusePersonOnly(c, principal, PERSON_ONLY_DETAIL.payment);
 }
 
 /**

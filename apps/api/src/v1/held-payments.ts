@@ -27,7 +27,9 @@ import {
   heldPaymentAccess,
   heldPaymentListScopes,
   isPlatformOperator,
+  PERSON_ONLY_DETAIL,
   refuseHeldPayment,
+  refusePayingAsItself,
 } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
@@ -463,7 +465,7 @@ const createRouteDef = createRoute({
   tags: TAGS,
   summary: "Ask for a held payment for one of your bookings (anyone with a token; you are its requester)",
   description:
-    "The payment waits for the customer on a Stripe Checkout page (`checkout.url`, once the session exists). One payment per caller and `clientReference`: the same request again answers 200 with the payment made the first time; the reference with other terms is 409 `client_reference_reused`. Payment attempts are limited per person (the caller, unless a `service` token) and per customer email: over a limit, 429 `payment_attempts_exceeded` with `Retry-After`, and nothing is stored; the same request again is not counted twice.",
+    "The payment waits for the customer on a Stripe Checkout page (`checkout.url`, once the session exists). A `service` token asks for its users' sellers; naming its own subject as the seller is 403 `person_only` (an app is paid as no seller). One payment per caller and `clientReference`: the same request again answers 200 with the payment made the first time; the reference with other terms is 409 `client_reference_reused`. Payment attempts are limited per person (the caller, unless a `service` token) and per customer email: over a limit, 429 `payment_attempts_exceeded` with `Retry-After`, and nothing is stored; the same request again is not counted twice.",
   security: [{ bearer: [] }],
   request: { body: body(CreateHeldPaymentSchema) },
   responses: {
@@ -474,6 +476,9 @@ const createRouteDef = createRoute({
     ),
     ...postResponses,
     ...paymentAttemptResponses,
+    ...problemExamples(403, "A service token named its own subject as the seller.", {
+      person_only: PERSON_ONLY_DETAIL.payment,
+    }),
     ...conflicts({
       client_reference_reused: "client reference booking_42 is held payment hp_1, asked for with other terms",
       seller_not_onboarded: "seller sam has no connected account to be paid into",
@@ -745,6 +750,9 @@ export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPayme
   app.openapi(createRouteDef, async (c) => {
     const principal = c.get("principal");
     const input = c.req.valid("json");
+    // Before the attempt is counted: an app's token is paid as no seller.
+    const selfPaid = refusePayingAsItself(c, principal, [input.sellerId]);
+    if (selfPaid !== undefined) return selfPaid;
     const fee: PlatformFee =
       "rateBps" in input.fee
         ? { kind: "rate", basisPoints: input.fee.rateBps }

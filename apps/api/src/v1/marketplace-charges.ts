@@ -25,8 +25,10 @@ import {
   type MarketplaceChargeFilter,
   marketplaceChargeAccess,
   marketplaceChargeListScopes,
+  PERSON_ONLY_DETAIL,
   refuseChargingCustomer,
   refuseMarketplaceCharge,
+  refusePayingAsItself,
 } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
@@ -422,7 +424,7 @@ const CreateMarketplaceChargeSchema = z
     customer: z.object({
       personId: PersonIdSchema.openapi({
         description:
-          "Who pays: a susu person with a Stripe customer; yourself unless you are a platform service",
+          "Who pays: a susu person with a Stripe customer; yourself unless you are a platform service (which names one of its users, never itself: 403 `person_only`)",
         example: "cy",
       }),
       email: z.email().max(254).openapi({ example: "cy@example.com" }),
@@ -498,7 +500,7 @@ const createRouteDef = createRoute({
   path: "/marketplace-charges",
   tags: TAGS,
   summary:
-    "Charge a customer for an activity, paying its seller at once or splitting among co-hosts (the customer, or a platform service for them)",
+    "Charge a customer for an activity, paying its seller at once or splitting among co-hosts (the customer, or a platform service for them: never as its own subject, 403 `person_only`)",
   description:
     "Stripe makes the PaymentIntent moments after (`payment.status` leaves `pending`): a saved card is charged off session; a new card, or 3-D Secure, leaves the charge `requires_action` with `payment.clientSecret` for Stripe.js. One charge per caller and `clientReference`: the same request again answers 200 with the charge made the first time; the reference with other terms is 409 `client_reference_reused`. Payment attempts are limited per person (the caller unless a `service` token, and the customer), per saved card and per customer email: over a limit, 429 `payment_attempts_exceeded` with `Retry-After`, and nothing is stored; the same request again is not counted twice.",
   security: [{ bearer: [] }],
@@ -511,9 +513,14 @@ const createRouteDef = createRoute({
     ),
     ...postResponses,
     ...paymentAttemptResponses,
-    ...problemExamples(403, "Not allowed to charge this customer.", {
-      not_customer: "only the customer themselves or a platform service may charge a customer",
-    }),
+    ...problemExamples(
+      403,
+      "Not allowed to charge this customer, or a service token named its own subject as the customer or a seller.",
+      {
+        not_customer: "only the customer themselves or a platform service may charge a customer",
+        person_only: PERSON_ONLY_DETAIL.payment,
+      },
+    ),
     ...problemExamples(
       404,
       "A `saved_card` that is not a card the customer saved through susu and still has (an id never saved, such as Stripe's test token `pm_card_visa`, somebody else's, a removed card, a BECS account). Nothing is stored, Stripe is not asked and the attempt is not counted.",
@@ -769,7 +776,12 @@ export function marketplaceChargesV1(deps: V1Deps) {
   app.openapi(createRouteDef, async (c) => {
     const principal = c.get("principal");
     const input = c.req.valid("json");
-    const refused = refuseChargingCustomer(c, principal, input.customer.personId);
+    // An app's token charges its customers and pays their sellers, never itself as either.
+    const refused =
+      refusePayingAsItself(c, principal, [
+        input.customer.personId,
+        ...input.sellers.map((s) => s.personId),
+      ]) ?? refuseChargingCustomer(c, principal, input.customer.personId);
     if (refused !== undefined) return refused;
     const fee: MarketplaceFee =
       "rateBps" in input.fee

@@ -14,7 +14,13 @@ import {
 } from "@susu/domain";
 import type { Context, MiddlewareHandler } from "hono";
 import { problem, providerProblem, useCaseProblem } from "../problem.js";
-import { isPlatformOperator, refusePerson } from "./authz.js";
+import {
+  isPlatformOperator,
+  PERSON_ONLY_DETAIL,
+  personInPath,
+  refusePerson,
+  refusePersonOnly,
+} from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
@@ -35,7 +41,9 @@ import {
 // change and archive them) and a person's own subscription (subscribe with a saved card or
 // through Stripe Checkout, read, change plan with proration, cancel now or at period end,
 // resume). What Stripe then does (trials, renewals, failed payments, lapses) arrives by
-// webhook; the subscription's `status` says where it stands.
+// webhook; the subscription's `status` says where it stands. A membership is a person's: a
+// service token (an app) gets 403 `person_only` for subscribing, listing "mine", and its own
+// subject's membership commands (it reads anyone's, as operators do).
 
 const TAGS = ["memberships"];
 const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
@@ -320,6 +328,10 @@ const planNotFound = problemExamples(404, "No such plan.", { plan_not_found: "no
 const subscriptionNotFound = problemExamples(404, "No such subscription, or not yours.", {
   subscription_not_found: "no subscription mbr_1",
 });
+/** A membership is a person's: a service token (an app) acting as one gets 403 `person_only`. */
+const personOnly = problemExamples(403, "A service token is an app's, not a person's.", {
+  person_only: PERSON_ONLY_DETAIL.self,
+});
 
 const PersonEntitlementsSchema = z
   .object({
@@ -339,6 +351,7 @@ const getEntitlementsRoute = createRoute({
   responses: {
     200: json(PersonEntitlementsSchema, "The person's entitlements"),
     ...commonResponses,
+    ...personOnly,
     ...notFoundResponse(["person_not_found"]),
   },
 });
@@ -435,7 +448,8 @@ const subscribeRoute = createRoute({
   method: "post",
   path: "/subscriptions",
   tags: TAGS,
-  summary: "Subscribe yourself to a plan, with a saved card or through Stripe Checkout",
+  summary:
+    "Subscribe yourself to a plan, with a saved card or through Stripe Checkout (a person; a service token: 403 `person_only`)",
   description:
     "Exactly one of `paymentMethodId` and `checkout`. With a saved card Stripe charges the first invoice at once (or starts the trial); a decline or 3-D Secure leaves the subscription `incomplete` and an e-mail says what to do. Through Checkout, `checkoutUrl` appears once Stripe made the page. A person with no Stripe customer yet gets one first (once per person, however often the request is repeated).",
   security: [{ bearer: [] }],
@@ -443,6 +457,7 @@ const subscribeRoute = createRoute({
   responses: {
     201: json(SubscriptionSchema, "The subscription, `incomplete` until Stripe reports it"),
     ...postResponses,
+    ...personOnly,
     ...problemExamples(
       404,
       "No such person or plan, or `paymentMethodId` is not a card the caller saved and still has: nothing is stored and Stripe is not asked.",
@@ -468,12 +483,14 @@ const listSubscriptionsRoute = createRoute({
   method: "get",
   path: "/subscriptions",
   tags: TAGS,
-  summary: "Your memberships, newest first (operators: anyone's, with person_id)",
+  summary:
+    "Your memberships, newest first (operators: anyone's, with person_id; a service token without person_id: 403 `person_only`)",
   security: [{ bearer: [] }],
   request: { query: PageQuerySchema.extend({ person_id: PersonIdSchema.optional() }) },
   responses: {
     200: json(pageSchema(SubscriptionSchema, "SubscriptionList"), "A page of subscriptions, newest first"),
     ...commonResponses,
+    ...personOnly,
   },
 });
 
@@ -523,6 +540,7 @@ const changeSubscriptionRoute = createRoute({
   responses: {
     200: json(SubscriptionSchema, "The subscription, with the change pending until Stripe makes it"),
     ...postResponses,
+    ...personOnly,
     ...problemExamples(404, "No such subscription (or not yours), or no such plan.", {
       subscription_not_found: "no subscription mbr_1",
       plan_not_found: "no plan plan_2",
@@ -544,6 +562,7 @@ const cancelSubscriptionRoute = createRoute({
   responses: {
     200: json(SubscriptionSchema, "The subscription"),
     ...postResponses,
+    ...personOnly,
     ...subscriptionNotFound,
     ...stateRefusals,
   },
@@ -562,6 +581,7 @@ const cancelChangeRoute = createRoute({
   responses: {
     200: json(SubscriptionSchema, "The subscription, with no change pending"),
     ...postResponses,
+    ...personOnly,
     ...subscriptionNotFound,
     ...stateRefusals,
   },
@@ -577,6 +597,7 @@ const resumeSubscriptionRoute = createRoute({
   responses: {
     200: json(SubscriptionSchema, "The subscription"),
     ...postResponses,
+    ...personOnly,
     ...subscriptionNotFound,
     ...stateRefusals,
   },
@@ -604,7 +625,11 @@ export function membershipsV1(deps: V1Deps) {
   };
   for (const path of ["/plans", "/plans/*"]) app.use(path, adminsManagePlans);
 
-  /** The subscription, if the caller may act on it: its person (or, with `operators`, an operator); 404 otherwise. */
+  /**
+   * The subscription, if the caller may act on it: its person (or, with `operators`, an
+   * operator); 404 otherwise. A command on the subscription of a service token's own subject
+   * is 403 `person_only`: that token is an app's, not the person's.
+   */
   async function visible(
     c: Context<V1Env>,
     id: string,
@@ -614,6 +639,10 @@ export function membershipsV1(deps: V1Deps) {
     const found = await uc.subscriptions.getSubscription(id);
     if (found.isErr()) return useCaseProblem(c, found.error);
     const s = found.value;
+    if (s?.personId === principal.subject && who !== "person_or_operator") {
+      const refused = refusePersonOnly(c, principal, PERSON_ONLY_DETAIL.self);
+      if (refused !== undefined) return refused;
+    }
     const allowed =
       s !== undefined &&
       (s.personId === principal.subject ||
@@ -623,9 +652,9 @@ export function membershipsV1(deps: V1Deps) {
   }
 
   app.openapi(getEntitlementsRoute, async (c) => {
-    const asked = c.req.valid("param").personId;
     const principal = c.get("principal");
-    const personId = asked === "me" ? principal.subject : asked;
+    const personId = personInPath(c, principal, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     // Someone else's are a platform operator's to read; anyone else gets the 404 of a person that does not exist.
     const refused = refusePerson(c, principal, personId);
     if (refused) return refused;
@@ -717,6 +746,9 @@ export function membershipsV1(deps: V1Deps) {
   });
 
   app.openapi(subscribeRoute, async (c) => {
+    // A membership is a person's, paid by them: an app's token has no person to subscribe.
+    const notPerson = refusePersonOnly(c, c.get("principal"), PERSON_ONLY_DETAIL.self);
+    if (notPerson !== undefined) return notPerson;
     const ask = c.req.valid("json");
     if ((ask.paymentMethodId === undefined) === (ask.checkout === undefined))
       return problem(c, 422, "invalid_subscription", "send exactly one of paymentMethodId and checkout");
@@ -746,6 +778,11 @@ export function membershipsV1(deps: V1Deps) {
     const principal = c.get("principal");
     const query = c.req.valid("query");
     // Somebody else's are the operators' to see; anyone else sees an empty list for them.
+    // "Mine" is a person's: a service token names whose it reads.
+    if (query.person_id === undefined) {
+      const notPerson = refusePersonOnly(c, principal, PERSON_ONLY_DETAIL.self);
+      if (notPerson !== undefined) return notPerson;
+    }
     const personId = query.person_id ?? principal.subject;
     const url = "/v1/subscriptions";
     if (personId !== principal.subject && !isPlatformOperator(principal))

@@ -20,7 +20,13 @@ import type { Context } from "hono";
 import type { Principal } from "../http/auth.js";
 import { NUL_FREE } from "../input.js";
 import { problem, useCaseProblem } from "../problem.js";
-import { refusePerson, refuseUnlessOperator } from "./authz.js";
+import {
+  PERSON_ONLY_DETAIL,
+  personInPath,
+  refusePerson,
+  refusePersonOnly,
+  refuseUnlessOperator,
+} from "./authz.js";
 import { type V1Env, v1Router } from "./context.js";
 import { PageQuerySchema, pageSchema } from "./pagination.js";
 import {
@@ -202,12 +208,14 @@ const getSettingsRoute = createRoute({
   method: "get",
   path: "/people/{personId}/notification-settings",
   tags: ["notifications"],
-  summary: "A person's contact and notification preferences (the person, platform operators)",
+  summary:
+    "A person's contact and notification preferences (the person, platform operators; `me` for a service token: 403 `person_only`)",
   security: [{ bearer: [] }],
   request: { params: PersonIdParam },
   responses: {
     200: json(SettingsSchema, "The settings"),
     ...commonResponses,
+    ...forbiddenResponse(["person_only"]),
     ...personNotFound,
   },
 });
@@ -217,7 +225,7 @@ const putSettingsRoute = createRoute({
   path: "/people/{personId}/notification-settings",
   tags: ["notifications"],
   summary:
-    "Replace a person's contact and notification preferences (the person, platform admins; a service token: 403 `admin_only`). A new address clears a bounce.",
+    "Replace a person's contact and notification preferences (the person, platform admins; a service token: 403 `admin_only`, or `person_only` for itself: `me` or its own subject). A new address clears a bounce.",
   security: [{ bearer: [] }],
   request: {
     params: PersonIdParam,
@@ -235,7 +243,7 @@ const putSettingsRoute = createRoute({
       notification_admin_only: "refund_owed is sent to the platform's admins only, not to people",
       invalid_request: "the request does not match the schema",
     }),
-    ...forbiddenResponse(["admin_only"]),
+    ...forbiddenResponse(["admin_only", "person_only"]),
     ...personNotFound,
   },
 });
@@ -494,12 +502,14 @@ const masksRecipients = (principal: Principal) => !principal.roles.includes("adm
 
 /**
  * Who may replace a person's settings: the person, and platform admins. Others who may not
- * see the person get 404; a service token (an operator, not an admin) 403 `admin_only`.
+ * see the person get 404; a service token (an operator, not an admin) 403 `admin_only`, and
+ * for its own subject (no person's) 403 `person_only`.
  */
 function refuseSettingsChange(c: Context, principal: Principal, personId: string): Response | undefined {
   const refused = refusePerson(c, principal, personId);
   if (refused !== undefined) return refused;
-  if (principal.subject === personId || principal.roles.includes("admin")) return undefined;
+  if (principal.subject === personId) return refusePersonOnly(c, principal, PERSON_ONLY_DETAIL.self);
+  if (principal.roles.includes("admin")) return undefined;
   return problem(
     c,
     403,
@@ -519,11 +529,12 @@ function refuseUnlessAdmin(c: Context, principal: Principal): Response | undefin
 /** `/v1/people/{personId}/notification-settings`, `/v1/notification-endpoints…`, `/v1/operations/notification-deliveries`. */
 export function notificationsV1(deps: NotificationDeps) {
   const app = v1Router();
-  const personOf = (c: Context<V1Env>, personId: string) =>
-    personId === "me" ? c.get("principal").subject : personId;
+  /** `me` is the caller, as a person (a service token: 403 `person_only`). */
+  const personOf = (c: Context<V1Env>, personId: string) => personInPath(c, c.get("principal"), personId);
 
   app.openapi(getSettingsRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = refusePerson(c, c.get("principal"), personId);
     if (refused) return refused;
     const found = await deps.settings.get(personId);
@@ -534,6 +545,7 @@ export function notificationsV1(deps: NotificationDeps) {
 
   app.openapi(putSettingsRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = refuseSettingsChange(c, c.get("principal"), personId);
     if (refused) return refused;
     const asked = c.req.valid("json");

@@ -2,11 +2,18 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type PersonOnboarding, useCases } from "@susu/domain";
 import type { Context } from "hono";
 import { providerProblem } from "../problem.js";
-import { refusePerson, refuseUnlessSelf } from "./authz.js";
+import {
+  PERSON_ONLY_DETAIL,
+  personInPath,
+  refusePerson,
+  refusePersonOnly,
+  refuseUnlessSelf,
+} from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import {
   commonResponses,
+  forbiddenResponse,
   json,
   notFoundResponse,
   PersonIdParam,
@@ -84,6 +91,8 @@ const PersonViewSchema = z
   .openapi("Person");
 
 const selfOnly = notFoundResponse(["person_not_found"]);
+/** A service token is no person: `me` (or, for what acts as the person, its own subject) is 403 `person_only`. */
+const personOnly = forbiddenResponse(["person_only"]);
 
 const debitSetupRoute = createRoute({
   method: "post",
@@ -91,7 +100,7 @@ const debitSetupRoute = createRoute({
   tags: ["onboarding"],
   summary: "Start (or repeat) the caller's BECS debit set-up: a SetupIntent client secret (the person only)",
   description:
-    "Creates the person's Stripe customer once, then a SetupIntent their app confirms with bank details and the mandate. The mandate is recorded from Stripe's webhook, for every group the person is in. Only the person themselves: anyone else, platform operators included, gets 404.",
+    "Creates the person's Stripe customer once, then a SetupIntent their app confirms with bank details and the mandate. The mandate is recorded from Stripe's webhook, for every group the person is in. Only the person themselves: anyone else, platform operators included, gets 404; a service token (an app, not a person) naming itself (`me` or its own subject) 403 `person_only`.",
   security: [{ bearer: [] }],
   request: {
     params: PersonIdParam,
@@ -100,6 +109,7 @@ const debitSetupRoute = createRoute({
   responses: {
     201: json(DebitSetupViewSchema, "The set-up to confirm"),
     ...postResponses,
+    ...personOnly,
     ...selfOnly,
     ...providerResponses,
   },
@@ -111,7 +121,7 @@ const payoutOnboardingRoute = createRoute({
   tags: ["onboarding"],
   summary: "A single-use link to the caller's payout account onboarding (the person only)",
   description:
-    "Creates the person's Express connected account once, then an onboarding link (an update link once payouts are enabled). Readiness is recorded from Stripe's webhook. Only the person themselves: anyone else, platform operators included, gets 404.",
+    "Creates the person's Express connected account once, then an onboarding link (an update link once payouts are enabled). Readiness is recorded from Stripe's webhook. Only the person themselves: anyone else, platform operators included, gets 404; a service token (an app, not a person) naming itself (`me` or its own subject) 403 `person_only`.",
   security: [{ bearer: [] }],
   request: {
     params: PersonIdParam,
@@ -120,6 +130,7 @@ const payoutOnboardingRoute = createRoute({
   responses: {
     201: json(PayoutOnboardingViewSchema, "The link to send the person to"),
     ...postResponses,
+    ...personOnly,
     ...selfOnly,
     ...providerResponses,
   },
@@ -131,6 +142,7 @@ const personRouteDoc = {
   responses: {
     200: json(PersonViewSchema, "The person's readiness and what is still due"),
     ...commonResponses,
+    ...personOnly,
     ...selfOnly,
     ...providerResponses,
   },
@@ -140,7 +152,7 @@ const getMeRoute = createRoute({
   ...personRouteDoc,
   method: "get",
   path: "/people/me",
-  summary: "The caller: readiness and what is still due",
+  summary: "The caller: readiness and what is still due (a person; a service token: 403 `person_only`)",
 });
 
 const getPersonRoute = createRoute({
@@ -183,9 +195,8 @@ function personView(o: PersonOnboarding) {
 /** `/v1/people/{personId}`: onboarding (debit set-up, payout account) and readiness. */
 export function onboardingV1(deps: V1Deps) {
   const app = v1Router();
-  /** `me` is the caller. */
-  const personOf = (c: Context<V1Env>, personId: string) =>
-    personId === "me" ? c.get("principal").subject : personId;
+  /** `me` is the caller, as a person (a service token: 403 `person_only`). */
+  const personOf = (c: Context<V1Env>, personId: string) => personInPath(c, c.get("principal"), personId);
 
   const showPerson = async (c: Context<V1Env>, personId: string) => {
     const refused = refusePerson(c, c.get("principal"), personId);
@@ -195,11 +206,18 @@ export function onboardingV1(deps: V1Deps) {
     return c.json(personView(found.value), 200);
   };
 
-  app.openapi(getMeRoute, async (c) => showPerson(c, c.get("principal").subject));
-  app.openapi(getPersonRoute, async (c) => showPerson(c, personOf(c, c.req.valid("param").personId)));
+  app.openapi(getMeRoute, async (c) => {
+    const principal = c.get("principal");
+    return refusePersonOnly(c, principal, PERSON_ONLY_DETAIL.self) ?? showPerson(c, principal.subject);
+  });
+  app.openapi(getPersonRoute, async (c) => {
+    const personId = personOf(c, c.req.valid("param").personId);
+    return personId instanceof Response ? personId : showPerson(c, personId);
+  });
 
   app.openapi(debitSetupRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = refuseUnlessSelf(c, c.get("principal"), personId);
     if (refused) return refused;
     // The body is optional: no body is the first attempt.
@@ -219,6 +237,7 @@ export function onboardingV1(deps: V1Deps) {
 
   app.openapi(payoutOnboardingRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = refuseUnlessSelf(c, c.get("principal"), personId);
     if (refused) return refused;
     const { refreshUrl, returnUrl, country } = c.req.valid("json");

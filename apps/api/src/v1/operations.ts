@@ -223,7 +223,7 @@ const resolveTicketRoute = createRoute({
   path: "/tickets/{ticketId}/resolve",
   tags: ["operations"],
   summary:
-    "Resolve an open ticket with a note; the caller is recorded as who resolved it. A resolved ticket keeps its first resolution: resolving it again is 409 `ticket_already_resolved` (retry with the same Idempotency-Key to get the first answer again).",
+    "Resolve an open ticket with a note; the caller is recorded as who resolved it (platform admins; a service token: 403 `admin_only`). A resolved ticket keeps its first resolution: resolving it again is 409 `ticket_already_resolved` (retry with the same Idempotency-Key to get the first answer again).",
   security: [{ bearer: [] }],
   request: {
     params: TicketIdParam,
@@ -232,7 +232,7 @@ const resolveTicketRoute = createRoute({
   responses: {
     200: json(TicketSchema, "The ticket, resolved"),
     ...postResponses,
-    ...operatorOnly,
+    ...adminOnly,
     ...notFoundResponse(["ticket_not_found"]),
     ...conflictResponse(["ticket_already_resolved", "idempotency_key_in_use"]),
   },
@@ -637,6 +637,13 @@ export function operationsV1(deps: OperationsDeps) {
   });
 
   app.openapi(resolveTicketRoute, async (c) => {
+    // Whether what a ticket was about is dealt with is an operator's decision: a platform admin's.
+    const refused = refuseUnlessAdmin(
+      c,
+      c.get("principal"),
+      "only platform admins may resolve a ticket (a service token may not)",
+    );
+    if (refused !== undefined) return refused;
     const { ticketId } = c.req.valid("param");
     const { resolution } = c.req.valid("json");
     const resolved = await deps.tickets.resolveTicket(ticketId, {

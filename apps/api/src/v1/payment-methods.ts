@@ -4,12 +4,13 @@ import { type PaymentMethodView, SAVED_METHOD_TYPES, type SavedPaymentMethod, us
 import type { Context } from "hono";
 import { IDEMPOTENCY_KEY_HEADER } from "../http/idempotency.js";
 import { providerProblem, useCaseProblem } from "../problem.js";
-import { refusePerson, refuseUnlessSelf } from "./authz.js";
+import { personInPath, refusePerson, refuseUnlessSelf } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import {
   commonResponses,
+  forbiddenResponse,
   IdSchema,
   json,
   notFoundResponse,
@@ -23,7 +24,9 @@ import {
 // A person's saved payment methods under /v1/people/{personId}/payment-methods (`me` is the
 // caller): cards and BECS accounts saved through SetupIntents their app confirms (susu never
 // sees a number), which one is the default, and removing one. Saving, choosing the default
-// and removing act as the person: only they may. The person and platform operators list.
+// and removing act as the person: only they may. The person and platform operators list. A
+// service token is no person: `me`, and its own subject for what acts as the person, are 403
+// `person_only`.
 
 const TAGS = ["payment methods"];
 
@@ -107,13 +110,16 @@ const RemoveQuerySchema = z.object({
   }),
 });
 
+/** A service token is no person: `me` (or, for what acts as the person, its own subject) is 403 `person_only`. */
+const personOnly = forbiddenResponse(["person_only"]);
+
 const setupRoute = createRoute({
   method: "post",
   path: "/people/{personId}/payment-methods/setup",
   tags: TAGS,
   summary: "Start saving a card or a BECS account: a SetupIntent client secret (the person only)",
   description:
-    "Creates the person's Stripe customer once, then a SetupIntent for off-session use that their app confirms with the card or the bank account (and, for BECS, the mandate). The method is recorded from Stripe's webhooks (`payment_method.attached`, `setup_intent.succeeded`). A BECS account saved here becomes the one rounds debit only when the person has no active one. Only the person themselves: anyone else, platform operators included, gets 404.",
+    "Creates the person's Stripe customer once, then a SetupIntent for off-session use that their app confirms with the card or the bank account (and, for BECS, the mandate). The method is recorded from Stripe's webhooks (`payment_method.attached`, `setup_intent.succeeded`). A BECS account saved here becomes the one rounds debit only when the person has no active one. Only the person themselves: anyone else, platform operators included, gets 404; a service token (an app, not a person) naming itself (`me` or its own subject) 403 `person_only`.",
   security: [{ bearer: [] }],
   request: {
     params: PersonIdParam,
@@ -122,6 +128,7 @@ const setupRoute = createRoute({
   responses: {
     201: json(SetupViewSchema, "The set-up to confirm"),
     ...postResponses,
+    ...personOnly,
     ...notFoundResponse(["person_not_found"]),
     ...providerResponses,
   },
@@ -139,6 +146,7 @@ const listRoute = createRoute({
   responses: {
     200: json(PaymentMethodListSchema, "A page of the saved methods"),
     ...commonResponses,
+    ...personOnly,
     ...notFoundResponse(["person_not_found"]),
   },
 });
@@ -155,6 +163,7 @@ const defaultRoute = createRoute({
   responses: {
     200: json(PaymentMethodSchema, "The method, now the default"),
     ...postResponses,
+    ...personOnly,
     ...notFoundResponse(["person_not_found", "payment_method_not_found"]),
   },
 });
@@ -171,6 +180,7 @@ const removeRoute = createRoute({
   responses: {
     200: json(RemovedSchema, "The method as removed"),
     ...commonResponses,
+    ...personOnly,
     ...notFoundResponse(["person_not_found", "payment_method_not_found"]),
     ...problemExamples(
       409,
@@ -220,12 +230,12 @@ function setupAttemptOf(idempotencyKey: string | undefined, freshId: () => strin
 /** `/v1/people/{personId}/payment-methods`: saved cards and BECS accounts. */
 export function paymentMethodsV1(deps: V1Deps) {
   const app = v1Router();
-  /** `me` is the caller. */
-  const personOf = (c: Context<V1Env>, personId: string) =>
-    personId === "me" ? c.get("principal").subject : personId;
+  /** `me` is the caller, as a person (a service token: 403 `person_only`). */
+  const personOf = (c: Context<V1Env>, personId: string) => personInPath(c, c.get("principal"), personId);
 
   app.openapi(setupRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = refuseUnlessSelf(c, c.get("principal"), personId);
     if (refused) return refused;
     const { type, attempt } = c.req.valid("json");
@@ -245,6 +255,7 @@ export function paymentMethodsV1(deps: V1Deps) {
 
   app.openapi(listRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = refusePerson(c, c.get("principal"), personId);
     if (refused) return refused;
     const listed = await useCases.listPaymentMethods(deps.useCases, personId);
@@ -261,6 +272,7 @@ export function paymentMethodsV1(deps: V1Deps) {
   app.openapi(defaultRoute, async (c) => {
     const { personId: raw, paymentMethodId } = c.req.valid("param");
     const personId = personOf(c, raw);
+    if (personId instanceof Response) return personId;
     const refused = refuseUnlessSelf(c, c.get("principal"), personId);
     if (refused) return refused;
     const done = await useCases.setDefaultPaymentMethod(deps.useCases, personId, paymentMethodId, personId);
@@ -273,6 +285,7 @@ export function paymentMethodsV1(deps: V1Deps) {
   app.openapi(removeRoute, async (c) => {
     const { personId: raw, paymentMethodId } = c.req.valid("param");
     const personId = personOf(c, raw);
+    if (personId instanceof Response) return personId;
     const refused = refuseUnlessSelf(c, c.get("principal"), personId);
     if (refused) return refused;
     const { replacementId } = c.req.valid("query");

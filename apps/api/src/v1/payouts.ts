@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKeyHeaderSchema } from "../http/idempotency.js";
 import { problemDoc } from "../http/problem-response.js";
 import { problem, providerProblem, useCaseProblem } from "../problem.js";
-import { refusePerson, refuseUnlessOperator } from "./authz.js";
+import { PERSON_ONLY_DETAIL, personInPath, refusePerson, refuseUnlessOperator } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
@@ -21,7 +21,8 @@ import {
 // A seller's money under /v1/people/{personId}: their connected account's balance at
 // Stripe beside what susu still holds for them, the payouts to their bank that susu heard
 // of (payout.* events), and — on the manual payout schedule — an operator's "pay out now".
-// The person themself and platform operators see; only operators pay out (authz.ts).
+// The person themself and platform operators see; only operators pay out (authz.ts). `me` is
+// a person: a service token gets 403 `person_only` for it (it names the person it reads).
 
 const BalanceSchema = z
   .object({
@@ -108,6 +109,10 @@ const TAGS = ["payouts"];
 const notFound = problemExamples(404, "Not found, or not yours to see.", {
   person_not_found: "no person sam",
 });
+/** `me` is a person: a service token (an app) gets 403 `person_only` for it. */
+const personOnly = problemExamples(403, "`me` names a person: a service token is an app's.", {
+  person_only: PERSON_ONLY_DETAIL.self,
+});
 const providerResponses = {
   502: problemDoc("The payment provider refused the request.", ["<the provider's code>"]),
   503: problemDoc("The payment provider did not answer; repeating the request is safe.", [
@@ -126,6 +131,7 @@ const balanceRoute = createRoute({
   responses: {
     200: json(BalanceSchema, "The balance, per currency"),
     ...commonResponses,
+    ...personOnly,
     ...notFound,
     ...providerResponses,
   },
@@ -143,6 +149,7 @@ const listRoute = createRoute({
   responses: {
     200: json(pageSchema(PayoutSchema, "PayoutList"), "A page of payouts"),
     ...commonResponses,
+    ...personOnly,
     ...notFound,
   },
 });
@@ -160,9 +167,10 @@ const payOutRoute = createRoute({
     201: json(PayoutRunSchema, "The payouts Stripe accepted (none when nothing is available)"),
     ...postResponses,
     ...notFound,
-    ...problemExamples(403, "Allowed to see, not to do.", {
+    ...problemExamples(403, "Allowed to see, not to do; `me` for a service token, which is no person.", {
       operator_only: "only platform operators may do this",
       admin_only: "only platform admins may pay a person out (a service token may not)",
+      person_only: PERSON_ONLY_DETAIL.self,
     }),
     ...problemExamples(409, "The schedule or the person's account does not allow this now.", {
       payouts_not_manual:
@@ -180,9 +188,8 @@ const payOutRoute = createRoute({
 export function payoutsV1(deps: V1Deps) {
   const app = v1Router();
   const uc = deps.useCases;
-  /** `me` is the caller. */
-  const personOf = (c: Context<V1Env>, personId: string) =>
-    personId === "me" ? c.get("principal").subject : personId;
+  /** `me` is the caller, as a person (a service token: 403 `person_only`). */
+  const personOf = (c: Context<V1Env>, personId: string) => personInPath(c, c.get("principal"), personId);
 
   /** The person, if the caller may see them: themself or an operator (404 for anyone else, or nobody). */
   async function visiblePerson(c: Context<V1Env>, personId: string): Promise<Response | undefined> {
@@ -196,6 +203,7 @@ export function payoutsV1(deps: V1Deps) {
 
   app.openapi(balanceRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = await visiblePerson(c, personId);
     if (refused) return refused;
     const balance = await useCases.personBalance(uc, deps.gateway, personId);
@@ -217,6 +225,7 @@ export function payoutsV1(deps: V1Deps) {
 
   app.openapi(listRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = await visiblePerson(c, personId);
     if (refused) return refused;
     const { limit, starting_after } = c.req.valid("query");
@@ -238,6 +247,7 @@ export function payoutsV1(deps: V1Deps) {
   app.openapi(payOutRoute, async (c) => {
     const principal = c.get("principal");
     const personId = personOf(c, c.req.valid("param").personId);
+    if (personId instanceof Response) return personId;
     const refused = (await visiblePerson(c, personId)) ?? refuseUnlessOperator(c, principal);
     if (refused) return refused;
     // Money leaves the platform's control: a person decides, not a client app's backend.

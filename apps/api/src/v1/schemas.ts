@@ -86,7 +86,7 @@ export const PersonIdParam = z.object({
     .regex(PERSON_PATH_PATTERN, "printable ASCII without spaces (as a token's sub), not . or ..")
     .openapi({
       param: { name: "personId", in: "path" },
-      description: `A person's id (their token's \`sub\`, percent-encoded), or \`${CALLER_ALIAS}\` for the caller (no person's id is \`${CALLER_ALIAS}\`: a token whose \`sub\` is \`${CALLER_ALIAS}\` is refused with 401 \`token_subject_unsupported\`)`,
+      description: `A person's id (their token's \`sub\`, percent-encoded), or \`${CALLER_ALIAS}\` for the caller, a person (a \`service\` token is an app's: 403 \`person_only\`; no person's id is \`${CALLER_ALIAS}\`: a token whose \`sub\` is \`${CALLER_ALIAS}\` is refused with 401 \`token_subject_unsupported\`)`,
       example: CALLER_ALIAS,
     }),
 });

@@ -2,8 +2,10 @@
 // database: an active group whose admin (ana) and member (ben) are onboarded and whose first
 // round is open, a stranger (eve, admin of a group of her own), a held payment a client app
 // (app, not a person) asked for to pay a seller (sam, a person with a connected account, in
-// no group), a platform admin and a service, each with a token. Several worlds can live in
-// one database (ids carry a suffix). The member, the seller and the customer have identity
+// no group), a platform admin and a service, each with a token. The service's subject has a
+// person row and a saved card, as one a service token made before it was refused groups
+// (or a person's id an app's subject happens to equal): what `me` must not reach. Several
+// worlds can live in one database (ids carry a suffix). The member, the seller and the customer have identity
 // providers' subjects as ids (`auth0|ben_w1`, `google-oauth2|sam_w1`, `cy+w1@example.com`).
 
 import type { PrismaClient } from "@susu/adapters";
@@ -53,10 +55,12 @@ export interface World {
    */
   readonly marketplaceChargeId: string;
   readonly customer: string;
+  /** The service token's subject, which has a person row and a saved card (see the top of this file). */
+  readonly service: string;
   /** A membership plan whose monthly AUD price Stripe made, and the member's subscription to it (incomplete). */
   readonly planId: string;
   readonly subscriptionId: string;
-  /** The card each person among the callers saved (as their app does), by caller. */
+  /** The card each person among the callers saved (as their app does), by caller; the service's too. */
   readonly cards: Readonly<Partial<Record<Caller, string>>>;
   /** Bearer tokens by caller (none for anonymous). */
   readonly tokens: Readonly<Record<Exclude<Caller, "anonymous">, string>>;
@@ -122,12 +126,20 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
   const requester = `app_w${n}`;
   const seller = `google-oauth2|sam_w${n}`;
   const customer = `cy+w${n}@example.com`;
+  const service = `svc_w${n}`;
   (
     await deps.uow.commit({
-      people: [seller, customer].map((id) => ({
-        state: { ...aReadyPerson(id), createdAt: clock.now() },
-        expectedVersion: undefined,
-      })),
+      people: [
+        ...[seller, customer].map((id) => ({
+          state: { ...aReadyPerson(id), createdAt: clock.now() },
+          expectedVersion: undefined,
+        })),
+        // The service's person: no Stripe customer or account of its own yet (its card below makes the customer).
+        {
+          state: { id: service, displayName: "Bookings app", createdAt: clock.now(), version: 0 },
+          expectedVersion: undefined,
+        },
+      ],
       groups: [],
       rounds: [],
       outbox: [],
@@ -138,12 +150,13 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
   // provider's word recorded; a person with no customer yet gets one), on the worlds' fake provider.
   const cardOf = (caller: Caller, personId: string) =>
     saveCardThroughUseCases(deps, provider, personId, `pm_w${n}_${caller}`);
-  const [customerCard, memberCard, strangerCard, adminCard, sellerCard] = await Promise.all([
+  const [customerCard, memberCard, strangerCard, adminCard, sellerCard, serviceCard] = await Promise.all([
     cardOf("customer", customer),
     cardOf("member", member),
     cardOf("stranger", stranger),
     cardOf("groupAdmin", admin),
     cardOf("seller", seller),
+    cardOf("service", service),
   ]);
   const cards: Partial<Record<Caller, string>> = {
     customer: customerCard,
@@ -151,6 +164,7 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
     stranger: strangerCard,
     groupAdmin: adminCard,
     seller: sellerCard,
+    service: serviceCard,
   };
   const held = (
     await useCases.createHeldPayment(deps, {
@@ -224,6 +238,7 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
     seller,
     marketplaceChargeId: charge.charge.id,
     customer,
+    service,
     cards,
     tokens: {
       stranger: await tokenFor(stranger),
@@ -233,7 +248,7 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
       seller: await tokenFor(seller),
       customer: await tokenFor(customer),
       platformAdmin: await tokenFor(`ops_w${n}`, ["admin"]),
-      service: await tokenFor(`svc_w${n}`, ["service"]),
+      service: await tokenFor(service, ["service"]),
     },
   };
 }

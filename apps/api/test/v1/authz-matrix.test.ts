@@ -8,7 +8,12 @@
 // no group) — both by default expected like the stranger —, the customer of the world's
 // marketplace charge (a person in no group; by default like the stranger), a platform admin (role `admin`)
 // and a service token (role `service`, by default expected like the platform admin; a group's,
-// a round's or a member's admin command it is refused, 403 `admin_only`, as money on a held payment).
+// a round's or a member's admin command it is refused, 403 `admin_only`, as money on a held
+// payment; what only a person does as themselves, 403 `person_only`).
+//
+// A second table, AS_ME, calls every `/v1/people` operation on the caller's own person (`me`):
+// the people act on their own, and a service token — whose subject the world gives a person row
+// and a saved card — is refused 403 `person_only` on every one, reads included.
 //
 // Every refusal (401, 403, 404) is also checked to have changed nothing in the domain's
 // tables; after an accepted write the world is made anew, so rows do not depend on order.
@@ -229,8 +234,14 @@ const MATRIX: Readonly<Record<string, Row>> = {
     platformAdmin: "forbidden",
   },
   // people and onboarding
-  // The requester is a client app's principal, not a person (no person: 404).
-  "GET /v1/people/me": { ...anyPerson, requester: "reached", platformAdmin: "reached" },
+  // The requester is a client app's principal, not a person (no person: 404); a service token
+  // is no person, whatever row its subject has: 403 person_only (AS_ME below: every `me` route).
+  "GET /v1/people/me": {
+    ...anyPerson,
+    requester: "reached",
+    platformAdmin: "reached",
+    service: "personOnly",
+  },
   "GET /v1/people/{personId}": { ...ownPerson, member: "ok", platformAdmin: "ok" },
   // A set-up's client secret and an onboarding link act as the person: nobody else, operators included.
   "POST /v1/people/{personId}/debit-setup": { ...ownPerson, platformAdmin: "hidden" },
@@ -263,7 +274,8 @@ const MATRIX: Readonly<Record<string, Row>> = {
     body: () => ({ name: "Renamed" }),
   },
   "POST /v1/plans/{planId}/archive": { ...adminOnlyRow, platformAdmin: "allowed" },
-  // a person subscribes themselves (a client app's or an operator's principal is not a person: 404)
+  // a person subscribes themselves (a client app's or an operator's principal is not a person: 404;
+  // a service token, whose subject the world gives a person and a card, 403 person_only)
   "POST /v1/subscriptions": {
     stranger: "allowed",
     member: "allowed",
@@ -272,6 +284,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
     seller: "allowed",
     customer: "allowed",
     platformAdmin: "reached",
+    service: "personOnly",
     // the caller's own saved card (a client app or an operator has none: any id)
     body: (world, caller) => ({
       planId: world.planId,
@@ -280,7 +293,14 @@ const MATRIX: Readonly<Record<string, Row>> = {
       paymentMethodId: world.cards[caller] ?? "pm_card_visa",
     }),
   },
-  "GET /v1/subscriptions": { ...anyPerson, requester: "ok", seller: "ok", customer: "ok" },
+  // "Your memberships": a service token has none (with `person_id`, anyone's: operators read them)
+  "GET /v1/subscriptions": {
+    ...anyPerson,
+    requester: "ok",
+    seller: "ok",
+    customer: "ok",
+    service: "personOnly",
+  },
   // what a person may do: they and platform operators read it; anyone else gets 404
   "GET /v1/people/{personId}/entitlements": { ...ownPerson, member: "ok", platformAdmin: "ok" },
   // the member's subscription: they and operators see it; only they change it; admins may cancel it
@@ -366,10 +386,11 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/groups/{groupId}/audit": { ...seeGroup, member: "notAdmin" },
   "GET /v1/groups/{groupId}/ledger": seeGroup,
   "GET /v1/groups/{groupId}/ledger/transactions": seeGroup,
-  // support tickets and operations: platform operators
+  // support tickets and operations: platform operators; resolving a ticket is an operator's
+  // decision, a platform admin's (a service token: 403 admin_only)
   "GET /v1/tickets": operatorOnly,
   "GET /v1/tickets/{ticketId}": operatorOnlyMissing,
-  "POST /v1/tickets/{ticketId}/resolve": operatorOnlyMissing,
+  "POST /v1/tickets/{ticketId}/resolve": { ...operatorOnlyMissing, service: "adminOnly" },
   "GET /v1/operations/webhook-events": operatorOnly,
   "POST /v1/operations/webhook-events/{eventId}/replay": operatorOnlyMissing,
   "POST /v1/operations/webhook-events/replay": operatorOnly,
@@ -447,6 +468,48 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/marketplace-charges/{marketplaceChargeId}/reversals/retry": operatorOnMarketplaceCharge,
 };
 
+/**
+ * What the callers get on their own person: every `/v1/people` operation with `{personId}` as
+ * `me` (and `GET /v1/people/me`), `{paymentMethodId}` the caller's own saved card. `person`:
+ * the callers who are people with a person row (the stranger, the member, the group admin,
+ * the seller, the customer); `noPerson`: the person tokens without one (the requester, the
+ * platform admin; default `reached`). A service token is refused 403 `person_only` on every
+ * one, write or read, though the world gives its subject a person row and a card: `me` names
+ * a person, and an app is none.
+ */
+interface MeRow {
+  readonly person: Expect;
+  readonly noPerson?: Expect;
+}
+
+/** One line per `/v1/people` operation (`METHOD /v1/path` as in the document). */
+const AS_ME: Readonly<Record<string, MeRow>> = {
+  "GET /v1/people/me": { person: "ok", noPerson: "hidden" },
+  "GET /v1/people/{personId}": { person: "ok", noPerson: "hidden" },
+  "POST /v1/people/{personId}/debit-setup": { person: "ok", noPerson: "hidden" },
+  "POST /v1/people/{personId}/payout-onboarding": { person: "ok", noPerson: "hidden" },
+  "GET /v1/people/{personId}/balance": { person: "ok", noPerson: "hidden" },
+  "GET /v1/people/{personId}/payouts": { person: "ok", noPerson: "hidden" },
+  // Paying out is a platform operator's (a person paying themselves out: 403 operator_only);
+  // the platform admin has no person row: 404 first.
+  "POST /v1/people/{personId}/payouts": { person: "operatorOnly", noPerson: "hidden" },
+  "GET /v1/people/{personId}/entitlements": { person: "ok", noPerson: "hidden" },
+  "POST /v1/people/{personId}/payment-methods/setup": { person: "ok", noPerson: "hidden" },
+  "GET /v1/people/{personId}/payment-methods": { person: "ok" },
+  "POST /v1/people/{personId}/payment-methods/{paymentMethodId}/default": {
+    person: "ok",
+    noPerson: "hidden",
+  },
+  // (the member's card is what their membership is charged on: 409 for them)
+  "DELETE /v1/people/{personId}/payment-methods/{paymentMethodId}": { person: "allowed", noPerson: "hidden" },
+  "GET /v1/people/{personId}/notification-settings": { person: "ok", noPerson: "hidden" },
+  "PUT /v1/people/{personId}/notification-settings": { person: "ok", noPerson: "hidden" },
+};
+
+/** The callers with a person row in the world, and the person tokens without one. */
+const PEOPLE: readonly Caller[] = ["stranger", "member", "groupAdmin", "seller", "customer"];
+const NO_PERSON: readonly Caller[] = ["requester", "platformAdmin"];
+
 /** What each path parameter points at in the world (ids the world lacks: a missing one). */
 function paramOf(world: World, name: string): string {
   switch (name) {
@@ -486,8 +549,14 @@ interface Answer {
   readonly code: string | undefined;
 }
 
-async function call(world: World, operation: Operation, caller: Caller, row: Row): Promise<Answer> {
-  const path = fillPath(operation.path, (name) => paramOf(world, name));
+async function call(
+  world: World,
+  operation: Operation,
+  caller: Caller,
+  row: Pick<Row, "body">,
+  params: (name: string) => string = (name) => paramOf(world, name),
+): Promise<Answer> {
+  const path = fillPath(operation.path, params);
   const body = row.body !== undefined ? row.body(world, caller) : exampleBodyOf(doc, operation.op);
   const init =
     caller === "anonymous"
@@ -591,6 +660,51 @@ describe("the authorisation matrix", () => {
     expect(failures).toEqual([]);
     // Some 20 s alone (every world's people save their cards through the use cases); more
     // beside the other suites on a shared machine.
+  }, 90_000);
+
+  it("has an AS_ME line for every /v1/people operation, and none for another", () => {
+    const people = operations.filter((o) => o.path.startsWith("/v1/people/")).map((o) => o.key);
+    expect(Object.keys(AS_ME).sort(), "AS_ME in authz-matrix.test.ts").toEqual([...people].sort());
+  });
+
+  it("answers every caller on their own person (`me`) as AS_ME says: a service token 403 person_only, and a refusal changes nothing", async () => {
+    const pool: World[] = [];
+    const nextWorld = async (): Promise<World> => {
+      if (pool.length === 0) pool.push(...(await makeWorlds(env.deps, 4)));
+      return pool.shift() as World;
+    };
+    let world = await nextWorld();
+    const failures: string[] = [];
+    for (const operation of operations) {
+      const row = AS_ME[operation.key];
+      if (row === undefined) continue; // reported by the test above
+      const expectations: [Caller, Expect][] = [
+        ...PEOPLE.map((caller): [Caller, Expect] => [caller, row.person]),
+        ...NO_PERSON.map((caller): [Caller, Expect] => [caller, row.noPerson ?? "reached"]),
+        ["service", "personOnly"],
+      ];
+      for (const [caller, expected] of expectations) {
+        const before = await countDomainRows(db.prisma);
+        const answer = await call(world, operation, caller, {}, (name) =>
+          name === "personId"
+            ? "me"
+            : name === "paymentMethodId"
+              ? (world.cards[caller] ?? "pm_missing")
+              : paramOf(world, name),
+        );
+        if (!matches(expected, answer))
+          failures.push(
+            `${operation.key} as ${caller} (me): expected ${expected}, got ${answer.status} ${answer.code ?? ""}`,
+          );
+        if (answer.status === 401 || answer.status === 403 || answer.status === 404) {
+          if (JSON.stringify(await countDomainRows(db.prisma)) !== JSON.stringify(before))
+            failures.push(
+              `${operation.key} as ${caller} (me): refused with ${answer.status} but stored something`,
+            );
+        } else if (operation.method !== "GET" && answer.status < 300) world = await nextWorld();
+      }
+    }
+    expect(failures).toEqual([]);
   }, 90_000);
 
   it("refuses every /v1 operation without a token, or with a garbage one, before reading the body", async () => {

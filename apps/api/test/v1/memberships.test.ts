@@ -361,7 +361,8 @@ describe("/v1/subscriptions", () => {
       interval: "month",
       paymentMethodId: "pm_card_visa",
     });
-    expect([notAPerson.status, notAPerson.body.code]).toEqual([404, "person_not_found"]);
+    // A service token is an app's, not a person's: refused before anything is looked up.
+    expect([notAPerson.status, notAPerson.body.code]).toEqual([403, "person_only"]);
     expect(sim.store.subscriptions().length).toBe(before);
   });
 });

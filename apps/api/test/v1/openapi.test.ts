@@ -212,6 +212,36 @@ describe("the OpenAPI document", () => {
     );
   });
 
+  it("lists 403 person_only wherever a service token is refused as a person, and 403 admin_only at resolving a ticket", () => {
+    const operations = operationsOf(doc);
+    const codes403 = (key: string) => {
+      const op = operations.find((o) => o.key === key)?.op;
+      return new Set([...(op?.responses["403"]?.description ?? "").matchAll(/`([^`]+)`/g)].map((m) => m[1]));
+    };
+    const personOnly = [
+      // every /v1/people operation: `me` is a person
+      ...operations.filter((o) => o.path.startsWith("/v1/people/")).map((o) => o.key),
+      "POST /v1/groups",
+      "POST /v1/groups/{groupId}/members",
+      "POST /v1/subscriptions",
+      "GET /v1/subscriptions",
+      "POST /v1/subscriptions/{subscriptionId}/change-plan",
+      "POST /v1/subscriptions/{subscriptionId}/cancel",
+      "POST /v1/subscriptions/{subscriptionId}/cancel-change",
+      "POST /v1/subscriptions/{subscriptionId}/resume",
+      "POST /v1/held-payments",
+      "POST /v1/marketplace-charges",
+    ];
+    expect(personOnly.length).toBeGreaterThan(20);
+    expect(personOnly.filter((key) => !codes403(key).has("person_only"))).toEqual([]);
+    expect([...codes403("POST /v1/tickets/{ticketId}/resolve")].sort()).toEqual([
+      "admin_only",
+      "operator_only",
+    ]);
+    // The other ticket routes stay open to every operator.
+    expect([...codes403("GET /v1/tickets/{ticketId}")]).toEqual(["operator_only"]);
+  });
+
   it("documents the 400 a POST answers to a body that does not match its schema", async () => {
     const token = await tokenFor("ana");
     const res = await app.request("/v1/groups", authed(token, "POST", {}, { "idempotency-key": "doc-400" }));

@@ -187,6 +187,30 @@ describe("support tickets", () => {
     expect(((await missing.json()) as Problem).code).toBe("ticket_not_found");
   });
 
+  it("resolving is a platform admin's decision: a service token reads tickets but gets 403 admin_only, and nothing changes", async () => {
+    const before = await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: "tkt_c" } });
+    const audited = await db.prisma.auditLogEntry.count();
+    expect((await app.request("/v1/tickets/tkt_c", authed(service))).status).toBe(200);
+    const refused = await app.request(
+      "/v1/tickets/tkt_c/resolve",
+      authed(service, "POST", { resolution: "closed by an app's backend" }),
+    );
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({
+      code: "admin_only",
+      detail: "only platform admins may resolve a ticket (a service token may not)",
+    });
+    // Refused before the ticket is looked up: a missing one is the same 403.
+    const missing = await app.request(
+      "/v1/tickets/tkt_nope/resolve",
+      authed(service, "POST", { resolution: "x" }),
+    );
+    expect([missing.status, ((await missing.json()) as Problem).code]).toEqual([403, "admin_only"]);
+    expect(await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: "tkt_c" } })).toEqual(before);
+    expect(before).toMatchObject({ status: "open", resolvedBy: null, resolution: null });
+    expect(await db.prisma.auditLogEntry.count()).toBe(audited);
+  });
+
   it("resolves with a note and who; a second resolve is 409 and keeps the first resolution", async () => {
     const res = await app.request(
       "/v1/tickets/tkt_a/resolve",
@@ -201,7 +225,7 @@ describe("support tickets", () => {
     });
     const again = await app.request(
       "/v1/tickets/tkt_a/resolve",
-      authed(service, "POST", { resolution: "again" }),
+      authed(admin, "POST", { resolution: "again" }),
     );
     expect(again.status).toBe(409);
     expect(((await again.json()) as Problem).code).toBe("ticket_already_resolved");
