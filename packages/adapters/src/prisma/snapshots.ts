@@ -303,6 +303,8 @@ const heldRefund = z.strictObject({
   amountMinor: safeInt,
   sellerPartMinor: safeInt,
   feePartMinor: safeInt,
+  // Since held platform_funded: what the platform pays itself of an amount off the step.
+  platformFundedMinor: safeInt.exactOptional(),
   stage: z.enum(["holding", "earmarked", "transferred"]),
   reason: z.enum(["unfulfilled", "admin", "late_payment"]),
   full: z.boolean(),
@@ -340,6 +342,8 @@ const heldDispute = z.strictObject({
   lostMinor: safeInt.exactOptional(),
   sellerPartMinor: safeInt.exactOptional(),
   feePartMinor: safeInt.exactOptional(),
+  // Since held platform_funded: what the platform pays itself of a loss off the step.
+  platformFundedMinor: safeInt.exactOptional(),
   lossBooked: z.boolean().exactOptional(),
   reversalNumber: z.int().min(1).exactOptional(),
   // Since held_refund_superseded: lost while the transfer was in flight, its owed rest waits.

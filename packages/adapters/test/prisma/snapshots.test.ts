@@ -258,6 +258,53 @@ describe("held payment snapshots", () => {
     expect(parseHeldPaymentSnapshot(json(unfulfilled))._unsafeUnwrap()).toEqual(unfulfilled);
   });
 
+  it("a KWD loss off the step with no fee for its part of a step loads with what the platform paid", () => {
+    const kwd = createHeldPayment(
+      {
+        id: "hp_2",
+        requestedBy: "app_1",
+        clientReference: "booking_2",
+        amountMinor: 10_000,
+        currency: "KWD",
+        seller: { id: "sel", connectedAccountId: "acct_sel", canReceive: true },
+        description: "Two nights",
+        customer: { email: "cy@example.com" },
+        fee: { kind: "rate", basisPoints: 0 },
+        successUrl: "https://app.example/done",
+      },
+      { now: Date.UTC(2026, 0, 6), policy: DEFAULT_HELD_PAYMENT_POLICY },
+    )._unsafeUnwrap().state;
+    const inputs: HeldPaymentInput[] = [
+      {
+        type: "checkout_completed",
+        sessionId: "cs",
+        paymentIntentId: "pi",
+        paymentStatus: "succeeded",
+        chargeId: "ch",
+      },
+      {
+        type: "dispute_created",
+        disputeId: "dp",
+        amountMinor: 1_235,
+        reason: "fraudulent",
+        stripeStatus: "needs_response",
+      },
+      { type: "dispute_closed", disputeId: "dp", outcome: "lost", amountMinor: 1_235 },
+    ];
+    let state: HeldPayment = kwd;
+    for (const input of inputs)
+      state = decideHeldPayment(state, input, {
+        now: state.createdAt,
+        policy: DEFAULT_HELD_PAYMENT_POLICY,
+      })._unsafeUnwrap().state;
+    expect(state.disputes[0]).toMatchObject({
+      sellerPartMinor: 1_230,
+      feePartMinor: 0,
+      platformFundedMinor: 5,
+    });
+    expect(parseHeldPaymentSnapshot(json(state))._unsafeUnwrap()).toEqual(state);
+  });
+
   it("a refund a lost dispute superseded loads as it was, before and after", () => {
     const inputs: HeldPaymentInput[] = [
       {

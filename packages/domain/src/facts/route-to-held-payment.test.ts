@@ -34,6 +34,21 @@ describe("routeToHeldPayment", () => {
       { type: "transfer_failed", attempt: 1, failureCode: "balance_insufficient" },
     ],
     [
+      "a transfer failed keeps Stripe's message",
+      {
+        kind: "transfer_failed",
+        refs: heldPaymentRefs(P, { attempt: 1 }),
+        failureCode: "balance_insufficient",
+        failureMessage: "Insufficient funds in Stripe account",
+      },
+      {
+        type: "transfer_failed",
+        attempt: 1,
+        failureCode: "balance_insufficient",
+        failureMessage: "Insufficient funds in Stripe account",
+      },
+    ],
+    [
       "a reversal, by number",
       {
         kind: "transfer_reversed",

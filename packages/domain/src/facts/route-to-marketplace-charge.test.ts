@@ -59,6 +59,22 @@ describe("routeToMarketplaceCharge", () => {
       { type: "transfer_failed", sellerId: "b", attempt: 1, failureCode: "x" },
     ],
     [
+      "a refused transfer keeps Stripe's message for the parked transfer's ticket",
+      {
+        kind: "transfer_failed",
+        refs: marketplaceChargeRefs(C, { sellerId: "b", attempt: 1 }),
+        failureCode: "balance_insufficient",
+        failureMessage: "Insufficient funds in Stripe account",
+      },
+      {
+        type: "transfer_failed",
+        sellerId: "b",
+        attempt: 1,
+        failureCode: "balance_insufficient",
+        failureMessage: "Insufficient funds in Stripe account",
+      },
+    ],
+    [
       "a reversal, by number",
       {
         kind: "transfer_reversed",

@@ -77,6 +77,7 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
         sellerId: r.sellerId,
         attempt: r.attempt,
         failureCode: fact.failureCode,
+        ...(fact.failureMessage !== undefined ? { failureMessage: fact.failureMessage } : {}),
       });
     case "application_fee_refunded":
       return to({ type: "application_fee_refunded", feeRefunds: fact.feeRefunds });

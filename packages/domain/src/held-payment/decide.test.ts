@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { heldMoney } from "../ledger/held-money.js";
+import { checkHeldMoney, heldMoney } from "../ledger/held-money.js";
 import { emptyLedger, type Ledger, postTransaction } from "../ledger/index.js";
 import { DEFAULT_HELD_PAYMENT_POLICY, type HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import { HOUR_MS } from "../shared/time.js";
@@ -742,6 +742,66 @@ describe("disputes", () => {
     const landed = run(r, [created()], LATER);
     expect(landed.state.status).toBe("charged_back");
     expect(ofKind(landed, "reverse_transfer")).toMatchObject([{ amountMinor: 9_000 }]);
+  });
+});
+
+describe("a KWD dispute lost for an amount off the currency's step (1.235: KWD moves in steps of 10 fils)", () => {
+  const kwd = (basisPoints: number) => start({ currency: "KWD", fee: { kind: "rate", basisPoints } });
+  const kwdMoney = (r: Run) => checkHeldMoney(r.ledger, "hp1", "KWD")._unsafeUnwrap();
+  const kwdReleased = (basisPoints: number) =>
+    run(run(run(kwd(basisPoints), [paid, confirm]), [due], LATER), [created()], LATER);
+  const lostAt = (r: Run, amountMinor: number) =>
+    run(r, [dispute(amountMinor), closed("lost", amountMinor)], LATER);
+  const reversed = (r: Run, reversal: number, amountMinor: number) =>
+    run(r, [{ type: "transfer_reversed", reversal, transferId: "tr_1", amountMinor }], LATER);
+
+  it("after a refund took most of the fee, the loss takes whole steps from the seller and never more fee than is left", () => {
+    // Refund 8.760 of 10.000 at 10 %: 7.880 from the seller, 0.880 of the 1.000 fee.
+    const refunded = run(kwdReleased(1_000), [{ type: "refund", by: "admin", amountMinor: 8_760 }], LATER);
+    expect(refunded.state.refunds[0]).toMatchObject({ sellerPartMinor: 7_880, feePartMinor: 880 });
+    const settled = run(reversed(refunded, 1, 7_880), [refundOk()], LATER);
+    // Lost 1.235: the seller's 1.120 (all they have left, in steps) and 0.115 of the fee's 0.120,
+    // as a marketplace charge divides it; before, 1.110 and 0.125 (1.005 of a 1.000 fee).
+    const lost = lostAt(settled, 1_235);
+    expect(lost.state.disputes[0]).toMatchObject({
+      status: "lost",
+      sellerPartMinor: 1_120,
+      feePartMinor: 115,
+    });
+    expect(ofKind(lost, "reverse_transfer").map((e) => e.amountMinor)).toEqual([1_120]);
+    const done = reversed(lost, 2, 1_120);
+    expect(kwdMoney(done)).toMatchObject({
+      sellerMinor: 0,
+      feesMinor: 5,
+      refundedMinor: 8_760,
+      disputeLostMinor: 1_235,
+      holdMinor: 0,
+    });
+  });
+
+  it("with no fee, the seller's transfer is reversed in whole steps (1.230); the 5 fils are the platform's", () => {
+    const lost = lostAt(kwdReleased(0), 1_235);
+    expect(ofKind(lost, "reverse_transfer").map((e) => e.amountMinor)).toEqual([1_230]);
+    expect(kwdMoney(reversed(lost, 1, 1_230))).toMatchObject({
+      sellerMinor: 8_770,
+      feesMinor: 0,
+      disputeLostMinor: 1_235,
+      platformFundedMinor: 5,
+      holdMinor: 0,
+    });
+  });
+
+  it("with no fee, a loss before the release leaves the release's transfer in whole steps (8.770)", () => {
+    const lost = run(kwd(0), [paid, confirm, dispute(1_235), closed("lost", 1_235)]);
+    const releasing = run(lost, [due], LATER);
+    expect(ofKind(releasing, "transfer").map((e) => e.amountMinor)).toEqual([8_770]);
+    expect(kwdMoney(run(releasing, [created()], LATER))).toMatchObject({
+      sellerMinor: 8_770,
+      feesMinor: 0,
+      disputeLostMinor: 1_235,
+      platformFundedMinor: 5,
+      holdMinor: 0,
+    });
   });
 });
 

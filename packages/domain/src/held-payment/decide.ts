@@ -74,7 +74,7 @@ import {
 import { heldPaymentIds as ids } from "./held-payment-ids.js";
 import type { HeldPaymentIgnoredCode } from "./held-payment-ignored.js";
 import type { HeldPaymentInput } from "./held-payment-input.js";
-import { takeBackSplit } from "./held-payment-money.js";
+import { type TakeBackSplit, takeBackSplit } from "./held-payment-money.js";
 import type { HeldPaymentTimer } from "./held-payment-timer.js";
 import { moveHeldPayment } from "./held-payment-transitions.js";
 
@@ -183,17 +183,38 @@ export function disputedSellerPartMinor(payment: HeldPayment): number {
     // Lost, it would supersede the refunds that never reached the customer, as a real loss does.
     s = supersedeUnmovedRefunds(s, x.id);
     const lostMinor = Math.min(x.amountMinor, refundableMinor(s));
-    const { sellerPartMinor, feePartMinor } = takeBackSplit(s, s.currency, givenBackMinor(s), lostMinor);
-    total += lossReversalMinor(s, x.id, sellerPartMinor);
+    const parts = partsRecord(splitNow(s, lostMinor));
+    total += lossReversalMinor(s, x.id, parts.sellerPartMinor);
     // The next open dispute takes from what this one would leave.
     s = {
       ...s,
       disputes: s.disputes.map((y) =>
-        y.id === x.id ? { ...y, status: "lost" as const, lostMinor, sellerPartMinor, feePartMinor } : y,
+        y.id === x.id ? { ...y, status: "lost" as const, lostMinor, ...parts } : y,
       ),
     };
   }
   return total;
+}
+
+/**
+ * How `amountMinor` given back now divides (`takeBackSplit`), from what the seller and the fee
+ * gave back so far.
+ */
+function splitNow(s: HeldPayment, amountMinor: number): TakeBackSplit {
+  return takeBackSplit(s, s.currency, givenBackMinor(s), amountMinor, {
+    sellerPartMinor: s.sellerShareMinor - sellerNetMinor(s),
+    feePartMinor: s.feeMinor - feeNetMinor(s),
+  });
+}
+
+/** A split as a refund or a loss records it: what the platform pays only when it pays something. */
+function partsRecord(split: TakeBackSplit): {
+  sellerPartMinor: number;
+  feePartMinor: number;
+  platformFundedMinor?: number;
+} {
+  const { platformFundedMinor, ...parts } = split;
+  return platformFundedMinor > 0 ? { ...parts, platformFundedMinor } : parts;
 }
 
 /**
@@ -244,9 +265,16 @@ function takenBackFrom(
   amountMinor: number,
   sellerPartMinor: number,
   feePartMinor: number,
+  platformFundedMinor = 0,
 ): TakenBackFrom {
-  if (stage === "holding") return { stage, amount: money(amountMinor, s.currency) };
-  return { stage, sellerPart: money(sellerPartMinor, s.currency), feePart: money(feePartMinor, s.currency) };
+  const funded = platformFundedMinor > 0 ? { platformFunded: money(platformFundedMinor, s.currency) } : {};
+  if (stage === "holding") return { stage, amount: money(amountMinor, s.currency), ...funded };
+  return {
+    stage,
+    sellerPart: money(sellerPartMinor, s.currency),
+    feePart: money(feePartMinor, s.currency),
+    ...funded,
+  };
 }
 
 /** Whether nothing stands in the release's way: the seller can receive, no hold, dispute, unfinished refund or transfer in flight. */
@@ -699,11 +727,10 @@ function retryReversal(d: Draft): Step {
 function startRefund(d: Draft, amountMinor: number, reason: HeldRefund["reason"], coveredMinor = 0): void {
   const s = d.state;
   const full = amountMinor === refundableMinor(s);
-  const split = takeBackSplit(s, s.currency, givenBackMinor(s), amountMinor);
   const refund: HeldRefund = {
     number: s.refunds.length + 1,
     amountMinor,
-    ...split,
+    ...partsRecord(splitNow(s, amountMinor)),
     stage: stageOf(s),
     reason,
     full,
@@ -797,7 +824,14 @@ function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refun
             ? ids.ledger.refundedAgain(ids.refund(s.id, refund, attempt))
             : ids.ledger.refunded(s.id, refund),
         heldPaymentId: s.id,
-        from: takenBackFrom(s, r.stage, r.amountMinor, r.sellerPartMinor, r.feePartMinor),
+        from: takenBackFrom(
+          s,
+          r.stage,
+          r.amountMinor,
+          r.sellerPartMinor,
+          r.feePartMinor,
+          r.platformFundedMinor,
+        ),
         occurredAt: d.now,
         refs: { refundId },
       }),
@@ -837,7 +871,14 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
       heldRefundFailed({
         id: ids.ledger.refundFailed(ids.refund(s.id, refund, attempt)),
         heldPaymentId: s.id,
-        from: takenBackFrom(s, r.stage, r.amountMinor, r.sellerPartMinor, r.feePartMinor),
+        from: takenBackFrom(
+          s,
+          r.stage,
+          r.amountMinor,
+          r.sellerPartMinor,
+          r.feePartMinor,
+          r.platformFundedMinor,
+        ),
         occurredAt: d.now,
         ...(r.refundId !== undefined ? { refs: { refundId: r.refundId } } : {}),
       }),
@@ -1391,7 +1432,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   // A refund at Stripe, or reversing the seller's part first: whether it reaches the customer is not known yet.
   lossWaits: (d) => d.state.refunds.some((r) => r.status === "requested" || r.status === "reversing"),
   refundableMinor: (d) => refundableMinor(d.state),
-  lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
+  lossParts: (d, lostMinor) => partsRecord(splitNow(d.state, lostMinor)),
   // The notice says what the closure did to the release, read from the state after it.
   won: (d, tellClosed) => {
     const before = d.state;
@@ -1476,11 +1517,10 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
   // with the platform already: the rest's seller part is reversed only beyond it.
   const sellerPartMinor = s.disputes.find((x) => x.id === disputeId)?.sellerPartMinor ?? 0;
   const coveredMinor = Math.max(0, heldBackForSupersededMinor(s, disputeId) - sellerPartMinor);
-  const split = takeBackSplit(s, s.currency, givenBackMinor(s), owed.restMinor);
   const refund: HeldRefund = {
     number: s.refunds.length + 1,
     amountMinor: owed.restMinor,
-    ...split,
+    ...partsRecord(splitNow(s, owed.restMinor)),
     stage: stageOf(s),
     reason: owed.last.reason,
     full: owed.restMinor === refundableMinor(s),
@@ -1513,7 +1553,14 @@ function oweOutsideStripe(d: Draft, r: HeldRefund, cause: OwedCause, toReverseMi
     heldOwedToCustomer({
       id: ids.ledger.owedToCustomer(s.id, r.number),
       heldPaymentId: s.id,
-      from: takenBackFrom(s, r.stage, r.amountMinor, r.sellerPartMinor, r.feePartMinor),
+      from: takenBackFrom(
+        s,
+        r.stage,
+        r.amountMinor,
+        r.sellerPartMinor,
+        r.feePartMinor,
+        r.platformFundedMinor,
+      ),
       occurredAt: d.now,
       refs: owedCauseRefs(cause),
     }),
@@ -1671,7 +1718,14 @@ function postPendingLosses(d: Draft): boolean {
       heldDisputeLost({
         id: ids.ledger.disputeLost(s.id, x.id),
         heldPaymentId: s.id,
-        from: takenBackFrom(s, stage, lost, x.sellerPartMinor ?? 0, x.feePartMinor ?? 0),
+        from: takenBackFrom(
+          s,
+          stage,
+          lost,
+          x.sellerPartMinor ?? 0,
+          x.feePartMinor ?? 0,
+          x.platformFundedMinor,
+        ),
         occurredAt: d.now,
         refs: { disputeId: x.id },
       }),

@@ -165,6 +165,98 @@ describe("the seller's part of what is given back, in a currency that moves in s
   });
 });
 
+describe("a loss off the currency's step (a dispute's amount need not be in steps)", () => {
+  const stepped = CURRENCY_CODES.filter((c) => currencyInfo(c).amountStepMinor > 1);
+
+  it("KWD, after refunds in steps: the seller's part is whole steps and the fee never gives back more than it earned", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 100_000 }).map((steps) => steps * 10),
+        fc.integer({ min: 0, max: 5_000 }),
+        fc.array(fc.integer({ min: 1, max: 10_000 }), { maxLength: 4 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        (amountMinor, bps, refundWeights, subStep, lossSteps) => {
+          const split = splitPlatformFee(amountMinor, "KWD", { kind: "rate", basisPoints: bps });
+          fc.pre(split.isOk());
+          const fs = split._unsafeUnwrap();
+          let given = 0;
+          let feeBack = 0;
+          for (const w of refundWeights) {
+            const r = Math.min(w * 10, amountMinor - given - 10);
+            if (r <= 0) break;
+            const p = takeBackSplit(fs, "KWD", given, r);
+            given += r;
+            feeBack += p.feePartMinor;
+          }
+          const loss = Math.min(lossSteps * 10 + subStep, amountMinor - given);
+          fc.pre(loss % 10 !== 0);
+          const p = takeBackSplit(fs, "KWD", given, loss);
+          expect(p.sellerPartMinor % 10).toBe(0);
+          expect(feeBack + p.feePartMinor).toBeLessThanOrEqual(fs.feeMinor);
+        },
+      ),
+    );
+  });
+
+  it("any mix of refunds and losses: the seller gives whole steps, nobody past what they hold, and the platform pays only what neither the seller nor the fee can", () => {
+    const arb = fc
+      .record({
+        currency: fc.constantFrom(...stepped),
+        units: fc.integer({ min: 2, max: 100_000 }),
+        feeBps: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 9_999 })),
+      })
+      .chain(({ currency, units, feeBps }) => {
+        const step = currencyInfo(currency).amountStepMinor;
+        const feeUnits = Math.min(units - 1, Math.floor((units * feeBps) / BASIS_POINTS_WHOLE));
+        return fc.record({
+          currency: fc.constant(currency),
+          step: fc.constant(step),
+          split: fc.constant({ feeMinor: feeUnits * step, sellerShareMinor: (units - feeUnits) * step }),
+          // Each piece: a refund in whole steps, or a loss of any amount (weights of what is left).
+          pieces: fc.array(
+            fc.record({ loss: fc.boolean(), weight: fc.integer({ min: 1, max: 1_000 }), off: fc.nat() }),
+            { minLength: 1, maxLength: 6 },
+          ),
+        });
+      });
+    fc.assert(
+      fc.property(arb, ({ currency, step, split, pieces }) => {
+        const amountMinor = split.sellerShareMinor + split.feeMinor;
+        let before = 0;
+        const taken = { sellerPartMinor: 0, feePartMinor: 0 };
+        for (const { loss, weight, off } of pieces) {
+          const left = amountMinor - before;
+          const wanted = Math.max(1, Math.floor((left * weight) / 1_000));
+          const piece = loss ? Math.min(left, wanted + (off % step)) : wanted - (wanted % step);
+          if (piece <= 0) continue;
+          const sellerLeft = split.sellerShareMinor - taken.sellerPartMinor;
+          const feeLeft = split.feeMinor - taken.feePartMinor;
+          const part = takeBackSplit(split, currency, before, piece, taken);
+          expect(part.sellerPartMinor % step).toBe(0);
+          expect(part.sellerPartMinor).toBeGreaterThanOrEqual(0);
+          expect(part.feePartMinor).toBeGreaterThanOrEqual(0);
+          expect(part.platformFundedMinor).toBeGreaterThanOrEqual(0);
+          expect(part.sellerPartMinor + part.feePartMinor + part.platformFundedMinor).toBe(piece);
+          expect(part.sellerPartMinor).toBeLessThanOrEqual(sellerLeft);
+          expect(part.feePartMinor).toBeLessThanOrEqual(feeLeft);
+          // A refund (in steps) is never the platform's; a loss is only past what the fee has
+          // left and every whole step of the piece the seller still has.
+          if (!loss) expect(part.platformFundedMinor).toBe(0);
+          if (part.platformFundedMinor > 0) {
+            expect(part.feePartMinor).toBe(feeLeft);
+            expect(part.sellerPartMinor).toBe(Math.min(piece - (piece % step), sellerLeft));
+            expect(part.platformFundedMinor).toBeLessThan(step);
+          }
+          before += piece;
+          taken.sellerPartMinor += part.sellerPartMinor;
+          taken.feePartMinor += part.feePartMinor;
+        }
+      }),
+    );
+  });
+});
+
 describe("refunds through decide", () => {
   const paid: HeldPaymentInput = {
     type: "checkout_completed",

@@ -123,6 +123,11 @@ export interface HeldRefund {
   readonly amountMinor: number;
   readonly sellerPartMinor: number;
   readonly feePartMinor: number;
+  /**
+   * What the platform pays of it itself: a part of the currency's step neither the seller
+   * (who gives back whole steps) nor the fee had left (`takeBackSplit`). Absent: nothing.
+   */
+  readonly platformFundedMinor?: number;
   readonly stage: "holding" | "earmarked" | "transferred";
   readonly reason: "unfulfilled" | "admin" | "late_payment";
   /** Whether it gives back everything that was left: the payment ends `refunded` with it. */
@@ -179,6 +184,8 @@ export interface HeldRefund {
 export interface HeldDispute extends Dispute {
   readonly sellerPartMinor?: number;
   readonly feePartMinor?: number;
+  /** Of a loss off the currency's step, what the platform pays itself (see {@link HeldRefund}). Absent: nothing. */
+  readonly platformFundedMinor?: number;
   readonly reversalNumber?: number;
   /**
    * Lost while the release's transfer was in flight: what the refunds it superseded asked

@@ -62,6 +62,7 @@ export {
   type PlatformFee,
   splitPlatformFee,
   type TakeBackSplit,
+  type TakenBack,
   takeBackSplit,
 } from "./held-payment-money.js";
 export type { HeldPaymentTimer } from "./held-payment-timer.js";

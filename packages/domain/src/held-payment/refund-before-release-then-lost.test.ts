@@ -143,6 +143,7 @@ describe.each(variants)(
         disputeLostMinor: 10_000,
         owedToCustomerMinor: 0,
         paidOutsideStripeMinor: 0,
+        platformFundedMinor: 0,
       });
       expect(ofKind(done.last, "open_ticket")).toEqual([]);
       // The customer holds nothing of ours, and is owed nothing: nothing is left to retry.

@@ -6,9 +6,9 @@ import type { Ledger } from "./ledger.js";
 
 /**
  * Where a held payment's money is, read from ledger balances, in minor units of one
- * currency. In a sound ledger `paidInMinor === holdMinor + sellerPayableMinor +
- * sellerMinor + feesMinor + refundedMinor + disputeLostMinor + owedToCustomerMinor +
- * paidOutsideStripeMinor`.
+ * currency. In a sound ledger `paidInMinor + platformFundedMinor === holdMinor +
+ * sellerPayableMinor + sellerMinor + feesMinor + refundedMinor + disputeLostMinor +
+ * owedToCustomerMinor + paidOutsideStripeMinor`.
  */
 export interface HeldMoney {
   /** The held payment. */
@@ -33,6 +33,8 @@ export interface HeldMoney {
   readonly owedToCustomerMinor: number;
   /** Paid to the customer outside Stripe (an admin recorded it) of what was owed to them. */
   readonly paidOutsideStripeMinor: number;
+  /** The platform's own money given back: a part of a step of a loss neither the seller nor the fee had. */
+  readonly platformFundedMinor: number;
 }
 
 /** Reads {@link HeldMoney} from the balances of the payment's accounts. O(1). */
@@ -51,12 +53,13 @@ export function heldMoney(ledger: Ledger, heldPaymentId: string, currency: Curre
     disputeLostMinor: balance(a.disputeLosses(heldPaymentId)),
     owedToCustomerMinor: balance(a.owedToCustomer(heldPaymentId)),
     paidOutsideStripeMinor: balance(a.paidOutsideStripe(heldPaymentId)),
+    platformFundedMinor: -balance(a.platformFunded(heldPaymentId)) + 0,
   };
 }
 
 /**
- * {@link heldMoney}, asserting paid in = held + set aside + paid to the seller + fees +
- * refunds + dispute losses + owed to the customer + paid to them outside Stripe. Fails with `ledger_invariant_violated`
+ * {@link heldMoney}, asserting paid in + platform funded = held + set aside + paid to the
+ * seller + fees + refunds + dispute losses + owed to the customer + paid to them outside Stripe. Fails with `ledger_invariant_violated`
  * (`held_money_unbalanced`) when some transaction touched the payment's accounts
  * without a balancing account of the same payment.
  */
@@ -75,11 +78,11 @@ export function checkHeldMoney(
     m.disputeLostMinor +
     m.owedToCustomerMinor +
     m.paidOutsideStripeMinor;
-  if (m.paidInMinor !== accountedMinor)
+  if (m.paidInMinor + m.platformFundedMinor !== accountedMinor)
     return err(
       ledgerInvariantViolated(
         "held_money_unbalanced",
-        `held payment ${heldPaymentId}: ${m.paidInMinor} ${currency} paid in, ${accountedMinor} accounted for`,
+        `held payment ${heldPaymentId}: ${m.paidInMinor} ${currency} paid in and ${m.platformFundedMinor} funded by the platform, ${accountedMinor} accounted for`,
       ),
     );
   return ok(m);

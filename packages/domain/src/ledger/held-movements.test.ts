@@ -82,6 +82,7 @@ describe("held payment movements", () => {
       disputeLostMinor: 0,
       owedToCustomerMinor: 0,
       paidOutsideStripeMinor: 0,
+      platformFundedMinor: 0,
     });
     expect(checkLedgerInvariants(l).isOk()).toBe(true);
   });

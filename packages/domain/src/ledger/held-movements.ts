@@ -28,6 +28,9 @@
 //   held:<p>:paid_outside_stripe use  what an admin recorded paying the customer outside Stripe
 //                                     (a bank transfer, cash) of what was owed to them: it left
 //                                     the platform, not through Stripe.
+//   held:<p>:platform_funded  source  the platform's own money given back: the part of a
+//                                     currency's step of a loss (off the step) that neither the
+//                                     seller (who gives back whole steps) nor the fee had left.
 //
 // Movements (Dr / Cr):
 //   held_captured           hold             / paid_in
@@ -36,7 +39,8 @@
 //   held_transferred        seller           / seller_payable
 //   held_transfer_reversed  hold             / seller
 //   held_refunded           refunds          / where the money is (see TakenBackFrom)
-//   held_dispute_lost       dispute_losses   / where the money is (see TakenBackFrom)
+//   held_dispute_lost       dispute_losses   / where the money is (see TakenBackFrom), and
+//                                              platform_funded for what the platform pays
 //   held_owed_to_customer   owed_to_customer / where the money is (see TakenBackFrom)
 //   held_refund_failed      where the refund took it from / refunds
 //                                              (Stripe failed a refund after its success: the
@@ -56,8 +60,8 @@
 //   held_paid_outside_stripe paid_outside_stripe / owed_to_customer
 //
 // Every transaction stays inside the payment's accounts, so from balances alone:
-// paid in = hold + seller payable + seller + fees + refunds + dispute losses + owed to the
-// customer + paid to the customer outside Stripe (`heldMoney`).
+// paid in + platform funded = hold + seller payable + seller + fees + refunds + dispute losses
+// + owed to the customer + paid to the customer outside Stripe (`heldMoney`).
 import { err, type Result } from "neverthrow";
 import { type Money, money } from "../money/index.js";
 import { accountIdPart } from "./account-id-part.js";
@@ -98,6 +102,8 @@ export const heldAccounts = Object.freeze({
   owedToCustomer: account("owed_to_customer"),
   /** Paid to the customer outside Stripe (an admin recorded it) of what was owed to them. */
   paidOutsideStripe: account("paid_outside_stripe"),
+  /** Source of the platform's own money given back (credit balance): a part of a step neither the seller nor the fee had. */
+  platformFunded: account("platform_funded"),
 });
 
 /** What a held-payment movement builder takes: one movement of `amount` (ids from `heldPaymentIds.ledger`; refs get `heldPaymentId`). */
@@ -119,14 +125,17 @@ export interface HeldMovementInput extends AggregateMovementBase {
  *   the fee earned.
  *
  * The parts are the split of the amount between the seller's share and the fee (see
- * `heldTakeBackSplit`); a zero part posts nothing.
+ * `takeBackSplit`); a zero part posts nothing. `platformFunded` (absent: nothing) is what
+ * the platform pays of it itself (out of `platform_funded`, not the payment's money): in
+ * `holding` the hold gives the amount less it.
  */
 export type TakenBackFrom =
-  | { readonly stage: "holding"; readonly amount: Money }
+  | { readonly stage: "holding"; readonly amount: Money; readonly platformFunded?: Money }
   | {
       readonly stage: "earmarked" | "transferred";
       readonly sellerPart: Money;
       readonly feePart: Money;
+      readonly platformFunded?: Money;
     };
 
 /** What {@link heldRefunded} and {@link heldDisputeLost} take. */
@@ -179,16 +188,24 @@ function takeBack(
 ): Result<LedgerTransaction, LedgerError> {
   const p = input.heldPaymentId;
   const { from } = input;
-  const credits: LedgerPosting[] =
-    from.stage === "holding"
-      ? [credit(heldAccounts.hold(p), from.amount)]
+  const funded = from.platformFunded;
+  const credits: LedgerPosting[] = [
+    ...(from.stage === "holding"
+      ? [
+          credit(
+            heldAccounts.hold(p),
+            money(from.amount.amountMinor - (funded?.amountMinor ?? 0), from.amount.currency),
+          ),
+        ]
       : [
           credit(
             from.stage === "earmarked" ? heldAccounts.sellerPayable(p) : heldAccounts.hold(p),
             from.sellerPart,
           ),
           credit(heldAccounts.fees(p), from.feePart),
-        ].filter((c) => c.amount.amountMinor !== 0);
+        ]),
+    ...(funded !== undefined ? [credit(heldAccounts.platformFunded(p), funded)] : []),
+  ].filter((c) => c.amount.amountMinor !== 0);
   const first = credits[0];
   if (first === undefined) return err(invalidAccountId(p, "nothing to take back"));
   const total = money(

@@ -78,6 +78,7 @@ const CHART: Readonly<
       "dispute_losses",
       "owed_to_customer",
       "paid_outside_stripe",
+      "platform_funded",
     ],
     perParty: [],
   },

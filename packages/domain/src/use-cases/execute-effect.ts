@@ -171,13 +171,12 @@ type PaymentEffectOf<K extends "transfer" | "reverse_transfer" | "refund"> = Ext
 
 /**
  * Transfers to a seller's connected account: `transfer_created`, or a definite refusal as
- * `transfer_failed` (with the provider's message when `withFailureMessage`).
+ * `transfer_failed` with the provider's message (the parked transfer's ticket shows it).
  */
 function transferFacts(
   ports: EffectPorts,
   effect: PaymentEffectOf<"transfer">,
   refs: PaymentReferences,
-  withFailureMessage: boolean,
   createdAt: EffectCreatedAt | undefined,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   return ports.gateway
@@ -192,11 +191,12 @@ function transferFacts(
     })
     .map((t): readonly PaymentObjectFact[] => [{ kind: "transfer_created", refs, transferId: t.transferId }])
     .orElse(
-      definiteAs((failureCode, failureMessage) =>
-        withFailureMessage
-          ? { kind: "transfer_failed", refs, failureCode, failureMessage }
-          : { kind: "transfer_failed", refs, failureCode },
-      ),
+      definiteAs((failureCode, failureMessage) => ({
+        kind: "transfer_failed",
+        refs,
+        failureCode,
+        failureMessage,
+      })),
     );
 }
 
@@ -470,7 +470,7 @@ function executeHeldPaymentEffect(
         .mapErr(fromGateway);
     }
     case "transfer":
-      return transferFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }), true, createdAt);
+      return transferFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }), createdAt);
     case "find_transfer":
       return lookupFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }));
     case "reverse_transfer":
@@ -548,7 +548,6 @@ function executeMarketplaceChargeEffect(
         ports,
         effect,
         marketplaceChargeRefs(c, { sellerId: effect.sellerId, attempt: effect.attempt }),
-        false,
         createdAt,
       );
     case "cancel_payment": {

@@ -628,6 +628,31 @@ describe("the charge's effects at the gateway", () => {
   });
 });
 
+describe("executeEffect: a seller's transfer Stripe refuses for good", () => {
+  it("is the charge's transfer_failed with Stripe's message, which the parked transfer's ticket shows", async () => {
+    const r = runMarketplace(createdMarketplace(splitCommand), [paid()]);
+    const transfer = r.effects.find(
+      (e): e is Extract<MarketplaceChargeEffect, { kind: "transfer" }> =>
+        e.kind === "transfer" && e.sellerId === "sel_a",
+    );
+    if (transfer === undefined) throw new Error("no transfer to sel_a was asked for");
+    const sim = new InMemorySusu();
+    sim.gateway.setAccount(transfer.destinationAccountId, false);
+    const deps: UseCaseDeps = {
+      ...sim.deps,
+      marketplaceCharges: { ...sim.deps.marketplaceCharges, getMarketplaceCharge: () => okAsync(r.state) },
+    };
+    expect((await executeEffect(deps, sim.ports, transfer))._unsafeUnwrap()).toEqual([
+      {
+        kind: "transfer_failed",
+        refs: marketplaceChargeRefs(r.state.id, { sellerId: "sel_a", attempt: 1 }),
+        failureCode: "insufficient_capabilities_for_transfer",
+        failureMessage: "the account cannot receive transfers",
+      },
+    ]);
+  });
+});
+
 describe("executeEffect: a seller's transfer the charge no longer asks for", () => {
   /**
    * sel_a's attempt 1 answered api_error, the admins' look-up missed it (written off), attempt
