@@ -17,10 +17,13 @@ import { adminNoticeNotifierOf, readAdminNoticeEnv } from "../src/notify/admin-n
 import { parseReconcileArgs } from "../src/reconciliation/command-args.js";
 import { operatorRanBy, reconcileAndTell } from "../src/reconciliation/reconcile-and-tell.js";
 import { reconciliationCsv, reconciliationSummary } from "../src/reconciliation/report-format.js";
-import { createStripeClient, stripeAddressOf, stripeEndpointOf } from "../src/stripe/stripe-client.js";
+import {
+  createStripeClient,
+  stripeAddressOf,
+  stripeEndpointOf,
+  stripeSettingsFromEnv,
+} from "../src/stripe/stripe-client.js";
 import { PrismaSupportDesk } from "../src/support/prisma-support-desk.js";
-
-const blank = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
 
 const command = parseReconcileArgs(process.argv.slice(2));
 if (command.isErr()) {
@@ -36,12 +39,7 @@ try {
   process.exit(2);
 }
 
-const secretKey = blank(process.env.STRIPE_SECRET_KEY);
-const apiUrl =
-  blank(process.env.STRIPE_API_URL) ??
-  (secretKey === undefined
-    ? `http://127.0.0.1:${blank(process.env.SUSU_EMULATOR_PORT) ?? "12111"}`
-    : undefined);
+const { secretKey, apiUrl } = stripeSettingsFromEnv(process.env);
 /** The Stripe called, named when a call fails (an operator may have meant another port or Stripe itself). */
 const stripeWhere = stripeAddressOf(apiUrl);
 const stripe = createStripeClient({

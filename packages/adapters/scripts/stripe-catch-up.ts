@@ -10,10 +10,13 @@ import { readBackupManifest } from "../src/backup/restore-backup.js";
 import { catchUpStripeEvents, knownConnectedAccounts } from "../src/backup/stripe-catch-up.js";
 import { resolveDatabaseUrl } from "../src/db/database-url.js";
 import { createPrismaClient } from "../src/db/prisma-client.js";
-import { createStripeClient, stripeAddressOf, stripeEndpointOf } from "../src/stripe/stripe-client.js";
+import {
+  createStripeClient,
+  stripeAddressOf,
+  stripeEndpointOf,
+  stripeSettingsFromEnv,
+} from "../src/stripe/stripe-client.js";
 import { PrismaWebhookInbox } from "../src/webhooks/inbox.js";
-
-const blank = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
 
 const command = parseCatchUpArgs(process.argv.slice(2));
 if (command.isErr()) {
@@ -32,12 +35,7 @@ else {
   }
 }
 
-const secretKey = blank(process.env.STRIPE_SECRET_KEY);
-const apiUrl =
-  blank(process.env.STRIPE_API_URL) ??
-  (secretKey === undefined
-    ? `http://127.0.0.1:${blank(process.env.SUSU_EMULATOR_PORT) ?? "12111"}`
-    : undefined);
+const { secretKey, apiUrl } = stripeSettingsFromEnv(process.env);
 /** The Stripe called, named when a call fails (an operator may have meant another port or Stripe itself). */
 const stripeWhere = stripeAddressOf(apiUrl);
 const stripe = createStripeClient({

@@ -3,6 +3,8 @@ import {
   CADENCES,
   CURRENCY_CODES,
   type CurrencyCode,
+  DAY_MS,
+  GROUP_START_MAX_AHEAD_MS,
   type Group,
   type GroupActor,
   PAYOUT_ORDER_METHODS,
@@ -80,6 +82,9 @@ export const GroupViewSchema = z
   })
   .openapi("Group");
 
+/** When the first round opens, as the domain bounds it (`checkGroupStart`). */
+const STARTS_AT_DESCRIPTION = `When the group's first round opens (an ISO 8601 instant with a zone): from now to ${GROUP_START_MAX_AHEAD_MS / DAY_MS} days ahead (a year, the same date next year included); in the past or later is 422 \`invalid_group\`, nothing stored`;
+
 /** An IANA time zone name; whether the runtime knows it is the domain's check (`invalid_time_zone`). */
 const TimeZoneSchema = z.string().max(64).refine(NUL_FREE, "no NUL characters");
 
@@ -89,7 +94,10 @@ const CreateGroupSchema = z
     currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]]).openapi({ example: "AUD" }),
     contributionMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ example: 10000 }),
     cadence: z.enum(CADENCES as [(typeof CADENCES)[number], ...(typeof CADENCES)[number][]]),
-    startsAt: z.iso.datetime({ offset: true }).openapi({ example: "2030-01-03T09:00:00Z" }),
+    startsAt: z.iso.datetime({ offset: true }).openapi({
+      description: STARTS_AT_DESCRIPTION,
+      example: "2030-01-03T09:00:00Z",
+    }),
     timeZone: TimeZoneSchema.optional().openapi({
       description:
         "The IANA time zone of the group's schedule (rounds open on the start's local day and time there). Default: the platform's (`SUSU_DEFAULT_TIME_ZONE`, Australia/Sydney unless set). An unknown zone: 422 `invalid_time_zone`",
@@ -160,7 +168,7 @@ const UpdateGroupSchema = z
     currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]]).optional(),
     contributionMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     cadence: z.enum(CADENCES as [(typeof CADENCES)[number], ...(typeof CADENCES)[number][]]).optional(),
-    startsAt: z.iso.datetime({ offset: true }).optional(),
+    startsAt: z.iso.datetime({ offset: true }).optional().openapi({ description: STARTS_AT_DESCRIPTION }),
     timeZone: TimeZoneSchema.optional().openapi({
       description: "An IANA time zone (422 `invalid_time_zone` if unknown)",
     }),

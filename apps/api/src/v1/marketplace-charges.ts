@@ -398,7 +398,7 @@ const PaymentMethodSchema = z
       type: z.literal("saved_card"),
       paymentMethodId: IdSchema.openapi({
         description:
-          "A card the customer saved through susu (`POST /v1/people/me/payment-methods/setup`, listed by `GET /v1/people/me/payment-methods`) and has not removed: charged at once, off session. Anything else is 404 `payment_method_not_found`",
+          "A card the customer saved through susu (`POST /v1/people/me/payment-methods/setup`, listed by `GET /v1/people/me/payment-methods`) and has not removed: charged at once, off session. Anything else is 404 `payment_method_not_found`, for a customer with no Stripe customer too (a `new_card` for them is 409 `customer_not_onboarded`)",
         example: "pm_123",
       }),
     }),
@@ -523,12 +523,13 @@ const createRouteDef = createRoute({
     ),
     ...problemExamples(
       404,
-      "A `saved_card` that is not a card the customer saved through susu and still has (an id never saved, such as Stripe's test token `pm_card_visa`, somebody else's, a removed card, a BECS account). Nothing is stored, Stripe is not asked and the attempt is not counted.",
+      "A `saved_card` that is not a card the customer saved through susu and still has (an id never saved, such as Stripe's test token `pm_card_visa`, somebody else's, a removed card, a BECS account; any, for a customer with no Stripe customer, who has saved none). Nothing is stored, Stripe is not asked and the attempt is not counted.",
       { payment_method_not_found: "cy has no saved payment method pm_doesnotexist" },
     ),
     ...conflicts({
       client_reference_reused:
         "client reference rsvp_42 is marketplace charge mc_1, asked for with other terms",
+      // A new card only: a saved card named for such a customer is 404 payment_method_not_found.
       customer_not_onboarded: "customer cy has no Stripe customer to charge",
       seller_not_onboarded: "seller sam has no connected account to be paid into",
     }),

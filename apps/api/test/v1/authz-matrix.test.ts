@@ -18,6 +18,7 @@
 // Every refusal (401, 403, 404) is also checked to have changed nothing in the domain's
 // tables; after an accepted write the world is made anew, so rows do not depend on order.
 import { useTestDatabase } from "@susu/adapters/testing";
+import { DAY_MS } from "@susu/domain";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authed } from "../support/app.js";
 import {
@@ -191,7 +192,20 @@ const operatorOnMarketplaceCharge: Row = {
 const MATRIX: Readonly<Record<string, Row>> = {
   // groups
   // A service token is an app, not a person: it neither creates nor joins groups.
-  "POST /v1/groups": { ...anyPerson, service: "personOnly" },
+  "POST /v1/groups": {
+    ...anyPerson,
+    service: "personOnly",
+    // The document's example starts in 2030, more than a year after the app's clock: refused.
+    body: () => ({
+      name: "Matrix savers",
+      currency: "AUD",
+      contributionMinor: 100_00,
+      cadence: "weekly",
+      startsAt: new Date(env.clock.now() + 7 * DAY_MS).toISOString(),
+      payoutOrderMethod: "join_order",
+      displayName: "Matrix",
+    }),
+  },
   "GET /v1/groups": anyPerson,
   "GET /v1/groups/{groupId}": seeGroup,
   "PATCH /v1/groups/{groupId}": adminGroup,

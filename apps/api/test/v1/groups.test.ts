@@ -40,6 +40,14 @@ describe("creating and reading groups", () => {
       [newGroup(now, "ana", { currency: "KWD", contributionMinor: 12345 }), 422, "amount_invalid_step", []],
       [newGroup(now, "ana", { contributionMinor: 100_000_000_000 }), 422, "amount_too_large", []],
       [newGroup(now, "ana", { startsAt: "2020-01-01T00:00:00Z" }), 422, "invalid_group", []],
+      // More than a year (366 days) ahead, up to the last instant the schema can write.
+      [
+        newGroup(now, "ana", { startsAt: new Date(now + 366 * DAY_MS + 1000).toISOString() }),
+        422,
+        "invalid_group",
+        [],
+      ],
+      [newGroup(now, "ana", { startsAt: "9999-12-31T23:59:59Z" }), 422, "invalid_group", []],
     ];
     for (const [body, status, code, fields] of cases) {
       const res = await send("ana", "POST", "/v1/groups", body);
@@ -55,6 +63,24 @@ describe("creating and reading groups", () => {
       body: "{",
     });
     expect(malformed.status).toBe(400);
+    expect(await groupCount()).toBe(before);
+  });
+
+  it("starts from now to a year ahead: 366 days is the latest, and the problem says so", async () => {
+    const now = bed.clock.now();
+    const latest = new Date(now + 366 * DAY_MS).toISOString();
+    const created = await send("fay", "POST", "/v1/groups", newGroup(now, "fay", { startsAt: latest }));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.startsAt).toBe(latest);
+    const before = await groupCount();
+    const far = await send(
+      "ana",
+      "POST",
+      "/v1/groups",
+      newGroup(now, "ana", { startsAt: "9999-12-31T23:59:59Z" }),
+    );
+    expectProblem(far, 422, "invalid_group");
+    expect(far.body.detail).toMatch(/more than 366 days ahead/);
     expect(await groupCount()).toBe(before);
   });
 
@@ -121,7 +147,11 @@ describe("creating and reading groups", () => {
 
   it("lists the caller's groups oldest first, a page at a time", async () => {
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push(await bed.group("pager"));
+    // A millisecond apart, so that oldest first is creation order whatever the ids sort as.
+    for (let i = 0; i < 3; i++) {
+      bed.clock.advance(1);
+      ids.push(await bed.group("pager"));
+    }
     const first = await send("pager", "GET", "/v1/groups?limit=2");
     expect(first.body).toMatchObject({ object: "list", url: "/v1/groups", has_more: true });
     expect(first.body.data.map((g: { id: string }) => g.id)).toEqual(ids.slice(0, 2));
@@ -214,6 +244,11 @@ describe("PATCH /v1/groups/{groupId}: settings before the start", () => {
     expectProblem(await send("val", "PATCH", path, { contributionMinor: 10 }), 422, "amount_below_minimum");
     expectProblem(
       await send("val", "PATCH", path, { startsAt: "2020-01-01T00:00:00Z" }),
+      422,
+      "invalid_group",
+    );
+    expectProblem(
+      await send("val", "PATCH", path, { startsAt: "9999-12-31T23:59:59Z" }),
       422,
       "invalid_group",
     );

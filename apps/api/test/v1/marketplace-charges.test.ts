@@ -466,9 +466,31 @@ describe("POST /v1/marketplace-charges", () => {
       [
         APP,
         "service",
-        chargeRequest({ customer: { personId: "newbie", email: "n@example.com" } }),
+        chargeRequest({
+          customer: { personId: "newbie", email: "n@example.com" },
+          paymentMethod: { type: "new_card" },
+        }),
         409,
         "customer_not_onboarded",
+      ],
+      // A customer with no Stripe customer has no saved card: the same answer as for one
+      // who has cards but not this one (never saved, or somebody else's).
+      [
+        APP,
+        "service",
+        chargeRequest({
+          customer: { personId: "newbie", email: "n@example.com" },
+          paymentMethod: { type: "saved_card", paymentMethodId: "pm_doesnotexist" },
+        }),
+        404,
+        "payment_method_not_found",
+      ],
+      [
+        APP,
+        "service",
+        chargeRequest({ customer: { personId: "newbie", email: "n@example.com" } }),
+        404,
+        "payment_method_not_found",
       ],
       [APP, "service", chargeRequest({ sellers: [{ personId: "nobody" }] }), 422, "seller_not_found"],
       [APP, "service", chargeRequest({ sellers: [{ personId: "unpaid" }] }), 409, "seller_not_onboarded"],

@@ -81,6 +81,28 @@ export function stripeEndpointOf(
   };
 }
 
+/** The environment an operator's command reads Stripe from (`process.env`, or a test's own). */
+export type StripeEnv = Readonly<Record<string, string | undefined>>;
+
+const setting = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
+
+/**
+ * Where an operator's command (reconcile, Stripe catch-up) finds Stripe: `STRIPE_SECRET_KEY`
+ * at `STRIPE_API_URL` (`apiUrl` undefined: Stripe itself), or, with neither set, the emulator
+ * of `npm start` on `http://127.0.0.1:12111` (`SUSU_EMULATOR_PORT`). A blank setting counts
+ * as unset; values are trimmed.
+ */
+export function stripeSettingsFromEnv(env: StripeEnv): {
+  readonly secretKey: string | undefined;
+  readonly apiUrl: string | undefined;
+} {
+  const secretKey = setting(env.STRIPE_SECRET_KEY);
+  const apiUrl =
+    setting(env.STRIPE_API_URL) ??
+    (secretKey === undefined ? `http://127.0.0.1:${setting(env.SUSU_EMULATOR_PORT) ?? "12111"}` : undefined);
+  return { secretKey, apiUrl };
+}
+
 /**
  * The address the SDK dials for a base URL, to name in an operator's error: scheme, host and
  * port only, so a user:password, path or query in the setting (never sent) is never printed.

@@ -3,7 +3,7 @@ import { clipText, textLengthWithin } from "../kernel/text.js";
 import type { CurrencyCode } from "../money/index.js";
 import { COLLECTABLE_CURRENCIES, debitMethodFor } from "../policy/debit-methods.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
-import { canonicalTimeZone, HOUR_MS, type Instant, type TimeZone } from "../shared/time.js";
+import { canonicalTimeZone, DAY_MS, HOUR_MS, type Instant, type TimeZone } from "../shared/time.js";
 import { type Cadence, roundOpensAt } from "./cadence.js";
 import { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
 import { GROUP_TRANSITIONS, type GroupStatus } from "./group-transitions.js";
@@ -20,6 +20,29 @@ import {
 export const MEMBERS_MAX = 50;
 /** The fewest members a group needs before it can start. */
 export const MEMBERS_MIN = 2;
+
+/**
+ * The latest a group may start, after now: a year, counted as 366 days so that the same
+ * date next year always fits (a leap day between or not). A later start is a typing
+ * mistake (a year 9999), not a plan: nobody can join a savings round years ahead.
+ */
+export const GROUP_START_MAX_AHEAD_MS = 366 * DAY_MS;
+
+/**
+ * A group's first round starts from `now` to {@link GROUP_START_MAX_AHEAD_MS} after it;
+ * `invalid_group` otherwise (in the past, or too far ahead).
+ */
+export function checkGroupStart(startsAt: Instant, now: Instant): Result<Instant, GroupError> {
+  if (startsAt < now) return err(groupError("invalid_group", "startsAt is in the past"));
+  if (startsAt > now + GROUP_START_MAX_AHEAD_MS)
+    return err(
+      groupError(
+        "invalid_group",
+        `startsAt is more than ${GROUP_START_MAX_AHEAD_MS / DAY_MS} days ahead; the latest start is ${new Date(now + GROUP_START_MAX_AHEAD_MS).toISOString()}`,
+      ),
+    );
+  return ok(startsAt);
+}
 
 /**
  * A member's place in the group:
@@ -813,7 +836,8 @@ export interface GroupSettings {
  * (`group_not_forming` after: members agreed to what it was when it started). The same
  * shape rules as at creation; a new payout order method re-derives the order the way
  * {@link usePayoutOrderMethod} does (`seeded_draw`: draw it before activating). Amount
- * rules (minimum charge, step) and `startsAt` in the future are the use case's checks.
+ * rules (minimum charge, step) and `startsAt` from now to a year ahead
+ * ({@link checkGroupStart}) are the use case's checks.
  */
 export function updateGroupSettings(
   group: Group,

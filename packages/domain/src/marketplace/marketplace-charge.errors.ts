@@ -43,7 +43,10 @@ export const MARKETPLACE_CHARGE_ERROR_CODES = [
   // Refused by the use case, before the aggregate decides:
   /** The customer is not a person. */
   "customer_not_found",
-  /** The customer has no Stripe customer to charge (or the saved card is not theirs to name). */
+  /**
+   * The customer has no Stripe customer to charge a new card on (a saved card, which they
+   * cannot have, is `payment_method_not_found`).
+   */
   "customer_not_onboarded",
   /** A seller is not a person. */
   "seller_not_found",

@@ -48,6 +48,8 @@ describe("group admin use cases", () => {
     const refusals = [
       [{ contributionMinor: 10 }, "amount_below_minimum"],
       [{ startsAt: sim.clock.now() - 1 }, "invalid_group"],
+      [{ startsAt: sim.clock.now() + 366 * DAY_MS + 1 }, "invalid_group"],
+      [{ startsAt: Date.UTC(9999, 11, 31) }, "invalid_group"],
       [{ currency: "USD" as const }, "currency_not_supported"],
     ] as const;
     for (const [settings, code] of refusals)
@@ -55,6 +57,29 @@ describe("group admin use cases", () => {
         (await useCases.updateGroupSettings(sim.deps, groupId, "ana", settings))._unsafeUnwrapErr().code,
       ).toBe(code);
     expect((await sim.store.getGroup(groupId))._unsafeUnwrap()).toEqual(before);
+  });
+
+  it("a group starts from now to a year ahead (366 days, so the same date next year always fits): later is invalid_group, nothing stored", async () => {
+    const sim = new InMemorySusu();
+    const create = (startsAt: number, id: string) =>
+      useCases.createGroup(sim.deps, {
+        name: "Far savers",
+        currency: "AUD",
+        contributionMinor: 50_00,
+        cadence: "monthly",
+        startsAt,
+        payoutOrderMethod: "join_order",
+        creator: { id, displayName: id },
+      });
+    const now = sim.clock.now();
+    for (const startsAt of [now + 366 * DAY_MS + 1, Date.UTC(2028, 0, 5), Date.UTC(9999, 11, 31)]) {
+      const refused = (await create(startsAt, "far"))._unsafeUnwrapErr();
+      expect(refused).toMatchObject({ code: "invalid_group" });
+      expect(refused.message).toMatch(/startsAt .*more than 366 days ahead/);
+    }
+    expect(sim.store.groups()).toEqual([]);
+    expect((await create(now, "now"))._unsafeUnwrap().startsAt).toBe(now);
+    expect((await create(now + 366 * DAY_MS, "year"))._unsafeUnwrap().startsAt).toBe(now + 366 * DAY_MS);
   });
 
   it("operators activate, pause, resume and close any group, audited as operator:<id>", async () => {
@@ -247,7 +272,7 @@ describe("createGroupWithReadiness", () => {
     currency: "AUD" as const,
     contributionMinor: 50_00,
     cadence: "weekly" as const,
-    startsAt: Date.UTC(2031, 0, 1),
+    startsAt: Date.UTC(2026, 1, 1),
     payoutOrderMethod: "join_order" as const,
     creator: { id: creator, displayName: creator },
   });

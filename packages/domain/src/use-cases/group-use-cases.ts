@@ -1,6 +1,5 @@
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import type { Cadence } from "../group/cadence.js";
-import { groupError } from "../group/group.errors.js";
 import * as G from "../group/group.js";
 import { actorName, type Group, type GroupActor, type GroupSettings } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
@@ -96,8 +95,9 @@ export interface CreateGroupCommand {
 /**
  * Creates a group; the creator is its admin and first member, and becomes a person if they
  * were not one (in the same transaction). The contribution must be a valid charge in its
- * currency (Stripe's minimum, digits, and step rules), and a supported debit method must
- * collect the currency (`currency_not_supported` otherwise).
+ * currency (Stripe's minimum, digits, and step rules), a supported debit method must
+ * collect the currency (`currency_not_supported` otherwise), and it starts from now to a
+ * year ahead (`checkGroupStart`: `invalid_group` otherwise).
  */
 export function createGroup(
   deps: UseCaseDeps,
@@ -118,7 +118,8 @@ export function createGroupWithReadiness(
   const amount = checkChargeAmount(money(command.contributionMinor, command.currency));
   if (amount.isErr()) return errAsync(amount.error);
   const now = deps.clock.now();
-  if (command.startsAt < now) return errAsync(groupError("invalid_group", "startsAt is in the past"));
+  const start = G.checkGroupStart(command.startsAt, now);
+  if (start.isErr()) return errAsync(start.error);
   const created = G.createGroup({
     id: deps.ids.newId("grp"),
     name: command.name,
@@ -329,8 +330,8 @@ export function removeMember(
 /**
  * An admin (or a platform operator) changes the group's settings before it starts
  * (`group_not_forming` after). A new contribution must be a valid charge in its currency
- * (Stripe's minimum, digits and step rules) and a new `startsAt` must not be in the past,
- * as at creation.
+ * (Stripe's minimum, digits and step rules) and a new `startsAt` must be from now to a
+ * year ahead (`checkGroupStart`), as at creation.
  */
 export function updateGroupSettings(
   deps: UseCaseDeps,
@@ -340,8 +341,10 @@ export function updateGroupSettings(
 ): ResultAsync<Group, UseCaseError> {
   return changeGroup(deps, groupId, "update_group_settings", actorName(actor), (g) =>
     G.updateGroupSettings(g, actor, settings).andThen((updated) => {
-      if (settings.startsAt !== undefined && settings.startsAt < deps.clock.now())
-        return err(groupError("invalid_group", "startsAt is in the past"));
+      if (settings.startsAt !== undefined) {
+        const start = G.checkGroupStart(settings.startsAt, deps.clock.now());
+        if (start.isErr()) return err(start.error);
+      }
       if (settings.contributionMinor === undefined && settings.currency === undefined) return ok(updated);
       return checkChargeAmount(money(updated.contributionMinor, updated.currency)).map(() => updated);
     }),

@@ -181,6 +181,52 @@ describe("a destination charge, in memory", () => {
     expect(sim.store.outbox()).toEqual([]);
   });
 
+  it("a saved card a customer does not have is payment_method_not_found whether they have a Stripe customer or not; a new card for one without is customer_not_onboarded", async () => {
+    const sim = new InMemorySusu();
+    (await sim.addSeller("sel_a"))._unsafeUnwrap();
+    (await sim.addSeller(CUSTOMER))._unsafeUnwrap();
+    await sim.saveCard(CUSTOMER, "pm_card_visa");
+    // A person who never set up a payment: no Stripe customer, so no saved card either.
+    (
+      await sim.deps.uow.commit({
+        people: [
+          {
+            state: { id: "newbie", displayName: "Newbie", createdAt: sim.clock.now(), version: 0 },
+            expectedVersion: undefined,
+          },
+        ],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const answers = async (command: CreateMarketplaceChargeCommand) => [
+      (await useCases.checkMarketplaceChargeRequest(sim.deps, command))._unsafeUnwrapErr().code,
+      (await useCases.createMarketplaceCharge(sim.deps, command))._unsafeUnwrapErr().code,
+    ];
+    const naming = (customerId: string, paymentMethodId: string): CreateMarketplaceChargeCommand => ({
+      ...destination,
+      customerId,
+      paymentMethod: { kind: "saved_card", paymentMethodId },
+    });
+    for (const customerId of [CUSTOMER, "newbie"])
+      expect(await answers(naming(customerId, "pm_doesnotexist")), customerId).toEqual([
+        "payment_method_not_found",
+        "payment_method_not_found",
+      ]);
+    // Somebody else's card, named for the person without a customer.
+    expect(await answers(naming("newbie", "pm_card_visa"))).toEqual([
+      "payment_method_not_found",
+      "payment_method_not_found",
+    ]);
+    expect(
+      await answers({ ...destination, customerId: "newbie", paymentMethod: { kind: "new_card" } }),
+    ).toEqual(["customer_not_onboarded", "customer_not_onboarded"]);
+    expect(sim.store.marketplaceCharges()).toEqual([]);
+    expect(sim.store.outbox()).toEqual([]);
+  });
+
   it("on_behalf_of the seller when they are the merchant of record", async () => {
     const flow = await aCharge({ ...destination, sellerIsMerchantOfRecord: true });
     const c = flow.charge();

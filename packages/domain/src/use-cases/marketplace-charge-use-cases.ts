@@ -156,7 +156,12 @@ function existingFor(
     });
 }
 
-/** The customer and sellers as a new charge needs them: people with a Stripe customer, and with connected accounts. */
+/**
+ * The customer and sellers as a new charge needs them: people with a Stripe customer, and
+ * with connected accounts. A saved card is checked once the customer is known to be a person
+ * and before whether they have a Stripe customer: one without has saved no card, so naming
+ * one is `payment_method_not_found`, as for a customer with cards who names another.
+ */
 function partiesOf(
   deps: UseCaseDeps,
   command: CreateMarketplaceChargeCommand,
@@ -167,46 +172,63 @@ function partiesOf(
     const customer = byId.get(command.customerId);
     if (!customer)
       return errAsync(marketplaceChargeError("customer_not_found", `no person ${command.customerId}`));
-    if (customer.customerId === undefined)
+    const card =
+      command.paymentMethod.kind === "saved_card"
+        ? loadOwnCard(deps, customer.id, command.paymentMethod.paymentMethodId, "a marketplace charge").map(
+            () => undefined,
+          )
+        : okAsync(undefined);
+    return card.andThen(() => onboardedParties(command, customer, byId));
+  });
+}
+
+/** The customer's Stripe customer and each seller's connected account, or why not. */
+function onboardedParties(
+  command: CreateMarketplaceChargeCommand,
+  customer: Person,
+  byId: ReadonlyMap<string, Person>,
+): ResultAsync<Pick<CreateMarketplaceCharge, "customer" | "sellers">, UseCaseError> {
+  if (customer.customerId === undefined)
+    return errAsync(
+      marketplaceChargeError(
+        "customer_not_onboarded",
+        `customer ${command.customerId} has no Stripe customer to charge`,
+      ),
+    );
+  const sellers: NewMarketplaceSeller[] = [];
+  for (const s of command.sellers) {
+    const person = byId.get(s.id);
+    if (!person) return errAsync(marketplaceChargeError("seller_not_found", `no person ${s.id}`));
+    if (!person.payout)
       return errAsync(
         marketplaceChargeError(
-          "customer_not_onboarded",
-          `customer ${command.customerId} has no Stripe customer to charge`,
+          "seller_not_onboarded",
+          `seller ${s.id} has no connected account to be paid into`,
         ),
       );
-    const sellers: NewMarketplaceSeller[] = [];
-    for (const s of command.sellers) {
-      const person = byId.get(s.id);
-      if (!person) return errAsync(marketplaceChargeError("seller_not_found", `no person ${s.id}`));
-      if (!person.payout)
-        return errAsync(
-          marketplaceChargeError(
-            "seller_not_onboarded",
-            `seller ${s.id} has no connected account to be paid into`,
-          ),
-        );
-      sellers.push({
-        id: person.id,
-        connectedAccountId: person.payout.connectedAccountId,
-        ...(s.weight !== undefined ? { weight: s.weight } : {}),
-      });
-    }
-    return okAsync({
-      customer: { id: customer.id, stripeCustomerId: customer.customerId, email: command.customerEmail },
-      sellers,
+    sellers.push({
+      id: person.id,
+      connectedAccountId: person.payout.connectedAccountId,
+      ...(s.weight !== undefined ? { weight: s.weight } : {}),
     });
+  }
+  return okAsync({
+    customer: { id: customer.id, stripeCustomerId: customer.customerId, email: command.customerEmail },
+    sellers,
   });
 }
 
 /**
  * A client app charges a customer for an activity's RSVP or purchase: the customer must be
- * a person with a Stripe customer (`customer_not_found`, `customer_not_onboarded`), every
- * seller a person with a connected account (`seller_not_found`, `seller_not_onboarded`), and
- * a saved card one the customer saved and has not removed (`payment_method_not_found`
- * otherwise: an id never saved, such as a provider's test token, somebody else's method, a
- * BECS account), all checked before anything is stored or asked of Stripe. The charge asks Stripe for the payment through the outbox: a saved card is charged off
- * session; a new card (or 3-D Secure) leaves the charge `requires_action` with the client
- * secret the client needs, once Stripe answered.
+ * a person (`customer_not_found`), a saved card one the customer saved and has not removed
+ * (`payment_method_not_found` otherwise: an id never saved, such as a provider's test token,
+ * somebody else's method, a BECS account; so too for a customer with no Stripe customer,
+ * who has saved none), the customer a person with a Stripe customer
+ * (`customer_not_onboarded`: a new card needs one), and every seller a person with a
+ * connected account (`seller_not_found`, `seller_not_onboarded`), all checked before
+ * anything is stored or asked of Stripe. The charge asks Stripe for the payment through the
+ * outbox: a saved card is charged off session; a new card (or 3-D Secure) leaves the charge
+ * `requires_action` with the client secret the client needs, once Stripe answered.
  *
  * Idempotent per caller and reference: the same request again returns the charge made the
  * first time (`created: false`); the reference with other terms is refused
@@ -263,16 +285,6 @@ function decidedCreation(
   UseCaseError
 > {
   return partiesOf(deps, command)
-    .andThen((parties) =>
-      command.paymentMethod.kind === "saved_card"
-        ? loadOwnCard(
-            deps,
-            parties.customer.id,
-            command.paymentMethod.paymentMethodId,
-            "a marketplace charge",
-          ).map(() => parties)
-        : okAsync(parties),
-    )
     .andThen((parties) =>
       parties.sellers
         .reduce<ResultAsync<void, UseCaseError>>(
