@@ -1,4 +1,5 @@
 import type { Notification } from "@susu/domain";
+import { err, ok, type Result } from "neverthrow";
 import {
   escapeHtml,
   formatAmount,
@@ -599,10 +600,31 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
   },
 };
 
-/** The e-mail for a notification: its template's words, the data's details, escaped and masked. */
+/**
+ * Why an e-mail cannot be written: its notification names a template this release has not
+ * got (stored by an older or newer one), or Intl refuses the reader's locale or time zone.
+ * Writing it again would fail again.
+ */
+export interface MailRenderError {
+  readonly type: "mail_unrenderable";
+  readonly code: "mail_unrenderable";
+  readonly message: string;
+}
+
+/**
+ * The e-mail for a notification: its template's words, the data's details, escaped and
+ * masked. Throws when it cannot be written (see {@link MailRenderError}; {@link tryRenderMail}
+ * answers that as an error instead).
+ */
 export function renderMail(n: Notification, where: MailLocale): RenderedMail {
   const data = new MailData(n, where);
-  const content = MAIL_TEMPLATES[n.template](data);
+  // The name comes from the database: only the table's own entries are templates.
+  const template: Template | undefined = Object.hasOwn(MAIL_TEMPLATES, n.template)
+    ? MAIL_TEMPLATES[n.template]
+    : undefined;
+  if (template === undefined)
+    throw new RangeError(`there is no e-mail template ${JSON.stringify(n.template)} in this release`);
+  const content = template(data);
   const details = data.details();
   const m = maskNumbers;
   const subject = m(content.subject);
@@ -636,4 +658,18 @@ export function renderMail(n: Notification, where: MailLocale): RenderedMail {
   ].join("\n");
 
   return { subject, text, html };
+}
+
+/** {@link renderMail}, with an e-mail that cannot be written as an error rather than a throw. */
+export function tryRenderMail(n: Notification, where: MailLocale): Result<RenderedMail, MailRenderError> {
+  try {
+    return ok(renderMail(n, where));
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    return err({
+      type: "mail_unrenderable",
+      code: "mail_unrenderable",
+      message: `the e-mail cannot be written (template ${n.template}, ${where.locale}, ${where.timeZone}): ${reason}`,
+    });
+  }
 }

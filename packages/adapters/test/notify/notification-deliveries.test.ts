@@ -863,6 +863,70 @@ describe("notification deliveries", () => {
     expect(smtp.received).toHaveLength(1);
   });
 
+  it("fails at once an e-mail it cannot write (a template this release does not know, a time zone Intl refuses), with the reason, and sends the pass's other deliveries", async () => {
+    // Stored by another release: a template since renamed or removed (the worker and
+    // settingsOf allow for such names), and a reader's zone this process's ICU does not know.
+    const now = new Date(T0);
+    await db.prisma.$executeRaw`
+      INSERT INTO notifications (id, template, aggregate_type, aggregate_id, person_ids, roles, data, created_at)
+      VALUES ('n_retired', 'retired_template', 'round', 'round_r', ARRAY['ana']::text[], ARRAY[]::text[], '{}'::jsonb, ${now})`;
+    await db.prisma.$executeRaw`
+      INSERT INTO notification_deliveries (id, notification_id, channel, recipient, person_id, status, attempts, next_attempt_at, created_at, updated_at)
+      VALUES ('nd_retired', 'n_retired', 'email', 'ana@example.com', 'ana', 'queued', 0, ${now}, ${now}, ${now})`;
+    const zoned = retryNotice(["ana"]);
+    await notifier().send(zoned);
+    await db.prisma.notificationDelivery.updateMany({
+      where: { notificationId: zoned.id },
+      data: { timeZone: "Mars/Olympus_Mons" },
+    });
+    clock.t = T0 + 1;
+    const good = retryNotice(["ana"]);
+    await notifier().send(good);
+
+    const pass = await worker().runOnce();
+    const zonedId = (await deliveriesOf(zoned.id))[0]?.id;
+    const goodId = (await deliveriesOf(good.id))[0]?.id;
+    // Each is a `failed` outcome of the pass, which the scheduler counts and alerts on.
+    expect(pass.map((s) => `${s.id} ${s.outcome}`).sort()).toEqual(
+      ["nd_retired failed", `${zonedId} failed`, `${goodId} sent`].sort(),
+    );
+    const retired = await db.prisma.notificationDelivery.findUniqueOrThrow({ where: { id: "nd_retired" } });
+    expect(retired).toMatchObject({ status: "failed", attempts: 1, claimedBy: null });
+    expect(retired.lastError).toContain('"retired_template"');
+    expect((await deliveriesOf(zoned.id))[0]).toMatchObject({ status: "failed", attempts: 1 });
+    expect((await deliveriesOf(zoned.id))[0]?.lastError).toContain("Mars/Olympus_Mons");
+    expect(smtp.received.map((m) => m.parsed.headers.get("x-susu-notification-id"))).toEqual([good.id]);
+    // Not the address's fault: it is not marked bouncing.
+    expect((await db.prisma.person.findUniqueOrThrow({ where: { id: "ana" } })).emailBouncedAt).toBeNull();
+    clock.t += 3_600_000;
+    expect(await worker().runOnce()).toEqual([]);
+  });
+
+  it("records a send that throws against its delivery (retried, then failed) instead of failing the pass, and sends the pass's other deliveries", async () => {
+    const n = retryNotice(["ana"], { emails: ["cy@example.com"] });
+    await notifier().send(n);
+    const throwing = worker("w1", {
+      email: {
+        deliver: (m, to, at) => {
+          if (to === "ana@example.com") throw new TypeError("cannot read properties of undefined");
+          return mailer.deliver(m, to, at);
+        },
+      },
+    });
+    const first = await throwing.runOnce();
+    expect(first.map((s) => s.outcome).sort()).toEqual(["retrying", "sent"]);
+    const ana = (await deliveriesOf(n.id)).find((d) => d.recipient === "ana@example.com");
+    expect(ana).toMatchObject({ status: "retrying", attempts: 1, claimedBy: null });
+    expect(ana?.lastError).toContain("cannot read properties of undefined");
+    expect(smtp.received.map((m) => m.to)).toEqual([["cy@example.com"]]);
+    await drain(throwing);
+    expect(settled.map((s) => s.outcome)).toEqual(["retrying", "retrying", "failed"]);
+    expect((await deliveriesOf(n.id)).map((d) => [d.recipient, d.status, d.attempts])).toEqual([
+      ["ana@example.com", "failed", retry.maxAttempts],
+      ["cy@example.com", "sent", 1],
+    ]);
+  });
+
   it("lets only one of two workers send a delivery, and resends with the same id once a dead worker's lease runs out", async () => {
     const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
     receiver.secret = endpoint.secret;

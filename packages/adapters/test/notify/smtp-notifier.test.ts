@@ -459,6 +459,46 @@ describe("SmtpNotifier against a real SMTP server", () => {
     expect(server.received).toEqual([]);
   });
 
+  describe("an e-mail it cannot write is an error of its own, never a throw, and nothing is sent", () => {
+    // A notification stored by another release under a template this one does not have (or
+    // a name of Object's prototype), or a reader's time zone this process's ICU does not know.
+    const unwritable: [string, Notification, typeof where, string][] = [
+      [
+        "a template this release does not know",
+        { ...sample, template: "retired_template" } as never,
+        where,
+        '"retired_template"',
+      ],
+      [
+        "a template named like Object's prototype",
+        { ...sample, template: "constructor" } as never,
+        where,
+        '"constructor"',
+      ],
+      [
+        "a time zone Intl refuses",
+        sample,
+        { locale: "en-AU", timeZone: "Mars/Olympus_Mons" },
+        "Mars/Olympus_Mons",
+      ],
+    ];
+    it.each(unwritable)("%s: deliver is mail_unrenderable", async (_what, n, at, named) => {
+      const result = await smtp.deliver(n, "ana@example.com", at);
+      expect(result._unsafeUnwrapErr()).toMatchObject({
+        type: "mail_unrenderable",
+        code: "mail_unrenderable",
+      });
+      expect(result._unsafeUnwrapErr().message).toContain(named);
+      expect(server.received).toEqual([]);
+    });
+    it("a template this release does not know: send is refused for good (notify_rejected), not thrown", async () => {
+      const result = await smtp.send({ ...sample, template: "retired_template" } as never);
+      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_rejected" });
+      expect(result._unsafeUnwrapErr().message).toContain('"retired_template"');
+      expect(server.received).toEqual([]);
+    });
+  });
+
   it("a server that refuses the connection is for now (notify_failed)", async () => {
     const down = notifier(`smtp://127.0.0.1:${await closedPort()}`);
     const result = await down.send(sample);
