@@ -322,7 +322,10 @@ function endpointView(e: NotificationEndpointRecord) {
 const DeliverySchema = z
   .object({
     object: z.literal("notification_delivery"),
-    id: z.string().openapi({ description: "Also the `Susu-Delivery-Id` header of a webhook" }),
+    id: z.string().openapi({
+      description:
+        "Also a webhook's `Susu-Delivery-Id` header and its body's `deliveryId`: what a client app deduplicates on",
+    }),
     notificationId: z.string(),
     template: z.string(),
     channel: z.enum(["email", "webhook"]),
@@ -409,7 +412,7 @@ const createEndpointRoute = createRoute({
   path: "/notification-endpoints",
   tags: ["notifications"],
   summary:
-    "Register a client app's webhook endpoint (platform admins). Every notification for a person, and every admin alert, is POSTed to it signed with `Susu-Signature`; the secret is in this answer only. The URL must be https, without credentials, and not on the platform's own networks (loopback, private, link-local, CGNAT, `localhost`): else 400 `endpoint_url_not_allowed` (SUSU_NOTIFY_ENDPOINT_ADDRESSES=any takes http and private addresses, for development).",
+    "Register a client app's webhook endpoint (platform admins). Every notification for a person, and every admin alert, is POSTed to it signed with `Susu-Signature`; the secret is in this answer only. The body is `{ object: \"notification\", id, deliveryId, template, personId, role?, aggregate, data, created }`: `deliveryId` (also the `Susu-Delivery-Id` header) is the delivery's, the same in every resend of it — deduplicate on it; `id` is the notification's, the same in every person's delivery of one notice. The URL must be https, without credentials, and not on the platform's own networks (loopback, private, link-local, CGNAT, `localhost`): else 400 `endpoint_url_not_allowed` (SUSU_NOTIFY_ENDPOINT_ADDRESSES=any takes http and private addresses, for development).",
   security: [{ bearer: [] }],
   request: { body: { content: { "application/json": { schema: CreateEndpointSchema } }, required: true } },
   responses: {

@@ -309,7 +309,11 @@ export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
-/** The body a webhook endpoint receives for a delivery. */
+/**
+ * The body a webhook endpoint receives for a delivery: `deliveryId` is the delivery's (also
+ * the `Susu-Delivery-Id` header), the same in every resend of it, what a client app
+ * deduplicates on; `id` is the notification's, the same in every person's delivery of it.
+ */
 export function webhookBodyOf(
   n: {
     readonly id: string;
@@ -406,8 +410,8 @@ const unattachedKey = (notificationId: string, address: string): string =>
 /**
  * Sends queued notification deliveries: claims due ones (`FOR UPDATE SKIP LOCKED`, with a
  * lease, so two schedulers never send the same delivery at once, and one killed mid-send
- * leaves it to be claimed again when the lease runs out — resent with the same id, so the
- * receiver can deduplicate), sends each (e-mail through SMTP, webhooks signed with the
+ * leaves it to be claimed again when the lease runs out — resent with the same delivery id,
+ * so the receiver can deduplicate), sends each (e-mail through SMTP, webhooks signed with the
  * endpoint's secret), and records what happened: sent; retrying with exponential backoff
  * after a failure, a timeout, a 5xx, 408 or 429, up to the policy's attempts, then
  * failed; failed at once on another 4xx, a disabled endpoint, or an e-mail that cannot be

@@ -199,6 +199,29 @@ describe("notification deliveries", () => {
     ]);
   });
 
+  it("pushes each person's delivery of one notice to an endpoint under a delivery id of its own, signed in the body and sent as Susu-Delivery-Id: a client app deduplicating on it keeps each person's push once", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.script = [500];
+    const n = retryNotice(["ana", "cy"]);
+    expect((await notifier().send(n)).isOk()).toBe(true);
+    await drain();
+
+    const pushes = receiver.received.filter((r) => r.check.valid);
+    expect(pushes).toHaveLength(3);
+    for (const push of pushes) expect(push.json.deliveryId).toBe(push.deliveryId);
+    const webhookRows = (await deliveriesOf(n.id)).filter((r) => r.channel === "webhook");
+    expect([...new Set(pushes.map((p) => p.json.deliveryId))].sort()).toEqual(
+      webhookRows.map((r) => r.id).sort(),
+    );
+    // Deduplicated on the delivery id, as verifySusuSignature's doc and the README tell client
+    // apps: the resent push is dropped, each person's kept.
+    const kept = new Map(pushes.map((p) => [p.json.deliveryId, p.json.personId]));
+    expect([...kept.values()].sort()).toEqual(["ana", "cy"]);
+    // The body's `id` is the notification's, the same in both people's pushes (kept as it was).
+    expect(new Set(pushes.map((p) => p.json.id))).toEqual(new Set([n.id]));
+  });
+
   it("does not retry a 4xx other than 408 and 429, and gives up after the last attempt", async () => {
     expect([400, 401, 404, 410, 301].map(isRetryableStatus)).toEqual([false, false, false, false, false]);
     expect([408, 429, 500, 503].map(isRetryableStatus)).toEqual([true, true, true, true]);
