@@ -18,7 +18,7 @@ import {
 } from "@susu/domain";
 import type { Context } from "hono";
 import type { Principal } from "../http/auth.js";
-import { NUL_FREE } from "../input.js";
+import { jsonBodyAsSent, NUL_FREE } from "../input.js";
 import { problem, useCaseProblem } from "../problem.js";
 import { refusePerson, refuseUnlessOperator } from "./authz.js";
 import { type V1Env, v1Router } from "./context.js";
@@ -540,9 +540,21 @@ export function notificationsV1(deps: NotificationDeps) {
     const refused = refuseSettingsChange(c, c.get("principal"), personId);
     if (refused) return refused;
     const asked = c.req.valid("json");
+    // The schema takes no body as `{}` (which replaces every setting): none is refused here.
+    const sent = await jsonBodyAsSent(c);
+    if (sent === undefined)
+      return problem(
+        c,
+        400,
+        "invalid_request",
+        "the request has no body: send the settings as a JSON object",
+        {
+          errors: [{ path: "body", message: "required: the settings as a JSON object" }],
+        },
+      );
     const parsed = parseNotificationPreferences({
       ...asked,
-      notifications: notificationsAsSent(asked.notifications, await c.req.json()),
+      notifications: notificationsAsSent(asked.notifications, sent),
     });
     if (parsed.isErr())
       return problem(c, 400, parsed.error.code, parsed.error.message, {

@@ -151,6 +151,28 @@ describe("notification settings", () => {
     expect(await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } })).toEqual(before);
   });
 
+  it("refuses a PUT with no settings at all (an empty body, with or without Content-Type: application/json) with 400 invalid_request naming the body, and changes nothing", async () => {
+    const before = await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } });
+    for (const declared of [true, false]) {
+      const res = await app.request("/v1/people/ben/notification-settings", {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${ben}`,
+          ...(declared ? { "content-type": "application/json" } : {}),
+        },
+        // A string body would be declared text/plain by the Request: without the header, no body.
+        ...(declared ? { body: "" } : {}),
+      });
+      const text = await res.text();
+      expect(res.status, `declared=${declared}: ${text}`).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+      const problem = JSON.parse(text) as Record<string, unknown>;
+      expect(problem.code).toBe("invalid_request");
+      expect(problem.errors).toEqual([{ path: "body", message: expect.stringContaining("required") }]);
+    }
+    expect(await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } })).toEqual(before);
+  });
+
   it("refuses fields it does not know (400 invalid_request)", async () => {
     const res = await app.request(
       "/v1/people/me/notification-settings",
