@@ -88,7 +88,7 @@ const SettingsSchema = z
     email: z.string().nullable(),
     emailStatus: z.enum(["none", "ok", "bouncing"]).openapi({
       description:
-        "`bouncing`: the mail server refused the address for good; nothing is e-mailed until it changes",
+        "`bouncing`: the mail server refused the address for good; nothing is e-mailed until an address is saved (the same one again too)",
     }),
     emailBouncedAt: z.string().nullable(),
     emailBounceReason: z.string().nullable(),
@@ -217,7 +217,7 @@ const putSettingsRoute = createRoute({
   path: "/people/{personId}/notification-settings",
   tags: ["notifications"],
   summary:
-    "Replace a person's contact and notification preferences (the person, platform admins; a service token: 403 `admin_only`). A new address clears a bounce.",
+    "Replace a person's contact and notification preferences (the person, platform admins; a service token: 403 `admin_only`). Saving an address clears its bounce, the same address again too (it works now).",
   security: [{ bearer: [] }],
   request: {
     params: PersonIdParam,

@@ -264,6 +264,35 @@ describe("notification settings", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("clears a bounce when the person saves the same address again (it works now), in any case of its domain", async () => {
+    const cal = await tokenFor("cal");
+    const now = new Date(T);
+    await db.prisma.person.create({
+      data: { id: "cal", displayName: "Cal", createdAt: now, updatedAt: now },
+    });
+    for (const [i, saved] of ["cal@example.com", "cal@EXAMPLE.com"].entries()) {
+      await db.prisma.person.update({
+        where: { id: "cal" },
+        data: {
+          email: "cal@example.com",
+          emailBouncedAt: new Date(T + i),
+          emailBounceReason: "552 5.2.2 mailbox full",
+        },
+      });
+      const res = await app.request(
+        "/v1/people/me/notification-settings",
+        authed(cal, "PUT", { email: saved }),
+      );
+      expect(res.status).toBe(200);
+      expect(await json(res)).toMatchObject({
+        email: "cal@example.com",
+        emailStatus: "ok",
+        emailBouncedAt: null,
+        emailBounceReason: null,
+      });
+    }
+  });
+
   it("refuses a service token's change of anyone's settings (403 admin_only) and changes nothing", async () => {
     const before = await json(await app.request("/v1/people/ana/notification-settings", authed(admin)));
     for (const body of [{ email: "attacker@evil.example" }, { email: null }, {}]) {

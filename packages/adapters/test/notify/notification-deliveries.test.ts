@@ -682,13 +682,48 @@ describe("notification deliveries", () => {
     await notifier().send(next);
     expect(await deliveriesOf(next.id)).toEqual([]);
 
-    // A new address clears the bounce.
+    // A new address has not bounced.
     const put = await settings.put(
       "dee",
       { email: "dee@new.example", channels: { email: true, push: true }, muted: [] },
       T0 + 1,
     );
     expect(put._unsafeUnwrap()?.emailStatus).toBe("ok");
+  });
+
+  it("clears a bounce when the person saves the same address again (it works now): their next required notice is e-mailed to it", async () => {
+    const settings = new PrismaNotificationSettings(db.prisma);
+    const now = new Date(T0);
+    await db.prisma.person.create({
+      data: { id: "eli", displayName: "Eli", email: "eli@example.com", createdAt: now, updatedAt: now },
+    });
+    smtp.refusal = { at: "rcpt", code: 550, message: "5.2.1 mailbox full for good" };
+    const bounced = retryNotice(["eli"]);
+    await notifier().send(bounced);
+    await drain();
+    expect((await settings.get("eli"))._unsafeUnwrap()?.emailStatus).toBe("bouncing");
+    smtp.refusal = undefined;
+
+    // The person saves the same address again, as it is stored: saying it works now.
+    const saved = await settings.put(
+      "eli",
+      { email: "eli@example.com", channels: { email: true, push: true }, muted: [] },
+      T0 + 1,
+    );
+    expect(saved._unsafeUnwrap()).toMatchObject({ email: "eli@example.com", emailStatus: "ok" });
+    expect(saved._unsafeUnwrap()?.emailBounce).toBeUndefined();
+    const row = await db.prisma.person.findUniqueOrThrow({ where: { id: "eli" } });
+    expect([row.emailBouncedAt, row.emailBounceReason]).toEqual([null, null]);
+
+    // A required notice about their money reaches them again.
+    clock.t = T0 + 2;
+    const next = retryNotice(["eli"]);
+    await notifier().send(next);
+    await drain();
+    expect((await deliveriesOf(next.id)).map((d) => [d.recipient, d.status])).toEqual([
+      ["eli@example.com", "sent"],
+    ]);
+    expect(smtp.received.map((m) => m.to)).toEqual([["eli@example.com"]]);
   });
 
   it("a refusal of the platform, not the recipient, is retried and then failed: nobody's address is marked bouncing", async () => {
