@@ -30,6 +30,23 @@ export function bodySchema<T extends z.ZodType>(schema: T) {
     .pipe(schema);
 }
 
+/**
+ * The JSON body as the client sent it (`JSON.parse` of its text: a `__proto__` key stays an
+ * own key, which a route's schema leaves out), or undefined when there is none. Never throws:
+ * it reads the text the edge read and cached, which `jsonBodies` refused unless empty or JSON
+ * (an empty body reaches a route as no body, whatever its declared type; the route's
+ * validator then takes it as `{}`, so a route that must tell the two apart asks here).
+ */
+export async function jsonBodyAsSent(c: Context): Promise<unknown> {
+  const text = await c.req.text().catch(() => "");
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a string is free of NUL characters (for `refine` in schemas). */
 export const NUL_FREE = (value: string): boolean => !value.includes(NUL);
 

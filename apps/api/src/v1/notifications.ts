@@ -18,7 +18,7 @@ import {
 } from "@susu/domain";
 import type { Context } from "hono";
 import type { Principal } from "../http/auth.js";
-import { NUL_FREE } from "../input.js";
+import { jsonBodyAsSent, NUL_FREE } from "../input.js";
 import { problem, useCaseProblem } from "../problem.js";
 import {
   PERSON_ONLY_DETAIL,
@@ -94,7 +94,7 @@ const SettingsSchema = z
     email: z.string().nullable(),
     emailStatus: z.enum(["none", "ok", "bouncing"]).openapi({
       description:
-        "`bouncing`: the mail server refused the address for good; nothing is e-mailed until it changes",
+        "`bouncing`: the mail server refused the address for good; nothing is e-mailed until an address is saved (the same one again too)",
     }),
     emailBouncedAt: z.string().nullable(),
     emailBounceReason: z.string().nullable(),
@@ -225,7 +225,7 @@ const putSettingsRoute = createRoute({
   path: "/people/{personId}/notification-settings",
   tags: ["notifications"],
   summary:
-    "Replace a person's contact and notification preferences (the person, platform admins; a service token: 403 `admin_only`, or `person_only` for itself: `me` or its own subject). A new address clears a bounce.",
+    "Replace a person's contact and notification preferences (the person, platform admins; a service token: 403 `admin_only`, or `person_only` for itself: `me` or its own subject). Saving an address clears its bounce, the same address again too (it works now).",
   security: [{ bearer: [] }],
   request: {
     params: PersonIdParam,
@@ -330,7 +330,10 @@ function endpointView(e: NotificationEndpointRecord) {
 const DeliverySchema = z
   .object({
     object: z.literal("notification_delivery"),
-    id: z.string().openapi({ description: "Also the `Susu-Delivery-Id` header of a webhook" }),
+    id: z.string().openapi({
+      description:
+        "Also a webhook's `Susu-Delivery-Id` header and its body's `deliveryId`: what a client app deduplicates on",
+    }),
     notificationId: z.string(),
     template: z.string(),
     channel: z.enum(["email", "webhook"]),
@@ -417,7 +420,7 @@ const createEndpointRoute = createRoute({
   path: "/notification-endpoints",
   tags: ["notifications"],
   summary:
-    "Register a client app's webhook endpoint (platform admins). Every notification for a person, and every admin alert, is POSTed to it signed with `Susu-Signature`; the secret is in this answer only. The URL must be https, without credentials, and not on the platform's own networks (loopback, private, link-local, CGNAT, `localhost`): else 400 `endpoint_url_not_allowed` (SUSU_NOTIFY_ENDPOINT_ADDRESSES=any takes http and private addresses, for development).",
+    "Register a client app's webhook endpoint (platform admins). Every notification for a person, and every admin alert, is POSTed to it signed with `Susu-Signature`; the secret is in this answer only. The body is `{ object: \"notification\", id, deliveryId, template, personId, role?, aggregate, data, created }`: `deliveryId` (also the `Susu-Delivery-Id` header) is the delivery's, the same in every resend of it — deduplicate on it; `id` is the notification's, the same in every person's delivery of one notice. The URL must be https, without credentials, and not on the platform's own networks (loopback, private, link-local, CGNAT, `localhost`): else 400 `endpoint_url_not_allowed` (SUSU_NOTIFY_ENDPOINT_ADDRESSES=any takes http and private addresses, for development).",
   security: [{ bearer: [] }],
   request: { body: { content: { "application/json": { schema: CreateEndpointSchema } }, required: true } },
   responses: {
@@ -549,9 +552,21 @@ export function notificationsV1(deps: NotificationDeps) {
     const refused = refuseSettingsChange(c, c.get("principal"), personId);
     if (refused) return refused;
     const asked = c.req.valid("json");
+    // The schema takes no body as `{}` (which replaces every setting): none is refused here.
+    const sent = await jsonBodyAsSent(c);
+    if (sent === undefined)
+      return problem(
+        c,
+        400,
+        "invalid_request",
+        "the request has no body: send the settings as a JSON object",
+        {
+          errors: [{ path: "body", message: "required: the settings as a JSON object" }],
+        },
+      );
     const parsed = parseNotificationPreferences({
       ...asked,
-      notifications: notificationsAsSent(asked.notifications, await c.req.json()),
+      notifications: notificationsAsSent(asked.notifications, sent),
     });
     if (parsed.isErr())
       return problem(c, 400, parsed.error.code, parsed.error.message, {

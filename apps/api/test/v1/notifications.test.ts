@@ -151,6 +151,28 @@ describe("notification settings", () => {
     expect(await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } })).toEqual(before);
   });
 
+  it("refuses a PUT with no settings at all (an empty body, with or without Content-Type: application/json) with 400 invalid_request naming the body, and changes nothing", async () => {
+    const before = await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } });
+    for (const declared of [true, false]) {
+      const res = await app.request("/v1/people/ben/notification-settings", {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${ben}`,
+          ...(declared ? { "content-type": "application/json" } : {}),
+        },
+        // A string body would be declared text/plain by the Request: without the header, no body.
+        ...(declared ? { body: "" } : {}),
+      });
+      const text = await res.text();
+      expect(res.status, `declared=${declared}: ${text}`).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+      const problem = JSON.parse(text) as Record<string, unknown>;
+      expect(problem.code).toBe("invalid_request");
+      expect(problem.errors).toEqual([{ path: "body", message: expect.stringContaining("required") }]);
+    }
+    expect(await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } })).toEqual(before);
+  });
+
   it("refuses fields it does not know (400 invalid_request)", async () => {
     const res = await app.request(
       "/v1/people/me/notification-settings",
@@ -240,6 +262,35 @@ describe("notification settings", () => {
     expect((await json(hidden)).code).toBe("person_not_found");
     const missing = await app.request("/v1/people/nobody/notification-settings", authed(admin));
     expect(missing.status).toBe(404);
+  });
+
+  it("clears a bounce when the person saves the same address again (it works now), in any case of its domain", async () => {
+    const cal = await tokenFor("cal");
+    const now = new Date(T);
+    await db.prisma.person.create({
+      data: { id: "cal", displayName: "Cal", createdAt: now, updatedAt: now },
+    });
+    for (const [i, saved] of ["cal@example.com", "cal@EXAMPLE.com"].entries()) {
+      await db.prisma.person.update({
+        where: { id: "cal" },
+        data: {
+          email: "cal@example.com",
+          emailBouncedAt: new Date(T + i),
+          emailBounceReason: "552 5.2.2 mailbox full",
+        },
+      });
+      const res = await app.request(
+        "/v1/people/me/notification-settings",
+        authed(cal, "PUT", { email: saved }),
+      );
+      expect(res.status).toBe(200);
+      expect(await json(res)).toMatchObject({
+        email: "cal@example.com",
+        emailStatus: "ok",
+        emailBouncedAt: null,
+        emailBounceReason: null,
+      });
+    }
   });
 
   it("refuses a service token's change of anyone's settings (403 admin_only) and changes nothing", async () => {

@@ -370,7 +370,7 @@ export class DeliveringNotifier implements Notifier {
     for (const personId of n.personIds) {
       const s = people.get(personId);
       const prefs = s ?? DEFAULT_NOTIFICATION_PREFERENCES;
-      // A bouncing address is not written to again until the person changes it.
+      // A bouncing address is not written to again until the person saves an address (the same one too).
       if (s?.email !== undefined && s.emailStatus === "ok" && wantsNotification(prefs, n.template, "email"))
         email(
           s.email,

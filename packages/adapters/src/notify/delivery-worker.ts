@@ -22,12 +22,17 @@ import {
 } from "./endpoint-address.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
+import type { MailRenderError } from "./mail-templates.js";
 import { type NotificationSettings, PrismaNotificationSettings } from "./notification-settings-store.js";
 import { SUSU_SIGNATURE_HEADER, signSusuPayload } from "./susu-signature.js";
 
-/** Sends one e-mail of a stored notification (the SMTP notifier's `deliver`). */
+/**
+ * Sends one e-mail of a stored notification (the SMTP notifier's `deliver`): `notify_rejected`
+ * is the address refused for good (the delivery bounces), `mail_unrenderable` an e-mail that
+ * cannot be written (the delivery fails at once), `notify_failed` a failure for now (retried).
+ */
 export interface EmailSender {
-  deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError>;
+  deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError | MailRenderError>;
   /** Closes its connections (the SMTP notifier's pool), once nothing more is sent. */
   close?(): void;
   /** The most e-mails it sends at once (its pool's connections), when it caps them. */
@@ -304,7 +309,11 @@ export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
-/** The body a webhook endpoint receives for a delivery. */
+/**
+ * The body a webhook endpoint receives for a delivery: `deliveryId` is the delivery's (also
+ * the `Susu-Delivery-Id` header), the same in every resend of it, what a client app
+ * deduplicates on; `id` is the notification's, the same in every person's delivery of it.
+ */
 export function webhookBodyOf(
   n: {
     readonly id: string;
@@ -401,11 +410,12 @@ const unattachedKey = (notificationId: string, address: string): string =>
 /**
  * Sends queued notification deliveries: claims due ones (`FOR UPDATE SKIP LOCKED`, with a
  * lease, so two schedulers never send the same delivery at once, and one killed mid-send
- * leaves it to be claimed again when the lease runs out — resent with the same id, so the
- * receiver can deduplicate), sends each (e-mail through SMTP, webhooks signed with the
+ * leaves it to be claimed again when the lease runs out — resent with the same delivery id,
+ * so the receiver can deduplicate), sends each (e-mail through SMTP, webhooks signed with the
  * endpoint's secret), and records what happened: sent; retrying with exponential backoff
  * after a failure, a timeout, a 5xx, 408 or 429, up to the policy's attempts, then
- * failed; failed at once on another 4xx or a disabled endpoint; bounced when the mail
+ * failed; failed at once on another 4xx, a disabled endpoint, or an e-mail that cannot be
+ * written (a template this release has not got, a time zone Intl refuses); bounced when the mail
  * server refuses the address for good (the person's address is then marked bouncing).
  *
  * A pass sends its deliveries up to `concurrency` at once, each on its own: its lease renewed
@@ -441,9 +451,10 @@ export class NotificationDeliveryWorker {
    * slow endpoint, a client's push service taking its whole timeout, does not hold the other
    * slots idle until it answers; after a claim that found nothing, not again for
    * {@link EMPTY_CLAIM_PAUSE_MS}. A pass of quick sends claims once, as before. Settled
-   * deliveries come back in the order they were claimed. A statement that fails fails the
-   * pass, once the deliveries in flight beside it have settled; those not started stay
-   * claimed until their lease runs out, as before a crash.
+   * deliveries come back in the order they were claimed. A send that throws is recorded
+   * against its delivery (a failure for now: retried, then failed) and the pass goes on. A
+   * statement that fails fails the pass, once the deliveries in flight beside it have
+   * settled; those not started stay claimed until their lease runs out, as before a crash.
    */
   async runOnce(): Promise<readonly SettledDelivery[]> {
     const started = Date.now();
@@ -544,24 +555,34 @@ export class NotificationDeliveryWorker {
     const attempts = await this.renewLease(claimed);
     if (attempts === undefined) return undefined;
     const row = { ...claimed, attempts };
-    const n = reads.notifications.get(row.notification_id);
-    const unwanted =
-      n === undefined || row.person_id === null
-        ? undefined
-        : await this.noLongerWanted(row, n, reads.people.get(row.person_id), reads.unattached);
     let result: SendResult;
-    if (n === undefined) result = { kind: "permanent", error: "the notification is gone" };
-    else if (unwanted !== undefined) result = { kind: "withdrawn", error: unwanted };
-    else if (row.channel === "email") result = await this.sendEmail(row, n);
-    else {
-      const endpoint = row.endpoint_id === null ? undefined : reads.endpoints.get(row.endpoint_id);
-      result =
-        endpoint === undefined || endpoint.status !== "enabled"
-          ? { kind: "permanent", error: "the endpoint is disabled" }
-          : await this.sendWebhook(row, n, endpoint);
+    try {
+      result = await this.send(row, reads);
+    } catch (e) {
+      // One delivery's trouble is its own: recorded against it as a failure for now, so it
+      // is retried and then failed under the policy, and the pass goes on with the others.
+      // A statement that fails recording it fails the pass, as any other.
+      const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      result = { kind: "temporary", error: `the send threw ${what}` };
     }
     const outcome = await this.record(row, result);
     return outcome === undefined ? undefined : { id: row.id, channel: row.channel, outcome };
+  }
+
+  /** Sends one claimed delivery, its lease renewed, unless it is no longer to be sent. */
+  private async send(row: ClaimedRow, reads: PassReads): Promise<SendResult> {
+    const n = reads.notifications.get(row.notification_id);
+    if (n === undefined) return { kind: "permanent", error: "the notification is gone" };
+    const unwanted =
+      row.person_id === null
+        ? undefined
+        : await this.noLongerWanted(row, n, reads.people.get(row.person_id), reads.unattached);
+    if (unwanted !== undefined) return { kind: "withdrawn", error: unwanted };
+    if (row.channel === "email") return this.sendEmail(row, n);
+    const endpoint = row.endpoint_id === null ? undefined : reads.endpoints.get(row.endpoint_id);
+    return endpoint === undefined || endpoint.status !== "enabled"
+      ? { kind: "permanent", error: "the endpoint is disabled" }
+      : this.sendWebhook(row, n, endpoint);
   }
 
   /** The notifications, endpoints and people's settings the claimed deliveries need, one statement each. */
@@ -752,9 +773,15 @@ export class NotificationDeliveryWorker {
     const where = { locale: row.locale ?? "en-AU", timeZone: row.time_zone ?? "UTC" };
     const sent = await this.options.email.deliver(notification, row.recipient, where);
     if (sent.isOk()) return { kind: "sent" };
-    return sent.error.type === "notify_rejected"
-      ? { kind: "bounced", error: sent.error.message }
-      : { kind: "temporary", error: sent.error.message };
+    switch (sent.error.type) {
+      case "notify_rejected":
+        return { kind: "bounced", error: sent.error.message };
+      case "mail_unrenderable":
+        // No resend would write it either; the address is not at fault.
+        return { kind: "permanent", error: `not sent: ${sent.error.message}` };
+      default:
+        return { kind: "temporary", error: sent.error.message };
+    }
   }
 
   private async sendWebhook(

@@ -1,4 +1,5 @@
 import type { Notification } from "@susu/domain";
+import { err, ok, type Result } from "neverthrow";
 import {
   escapeHtml,
   formatAmount,
@@ -12,7 +13,7 @@ import {
 /** Every template name the domain sends today. */
 export type MailTemplateName = Notification["template"];
 
-/** What one e-mail says, as plain text pieces (escaped and masked when rendered). */
+/** What one e-mail says, as plain text pieces (escaped when rendered). */
 export interface MailContent {
   readonly subject: string;
   /** What happened, one paragraph each. */
@@ -30,7 +31,51 @@ export interface RenderedMail {
   readonly html: string;
 }
 
-/** The notification's data, read with formatting: amounts in its currency, instants in the time zone. */
+/**
+ * The data fields that can carry bank or card data: what is rendered from a saved payment
+ * method (`method`, `movedTo`: its brand or bank and last 4 digits), the payment provider's
+ * words about a payment, a payout or a payout account (`failureCode`, `failureMessage`,
+ * `disabledReason`, `requirements`), and how money owed was paid outside it (`reference`: the
+ * bank transfer's reference, or an admin's note of it); and any field named for an account,
+ * a card or a bank (`accountNumber`, `cardLast4`, `bsb`, `iban`…), should one be added. Their
+ * values are written masked ({@link maskNumbers}), so no e-mail carries a full card or account
+ * number that came with them. Nothing else is masked: what people wrote themselves (a group's
+ * name, a booking's description, a member's name, a cancellation's reason) reaches them as
+ * written.
+ */
+const PAYMENT_DATA_FIELDS: ReadonlySet<string> = new Set([
+  "method",
+  "movedTo",
+  "failureCode",
+  "failureMessage",
+  "disabledReason",
+  "requirements",
+  "reference",
+]);
+
+/**
+ * The templates whose `reason` is why a transfer to a payout account cannot be made (the
+ * payment provider's refusal, or what the account lacks): payment data too. Elsewhere a
+ * `reason` is a code, or people's own words (why an admin cancelled a round).
+ */
+const ACCOUNT_REASON_TEMPLATES: ReadonlySet<string> = new Set(["payout_blocked", "release_blocked"]);
+
+/** A field named for an account, a card or a bank (see {@link PAYMENT_DATA_FIELDS}). */
+const PAYMENT_DATA_NAME = /account|card|bank|iban|bsb|routing|sortCode|last4/i;
+
+/** Whether a data field of a template can carry bank or card data (see {@link PAYMENT_DATA_FIELDS}). */
+export function carriesPaymentData(template: string, key: string): boolean {
+  return (
+    PAYMENT_DATA_FIELDS.has(key) ||
+    PAYMENT_DATA_NAME.test(key) ||
+    (key === "reason" && ACCOUNT_REASON_TEMPLATES.has(template))
+  );
+}
+
+/**
+ * The notification's data, read with formatting: amounts in its currency, instants in the
+ * time zone, the fields that can carry bank or card data masked.
+ */
 export class MailData {
   constructor(
     private readonly n: Notification,
@@ -44,7 +89,12 @@ export class MailData {
   /** A value as text, or `fallback` when absent. */
   text(key: string, fallback = ""): string {
     const v = this.n.data[key];
-    return v === undefined ? fallback : String(v);
+    return v === undefined ? fallback : this.written(key, v);
+  }
+
+  /** A value as written in the e-mail: masked when its field can carry bank or card data. */
+  private written(key: string, v: string | number): string {
+    return carriesPaymentData(this.n.template, key) ? maskNumbers(String(v)) : String(v);
   }
 
   has(key: string): boolean {
@@ -78,7 +128,7 @@ export class MailData {
       .map(([key, v]) => {
         if (key.endsWith("Minor") && typeof v === "number") return [labelOf(key), this.amount(key) ?? ""];
         if (typeof v === "string" && isIsoInstant(v)) return [labelOf(key), formatInstant(v, this.where)];
-        return [labelOf(key), String(v)];
+        return [labelOf(key), this.written(key, v)];
       });
   }
 }
@@ -599,17 +649,34 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
   },
 };
 
-/** The e-mail for a notification: its template's words, the data's details, escaped and masked. */
+/**
+ * Why an e-mail cannot be written: its notification names a template this release has not
+ * got (stored by an older or newer one), or Intl refuses the reader's locale or time zone.
+ * Writing it again would fail again.
+ */
+export interface MailRenderError {
+  readonly type: "mail_unrenderable";
+  readonly code: "mail_unrenderable";
+  readonly message: string;
+}
+
+/**
+ * The e-mail for a notification: its template's words, the data's details, escaped and
+ * masked. Throws when it cannot be written (see {@link MailRenderError}; {@link tryRenderMail}
+ * answers that as an error instead).
+ */
 export function renderMail(n: Notification, where: MailLocale): RenderedMail {
   const data = new MailData(n, where);
-  const content = MAIL_TEMPLATES[n.template](data);
-  const details = data.details();
-  const m = maskNumbers;
-  const subject = m(content.subject);
-  const happened = content.happened.map(m);
-  const action = content.action === undefined ? undefined : m(content.action);
-  const by = content.by === undefined ? undefined : m(content.by);
-  const rows = details.map(([k, v]) => [m(k), m(v)] as const);
+  // The name comes from the database: only the table's own entries are templates.
+  const template: Template | undefined = Object.hasOwn(MAIL_TEMPLATES, n.template)
+    ? MAIL_TEMPLATES[n.template]
+    : undefined;
+  if (template === undefined)
+    throw new RangeError(`there is no e-mail template ${JSON.stringify(n.template)} in this release`);
+  const content = template(data);
+  // The values that can carry bank or card data were masked as they were read (MailData).
+  const rows = data.details();
+  const { subject, happened, action, by } = content;
 
   const text = [
     ...happened,
@@ -617,7 +684,7 @@ export function renderMail(n: Notification, where: MailLocale): RenderedMail {
     ...(action !== undefined && by !== undefined ? [`By: ${by}`] : []),
     ["Details:", ...rows.map(([k, v]) => `  ${k}: ${v}`)].join("\n"),
     contact,
-    `Reference: ${m(n.id)}`,
+    `Reference: ${n.id}`,
   ].join("\n\n");
 
   const e = escapeHtml;
@@ -631,9 +698,23 @@ export function renderMail(n: Notification, where: MailLocale): RenderedMail {
     ...rows.map(([k, v]) => `<tr><th align="left">${e(k)}</th><td>${e(v)}</td></tr>`),
     "</table>",
     `<p>${e(contact)}</p>`,
-    `<p><small>Reference: ${e(m(n.id))}</small></p>`,
+    `<p><small>Reference: ${e(n.id)}</small></p>`,
     "</body></html>",
   ].join("\n");
 
   return { subject, text, html };
+}
+
+/** {@link renderMail}, with an e-mail that cannot be written as an error rather than a throw. */
+export function tryRenderMail(n: Notification, where: MailLocale): Result<RenderedMail, MailRenderError> {
+  try {
+    return ok(renderMail(n, where));
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    return err({
+      type: "mail_unrenderable",
+      code: "mail_unrenderable",
+      message: `the e-mail cannot be written (template ${n.template}, ${where.locale}, ${where.timeZone}): ${reason}`,
+    });
+  }
 }

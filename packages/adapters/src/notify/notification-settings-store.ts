@@ -22,8 +22,9 @@ export interface NotificationSettingsStore {
   /** The person's settings; undefined when there is no such person. */
   get(personId: string): ResultAsync<NotificationSettings | undefined, StorageError>;
   /**
-   * Replaces the person's preferences at `at`; a new address clears its bounce. Undefined
-   * when there is no such person.
+   * Replaces the person's preferences at `at`. Saving an address clears its bounce, the same
+   * address again included: the person saying it works now (if it does not, the next e-mail
+   * bounces it again). Undefined when there is no such person.
    */
   put(
     personId: string,
@@ -123,9 +124,8 @@ export class PrismaNotificationSettings implements NotificationSettingsStore {
   ): ResultAsync<NotificationSettings | undefined, StorageError> {
     return ResultAsync.fromPromise(
       this.prisma.$transaction(async (tx) => {
-        const before = await tx.person.findUnique({ where: { id: personId }, select: { email: true } });
+        const before = await tx.person.findUnique({ where: { id: personId }, select: { id: true } });
         if (before === null) return undefined;
-        const sameAddress = before.email !== null && before.email === (prefs.email ?? null);
         return tx.person.update({
           where: { id: personId },
           data: {
@@ -135,8 +135,10 @@ export class PrismaNotificationSettings implements NotificationSettingsStore {
             notifyByEmail: prefs.channels.email,
             notifyByPush: prefs.channels.push,
             mutedNotifications: [...prefs.muted],
-            // A new address has not bounced (yet).
-            ...(sameAddress ? {} : { emailBouncedAt: null, emailBounceReason: null }),
+            // An address saved, new or the same again, is one the person says works: not
+            // bouncing until the mail server refuses it again.
+            emailBouncedAt: null,
+            emailBounceReason: null,
             updatedAt: new Date(at),
           },
           select: SETTINGS_COLUMNS,

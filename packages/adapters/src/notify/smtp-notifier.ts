@@ -8,7 +8,7 @@ import { DEFAULT_DELIVERY_CONCURRENCY } from "./delivery-worker.js";
 import type { LineSink } from "./log-notifier.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
-import { renderMail } from "./mail-templates.js";
+import { type MailRenderError, type RenderedMail, tryRenderMail } from "./mail-templates.js";
 
 /** People's e-mail addresses, by person id; a person without one is left out of the map. */
 export interface PersonEmails {
@@ -290,10 +290,12 @@ export class SmtpNotifier implements Notifier {
         );
         return okAsync(undefined);
       }
-      const mail = renderMail(n, this.options.where);
+      // An e-mail that cannot be written never will be: refused for good, the effect parked.
+      const mail = tryRenderMail(n, this.options.where);
+      if (mail.isErr()) return errAsync(rejected(mail.error.message));
       // One after the other: a failure stops here, and the retry resends the same Message-IDs.
       return to.reduce<ResultAsync<void, NotifyError>>(
-        (sent, address) => sent.andThen(() => this.sendOne(n, address, mail)),
+        (sent, address) => sent.andThen(() => this.sendOne(n, address, mail.value)),
         okAsync(undefined),
       );
     });
@@ -301,10 +303,13 @@ export class SmtpNotifier implements Notifier {
 
   /**
    * Sends one stored notification to one address, written for `where` (the recipient's
-   * locale and time zone): what the delivery worker calls for an e-mail delivery.
+   * locale and time zone): what the delivery worker calls for an e-mail delivery. One that
+   * cannot be written (a template this release has not got, a locale or time zone Intl
+   * refuses) is `mail_unrenderable`, and nothing is sent.
    */
-  deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError> {
-    return this.sendOne(n, to, renderMail(n, where));
+  deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError | MailRenderError> {
+    const mail = tryRenderMail(n, where);
+    return mail.isErr() ? errAsync(mail.error) : this.sendOne(n, to, mail.value);
   }
 
   /**
@@ -317,11 +322,7 @@ export class SmtpNotifier implements Notifier {
     this.transporter.close();
   }
 
-  private sendOne(
-    n: Notification,
-    to: string,
-    mail: { subject: string; text: string; html: string },
-  ): ResultAsync<void, NotifyError> {
+  private sendOne(n: Notification, to: string, mail: RenderedMail): ResultAsync<void, NotifyError> {
     if (this.closed)
       return errAsync(failed(`sending to ${maskEmail(to)} failed: the SMTP notifier is closed`));
     return ResultAsync.fromPromise(

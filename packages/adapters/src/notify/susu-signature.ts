@@ -53,8 +53,12 @@ export type SusuSignatureCheck =
 /**
  * Checks a notification webhook's `Susu-Signature` against the raw request body (the exact
  * bytes received, before any JSON parsing) and the endpoint's secret. For client apps:
- * accept the request only when `valid` is true; then deduplicate by the body's `id`
- * (a delivery resent after a timeout carries the same one).
+ * accept the request only when `valid` is true; then deduplicate on the delivery id, the
+ * body's `deliveryId` (signed; the `Susu-Delivery-Id` header carries the same): a delivery
+ * resent after a timeout carries the same one. Not on the body's `id`: that is the
+ * notification's, the same in every person's delivery of one notice to the endpoint.
+ * `header` is the request's `Susu-Signature` value; where a framework types headers
+ * `string | string[]` (Node's `req.headers`), pass it only when it is a string.
  */
 export function verifySusuSignature(
   rawBody: string,

@@ -199,6 +199,29 @@ describe("notification deliveries", () => {
     ]);
   });
 
+  it("pushes each person's delivery of one notice to an endpoint under a delivery id of its own, signed in the body and sent as Susu-Delivery-Id: a client app deduplicating on it keeps each person's push once", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.script = [500];
+    const n = retryNotice(["ana", "cy"]);
+    expect((await notifier().send(n)).isOk()).toBe(true);
+    await drain();
+
+    const pushes = receiver.received.filter((r) => r.check.valid);
+    expect(pushes).toHaveLength(3);
+    for (const push of pushes) expect(push.json.deliveryId).toBe(push.deliveryId);
+    const webhookRows = (await deliveriesOf(n.id)).filter((r) => r.channel === "webhook");
+    expect([...new Set(pushes.map((p) => p.json.deliveryId))].sort()).toEqual(
+      webhookRows.map((r) => r.id).sort(),
+    );
+    // Deduplicated on the delivery id, as verifySusuSignature's doc and the README tell client
+    // apps: the resent push is dropped, each person's kept.
+    const kept = new Map(pushes.map((p) => [p.json.deliveryId, p.json.personId]));
+    expect([...kept.values()].sort()).toEqual(["ana", "cy"]);
+    // The body's `id` is the notification's, the same in both people's pushes (kept as it was).
+    expect(new Set(pushes.map((p) => p.json.id))).toEqual(new Set([n.id]));
+  });
+
   it("does not retry a 4xx other than 408 and 429, and gives up after the last attempt", async () => {
     expect([400, 401, 404, 410, 301].map(isRetryableStatus)).toEqual([false, false, false, false, false]);
     expect([408, 429, 500, 503].map(isRetryableStatus)).toEqual([true, true, true, true]);
@@ -659,13 +682,48 @@ describe("notification deliveries", () => {
     await notifier().send(next);
     expect(await deliveriesOf(next.id)).toEqual([]);
 
-    // A new address clears the bounce.
+    // A new address has not bounced.
     const put = await settings.put(
       "dee",
       { email: "dee@new.example", channels: { email: true, push: true }, muted: [] },
       T0 + 1,
     );
     expect(put._unsafeUnwrap()?.emailStatus).toBe("ok");
+  });
+
+  it("clears a bounce when the person saves the same address again (it works now): their next required notice is e-mailed to it", async () => {
+    const settings = new PrismaNotificationSettings(db.prisma);
+    const now = new Date(T0);
+    await db.prisma.person.create({
+      data: { id: "eli", displayName: "Eli", email: "eli@example.com", createdAt: now, updatedAt: now },
+    });
+    smtp.refusal = { at: "rcpt", code: 550, message: "5.2.1 mailbox full for good" };
+    const bounced = retryNotice(["eli"]);
+    await notifier().send(bounced);
+    await drain();
+    expect((await settings.get("eli"))._unsafeUnwrap()?.emailStatus).toBe("bouncing");
+    smtp.refusal = undefined;
+
+    // The person saves the same address again, as it is stored: saying it works now.
+    const saved = await settings.put(
+      "eli",
+      { email: "eli@example.com", channels: { email: true, push: true }, muted: [] },
+      T0 + 1,
+    );
+    expect(saved._unsafeUnwrap()).toMatchObject({ email: "eli@example.com", emailStatus: "ok" });
+    expect(saved._unsafeUnwrap()?.emailBounce).toBeUndefined();
+    const row = await db.prisma.person.findUniqueOrThrow({ where: { id: "eli" } });
+    expect([row.emailBouncedAt, row.emailBounceReason]).toEqual([null, null]);
+
+    // A required notice about their money reaches them again.
+    clock.t = T0 + 2;
+    const next = retryNotice(["eli"]);
+    await notifier().send(next);
+    await drain();
+    expect((await deliveriesOf(next.id)).map((d) => [d.recipient, d.status])).toEqual([
+      ["eli@example.com", "sent"],
+    ]);
+    expect(smtp.received.map((m) => m.to)).toEqual([["eli@example.com"]]);
   });
 
   it("a refusal of the platform, not the recipient, is retried and then failed: nobody's address is marked bouncing", async () => {
@@ -861,6 +919,70 @@ describe("notification deliveries", () => {
     await drain();
     expect((await deliveriesOf(n.id))[0]).toMatchObject({ status: "sent", attempts: 2 });
     expect(smtp.received).toHaveLength(1);
+  });
+
+  it("fails at once an e-mail it cannot write (a template this release does not know, a time zone Intl refuses), with the reason, and sends the pass's other deliveries", async () => {
+    // Stored by another release: a template since renamed or removed (the worker and
+    // settingsOf allow for such names), and a reader's zone this process's ICU does not know.
+    const now = new Date(T0);
+    await db.prisma.$executeRaw`
+      INSERT INTO notifications (id, template, aggregate_type, aggregate_id, person_ids, roles, data, created_at)
+      VALUES ('n_retired', 'retired_template', 'round', 'round_r', ARRAY['ana']::text[], ARRAY[]::text[], '{}'::jsonb, ${now})`;
+    await db.prisma.$executeRaw`
+      INSERT INTO notification_deliveries (id, notification_id, channel, recipient, person_id, status, attempts, next_attempt_at, created_at, updated_at)
+      VALUES ('nd_retired', 'n_retired', 'email', 'ana@example.com', 'ana', 'queued', 0, ${now}, ${now}, ${now})`;
+    const zoned = retryNotice(["ana"]);
+    await notifier().send(zoned);
+    await db.prisma.notificationDelivery.updateMany({
+      where: { notificationId: zoned.id },
+      data: { timeZone: "Mars/Olympus_Mons" },
+    });
+    clock.t = T0 + 1;
+    const good = retryNotice(["ana"]);
+    await notifier().send(good);
+
+    const pass = await worker().runOnce();
+    const zonedId = (await deliveriesOf(zoned.id))[0]?.id;
+    const goodId = (await deliveriesOf(good.id))[0]?.id;
+    // Each is a `failed` outcome of the pass, which the scheduler counts and alerts on.
+    expect(pass.map((s) => `${s.id} ${s.outcome}`).sort()).toEqual(
+      ["nd_retired failed", `${zonedId} failed`, `${goodId} sent`].sort(),
+    );
+    const retired = await db.prisma.notificationDelivery.findUniqueOrThrow({ where: { id: "nd_retired" } });
+    expect(retired).toMatchObject({ status: "failed", attempts: 1, claimedBy: null });
+    expect(retired.lastError).toContain('"retired_template"');
+    expect((await deliveriesOf(zoned.id))[0]).toMatchObject({ status: "failed", attempts: 1 });
+    expect((await deliveriesOf(zoned.id))[0]?.lastError).toContain("Mars/Olympus_Mons");
+    expect(smtp.received.map((m) => m.parsed.headers.get("x-susu-notification-id"))).toEqual([good.id]);
+    // Not the address's fault: it is not marked bouncing.
+    expect((await db.prisma.person.findUniqueOrThrow({ where: { id: "ana" } })).emailBouncedAt).toBeNull();
+    clock.t += 3_600_000;
+    expect(await worker().runOnce()).toEqual([]);
+  });
+
+  it("records a send that throws against its delivery (retried, then failed) instead of failing the pass, and sends the pass's other deliveries", async () => {
+    const n = retryNotice(["ana"], { emails: ["cy@example.com"] });
+    await notifier().send(n);
+    const throwing = worker("w1", {
+      email: {
+        deliver: (m, to, at) => {
+          if (to === "ana@example.com") throw new TypeError("cannot read properties of undefined");
+          return mailer.deliver(m, to, at);
+        },
+      },
+    });
+    const first = await throwing.runOnce();
+    expect(first.map((s) => s.outcome).sort()).toEqual(["retrying", "sent"]);
+    const ana = (await deliveriesOf(n.id)).find((d) => d.recipient === "ana@example.com");
+    expect(ana).toMatchObject({ status: "retrying", attempts: 1, claimedBy: null });
+    expect(ana?.lastError).toContain("cannot read properties of undefined");
+    expect(smtp.received.map((m) => m.to)).toEqual([["cy@example.com"]]);
+    await drain(throwing);
+    expect(settled.map((s) => s.outcome)).toEqual(["retrying", "retrying", "failed"]);
+    expect((await deliveriesOf(n.id)).map((d) => [d.recipient, d.status, d.attempts])).toEqual([
+      ["ana@example.com", "failed", retry.maxAttempts],
+      ["cy@example.com", "sent", 1],
+    ]);
   });
 
   it("lets only one of two workers send a delivery, and resends with the same id once a dead worker's lease runs out", async () => {

@@ -459,6 +459,46 @@ describe("SmtpNotifier against a real SMTP server", () => {
     expect(server.received).toEqual([]);
   });
 
+  describe("an e-mail it cannot write is an error of its own, never a throw, and nothing is sent", () => {
+    // A notification stored by another release under a template this one does not have (or
+    // a name of Object's prototype), or a reader's time zone this process's ICU does not know.
+    const unwritable: [string, Notification, typeof where, string][] = [
+      [
+        "a template this release does not know",
+        { ...sample, template: "retired_template" } as never,
+        where,
+        '"retired_template"',
+      ],
+      [
+        "a template named like Object's prototype",
+        { ...sample, template: "constructor" } as never,
+        where,
+        '"constructor"',
+      ],
+      [
+        "a time zone Intl refuses",
+        sample,
+        { locale: "en-AU", timeZone: "Mars/Olympus_Mons" },
+        "Mars/Olympus_Mons",
+      ],
+    ];
+    it.each(unwritable)("%s: deliver is mail_unrenderable", async (_what, n, at, named) => {
+      const result = await smtp.deliver(n, "ana@example.com", at);
+      expect(result._unsafeUnwrapErr()).toMatchObject({
+        type: "mail_unrenderable",
+        code: "mail_unrenderable",
+      });
+      expect(result._unsafeUnwrapErr().message).toContain(named);
+      expect(server.received).toEqual([]);
+    });
+    it("a template this release does not know: send is refused for good (notify_rejected), not thrown", async () => {
+      const result = await smtp.send({ ...sample, template: "retired_template" } as never);
+      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_rejected" });
+      expect(result._unsafeUnwrapErr().message).toContain('"retired_template"');
+      expect(server.received).toEqual([]);
+    });
+  });
+
   it("a server that refuses the connection is for now (notify_failed)", async () => {
     const down = notifier(`smtp://127.0.0.1:${await closedPort()}`);
     const result = await down.send(sample);
@@ -648,21 +688,46 @@ describe("mail formatting properties", () => {
     );
   });
 
-  it("a card-like number anywhere in a message never survives rendering; its last 4 digits do", () => {
+  // Where bank or card data can reach an e-mail: a saved method's description, the payment
+  // provider's words about a payment, a payout or a payout account, its refusal of a transfer
+  // to one, and how money owed was paid outside it — each in a template that renders it.
+  const paymentFields: readonly (readonly [Notification["template"], string, Notification["aggregate"]])[] = [
+    ["payment_failed", "failureCode", "held_payment"],
+    ["payout_failed", "failureMessage", "payout"],
+    ["payout_refused", "failureMessage", "payout"],
+    ["payment_method_detached", "method", "payment_method"],
+    ["payment_method_detached", "movedTo", "payment_method"],
+    ["mandate_inactive", "method", "payment_method"],
+    ["member_payment_method_detached", "method", "payment_method"],
+    ["onboarding_incomplete", "requirements", "payout"],
+    ["onboarding_incomplete", "disabledReason", "payout"],
+    ["payout_blocked", "reason", "round"],
+    ["release_blocked", "reason", "held_payment"],
+    ["owed_paid_outside_stripe", "reference", "round"],
+    // A field named for an account or a card, whichever template carries it.
+    ["mandate_inactive", "accountNumber", "payment_method"],
+    ["debit_initiated", "cardNumber", "round"],
+  ];
+
+  it("a card-like number in a field that can carry bank or card data never survives rendering; its last 4 digits do", () => {
     fc.assert(
       fc.property(
+        fc.constantFrom(...paymentFields),
         fc.stringMatching(/^[1-9][0-9]{11,15}$/),
         fc.constantFrom(" ", "-", ""),
         fc.string({ maxLength: 20 }).map((s) => s.replace(/[\w-]/g, " ")),
-        (digits, sep, around) => {
+        ([template, field, aggregate], digits, sep, around) => {
           const written = (digits.match(/.{1,4}/g) ?? []).join(sep);
           const mail = renderMail(
             {
               ...sample,
-              template: "payment_failed",
-              aggregate: "held_payment",
-              data: { failureCode: `${around} ${written} ${around}` },
-            },
+              template,
+              aggregate,
+              data: {
+                ...(field === "disabledReason" ? { requirements: "" } : {}),
+                [field]: `${around} ${written} ${around}`,
+              },
+            } as Notification,
             where,
           );
           for (const body of [mail.text, mail.html]) {
@@ -674,5 +739,51 @@ describe("mail formatting properties", () => {
       ),
     );
     expect(maskNumbers("bsb 062-000 acct 123456789")).toBe("bsb 062-000 acct •••• 6789");
+  });
+
+  it.each(["Class of 2019-2023", "Savings 2026 2027", "Flat 12 3456 7890"])(
+    "keeps what people wrote as they wrote it: the group name %j in a debit notice",
+    (groupName) => {
+      const mail = renderMail(
+        {
+          id: "round_1:notify:debit_initiated:ana:1",
+          aggregate: "round",
+          aggregateId: "round_1",
+          groupId: "g1",
+          personIds: ["ana"],
+          template: "debit_initiated",
+          data: { roundId: "round_1", groupName, amountMinor: 5000, currency: "AUD" },
+        },
+        where,
+      );
+      expect(mail.text).toContain(`"${groupName}"`);
+      expect(mail.html).toContain(escapeHtml(`"${groupName}"`));
+    },
+  );
+
+  it("keeps any text people wrote (a group's name, a booking's description, a member's name, a cancellation's reason) whole, however many digits it holds", () => {
+    const written: readonly (readonly [Notification["template"], string, Notification["aggregate"]])[] = [
+      ["debit_initiated", "groupName", "round"],
+      ["booking_paid", "description", "held_payment"],
+      ["member_payment_method_detached", "memberName", "payment_method"],
+      ["round_cancelled", "reason", "round"],
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...written),
+        fc.stringMatching(/^[A-Za-z]{0,8}$/),
+        fc.array(fc.stringMatching(/^[0-9]{1,6}$/), { minLength: 2, maxLength: 5 }),
+        fc.constantFrom(" ", "-"),
+        ([template, field, aggregate], word, groups, sep) => {
+          const text = `${word} ${groups.join(sep)}`.trim();
+          const mail = renderMail(
+            { ...sample, template, aggregate, data: { ...sample.data, [field]: text } } as Notification,
+            where,
+          );
+          expect(mail.text).toContain(text);
+          expect(mail.html).toContain(escapeHtml(text));
+        },
+      ),
+    );
   });
 });
