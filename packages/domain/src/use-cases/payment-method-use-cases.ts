@@ -186,7 +186,7 @@ export function setDefaultPaymentMethod(
 /** What removing a method did: the method as removed, and the debit rounds use now (if any). */
 export interface RemovedPaymentMethod {
   readonly method: SavedPaymentMethod;
-  /** The payment method rounds debit after the removal (the replacement when one moved in). */
+  /** The payment method rounds debit after the removal (the replacement or the other working account when one moved in). */
   readonly debitPaymentMethodId?: string;
 }
 
@@ -197,7 +197,10 @@ export interface RemovedPaymentMethod {
  * (`payment_method_in_use`, naming the group) unless `replacementId` names a saved BECS
  * method of theirs with an active mandate: then, in the same write, rounds debit the
  * replacement before the old method is detached. Removing the person's debit when no round
- * relies on it leaves them without an active mandate (readiness drops). The card the
+ * relies on it moves it, as the provider's detachment does, to another saved BECS account of
+ * theirs with an active mandate (the oldest), and the person is told which
+ * (`payment_method_detached` with `movedTo`); with none, they are left without an active
+ * mandate (readiness drops). The card the
  * person's current membership is charged on moves the membership first to their other saved
  * card (the default one, else the newest; `chargeMembershipOn`), so its renewals do not go to
  * a card Stripe no longer holds; with no other card it is refused
@@ -279,64 +282,111 @@ function removeMethod(
             const first = groupIds[0];
             if (first !== undefined && repl === undefined)
               return errAsync<RemovedPaymentMethod, UseCaseError>(paymentMethodInUse(method.id, first));
-            // The rounds' debit moves to the replacement, or (nobody relying) stops being active.
-            let nextPerson: P.Person = person;
-            if (isDebit && repl?.mandate !== undefined) {
-              const moved = P.updatePersonPayment(person, {
-                debit: { paymentMethodId: repl.id, mandateId: repl.mandate.mandateId, mandateActive: true },
-              });
-              if (moved.isErr()) return errAsync<RemovedPaymentMethod, UseCaseError>(moved.error);
-              nextPerson = moved.value;
-            } else if (isDebit) {
-              const stopped = P.updatePersonReadiness(person, { mandateActive: false });
-              if (stopped.isErr()) return errAsync<RemovedPaymentMethod, UseCaseError>(stopped.error);
-              nextPerson = stopped.value;
-            }
-            const now = deps.clock.now();
-            const removed: SavedPaymentMethod = {
-              ...method,
-              isDefault: false,
-              removal: { at: now, by: "person" },
-              updatedAt: now,
-            };
-            const detach: PaymentMethodEffect = {
-              kind: "detach_payment_method",
-              id: paymentMethodIds.detach(method.id),
-              aggregate: PAYMENT_METHOD_AGGREGATE,
-              aggregateId: method.id,
-              paymentMethodId: method.id,
-            };
-            const personChanged = !P.samePerson(person, nextPerson);
-            const debitNow = nextPerson.debit?.mandateActive ? nextPerson.debit.paymentMethodId : undefined;
-            const detail =
-              repl !== undefined && isDebit
-                ? `removed by ${personId}; rounds debit ${repl.id} instead`
-                : `removed by ${personId}`;
-            return deps.uow
-              .commit({
-                people: personChanged
-                  ? [
-                      {
-                        state: { ...nextPerson, version: person.version + 1 },
-                        expectedVersion: person.version,
-                      },
-                    ]
-                  : [],
-                groups: [],
-                rounds: [],
-                paymentMethods: [changeOf(method, removed)],
-                outbox: [detach],
-                audit: [auditLine(deps, method.id, "remove_payment_method", actor, "applied", detail)],
-              })
-              .map(() => ({
-                method: { ...removed, version: method.version + 1 },
-                ...(debitNow !== undefined ? { debitPaymentMethodId: debitNow } : {}),
-              }));
+            // Where the rounds' debit goes: the replacement named, else (nobody relying) another
+            // saved account that works, as when the provider detaches it; with none, it stops.
+            const successor: ResultAsync<SavedPaymentMethod | undefined, UseCaseError> = !isDebit
+              ? okAsync(undefined)
+              : repl !== undefined
+                ? okAsync(repl)
+                : backupDebit(deps, personId, method.id);
+            return successor.andThen((next) =>
+              commitRemoval(deps, person, method, next, repl === undefined, actor),
+            );
           });
         });
       }),
     ),
   );
+}
+
+/**
+ * Stores `method` as removed by its person and asks the provider to detach it. When it is
+ * the person's debit, rounds debit `successor` instead (a saved BECS account with an active
+ * mandate), or the debit stops being active when there is none. A successor susu chose
+ * (`chosenBySusu`: the person named no replacement) is told to the person, with the notice
+ * the provider's detachment sends, so they know which account is debited now.
+ */
+function commitRemoval(
+  deps: UseCaseDeps,
+  person: P.Person,
+  method: SavedPaymentMethod,
+  successor: SavedPaymentMethod | undefined,
+  chosenBySusu: boolean,
+  actor: string,
+): ResultAsync<RemovedPaymentMethod, UseCaseError> {
+  const personId = person.id;
+  const isDebit = person.debit?.paymentMethodId === method.id;
+  let nextPerson: P.Person = person;
+  if (isDebit && successor?.mandate !== undefined) {
+    const moved = P.updatePersonPayment(person, {
+      debit: { paymentMethodId: successor.id, mandateId: successor.mandate.mandateId, mandateActive: true },
+    });
+    if (moved.isErr()) return errAsync(moved.error);
+    nextPerson = moved.value;
+  } else if (isDebit) {
+    const stopped = P.updatePersonReadiness(person, { mandateActive: false });
+    if (stopped.isErr()) return errAsync(stopped.error);
+    nextPerson = stopped.value;
+  }
+  const movedTo = isDebit && successor?.mandate !== undefined ? successor : undefined;
+  const now = deps.clock.now();
+  const removed: SavedPaymentMethod = {
+    ...method,
+    isDefault: false,
+    removal: { at: now, by: "person" },
+    updatedAt: now,
+  };
+  const detach: PaymentMethodEffect = {
+    kind: "detach_payment_method",
+    id: paymentMethodIds.detach(method.id),
+    aggregate: PAYMENT_METHOD_AGGREGATE,
+    aggregateId: method.id,
+    paymentMethodId: method.id,
+  };
+  const told: PaymentMethodEffect[] =
+    movedTo !== undefined && chosenBySusu
+      ? [
+          {
+            kind: "notify",
+            id: paymentMethodIds.detachedNotice(method.id),
+            aggregate: PAYMENT_METHOD_AGGREGATE,
+            aggregateId: method.id,
+            to: { kind: "people", personIds: [personId] },
+            template: "payment_method_detached",
+            data: {
+              paymentMethodId: method.id,
+              method: describeMethod(method),
+              removedBy: "person",
+              usedForDebits: "yes",
+              movedTo: describeMethod(movedTo),
+              movedToPaymentMethodId: movedTo.id,
+            },
+          },
+        ]
+      : [];
+  const personChanged = !P.samePerson(person, nextPerson);
+  const debitNow = nextPerson.debit?.mandateActive ? nextPerson.debit.paymentMethodId : undefined;
+  const detail =
+    movedTo === undefined
+      ? `removed by ${personId}`
+      : chosenBySusu
+        ? `removed by ${personId}; rounds debit ${movedTo.id} instead (their other working account); ${personId} told`
+        : `removed by ${personId}; rounds debit ${movedTo.id} instead`;
+  return deps.uow
+    .commit({
+      people: personChanged
+        ? [{ state: { ...nextPerson, version: person.version + 1 }, expectedVersion: person.version }]
+        : [],
+      groups: [],
+      rounds: [],
+      paymentMethods: [changeOf(method, removed)],
+      outbox: [detach, ...told],
+      audit: [auditLine(deps, method.id, "remove_payment_method", actor, "applied", detail)],
+    })
+    .map(() => ({
+      method: { ...removed, version: method.version + 1 },
+      ...(debitNow !== undefined ? { debitPaymentMethodId: debitNow } : {}),
+    }));
 }
 
 /** What news of a payment method did. */

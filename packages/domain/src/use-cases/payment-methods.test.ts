@@ -213,11 +213,48 @@ describe("removing a method", () => {
     expect((await methods(sim, "ben")).map((v) => [v.method.id, v.usedForDebits])).toEqual([[second, true]]);
   });
 
-  it("the debit no round relies on can go; the person is then not ready to be debited", async () => {
+  it("the debit no round relies on can go; with no other working account the person is then not ready to be debited", async () => {
     const { sim, benBecs } = await group({ round: false });
     (await useCases.removePaymentMethod(sim.deps, "ben", benBecs, undefined, "ben"))._unsafeUnwrap();
     const ben = await person(sim, "ben");
     expect(ben && personReadiness(ben).mandateActive).toBe(false);
+  });
+
+  it("the debit no round relies on, removed while another BECS account works: rounds debit that one, ben is told, the group can start", async () => {
+    const { sim, groupId, benBecs } = await group({ round: false });
+    const second = await save(sim, "ben", "au_becs_debit", "2");
+    expect((await person(sim, "ben"))?.debit?.paymentMethodId).toBe(benBecs);
+    const removed = (
+      await useCases.removePaymentMethod(sim.deps, "ben", benBecs, undefined, "ben")
+    )._unsafeUnwrap();
+    expect(removed.debitPaymentMethodId).toBe(second);
+    const ben = await person(sim, "ben");
+    expect(ben?.debit).toEqual({
+      paymentMethodId: second,
+      mandateId: sim.gateway.mandateOf(second),
+      mandateActive: true,
+    });
+    expect(ben && personReadiness(ben).mandateActive).toBe(true);
+    await sim.runUntilQuiet();
+    // As when the provider detaches it: ben hears which account rounds debit now (he did not pick it), once.
+    expect(
+      sim.notifier.sent.map((n) => [
+        n.id,
+        n.template,
+        n.personIds,
+        n.data.movedToPaymentMethodId,
+        n.data.removedBy,
+      ]),
+    ).toEqual([
+      [paymentMethodIds.detachedNotice(benBecs), "payment_method_detached", ["ben"], second, "person"],
+    ]);
+    expect(sim.desk.tickets).toEqual([]);
+    expect((await methods(sim, "ben")).map((v) => [v.method.id, v.usedForDebits])).toEqual([[second, true]]);
+    // The provider's detached event afterwards changes nothing and tells nobody again.
+    await deliver(sim, [{ kind: "payment_method_changed", paymentMethodId: benBecs }]);
+    expect(sim.notifier.sent.length).toBe(1);
+    const activated = await useCases.activateGroup(sim.deps, groupId, "ana");
+    expect(activated.isOk() ? "ok" : activated.error.code).toBe("ok");
   });
 });
 
