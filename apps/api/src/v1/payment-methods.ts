@@ -150,7 +150,7 @@ const defaultRoute = createRoute({
   tags: TAGS,
   summary: "Make a saved method the person's default (the person only)",
   description:
-    "Stored at once; Stripe's customer `invoice_settings.default_payment_method` follows through the outbox. A card also becomes what the person's current membership is charged on (the Stripe subscription's own `default_payment_method`, which Stripe uses before the customer's default for renewals and for dunning's next retry of an open invoice). The default already changes nothing more.",
+    "Stored at once; Stripe's customer `invoice_settings.default_payment_method` follows through the outbox. A card also becomes what the person's current membership is charged on (the Stripe subscription's own `default_payment_method`, which Stripe uses before the customer's default for renewals and for dunning's next retry of an open invoice). A BECS account with an active mandate becomes the one rounds debit (`usedForDebits`) when the person's debit does not work (none, or its mandate inactive); a working debit stays (name a replacement when removing it to change it). The default already changes nothing more, except that it still takes over a debit that does not work.",
   security: [{ bearer: [] }],
   request: { params: MethodParams },
   responses: {

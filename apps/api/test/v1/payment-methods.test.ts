@@ -261,6 +261,34 @@ describe("the default", () => {
   });
 });
 
+describe("the default and a dead debit", () => {
+  it("a working BECS account made the default while the debit is dead becomes the one rounds debit", async () => {
+    const { becs } = await formingGroup("vic", "wen");
+    const second = await save("wen", "au_becs_debit", "2");
+    // Wen's debit stops working (left inactive) while the second account works.
+    (
+      await useCases.updatePersonReadiness(bed.deps, "wen", { mandateActive: false }, "stripe")
+    )._unsafeUnwrap();
+    const made = await send("wen", "POST", `/v1/people/me/payment-methods/${second}/default`);
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    expect(made.body).toMatchObject({ id: second, isDefault: true, usedForDebits: true });
+    const wen = await bed.db.prisma.person.findUniqueOrThrow({ where: { id: "wen" } });
+    expect(wen).toMatchObject({ becsPaymentMethodId: second, mandateActive: true });
+    expect((await send("wen", "GET", "/v1/people/me")).body).toMatchObject({
+      readiness: { mandateActive: true },
+    });
+    // The old account is still saved, no longer debited.
+    const listed = (await send("wen", "GET", "/v1/people/me/payment-methods")).body.data as {
+      id: string;
+      usedForDebits: boolean;
+    }[];
+    expect(listed.map((m) => [m.id, m.usedForDebits])).toEqual([
+      [becs, false],
+      [second, true],
+    ]);
+  });
+});
+
 describe("removing", () => {
   it("the debit a running round relies on: 409 naming the group, then replaced by an active BECS account and removed", async () => {
     const { groupId, becs } = await runningRound("max", "nia");

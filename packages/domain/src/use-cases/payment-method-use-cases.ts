@@ -134,11 +134,15 @@ export function listPaymentMethods(
 /**
  * Makes a saved method the person's default: stored at once, and made the customer's
  * default at the provider through the outbox (keyed by the method's version, so making it
- * the default again later is a new call). The default already changes nothing more. A card
- * becomes what the person's current membership is charged on too (`chargeMembershipOn`: the
- * Stripe subscription's own payment method comes before the customer's default, so without
- * this dunning would keep charging the old card); run again when the card is the default
- * already, so a call that failed after storing the default is finished by its retry.
+ * the default again later is a new call). A card becomes what the person's current
+ * membership is charged on too (`chargeMembershipOn`: the Stripe subscription's own payment
+ * method comes before the customer's default, so without this dunning would keep charging
+ * the old card); run again when the card is the default already, so a call that failed
+ * after storing the default is finished by its retry. A BECS account rounds can debit
+ * (active mandate) becomes the debit rounds use, in the same write, when the person's does
+ * not work (none, or inactive): the same rule as a set-up finishing; a working debit still
+ * changes only when they name a replacement. Chosen again while it is the default already,
+ * it still takes over a dead debit (without a new call to the provider).
  */
 export function setDefaultPaymentMethod(
   deps: UseCaseDeps,
@@ -151,35 +155,64 @@ export function setDefaultPaymentMethod(
       ? chargeMembershipOn(deps, personId, method.id, actor).map(() => method)
       : okAsync(method);
   return retryOnConflict(() =>
-    loadOwnMethod(deps, personId, paymentMethodId).andThen((method) => {
-      if (method.isDefault) return okAsync(method);
-      return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
-        const now = deps.clock.now();
-        const previous = methods.filter((m) => m.isDefault && m.id !== method.id);
-        const next: SavedPaymentMethod = { ...method, isDefault: true, updatedAt: now };
-        const effect: PaymentMethodEffect = {
-          kind: "set_default_payment_method",
-          id: paymentMethodIds.setDefault(method.id, method.version + 1),
-          aggregate: PAYMENT_METHOD_AGGREGATE,
-          aggregateId: method.id,
-          customerId: method.customerId,
-          paymentMethodId: method.id,
-        };
-        return deps.uow
-          .commit({
-            people: [],
-            groups: [],
-            rounds: [],
-            paymentMethods: [
-              changeOf(method, next),
-              ...previous.map((m) => changeOf(m, { ...m, isDefault: false, updatedAt: now })),
-            ],
-            outbox: [effect],
-            audit: [auditLine(deps, method.id, "set_default", actor, "applied", `default of ${personId}`)],
-          })
-          .map(() => ({ ...next, version: method.version + 1 }));
-      });
-    }),
+    loadPerson(deps, personId).andThen((person) =>
+      loadOwnMethod(deps, personId, paymentMethodId).andThen((method) => {
+        const takesOverDebit =
+          person.debit?.mandateActive !== true && canDebitWith(method) && method.mandate !== undefined;
+        if (method.isDefault && !takesOverDebit) return okAsync(method);
+        let nextPerson: P.Person = person;
+        if (takesOverDebit && method.mandate !== undefined) {
+          const moved = P.updatePersonPayment(person, {
+            debit: { paymentMethodId: method.id, mandateId: method.mandate.mandateId, mandateActive: true },
+          });
+          if (moved.isErr()) return errAsync<SavedPaymentMethod, UseCaseError>(moved.error);
+          nextPerson = moved.value;
+        }
+        const people = takesOverDebit
+          ? [{ state: { ...nextPerson, version: person.version + 1 }, expectedVersion: person.version }]
+          : [];
+        const detail = takesOverDebit
+          ? `default of ${personId}; rounds debit it now (the debit of ${personId} was not working)`
+          : `default of ${personId}`;
+        if (method.isDefault)
+          return deps.uow
+            .commit({
+              people,
+              groups: [],
+              rounds: [],
+              paymentMethods: [],
+              outbox: [],
+              audit: [auditLine(deps, method.id, "set_default", actor, "applied", detail)],
+            })
+            .map(() => method);
+        return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
+          const now = deps.clock.now();
+          const previous = methods.filter((m) => m.isDefault && m.id !== method.id);
+          const next: SavedPaymentMethod = { ...method, isDefault: true, updatedAt: now };
+          const effect: PaymentMethodEffect = {
+            kind: "set_default_payment_method",
+            id: paymentMethodIds.setDefault(method.id, method.version + 1),
+            aggregate: PAYMENT_METHOD_AGGREGATE,
+            aggregateId: method.id,
+            customerId: method.customerId,
+            paymentMethodId: method.id,
+          };
+          return deps.uow
+            .commit({
+              people,
+              groups: [],
+              rounds: [],
+              paymentMethods: [
+                changeOf(method, next),
+                ...previous.map((m) => changeOf(m, { ...m, isDefault: false, updatedAt: now })),
+              ],
+              outbox: [effect],
+              audit: [auditLine(deps, method.id, "set_default", actor, "applied", detail)],
+            })
+            .map(() => ({ ...next, version: method.version + 1 }));
+        });
+      }),
+    ),
   ).andThen(followed);
 }
 
