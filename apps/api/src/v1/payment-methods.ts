@@ -96,7 +96,8 @@ const RemovedSchema = z
     object: z.literal("payment_method_removal"),
     paymentMethod: PaymentMethodSchema,
     debitPaymentMethodId: z.string().nullable().openapi({
-      description: "The method rounds debit after the removal (the replacement when one moved in)",
+      description:
+        "The method rounds debit after the removal (the replacement, or the person's other working BECS account, when one moved in); null when none is active",
     }),
   })
   .openapi("PaymentMethodRemoval");
@@ -157,7 +158,7 @@ const defaultRoute = createRoute({
   tags: TAGS,
   summary: "Make a saved method the person's default (the person only)",
   description:
-    "Stored at once; Stripe's customer `invoice_settings.default_payment_method` follows through the outbox. A card also becomes what the person's current membership is charged on (the Stripe subscription's own `default_payment_method`, which Stripe uses before the customer's default for renewals and for dunning's next retry of an open invoice). The default already changes nothing more.",
+    "Stored at once; Stripe's customer `invoice_settings.default_payment_method` follows through the outbox. A card also becomes what the person's current membership is charged on (the Stripe subscription's own `default_payment_method`, which Stripe uses before the customer's default for renewals and for dunning's next retry of an open invoice). A BECS account with an active mandate becomes the one rounds debit (`usedForDebits`) when the person's debit does not work (none, or its mandate inactive); a working debit stays (name a replacement when removing it to change it). The default already changes nothing more, except that it still takes over a debit that does not work.",
   security: [{ bearer: [] }],
   request: { params: MethodParams },
   responses: {
@@ -174,7 +175,7 @@ const removeRoute = createRoute({
   tags: TAGS,
   summary: "Remove a saved method: detached at Stripe (the person only)",
   description:
-    "Removed at once and detached at Stripe through the outbox, keyed by the removal's effect id. The BECS account a running round relies on (the person is a member of a group with a round in progress) is refused with 409 `payment_method_in_use`, naming the group in `groupId`, unless `replacementId` names a saved BECS account with an active mandate: the rounds then debit the replacement, in the same write, before the old one is detached. The card the person's current membership is charged on first moves the membership to their other saved card (the default one, else the newest); with no other card it is refused with 409 `payment_method_bills_membership` (save another card first, or cancel the membership).",
+    "Removed at once and detached at Stripe through the outbox, keyed by the removal's effect id. The BECS account a running round relies on (the person is a member of a group with a round in progress) is refused with 409 `payment_method_in_use`, naming the group in `groupId`, unless `replacementId` names a saved BECS account with an active mandate: the rounds then debit the replacement, in the same write, before the old one is detached. The debit no running round relies on moves, without a `replacementId`, to another saved BECS account of the person's with an active mandate (the oldest; the person is told which), as when Stripe detaches it; with none, the person has no active debit until they save one (`debitPaymentMethodId` null). The card the person's current membership is charged on first moves the membership to their other saved card (the default one, else the newest); with no other card it is refused with 409 `payment_method_bills_membership` (save another card first, or cancel the membership).",
   security: [{ bearer: [] }],
   request: { params: MethodParams, query: RemoveQuerySchema },
   responses: {

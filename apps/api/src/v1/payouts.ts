@@ -78,9 +78,10 @@ const PayoutRunSchema = z
         arrivalDate: z.string(),
       }),
     ),
-    skipped: z
-      .array(z.object({ amount: MoneySchema, code: z.string(), message: z.string() }))
-      .openapi({ description: "Currencies Stripe refused to pay out, with its code" }),
+    skipped: z.array(z.object({ amount: MoneySchema, code: z.string(), message: z.string() })).openapi({
+      description:
+        "Currencies Stripe refused to pay out, with its code (not a balance another payout took meanwhile)",
+    }),
   })
   .openapi("PayoutRun");
 
@@ -160,7 +161,7 @@ const payOutRoute = createRoute({
   tags: TAGS,
   summary: "Pay the person's available balance out to their bank now, per currency (platform operators)",
   description:
-    "Only on the manual payout schedule (`SUSU_CONNECTED_PAYOUT_SCHEDULE=manual`): otherwise Stripe pays out by itself (409 `payouts_not_manual`). An `Idempotency-Key` is required: it keys the payouts at Stripe, so the same request again pays nothing twice. What the payouts become arrives later (GET …/payouts).",
+    "Only on the manual payout schedule (`SUSU_CONNECTED_PAYOUT_SCHEDULE=manual`): otherwise Stripe pays out by itself (409 `payouts_not_manual`). An `Idempotency-Key` is required: it keys the payouts at Stripe, so the same request again pays nothing twice. A payout Stripe refuses as more than the balance (`balance_insufficient`: the day's payout run paid it out meanwhile) is no refusal: the balance is read again and what is left, if anything, paid under a key derived from this request's (not listed in `skipped`). What the payouts become arrives later (GET …/payouts).",
   security: [{ bearer: [] }],
   request: { params: PersonIdParam, headers: IdempotencyKeyHeaderSchema },
   responses: {

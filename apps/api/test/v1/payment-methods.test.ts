@@ -30,8 +30,8 @@ async function save(who: string, type: "card" | "au_becs_debit", attempt: string
   return first.paymentMethodId;
 }
 
-/** A group of `admin` and `member` with a round in progress; `member`'s debit is a BECS account saved through the API. */
-async function runningRound(admin: string, member: string) {
+/** A forming group of `admin` and `member`; `member`'s debit is a BECS account saved through the API. */
+async function formingGroup(admin: string, member: string) {
   const groupId = await bed.group(admin, [member]);
   await bed.onboarded(admin);
   const becs = await save(member, "au_becs_debit", "1");
@@ -42,6 +42,12 @@ async function runningRound(admin: string, member: string) {
   (
     await useCases.updatePersonReadiness(bed.deps, member, { payoutsEnabled: true }, "stripe")
   )._unsafeUnwrap();
+  return { groupId, becs };
+}
+
+/** A group of `admin` and `member` with a round in progress; `member`'s debit is a BECS account saved through the API. */
+async function runningRound(admin: string, member: string) {
+  const { groupId, becs } = await formingGroup(admin, member);
   (await useCases.activateGroup(bed.deps, groupId, admin))._unsafeUnwrap();
   bed.clock.advance(DAY_MS);
   (await useCases.startRound(bed.deps, groupId, { memberId: admin }))._unsafeUnwrap();
@@ -255,6 +261,34 @@ describe("the default", () => {
   });
 });
 
+describe("the default and a dead debit", () => {
+  it("a working BECS account made the default while the debit is dead becomes the one rounds debit", async () => {
+    const { becs } = await formingGroup("vic", "wen");
+    const second = await save("wen", "au_becs_debit", "2");
+    // Wen's debit stops working (left inactive) while the second account works.
+    (
+      await useCases.updatePersonReadiness(bed.deps, "wen", { mandateActive: false }, "stripe")
+    )._unsafeUnwrap();
+    const made = await send("wen", "POST", `/v1/people/me/payment-methods/${second}/default`);
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    expect(made.body).toMatchObject({ id: second, isDefault: true, usedForDebits: true });
+    const wen = await bed.db.prisma.person.findUniqueOrThrow({ where: { id: "wen" } });
+    expect(wen).toMatchObject({ becsPaymentMethodId: second, mandateActive: true });
+    expect((await send("wen", "GET", "/v1/people/me")).body).toMatchObject({
+      readiness: { mandateActive: true },
+    });
+    // The old account is still saved, no longer debited.
+    const listed = (await send("wen", "GET", "/v1/people/me/payment-methods")).body.data as {
+      id: string;
+      usedForDebits: boolean;
+    }[];
+    expect(listed.map((m) => [m.id, m.usedForDebits])).toEqual([
+      [becs, false],
+      [second, true],
+    ]);
+  });
+});
+
 describe("removing", () => {
   it("the debit a running round relies on: 409 naming the group, then replaced by an active BECS account and removed", async () => {
     const { groupId, becs } = await runningRound("max", "nia");
@@ -298,6 +332,30 @@ describe("removing", () => {
       404,
       "payment_method_not_found",
     );
+  });
+
+  it("the debit no round relies on, with another working BECS account saved: rounds debit that one, the member stays ready and the group can start", async () => {
+    const { groupId, becs } = await formingGroup("sol", "tia");
+    const second = await save("tia", "au_becs_debit", "2");
+    const removed = await send("tia", "DELETE", `/v1/people/me/payment-methods/${becs}`);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    expect(removed.body).toMatchObject({ paymentMethod: { id: becs }, debitPaymentMethodId: second });
+    const tia = await bed.db.prisma.person.findUniqueOrThrow({ where: { id: "tia" } });
+    expect(tia).toMatchObject({ becsPaymentMethodId: second, mandateActive: true });
+    expect((await send("tia", "GET", "/v1/people/me")).body).toMatchObject({
+      readiness: { mandateActive: true },
+    });
+    // Tia is told which account rounds debit now (she did not name it); the old one is detached.
+    const effects = await bed.db.prisma.outboxEffect.findMany({
+      where: { aggregateId: becs },
+      orderBy: { sequence: "asc" },
+    });
+    expect(effects.map((e) => [e.id, e.kind])).toEqual([
+      [`payment_method:${becs}:detach`, "detach_payment_method"],
+      [`payment_method:${becs}:detached:notify`, "notify"],
+    ]);
+    const activated = await send("sol", "POST", `/v1/groups/${groupId}/activate`);
+    expect(activated.status, JSON.stringify(activated.body)).toBe(200);
   });
 
   it("a card no round relies on is removed at once; only the person may remove", async () => {

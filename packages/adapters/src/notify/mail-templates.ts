@@ -488,7 +488,9 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
       ? {
           subject: "Your savings groups now debit your other bank account",
           happened: [
-            `Your ${d.text("method", "bank account")} was removed from your account at our payment provider, not through the app.`,
+            d.text("removedBy") === "person"
+              ? `You removed your ${d.text("method", "bank account")}, the account your savings groups debited.`
+              : `Your ${d.text("method", "bank account")} was removed from your account at our payment provider, not through the app.`,
             `Your contributions are now collected from your ${d.text("movedTo")}.`,
           ],
         }

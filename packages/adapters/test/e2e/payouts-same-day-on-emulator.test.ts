@@ -3,9 +3,13 @@
 // balance; money arriving afterwards is paid the same day under another key, even when it is
 // exactly the first payout's amount (the day's key would get the first payout back from
 // Stripe, an idempotent replay, and the run would report a payout it did not make). Nothing
-// is ever paid twice: Stripe has one payout per amount that reached the balance.
-import { money, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
+// is ever paid twice: Stripe has one payout per amount that reached the balance. An admin's
+// payout made while the day's run is between reading the balance and asking for its payout
+// leaves the run's payout refused by Stripe (`balance_insufficient`): the run reads the
+// balance again and ends quietly, no refusal told to the seller or ticketed.
+import { DAY_MS, money, type PaymentGateway, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import { ManualClock, SequentialIds } from "@susu/domain/testing";
+import { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaStore } from "../../src/prisma/index.js";
@@ -122,5 +126,45 @@ describe("payout runs later the same day (PostgreSQL + the emulator)", () => {
     expect(atStripe.map((p) => p.amount).sort((a, b) => a - b)).toEqual([10_00, 250_00, 250_00]);
     expect(new Set(atStripe.map((p) => p.id)).size).toBe(3);
     expect(await available()).toBe(0);
+  });
+
+  it("an admin's payout made while the day's run is under way: paid once, the run is not told 'refused'", async () => {
+    // A new day: the run's key for it is unused.
+    clock.advance(DAY_MS);
+    await fund(120_00, "fund-race");
+    const before = (await payoutsAtStripe()).length;
+    // The run has read 120.00; before its payout reaches Stripe, an admin pays the 120.00 out.
+    let raced = false;
+    const racing = new Proxy(harness.gateway, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        if (property !== "createPayout") return value.bind(target);
+        return (input: Parameters<PaymentGateway["createPayout"]>[0]) => {
+          if (raced) return target.createPayout(input);
+          raced = true;
+          return ResultAsync.fromSafePromise(
+            useCases.payOutPerson(deps, harness.gateway, "sam", {
+              kind: "requested",
+              requestKey: "ops:race",
+              by: "ops",
+            }),
+          ).andThen((admin) => {
+            expect(admin._unsafeUnwrap().payouts.map((p) => p.amount)).toEqual([money(120_00, "AUD")]);
+            return target.createPayout(input);
+          });
+        };
+      },
+    });
+    const run = (await useCases.payOutEveryone(deps, racing, clock.now()))._unsafeUnwrap();
+    expect(raced).toBe(true);
+    expect(run).toMatchObject({ people: 1, payouts: [], skipped: [], failed: [] });
+    const atStripe = await payoutsAtStripe();
+    expect(atStripe.length - before).toBe(1);
+    expect(atStripe[0]?.amount).toBe(120_00);
+    expect(await available()).toBe(0);
+    // Nothing to tell anyone: no refusal notice or ticket queued, none audited.
+    expect(await db.prisma.outboxEffect.count({ where: { id: { contains: ":refused:" } } })).toBe(0);
+    expect(await db.prisma.auditLogEntry.count({ where: { action: "payout_refused" } })).toBe(0);
   });
 });

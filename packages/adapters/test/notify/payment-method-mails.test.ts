@@ -32,6 +32,18 @@ describe("payment method e-mails", () => {
     expect(m.text).not.toContain("What to do");
   });
 
+  it("the debit the person removed themselves while another account works: says so, and which account is debited now", () => {
+    const m = mail("payment_method_detached", {
+      method: "bank account 000-000 ending 3456",
+      removedBy: "person",
+      movedTo: "bank account 000-000 ending 1111",
+    });
+    expect(m.subject).toBe("Your savings groups now debit your other bank account");
+    expect(m.text).toContain("You removed your bank account 000-000 ending 3456");
+    expect(m.text).not.toContain("not through the app");
+    expect(m.text).toContain("now collected from your bank account 000-000 ending 1111");
+  });
+
   it("the admins hear which member's account went, and that support has a ticket", () => {
     const m = mail("member_payment_method_detached", {
       memberName: "Ben",

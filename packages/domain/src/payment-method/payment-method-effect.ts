@@ -6,7 +6,11 @@ export const PAYMENT_METHOD_AGGREGATE = "payment_method";
 
 /** The messages about saved payment methods; the notifier renders each one. */
 export const PAYMENT_METHOD_NOTIFICATION_TEMPLATES = [
-  /** To the person: the debit a round relies on was removed at the provider; save a new one. */
+  /**
+   * To the person: the debit a round relies on was removed at the provider; save a new one. Or,
+   * with `movedTo`: their debit was removed (at the provider, or by them, `removedBy: "person"`)
+   * and rounds debit their other working account now.
+   */
   "payment_method_detached",
   /** To a group's admins: a member's debit was removed at the provider; their contribution may fail. */
   "member_payment_method_detached",

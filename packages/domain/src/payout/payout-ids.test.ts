@@ -8,6 +8,10 @@ describe("payout ids", () => {
     expect(payoutIds.scheduled("acct_1", "AUD", "2030-01-02", 1)).toBe("payout:acct_1:AUD:2030-01-02");
     expect(payoutIds.scheduled("acct_1", "AUD", "2030-01-02", 2)).toBe("payout:acct_1:AUD:2030-01-02:2");
     expect(payoutIds.requested("acct_1", "NZD", "key-9")).toBe("payout:acct_1:NZD:request:key-9");
+    expect(payoutIds.requested("acct_1", "NZD", "key-9", 1)).toBe("payout:acct_1:NZD:request:key-9");
+    expect(payoutIds.requested("acct_1", "NZD", "ops:key-9", 2)).toBe(
+      "payout:acct_1:NZD:request-2:ops:key-9",
+    );
     expect(payoutIds.failedNotice("po_1")).toBe("payout:po_1:failed:notify");
     expect(payoutIds.failedTicket("po_1")).toBe("payout:po_1:failed:ticket");
     expect(payoutIds.onboardingIncompleteNotice("acct_1", "2-00ff")).toBe(
@@ -26,6 +30,11 @@ describe("payout ids", () => {
       payoutIds.scheduled("acct_1", "NZD", "2030-01-02"),
       payoutIds.scheduled("acct_2", "AUD", "2030-01-02"),
       payoutIds.requested("acct_1", "AUD", "2030-01-02"),
+      // A request's key that looks like another's next attempt is still another key.
+      payoutIds.requested("acct_1", "AUD", "k1", 2),
+      payoutIds.requested("acct_1", "AUD", "2:k1"),
+      payoutIds.requested("acct_1", "AUD", "k1:2"),
+      payoutIds.requested("acct_1", "AUD", "k1", 3),
       payoutIds.failedNotice("po_1"),
       payoutIds.failedTicket("po_1"),
       payoutIds.failedNotice("po_2"),

@@ -5,7 +5,11 @@ import type { CurrencyCode } from "../money/index.js";
  * `Idempotency-Key`), and the ids of the outbox effects a failed payout makes. Formats are
  * pinned by `payout-ids.test.ts`: changing one would pay twice or notify twice.
  */
-/** Most scheduled payouts of one account and currency on one UTC day (runs that day, each paying what arrived since the one before). */
+/**
+ * Most scheduled payouts of one account and currency on one UTC day (runs that day, each
+ * paying what arrived since the one before, or what was left when a payout made elsewhere
+ * took part of the balance); also the most attempts of one admin's request per currency.
+ */
 export const PAYOUT_KEYS_PER_DAY = 10;
 
 export const payoutIds = {
@@ -19,9 +23,17 @@ export const payoutIds = {
     sequence === 1
       ? `payout:${accountId}:${currency}:${day}`
       : `payout:${accountId}:${currency}:${day}:${sequence}`,
-  /** A payout an admin asked for, keyed by the request's own idempotency key. */
-  requested: (accountId: string, currency: CurrencyCode, requestKey: string): string =>
-    `payout:${accountId}:${currency}:request:${requestKey}`,
+  /**
+   * A payout an admin asked for, keyed by the request's own idempotency key. `attempt` 2 and
+   * on: the request asking again for what was still available after the provider refused the
+   * amount it asked first as more than the balance (another payout took part of it in
+   * between); a label of its own before the request's key, so no key of one request is
+   * another's.
+   */
+  requested: (accountId: string, currency: CurrencyCode, requestKey: string, attempt = 1): string =>
+    attempt === 1
+      ? `payout:${accountId}:${currency}:request:${requestKey}`
+      : `payout:${accountId}:${currency}:request-${attempt}:${requestKey}`,
   /** The notice to the person whose payout failed (once per payout). */
   failedNotice: (payoutId: string): string => `payout:${payoutId}:failed:notify`,
   /** The admins' ticket about a failed payout (once per payout). */

@@ -134,11 +134,15 @@ export function listPaymentMethods(
 /**
  * Makes a saved method the person's default: stored at once, and made the customer's
  * default at the provider through the outbox (keyed by the method's version, so making it
- * the default again later is a new call). The default already changes nothing more. A card
- * becomes what the person's current membership is charged on too (`chargeMembershipOn`: the
- * Stripe subscription's own payment method comes before the customer's default, so without
- * this dunning would keep charging the old card); run again when the card is the default
- * already, so a call that failed after storing the default is finished by its retry.
+ * the default again later is a new call). A card becomes what the person's current
+ * membership is charged on too (`chargeMembershipOn`: the Stripe subscription's own payment
+ * method comes before the customer's default, so without this dunning would keep charging
+ * the old card); run again when the card is the default already, so a call that failed
+ * after storing the default is finished by its retry. A BECS account rounds can debit
+ * (active mandate) becomes the debit rounds use, in the same write, when the person's does
+ * not work (none, or inactive): the same rule as a set-up finishing; a working debit still
+ * changes only when they name a replacement. Chosen again while it is the default already,
+ * it still takes over a dead debit (without a new call to the provider).
  */
 export function setDefaultPaymentMethod(
   deps: UseCaseDeps,
@@ -151,42 +155,71 @@ export function setDefaultPaymentMethod(
       ? chargeMembershipOn(deps, personId, method.id, actor).map(() => method)
       : okAsync(method);
   return retryOnConflict(() =>
-    loadOwnMethod(deps, personId, paymentMethodId).andThen((method) => {
-      if (method.isDefault) return okAsync(method);
-      return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
-        const now = deps.clock.now();
-        const previous = methods.filter((m) => m.isDefault && m.id !== method.id);
-        const next: SavedPaymentMethod = { ...method, isDefault: true, updatedAt: now };
-        const effect: PaymentMethodEffect = {
-          kind: "set_default_payment_method",
-          id: paymentMethodIds.setDefault(method.id, method.version + 1),
-          aggregate: PAYMENT_METHOD_AGGREGATE,
-          aggregateId: method.id,
-          customerId: method.customerId,
-          paymentMethodId: method.id,
-        };
-        return deps.uow
-          .commit({
-            people: [],
-            groups: [],
-            rounds: [],
-            paymentMethods: [
-              changeOf(method, next),
-              ...previous.map((m) => changeOf(m, { ...m, isDefault: false, updatedAt: now })),
-            ],
-            outbox: [effect],
-            audit: [auditLine(deps, method.id, "set_default", actor, "applied", `default of ${personId}`)],
-          })
-          .map(() => ({ ...next, version: method.version + 1 }));
-      });
-    }),
+    loadPerson(deps, personId).andThen((person) =>
+      loadOwnMethod(deps, personId, paymentMethodId).andThen((method) => {
+        const takesOverDebit =
+          person.debit?.mandateActive !== true && canDebitWith(method) && method.mandate !== undefined;
+        if (method.isDefault && !takesOverDebit) return okAsync(method);
+        let nextPerson: P.Person = person;
+        if (takesOverDebit && method.mandate !== undefined) {
+          const moved = P.updatePersonPayment(person, {
+            debit: { paymentMethodId: method.id, mandateId: method.mandate.mandateId, mandateActive: true },
+          });
+          if (moved.isErr()) return errAsync<SavedPaymentMethod, UseCaseError>(moved.error);
+          nextPerson = moved.value;
+        }
+        const people = takesOverDebit
+          ? [{ state: { ...nextPerson, version: person.version + 1 }, expectedVersion: person.version }]
+          : [];
+        const detail = takesOverDebit
+          ? `default of ${personId}; rounds debit it now (the debit of ${personId} was not working)`
+          : `default of ${personId}`;
+        if (method.isDefault)
+          return deps.uow
+            .commit({
+              people,
+              groups: [],
+              rounds: [],
+              paymentMethods: [],
+              outbox: [],
+              audit: [auditLine(deps, method.id, "set_default", actor, "applied", detail)],
+            })
+            .map(() => method);
+        return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
+          const now = deps.clock.now();
+          const previous = methods.filter((m) => m.isDefault && m.id !== method.id);
+          const next: SavedPaymentMethod = { ...method, isDefault: true, updatedAt: now };
+          const effect: PaymentMethodEffect = {
+            kind: "set_default_payment_method",
+            id: paymentMethodIds.setDefault(method.id, method.version + 1),
+            aggregate: PAYMENT_METHOD_AGGREGATE,
+            aggregateId: method.id,
+            customerId: method.customerId,
+            paymentMethodId: method.id,
+          };
+          return deps.uow
+            .commit({
+              people,
+              groups: [],
+              rounds: [],
+              paymentMethods: [
+                changeOf(method, next),
+                ...previous.map((m) => changeOf(m, { ...m, isDefault: false, updatedAt: now })),
+              ],
+              outbox: [effect],
+              audit: [auditLine(deps, method.id, "set_default", actor, "applied", detail)],
+            })
+            .map(() => ({ ...next, version: method.version + 1 }));
+        });
+      }),
+    ),
   ).andThen(followed);
 }
 
 /** What removing a method did: the method as removed, and the debit rounds use now (if any). */
 export interface RemovedPaymentMethod {
   readonly method: SavedPaymentMethod;
-  /** The payment method rounds debit after the removal (the replacement when one moved in). */
+  /** The payment method rounds debit after the removal (the replacement or the other working account when one moved in). */
   readonly debitPaymentMethodId?: string;
 }
 
@@ -197,7 +230,10 @@ export interface RemovedPaymentMethod {
  * (`payment_method_in_use`, naming the group) unless `replacementId` names a saved BECS
  * method of theirs with an active mandate: then, in the same write, rounds debit the
  * replacement before the old method is detached. Removing the person's debit when no round
- * relies on it leaves them without an active mandate (readiness drops). The card the
+ * relies on it moves it, as the provider's detachment does, to another saved BECS account of
+ * theirs with an active mandate (the oldest), and the person is told which
+ * (`payment_method_detached` with `movedTo`); with none, they are left without an active
+ * mandate (readiness drops). The card the
  * person's current membership is charged on moves the membership first to their other saved
  * card (the default one, else the newest; `chargeMembershipOn`), so its renewals do not go to
  * a card Stripe no longer holds; with no other card it is refused
@@ -279,64 +315,111 @@ function removeMethod(
             const first = groupIds[0];
             if (first !== undefined && repl === undefined)
               return errAsync<RemovedPaymentMethod, UseCaseError>(paymentMethodInUse(method.id, first));
-            // The rounds' debit moves to the replacement, or (nobody relying) stops being active.
-            let nextPerson: P.Person = person;
-            if (isDebit && repl?.mandate !== undefined) {
-              const moved = P.updatePersonPayment(person, {
-                debit: { paymentMethodId: repl.id, mandateId: repl.mandate.mandateId, mandateActive: true },
-              });
-              if (moved.isErr()) return errAsync<RemovedPaymentMethod, UseCaseError>(moved.error);
-              nextPerson = moved.value;
-            } else if (isDebit) {
-              const stopped = P.updatePersonReadiness(person, { mandateActive: false });
-              if (stopped.isErr()) return errAsync<RemovedPaymentMethod, UseCaseError>(stopped.error);
-              nextPerson = stopped.value;
-            }
-            const now = deps.clock.now();
-            const removed: SavedPaymentMethod = {
-              ...method,
-              isDefault: false,
-              removal: { at: now, by: "person" },
-              updatedAt: now,
-            };
-            const detach: PaymentMethodEffect = {
-              kind: "detach_payment_method",
-              id: paymentMethodIds.detach(method.id),
-              aggregate: PAYMENT_METHOD_AGGREGATE,
-              aggregateId: method.id,
-              paymentMethodId: method.id,
-            };
-            const personChanged = !P.samePerson(person, nextPerson);
-            const debitNow = nextPerson.debit?.mandateActive ? nextPerson.debit.paymentMethodId : undefined;
-            const detail =
-              repl !== undefined && isDebit
-                ? `removed by ${personId}; rounds debit ${repl.id} instead`
-                : `removed by ${personId}`;
-            return deps.uow
-              .commit({
-                people: personChanged
-                  ? [
-                      {
-                        state: { ...nextPerson, version: person.version + 1 },
-                        expectedVersion: person.version,
-                      },
-                    ]
-                  : [],
-                groups: [],
-                rounds: [],
-                paymentMethods: [changeOf(method, removed)],
-                outbox: [detach],
-                audit: [auditLine(deps, method.id, "remove_payment_method", actor, "applied", detail)],
-              })
-              .map(() => ({
-                method: { ...removed, version: method.version + 1 },
-                ...(debitNow !== undefined ? { debitPaymentMethodId: debitNow } : {}),
-              }));
+            // Where the rounds' debit goes: the replacement named, else (nobody relying) another
+            // saved account that works, as when the provider detaches it; with none, it stops.
+            const successor: ResultAsync<SavedPaymentMethod | undefined, UseCaseError> = !isDebit
+              ? okAsync(undefined)
+              : repl !== undefined
+                ? okAsync(repl)
+                : backupDebit(deps, personId, method.id);
+            return successor.andThen((next) =>
+              commitRemoval(deps, person, method, next, repl === undefined, actor),
+            );
           });
         });
       }),
     ),
   );
+}
+
+/**
+ * Stores `method` as removed by its person and asks the provider to detach it. When it is
+ * the person's debit, rounds debit `successor` instead (a saved BECS account with an active
+ * mandate), or the debit stops being active when there is none. A successor susu chose
+ * (`chosenBySusu`: the person named no replacement) is told to the person, with the notice
+ * the provider's detachment sends, so they know which account is debited now.
+ */
+function commitRemoval(
+  deps: UseCaseDeps,
+  person: P.Person,
+  method: SavedPaymentMethod,
+  successor: SavedPaymentMethod | undefined,
+  chosenBySusu: boolean,
+  actor: string,
+): ResultAsync<RemovedPaymentMethod, UseCaseError> {
+  const personId = person.id;
+  const isDebit = person.debit?.paymentMethodId === method.id;
+  let nextPerson: P.Person = person;
+  if (isDebit && successor?.mandate !== undefined) {
+    const moved = P.updatePersonPayment(person, {
+      debit: { paymentMethodId: successor.id, mandateId: successor.mandate.mandateId, mandateActive: true },
+    });
+    if (moved.isErr()) return errAsync(moved.error);
+    nextPerson = moved.value;
+  } else if (isDebit) {
+    const stopped = P.updatePersonReadiness(person, { mandateActive: false });
+    if (stopped.isErr()) return errAsync(stopped.error);
+    nextPerson = stopped.value;
+  }
+  const movedTo = isDebit && successor?.mandate !== undefined ? successor : undefined;
+  const now = deps.clock.now();
+  const removed: SavedPaymentMethod = {
+    ...method,
+    isDefault: false,
+    removal: { at: now, by: "person" },
+    updatedAt: now,
+  };
+  const detach: PaymentMethodEffect = {
+    kind: "detach_payment_method",
+    id: paymentMethodIds.detach(method.id),
+    aggregate: PAYMENT_METHOD_AGGREGATE,
+    aggregateId: method.id,
+    paymentMethodId: method.id,
+  };
+  const told: PaymentMethodEffect[] =
+    movedTo !== undefined && chosenBySusu
+      ? [
+          {
+            kind: "notify",
+            id: paymentMethodIds.detachedNotice(method.id),
+            aggregate: PAYMENT_METHOD_AGGREGATE,
+            aggregateId: method.id,
+            to: { kind: "people", personIds: [personId] },
+            template: "payment_method_detached",
+            data: {
+              paymentMethodId: method.id,
+              method: describeMethod(method),
+              removedBy: "person",
+              usedForDebits: "yes",
+              movedTo: describeMethod(movedTo),
+              movedToPaymentMethodId: movedTo.id,
+            },
+          },
+        ]
+      : [];
+  const personChanged = !P.samePerson(person, nextPerson);
+  const debitNow = nextPerson.debit?.mandateActive ? nextPerson.debit.paymentMethodId : undefined;
+  const detail =
+    movedTo === undefined
+      ? `removed by ${personId}`
+      : chosenBySusu
+        ? `removed by ${personId}; rounds debit ${movedTo.id} instead (their other working account); ${personId} told`
+        : `removed by ${personId}; rounds debit ${movedTo.id} instead`;
+  return deps.uow
+    .commit({
+      people: personChanged
+        ? [{ state: { ...nextPerson, version: person.version + 1 }, expectedVersion: person.version }]
+        : [],
+      groups: [],
+      rounds: [],
+      paymentMethods: [changeOf(method, removed)],
+      outbox: [detach, ...told],
+      audit: [auditLine(deps, method.id, "remove_payment_method", actor, "applied", detail)],
+    })
+    .map(() => ({
+      method: { ...removed, version: method.version + 1 },
+      ...(debitNow !== undefined ? { debitPaymentMethodId: debitNow } : {}),
+    }));
 }
 
 /** What news of a payment method did. */

@@ -146,6 +146,61 @@ describe("the default method", () => {
     expect(again.version).toBe(list.find((v) => v.method.id === card)?.method.version);
   });
 
+  it("a working BECS account made the default while the debit is dead becomes the debit; a live debit stays", async () => {
+    const { sim, groupId, benBecs } = await group({ round: false });
+    const second = await save(sim, "ben", "au_becs_debit", "2");
+    const card = await save(sim, "ben", "card", "3");
+    // While the debit works, choosing another default moves nothing.
+    (await useCases.setDefaultPaymentMethod(sim.deps, "ben", second, "ben"))._unsafeUnwrap();
+    expect((await person(sim, "ben"))?.debit).toMatchObject({
+      paymentMethodId: benBecs,
+      mandateActive: true,
+    });
+    // Ben's debit is left dead with his second account working (as removing it without a
+    // replacement left it before the debit moved on removal).
+    (await useCases.updatePersonReadiness(sim.deps, "ben", { mandateActive: false }, "test"))._unsafeUnwrap();
+    expect((await useCases.activateGroup(sim.deps, groupId, "ana"))._unsafeUnwrapErr().code).toBe(
+      "members_not_ready",
+    );
+    // A card as the default cannot be debited by rounds: the debit stays dead.
+    (await useCases.setDefaultPaymentMethod(sim.deps, "ben", card, "ben"))._unsafeUnwrap();
+    expect((await person(sim, "ben"))?.debit).toMatchObject({
+      paymentMethodId: benBecs,
+      mandateActive: false,
+    });
+    // The working account as the default: rounds debit it, and the group can start.
+    (await useCases.setDefaultPaymentMethod(sim.deps, "ben", second, "ben"))._unsafeUnwrap();
+    const ben = await person(sim, "ben");
+    expect(ben?.debit).toEqual({
+      paymentMethodId: second,
+      mandateId: sim.gateway.mandateOf(second),
+      mandateActive: true,
+    });
+    expect(ben && personReadiness(ben).mandateActive).toBe(true);
+    expect(
+      (await methods(sim, "ben")).map((v) => [v.method.id, v.method.isDefault, v.usedForDebits]),
+    ).toEqual([
+      [benBecs, false, false],
+      [second, true, true],
+      [card, false, false],
+    ]);
+    (await useCases.activateGroup(sim.deps, groupId, "ana"))._unsafeUnwrap();
+  });
+
+  it("the working account already the default while the debit is dead: choosing it again makes it the debit", async () => {
+    const { sim } = await group({ round: false });
+    const second = await save(sim, "ben", "au_becs_debit", "2");
+    (await useCases.setDefaultPaymentMethod(sim.deps, "ben", second, "ben"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    (await useCases.updatePersonReadiness(sim.deps, "ben", { mandateActive: false }, "test"))._unsafeUnwrap();
+    const effects = sim.store.outbox().length;
+    const again = (await useCases.setDefaultPaymentMethod(sim.deps, "ben", second, "ben"))._unsafeUnwrap();
+    expect(again.isDefault).toBe(true);
+    expect((await person(sim, "ben"))?.debit).toMatchObject({ paymentMethodId: second, mandateActive: true });
+    // Stripe's default is already this account: no new call to make it so.
+    expect(sim.store.outbox().length).toBe(effects);
+  });
+
   it("refuses a method that is not the person's", async () => {
     const { sim, benBecs } = await group({ round: false });
     expect(
@@ -213,11 +268,48 @@ describe("removing a method", () => {
     expect((await methods(sim, "ben")).map((v) => [v.method.id, v.usedForDebits])).toEqual([[second, true]]);
   });
 
-  it("the debit no round relies on can go; the person is then not ready to be debited", async () => {
+  it("the debit no round relies on can go; with no other working account the person is then not ready to be debited", async () => {
     const { sim, benBecs } = await group({ round: false });
     (await useCases.removePaymentMethod(sim.deps, "ben", benBecs, undefined, "ben"))._unsafeUnwrap();
     const ben = await person(sim, "ben");
     expect(ben && personReadiness(ben).mandateActive).toBe(false);
+  });
+
+  it("the debit no round relies on, removed while another BECS account works: rounds debit that one, ben is told, the group can start", async () => {
+    const { sim, groupId, benBecs } = await group({ round: false });
+    const second = await save(sim, "ben", "au_becs_debit", "2");
+    expect((await person(sim, "ben"))?.debit?.paymentMethodId).toBe(benBecs);
+    const removed = (
+      await useCases.removePaymentMethod(sim.deps, "ben", benBecs, undefined, "ben")
+    )._unsafeUnwrap();
+    expect(removed.debitPaymentMethodId).toBe(second);
+    const ben = await person(sim, "ben");
+    expect(ben?.debit).toEqual({
+      paymentMethodId: second,
+      mandateId: sim.gateway.mandateOf(second),
+      mandateActive: true,
+    });
+    expect(ben && personReadiness(ben).mandateActive).toBe(true);
+    await sim.runUntilQuiet();
+    // As when the provider detaches it: ben hears which account rounds debit now (he did not pick it), once.
+    expect(
+      sim.notifier.sent.map((n) => [
+        n.id,
+        n.template,
+        n.personIds,
+        n.data.movedToPaymentMethodId,
+        n.data.removedBy,
+      ]),
+    ).toEqual([
+      [paymentMethodIds.detachedNotice(benBecs), "payment_method_detached", ["ben"], second, "person"],
+    ]);
+    expect(sim.desk.tickets).toEqual([]);
+    expect((await methods(sim, "ben")).map((v) => [v.method.id, v.usedForDebits])).toEqual([[second, true]]);
+    // The provider's detached event afterwards changes nothing and tells nobody again.
+    await deliver(sim, [{ kind: "payment_method_changed", paymentMethodId: benBecs }]);
+    expect(sim.notifier.sent.length).toBe(1);
+    const activated = await useCases.activateGroup(sim.deps, groupId, "ana");
+    expect(activated.isOk() ? "ok" : activated.error.code).toBe("ok");
   });
 });
 

@@ -160,9 +160,14 @@ export interface PayoutRun {
  * refused by the provider as reused (never answered with that run's payout, which this run
  * did not make); the balance is then read again and what arrived since is paid under the
  * day's next key (at most `PAYOUT_KEYS_PER_DAY`; past it, skipped quietly as reused). A
- * payout only ever draws on the available balance, so nothing is paid twice. A currency
- * Stripe pays out in whole units only (HUF: `payoutStepMinor`) is paid rounded down to one;
- * the fraction stays. A currency the provider refuses for good (a restricted account, no
+ * payout only ever draws on the available balance, so nothing is paid twice. A payout the
+ * provider refuses as more than the balance (`balance_insufficient`: an admin's payout and
+ * the day's run at once, both having read the same balance) reads the balance again:
+ * nothing left ends the currency quietly (the money was paid, once); what is left is paid
+ * under the next key (the day's next number, or the request's next attempt, so a retry asks
+ * under the same keys), skipped quietly past `PAYOUT_KEYS_PER_DAY`; a balance that did not
+ * move makes it a refusal like any other. A currency Stripe pays out in whole units only
+ * (HUF: `payoutStepMinor`) is paid rounded down to one; the fraction stays. A currency the provider refuses for good (a restricted account, no
  * bank account) is skipped with its code, the person told and the admins given a ticket,
  * once per account, currency and day; a provider failure that may pass fails the run, for
  * the caller to retry.
@@ -238,6 +243,14 @@ export function payOutPerson(
                   const payableMinor = availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
                   return money(payableMinor - (payableMinor % step), currency);
                 };
+                const availableNow = (now: AccountBalance): number =>
+                  now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
+                /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
+                const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
+                  soFar.skipped.push({ amount, code: e.code, message: e.message });
+                  if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
+                  return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                };
                 const pay = (
                   amount: Money,
                   sequence: number,
@@ -247,7 +260,7 @@ export function payOutPerson(
                       idempotencyKey:
                         trigger.kind === "scheduled"
                           ? payoutIds.scheduled(accountId, currency, day, sequence)
-                          : payoutIds.requested(accountId, currency, trigger.requestKey),
+                          : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
                       accountId,
                       amount,
                       description:
@@ -270,17 +283,27 @@ export function payOutPerson(
                         sequence < PAYOUT_KEYS_PER_DAY
                       )
                         return gateway.getAccountBalance(accountId).andThen((now) => {
-                          const next = payableOf(
-                            now.available.find((m) => m.currency === currency)?.amountMinor ?? 0,
-                          );
+                          const next = payableOf(availableNow(now));
                           return next.amountMinor === 0
                             ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
                             : pay(next, sequence + 1);
                         });
+                      // More than the balance holds: a payout made meanwhile (an admin's and
+                      // the day's run at once) took it, or part of it. Read again: nothing
+                      // left is the end (it was paid, once); what is left is paid under the
+                      // next key. Only a balance that did not move makes it a refusal.
+                      if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
+                        return gateway.getAccountBalance(accountId).andThen((now) => {
+                          const left = payableOf(availableNow(now));
+                          if (left.amountMinor === 0)
+                            return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                          if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
+                          return sequence < PAYOUT_KEYS_PER_DAY
+                            ? pay(left, sequence + 1)
+                            : skip(left, e, true);
+                        });
                       if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
-                      soFar.skipped.push({ amount, code: e.code, message: e.message });
-                      if (e.type === "gateway_definite") refusals.push({ amount, error: e });
-                      return okAsync(soFar);
+                      return skip(amount, e, false);
                     });
                 const amount = payableOf(available.amountMinor);
                 if (amount.amountMinor === 0) return okAsync(soFar);
@@ -355,6 +378,13 @@ function refusalEffects(
     },
   ];
 }
+
+/**
+ * The provider's refusal of a payout above the account's available balance (Stripe's
+ * `balance_insufficient`): news of another payout that took the balance first, unless the
+ * balance read again is what was asked for.
+ */
+const BALANCE_INSUFFICIENT = "balance_insufficient";
 
 /**
  * A refusal that trying again with the same key cannot change: the provider refused the

@@ -1,8 +1,9 @@
+import { errAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
-import { money } from "../money/index.js";
+import { type Money, money } from "../money/index.js";
 import type { PayoutStatus, ReportedPayout } from "../payout/payout.js";
 import { PAYOUT_KEYS_PER_DAY } from "../payout/payout-ids.js";
-import { gatewayError } from "../ports/payment-gateway.js";
+import { gatewayError, type PaymentGateway } from "../ports/payment-gateway.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
@@ -26,6 +27,33 @@ async function withSeller() {
   const sim = new InMemorySusu();
   (await sim.addSeller("sam"))._unsafeUnwrap();
   return sim;
+}
+
+/**
+ * `sim`'s gateway with `before` run ahead of every payout asked for (with its key and
+ * amount): a test's way to put a payout made elsewhere (an admin's, another run's) between
+ * the balance a run read and the payout it asks for.
+ */
+function payoutsWith(
+  sim: InMemorySusu,
+  before: (input: { readonly idempotencyKey: string; readonly amount: Money }) => void,
+): PaymentGateway {
+  return new Proxy(sim.gateway, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (property === "createPayout") before(args[0] as Parameters<typeof before>[0]);
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+/** Takes `amountMinor` AUD out of sam's balance, as a payout made elsewhere does. */
+function paidElsewhere(sim: InMemorySusu, amountMinor: number): void {
+  const have = sim.gateway.balances.get("acct_sam")?.find((m) => m.currency === "AUD")?.amountMinor ?? 0;
+  sim.gateway.balances.set("acct_sam", [money(have - amountMinor, "AUD")]);
 }
 
 describe("recording payouts", () => {
@@ -268,6 +296,97 @@ describe("paying a person out", () => {
     expect(grown.payouts.map((p) => p.amount)).toEqual([money(5_00, "AUD")]);
     await sim.runUntilQuiet();
     expect(sim.desk.tickets).toHaveLength(2);
+  });
+
+  it("an admin's payout and the day's run at once: the money is paid once, and the one that finds it gone is no refusal", async () => {
+    const sim = await withSeller();
+    sim.gateway.balances.set("acct_sam", [money(120_00, "AUD")]);
+    const at = sim.clock.now();
+    // Both read 120.00; Stripe pays the first and refuses the second (balance_insufficient).
+    const [requested, scheduled] = await Promise.all([
+      useCases.payOutPerson(sim.deps, sim.gateway, "sam", {
+        kind: "requested",
+        requestKey: "ops:k1",
+        by: "ops",
+      }),
+      useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at }),
+    ]);
+    const runs = [requested._unsafeUnwrap(), scheduled._unsafeUnwrap()];
+    expect(runs.flatMap((r) => r.payouts).map((p) => p.amount)).toEqual([money(120_00, "AUD")]);
+    expect(sim.gateway.balances.get("acct_sam")).toEqual([money(0, "AUD")]);
+    await sim.runUntilQuiet();
+    // Nothing is wrong with sam's account: nothing skipped, nobody told, no ticket.
+    expect(runs.flatMap((r) => r.skipped)).toEqual([]);
+    expect(sim.notifier.sent.map((n) => n.template)).not.toContain("payout_refused");
+    expect(sim.desk.tickets.map((t) => t.reason)).not.toContain("payout_refused");
+  });
+
+  it("a payout made elsewhere took part of the balance first: the rest is paid under the next key, no refusal", async () => {
+    const sim = await withSeller();
+    const at = sim.clock.now();
+    const day = new Date(at).toISOString().slice(0, 10);
+    // Between a run's read and its first payout, 100.00 is paid out by someone else.
+    let raced = false;
+    const gateway = payoutsWith(sim, () => {
+      if (raced) return;
+      raced = true;
+      paidElsewhere(sim, 100_00);
+    });
+    sim.gateway.balances.set("acct_sam", [money(120_00, "AUD")]);
+    const run = (
+      await useCases.payOutPerson(sim.deps, gateway, "sam", { kind: "scheduled", at, runId: "payoutrun_a" })
+    )._unsafeUnwrap();
+    expect(run.payouts.map((p) => p.amount)).toEqual([money(20_00, "AUD")]);
+    expect(run.skipped).toEqual([]);
+    // The day's first key was refused (nothing made under it); the rest went under the next.
+    expect([...sim.gateway.payouts.keys()]).toEqual([`payout:acct_sam:AUD:${day}:2`]);
+    // An admin's request likewise, under a key of its own derived from the request's.
+    sim.gateway.balances.set("acct_sam", [money(150_00, "AUD")]);
+    raced = false;
+    const requested = (
+      await useCases.payOutPerson(sim.deps, gateway, "sam", {
+        kind: "requested",
+        requestKey: "ops:k1",
+        by: "ops",
+      })
+    )._unsafeUnwrap();
+    expect(requested.payouts.map((p) => p.amount)).toEqual([money(50_00, "AUD")]);
+    expect(requested.skipped).toEqual([]);
+    expect([...sim.gateway.payouts.keys()]).toEqual([
+      `payout:acct_sam:AUD:${day}:2`,
+      "payout:acct_sam:AUD:request-2:ops:k1",
+    ]);
+    expect(sim.gateway.balances.get("acct_sam")).toEqual([money(0, "AUD")]);
+    await sim.runUntilQuiet();
+    expect(sim.notifier.sent).toEqual([]);
+    expect(sim.desk.tickets).toEqual([]);
+  });
+
+  it("a balance_insufficient refusal of the balance as read (nothing paid elsewhere) is a refusal: told and ticketed", async () => {
+    const sim = await withSeller();
+    const at = sim.clock.now();
+    const day = new Date(at).toISOString().slice(0, 10);
+    sim.gateway.balances.set("acct_sam", [money(60_00, "AUD")]);
+    // Stripe refuses what its own balance shows (e.g. funds it will not pay out yet).
+    const refusing = new Proxy(sim.gateway, {
+      get(target, property) {
+        if (property === "createPayout")
+          return () => errAsync(gatewayError("gateway_definite", "balance_insufficient", "too low"));
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const run = (
+      await useCases.payOutPerson(sim.deps, refusing, "sam", { kind: "scheduled", at })
+    )._unsafeUnwrap();
+    expect(run.skipped).toEqual([
+      expect.objectContaining({ code: "balance_insufficient", amount: money(60_00, "AUD") }),
+    ]);
+    await sim.runUntilQuiet();
+    expect(sim.notifier.sent.map((n) => [n.id, n.template])).toEqual([
+      [`payout:acct_sam:AUD:${day}:refused:notify`, "payout_refused"],
+    ]);
+    expect(sim.desk.tickets.map((t) => t.reason)).toEqual(["payout_refused"]);
   });
 
   it("keeps what a reversal of the seller's transfer still needs in the balance: paid out only the rest", async () => {
