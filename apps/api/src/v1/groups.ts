@@ -85,6 +85,15 @@ export const GroupViewSchema = z
 /** When the first round opens, as the domain bounds it (`checkGroupStart`). */
 const STARTS_AT_DESCRIPTION = `When the group's first round opens (an ISO 8601 instant with a zone): from now to ${GROUP_START_MAX_AHEAD_MS / DAY_MS} days ahead (a year, the same date next year included); in the past or later is 422 \`invalid_group\`, nothing stored`;
 
+/**
+ * The documented example of `startsAt`: two weeks after this process started, 09:00 UTC. A fixed
+ * date would fall out of the year a start may be ahead (or into the past) as time goes on, and a
+ * client copying the example would get 422.
+ */
+const EXAMPLE_STARTS_AT = new Date(
+  Math.floor((Date.now() + 14 * DAY_MS) / DAY_MS) * DAY_MS + 9 * 3_600_000,
+).toISOString();
+
 /** An IANA time zone name; whether the runtime knows it is the domain's check (`invalid_time_zone`). */
 const TimeZoneSchema = z.string().max(64).refine(NUL_FREE, "no NUL characters");
 
@@ -96,7 +105,7 @@ const CreateGroupSchema = z
     cadence: z.enum(CADENCES as [(typeof CADENCES)[number], ...(typeof CADENCES)[number][]]),
     startsAt: z.iso.datetime({ offset: true }).openapi({
       description: STARTS_AT_DESCRIPTION,
-      example: "2030-01-03T09:00:00Z",
+      example: EXAMPLE_STARTS_AT,
     }),
     timeZone: TimeZoneSchema.optional().openapi({
       description:

@@ -212,6 +212,15 @@ describe("the OpenAPI document", () => {
     );
   });
 
+  it("gives a group start as its example that the API takes today (from now to 366 days ahead)", () => {
+    const body = deref(doc, doc.paths["/v1/groups"]?.post?.requestBody?.content["application/json"]?.schema);
+    const example = body?.properties?.startsAt?.example;
+    expect(typeof example).toBe("string");
+    const at = Date.parse(example as string);
+    expect(at).toBeGreaterThan(Date.now());
+    expect(at).toBeLessThanOrEqual(Date.now() + 366 * 24 * 3_600_000);
+  });
+
   it("lists 403 person_only wherever a service token is refused as a person, and 403 admin_only at resolving a ticket", () => {
     const operations = operationsOf(doc);
     const codes403 = (key: string) => {

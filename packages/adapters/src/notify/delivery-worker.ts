@@ -28,8 +28,8 @@ import { SUSU_SIGNATURE_HEADER, signSusuPayload } from "./susu-signature.js";
 
 /**
  * Sends one e-mail of a stored notification (the SMTP notifier's `deliver`): `notify_rejected`
- * is the address refused for good (the delivery bounces), `mail_unrenderable` an e-mail that
- * cannot be written (the delivery fails at once), `notify_failed` a failure for now (retried).
+ * is the address refused for good (the delivery bounces), `mail_unrenderable` an e-mail this
+ * process cannot write and `notify_failed` a failure for now (both retried, then failed).
  */
 export interface EmailSender {
   deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError | MailRenderError>;
@@ -777,8 +777,10 @@ export class NotificationDeliveryWorker {
       case "notify_rejected":
         return { kind: "bounced", error: sent.error.message };
       case "mail_unrenderable":
-        // No resend would write it either; the address is not at fault.
-        return { kind: "permanent", error: `not sent: ${sent.error.message}` };
+        // Not the address's fault. Retried like a failure for now, then failed: during a rolling
+        // deploy an older scheduler meets a newer release's template, and a later pass may run
+        // on a process that can write it (the backoff spans about an hour by default).
+        return { kind: "temporary", error: `not sent: ${sent.error.message}` };
       default:
         return { kind: "temporary", error: sent.error.message };
     }
