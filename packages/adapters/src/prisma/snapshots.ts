@@ -387,6 +387,7 @@ const heldPaymentSnapshot = z.strictObject({
   checkoutExpiresAt: instant,
   checkoutSessionId: text.exactOptional(),
   checkoutUrl: text.exactOptional(),
+  expiryRequestedAt: instant.exactOptional(),
   paymentIntentId: text.exactOptional(),
   chargeId: text.exactOptional(),
   capturedAt: instant.exactOptional(),
@@ -782,6 +783,7 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
     cancelUrl: text.exactOptional(),
     metadata: z.strictObject({ aggregate: z.literal("held_payment"), heldPaymentId: text }),
   }),
+  z.strictObject({ ...heldAddressed, kind: z.literal("expire_checkout_session"), sessionId: text }),
   z.strictObject({
     ...heldAddressed,
     kind: z.literal("transfer"),

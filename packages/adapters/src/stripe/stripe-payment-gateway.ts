@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type {
   AccountBalance,
   CheckoutSession,
+  CheckoutSessionEnded,
   Clock,
   ConnectedAccountStatus,
   DebitOutcome,
@@ -849,6 +850,38 @@ export class StripePaymentGateway implements PaymentGateway {
         ? errAsync(unexpectedAnswer("missing_checkout_url", `Checkout Session ${session.id} has no url`))
         : okAsync({ sessionId: session.id, url: session.url, expiresAt: session.expires_at * 1000 }),
     );
+  }
+
+  expireCheckoutSession(input: {
+    readonly idempotencyKey: string;
+    readonly sessionId: string;
+  }): ResultAsync<CheckoutSessionEnded, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    const ended = (session: Stripe.Checkout.Session): ResultAsync<CheckoutSessionEnded, GatewayError> => {
+      if (session.status === "expired") return okAsync({ status: "expired" });
+      const paymentIntentId = idOf(session.payment_intent);
+      if (session.status === "complete" && paymentIntentId !== undefined)
+        return okAsync({ status: "complete", paymentIntentId });
+      return errAsync(
+        unexpectedAnswer(
+          "checkout_not_expired",
+          `Checkout Session ${session.id} is ${session.status ?? "of no status"}`,
+        ),
+      );
+    };
+    return this.#call(() =>
+      this.stripe.checkout.sessions.expire(input.sessionId, {}, { idempotencyKey: key }),
+    )
+      .andThen(ended)
+      .orElse((e) =>
+        // Stripe expires only an open session: one already complete (the customer paid) or
+        // expired is refused, and how it ended, read again, is the answer.
+        e.type === "gateway_definite" && e.code !== "resource_missing"
+          ? this.#call(() => this.stripe.checkout.sessions.retrieve(input.sessionId)).andThen((session) =>
+              session.status === "open" ? errAsync(e) : ended(session),
+            )
+          : errAsync(e),
+      );
   }
 
   getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {

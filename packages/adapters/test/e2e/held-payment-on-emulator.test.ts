@@ -5,6 +5,7 @@
 // clock and the emulator's move together, so Stripe's own deadlines (the session's
 // `expires_at`) and susu's (the dispute window) agree.
 import {
+  DEFAULT_HELD_PAYMENT_POLICY,
   type EffectPorts,
   type HeldPayment,
   HOUR_MS,
@@ -689,6 +690,70 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     expect(outcomes.some((o) => o.startsWith("checkout.session.expired processed"))).toBe(true);
     const session = await harness.stripe.checkout.sessions.retrieve(opened.checkoutSessionId ?? "");
     expect(session.status).toBe("expired");
+    await booksBalanced(opened.id);
+  });
+
+  it("paid, its checkout.session.completed late past the backstop timer: Stripe refuses to expire the complete session, the payment is read and held — never expired, never refunded", async () => {
+    await aSeller("exb");
+    const opened = await aCheckout("exb");
+    lateTypes = new Set(["checkout.session.completed"]);
+    try {
+      await harness.emulator.control.completeCheckoutSession(opened.checkoutSessionId ?? "", {
+        paymentMethod: "pm_card_visa",
+      });
+      await settle();
+      expect((await payment(opened.id)).status).toBe("awaiting_payment");
+      expect(late.map((e) => e.type)).toContain("checkout.session.completed");
+      // The backstop: the session's expiry and the grace.
+      await advance(
+        opened.checkoutExpiresAt + DEFAULT_HELD_PAYMENT_POLICY.checkoutExpiryGraceMs - clock.now() + 1_000,
+      );
+      await settle();
+      const held = await payment(opened.id);
+      expect(held).toMatchObject({ status: "held", refunds: [] });
+      expect(held.expiryRequestedAt).toBeDefined();
+      expect(held.endedAt).toBeUndefined();
+      expect(held.paymentIntentId).toMatch(/^pi_/);
+      expect(await balance(heldAccounts.hold(opened.id))).toBe(100_00);
+      // The late webhook, delivered at last, changes nothing.
+      const before = held.version;
+      await deliver(late.splice(0));
+      await settle();
+      expect(await payment(opened.id)).toMatchObject({ status: "held", version: before });
+    } finally {
+      lateTypes = new Set();
+    }
+    const session = await harness.stripe.checkout.sessions.retrieve(opened.checkoutSessionId ?? "");
+    expect(session.status).toBe("complete");
+    const pi = await harness.stripe.paymentIntents.retrieve(String(session.payment_intent));
+    expect(pi.status).toBe("succeeded");
+    expect((await harness.stripe.refunds.list({ payment_intent: pi.id })).data).toEqual([]);
+    expect(notifier.sent.filter((n) => n.aggregateId === opened.id).map((n) => n.template)).not.toContain(
+      "checkout_expired",
+    );
+    expect(desk.tickets.filter((t) => t.aggregateId === opened.id)).toEqual([]);
+  });
+
+  it("the session's checkout.session.expired lost: the backstop asks Stripe to expire it, whose answer ends the payment expired, the customer told once", async () => {
+    await aSeller("exc");
+    const opened = await aCheckout("exc");
+    lateTypes = new Set(["checkout.session.expired"]);
+    try {
+      await advance(opened.checkoutExpiresAt - clock.now() + 1_000);
+      await settle();
+      expect((await payment(opened.id)).status).toBe("awaiting_payment");
+      await advance(DEFAULT_HELD_PAYMENT_POLICY.checkoutExpiryGraceMs);
+      await settle();
+      expect(await payment(opened.id)).toMatchObject({ status: "expired" });
+      // The lost webhook, after all: nothing more.
+      await deliver(late.splice(0));
+      await settle();
+    } finally {
+      lateTypes = new Set();
+    }
+    expect(notifier.sent.filter((n) => n.aggregateId === opened.id).map((n) => n.template)).toEqual([
+      "checkout_expired",
+    ]);
     await booksBalanced(opened.id);
   });
 

@@ -77,6 +77,23 @@ describe("a held payment's outbox payloads", () => {
     }
   });
 
+  it("the backstop timer's request to expire the checkout parses back to itself; without its session it is refused", () => {
+    const expire = {
+      kind: "expire_checkout_session",
+      id: "hp_1:checkout_session:expire",
+      aggregate: "held_payment",
+      aggregateId: "hp_1",
+      sessionId: "cs_1",
+    };
+    expect(parseOutboxEffect(JSON.parse(JSON.stringify(expire)))._unsafeUnwrap()).toEqual(expire);
+    expect(outboxAggregateOf(parseOutboxEffect(expire)._unsafeUnwrap())).toEqual({
+      type: "held_payment",
+      id: "hp_1",
+    });
+    const { sessionId: _, ...noSession } = expire;
+    expect(parseOutboxEffect(noSession).isErr()).toBe(true);
+  });
+
   it("a held payload in another shape, or a round's fields on it, is refused", () => {
     const notify = {
       kind: "notify",

@@ -59,6 +59,7 @@ function crashingAfterCall(
     createOnboardingLink: (input) => real.createOnboardingLink(input),
     getConnectedAccount: (id) => real.getConnectedAccount(id),
     createCheckoutSession: (input) => real.createCheckoutSession(input),
+    expireCheckoutSession: (input) => real.expireCheckoutSession(input),
     getPayment: (id) => real.getPayment(id),
     getAccountBalance: (id) => real.getAccountBalance(id),
     createPayout: (input) => real.createPayout(input),

@@ -476,3 +476,50 @@ describe("createStripeClient", () => {
     expect(() => stripeIdempotencyKey("")).toThrow(RangeError);
   });
 });
+
+describe("expiring a held payment's Checkout Session (its backstop timer)", () => {
+  async function aSession(label: string): Promise<string> {
+    const key = unique(label);
+    return value(
+      await harness.gateway.createCheckoutSession({
+        idempotencyKey: `${key}:checkout_session`,
+        amount: money(100_00, "AUD"),
+        description: "Two nights",
+        customerEmail: "cy@example.com",
+        transferGroup: `held_${key}`,
+        expiresAt: (await harness.emulator.control.now()) * 1000 + 2 * 3_600_000,
+        successUrl: "https://app.example/done",
+        cancelUrl: "https://app.example/done",
+        references: { heldPaymentId: key },
+      }),
+    ).sessionId;
+  }
+
+  it("an open session is expired, and a retry under the same key answers the same", async () => {
+    const sessionId = await aSession("hp_open");
+    const input = { idempotencyKey: `${sessionId}:expire`, sessionId };
+    expect(value(await harness.gateway.expireCheckoutSession(input))).toEqual({ status: "expired" });
+    expect((await harness.stripe.checkout.sessions.retrieve(sessionId)).status).toBe("expired");
+    expect(value(await harness.gateway.expireCheckoutSession(input))).toEqual({ status: "expired" });
+  });
+
+  it("a session the customer completed first is refused by Stripe: the answer is complete, with its PaymentIntent", async () => {
+    const sessionId = await aSession("hp_paid");
+    await harness.emulator.control.completeCheckoutSession(sessionId, { paymentMethod: "pm_card_visa" });
+    const session = await harness.stripe.checkout.sessions.retrieve(sessionId);
+    expect(
+      value(
+        await harness.gateway.expireCheckoutSession({ idempotencyKey: `${sessionId}:expire`, sessionId }),
+      ),
+    ).toEqual({ status: "complete", paymentIntentId: String(session.payment_intent) });
+    expect((await harness.stripe.checkout.sessions.retrieve(sessionId)).status).toBe("complete");
+  });
+
+  it("a session Stripe does not know is a definite refusal", async () => {
+    const answer = await harness.gateway.expireCheckoutSession({
+      idempotencyKey: unique("hp_none"),
+      sessionId: "cs_test_nobody",
+    });
+    expect(answer._unsafeUnwrapErr()).toMatchObject({ type: "gateway_definite", code: "resource_missing" });
+  });
+});

@@ -537,6 +537,29 @@ function expire(d: Draft): Step {
   return d.done();
 }
 
+/**
+ * The backstop timer (the session's expiry and a grace): the payment does not end here. The
+ * customer may have paid, the success webhook still on its way (Stripe retries for days), so
+ * Stripe is asked to expire the session and its answer decides: expired (the answer or
+ * `checkout.session.expired`) ends the payment `expired` and tells the customer; a session
+ * already complete has its payment read, an ordinary payment. With no session recorded the
+ * customer never had a page to pay on: the payment ends at once.
+ */
+function checkoutBackstop(d: Draft): Step {
+  const s = d.state;
+  if (s.status !== "awaiting_payment") return ignore(s, "timer_no_longer_due", `the payment is ${s.status}`);
+  if (s.checkoutSessionId === undefined) return expire(d);
+  if (s.expiryRequestedAt !== undefined)
+    return ignore(s, "timer_no_longer_due", "the session's expiry is already asked of Stripe");
+  d.effect({
+    ...d.addressed(ids.expireCheckoutSession(s.id)),
+    kind: "expire_checkout_session",
+    sessionId: s.checkoutSessionId,
+  });
+  d.set({ expiryRequestedAt: d.now });
+  return d.done();
+}
+
 function checkoutExpiredFact(d: Draft, { sessionId }: InputOf<"checkout_expired">): Step {
   const s = d.state;
   if (otherSession(s, sessionId))
@@ -1351,9 +1374,7 @@ function onTimer(d: Draft, timer: HeldPaymentTimer): Step {
   const s = d.state;
   switch (timer.kind) {
     case "checkout_expired":
-      if (s.status !== "awaiting_payment")
-        return ignore(s, "timer_no_longer_due", `the payment is ${s.status}`);
-      return expire(d);
+      return checkoutBackstop(d);
     case "release_due":
       if (s.status !== "held" || s.fulfilment !== "confirmed")
         return ignore(s, "timer_no_longer_due", `the payment is ${s.status}`);

@@ -77,6 +77,15 @@ export type HeldPaymentEffect =
       };
     })
   | (Addressed & {
+      /**
+       * Asks Stripe to expire the Checkout Session (the backstop timer, the payment still
+       * `awaiting_payment`). Stripe's answer is the news: expired ends the payment, a
+       * session already complete has its payment read.
+       */
+      readonly kind: "expire_checkout_session";
+      readonly sessionId: string;
+    })
+  | (Addressed & {
       readonly kind: "transfer";
       readonly attempt: number;
       readonly sellerId: string;

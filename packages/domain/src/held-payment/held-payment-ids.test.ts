@@ -11,6 +11,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
   it("effects that reach Stripe", () => {
     expect(ids.transferGroup("hp1")).toBe("held_hp1");
     expect(ids.checkoutSession("hp1")).toBe("hp1:checkout_session");
+    expect(ids.expireCheckoutSession("hp1")).toBe("hp1:checkout_session:expire");
     expect(ids.transfer("hp1", 2)).toBe(transfer);
     expect(ids.transferLookup("hp1", 2, 1)).toBe("hp1:transfer:attempt:2:lookup:1");
     expect(ids.reversal("hp1", 3)).toBe(reversal);
@@ -97,6 +98,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     const { ledger: l, notice: n, ticket: k } = ids;
     const all = [
       ids.checkoutSession(p),
+      ids.expireCheckoutSession(p),
       ids.transfer(p, 1),
       ids.transferLookup(p, 1, 1),
       ids.reversal(p, 1),

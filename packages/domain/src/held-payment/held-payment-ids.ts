@@ -161,6 +161,8 @@ export const heldPaymentIds = Object.freeze({
   transferGroup: (p: string): string => `held_${p}`,
   /** The Checkout Session (one per payment): `<p>:checkout_session`. */
   checkoutSession: (p: string): string => `${p}:checkout_session`,
+  /** The backstop timer's request that Stripe expire the Checkout Session (once per payment): `<p>:checkout_session:expire`. */
+  expireCheckoutSession: (p: string): string => `${p}:checkout_session:expire`,
   /** Release transfer attempt n: `<p>:transfer:attempt:<n>`. */
   transfer: (p: string, attempt: number): string => `${p}:transfer:attempt:${attempt}`,
   /** Look-up k of release transfer attempt n at Stripe: `<p>:transfer:attempt:<n>:lookup:<k>`. */

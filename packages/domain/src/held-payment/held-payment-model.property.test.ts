@@ -20,6 +20,8 @@
 // - no two different effects share an id;
 // - every status change is in HELD_PAYMENT_TRANSITIONS;
 // - a Stripe fact delivered twice in a row is ignored the second time, with no effects;
+// - a payment Stripe took is never recorded as expired: the checkout backstop timer only asks
+//   Stripe to expire the session, and Stripe refuses a session the customer completed;
 // - disputes (part or all of the charge, inquiries and chargebacks, updated — `lost` before
 //   the closure too — closed won or lost for their amount or part of it) interleave with
 //   refunds, reversals and the release; Stripe fails or refuses refunds while a chargeback
@@ -130,6 +132,8 @@ const SETTLES: readonly HeldPaymentInput["type"][] = [
 /** The payment, the world around it (testing/payment-world.ts), and the checks. */
 class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffect, HeldPaymentErrorCode> {
   sessionOpen = true;
+  /** Whether Stripe answered the backstop timer's request to expire the session. */
+  expiryAnswered = false;
   readonly stripe = {
     capturedMinor: 0,
     transfersCreated: 0,
@@ -332,6 +336,8 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
       if (x && (x.status === "open") !== open)
         this.problems.push(`dispute ${id} is ${x.status}; the model has it ${open ? "open" : "closed"}`);
     }
+    if (s.status === "expired" && this.stripe.capturedMinor > 0 && s.capturedAt === undefined)
+      this.problems.push("expired though Stripe took the payment (its session could not have expired)");
     const money = checkHeldMoney(this.ledger, ID, "AUD");
     if (money.isErr()) {
       this.problems.push(money.error.message);
@@ -756,6 +762,28 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       (w) => {
         w.sessionOpen = false;
         w.inbox.push({ type: "checkout_expired", sessionId: "cs_1" });
+      },
+    ),
+  ),
+  // Stripe answers the backstop timer's request to expire the session: an open one expires;
+  // one the customer completed is refused, and its payment is read (the success, if it came).
+  fc.constant(
+    simple(
+      "Stripe answers the session's expiry",
+      (w) => !w.expiryAnswered && w.effects.has(`${ID}:checkout_session:expire`),
+      (w) => {
+        w.expiryAnswered = true;
+        if (w.sessionOpen) {
+          w.sessionOpen = false;
+          w.inbox.push({ type: "checkout_expired", sessionId: "cs_1" });
+        } else if (w.stripe.capturedMinor > 0)
+          w.inbox.push({
+            type: "checkout_completed",
+            sessionId: "cs_1",
+            paymentIntentId: "pi_1",
+            paymentStatus: "succeeded",
+            chargeId: "ch_1",
+          });
       },
     ),
   ),

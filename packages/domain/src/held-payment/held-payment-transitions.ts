@@ -6,7 +6,8 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  *
  * - `awaiting_payment → held` when the PaymentIntent succeeded; `→ payment_processing`
  *   when a delayed method is still collecting; `→ payment_failed` when it failed;
- *   `→ expired` when the session expired unpaid.
+ *   `→ expired` when Stripe says the session expired unpaid (its event, or its answer to the
+ *   backstop timer's request to expire it), or at the backstop when no session was recorded.
  * - `payment_processing → held` when the delayed payment succeeded, `→ payment_failed` when not;
  *   `→ releasing` (or `→ release_blocked`, the seller cannot receive) when it succeeded after
  *   the booking was confirmed and its window ended: it is captured and released at once.

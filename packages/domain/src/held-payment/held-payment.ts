@@ -227,6 +227,13 @@ export interface HeldPayment {
   readonly checkoutExpiresAt: Instant;
   readonly checkoutSessionId?: string;
   readonly checkoutUrl?: string;
+  /**
+   * When the backstop timer asked Stripe to expire the Checkout Session of a payment still
+   * `awaiting_payment`. The payment stays `awaiting_payment` until Stripe answers: it ends
+   * `expired` once the session is expired (the answer, or `checkout.session.expired`); a
+   * success whose webhook was late (the session is `complete`) is an ordinary payment.
+   */
+  readonly expiryRequestedAt?: Instant;
   readonly paymentIntentId?: string;
   /** The charge: the transfer's `source_transaction`. */
   readonly chargeId?: string;

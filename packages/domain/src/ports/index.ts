@@ -33,6 +33,7 @@ export {
   type AccountBalance,
   type CardPaymentConfirmation,
   type CheckoutSession,
+  type CheckoutSessionEnded,
   type ConnectedAccountStatus,
   type DebitOutcome,
   type EffectCreatedAt,

@@ -164,6 +164,11 @@ export interface CheckoutSession {
   readonly expiresAt: number;
 }
 
+/** How a Checkout Session asked to expire ended: expired, or paid before it could be. */
+export type CheckoutSessionEnded =
+  | { readonly status: "expired" }
+  | { readonly status: "complete"; readonly paymentIntentId: string };
+
 /**
  * When the effect a money-moving call carries out was first decided (an {@link Instant} on the
  * use cases' clock): every earlier request made for the same effect, under the same
@@ -378,6 +383,17 @@ export interface PaymentGateway {
     readonly cancelUrl: string;
     readonly references: PaymentReferences;
   }): ResultAsync<CheckoutSession, GatewayError>;
+
+  /**
+   * Expires an open Checkout Session: its page can no longer be paid. Answers how the
+   * session ended: `expired` (by this call, or before it), or `complete` with its payment
+   * when the customer paid before it could be expired (Stripe refuses to expire a complete
+   * session; the payment is then read, never judged by the session).
+   */
+  expireCheckoutSession(input: {
+    readonly idempotencyKey: string;
+    readonly sessionId: string;
+  }): ResultAsync<CheckoutSessionEnded, GatewayError>;
 
   /** Reads a payment (a PaymentIntent) as it stands now. */
   getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError>;

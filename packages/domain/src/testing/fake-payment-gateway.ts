@@ -11,6 +11,7 @@ import {
   type AccountBalance,
   type CardPaymentConfirmation,
   type CheckoutSession,
+  type CheckoutSessionEnded,
   type ConnectedAccountStatus,
   type DebitOutcome,
   type GatewayError,
@@ -134,6 +135,7 @@ type Operation =
   | "findRefund"
   | "findDebit"
   | "createCheckoutSession"
+  | "expireCheckoutSession"
   | "createPaymentMethodSetup"
   | "detachPaymentMethod"
   | "setDefaultPaymentMethod";
@@ -836,6 +838,29 @@ export class FakePaymentGateway implements PaymentGateway {
         expiresAt,
       });
     });
+  }
+
+  /** As Stripe: an open session is expired; one already expired or complete answers how it ended. */
+  expireCheckoutSession(input: {
+    idempotencyKey: string;
+    sessionId: string;
+  }): ResultAsync<CheckoutSessionEnded, GatewayError> {
+    return this.#once(
+      "expireCheckoutSession",
+      `checkout_expire:${input.idempotencyKey}`,
+      input.sessionId,
+      () => {
+        const checkout = this.checkouts.get(input.sessionId);
+        if (!checkout)
+          return errAsync(
+            gatewayError("gateway_definite", "resource_missing", `no checkout ${input.sessionId}`),
+          );
+        if (checkout.status === "open") checkout.status = "expired";
+        if (checkout.status === "complete" && checkout.paymentIntentId !== undefined)
+          return okAsync({ status: "complete" as const, paymentIntentId: checkout.paymentIntentId });
+        return okAsync({ status: "expired" as const });
+      },
+    );
   }
 
   cancelPayment(input: {

@@ -438,6 +438,7 @@ function executeHeldPaymentEffect(
     {
       kind:
         | "create_checkout_session"
+        | "expire_checkout_session"
         | "transfer"
         | "find_transfer"
         | "reverse_transfer"
@@ -467,6 +468,27 @@ function executeHeldPaymentEffect(
         .map((session): readonly PaymentObjectFact[] => [
           { kind: "checkout_session_created", refs, sessionId: session.sessionId, url: session.url },
         ])
+        .mapErr(fromGateway);
+    }
+    case "expire_checkout_session": {
+      // Stripe's answer is the news: the session expired ends the payment (as
+      // checkout.session.expired would); a session the customer completed before it could be
+      // expired has its payment read, as checkout.session.completed would.
+      const refs = heldPaymentRefs(p);
+      return ports.gateway
+        .expireCheckoutSession({ idempotencyKey: effect.id, sessionId: effect.sessionId })
+        .map((ended): readonly PaymentObjectFact[] =>
+          ended.status === "expired"
+            ? [{ kind: "checkout_expired", refs, sessionId: effect.sessionId }]
+            : [
+                {
+                  kind: "checkout_payment_changed",
+                  refs,
+                  sessionId: effect.sessionId,
+                  paymentIntentId: ended.paymentIntentId,
+                },
+              ],
+        )
         .mapErr(fromGateway);
     }
     case "transfer":
@@ -785,6 +807,7 @@ export function executeEffect(
   if (
     isHeldPaymentEffect(effect) &&
     (effect.kind === "create_checkout_session" ||
+      effect.kind === "expire_checkout_session" ||
       effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||
       effect.kind === "refund" ||

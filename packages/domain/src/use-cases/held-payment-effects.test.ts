@@ -55,6 +55,64 @@ describe("executeEffect: a held payment's effects", () => {
     expect(session).toMatchObject({ references: { heldPaymentId: P }, transferGroup: `held_${P}` });
   });
 
+  it("expiring the checkout: an open session is expired (checkout_expired); one the customer completed has its payment read (checkout_payment_changed); a passing fault is the dispatcher's to retry", async () => {
+    const sim = new InMemorySusu({ start: T });
+    const open = async () =>
+      (
+        await sim.gateway.createCheckoutSession({
+          idempotencyKey: `k_${sim.gateway.checkouts.size}`,
+          amount: { amountMinor: 10_000, currency: "AUD" },
+          transferGroup: `held_${P}`,
+          expiresAt: T + 2 * HOUR_MS,
+          references: heldPaymentRefs(P),
+        })
+      )._unsafeUnwrap().sessionId;
+    const expire = (sessionId: string, id = `${P}:checkout_session:expire`): HeldPaymentEffect => ({
+      ...at,
+      id,
+      kind: "expire_checkout_session",
+      sessionId,
+    });
+    const unpaid = await open();
+    const expired = await executeEffect(sim.deps, sim.ports, expire(unpaid));
+    expect(expired._unsafeUnwrap()).toEqual([
+      { kind: "checkout_expired", refs: heldPaymentRefs(P), sessionId: unpaid },
+    ]);
+    expect(sim.gateway.checkouts.get(unpaid)?.status).toBe("expired");
+    // Run again (a crash before the answer was recorded): the same answer.
+    expect((await executeEffect(sim.deps, sim.ports, expire(unpaid)))._unsafeUnwrap()).toEqual(
+      expired._unsafeUnwrap(),
+    );
+
+    const paidSession = await open();
+    sim.gateway.payCheckout(paidSession, "card");
+    const paymentIntentId = sim.gateway.checkouts.get(paidSession)?.paymentIntentId;
+    expect(paymentIntentId).toBeDefined();
+    const read = await executeEffect(
+      sim.deps,
+      sim.ports,
+      expire(paidSession, `${P}_2:checkout_session:expire`),
+    );
+    expect(read._unsafeUnwrap()).toEqual([
+      { kind: "checkout_payment_changed", refs: heldPaymentRefs(P), sessionId: paidSession, paymentIntentId },
+    ]);
+    expect(sim.gateway.checkouts.get(paidSession)?.status).toBe("complete");
+
+    const another = await open();
+    sim.gateway.injectFault(
+      "expireCheckoutSession",
+      "before",
+      gatewayError("gateway_retryable", "rate_limit", "slow down"),
+    );
+    const failed = await executeEffect(
+      sim.deps,
+      sim.ports,
+      expire(another, `${P}_3:checkout_session:expire`),
+    );
+    expect(failed._unsafeUnwrapErr()).toMatchObject({ retry: true });
+    expect(sim.gateway.checkouts.get(another)?.status).toBe("open");
+  });
+
   it("a transfer: from the charge to the seller's account, keyed by the effect id, refs naming the attempt", async () => {
     const sim = new InMemorySusu();
     sim.gateway.setAccount("acct_sam", true);

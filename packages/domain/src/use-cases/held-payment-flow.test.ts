@@ -171,6 +171,61 @@ describe("a held payment end to end, in memory", () => {
     expect(backstop).toMatchObject({ outcome: "ignored" });
   });
 
+  it("the customer paid, the success webhook late past the backstop: Stripe refuses to expire the session, the payment is read and held — never expired, never refunded", async () => {
+    const holdBack = (facts: PaymentFact[]): PaymentFact[] =>
+      facts.filter((f) => f.kind !== "checkout_payment_changed");
+    const flow = await aHeldPayment({ transformFacts: holdBack });
+    const { sim } = flow;
+    await sim.payCheckout(flow.id, "card");
+    expect(flow.payment().status).toBe("awaiting_payment");
+    await sim.advance(26 * HOUR_MS);
+    expect(flow.payment()).toMatchObject({ status: "held", refunds: [] });
+    expect(flow.payment().endedAt).toBeUndefined();
+    expect(flow.payment().expiryRequestedAt).toBeDefined();
+    expect(
+      sim.store
+        .audit()
+        .filter((a) => a.action === "timer:checkout_expired")
+        .map((a) => a.outcome),
+    ).toEqual(["applied"]);
+    expect([...sim.gateway.refunds.values()]).toEqual([]);
+    expect(templatesTo(sim, "emails")).not.toContain("checkout_expired");
+    expect(ticketReasons(sim)).toEqual([]);
+    expect(flow.books()).toMatchObject({ paidInMinor: 100_00, holdMinor: 100_00, refundedMinor: 0 });
+    // The late webhook, when it comes at last, changes nothing.
+    const p = flow.payment();
+    const paymentIntentId = p.paymentIntentId ?? "";
+    (
+      await sim.deliver([
+        {
+          kind: "checkout_payment_changed",
+          refs: heldPaymentRefs(p.id),
+          sessionId: p.checkoutSessionId ?? "",
+          paymentIntentId,
+        },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(flow.payment()).toMatchObject({ status: "held", version: p.version });
+  });
+
+  it("the session's expiry webhook lost: the backstop asks Stripe, which says it expired — only then expired, the customer told", async () => {
+    const lose = (facts: PaymentFact[]): PaymentFact[] => facts.filter((f) => f.kind !== "checkout_expired");
+    const flow = await aHeldPayment({ transformFacts: lose });
+    const { sim } = flow;
+    // The session expires at Stripe after 23 h; its webhook never comes.
+    await sim.advance(23 * HOUR_MS + 30 * 60_000);
+    expect(sim.gateway.checkouts.get(flow.payment().checkoutSessionId ?? "")?.status).toBe("expired");
+    expect(flow.payment().status).toBe("awaiting_payment");
+    expect(templatesTo(sim, "emails")).toEqual([]);
+    // The backstop an hour later asks Stripe, whose answer ends it.
+    await sim.advance(HOUR_MS);
+    expect(flow.payment().status).toBe("expired");
+    expect(sim.gateway.checkouts.get(flow.payment().checkoutSessionId ?? "")?.status).toBe("expired");
+    expect(templatesTo(sim, "emails")).toEqual(["checkout_expired"]);
+    expect(flow.books().paidInMinor).toBe(0);
+  });
+
   it("unfulfilled: refunded at once, the customer told", async () => {
     const flow = await aPaidPayment();
     (
@@ -360,8 +415,9 @@ describe("a held payment end to end, in memory", () => {
       expect(flow.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00 });
     });
 
-    it("a dispute that overtakes the news of a payment susu gave up on (expired): the payment is read first, so the late money is recorded, refunded and the dispute kept", async () => {
-      // The session's news is late (its webhooks failed for a while): the expiry timer fires first.
+    it("a dispute that overtakes the news of a payment older code gave up on (expired): the payment is read first, so the late money is recorded, refunded and the dispute kept", async () => {
+      // The session's news is late (its webhooks failed for a while), and the payment was
+      // stored expired by the backstop timer of older code, which did not ask Stripe first.
       let late: PaymentFact[] = [];
       const holdBack = (facts: PaymentFact[]): PaymentFact[] => {
         late = [...late, ...facts.filter((f) => f.kind === "checkout_payment_changed")];
@@ -370,8 +426,28 @@ describe("a held payment end to end, in memory", () => {
       const flow = await aHeldPayment({ transformFacts: holdBack });
       const { sim } = flow;
       await sim.payCheckout(flow.id, "card");
+      const stored = flow.payment();
+      expect(stored.status).toBe("awaiting_payment");
+      (
+        await sim.store.commit({
+          people: [],
+          groups: [],
+          rounds: [],
+          outbox: [],
+          audit: [],
+          heldPayments: [
+            {
+              state: { ...stored, status: "expired", endedAt: sim.clock.now() },
+              expectedVersion: stored.version,
+            },
+          ],
+        })
+      )._unsafeUnwrap();
       await sim.advance(24 * HOUR_MS + HOUR_MS);
       expect(flow.payment().status).toBe("expired");
+      expect(sim.store.audit().find((a) => a.action === "timer:checkout_expired")).toMatchObject({
+        outcome: "ignored",
+      });
       const paymentIntentId = late.find((f) => f.kind === "checkout_payment_changed")?.paymentIntentId;
       expect(paymentIntentId).toBeDefined();
       // The dispute names the PaymentIntent: it proves the money came.
