@@ -130,21 +130,28 @@ export function createApp(deps: ApiDeps) {
     app.route("/v1", notificationsV1({ ...deps.notifications, clock: deps.useCases.clock }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
-  const documentConfig = {
-    openapi: "3.1.0",
-    info: {
-      title: "susu API",
-      version: "1.0.0",
-      description:
-        "Money for groups on Stripe. Every route under /v1 needs a bearer token; errors are application/problem+json with a stable `code`; POSTs take an `Idempotency-Key`; lists are cursor-paginated (`limit`, `starting_after`, `has_more`); amounts are in minor units with their currency; times are ISO-8601 UTC.",
-    },
-  };
-  // Generated from the routes' schemas, with what the middlewares answer merged into every
-  // operation (a route's own responses of the same status would otherwise hide their codes).
-  app.get(OPENAPI_PATH, (c) =>
-    c.json(withInfrastructureResponses(app.getOpenAPI31Document(documentConfig), "/v1", [OPENAPI_PATH])),
-  );
+  app.get(OPENAPI_PATH, (c) => c.json(openApiDocumentOf(app)));
   return app;
+}
+
+const DOCUMENT_CONFIG = {
+  openapi: "3.1.0",
+  info: {
+    title: "susu API",
+    version: "1.0.0",
+    description:
+      "Money for groups on Stripe. Every route under /v1 needs a bearer token; errors are application/problem+json with a stable `code`; POSTs take an `Idempotency-Key`; lists are cursor-paginated (`limit`, `starting_after`, `has_more`); amounts are in minor units with their currency; times are ISO-8601 UTC.",
+  },
+};
+
+/**
+ * The OpenAPI document {@link OPENAPI_PATH} serves for `app` (made by {@link createApp}):
+ * generated from the routes' schemas, with what the middlewares answer merged into every
+ * operation (a route's own responses of the same status would otherwise hide their codes).
+ * Tests read it here to check every response against it without a request of their own.
+ */
+export function openApiDocumentOf(app: Pick<OpenAPIHono, "getOpenAPI31Document">) {
+  return withInfrastructureResponses(app.getOpenAPI31Document(DOCUMENT_CONFIG), "/v1", [OPENAPI_PATH]);
 }
 
 function causeOf(error: unknown): string {

@@ -3,6 +3,7 @@ import type { GatewayError, UseCaseError } from "@susu/domain";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
+import type { READINESS_GAPS } from "./http/problem-response.js";
 
 /** An RFC 9457 problem document with susu's stable `code`. */
 export interface Problem {
@@ -15,7 +16,11 @@ export interface Problem {
   /** On a 5xx: the id under which the cause is logged, for the client to quote. */
   readonly requestId?: string;
   /** `members_not_ready`: who is not ready and what each lacks (`mandate`, `payout_account`). */
-  readonly notReady?: readonly { readonly memberId: string; readonly lacks: readonly string[] }[];
+  readonly notReady?: readonly {
+    readonly memberId: string;
+    /** Typed by the document's list, so a gap the domain adds fails to compile until it is documented. */
+    readonly lacks: readonly (typeof READINESS_GAPS)[number][];
+  }[];
   /** `payment_method_in_use`: the group whose running round relies on the method. */
   readonly groupId?: string;
 }

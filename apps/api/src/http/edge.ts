@@ -346,4 +346,8 @@ export const edgeResponses = {
   }),
   413: problemDoc("The body is over the size limit.", ["payload_too_large"]),
   415: problemDoc("The body is not declared as JSON in UTF-8.", ["unsupported_media_type"]),
+  500: problemDoc(
+    "Something went wrong on our side: a bug, or the database refused a value; nothing of the cause is told but the `requestId` it is logged under.",
+    ["internal_error", "storage_refused"],
+  ),
 } satisfies Record<number, ResponseDoc>;

@@ -34,7 +34,9 @@ const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "tr
 /**
  * The problem responses the middlewares `installHttpInfrastructure` mounts under the prefix
  * may give a request of `method`: the overload guard (503), the token (401, 503), the rate limit (429), the edge (400,
- * 405, 413, 415), the server for what Node's HTTP parser refuses (400, 408, 413, 431) and, on a POST, the Idempotency-Key (400, 409, 422, 503). Not the 403
+ * 405, 413, 415), the server for what Node's HTTP parser refuses (400, 408, 413, 431), the
+ * 500 any handler may end in (`onError`'s `internal_error`, a database's `storage_refused`)
+ * and, on a POST, the Idempotency-Key (400, 409, 422, 503). Not the 403
  * `insufficient_role` of `requireRole`, which no route under the prefix mounts.
  */
 export function infrastructureResponses(method: string): readonly (readonly [string, ProblemDoc])[] {
@@ -46,6 +48,7 @@ export function infrastructureResponses(method: string): readonly (readonly [str
     ["431", edgeResponses[431] as ProblemDoc],
     ["413", edgeResponses[413] as ProblemDoc],
     ["415", edgeResponses[415] as ProblemDoc],
+    ["500", edgeResponses[500] as ProblemDoc],
     ["429", rateLimitResponses[429] as ProblemDoc],
     ["503", authResponses[503] as ProblemDoc],
     ["503", overloadResponses[503] as ProblemDoc],

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
+import { z } from "@hono/zod-openapi";
 import { Counter, type Registry } from "prom-client";
 import type { Principal } from "./auth.js";
-import { problemBody, problemDoc, type ResponseDoc } from "./problem-response.js";
+import { ProblemSchema, problemBody, problemDoc, type ResponseDoc } from "./problem-response.js";
 
 // Limits on payment attempts, on top of Stripe's own fraud checks: how many payments one
 // person, one card (a saved payment method, a card fingerprint) and one customer email may
@@ -30,7 +31,8 @@ export interface PaymentAttemptLimits {
 }
 
 /** Which limit refused an attempt (the problem's `limit`). */
-export type PaymentAttemptLimitName = "person" | "card" | "customer_email" | "card_failures";
+export const PAYMENT_ATTEMPT_LIMIT_NAMES = ["person", "card", "customer_email", "card_failures"] as const;
+export type PaymentAttemptLimitName = (typeof PAYMENT_ATTEMPT_LIMIT_NAMES)[number];
 
 /** What a route knows about the payment it is about to start. */
 export interface PaymentAttempt {
@@ -279,12 +281,39 @@ const LIMIT_WORDS: Record<PaymentAttemptLimitName, string> = {
   card_failures: "failed payments with this card",
 };
 
+/** The problem {@link paymentAttemptRefused} sends: a problem with the refusing limit's terms. */
+export const PaymentAttemptsProblemSchema = ProblemSchema.extend({
+  limit: z.enum(PAYMENT_ATTEMPT_LIMIT_NAMES).optional().openapi({
+    description:
+      "`payment_attempts_exceeded`: the limit that refused: attempts by the person, with the card, for the customer email, or failed payments with the card",
+  }),
+  max: z
+    .number()
+    .int()
+    .optional()
+    .openapi({ description: "`payment_attempts_exceeded`: the attempts the limit allows in its window" }),
+  windowSeconds: z
+    .number()
+    .int()
+    .optional()
+    .openapi({ description: "`payment_attempts_exceeded`: the limit's window" }),
+  remaining: z
+    .number()
+    .int()
+    .optional()
+    .openapi({ description: "`payment_attempts_exceeded`: attempts left in the window (0)" }),
+  retryAfterSeconds: z.number().int().optional().openapi({
+    description: "`payment_attempts_exceeded`: seconds until an attempt would be admitted (as `Retry-After`)",
+  }),
+}).openapi("PaymentAttemptsProblem");
+
 /**
  * The refusal as a response: 429 problem+json `payment_attempts_exceeded` naming the limit,
  * its terms and the wait, with `Retry-After`.
  */
 export function paymentAttemptRefused(refusal: PaymentAttemptRefusal): Response {
-  const body = {
+  // Typed by the documented schema: a field added here and not there fails to compile.
+  const body: z.infer<typeof PaymentAttemptsProblemSchema> = {
     ...problemBody(
       429,
       "payment_attempts_exceeded",
@@ -308,6 +337,7 @@ export const paymentAttemptResponses = {
     "Too many requests, or too many payment attempts by this person, card or customer email (`limit`, `max`, `windowSeconds`, `retryAfterSeconds` say which and when).",
     ["rate_limited", "payment_attempts_exceeded"],
     { "Retry-After": { description: "Seconds until a request would be accepted." } },
+    PaymentAttemptsProblemSchema,
   ),
   503: problemDoc(
     "The identity provider's keys, or the payment-attempt limits, could not be checked; retry.",

@@ -7,6 +7,9 @@ export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 // module answered.
 const PROBLEM_BASE = "https://susu.dev/problems/";
 
+/** What a member may lack to be ready (the domain's `ReadinessGap`; problem.ts ties the two). */
+export const READINESS_GAPS = ["mandate", "payout_account"] as const;
+
 /**
  * The problem document the HTTP infrastructure answers with: the shape of
  * `apps/api/src/problem.ts`'s `Problem`, as a zod schema so that routes can describe the
@@ -25,6 +28,20 @@ export const ProblemSchema = z
       .array(z.object({ path: z.string(), message: z.string() }))
       .optional()
       .openapi({ description: "Every offending field, when the input failed validation." }),
+    requestId: z.string().optional().openapi({
+      description: "On a 5xx: the id under which the cause is logged, for the client to quote to support.",
+      example: "5f0c9a1e-8d1b-4c3e-9a53-2b1f6d7c8e90",
+    }),
+    notReady: z
+      .array(z.object({ memberId: z.string(), lacks: z.array(z.enum(READINESS_GAPS)) }))
+      .optional()
+      .openapi({
+        description:
+          "`members_not_ready`: each member who is not ready and what they still have to set up (`mandate`: an active debit mandate; `payout_account`: a payout account that can receive).",
+      }),
+    groupId: z.string().optional().openapi({
+      description: "`payment_method_in_use`: the group whose running round relies on the payment method.",
+    }),
   })
   .openapi("Problem");
 
@@ -58,12 +75,14 @@ export type ResponseDoc = RouteConfig["responses"][string];
 
 /**
  * Describes a problem response for the OpenAPI document: the codes a client may see with
- * this status, and the response headers that come with it.
+ * this status, and the response headers that come with it; `schema` when some of its codes
+ * say more than {@link ProblemSchema} has.
  */
 export function problemDoc(
   description: string,
   codes: readonly string[],
   headers?: Readonly<Record<string, { readonly description: string }>>,
+  schema: z.ZodType = ProblemSchema,
 ): ResponseDoc {
   const headerObjects =
     headers === undefined
@@ -76,7 +95,7 @@ export function problemDoc(
         );
   return {
     description: `${description} Codes: ${codes.map((c) => `\`${c}\``).join(", ")}.`,
-    content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+    content: { [PROBLEM_CONTENT_TYPE]: { schema } },
     ...(headerObjects === undefined ? {} : { headers: headerObjects }),
   };
 }

@@ -47,6 +47,7 @@ import {
   IdSchema,
   json,
   MoneySchema,
+  orNull,
   PersonIdSchema,
   postResponses,
   problemExamples,
@@ -110,7 +111,7 @@ const HeldPaymentSchema = z
       .object({
         kind: z.enum(["rate", "fixed"]),
         rateBps: z.number().int().nullable().openapi({ description: "The rate asked for, in basis points" }),
-        fixedAmount: MoneySchema.nullable().openapi({ description: "The fixed fee asked for" }),
+        fixedAmount: orNull(MoneySchema).openapi({ description: "The fixed fee asked for" }),
         amount: MoneySchema.openapi({
           description: "The platform's fee on the whole amount, after the currency's minimum",
         }),
@@ -245,7 +246,7 @@ const HeldPaymentSchema = z
         status: z.enum(["open", "won", "lost"]),
         stripeStatus: z.string().openapi({ example: "needs_response" }),
         evidenceDueBy: TimestampSchema,
-        lost: MoneySchema.nullable().openapi({ description: "What a lost dispute took back" }),
+        lost: orNull(MoneySchema).openapi({ description: "What a lost dispute took back" }),
       }),
     ),
     owedOutsideStripe: OwedOutsideStripeSchema,

@@ -34,6 +34,7 @@ import {
   json,
   MoneySchema,
   notFoundResponse,
+  orNull,
   PersonIdSchema,
   postResponses,
   TimestampSchema,
@@ -132,7 +133,7 @@ const RoundSchema = z
         status: z.enum(["requested", "created", "failed", "reversed"]),
         attempt: z.number().int(),
         failureCode: z.string().nullable(),
-        reversed: MoneySchema.nullable(),
+        reversed: orNull(MoneySchema),
       }),
     ),
     refunds: z.array(

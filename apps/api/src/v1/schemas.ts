@@ -65,6 +65,16 @@ export const MoneySchema = z
   })
   .openapi("Money");
 
+/**
+ * `schema` (one registered as a component, such as {@link MoneySchema}) or null. Not
+ * `schema.nullable()`: the generator writes that as `allOf: [$ref, {type: [object, null]}]`,
+ * which null does not satisfy (the `$ref` still must), so a client generated from the
+ * document rejected the nulls the API sends; a union is written `anyOf: [$ref, {type: null}]`.
+ */
+export function orNull<T extends z.ZodType>(schema: T) {
+  return z.union([schema, z.null()]);
+}
+
 /** An ISO-8601 timestamp in UTC, or null when it has not happened. */
 export const TimestampSchema = z
   .string()

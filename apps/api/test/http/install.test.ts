@@ -201,7 +201,22 @@ describe("installHttpInfrastructure", () => {
     const doc = app.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "susu", version: "1" } });
     const operation = doc.paths?.["/v1/groups"]?.post;
     expect(Object.keys(operation?.responses ?? {}).sort()).toEqual(
-      ["201", "400", "401", "403", "405", "408", "409", "413", "415", "422", "431", "429", "503"].sort(),
+      [
+        "201",
+        "400",
+        "401",
+        "403",
+        "405",
+        "408",
+        "409",
+        "413",
+        "415",
+        "422",
+        "431",
+        "429",
+        "500",
+        "503",
+      ].sort(),
     );
     expect(operation?.responses?.["401"]).toMatchObject({
       description: expect.stringContaining("`token_expired`"),

@@ -1,6 +1,8 @@
 // One way for every API test to build the app: the real middlewares (auth, idempotency,
 // rate limits, logs, metrics, edge errors), storage in PostgreSQL when a Prisma client is
-// given (in memory otherwise), and tokens minted with the test secret.
+// given (in memory otherwise), and tokens minted with the test secret. Every response under
+// /v1 is checked against the app's OpenAPI document (openapi-conformance.ts): one that does
+// not match fails the test that made the request.
 
 import type { PrismaClient, ReconciliationPeriod } from "@susu/adapters";
 import {
@@ -26,6 +28,7 @@ import { createHttpMetrics } from "../../src/http/metrics.js";
 import { createOverloadGuard } from "../../src/http/overload.js";
 import { InMemoryRateLimitStore } from "../../src/http/rate-limit-memory.js";
 import { createLogger } from "../../src/http/request-log.js";
+import { checkedAgainstDocument } from "./openapi-conformance.js";
 
 /** The HS256 secret API tests sign their tokens with. */
 export const TEST_JWT_SECRET = "api-test-secret-0123456789-abcdefghij";
@@ -120,30 +123,32 @@ export function testApp(input: {
           deliveries: new PrismaNotificationEndpoints(input.prisma),
         }
       : undefined);
-  return createApp({
-    useCases: input.useCases,
-    gateway: input.gateway,
-    ping:
-      input.ping ??
-      (async () => {
-        if (input.prisma !== undefined) await input.prisma.$queryRaw`SELECT 1`;
-      }),
-    webhooks:
-      input.webhooks ??
-      (input.prisma !== undefined
-        ? { stripeSecret: "whsec_api_test", inbox: new PrismaWebhookInbox(input.prisma) }
-        : { stripeSecret: "whsec_api_test", inbox: undefined as never }),
-    http:
-      input.http ??
-      testHttp({
-        ...(input.prisma ? { prisma: input.prisma } : {}),
-        ...(input.env ? { env: input.env } : {}),
-      }),
-    ...(operations !== undefined ? { operations } : {}),
-    ...(reconciliation !== undefined ? { reconciliation } : {}),
-    ...(input.paymentAttempts !== undefined ? { paymentAttempts: input.paymentAttempts } : {}),
-    ...(notifications !== undefined ? { notifications } : {}),
-  });
+  return checkedAgainstDocument(
+    createApp({
+      useCases: input.useCases,
+      gateway: input.gateway,
+      ping:
+        input.ping ??
+        (async () => {
+          if (input.prisma !== undefined) await input.prisma.$queryRaw`SELECT 1`;
+        }),
+      webhooks:
+        input.webhooks ??
+        (input.prisma !== undefined
+          ? { stripeSecret: "whsec_api_test", inbox: new PrismaWebhookInbox(input.prisma) }
+          : { stripeSecret: "whsec_api_test", inbox: undefined as never }),
+      http:
+        input.http ??
+        testHttp({
+          ...(input.prisma ? { prisma: input.prisma } : {}),
+          ...(input.env ? { env: input.env } : {}),
+        }),
+      ...(operations !== undefined ? { operations } : {}),
+      ...(reconciliation !== undefined ? { reconciliation } : {}),
+      ...(input.paymentAttempts !== undefined ? { paymentAttempts: input.paymentAttempts } : {}),
+      ...(notifications !== undefined ? { notifications } : {}),
+    }),
+  );
 }
 
 /** Request options for a JSON body with a bearer token (and an idempotency key, when given). */
