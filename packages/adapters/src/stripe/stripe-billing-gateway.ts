@@ -11,6 +11,7 @@ import type {
 } from "@susu/domain";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
+import { expireCheckoutSessionAt } from "./checkout-expiry.js";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
 import { classifyStripeError } from "./stripe-errors.js";
 import { idOf, refundOutcomeOf, unexpectedAnswer } from "./stripe-mappings.js";
@@ -230,19 +231,13 @@ export class StripeBillingGateway implements BillingGateway {
                 `Checkout Session ${session.id} is ${session.status ?? "of no status"}`,
               ),
             );
-    return this.#call(() =>
-      this.stripe.checkout.sessions.expire(input.sessionId, {}, { idempotencyKey: key }),
-    )
-      .andThen(ended)
-      .orElse((e) =>
-        // Stripe expires only an open session: one already paid or expired is refused,
-        // and how it ended is the answer.
-        e.type === "gateway_definite" && e.code !== "resource_missing"
-          ? this.#call(() => this.stripe.checkout.sessions.retrieve(input.sessionId)).andThen((session) =>
-              session.status === "open" ? errAsync(e) : ended(session),
-            )
-          : errAsync(e),
-      );
+    return expireCheckoutSessionAt(
+      this.stripe,
+      (request) => this.#call(request),
+      input.sessionId,
+      key,
+      ended,
+    );
   }
 
   changeSubscriptionPrice(input: Parameters<BillingGateway["changeSubscriptionPrice"]>[0]) {

@@ -23,6 +23,7 @@ import type {
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
 import { feeRefundsOldestFirst } from "./application-fee-events.js";
+import { expireCheckoutSessionAt } from "./checkout-expiry.js";
 import { type InvoiceReferences, invoiceReferencesOf } from "./invoice-payment-lookup.js";
 import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
 import { reportedPaymentMethodOf } from "./payment-method-events.js";
@@ -869,19 +870,13 @@ export class StripePaymentGateway implements PaymentGateway {
         ),
       );
     };
-    return this.#call(() =>
-      this.stripe.checkout.sessions.expire(input.sessionId, {}, { idempotencyKey: key }),
-    )
-      .andThen(ended)
-      .orElse((e) =>
-        // Stripe expires only an open session: one already complete (the customer paid) or
-        // expired is refused, and how it ended, read again, is the answer.
-        e.type === "gateway_definite" && e.code !== "resource_missing"
-          ? this.#call(() => this.stripe.checkout.sessions.retrieve(input.sessionId)).andThen((session) =>
-              session.status === "open" ? errAsync(e) : ended(session),
-            )
-          : errAsync(e),
-      );
+    return expireCheckoutSessionAt(
+      this.stripe,
+      (request) => this.#call(request),
+      input.sessionId,
+      key,
+      ended,
+    );
   }
 
   getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {
