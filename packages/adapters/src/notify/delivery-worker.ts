@@ -117,8 +117,14 @@ export interface WebhookRequest {
   readonly signal: AbortSignal;
 }
 
-/** Sends a {@link WebhookRequest}; resolves with the endpoint's HTTP status once its answer was read. */
-export type WebhookPost = (request: WebhookRequest) => Promise<{ readonly status: number }>;
+/** What an endpoint answered: its HTTP status, and its `Retry-After` header when it sent one. */
+export interface WebhookAnswer {
+  readonly status: number;
+  readonly retryAfter?: string | undefined;
+}
+
+/** Sends a {@link WebhookRequest}; resolves with the endpoint's answer once it was read. */
+export type WebhookPost = (request: WebhookRequest) => Promise<WebhookAnswer>;
 
 const systemLookup: HostLookup = async (hostname) =>
   (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({
@@ -135,7 +141,7 @@ let agents: { readonly http: HttpAgent; readonly https: HttpsAgent } | undefined
  * time it connects (DNS rebinding) is never followed there. TLS still checks the
  * certificate against the URL's host name.
  */
-export function postWebhook(request: WebhookRequest): Promise<{ readonly status: number }> {
+export function postWebhook(request: WebhookRequest): Promise<WebhookAnswer> {
   const { url, addresses } = request;
   agents ??= { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
   const lookup: LookupFunction = (_hostname, options, callback) => {
@@ -171,7 +177,8 @@ export function postWebhook(request: WebhookRequest): Promise<{ readonly status:
       (res) => {
         // The answer's body is not needed; reading it frees the connection.
         res.resume();
-        res.once("end", () => resolve({ status: res.statusCode ?? 0 }));
+        const retryAfter = res.headers["retry-after"];
+        res.once("end", () => resolve({ status: res.statusCode ?? 0, retryAfter }));
         res.once("error", reject);
         res.once("aborted", () => reject(new Error("the endpoint closed the connection mid-answer")));
       },
@@ -260,7 +267,13 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 /** How one send ended, before the retry policy is applied. */
 type SendResult =
   | { readonly kind: "sent"; readonly statusCode?: number }
-  | { readonly kind: "temporary"; readonly error: string; readonly statusCode?: number }
+  | {
+      readonly kind: "temporary";
+      readonly error: string;
+      readonly statusCode?: number;
+      /** The endpoint's `Retry-After` with a 429 or 503, as it sent it. */
+      readonly retryAfter?: string;
+    }
   | { readonly kind: "permanent"; readonly error: string; readonly statusCode?: number }
   | { readonly kind: "bounced"; readonly error: string }
   /** Not sent and not a failure: the person no longer wants it, or not there (see noLongerWanted). */
@@ -279,6 +292,67 @@ export function deliveryBackoffMs(
   const backoff = Math.min(policy.maxDelayMs, exponential);
   const f = Math.min(Math.max(fraction, 0), 0.999_999_999);
   return Math.round(backoff / 2 + (backoff / 2) * f);
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const DAY_NAME = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
+const MONTH = `(?<month>${MONTHS.join("|")})`;
+const TIME = "(?<h>\\d{2}):(?<m>\\d{2}):(?<s>\\d{2})";
+/** RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must accept. */
+const HTTP_DATES = [
+  new RegExp(`^${DAY_NAME}, (?<day>\\d{2}) ${MONTH} (?<year>\\d{4}) ${TIME} GMT$`),
+  new RegExp(
+    `^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (?<day>\\d{2})-${MONTH}-(?<yy>\\d{2}) ${TIME} GMT$`,
+  ),
+  new RegExp(`^${DAY_NAME} ${MONTH} (?<day> \\d|\\d{2}) ${TIME} (?<year>\\d{4})$`),
+];
+
+/** An HTTP-date (RFC 9110 §5.6.7) as epoch ms, or undefined when `value` is not one. */
+function httpDateMs(value: string, now: number): number | undefined {
+  const g = HTTP_DATES.map((form) => form.exec(value)?.groups).find((groups) => groups !== undefined);
+  if (g === undefined) return undefined;
+  let year = Number(g.year);
+  if (g.yy !== undefined) {
+    // RFC 850's two-digit year: the century that puts it no more than 50 years ahead.
+    const thisYear = new Date(now).getUTCFullYear();
+    year = Math.floor(thisYear / 100) * 100 + Number(g.yy);
+    if (year > thisYear + 50) year -= 100;
+  }
+  const month = MONTHS.indexOf(g.month ?? "");
+  const [day, h, m, s] = [g.day, g.h, g.m, g.s].map(Number) as [number, number, number, number];
+  const at = new Date(Date.UTC(year, month, day, h, m, s));
+  // Date.UTC rolls 31 Feb or 25:00 over: such a date is not one.
+  const exact =
+    at.getUTCFullYear() === year &&
+    at.getUTCMonth() === month &&
+    at.getUTCDate() === day &&
+    at.getUTCHours() === h &&
+    at.getUTCMinutes() === m &&
+    at.getUTCSeconds() === s;
+  return exact ? at.getTime() : undefined;
+}
+
+/**
+ * How long an endpoint's `Retry-After` (RFC 9110 §10.2.3) asks to wait from `now` (ms):
+ * delay-seconds, or an HTTP-date (0 once it has passed); undefined when the value is
+ * missing or is neither (a negative or fractional number, anything else), so it is ignored.
+ */
+export function retryAfterDelayMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = httpDateMs(trimmed, now);
+  return at === undefined ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * The delay before the next send after a failure: the backoff, or longer when the endpoint
+ * asked for longer (`Retry-After`, see {@link retryAfterDelayMs}), never beyond `maxDelayMs`.
+ */
+export function retryDelayMs(policy: DeliveryRetryPolicy, backoffMs: number, retryAfterMs?: number): number {
+  return retryAfterMs === undefined
+    ? backoffMs
+    : Math.min(policy.maxDelayMs, Math.max(backoffMs, retryAfterMs));
 }
 
 /** How long a delivery worker's claim on a delivery lasts: one send's timeout twice, and 30 s. */
@@ -413,9 +487,10 @@ const unattachedKey = (notificationId: string, address: string): string =>
  * leaves it to be claimed again when the lease runs out — resent with the same delivery id,
  * so the receiver can deduplicate), sends each (e-mail through SMTP, webhooks signed with the
  * endpoint's secret), and records what happened: sent; retrying with exponential backoff
- * after a failure, a timeout, a 5xx, 408 or 429, up to the policy's attempts, then
- * failed; failed at once on another 4xx, a disabled endpoint, or an e-mail that cannot be
- * written (a template this release has not got, a time zone Intl refuses); bounced when the mail
+ * after a failure, a timeout, a 5xx, 408 or 429 (no sooner than a 429's or 503's
+ * `Retry-After` asks, up to `maxDelayMs`), up to the policy's attempts, then failed;
+ * failed at once on another 4xx, a disabled endpoint, or an e-mail that cannot be written
+ * (a template this release has not got, a time zone Intl refuses); bounced when the mail
  * server refuses the address for good (the person's address is then marked bouncing).
  *
  * A pass sends its deliveries up to `concurrency` at once, each on its own: its lease renewed
@@ -833,9 +908,11 @@ export class NotificationDeliveryWorker {
       const statusCode = response.status;
       if (statusCode >= 200 && statusCode < 300) return { kind: "sent", statusCode };
       const error = `the endpoint answered ${statusCode}`;
-      return isRetryableStatus(statusCode)
-        ? { kind: "temporary", error, statusCode }
-        : { kind: "permanent", error, statusCode };
+      if (!isRetryableStatus(statusCode)) return { kind: "permanent", error, statusCode };
+      // A 429 (slow down) or 503 (unavailable) may say when to come back (see record).
+      return (statusCode === 429 || statusCode === 503) && response.retryAfter !== undefined
+        ? { kind: "temporary", error, statusCode, retryAfter: response.retryAfter }
+        : { kind: "temporary", error, statusCode };
     } catch (e) {
       const err = e as { name?: string; message?: string; code?: string; cause?: { code?: string } };
       const what =
@@ -894,9 +971,9 @@ export class NotificationDeliveryWorker {
     else if (result.kind === "permanent" || row.attempts >= retry.maxAttempts) outcome = "failed";
     else {
       outcome = "retrying";
-      nextAttemptAt = new Date(
-        now + deliveryBackoffMs(retry, row.attempts, (this.options.random ?? Math.random)()),
-      );
+      const backoff = deliveryBackoffMs(retry, row.attempts, (this.options.random ?? Math.random)());
+      const asked = "retryAfter" in result ? retryAfterDelayMs(result.retryAfter, now) : undefined;
+      nextAttemptAt = new Date(now + retryDelayMs(retry, backoff, asked));
     }
     const error =
       result.kind === "sent"

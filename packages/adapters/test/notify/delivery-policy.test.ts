@@ -1,7 +1,12 @@
 // The delivery worker's pure rules: the backoff between sends, what is retried, the body sent.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { deliveryBackoffMs, isRetryableStatus, webhookBodyOf } from "../../src/notify/delivery-worker.js";
+import {
+  deliveryBackoffMs,
+  isRetryableStatus,
+  retryDelayMs,
+  webhookBodyOf,
+} from "../../src/notify/delivery-worker.js";
 
 describe("the delivery backoff", () => {
   it("is between half and all of the capped exponential delay, and never shrinks from one failure to the next", () => {
@@ -18,6 +23,28 @@ describe("the delivery backoff", () => {
           expect(delay).toBeLessThanOrEqual(Math.ceil(full));
           // With the same jitter, a later failure waits at least as long.
           expect(deliveryBackoffMs(policy, failed + 1, fraction)).toBeGreaterThanOrEqual(delay);
+        },
+      ),
+    );
+  });
+});
+
+describe("the delay after an endpoint's Retry-After", () => {
+  it("is the later of the backoff and the time asked, but never beyond maxDelayMs; the backoff alone without one", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_000, max: 3_600_000 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        fc.integer({ min: 0, max: 30 * 86_400_000 }),
+        (maxDelayMs, failed, fraction, asked) => {
+          const policy = { maxAttempts: 50, baseDelayMs: 1_000, maxDelayMs };
+          const backoff = deliveryBackoffMs(policy, failed, fraction);
+          const delay = retryDelayMs(policy, backoff, asked);
+          expect(delay).toBeGreaterThanOrEqual(backoff);
+          expect(delay).toBeLessThanOrEqual(maxDelayMs);
+          expect(delay).toBe(Math.max(backoff, Math.min(asked, maxDelayMs)));
+          expect(retryDelayMs(policy, backoff, undefined)).toBe(backoff);
         },
       ),
     );

@@ -10,6 +10,7 @@ import {
   isRetryableStatus,
   NotificationDeliveryWorker,
   postWebhook,
+  retryAfterDelayMs,
   type SettledDelivery,
 } from "../../src/notify/delivery-worker.js";
 import { PrismaNotificationEndpoints } from "../../src/notify/notification-endpoints.js";
@@ -246,6 +247,99 @@ describe("notification deliveries", () => {
       status: "failed",
       attempts: retry.maxAttempts,
       lastError: "the endpoint answered 500",
+    });
+  });
+
+  describe("Retry-After on a 429 or 503: the next send waits for it, up to the policy's maxDelayMs", () => {
+    // With random 0.5, the backoff after a first failure is 750 ms (base 1 s, equal jitter).
+    const backoffAfterFirst = 750;
+    beforeEach(async () => {
+      receiver.secret = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap().secret;
+    });
+    /** Queues a push for Ana, runs one pass whose endpoint answers `answer`, and returns the delivery. */
+    async function afterAnswer(
+      answer: number | { status: number; headers: Record<string, string> },
+      w = worker(),
+    ) {
+      receiver.script = [answer];
+      const notice = retryNotice(["ana"]);
+      await notifier({ email: false }).send(notice);
+      settled.push(...(await w.runOnce()));
+      const [row] = await deliveriesOf(notice.id);
+      if (row === undefined) throw new Error("no delivery");
+      return row;
+    }
+
+    it("waits the seconds a 429 asks (120 s, not the 1 s backoff), counts the send as one attempt, and sends when they have passed", async () => {
+      const w = worker("w1", { retry: { ...retry, maxDelayMs: 3_600_000 } });
+      const row = await afterAnswer({ status: 429, headers: { "Retry-After": "120" } }, w);
+      expect(row).toMatchObject({ status: "retrying", attempts: 1, lastStatusCode: 429 });
+      expect(row.nextAttemptAt.getTime() - T0).toBe(120_000);
+      clock.t = T0 + 119_999;
+      expect(await w.runOnce()).toEqual([]);
+      clock.t = T0 + 120_000;
+      expect((await w.runOnce()).map((d) => d.outcome)).toEqual(["sent"]);
+      expect(receiver.received.map((r) => r.status)).toEqual([429, 200]);
+      expect((await deliveriesOf(row.notificationId))[0]).toMatchObject({ status: "sent", attempts: 2 });
+    });
+
+    it("waits until the HTTP-date a 503 names; one already past leaves the backoff", async () => {
+      const at = await afterAnswer({
+        status: 503,
+        headers: { "Retry-After": new Date(T0 + 45_000).toUTCString() },
+      });
+      expect(at).toMatchObject({ status: "retrying", attempts: 1, lastStatusCode: 503 });
+      expect(at.nextAttemptAt.getTime() - T0).toBe(45_000);
+      const past = await afterAnswer({
+        status: 429,
+        headers: { "Retry-After": new Date(T0 - 3_600_000).toUTCString() },
+      });
+      expect(past.nextAttemptAt.getTime() - T0).toBe(backoffAfterFirst);
+    });
+
+    it("never waits longer than maxDelayMs from now, however long the endpoint asks", async () => {
+      const seconds = await afterAnswer({ status: 429, headers: { "Retry-After": "86400" } });
+      expect(seconds.nextAttemptAt.getTime() - T0).toBe(retry.maxDelayMs);
+      const date = await afterAnswer({
+        status: 503,
+        headers: { "Retry-After": new Date(T0 + 7 * 86_400_000).toUTCString() },
+      });
+      expect(date.nextAttemptAt.getTime() - T0).toBe(retry.maxDelayMs);
+    });
+
+    it("reads Retry-After as delay-seconds or any of the three HTTP-date forms, and nothing else", () => {
+      const now = Date.UTC(2026, 11, 2, 9, 0, 0);
+      const cases: [string | undefined, number | undefined][] = [
+        ["120", 120_000],
+        [" 0 ", 0],
+        ["Wed, 02 Dec 2026 09:01:30 GMT", 90_000],
+        ["Wednesday, 02-Dec-26 09:01:30 GMT", 90_000],
+        ["Wed Dec  2 09:01:30 2026", 90_000],
+        ["Tue, 01 Dec 2026 09:00:00 GMT", 0],
+        [undefined, undefined],
+        ["", undefined],
+        ["-5", undefined],
+        ["1.5", undefined],
+        ["+120", undefined],
+        ["Wed, 31 Feb 2026 09:00:00 GMT", undefined],
+        ["Wed, 02 Dec 2026 24:00:00 GMT", undefined],
+        ["Wed, 02 Dec 2026 09:01:30 UTC", undefined],
+        ["2026-12-02T09:01:30Z", undefined],
+      ];
+      expect(cases.map(([value]) => [value, retryAfterDelayMs(value, now)])).toEqual(cases);
+    });
+
+    it("ignores a Retry-After that does not parse or is negative, and one sent with another status", async () => {
+      for (const value of ["soon", "-5", "1.5", "120 s", "Someday, 99 Foo 2026 25:00:00 GMT"]) {
+        const row = await afterAnswer({ status: 429, headers: { "Retry-After": value } });
+        expect([value, row.status, row.nextAttemptAt.getTime() - T0]).toEqual([
+          value,
+          "retrying",
+          backoffAfterFirst,
+        ]);
+      }
+      const other = await afterAnswer({ status: 500, headers: { "Retry-After": "120" } });
+      expect(other.nextAttemptAt.getTime() - T0).toBe(backoffAfterFirst);
     });
   });
 

@@ -13,6 +13,12 @@ export interface ReceivedWebhook {
   readonly status: number;
 }
 
+/** An answer with headers of its own (a 429 with `Retry-After`). */
+export interface ScriptedAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
 /**
  * A real HTTP server on 127.0.0.1 standing in for a client app's push service: verifies
  * `Susu-Signature` with the endpoint's secret as a client app would, and answers with the
@@ -20,8 +26,8 @@ export interface ReceivedWebhook {
  */
 export class TestWebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
-  /** Statuses to answer, first to last; once used up, 200. */
-  script: number[] = [];
+  /** Statuses to answer (a status, or one with headers to send with it), first to last; once used up, 200. */
+  script: (number | ScriptedAnswer)[] = [];
   /** The endpoint's secret the signatures are checked against. */
   secret = "";
   /** Milliseconds to wait before answering (a slow receiver). */
@@ -43,16 +49,17 @@ export class TestWebhookReceiver {
       res.once("close", () => {
         this.inFlight -= 1;
       });
-      void this.answer(req).then(async (status) => {
+      void this.answer(req).then(async ({ status, headers }) => {
         if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
         this.onAnswer?.();
         res.statusCode = status;
+        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
         res.end();
       });
     });
   }
 
-  private async answer(req: IncomingMessage): Promise<number> {
+  private async answer(req: IncomingMessage): Promise<ScriptedAnswer> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
@@ -63,7 +70,8 @@ export class TestWebhookReceiver {
       this.secret,
       { nowSeconds: Math.floor(this.now() / 1000) },
     );
-    const status = check.valid ? (this.script.shift() ?? 200) : 401;
+    const scripted = check.valid ? (this.script.shift() ?? 200) : 401;
+    const { status, headers } = typeof scripted === "number" ? { status: scripted, headers: {} } : scripted;
     const deliveryId = req.headers["susu-delivery-id"];
     this.received.push({
       body,
@@ -73,7 +81,7 @@ export class TestWebhookReceiver {
       check,
       status,
     });
-    return status;
+    return { status, headers };
   }
 
   get url(): string {
