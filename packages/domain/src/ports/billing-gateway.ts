@@ -36,7 +36,9 @@ export interface BillingGateway {
    * Subscribes a customer to a price, charging a saved payment method
    * (`default_payment_method`) with `payment_behavior: allow_incomplete`: the first invoice
    * is paid at once off session, and a decline or an authentication leaves the subscription
-   * `incomplete` (its invoice's events say so). Answers the subscription as created.
+   * `incomplete` (its invoice's events say so). Answers the subscription as created, or the
+   * one an earlier call under the same key made, as it stands now, even after the provider
+   * forgot the key (Stripe: 24 hours), so a retry never subscribes nor charges twice.
    */
   createSubscription(input: {
     readonly idempotencyKey: string;
