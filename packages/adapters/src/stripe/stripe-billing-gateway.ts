@@ -211,6 +211,14 @@ export class StripeBillingGateway implements BillingGateway {
       .andThen(snapshotOrUnknown);
   }
 
+  findSubscription(
+    input: Parameters<BillingGateway["findSubscription"]>[0],
+  ): ResultAsync<SubscriptionSnapshot | undefined, GatewayError> {
+    return this.#subscriptionMadeBy(input.customerId, stripeIdempotencyKey(input.idempotencyKey)).andThen(
+      (found) => (found === undefined ? okAsync(undefined) : snapshotOrUnknown(found)),
+    );
+  }
+
   /**
    * The subscription made under `key` (its `effect_id` metadata) among every one of the
    * customer's, ended ones included (`status=all`: one the first call made may have expired

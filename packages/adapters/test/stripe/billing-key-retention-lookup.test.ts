@@ -100,6 +100,35 @@ describe("a membership's create calls run again after Stripe forgot their key (e
     }).toEqual({ answered: first.stripeSubscriptionId, status: "incomplete_expired", subscriptions: 1 });
   });
 
+  it("finds the subscription a create under a key made, as it stands, and none for a key that made nothing", async () => {
+    const priceId = await planPrice("pl_find");
+    const { customerId, paymentMethodId } = await customerWithCard("find", "pm_card_visa");
+    const made = (
+      await billing.createSubscription({
+        idempotencyKey: "mbr_find:create",
+        customerId,
+        priceId,
+        paymentMethodId,
+        trialDays: 0,
+        references: { subscriptionId: "mbr_find", personId: "fay" },
+      })
+    )._unsafeUnwrap();
+    await harness.stripe.subscriptions.cancel(made.stripeSubscriptionId);
+    await harness.emulator.control.advanceClock(DAY_AND_AN_HOUR_S);
+
+    const found = (
+      await billing.findSubscription({ idempotencyKey: "mbr_find:create", customerId })
+    )._unsafeUnwrap();
+    const none = (
+      await billing.findSubscription({ idempotencyKey: "mbr_other:create", customerId })
+    )._unsafeUnwrap();
+    expect({ found: found?.stripeSubscriptionId, status: found?.status, none }).toEqual({
+      found: made.stripeSubscriptionId,
+      status: "canceled",
+      none: undefined,
+    });
+  });
+
   it("answers the price the first call made: the plan's product offers one price", async () => {
     const first = await planPrice("pl_price");
     await harness.emulator.control.advanceClock(DAY_AND_AN_HOUR_S);

@@ -49,6 +49,17 @@ export interface BillingGateway {
     readonly references: PaymentReferences;
   }): ResultAsync<SubscriptionSnapshot, GatewayError>;
 
+  /**
+   * The subscription a {@link BillingGateway.createSubscription} call under `idempotencyKey`
+   * made for the customer, as it stands now (ended ones too), or undefined when none was made.
+   * Read only: how a create that was tried but is no longer wanted (the membership was
+   * canceled meanwhile) learns whether an earlier try reached the provider.
+   */
+  findSubscription(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+  }): ResultAsync<SubscriptionSnapshot | undefined, GatewayError>;
+
   /** A Checkout Session in subscription mode for the customer and price; answers its id and page. */
   createSubscriptionCheckout(input: {
     readonly idempotencyKey: string;
