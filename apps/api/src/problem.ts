@@ -110,7 +110,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     // A saved payment method a running round relies on, or a replacement that cannot take over.
     case "payment_method_in_use":
     case "replacement_not_usable":
-    // The card the person's current membership is charged on, and no other card to move it to.
+    // The card the person's current membership is charged on, and no other unexpired card to move it to.
     case "payment_method_bills_membership":
     // Money owed outside Stripe: none is left to record paid, or this payment is recorded already.
     case "nothing_owed":

@@ -175,7 +175,7 @@ const removeRoute = createRoute({
   tags: TAGS,
   summary: "Remove a saved method: detached at Stripe (the person only)",
   description:
-    "Removed at once and detached at Stripe through the outbox, keyed by the removal's effect id. The BECS account a running round relies on (the person is a member of a group with a round in progress) is refused with 409 `payment_method_in_use`, naming the group in `groupId`, unless `replacementId` names a saved BECS account with an active mandate: the rounds then debit the replacement, in the same write, before the old one is detached. The debit no running round relies on moves, without a `replacementId`, to another saved BECS account of the person's with an active mandate (the oldest; the person is told which), as when Stripe detaches it; with none, the person has no active debit until they save one (`debitPaymentMethodId` null). The card the person's current membership is charged on first moves the membership to their other saved card (the default one, else the newest); with no other card it is refused with 409 `payment_method_bills_membership` (save another card first, or cancel the membership).",
+    "Removed at once and detached at Stripe through the outbox, keyed by the removal's effect id. The BECS account a running round relies on (the person is a member of a group with a round in progress) is refused with 409 `payment_method_in_use`, naming the group in `groupId`, unless `replacementId` names a saved BECS account with an active mandate: the rounds then debit the replacement, in the same write, before the old one is detached. The debit no running round relies on moves, without a `replacementId`, to another saved BECS account of the person's with an active mandate (the oldest; the person is told which), as when Stripe detaches it; with none, the person has no active debit until they save one (`debitPaymentMethodId` null). The card the person's current membership is charged on first moves the membership to their other saved card that has not expired (the default one, else the newest); with no such card (none, or only expired ones) it is refused with 409 `payment_method_bills_membership` (save another card first, or cancel the membership).",
   security: [{ bearer: [] }],
   request: { params: MethodParams, query: RemoveQuerySchema },
   responses: {
@@ -191,7 +191,7 @@ const removeRoute = createRoute({
           "payment method pm_123 is the debit a round of group grp_1 relies on; name an active BECS replacement to remove it",
         replacement_not_usable: "pm_456 is not a saved BECS account of ana's with an active mandate",
         payment_method_bills_membership:
-          "payment method pm_123 is the card membership mbr_1 is charged on, and ana has no other saved card: save another card first, or cancel the membership",
+          "payment method pm_123 is the card membership mbr_1 is charged on, and ana has no other saved card that can be charged (none, or all expired): save another card first, or cancel the membership",
       },
     ),
   },

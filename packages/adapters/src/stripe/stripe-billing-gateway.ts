@@ -1,7 +1,9 @@
 // Stripe Billing for memberships: a plan's product and prices, a person's subscription.
 // Every call that creates or changes something passes the outbox effect's id as its
 // Idempotency-Key (`stripeIdempotencyKey`), so a retried effect never subscribes or
-// charges twice.
+// charges twice. Stripe keeps a key for 24 hours only: a subscription and a price are
+// first looked for by their `effect_id` metadata, so a retry after that (a parked effect
+// requeued the next day after a lost answer) answers what the first call made.
 import type {
   BillingGateway,
   GatewayError,
@@ -142,19 +144,31 @@ export class StripeBillingGateway implements BillingGateway {
     )
       .map(() => undefined)
       .orElse((e) => (e.code === "resource_already_exists" ? okAsync(undefined) : errAsync(e)));
-    return product.andThen(() =>
+    // A price this effect made already (its key forgotten by Stripe after 24 hours) is the
+    // answer: a second one would leave the first, never recorded, offered on the product.
+    const made = () =>
       this.#call(() =>
-        this.stripe.prices.create(
-          {
-            product: input.productId,
-            currency: input.amount.currency.toLowerCase(),
-            unit_amount: input.amount.amountMinor,
-            recurring: { interval: input.interval },
-            metadata: billingMetadata(input.references, key),
-          },
-          { idempotencyKey: key },
-        ),
-      ).map((price) => ({ priceId: price.id })),
+        this.stripe.prices
+          .list({ product: input.productId, limit: 100 })
+          .autoPagingToArray({ limit: 10_000 }),
+      ).map((prices) => prices.find((p) => p.metadata?.[BILLING_METADATA_KEYS.effectId] === key));
+    return product.andThen(() =>
+      made().andThen((existing) =>
+        existing !== undefined
+          ? okAsync({ priceId: existing.id })
+          : this.#call(() =>
+              this.stripe.prices.create(
+                {
+                  product: input.productId,
+                  currency: input.amount.currency.toLowerCase(),
+                  unit_amount: input.amount.amountMinor,
+                  recurring: { interval: input.interval },
+                  metadata: billingMetadata(input.references, key),
+                },
+                { idempotencyKey: key },
+              ),
+            ).map((price) => ({ priceId: price.id })),
+      ),
     );
   }
 
@@ -170,22 +184,56 @@ export class StripeBillingGateway implements BillingGateway {
 
   createSubscription(input: Parameters<BillingGateway["createSubscription"]>[0]) {
     const key = stripeIdempotencyKey(input.idempotencyKey);
+    // Creating a subscription charges its first invoice: the one an earlier run of this
+    // effect made is looked for first (Stripe forgets the key after 24 hours, and a parked
+    // effect can be requeued later than that), and answered as it stands now.
+    return this.#subscriptionMadeBy(input.customerId, key)
+      .andThen((existing) =>
+        existing !== undefined
+          ? okAsync(existing)
+          : this.#call(() =>
+              this.stripe.subscriptions.create(
+                {
+                  customer: input.customerId,
+                  items: [{ price: input.priceId }],
+                  default_payment_method: input.paymentMethodId,
+                  // The method was saved for use off session: the first invoice is charged at once;
+                  // a decline or 3-D Secure leaves the subscription incomplete, and the invoice's
+                  // events (payment_failed, payment_action_required) tell the person what to do.
+                  payment_behavior: "allow_incomplete",
+                  ...(input.trialDays > 0 ? { trial_period_days: input.trialDays } : {}),
+                  metadata: billingMetadata(input.references, key),
+                },
+                { idempotencyKey: key },
+              ),
+            ),
+      )
+      .andThen(snapshotOrUnknown);
+  }
+
+  findSubscription(
+    input: Parameters<BillingGateway["findSubscription"]>[0],
+  ): ResultAsync<SubscriptionSnapshot | undefined, GatewayError> {
+    return this.#subscriptionMadeBy(input.customerId, stripeIdempotencyKey(input.idempotencyKey)).andThen(
+      (found) => (found === undefined ? okAsync(undefined) : snapshotOrUnknown(found)),
+    );
+  }
+
+  /**
+   * The subscription made under `key` (its `effect_id` metadata) among every one of the
+   * customer's, ended ones included (`status=all`: one the first call made may have expired
+   * unpaid, or been canceled, since). A list, not Stripe's search: search is not for
+   * read-after-write (new objects take up to a minute to be found), a list is current.
+   */
+  #subscriptionMadeBy(
+    customerId: string,
+    key: string,
+  ): ResultAsync<Stripe.Subscription | undefined, GatewayError> {
     return this.#call(() =>
-      this.stripe.subscriptions.create(
-        {
-          customer: input.customerId,
-          items: [{ price: input.priceId }],
-          default_payment_method: input.paymentMethodId,
-          // The method was saved for use off session: the first invoice is charged at once;
-          // a decline or 3-D Secure leaves the subscription incomplete, and the invoice's
-          // events (payment_failed, payment_action_required) tell the person what to do.
-          payment_behavior: "allow_incomplete",
-          ...(input.trialDays > 0 ? { trial_period_days: input.trialDays } : {}),
-          metadata: billingMetadata(input.references, key),
-        },
-        { idempotencyKey: key },
-      ),
-    ).andThen(snapshotOrUnknown);
+      this.stripe.subscriptions
+        .list({ customer: customerId, status: "all", limit: 100 })
+        .autoPagingToArray({ limit: 10_000 }),
+    ).map((subs) => subs.find((sub) => sub.metadata?.[BILLING_METADATA_KEYS.effectId] === key));
   }
 
   createSubscriptionCheckout(input: Parameters<BillingGateway["createSubscriptionCheckout"]>[0]) {

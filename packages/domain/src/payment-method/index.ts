@@ -15,6 +15,7 @@ export {
 } from "./payment-method-effect.js";
 export { paymentMethodIds } from "./payment-method-ids.js";
 export {
+  canChargeCardAt,
   canDebitWith,
   isSaved,
   type MethodMerge,

@@ -13,7 +13,8 @@ export const PAYMENT_METHOD_ERROR_CODES = [
   "replacement_not_usable",
   /**
    * The card is the one the person's current membership is charged on, and they have no other
-   * saved card to charge it on instead: save another card first (or cancel the membership).
+   * saved card to charge it on instead (none, or only expired ones): save another card first
+   * (or cancel the membership).
    */
   "payment_method_bills_membership",
 ] as const;

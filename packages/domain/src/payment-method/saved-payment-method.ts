@@ -76,6 +76,18 @@ export const isSaved = (m: SavedPaymentMethod): boolean => m.removal === undefin
 export const canDebitWith = (m: SavedPaymentMethod): boolean =>
   isSaved(m) && m.type === "au_becs_debit" && m.mandate?.status === "active";
 
+/**
+ * Whether a saved card can still be charged at `now`: not removed, a card, and not past its
+ * expiry (a card is good through the last day of its expiry month, read in UTC). A card whose
+ * expiry susu was not told is taken as chargeable: only the provider can say otherwise.
+ */
+export function canChargeCardAt(m: SavedPaymentMethod, now: Instant): boolean {
+  if (!isSaved(m) || m.type !== "card") return false;
+  if (m.card === undefined) return true;
+  // Date.UTC's month is 0-based: `expMonth` (1-12) there is the first day of the month after.
+  return now < Date.UTC(m.card.expYear, m.card.expMonth, 1);
+}
+
 /** What news of a method did to the stored one. */
 export interface MethodMerge {
   /** The method to store; undefined when there is nothing to store (not the person's and never was). */

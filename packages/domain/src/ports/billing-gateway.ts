@@ -36,7 +36,9 @@ export interface BillingGateway {
    * Subscribes a customer to a price, charging a saved payment method
    * (`default_payment_method`) with `payment_behavior: allow_incomplete`: the first invoice
    * is paid at once off session, and a decline or an authentication leaves the subscription
-   * `incomplete` (its invoice's events say so). Answers the subscription as created.
+   * `incomplete` (its invoice's events say so). Answers the subscription as created, or the
+   * one an earlier call under the same key made, as it stands now, even after the provider
+   * forgot the key (Stripe: 24 hours), so a retry never subscribes nor charges twice.
    */
   createSubscription(input: {
     readonly idempotencyKey: string;
@@ -46,6 +48,17 @@ export interface BillingGateway {
     readonly trialDays: number;
     readonly references: PaymentReferences;
   }): ResultAsync<SubscriptionSnapshot, GatewayError>;
+
+  /**
+   * The subscription a {@link BillingGateway.createSubscription} call under `idempotencyKey`
+   * made for the customer, as it stands now (ended ones too), or undefined when none was made.
+   * Read only: how a create that was tried but is no longer wanted (the membership was
+   * canceled meanwhile) learns whether an earlier try reached the provider.
+   */
+  findSubscription(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+  }): ResultAsync<SubscriptionSnapshot | undefined, GatewayError>;
 
   /** A Checkout Session in subscription mode for the customer and price; answers its id and page. */
   createSubscriptionCheckout(input: {

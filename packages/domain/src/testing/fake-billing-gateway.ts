@@ -71,6 +71,17 @@ export class FakeBillingGateway implements BillingGateway {
     });
   }
 
+  /** The subscription `createSubscription` made under the key, as the fake holds it now. */
+  findSubscription(input: Parameters<BillingGateway["findSubscription"]>[0]) {
+    this.calls.push({ method: "findSubscription", ...input });
+    const made = this.#answers.get(`createSubscription:${input.idempotencyKey}`) as
+      | SubscriptionSnapshot
+      | undefined;
+    return okAsync<SubscriptionSnapshot | undefined, GatewayError>(
+      made === undefined ? undefined : this.#subscriptions.get(made.stripeSubscriptionId),
+    );
+  }
+
   createSubscriptionCheckout(input: Parameters<BillingGateway["createSubscriptionCheckout"]>[0]) {
     return this.#call({ method: "createSubscriptionCheckout", ...input }, () => {
       const sessionId = this.#id("cs");

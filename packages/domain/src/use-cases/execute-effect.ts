@@ -17,6 +17,7 @@ import {
 } from "../kernel/late-transfers.js";
 import type { GroupAudience, NotifyAudience, NotifyRole } from "../kernel/notify-audience.js";
 import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
+import { isSubscriptionEnded } from "../membership/subscription.js";
 import { money } from "../money/index.js";
 import type { PaymentMethodEffect } from "../payment-method/payment-method-effect.js";
 import type { PersonId } from "../person/ids.js";
@@ -41,7 +42,12 @@ import type { StorageError } from "../ports/storage.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
-import { executeBillingEffect, isBillingEffect } from "./execute-membership-effect.js";
+import {
+  type BillingEffect,
+  executeBillingEffect,
+  findSubscriptionMade,
+  isBillingEffect,
+} from "./execute-membership-effect.js";
 
 /** The ports that carry effects out. */
 export interface EffectPorts {
@@ -428,6 +434,35 @@ function sendDebit(
         ? okAsync([{ kind: "debit_failed", refs, failureCode: e.code }] as const)
         : errAsync(fromGateway(e)),
     );
+}
+
+/**
+ * A membership's `create_subscription` is sent only while the membership still wants it, as
+ * stored now: not ended. One the person canceled before the outbox made the call (a backlog,
+ * or the call waiting for its retry) is not sent, so no subscription is made and no first
+ * invoice charged: never tried before, the call cannot have reached the provider, and the
+ * effect completes with nothing to report (the membership ended at its cancel and waits for
+ * nothing). Tried before (a timeout, a 5xx, a lost answer), an earlier try may have made the
+ * subscription: it is looked for by the effect's key (`findSubscription`, read only) and,
+ * found, reported as the provider's view, which the canceled membership answers as any start
+ * after its cancel (canceled at Stripe, what it collected refunded). A membership not stored
+ * is sent as asked; a cancel landing after this check is that same late start.
+ */
+function createSubscriptionIfStillWanted(
+  deps: UseCaseDeps,
+  ports: EffectPorts,
+  effect: Extract<BillingEffect, { readonly kind: "create_subscription" }>,
+  triedBefore: boolean,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return deps.subscriptions
+    .getSubscription(effect.aggregateId)
+    .mapErr((e) => failure(e.code, e.message, true))
+    .andThen((s) => {
+      if (s === undefined || !isSubscriptionEnded(s.status))
+        return executeBillingEffect(ports.billing, effect);
+      if (!triedBefore) return okAsync<readonly PaymentObjectFact[], EffectFailure>([]);
+      return findSubscriptionMade(ports.billing, effect);
+    });
 }
 
 /** A held payment's provider calls: each names the payment and its step in the references (Stripe metadata). */
@@ -829,6 +864,8 @@ export function executeEffect(
     (effect.kind === "detach_payment_method" || effect.kind === "set_default_payment_method")
   )
     return executePaymentMethodEffect(ports, effect);
+  if (isBillingEffect(effect) && effect.kind === "create_subscription")
+    return createSubscriptionIfStillWanted(deps, ports, effect, triedBefore);
   if (isBillingEffect(effect)) return executeBillingEffect(ports.billing, effect);
   switch (effect.kind) {
     case "collect_contribution":

@@ -230,6 +230,27 @@ export function executeBillingEffect(
 }
 
 /**
+ * Whether an earlier try of a `create_subscription` no longer wanted made the subscription
+ * at the provider (found by the effect's key, read only): its view, as a create's answer
+ * would report it, or nothing when none was made. Without a billing gateway the effect is
+ * parked, as any billing effect.
+ */
+export function findSubscriptionMade(
+  billing: BillingGateway | undefined,
+  effect: Extract<BillingEffect, { readonly kind: "create_subscription" }>,
+): ResultAsync<readonly PaymentObjectFact[], BillingFailure> {
+  if (billing === undefined) return executeBillingEffect(billing, effect);
+  return billing
+    .findSubscription({ idempotencyKey: effect.id, customerId: effect.stripeCustomerId })
+    .map((found): readonly PaymentObjectFact[] =>
+      found === undefined
+        ? []
+        : [{ kind: "subscription_changed", refs: { subscriptionId: effect.aggregateId }, snapshot: found }],
+    )
+    .mapErr(failed);
+}
+
+/**
  * What an invoice's refunds say: first every refund made (pending ones too: the membership
  * waits for each to end, whatever they add up to), then one fact per refund that ended (with
  * its amount), nothing for a pending one (its event says how it ends).

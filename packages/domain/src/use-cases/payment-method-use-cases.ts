@@ -7,8 +7,8 @@ import {
 } from "../payment-method/payment-method-effect.js";
 import { paymentMethodIds } from "../payment-method/payment-method-ids.js";
 import {
+  canChargeCardAt,
   canDebitWith,
-  isSaved,
   mergeReportedMethod,
   type ReportedPaymentMethod,
   type SavedMandateStatus,
@@ -235,8 +235,8 @@ export interface RemovedPaymentMethod {
  * (`payment_method_detached` with `movedTo`); with none, they are left without an active
  * mandate (readiness drops). The card the
  * person's current membership is charged on moves the membership first to their other saved
- * card (the default one, else the newest; `chargeMembershipOn`), so its renewals do not go to
- * a card Stripe no longer holds; with no other card it is refused
+ * card that has not expired (the default one, else the newest; `chargeMembershipOn`), so its
+ * renewals do not go to a card Stripe no longer holds; with no such card it is refused
  * (`payment_method_bills_membership`): save another card first, or cancel the membership.
  */
 export function removePaymentMethod(
@@ -253,7 +253,8 @@ export function removePaymentMethod(
 
 /**
  * Before a method is removed: the person's current membership charged on it is moved to
- * their other saved card (the default one, else the newest), or the removal is refused.
+ * their other saved card that has not expired (the default one, else the newest), or the
+ * removal is refused.
  */
 function membershipOffMethod(
   deps: UseCaseDeps,
@@ -265,14 +266,17 @@ function membershipOffMethod(
     startedMembershipOf(deps, personId).andThen((s) => {
       if (s === undefined || billedPaymentMethodOf(s) !== method.id) return okAsync(undefined);
       return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
+        // Only a card that can be charged now: an expired one would take the renewals into
+        // declines (expired_card), dunning and a lapse, with the working card detached.
+        const now = deps.clock.now();
         const other = methods
-          .filter((m) => isSaved(m) && m.type === "card" && m.id !== method.id)
+          .filter((m) => m.id !== method.id && canChargeCardAt(m, now))
           .sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || b.createdAt - a.createdAt)[0];
         if (other === undefined)
           return errAsync<void, UseCaseError>(
             paymentMethodError(
               "payment_method_bills_membership",
-              `payment method ${method.id} is the card membership ${s.id} is charged on, and ${personId} has no other saved card: save another card first, or cancel the membership`,
+              `payment method ${method.id} is the card membership ${s.id} is charged on, and ${personId} has no other saved card that can be charged (none, or all expired): save another card first, or cancel the membership`,
             ),
           );
         return chargeMembershipOn(deps, personId, other.id, actor);
