@@ -388,6 +388,7 @@ const heldPaymentSnapshot = z.strictObject({
   checkoutSessionId: text.exactOptional(),
   checkoutUrl: text.exactOptional(),
   expiryRequestedAt: instant.exactOptional(),
+  expiryAsks: z.int().min(1).exactOptional(),
   paymentIntentId: text.exactOptional(),
   chargeId: text.exactOptional(),
   capturedAt: instant.exactOptional(),
@@ -756,6 +757,7 @@ const heldPaymentTimer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("release_due") }),
   z.strictObject({ kind: z.literal("retry_transfer"), attempt: safeInt }),
   z.strictObject({ kind: z.literal("checkout_expired") }),
+  z.strictObject({ kind: z.literal("checkout_recheck"), ask: z.int().min(2) }),
   z.strictObject({
     kind: z.literal("refund_overdue"),
     refund: safeInt,
