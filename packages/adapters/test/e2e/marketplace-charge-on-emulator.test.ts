@@ -801,6 +801,54 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     await booksBalanced(c.id);
   });
 
+  it("a saved card removed while its charge waits in the outbox (the removal's detach sent first): Stripe refuses the detached card, the charge ends payment_failed, the customer told; nothing charged, nothing parked", async () => {
+    await aSeller("rio");
+    // Cy saves a second card as their app does.
+    const setup = (
+      await useCases.startPaymentMethodSetup(deps, harness.gateway, CUSTOMER, "card", "removed-card")
+    )._unsafeUnwrap();
+    const confirmed = await harness.stripe.setupIntents.confirm(setup.setupIntentId, {
+      payment_method: "pm_card_visa",
+    });
+    const card = String(confirmed.payment_method);
+    await settle();
+    // The charge is accepted (the card is Cy's), its create_payment queued; Cy removes the card
+    // and the removal's detach reaches Stripe first (different aggregates, no order between them).
+    const created = (
+      await useCases.createMarketplaceCharge(deps, {
+        requestedBy: "app_events",
+        clientReference: "rsvp_removed_card",
+        activityId: "act_removed_card",
+        purpose: "rsvp",
+        description: "Pottery class, removed card",
+        amountMinor: 100_00,
+        currency: "AUD",
+        customerId: CUSTOMER,
+        customerEmail: "cy@example.com",
+        paymentMethod: { kind: "saved_card", paymentMethodId: card },
+        fee: { kind: "rate", basisPoints: 1_000 },
+        sellers: [{ id: "rio" }],
+      })
+    )._unsafeUnwrap();
+    (await useCases.removePaymentMethod(deps, CUSTOMER, card, undefined, CUSTOMER))._unsafeUnwrap();
+    await harness.stripe.paymentMethods.detach(card);
+    await settle();
+    const failed = await charge(created.charge.id);
+    expect(failed).toMatchObject({
+      status: "payment_failed",
+      failureCode: "payment_method_unexpected_state",
+    });
+    expect(failed.paymentIntentId).toBeUndefined();
+    expect(
+      notifier.sent.filter((n) => n.aggregateId === failed.id).map((n) => [n.template, n.emails]),
+    ).toEqual([["payment_failed", ["cy@example.com"]]]);
+    expect((await store.listOutbox({ status: "parked", limit: 10 }))._unsafeUnwrap().items).toEqual([]);
+    const customerId = (await store.getPerson(CUSTOMER))._unsafeUnwrap()?.customerId ?? "";
+    const intents = (await harness.stripe.paymentIntents.list({ customer: customerId, limit: 100 })).data;
+    expect(intents.filter((pi) => pi.payment_method === card)).toEqual([]);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+  });
+
   it("a co-host's next attempt written off while its first try is unheard in the outbox: the outbox's retry, not sent, has the charge look it up — found, flagged, not booked", async () => {
     // (Last in this file: it leaves a transfer the books do not show, which reconciliation
     // reports, and moves the clock on.)
