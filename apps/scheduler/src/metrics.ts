@@ -77,7 +77,12 @@ const TIMER_KINDS = {
     checkout_recheck: true,
     refund_overdue: true,
   },
-  marketplace_charge: { retry_transfer: true, action_expired: true, refund_overdue: true },
+  marketplace_charge: {
+    retry_transfer: true,
+    action_expired: true,
+    cancel_recheck: true,
+    refund_overdue: true,
+  },
   subscription: { refund_overdue: true, void_recheck: true },
 } as const satisfies {
   readonly [A in TimerJobPayload["aggregate"]]: Record<

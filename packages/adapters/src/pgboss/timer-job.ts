@@ -148,6 +148,7 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
     attempt: z.number().int().positive(),
   }),
   z.strictObject({ kind: z.literal("action_expired") }),
+  z.strictObject({ kind: z.literal("cancel_recheck"), ask: z.number().int().min(2) }),
   z.strictObject({
     kind: z.literal("refund_overdue"),
     refund: z.number().int().positive(),

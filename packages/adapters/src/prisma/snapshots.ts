@@ -523,6 +523,7 @@ const marketplaceChargeSnapshot = z.strictObject({
   capturedAt: instant.exactOptional(),
   failureCode: text.exactOptional(),
   expiryRequestedAt: instant.exactOptional(),
+  expiryAsks: z.int().min(1).exactOptional(),
   unmatchedFeeRefundIds: list(text).exactOptional(),
   payouts: list(
     z.strictObject({
@@ -1005,6 +1006,7 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
         lookup: z.int().min(1).exactOptional(),
       }),
       z.strictObject({ kind: z.literal("action_expired") }),
+      z.strictObject({ kind: z.literal("cancel_recheck"), ask: z.int().min(2) }),
     ]),
   }),
   z.strictObject({

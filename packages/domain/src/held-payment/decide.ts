@@ -43,7 +43,7 @@ import {
 } from "../ledger/index.js";
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
-import { CHECKOUT_EXPIRY_ASKS_MAX, CHECKOUT_EXPIRY_RECHECK_MS } from "../policy/checkout-expiry-recheck.js";
+import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
@@ -587,24 +587,17 @@ function checkoutRecheck(d: Draft, ask: number): Step {
     s.expiryRequestedAt === undefined
   )
     return ignore(s, "timer_no_longer_due", `the payment is ${s.status}, no expiry waits for Stripe`);
-  const asked = s.expiryAsks ?? 1;
-  if (asked > CHECKOUT_EXPIRY_ASKS_MAX)
-    return ignore(
-      s,
-      "timer_no_longer_due",
-      `susu stopped asking Stripe after ${CHECKOUT_EXPIRY_ASKS_MAX} asks`,
-    );
-  if (ask !== asked + 1)
-    return ignore(s, "timer_no_longer_due", `recheck ${ask} is not due: Stripe was asked ${asked} times`);
-  if (ask <= CHECKOUT_EXPIRY_ASKS_MAX) {
-    askToExpire(d, s.checkoutSessionId, ask);
+  const step = expiryRecheckStep(s.expiryAsks, ask);
+  if (step.kind === "not_due") return ignore(s, "timer_no_longer_due", step.reason);
+  if (step.kind === "ask") {
+    askToExpire(d, s.checkoutSessionId, step.ask);
     return d.done();
   }
-  d.set({ expiryAsks: ask });
+  d.set({ expiryAsks: step.ask });
   d.ticket(
     ids.ticket.checkoutExpiryUnconfirmed(s.id),
     "checkout_expiry_unconfirmed",
-    `Stripe answered none of ${asked} asks to expire Checkout Session ${s.checkoutSessionId} ` +
+    `Stripe answered none of ${step.asked} asks to expire Checkout Session ${s.checkoutSessionId} ` +
       `(the parked effects ${ids.expireCheckoutSession(s.id)}…); the payment waits for Stripe's word ` +
       "(checkout.session.expired or .completed): read the session at Stripe and replay a parked ask",
   );
