@@ -70,8 +70,19 @@ const TIMER_KINDS = {
     retry_debit: true,
     retry_payout: true,
   },
-  held_payment: { release_due: true, retry_transfer: true, checkout_expired: true, refund_overdue: true },
-  marketplace_charge: { retry_transfer: true, action_expired: true, refund_overdue: true },
+  held_payment: {
+    release_due: true,
+    retry_transfer: true,
+    checkout_expired: true,
+    checkout_recheck: true,
+    refund_overdue: true,
+  },
+  marketplace_charge: {
+    retry_transfer: true,
+    action_expired: true,
+    cancel_recheck: true,
+    refund_overdue: true,
+  },
   subscription: { refund_overdue: true, void_recheck: true },
 } as const satisfies {
   readonly [A in TimerJobPayload["aggregate"]]: Record<

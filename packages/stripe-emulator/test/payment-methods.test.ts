@@ -101,6 +101,39 @@ describe("saved cards", () => {
     ).rejects.toMatchObject({ statusCode: 400 });
   });
 
+  it("a detached card can no longer be used for payments nor attached again: a 400 naming the payment method, no PaymentIntent made, nothing charged", async () => {
+    const { customer, pmId } = await savedCard();
+    await h.stripe.paymentMethods.detach(pmId);
+    const refused = { statusCode: 400, type: "StripeInvalidRequestError", param: "payment_method" };
+    await expect(
+      h.stripe.paymentIntents.create({
+        amount: 20_00,
+        currency: "aud",
+        customer: customer.id,
+        payment_method: pmId,
+        confirm: true,
+        off_session: true,
+      }),
+    ).rejects.toMatchObject({ ...refused, code: "payment_method_unexpected_state" });
+    expect((await h.stripe.paymentIntents.list({ customer: customer.id })).data).toEqual([]);
+    // Nor later, on confirming a PaymentIntent made without it.
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 20_00,
+      currency: "aud",
+      customer: customer.id,
+    });
+    await expect(h.stripe.paymentIntents.confirm(pi.id, { payment_method: pmId })).rejects.toMatchObject({
+      ...refused,
+      code: "payment_method_unexpected_state",
+    });
+    expect((await h.stripe.paymentIntents.retrieve(pi.id)).status).toBe("requires_payment_method");
+    await expect(h.stripe.paymentMethods.attach(pmId, { customer: customer.id })).rejects.toMatchObject({
+      statusCode: 400,
+      code: "payment_method_unexpected_state",
+    });
+    expect((await h.stripe.paymentMethods.retrieve(pmId)).customer).toBeNull();
+  });
+
   it("the customer's default is set through invoice_settings; detaching sends payment_method.detached once", async () => {
     const { customer, pmId } = await savedCard();
     const updated = await h.stripe.customers.update(customer.id, {

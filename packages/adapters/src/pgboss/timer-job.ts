@@ -132,6 +132,7 @@ const heldPaymentTimerSchema: z.ZodType<HeldPaymentTimer> = z.discriminatedUnion
   z.strictObject({ kind: z.literal("release_due") }),
   z.strictObject({ kind: z.literal("retry_transfer"), attempt: z.number().int().positive() }),
   z.strictObject({ kind: z.literal("checkout_expired") }),
+  z.strictObject({ kind: z.literal("checkout_recheck"), ask: z.number().int().min(2) }),
   z.strictObject({
     kind: z.literal("refund_overdue"),
     refund: z.number().int().positive(),
@@ -147,6 +148,7 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
     attempt: z.number().int().positive(),
   }),
   z.strictObject({ kind: z.literal("action_expired") }),
+  z.strictObject({ kind: z.literal("cancel_recheck"), ask: z.number().int().min(2) }),
   z.strictObject({
     kind: z.literal("refund_overdue"),
     refund: z.number().int().positive(),

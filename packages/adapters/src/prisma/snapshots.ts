@@ -388,6 +388,7 @@ const heldPaymentSnapshot = z.strictObject({
   checkoutSessionId: text.exactOptional(),
   checkoutUrl: text.exactOptional(),
   expiryRequestedAt: instant.exactOptional(),
+  expiryAsks: z.int().min(1).exactOptional(),
   paymentIntentId: text.exactOptional(),
   chargeId: text.exactOptional(),
   capturedAt: instant.exactOptional(),
@@ -522,6 +523,7 @@ const marketplaceChargeSnapshot = z.strictObject({
   capturedAt: instant.exactOptional(),
   failureCode: text.exactOptional(),
   expiryRequestedAt: instant.exactOptional(),
+  expiryAsks: z.int().min(1).exactOptional(),
   unmatchedFeeRefundIds: list(text).exactOptional(),
   payouts: list(
     z.strictObject({
@@ -756,6 +758,7 @@ const heldPaymentTimer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("release_due") }),
   z.strictObject({ kind: z.literal("retry_transfer"), attempt: safeInt }),
   z.strictObject({ kind: z.literal("checkout_expired") }),
+  z.strictObject({ kind: z.literal("checkout_recheck"), ask: z.int().min(2) }),
   z.strictObject({
     kind: z.literal("refund_overdue"),
     refund: safeInt,
@@ -1003,6 +1006,7 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
         lookup: z.int().min(1).exactOptional(),
       }),
       z.strictObject({ kind: z.literal("action_expired") }),
+      z.strictObject({ kind: z.literal("cancel_recheck"), ask: z.int().min(2) }),
     ]),
   }),
   z.strictObject({

@@ -5,6 +5,7 @@
 // clock and the emulator's move together, so Stripe's own deadlines (the session's
 // `expires_at`) and susu's (the dispute window) agree.
 import {
+  CHECKOUT_EXPIRY_RECHECK_MS,
   DEFAULT_HELD_PAYMENT_POLICY,
   type EffectPorts,
   type HeldPayment,
@@ -751,6 +752,61 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     } finally {
       lateTypes = new Set();
     }
+    expect(notifier.sent.filter((n) => n.aggregateId === opened.id).map((n) => n.template)).toEqual([
+      "checkout_expired",
+    ]);
+    await booksBalanced(opened.id);
+  });
+
+  it("the session's checkout.session.expired lost and Stripe refusing the backstop's ask (parked with its ticket): the recheck asks again under a new key and Stripe's answer ends it expired; the operator's replay of the parked ask changes nothing", async () => {
+    await aSeller("exd");
+    const opened = await aCheckout("exd");
+    const firstAsk = `${opened.id}:checkout_session:expire`;
+    lateTypes = new Set(["checkout.session.expired"]);
+    try {
+      await advance(
+        opened.checkoutExpiresAt + DEFAULT_HELD_PAYMENT_POLICY.checkoutExpiryGraceMs - clock.now() + 1_000,
+      );
+      // Stripe refuses the expiry, and the read of the session after it: a refusal, parked at once.
+      const refused = { kind: "error", status: 400, code: "parameter_invalid_empty" } as const;
+      await harness.emulator.control.injectFaults([
+        { ...refused, route: "POST /v1/checkout/sessions/*/expire" },
+        { ...refused, route: "GET /v1/checkout/sessions/*" },
+      ]);
+      const due = timers.takeDue(clock.now());
+      // (Another payment's recheck may fall due too: its payment ended, it asks nothing.)
+      expect(due.map((t) => t.id)).toContain(`${opened.id}:timer:checkout_expired`);
+      for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
+      const report = (
+        await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+      )._unsafeUnwrap();
+      expect(report.parked).toBe(1);
+      const parked = (await store.listOutbox({ status: "parked", limit: 10 }))._unsafeUnwrap().items;
+      expect(parked.map((e) => e.id)).toEqual([firstAsk]);
+      expect(desk.tickets.map((t) => t.id)).toContain(`${firstAsk}:parked`);
+      await settle();
+      expect(await payment(opened.id)).toMatchObject({ status: "awaiting_payment", expiryAsks: 1 });
+
+      // The recheck, six hours on: asked again under its own key, Stripe says the session expired.
+      await advance(CHECKOUT_EXPIRY_RECHECK_MS);
+      await settle();
+      const ended = await payment(opened.id);
+      expect(ended).toMatchObject({ status: "expired", expiryAsks: 2 });
+
+      // The operator replays the parked ask: its answer (expired) changes nothing.
+      expect((await store.requeueParked(firstAsk, clock.now()))._unsafeUnwrap()).toBe("requeued");
+      await settle();
+      expect((await store.listOutbox({ status: "parked", limit: 10 }))._unsafeUnwrap().items).toEqual([]);
+      expect(await payment(opened.id)).toMatchObject({ status: "expired", version: ended.version });
+      // The lost webhook, after all: nothing more.
+      await deliver(late.splice(0));
+      await settle();
+      expect(await payment(opened.id)).toMatchObject({ status: "expired", version: ended.version });
+    } finally {
+      lateTypes = new Set();
+    }
+    const session = await harness.stripe.checkout.sessions.retrieve(opened.checkoutSessionId ?? "");
+    expect(session.status).toBe("expired");
     expect(notifier.sent.filter((n) => n.aggregateId === opened.id).map((n) => n.template)).toEqual([
       "checkout_expired",
     ]);

@@ -4,6 +4,7 @@
 // effects against the emulator, timers fire when due, and the events the emulator emits go
 // through the webhook processor.
 import {
+  CHECKOUT_EXPIRY_RECHECK_MS,
   type CurrencyCode,
   DEFAULT_MARKETPLACE_POLICY,
   type EffectPorts,
@@ -527,6 +528,64 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     await booksBalanced(waiting.id);
   });
 
+  it("Stripe refusing the expiry's cancel and the read after it (parked with its ticket), payment_intent.canceled never heard: the recheck asks again under a new key and Stripe's answer ends it expired; the operator's replay of the parked ask changes nothing", async () => {
+    await aSeller("xan");
+    const waiting = await aCharge([{ id: "xan" }], { kind: "new_card" });
+    const firstAsk = `${waiting.id}:payment:cancel`;
+    lateTypes = new Set(["payment_intent.canceled"]);
+    try {
+      clock.advance(DEFAULT_MARKETPLACE_POLICY.actionExpiryMs + 1_000);
+      const refused = { kind: "error", status: 400, code: "parameter_invalid_empty" } as const;
+      await harness.emulator.control.injectFaults([
+        { ...refused, route: "POST /v1/payment_intents/*/cancel" },
+        { ...refused, route: "GET /v1/payment_intents/*" },
+      ]);
+      const due = timers.takeDue(clock.now());
+      // (Other charges' timers may fall due too: their charges ended, they ask nothing.)
+      expect(due.map((t) => t.id)).toContain(`${waiting.id}:timer:action_expired`);
+      for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
+      const report = (
+        await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+      )._unsafeUnwrap();
+      expect(report.parked).toBe(1);
+      const parked = (await store.listOutbox({ status: "parked", limit: 10 }))._unsafeUnwrap().items;
+      expect(parked.map((e) => e.id)).toEqual([firstAsk]);
+      expect(desk.tickets.map((t) => t.id)).toContain(`${firstAsk}:parked`);
+      await settle();
+      expect(await charge(waiting.id)).toMatchObject({ status: "requires_action", expiryAsks: 1 });
+      const pi = await harness.stripe.paymentIntents.retrieve(waiting.paymentIntentId ?? "");
+      expect(pi.status).not.toBe("canceled");
+
+      // The recheck, six hours on: asked again under its own key, Stripe cancels the PaymentIntent.
+      clock.advance(CHECKOUT_EXPIRY_RECHECK_MS);
+      await settle();
+      const ended = await charge(waiting.id);
+      expect(ended).toMatchObject({ status: "expired", failureCode: "action_expired", expiryAsks: 2 });
+
+      // The operator replays the parked ask: Stripe's answer (cancelled already) changes nothing.
+      expect((await store.requeueParked(firstAsk, clock.now()))._unsafeUnwrap()).toBe("requeued");
+      await settle();
+      expect((await store.listOutbox({ status: "parked", limit: 10 }))._unsafeUnwrap().items).toEqual([]);
+      expect(await charge(waiting.id)).toMatchObject({ status: "expired", version: ended.version });
+      // The lost webhook, after all: nothing more.
+      expect(late.map((e) => e.type)).toContain("payment_intent.canceled");
+      await deliver(late.splice(0));
+      await settle();
+      expect(await charge(waiting.id)).toMatchObject({ status: "expired", version: ended.version });
+    } finally {
+      lateTypes = new Set();
+    }
+    const pi = await harness.stripe.paymentIntents.retrieve(waiting.paymentIntentId ?? "");
+    expect(pi).toMatchObject({ status: "canceled", cancellation_reason: "abandoned" });
+    expect(notifier.sent.filter((n) => n.aggregateId === waiting.id).map((n) => n.template)).toEqual([
+      "payment_expired",
+    ]);
+    expect(desk.tickets.filter((t) => t.aggregateId === waiting.id).map((t) => t.reason)).not.toContain(
+      "payment_cancel_unconfirmed",
+    );
+    await booksBalanced(waiting.id);
+  });
+
   it("two platform refunds close together, their application_fee.refunded events arriving newest first: each fee refund matched to its own refund, no mismatch ticket", async () => {
     await aSeller("xan");
     const c = await aCharge([{ id: "xan" }], { kind: "saved_card", paymentMethodId: cyCard });
@@ -799,6 +858,54 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
         .sort(),
     ).toEqual(["amount_mismatch", "amount_mismatch"]);
     await booksBalanced(c.id);
+  });
+
+  it("a saved card removed while its charge waits in the outbox (the removal's detach sent first): Stripe refuses the detached card, the charge ends payment_failed, the customer told; nothing charged, nothing parked", async () => {
+    await aSeller("rio");
+    // Cy saves a second card as their app does.
+    const setup = (
+      await useCases.startPaymentMethodSetup(deps, harness.gateway, CUSTOMER, "card", "removed-card")
+    )._unsafeUnwrap();
+    const confirmed = await harness.stripe.setupIntents.confirm(setup.setupIntentId, {
+      payment_method: "pm_card_visa",
+    });
+    const card = String(confirmed.payment_method);
+    await settle();
+    // The charge is accepted (the card is Cy's), its create_payment queued; Cy removes the card
+    // and the removal's detach reaches Stripe first (different aggregates, no order between them).
+    const created = (
+      await useCases.createMarketplaceCharge(deps, {
+        requestedBy: "app_events",
+        clientReference: "rsvp_removed_card",
+        activityId: "act_removed_card",
+        purpose: "rsvp",
+        description: "Pottery class, removed card",
+        amountMinor: 100_00,
+        currency: "AUD",
+        customerId: CUSTOMER,
+        customerEmail: "cy@example.com",
+        paymentMethod: { kind: "saved_card", paymentMethodId: card },
+        fee: { kind: "rate", basisPoints: 1_000 },
+        sellers: [{ id: "rio" }],
+      })
+    )._unsafeUnwrap();
+    (await useCases.removePaymentMethod(deps, CUSTOMER, card, undefined, CUSTOMER))._unsafeUnwrap();
+    await harness.stripe.paymentMethods.detach(card);
+    await settle();
+    const failed = await charge(created.charge.id);
+    expect(failed).toMatchObject({
+      status: "payment_failed",
+      failureCode: "payment_method_unexpected_state",
+    });
+    expect(failed.paymentIntentId).toBeUndefined();
+    expect(
+      notifier.sent.filter((n) => n.aggregateId === failed.id).map((n) => [n.template, n.emails]),
+    ).toEqual([["payment_failed", ["cy@example.com"]]]);
+    expect((await store.listOutbox({ status: "parked", limit: 10 }))._unsafeUnwrap().items).toEqual([]);
+    const customerId = (await store.getPerson(CUSTOMER))._unsafeUnwrap()?.customerId ?? "";
+    const intents = (await harness.stripe.paymentIntents.list({ customer: customerId, limit: 100 })).data;
+    expect(intents.filter((pi) => pi.payment_method === card)).toEqual([]);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
   });
 
   it("a co-host's next attempt written off while its first try is unheard in the outbox: the outbox's retry, not sent, has the charge look it up — found, flagged, not booked", async () => {

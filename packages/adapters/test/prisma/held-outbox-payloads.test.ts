@@ -128,6 +128,7 @@ describe("a held payment's timer jobs", () => {
   it.each([
     { kind: "release_due" as const },
     { kind: "checkout_expired" as const },
+    { kind: "checkout_recheck" as const, ask: 2 },
     { kind: "retry_transfer" as const, attempt: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2, lookup: 3 },

@@ -1,6 +1,13 @@
 // A marketplace charge's outbox effects, as the domain makes them, survive the database's
 // JSON and its parser unchanged; its timers survive a pg-boss job.
-import { gatewayError, marketplaceChargeRefs, type OutboxEffect, useCases } from "@susu/domain";
+import {
+  CHECKOUT_EXPIRY_ASKS_MAX,
+  CHECKOUT_EXPIRY_RECHECK_MS,
+  gatewayError,
+  marketplaceChargeRefs,
+  type OutboxEffect,
+  useCases,
+} from "@susu/domain";
 import { InMemorySusu } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import { firedTimerOf, parseTimerJob, timerJobData, timerJobOf } from "../../src/pgboss/timer-job.js";
@@ -134,9 +141,48 @@ describe("a marketplace charge's outbox payloads", () => {
   });
 });
 
+describe("a marketplace charge's expiry asked again", () => {
+  it("the rechecks' cancels, timers and last ticket parse back to themselves from stored JSON", async () => {
+    const sim = new InMemorySusu();
+    for (const p of ["cy", "ana"]) (await sim.addSeller(p))._unsafeUnwrap();
+    const refused = gatewayError("gateway_definite", "parameter_invalid_empty", "refused");
+    for (let n = 0; n < CHECKOUT_EXPIRY_ASKS_MAX; n += 1) {
+      sim.gateway.injectFault("cancelPayment", "before", refused);
+      sim.gateway.injectFault("getPayment", "before", refused);
+    }
+    (
+      await useCases.createMarketplaceCharge(sim.deps, {
+        ...command,
+        sellers: [{ id: "ana" }],
+        paymentMethod: { kind: "new_card" },
+      })
+    )._unsafeUnwrap();
+    await sim.advance(24 * 3_600_000 + (CHECKOUT_EXPIRY_ASKS_MAX + 1) * CHECKOUT_EXPIRY_RECHECK_MS);
+    const effects = sim.store.outbox();
+    const asks = effects.filter((e) => e.kind === "cancel_payment");
+    expect(asks.map((e) => e.id.replace(/^mc_\d+:/, ""))).toEqual([
+      "payment:cancel",
+      ...Array.from({ length: CHECKOUT_EXPIRY_ASKS_MAX - 1 }, (_, i) => `payment:cancel:${i + 2}`),
+    ]);
+    const rechecks = effects.filter(
+      (e) =>
+        e.kind === "schedule_timer" &&
+        e.aggregate === "marketplace_charge" &&
+        e.timer.kind === "cancel_recheck",
+    );
+    expect(rechecks).toHaveLength(CHECKOUT_EXPIRY_ASKS_MAX);
+    const last = effects.filter((e) => e.kind === "open_ticket" && e.reason === "payment_cancel_unconfirmed");
+    expect(last).toHaveLength(1);
+    for (const effect of [...asks, ...rechecks, ...last])
+      expect(parseOutboxEffect(JSON.parse(JSON.stringify(effect)))._unsafeUnwrap()).toEqual(effect);
+  });
+});
+
 describe("a marketplace charge's timer jobs", () => {
   it.each([
     { kind: "retry_transfer" as const, sellerId: "ana", attempt: 2 },
+    { kind: "action_expired" as const },
+    { kind: "cancel_recheck" as const, ask: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2, lookup: 3 },
   ])("%o round-trips through a job", (timer) => {

@@ -43,6 +43,7 @@ import {
 } from "../ledger/index.js";
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
+import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
@@ -551,12 +552,55 @@ function checkoutBackstop(d: Draft): Step {
   if (s.checkoutSessionId === undefined) return expire(d);
   if (s.expiryRequestedAt !== undefined)
     return ignore(s, "timer_no_longer_due", "the session's expiry is already asked of Stripe");
-  d.effect({
-    ...d.addressed(ids.expireCheckoutSession(s.id)),
-    kind: "expire_checkout_session",
-    sessionId: s.checkoutSessionId,
-  });
+  askToExpire(d, s.checkoutSessionId, 1);
   d.set({ expiryRequestedAt: d.now });
+  return d.done();
+}
+
+/**
+ * Ask `ask` that Stripe expire the session, under its own key, and the recheck that asks again
+ * if Stripe's word has not come by then: the ask goes through the outbox, which parks it when
+ * Stripe refuses it or keeps failing, and the session's webhook may never come.
+ */
+function askToExpire(d: Draft, sessionId: string, ask: number): void {
+  d.effect({
+    ...d.addressed(ids.expireCheckoutSession(d.state.id, ask)),
+    kind: "expire_checkout_session",
+    sessionId,
+  });
+  d.set({ expiryAsks: ask });
+  d.timer({ kind: "checkout_recheck", ask: ask + 1 }, d.now + CHECKOUT_EXPIRY_RECHECK_MS);
+}
+
+/**
+ * A recheck: the payment still waits for Stripe's word on the session it was asked to expire
+ * (each answer — expired, or complete with its payment — ends the wait, as the webhook does).
+ * Stripe is asked again under a new key, so a refusal or failure it stored is not replayed;
+ * after `CHECKOUT_EXPIRY_ASKS_MAX` asks, one ticket says susu stopped asking. A recheck of an
+ * ask already made (a redelivery, a payment stored before rechecks) asks nothing.
+ */
+function checkoutRecheck(d: Draft, ask: number): Step {
+  const s = d.state;
+  if (
+    s.status !== "awaiting_payment" ||
+    s.checkoutSessionId === undefined ||
+    s.expiryRequestedAt === undefined
+  )
+    return ignore(s, "timer_no_longer_due", `the payment is ${s.status}, no expiry waits for Stripe`);
+  const step = expiryRecheckStep(s.expiryAsks, ask);
+  if (step.kind === "not_due") return ignore(s, "timer_no_longer_due", step.reason);
+  if (step.kind === "ask") {
+    askToExpire(d, s.checkoutSessionId, step.ask);
+    return d.done();
+  }
+  d.set({ expiryAsks: step.ask });
+  d.ticket(
+    ids.ticket.checkoutExpiryUnconfirmed(s.id),
+    "checkout_expiry_unconfirmed",
+    `Stripe answered none of ${step.asked} asks to expire Checkout Session ${s.checkoutSessionId} ` +
+      `(the parked effects ${ids.expireCheckoutSession(s.id)}…); the payment waits for Stripe's word ` +
+      "(checkout.session.expired or .completed): read the session at Stripe and replay a parked ask",
+  );
   return d.done();
 }
 
@@ -1375,6 +1419,8 @@ function onTimer(d: Draft, timer: HeldPaymentTimer): Step {
   switch (timer.kind) {
     case "checkout_expired":
       return checkoutBackstop(d);
+    case "checkout_recheck":
+      return checkoutRecheck(d, timer.ask);
     case "release_due":
       if (s.status !== "held" || s.fulfilment !== "confirmed")
         return ignore(s, "timer_no_longer_due", `the payment is ${s.status}`);

@@ -3,6 +3,7 @@
 // 4d1cca31. Before, the timer ended the payment `expired` on its own, so a success whose
 // webhook was delayed past the backstop was refunded in full as a late payment.
 import { describe, expect, it } from "vitest";
+import { CHECKOUT_EXPIRY_ASKS_MAX, CHECKOUT_EXPIRY_RECHECK_MS } from "../policy/checkout-expiry-recheck.js";
 import { HOUR_MS } from "../shared/time.js";
 import {
   heldBooks,
@@ -24,6 +25,7 @@ const ignored = (r: ReturnType<typeof opened>, input: HeldPaymentInput, now: num
   if (d.ignored) expect(d.effects).toEqual([]);
   return d.ignored?.code;
 };
+const DAY = 24 * HOUR_MS;
 const expiryNotice = "hp1:notify:checkout_expired:customer";
 const notices = (effects: readonly { readonly kind: string; readonly id: string }[]) =>
   effects.filter((e) => e.kind === "notify").map((e) => e.id);
@@ -46,7 +48,7 @@ describe("held payment: the checkout backstop timer fires while the customer's s
     const fired = runHeld(opened(), [fire], at);
     expect(fired.state).toMatchObject({ status: "awaiting_payment", expiryRequestedAt: at });
     expect(fired.state.endedAt).toBeUndefined();
-    expect(kinds(fired.last)).toEqual(["expire_checkout_session"]);
+    expect(kinds(fired.last)).toEqual(["expire_checkout_session", "schedule_timer"]);
     expect(fired.last).toEqual([
       expect.objectContaining({
         id: "hp1:checkout_session:expire",
@@ -55,7 +57,14 @@ describe("held payment: the checkout backstop timer fires while the customer's s
         kind: "expire_checkout_session",
         sessionId: "cs",
       }),
+      // The recheck, in case Stripe's word never comes (the ask parked, the webhook lost).
+      expect.objectContaining({
+        id: "hp1:timer:checkout_recheck:2",
+        at: at + CHECKOUT_EXPIRY_RECHECK_MS,
+        timer: { kind: "checkout_recheck", ask: 2 },
+      }),
     ]);
+    expect(fired.state.expiryAsks).toBe(1);
     // The timer again (a redelivery) asks nothing more.
     expect(ignored(fired, fire, at + 1_000)).toBe("timer_no_longer_due");
   });
@@ -95,5 +104,70 @@ describe("held payment: the checkout backstop timer fires while the customer's s
     const old = { ...opened(), state: { ...stored, status: "expired" as const, endedAt: T0 + 25 * HOUR_MS } };
     expect(ignored(old, fire, T0 + 26 * HOUR_MS)).toBe("timer_no_longer_due");
     expect(runHeld(old, [heldPaid], T0 + 26 * HOUR_MS).state.status).toBe("refunding");
+  });
+});
+
+describe("held payment: rechecks while Stripe's word on the asked expiry does not come", () => {
+  const recheck = (ask: number): HeldPaymentInput => ({
+    type: "timer",
+    timer: { kind: "checkout_recheck", ask },
+  });
+  const at = T0 + 25 * HOUR_MS;
+  const asked = () => runHeld(opened(), [fire], at);
+
+  it("each recheck asks again under its own key and arms the next; the one after the last opens one ticket and asks nothing", () => {
+    let r = asked();
+    for (let ask = 2; ask <= CHECKOUT_EXPIRY_ASKS_MAX; ask += 1) {
+      const now = at + (ask - 1) * CHECKOUT_EXPIRY_RECHECK_MS;
+      r = runHeld(r, [recheck(ask)], now);
+      expect(r.state).toMatchObject({ status: "awaiting_payment", expiryAsks: ask, expiryRequestedAt: at });
+      expect(r.last).toEqual([
+        expect.objectContaining({
+          id: `hp1:checkout_session:expire:${ask}`,
+          kind: "expire_checkout_session",
+          sessionId: "cs",
+        }),
+        expect.objectContaining({
+          id: `hp1:timer:checkout_recheck:${ask + 1}`,
+          at: now + CHECKOUT_EXPIRY_RECHECK_MS,
+          timer: { kind: "checkout_recheck", ask: ask + 1 },
+        }),
+      ]);
+      // The same recheck again (a redelivery) and an earlier one ask nothing.
+      expect(ignored(r, recheck(ask), now + 1)).toBe("timer_no_longer_due");
+      expect(ignored(r, recheck(ask - 1), now + 1)).toBe("timer_no_longer_due");
+    }
+    const last = CHECKOUT_EXPIRY_ASKS_MAX + 1;
+    r = runHeld(r, [recheck(last)], at + CHECKOUT_EXPIRY_ASKS_MAX * CHECKOUT_EXPIRY_RECHECK_MS);
+    expect(r.state).toMatchObject({ status: "awaiting_payment", expiryAsks: last });
+    expect(r.last).toEqual([
+      expect.objectContaining({
+        kind: "open_ticket",
+        id: "hp1:ticket:checkout_expiry_unconfirmed:last",
+        reason: "checkout_expiry_unconfirmed",
+      }),
+    ]);
+    expect(ignored(r, recheck(last), at + 40 * CHECKOUT_EXPIRY_RECHECK_MS)).toBe("timer_no_longer_due");
+    expect(ignored(r, recheck(last + 1), at + 40 * CHECKOUT_EXPIRY_RECHECK_MS)).toBe("timer_no_longer_due");
+    // Stripe's word, whenever it comes, still ends it.
+    expect(runHeld(r, [{ type: "checkout_expired", sessionId: "cs" }], at + DAY).state.status).toBe(
+      "expired",
+    );
+  });
+
+  it("a recheck after Stripe's word (expired, or paid) asks nothing", () => {
+    const expired = runHeld(asked(), [{ type: "checkout_expired", sessionId: "cs" }], at + 1_000);
+    expect(ignored(expired, recheck(2), at + CHECKOUT_EXPIRY_RECHECK_MS)).toBe("timer_no_longer_due");
+    const paid = runHeld(asked(), [heldPaid], at + 1_000);
+    expect(paid.state.status).toBe("held");
+    expect(ignored(paid, recheck(2), at + CHECKOUT_EXPIRY_RECHECK_MS)).toBe("timer_no_longer_due");
+  });
+
+  it("a payment stored before rechecks (asked, no count) counts its ask as the first; one never asked is not rechecked", () => {
+    const { expiryAsks: _, ...stored } = asked().state;
+    const old = { ...asked(), state: stored };
+    const r = runHeld(old, [recheck(2)], at + CHECKOUT_EXPIRY_RECHECK_MS);
+    expect(kinds(r.last)).toEqual(["expire_checkout_session", "schedule_timer"]);
+    expect(ignored(opened(), recheck(2), at)).toBe("timer_no_longer_due");
   });
 });

@@ -42,6 +42,8 @@ export const HELD_PAYMENT_TICKET_REASONS = [
   "reversal_failed",
   "unexpected_money",
   "refund_owed",
+  // Stripe never answered susu's asks that it expire the Checkout Session.
+  "checkout_expiry_unconfirmed",
 ] as const;
 
 /** One of {@link HELD_PAYMENT_TICKET_REASONS}. */

@@ -12,6 +12,9 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(ids.transferGroup("hp1")).toBe("held_hp1");
     expect(ids.checkoutSession("hp1")).toBe("hp1:checkout_session");
     expect(ids.expireCheckoutSession("hp1")).toBe("hp1:checkout_session:expire");
+    // A recheck's ask keeps the backstop's key for ask 1 and has its own after.
+    expect(ids.expireCheckoutSession("hp1", 1)).toBe("hp1:checkout_session:expire");
+    expect(ids.expireCheckoutSession("hp1", 2)).toBe("hp1:checkout_session:expire:2");
     expect(ids.transfer("hp1", 2)).toBe(transfer);
     expect(ids.transferLookup("hp1", 2, 1)).toBe("hp1:transfer:attempt:2:lookup:1");
     expect(ids.reversal("hp1", 3)).toBe(reversal);
@@ -33,6 +36,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       "hp1:timer:refund_overdue:2:3:lookup:4",
     );
     expect(ids.timer("hp1", { kind: "checkout_expired" })).toBe("hp1:timer:checkout_expired");
+    expect(ids.timer("hp1", { kind: "checkout_recheck", ask: 2 })).toBe("hp1:timer:checkout_recheck:2");
   });
 
   it("ledger transactions", () => {
@@ -91,6 +95,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(t.latePayment("hp1")).toBe("hp1:ticket:unexpected_money:late_payment");
     expect(t.lateTransfer("hp1", "tr_1")).toBe("hp1:ticket:unexpected_money:transfer:tr_1");
     expect(t.lateTransferUnbooked("hp1", "tr_1")).toBe("hp1:ticket:release_blocked:late_transfer:tr_1");
+    expect(t.checkoutExpiryUnconfirmed("hp1")).toBe("hp1:ticket:checkout_expiry_unconfirmed:last");
   });
 
   it("no two kinds of id coincide for the same references", () => {
@@ -99,6 +104,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     const all = [
       ids.checkoutSession(p),
       ids.expireCheckoutSession(p),
+      ids.expireCheckoutSession(p, 2),
       ids.transfer(p, 1),
       ids.transferLookup(p, 1, 1),
       ids.reversal(p, 1),
@@ -107,6 +113,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       ids.timer(p, { kind: "release_due" }),
       ids.timer(p, { kind: "retry_transfer", attempt: 1 }),
       ids.timer(p, { kind: "checkout_expired" }),
+      ids.timer(p, { kind: "checkout_recheck", ask: 2 }),
       ids.timer(p, { kind: "refund_overdue", refund: 1, attempt: 1 }),
       ids.timer(p, { kind: "refund_overdue", refund: 1, attempt: 1, lookup: 2 }),
       l.captured(p),
@@ -154,6 +161,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       k.latePayment(p),
       k.lateTransfer(p, tr),
       k.lateTransferUnbooked(p, tr),
+      k.checkoutExpiryUnconfirmed(p),
     ];
     expect(new Set(all).size).toBe(all.length);
     // Every builder is in the list above: a new id kind must join it.
@@ -163,9 +171,10 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // timer: four kinds (and a later look-up's) from one builder; bookingPaid, releaseBlocked,
-    // disputeOpened, disputeClosed: two audiences each; refundFailedAfterSuccess (notice and
-    // ticket): attempt 1 and a later one; refundSuperseded: two stages
-    expect(all.length).toBe(builders + 4 + 4 + 2 + 1);
+    // timer: five kinds (and a later look-up's) from one builder; expireCheckoutSession: the
+    // backstop's ask and a recheck's; bookingPaid, releaseBlocked, disputeOpened, disputeClosed:
+    // two audiences each; refundFailedAfterSuccess (notice and ticket): attempt 1 and a later
+    // one; refundSuperseded: two stages
+    expect(all.length).toBe(builders + 5 + 1 + 4 + 2 + 1);
   });
 });

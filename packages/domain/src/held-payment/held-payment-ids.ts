@@ -23,6 +23,8 @@ function timerKey(timer: HeldPaymentTimer): string {
   switch (timer.kind) {
     case "retry_transfer":
       return `${timer.kind}:${timer.attempt}`;
+    case "checkout_recheck":
+      return `${timer.kind}:${timer.ask}`;
     case "refund_overdue":
       // Look-up 1's timer kept the key it had before look-ups were repeated.
       return (timer.lookup ?? 1) === 1
@@ -124,6 +126,8 @@ const ticketIds = Object.freeze({
     ticket(p, "refund_overdue", `${refund}:${attempt}:last`),
   /** The release is blocked (the seller cannot receive); one per block. */
   releaseBlocked: (p: string, version: number): string => ticket(p, "release_blocked", `v${version}`),
+  /** Stripe never answered the asks that it expire the Checkout Session: susu stopped asking. */
+  checkoutExpiryUnconfirmed: (p: string): string => ticket(p, "checkout_expiry_unconfirmed", "last"),
   /** Transfer attempt n failed and the policy parked the release. */
   transferParked: (p: string, attempt: number): string => ticket(p, "transfer_parked", `${attempt}`),
   /** Whether transfer attempt n moved money is unknown. */
@@ -161,8 +165,13 @@ export const heldPaymentIds = Object.freeze({
   transferGroup: (p: string): string => `held_${p}`,
   /** The Checkout Session (one per payment): `<p>:checkout_session`. */
   checkoutSession: (p: string): string => `${p}:checkout_session`,
-  /** The backstop timer's request that Stripe expire the Checkout Session (once per payment): `<p>:checkout_session:expire`. */
-  expireCheckoutSession: (p: string): string => `${p}:checkout_session:expire`,
+  /**
+   * Ask n that Stripe expire the Checkout Session: the backstop timer's (n = 1)
+   * `<p>:checkout_session:expire`, a recheck's `<p>:checkout_session:expire:<n>` (a new
+   * Stripe key, so what Stripe stored under an earlier ask is not replayed).
+   */
+  expireCheckoutSession: (p: string, ask = 1): string =>
+    ask === 1 ? `${p}:checkout_session:expire` : `${p}:checkout_session:expire:${ask}`,
   /** Release transfer attempt n: `<p>:transfer:attempt:<n>`. */
   transfer: (p: string, attempt: number): string => `${p}:transfer:attempt:${attempt}`,
   /** Look-up k of release transfer attempt n at Stripe: `<p>:transfer:attempt:<n>:lookup:<k>`. */
@@ -176,7 +185,7 @@ export const heldPaymentIds = Object.freeze({
   refundLookup: (p: string, refund: number, attempt: number, lookup: number): string =>
     `${p}:refund:${refund}:attempt:${attempt}:lookup:${lookup}`,
   /**
-   * A timer: `<p>:timer:<kind>`, with `retry_transfer:<attempt>` and
+   * A timer: `<p>:timer:<kind>`, with `retry_transfer:<attempt>`, `checkout_recheck:<ask>` and
    * `refund_overdue:<refund>:<attempt>` (look-up 1; look-up m > 1:
    * `refund_overdue:<refund>:<attempt>:lookup:<m>`). Each is armed at most once (the release's
    * due time is set once; attempts and look-ups only grow), so no re-arm suffix is needed.

@@ -234,6 +234,13 @@ export interface HeldPayment {
    * success whose webhook was late (the session is `complete`) is an ordinary payment.
    */
   readonly expiryRequestedAt?: Instant;
+  /**
+   * How many times Stripe was asked to expire the session (the backstop's ask is 1; absent
+   * with `expiryRequestedAt` set: 1, as stored before rechecks). Each `checkout_recheck`
+   * timer while the payment still waits asks again, up to `CHECKOUT_EXPIRY_ASKS_MAX`; the one
+   * after the last opens a ticket and stores one more.
+   */
+  readonly expiryAsks?: number;
   readonly paymentIntentId?: string;
   /** The charge: the transfer's `source_transaction`. */
   readonly chargeId?: string;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkLedgerInvariants, checkMarketplaceMoney } from "../ledger/index.js";
+import { CHECKOUT_EXPIRY_ASKS_MAX, CHECKOUT_EXPIRY_RECHECK_MS } from "../policy/checkout-expiry-recheck.js";
 import { HOUR_MS } from "../shared/time.js";
 import {
   after,
@@ -262,10 +263,19 @@ describe("the payment", () => {
     const asked = run(again.state, [fire], expiresAt);
     expect(asked.state).toMatchObject({ status: "requires_action", expiryRequestedAt: expiresAt });
     expect(asked.state.endedAt).toBeUndefined();
-    expect(kinds(asked.effects)).toEqual(["cancel_payment"]);
+    expect(kinds(asked.effects)).toEqual(["cancel_payment", "schedule_timer"]);
     expect(of(asked.effects, "cancel_payment")).toEqual([
       expect.objectContaining({ id: "mc1:payment:cancel", paymentIntentId: "pi_1" }),
     ]);
+    // The recheck, in case Stripe's word never comes (the ask parked or ended with no news, the webhook lost).
+    expect(of(asked.effects, "schedule_timer")).toEqual([
+      expect.objectContaining({
+        id: "mc1:timer:cancel_recheck:2",
+        at: expiresAt + CHECKOUT_EXPIRY_RECHECK_MS,
+        timer: { kind: "cancel_recheck", ask: 2 },
+      }),
+    ]);
+    expect(asked.state.expiryAsks).toBe(1);
     expect(ignoredCode(asked.state, fire)).toBe("timer_no_longer_due");
     // A decline meanwhile is not the cancel: still waiting.
     expect(
@@ -1065,5 +1075,91 @@ describe("ignored inputs (every code)", () => {
       { type: "dispute_updated", disputeId: "dp_1", stripeStatus: "under_review" },
     ]);
     expect(s.disputes[0]?.stripeStatus).toBe("under_review");
+  });
+});
+
+describe("marketplace charge: rechecks while Stripe's word on the asked cancel does not come", () => {
+  const recheck = (ask: number): MarketplaceChargeInput => ({
+    type: "timer",
+    timer: { kind: "cancel_recheck", ask },
+  });
+  const fire = { type: "timer", timer: { kind: "action_expired" } } as const;
+  const at = T0 + policy.actionExpiryMs;
+  const waiting = () =>
+    after(created({ ...destinationCommand, paymentMethod: { kind: "new_card" } }), [
+      { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret" },
+    ]);
+  const asked = () => run(waiting(), [fire], at);
+  const cancelled = {
+    type: "payment_failed",
+    paymentIntentId: "pi_1",
+    failureCode: "canceled_abandoned",
+  } as const;
+
+  it("each recheck asks again under its own key and arms the next; the one after the last opens one ticket and asks nothing", () => {
+    let r = asked();
+    for (let ask = 2; ask <= CHECKOUT_EXPIRY_ASKS_MAX; ask += 1) {
+      const now = at + (ask - 1) * CHECKOUT_EXPIRY_RECHECK_MS;
+      r = run(r.state, [recheck(ask)], now);
+      expect(r.state).toMatchObject({ status: "requires_action", expiryAsks: ask, expiryRequestedAt: at });
+      expect(r.effects).toEqual([
+        expect.objectContaining({
+          id: `mc1:payment:cancel:${ask}`,
+          kind: "cancel_payment",
+          paymentIntentId: "pi_1",
+        }),
+        expect.objectContaining({
+          id: `mc1:timer:cancel_recheck:${ask + 1}`,
+          at: now + CHECKOUT_EXPIRY_RECHECK_MS,
+          timer: { kind: "cancel_recheck", ask: ask + 1 },
+        }),
+      ]);
+      // The same recheck again (a redelivery) and an earlier one ask nothing.
+      expect(ignoredCode(r.state, recheck(ask), now + 1)).toBe("timer_no_longer_due");
+      expect(ignoredCode(r.state, recheck(ask - 1), now + 1)).toBe("timer_no_longer_due");
+    }
+    const last = CHECKOUT_EXPIRY_ASKS_MAX + 1;
+    r = run(r.state, [recheck(last)], at + CHECKOUT_EXPIRY_ASKS_MAX * CHECKOUT_EXPIRY_RECHECK_MS);
+    expect(r.state).toMatchObject({ status: "requires_action", expiryAsks: last });
+    expect(r.effects).toEqual([
+      expect.objectContaining({
+        kind: "open_ticket",
+        id: "mc1:ticket:payment_cancel_unconfirmed:last",
+        reason: "payment_cancel_unconfirmed",
+      }),
+    ]);
+    const later = at + 40 * CHECKOUT_EXPIRY_RECHECK_MS;
+    expect(ignoredCode(r.state, recheck(last), later)).toBe("timer_no_longer_due");
+    expect(ignoredCode(r.state, recheck(last + 1), later)).toBe("timer_no_longer_due");
+    // Stripe's word, whenever it comes, still ends it: the cancel confirmed, or a success paid as usual.
+    expect(after(r.state, [cancelled], later)).toMatchObject({
+      status: "expired",
+      failureCode: "action_expired",
+    });
+    expect(after(r.state, [paid()], later)).toMatchObject({ status: "settled", refunds: [] });
+  });
+
+  it("a recheck after Stripe's word (cancelled, paid, processing, failed for good) asks nothing", () => {
+    const later = at + CHECKOUT_EXPIRY_RECHECK_MS;
+    expect(ignoredCode(after(asked().state, [cancelled], at + 1_000), recheck(2), later)).toBe(
+      "timer_no_longer_due",
+    );
+    expect(ignoredCode(after(asked().state, [paid()], at + 1_000), recheck(2), later)).toBe(
+      "timer_no_longer_due",
+    );
+    const processing = after(
+      asked().state,
+      [{ type: "payment_processing", paymentIntentId: "pi_1" }],
+      at + 1_000,
+    );
+    expect(processing.status).toBe("processing");
+    expect(ignoredCode(processing, recheck(2), later)).toBe("timer_no_longer_due");
+  });
+
+  it("a charge stored before rechecks (asked, no count) counts its ask as the first; one never asked is not rechecked", () => {
+    const { expiryAsks: _, ...stored } = asked().state;
+    const r = run(stored, [recheck(2)], at + CHECKOUT_EXPIRY_RECHECK_MS);
+    expect(kinds(r.effects)).toEqual(["cancel_payment", "schedule_timer"]);
+    expect(ignoredCode(waiting(), recheck(2), at)).toBe("timer_no_longer_due");
   });
 });

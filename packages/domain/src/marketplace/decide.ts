@@ -43,6 +43,7 @@ import {
 } from "../ledger/index.js";
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
+import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type {
   MarketplacePolicy,
@@ -546,12 +547,53 @@ function actionExpired(d: Draft): Step {
     return ignore(s, "timer_no_longer_due", `the charge is ${s.status}`);
   if (s.expiryRequestedAt !== undefined)
     return ignore(s, "timer_no_longer_due", "the payment's cancel is already asked for");
-  d.effect({
-    ...d.addressed(ids.cancelPayment(s.id)),
-    kind: "cancel_payment",
-    paymentIntentId: s.paymentIntentId,
-  });
+  askToCancel(d, s.paymentIntentId, 1);
   d.set({ expiryRequestedAt: d.now });
+  return d.done();
+}
+
+/**
+ * Ask `ask` that Stripe cancel the PaymentIntent, under its own key, and the recheck that asks
+ * again if Stripe's word has not come by then: the ask goes through the outbox, which parks it
+ * when Stripe refuses it (and the read of the payment after) or keeps failing; a refusal while
+ * the payment is processing ends with no news; and the PaymentIntent's webhook may never come.
+ */
+function askToCancel(d: Draft, paymentIntentId: string, ask: number): void {
+  d.effect({
+    ...d.addressed(ids.cancelPayment(d.state.id, ask)),
+    kind: "cancel_payment",
+    paymentIntentId,
+  });
+  d.set({ expiryAsks: ask });
+  d.timer({ kind: "cancel_recheck", ask: ask + 1 }, d.now + CHECKOUT_EXPIRY_RECHECK_MS);
+}
+
+/**
+ * A recheck: the charge still waits in `requires_action` for Stripe's word on the cancel it
+ * asked for (the cancel confirmed ends it `expired`, a success is paid as usual, either from an
+ * answer or a webhook). Stripe is asked again under a new key, so a refusal or failure it stored
+ * is not replayed; after `CHECKOUT_EXPIRY_ASKS_MAX` asks, one ticket says susu stopped asking
+ * (the held payment's rule, `expiryRecheckStep`). A recheck of an ask already made asks nothing.
+ */
+function cancelRecheck(d: Draft, ask: number): Step {
+  const s = d.state;
+  if (s.status !== "requires_action" || s.paymentIntentId === undefined || s.expiryRequestedAt === undefined)
+    return ignore(s, "timer_no_longer_due", `the charge is ${s.status}, no cancel waits for Stripe`);
+  const step = expiryRecheckStep(s.expiryAsks, ask);
+  if (step.kind === "not_due") return ignore(s, "timer_no_longer_due", step.reason);
+  if (step.kind === "ask") {
+    askToCancel(d, s.paymentIntentId, step.ask);
+    return d.done();
+  }
+  d.set({ expiryAsks: step.ask });
+  d.ticket(
+    ids.ticket.cancelUnconfirmed(s.id),
+    "payment_cancel_unconfirmed",
+    `Stripe answered none of ${step.asked} asks to cancel PaymentIntent ${s.paymentIntentId} of the ` +
+      `expired payment (the effects ${ids.cancelPayment(s.id)}…, parked or refused while it was ` +
+      "processing); the charge waits for Stripe's word (payment_intent.canceled or .succeeded): " +
+      "read the PaymentIntent at Stripe and replay a parked ask",
+  );
   return d.done();
 }
 
@@ -744,6 +786,7 @@ function park(
 
 function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
   if (timer.kind === "action_expired") return actionExpired(d);
+  if (timer.kind === "cancel_recheck") return cancelRecheck(d, timer.ask);
   if (timer.kind === "refund_overdue")
     return refundOverdue(d, refundLookupRules, timer.refund, timer.attempt, timer.lookup ?? 1);
   const s = d.state;

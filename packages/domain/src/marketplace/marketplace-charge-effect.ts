@@ -42,6 +42,8 @@ export const MARKETPLACE_CHARGE_TICKET_REASONS = [
   "amount_mismatch",
   "unexpected_money",
   "refund_owed",
+  // Stripe never answered susu's asks that it cancel the PaymentIntent of an expired payment.
+  "payment_cancel_unconfirmed",
 ] as const;
 
 /** One of {@link MARKETPLACE_CHARGE_TICKET_REASONS}. */
@@ -91,7 +93,11 @@ export type MarketplaceChargeEffect =
       readonly metadata: MarketplaceChargeMetadata;
     })
   | (Addressed & {
-      /** Cancels the PaymentIntent of a payment that expired waiting for the customer (Stripe `cancellation_reason: abandoned`). */
+      /**
+       * Cancels the PaymentIntent of a payment that expired waiting for the customer (Stripe
+       * `cancellation_reason: abandoned`): the expiry's ask, or a recheck's (its own id, so its
+       * own Stripe key).
+       */
       readonly kind: "cancel_payment";
       readonly paymentIntentId: string;
     })

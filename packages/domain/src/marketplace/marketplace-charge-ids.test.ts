@@ -18,6 +18,10 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
   it("timers", () => {
     expect(ids.timer("mc1", { kind: "action_expired" })).toBe("mc1:timer:action_expired");
     expect(ids.cancelPayment("mc1")).toBe("mc1:payment:cancel");
+    // A recheck's ask keeps the expiry's key for ask 1 and has its own after.
+    expect(ids.cancelPayment("mc1", 1)).toBe("mc1:payment:cancel");
+    expect(ids.cancelPayment("mc1", 2)).toBe("mc1:payment:cancel:2");
+    expect(ids.timer("mc1", { kind: "cancel_recheck", ask: 2 })).toBe("mc1:timer:cancel_recheck:2");
     expect(ids.timer("mc1", { kind: "retry_transfer", sellerId: "sel_2", attempt: 2 })).toBe(
       "mc1:timer:retry_transfer:sel_2:2",
     );
@@ -86,5 +90,6 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(t.feeRefundMismatch("mc1", 2)).toBe("mc1:ticket:amount_mismatch:fee_refund:2");
     expect(t.latePayment("mc1")).toBe("mc1:ticket:unexpected_money:late_payment");
     expect(t.lateTransfer("mc1", "tr_9")).toBe("mc1:ticket:unexpected_money:transfer:tr_9");
+    expect(t.cancelUnconfirmed("mc1")).toBe("mc1:ticket:payment_cancel_unconfirmed:last");
   });
 });

@@ -123,6 +123,8 @@ const ticketIds = Object.freeze({
     ticket(c, "amount_mismatch", `fee_refund:${feeRefundId}`),
   /** Money arrived for a charge whose payment had failed (it is refunded at once). */
   latePayment: (c: string): string => ticket(c, "unexpected_money", "late_payment"),
+  /** Stripe never answered the asks that it cancel the expired payment's PaymentIntent: susu stopped asking. */
+  cancelUnconfirmed: (c: string): string => ticket(c, "payment_cancel_unconfirmed", "last"),
   /** A transfer recorded as failed was created after all. */
   lateTransfer: (c: string, transferId: string): string =>
     ticket(c, "unexpected_money", `transfer:${transferId}`),
@@ -159,7 +161,8 @@ export const marketplaceChargeIds = Object.freeze({
    * `<c>:timer:refund_overdue:<refund>:<attempt>` (look-up 1; look-up m > 1:
    * `<c>:timer:refund_overdue:<refund>:<attempt>:lookup:<m>`) (each armed once: attempts and
    * look-ups only grow),
-   * `<c>:timer:action_expired` (armed once, when the payment first waits for the customer).
+   * `<c>:timer:action_expired` (armed once, when the payment first waits for the customer),
+   * `<c>:timer:cancel_recheck:<ask>` (asks only grow).
    */
   timer: (c: string, timer: MarketplaceChargeTimer): string => {
     switch (timer.kind) {
@@ -172,10 +175,18 @@ export const marketplaceChargeIds = Object.freeze({
           : `${c}:timer:${timer.kind}:${timer.refund}:${timer.attempt}:lookup:${timer.lookup}`;
       case "action_expired":
         return `${c}:timer:${timer.kind}`;
+      case "cancel_recheck":
+        return `${c}:timer:${timer.kind}:${timer.ask}`;
     }
   },
-  /** Cancelling the PaymentIntent of a payment that expired waiting for the customer: `<c>:payment:cancel`. */
-  cancelPayment: (c: string): string => `${c}:payment:cancel`,
+  /**
+   * Ask n that Stripe cancel the PaymentIntent of a payment that expired waiting for the
+   * customer: the expiry timer's (n = 1) `<c>:payment:cancel`, a recheck's
+   * `<c>:payment:cancel:<n>` (a new Stripe key, so what Stripe stored under an earlier ask is
+   * not replayed).
+   */
+  cancelPayment: (c: string, ask = 1): string =>
+    ask === 1 ? `${c}:payment:cancel` : `${c}:payment:cancel:${ask}`,
   /** Ledger transaction ids. */
   ledger: ledgerIds,
   /** Notification ids: `<c>:notify:<template>:<key>`. */

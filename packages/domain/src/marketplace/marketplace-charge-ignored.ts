@@ -13,7 +13,8 @@ import { DISPUTE_IGNORED_CODES } from "../kernel/disputes.js";
  * - `payment_failure_recorded`: a new card's declined attempt reported again (the customer may
  *   still try another card on the same PaymentIntent).
  * - `timer_no_longer_due`: a retry timer for a transfer attempt no longer due; the expiry timer
- *   of a payment no longer waiting for the customer, or whose cancel is already asked for.
+ *   of a payment no longer waiting for the customer, or whose cancel is already asked for; a
+ *   cancel recheck after Stripe's word, of an ask already made, or after susu stopped asking.
  * - `no_such_transfer`: a transfer fact for a seller or attempt the charge never asked for.
  * - `transfer_already_created`: a transfer reported created again.
  * - `transfer_not_pending`: a transfer failure for an attempt no longer awaited.

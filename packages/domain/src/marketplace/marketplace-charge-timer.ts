@@ -5,6 +5,13 @@ export type MarketplaceChargeTimer =
   /** The payment has waited for the customer's action (`requires_action`) for the policy's time: it expires. */
   | { readonly kind: "action_expired" }
   /**
+   * The expiry asked Stripe to cancel the PaymentIntent `CHECKOUT_EXPIRY_RECHECK_MS` before (or
+   * the previous recheck did) and the charge still waits for Stripe's word: ask again, as ask
+   * number `ask` (the expiry's is 1), up to `CHECKOUT_EXPIRY_ASKS_MAX`; the recheck after the
+   * last opens a ticket instead.
+   */
+  | { readonly kind: "cancel_recheck"; readonly ask: number }
+  /**
    * Attempt `attempt` of refund `refund` was asked of Stripe `REFUND_OUTCOME_OVERDUE_MS` ago
    * (look-up `lookup`, absent: 1), or the previous look-up found it still pending
    * `REFUND_OUTCOME_RECHECK_MS` ago: still `requested` (Stripe left it pending, or its news was

@@ -28,7 +28,8 @@ import {
  * everything that was left; `payment_failed` when the payment did not go through;
  * `expired` when it waited for the customer's action longer than the policy allows and
  * Stripe confirmed the PaymentIntent's cancel (the charge waits in `requires_action`, its
- * `expiryRequestedAt` set, until then; a success that beats the cancel is paid out as
+ * `expiryRequestedAt` set, until then — asked again by rechecks while Stripe's word does not
+ * come; a success that beats the cancel is paid out as
  * usual, and money that arrives after a confirmed cancel is refunded). Every
  * allowed move is in `MARKETPLACE_CHARGE_TRANSITIONS`.
  */
@@ -268,6 +269,13 @@ export interface MarketplaceCharge {
    * customer authenticated seconds before) is an ordinary payment.
    */
   readonly expiryRequestedAt?: Instant;
+  /**
+   * How many times Stripe was asked to cancel the PaymentIntent (the expiry timer's ask is 1;
+   * absent with `expiryRequestedAt` set: 1, as stored before rechecks). Each `cancel_recheck`
+   * timer while the charge still waits in `requires_action` asks again, up to
+   * `CHECKOUT_EXPIRY_ASKS_MAX`; the one after the last opens a ticket and stores one more.
+   */
+  readonly expiryAsks?: number;
   /** Application fee refunds Stripe reported that no refund of susu's asked for (each ticketed once). */
   readonly unmatchedFeeRefundIds?: readonly string[];
   /** Per seller, split charges only. */

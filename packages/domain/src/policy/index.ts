@@ -1,3 +1,9 @@
+export {
+  CHECKOUT_EXPIRY_ASKS_MAX,
+  CHECKOUT_EXPIRY_RECHECK_MS,
+  type ExpiryRecheckStep,
+  expiryRecheckStep,
+} from "./checkout-expiry-recheck.js";
 export { COLLECTABLE_CURRENCIES, DEBIT_METHODS, type DebitMethod, debitMethodFor } from "./debit-methods.js";
 export { classifyFailure, type FailureClass, type FailureRail, isGoneCode } from "./failure-codes.js";
 export {

@@ -136,6 +136,8 @@ type Operation =
   | "findDebit"
   | "createCheckoutSession"
   | "expireCheckoutSession"
+  | "cancelPayment"
+  | "getPayment"
   | "createPaymentMethodSetup"
   | "detachPaymentMethod"
   | "setDefaultPaymentMethod";
@@ -555,6 +557,24 @@ export class FakePaymentGateway implements PaymentGateway {
     return debitFact(payment.references, outcome);
   }
 
+  /**
+   * The customer confirms a card payment that waits for them and it stays `processing` (Stripe
+   * documents this as rare for cards) until `settlesInMs` from now, then succeeds — the
+   * outcome {@link settleDue} reports. Returns the fact its `payment_intent.processing` webhook
+   * would bring.
+   */
+  confirmCardPaymentProcessing(paymentIntentId: string, settlesInMs: DurationMs): PaymentObjectFact {
+    const payment = this.debits.get(paymentIntentId);
+    if (payment?.status !== "requires_action") throw new Error(`payment ${paymentIntentId} waits for nobody`);
+    this.debits.set(paymentIntentId, {
+      ...payment,
+      status: "processing",
+      settlesAt: this.now() + settlesInMs,
+      outcome: "succeed",
+    });
+    return debitFact(payment.references, { status: "processing", paymentIntentId });
+  }
+
   refund(input: {
     idempotencyKey: string;
     paymentIntentId: string;
@@ -867,26 +887,32 @@ export class FakePaymentGateway implements PaymentGateway {
     idempotencyKey: string;
     paymentIntentId: string;
   }): ResultAsync<{ paymentIntentId: string }, GatewayError> {
-    const payment = this.debits.get(input.paymentIntentId);
-    if (!payment)
-      return errAsync(
-        gatewayError("gateway_definite", "resource_missing", `no payment ${input.paymentIntentId}`),
-      );
-    // As Stripe: a payment waiting for the customer (or already cancelled) can be cancelled;
-    // one that succeeded or is processing cannot.
-    if (payment.status !== "requires_action" && payment.status !== "canceled")
-      return errAsync(
-        gatewayError(
-          "gateway_definite",
-          "payment_intent_unexpected_state",
-          `payment ${input.paymentIntentId} is ${payment.status}`,
-        ),
-      );
-    payment.status = "canceled";
-    return okAsync({ paymentIntentId: input.paymentIntentId });
+    return this.#once("cancelPayment", `cancel:${input.idempotencyKey}`, input.paymentIntentId, () => {
+      const payment = this.debits.get(input.paymentIntentId);
+      if (!payment)
+        return errAsync(
+          gatewayError("gateway_definite", "resource_missing", `no payment ${input.paymentIntentId}`),
+        );
+      // As Stripe: a payment waiting for the customer (or already cancelled) can be cancelled;
+      // one that succeeded or is processing cannot.
+      if (payment.status !== "requires_action" && payment.status !== "canceled")
+        return errAsync(
+          gatewayError(
+            "gateway_definite",
+            "payment_intent_unexpected_state",
+            `payment ${input.paymentIntentId} is ${payment.status}`,
+          ),
+        );
+      payment.status = "canceled";
+      return okAsync({ paymentIntentId: input.paymentIntentId });
+    });
   }
 
   getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {
+    // A read: an injected fault (either kind) is its error, nothing else happens.
+    const faultIndex = this.#faults.findIndex((f) => f.op === "getPayment");
+    const fault = faultIndex >= 0 ? this.#faults.splice(faultIndex, 1)[0] : undefined;
+    if (fault !== undefined) return errAsync(fault.error);
     const payment = this.debits.get(paymentIntentId);
     if (!payment)
       return errAsync(gatewayError("gateway_definite", "resource_missing", `no payment ${paymentIntentId}`));
@@ -1120,7 +1146,15 @@ export class FakePaymentGateway implements PaymentGateway {
           sessionId: debit.checkoutSessionId,
           paymentIntentId: debit.paymentIntentId,
         });
-      if (debit.outcome === "succeed") {
+      if (debit.outcome === "succeed" && debit.clientSecret !== undefined) {
+        // A card payment that was processing: charged as a confirmed card is (a destination
+        // charge's transfer made with it), and the webhook, as Stripe's, does not name the transfer.
+        const outcome = this.#settleCard(debit, undefined);
+        if (outcome.status === "succeeded") {
+          const { transferId: _notInTheWebhook, ...webhook } = outcome;
+          facts.push(debitFact(debit.references, webhook));
+        }
+      } else if (debit.outcome === "succeed") {
         debit.status = "succeeded";
         debit.chargeId = debit.paymentIntentId.replace("pi_", "ch_");
         facts.push(

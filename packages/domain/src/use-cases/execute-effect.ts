@@ -611,7 +611,10 @@ function executeMarketplaceChargeEffect(
       // The cancel confirmed is what ends the charge `expired` (as Stripe's
       // payment_intent.canceled would). Stripe refuses to cancel a PaymentIntent that
       // succeeded (or is processing) meanwhile: then the payment as it stands is the news (a
-      // success the charge pays out as usual).
+      // success the charge pays out as usual). A refused cancel of a payment not succeeded
+      // (processing, or still waiting) is no news: the charge keeps waiting in
+      // `requires_action` and the recheck the ask armed asks again under a new key, by when a
+      // processing payment has succeeded (read then) or failed (cancellable then).
       const refs = marketplaceChargeRefs(c);
       return ports.gateway
         .cancelPayment({ idempotencyKey: effect.id, paymentIntentId: effect.paymentIntentId })

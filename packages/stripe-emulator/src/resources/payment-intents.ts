@@ -51,6 +51,7 @@ import {
 import { clockOfCustomer, getCustomer } from "./customer-lookup.js";
 import { createMandate, customerAcceptance, deactivateMandate } from "./mandates.js";
 import {
+  assertNotDetached,
   attachPaymentMethod,
   buildPaymentMethod,
   lookUpPaymentMethod,
@@ -304,6 +305,7 @@ function planConfirmation(
     );
   }
   const pm = paymentMethodFor(engine, pi, owner, input, named);
+  assertNotDetached(pm);
   const type = pm.obj.type;
   if (!pi.automatic_payment_methods?.enabled && !pi.payment_method_types.includes(type)) {
     throw invalidRequest(

@@ -33,6 +33,21 @@ export interface PaymentMethodMeta {
   becsAccount?: string;
   /** The BECS mandate accepted for this payment method, if any. */
   mandate?: string;
+  /** Detached from its customer: Stripe lets it pay no more and never attaches it again. */
+  detached?: boolean;
+}
+
+/**
+ * Refuses a payment method detached from its customer, which Stripe's documentation says can
+ * no longer be used for payments nor attached again. The code and wording of Stripe's refusal
+ * are not documented: `payment_method_unexpected_state` is the emulator's choice.
+ */
+export function assertNotDetached(record: PaymentMethodRecord, param = "payment_method"): void {
+  if (record.meta.detached !== true) return;
+  throw invalidRequest(
+    `The PaymentMethod ${record.obj.id} was detached from its Customer and cannot be used again.`,
+    { param, code: "payment_method_unexpected_state" },
+  );
 }
 
 export type PaymentMethodRecord = { obj: Stripe.PaymentMethod; meta: PaymentMethodMeta; owner: string };
@@ -260,6 +275,7 @@ export function attachPaymentMethod(
   getCustomer(engine, customerId, owner);
   const pm = record.obj;
   if (pm.customer === customerId) return pm;
+  assertNotDetached(record);
   if (pm.customer !== null) {
     throw invalidRequest("The payment method you provided has already been attached to a customer.", {
       code: "payment_method_unexpected_state",
@@ -374,12 +390,13 @@ export function registerPaymentMethods(router: Router, engine: Engine): void {
   );
 
   router.post("/v1/payment_methods/:id/detach", (req) => {
-    const pm = engine.store.get<Stripe.PaymentMethod>(
+    const record = engine.store.get<Stripe.PaymentMethod, PaymentMethodMeta>(
       "payment_method",
       req.pathParams.id!,
       req.account,
       "payment_method",
-    ).obj;
+    );
+    const pm = record.obj;
     if (pm.customer === null) {
       throw invalidRequest(
         "The payment method you provided is not attached to a customer so detachment is impossible.",
@@ -390,6 +407,7 @@ export function registerPaymentMethods(router: Router, engine: Engine): void {
     }
     const previous = pm.customer;
     pm.customer = null;
+    record.meta.detached = true;
     engine.emit("payment_method.detached", pm, req.account, { previous: { customer: previous } });
     return pm;
   });
