@@ -1410,6 +1410,7 @@ function invoicePaid(
   // Paid news newer than the last view is the subscription's standing now; older news
   // only books the money (a later view already said where it stands).
   const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
+  if (fresh && heldBack(d.state, inv, input.invoice.amountPaidMinor)) return undefined;
   if (fresh && !isSubscriptionEnded(s.status) && s.endedAt === undefined) {
     // A trial's first invoice is paid with nothing: the trial goes on.
     const trialInvoice = input.invoice.amountPaidMinor === 0 && (s.status === "trialing" || s.trialDays > 0);
@@ -1418,6 +1419,30 @@ function invoicePaid(
   }
   if (fresh) d.observed(input.invoice.observedAt);
   return undefined;
+}
+
+/**
+ * Whether an invoice still fails: unpaid (open, or written off, which can still be paid) after
+ * a failed attempt or a request to authenticate. What keeps a membership `past_due` or
+ * `lapsed`.
+ */
+function stillFailing(inv: SubscriptionInvoice): boolean {
+  return inv.status !== "paid" && (inv.failedAttempts > 0 || inv.actionRequested);
+}
+
+/**
+ * Whether the payment of invoice `paid` (as it was before; recorded paid in `s`) leaves a `past_due` or `lapsed`
+ * membership where it is: it is back only when what made it so is paid. Not while another
+ * invoice still fails (a renewal paid while an older one is retried, or a downgrade's zero
+ * invoice paid while Stripe holds the subscription `unpaid`), nor by an invoice that neither
+ * failed (as heard) nor collected anything (a zero invoice: Stripe never failed one). Stripe's
+ * view saying `active` still makes it active, so such news does not become the status's floor
+ * (`observedAt`): a view of the same second is heard as it would be without it.
+ */
+function heldBack(s: Subscription, paid: SubscriptionInvoice, amountPaidMinor: number): boolean {
+  if (s.status !== "past_due" && s.status !== "lapsed") return false;
+  if (s.invoices.some((i) => i.id !== paid.id && stillFailing(i))) return true;
+  return amountPaidMinor === 0 && !stillFailing(paid);
 }
 
 function paymentFailed(
