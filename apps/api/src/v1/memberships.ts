@@ -168,13 +168,23 @@ const SubscriptionSchema = z
           amountMinor: z.number().int(),
         }),
         requestedAt: z.string(),
+        awaitingPaymentUntil: z
+          .string()
+          .nullable()
+          .openapi({
+            description:
+              "Stripe holds the change until its invoice is paid (its payment failed or waits for the person to " +
+              "authenticate): unpaid by this time, Stripe voids the invoice and drops the change. Null: not known to be held",
+          }),
       })
       .nullable()
       .openapi({
         description:
           "A plan change asked for that Stripe has not made yet: planId and price stay the current ones (and so do " +
-          "the entitlements) until Stripe confirms it. If Stripe refuses it, it is cleared and the person is told " +
-          "(membership_change_refused). One at a time: another change meanwhile is refused (change_pending)",
+          "the entitlements) until Stripe confirms it, which it does only once the change's invoice is paid (a " +
+          "change with nothing to pay, such as a downgrade's credit, is made at once). If Stripe refuses it, or drops " +
+          "it unpaid (awaitingPaymentUntil passed), it is cleared and the person is told (membership_change_refused). " +
+          "One at a time: another change meanwhile is refused (change_pending)",
       }),
     trialDays: z
       .number()
@@ -281,6 +291,7 @@ function subscriptionView(s: Subscription) {
               amountMinor: s.pendingChange.price.amountMinor,
             },
             requestedAt: new Date(s.pendingChange.requestedAt).toISOString(),
+            awaitingPaymentUntil: iso(s.pendingChange.awaitingPayment?.expiresAt),
           },
     trialDays: s.trialDays,
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
@@ -530,8 +541,10 @@ const changeSubscriptionRoute = createRoute({
     "Move your membership to another plan or interval; Stripe prorates and invoices the difference now",
   description:
     "The change is asked of Stripe right after: until Stripe makes it, the answer shows it as `pendingChange` and the " +
-    "membership keeps its plan, price and entitlements. Stripe's refusal (the price archived meanwhile, a " +
-    "subscription that can no longer change) clears it and e-mails the person (membership_change_refused).",
+    "membership keeps its plan, price and entitlements. Stripe makes it only once the change's invoice is paid; a " +
+    "failed payment is e-mailed (membership_payment_failed) and the change waits until `awaitingPaymentUntil`, then " +
+    "is dropped unpaid, nothing charged. Stripe's refusal (the price archived meanwhile, a subscription that can no " +
+    "longer change) or that drop clears it and e-mails the person (membership_change_refused).",
   security: [{ bearer: [] }],
   request: {
     params: SubscriptionIdParam,

@@ -176,6 +176,7 @@ describe("/v1/subscriptions", () => {
       planId,
       price: { currency: "AUD", interval: "year", amountMinor: 150_00 },
       requestedAt: expect.any(String),
+      awaitingPaymentUntil: null,
     });
     const meanwhile = await call("POST", `/v1/subscriptions/${id}/change-plan`, person, { planId });
     expect([meanwhile.status, meanwhile.body.code]).toEqual([409, "change_pending"]);

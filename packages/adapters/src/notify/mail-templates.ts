@@ -535,19 +535,32 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
       "Nothing, if you want to stay a member: your saved payment method is charged then. Cancel before then if you do not.",
     ...byDate(d, "deadline"),
   }),
-  membership_payment_failed: (d) => ({
-    subject: "Your membership payment did not go through",
-    happened: [
-      `We could not collect ${amountOr(d, "amountMinor", "your membership payment")} for your membership (attempt ${d.text("attempt", "1")}).`,
-      d.text("firstPayment") === "yes"
-        ? "Your membership has not started: it starts once this first payment goes through. We do not try it again by ourselves, and the membership is cancelled if it is not paid within 23 hours of subscribing."
-        : d.text("lastAttempt") === "yes"
-          ? "That was the last automatic attempt: your membership has lapsed."
-          : `We will try again on ${d.date("deadline") ?? "a later date"}. Your membership stays active until then.`,
-    ],
-    action: `Update your payment method, or pay the invoice now${d.has("hostedInvoiceUrl") ? ` at ${d.text("hostedInvoiceUrl")}` : ""}.`,
-    ...byDate(d, "deadline"),
-  }),
+  membership_payment_failed: (d) =>
+    // `planChange`: the payment of a plan change the person asked for, which Stripe makes only
+    // once it is paid; the membership stays as it was meanwhile.
+    d.text("planChange") === "yes"
+      ? {
+          subject: "Your plan change is waiting for its payment",
+          happened: [
+            `We could not collect ${amountOr(d, "amountMinor", "the payment")} for the change of your membership to plan ${d.text("requestedPlanId", "you asked for")}.`,
+            `Your membership stays on plan ${d.text("planId")} until it is paid. If it is not paid by ${d.date("changeExpiresAt") ?? "tomorrow"}, the change is dropped and nothing is charged for it.`,
+          ],
+          action: `Pay the invoice now${d.has("hostedInvoiceUrl") ? ` at ${d.text("hostedInvoiceUrl")}` : ""}, or ask for the change again later with a payment method that works.`,
+          ...byDate(d, "changeExpiresAt"),
+        }
+      : {
+          subject: "Your membership payment did not go through",
+          happened: [
+            `We could not collect ${amountOr(d, "amountMinor", "your membership payment")} for your membership (attempt ${d.text("attempt", "1")}).`,
+            d.text("firstPayment") === "yes"
+              ? "Your membership has not started: it starts once this first payment goes through. We do not try it again by ourselves, and the membership is cancelled if it is not paid within 23 hours of subscribing."
+              : d.text("lastAttempt") === "yes"
+                ? "That was the last automatic attempt: your membership has lapsed."
+                : `We will try again on ${d.date("deadline") ?? "a later date"}. Your membership stays active until then.`,
+          ],
+          action: `Update your payment method, or pay the invoice now${d.has("hostedInvoiceUrl") ? ` at ${d.text("hostedInvoiceUrl")}` : ""}.`,
+          ...byDate(d, "deadline"),
+        },
   membership_payment_action_required: (d) => ({
     subject: "Confirm your membership payment",
     happened: [
@@ -609,7 +622,10 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
   membership_change_refused: (d) => ({
     subject: "Your membership plan was not changed",
     happened: [
-      `You asked to change your membership to plan ${d.text("requestedPlanId")} (${amountOr(d, "requestedAmountMinor", "its price")} per ${d.text("requestedInterval", "period")}), but our payment provider refused the change (${d.text("failureCode", "no reason given")}).`,
+      // `unpaid`: Stripe held the change until its payment went through, and it did not in time.
+      d.text("unpaid") === "yes"
+        ? `You asked to change your membership to plan ${d.text("requestedPlanId")} (${amountOr(d, "requestedAmountMinor", "its price")} per ${d.text("requestedInterval", "period")}), but its payment did not go through in time, so the change was dropped.`
+        : `You asked to change your membership to plan ${d.text("requestedPlanId")} (${amountOr(d, "requestedAmountMinor", "its price")} per ${d.text("requestedInterval", "period")}), but our payment provider refused the change (${d.text("failureCode", "no reason given")}).`,
       `Nothing was charged for it. Your membership stays on plan ${d.text("planId")} at ${amountOr(d, "amountMinor", "its price")} per ${d.text("interval", "period")}, with everything it includes.`,
     ],
     action:

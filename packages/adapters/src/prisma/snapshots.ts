@@ -1115,6 +1115,8 @@ const subscriptionSnapshot = z.strictObject({
       currency,
       failedAttempts: nonNegative,
       actionRequested: z.boolean(),
+      // Since plan changes wait for their invoice's payment (older snapshots have none).
+      forChange: z.literal(true).exactOptional(),
       hostedInvoiceUrl: text.exactOptional(),
       nextPaymentAttemptAt: instant.exactOptional(),
       paidAt: instant.exactOptional(),
@@ -1193,7 +1195,19 @@ const subscriptionSnapshot = z.strictObject({
   changes: nonNegative,
   // Since a change waits for Stripe (older snapshots have none: their price was written when asked).
   pendingChange: z
-    .strictObject({ change: z.int().min(1), price: subscribedPrice, requestedAt: instant })
+    .strictObject({
+      change: z.int().min(1),
+      price: subscribedPrice,
+      requestedAt: instant,
+      // Since plan changes wait for their invoice's payment (older snapshots have none).
+      awaitingPayment: z
+        .strictObject({
+          expiresAt: instant,
+          invoiceId: text.exactOptional(),
+          seenAt: instant.exactOptional(),
+        })
+        .exactOptional(),
+    })
     .exactOptional(),
   cancellations: nonNegative,
   lapses: nonNegative,

@@ -34,6 +34,7 @@ function invoiceReport(invoice: Stripe.Invoice, createdSeconds: number): Invoice
     currency,
     ...(invoice.hosted_invoice_url ? { hostedInvoiceUrl: invoice.hosted_invoice_url } : {}),
     observedAt: createdSeconds * 1000,
+    ...(invoice.billing_reason === "subscription_update" ? { forChange: true as const } : {}),
   };
 }
 
@@ -44,7 +45,10 @@ export function translateMembershipEvent(event: Stripe.Event): BillingTranslatio
     case "customer.subscription.updated":
     case "customer.subscription.deleted":
     case "customer.subscription.paused":
-    case "customer.subscription.resumed": {
+    case "customer.subscription.resumed":
+    // A plan change Stripe held until its invoice was paid, made or discarded: the view says which.
+    case "customer.subscription.pending_update_applied":
+    case "customer.subscription.pending_update_expired": {
       const sub = event.data.object;
       const snapshot = subscriptionSnapshotOf(sub, event.created);
       if (snapshot === undefined) return ignored(`subscription ${sub.id} has a status susu does not know`);

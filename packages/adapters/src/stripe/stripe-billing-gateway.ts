@@ -92,6 +92,17 @@ export function subscriptionSnapshotOf(
   const reason = sub.cancellation_details?.reason ?? undefined;
   const priceId = idOf(item?.price);
   const paymentMethodId = idOf(sub.default_payment_method);
+  const pending = sub.pending_update;
+  const pendingPriceId = idOf(pending?.subscription_items?.[0]?.price);
+  const pendingInvoiceId = idOf(sub.latest_invoice ?? undefined);
+  const pendingUpdate =
+    pending === null || pending === undefined
+      ? undefined
+      : {
+          ...(pendingPriceId !== undefined ? { stripePriceId: pendingPriceId } : {}),
+          expiresAt: pending.expires_at * 1000,
+          ...(pendingInvoiceId !== undefined ? { invoiceId: pendingInvoiceId } : {}),
+        };
   return {
     stripeSubscriptionId: sub.id,
     status,
@@ -103,6 +114,7 @@ export function subscriptionSnapshotOf(
     ...(endedAt !== undefined ? { endedAt } : {}),
     ...(reason !== undefined ? { cancellationReason: reason } : {}),
     ...(eventCreatedSeconds !== undefined ? { observedAt: eventCreatedSeconds * 1000 } : {}),
+    ...(pendingUpdate !== undefined ? { pendingUpdate } : {}),
   };
 }
 
@@ -294,9 +306,18 @@ export class StripeBillingGateway implements BillingGateway {
       const sub = await this.stripe.subscriptions.retrieve(input.subscriptionId);
       const item = sub.items.data[0];
       if (item === undefined) throw new Error(`subscription ${sub.id} has no item`);
+      // A pending update: Stripe makes the change only once its invoice (the proration, with
+      // always_invoice, or a new interval's period) is paid. Unpaid, the subscription stays as
+      // it was, the change in `pending_update` until it expires (its invoice voided); the
+      // default, allow_incomplete, would make it whatever the payment does. A change that
+      // invoices nothing (a downgrade's credit, create_prorations, none) is made at once.
       return this.stripe.subscriptions.update(
         input.subscriptionId,
-        { items: [{ id: item.id, price: input.priceId }], proration_behavior: input.prorationBehavior },
+        {
+          items: [{ id: item.id, price: input.priceId }],
+          proration_behavior: input.prorationBehavior,
+          payment_behavior: "pending_if_incomplete",
+        },
         { idempotencyKey: key },
       );
     }).andThen(snapshotOrUnknown);

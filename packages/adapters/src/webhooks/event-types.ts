@@ -65,6 +65,8 @@ export const SUSU_WEBHOOK_EVENT_TYPES: readonly string[] = Object.freeze([
   "customer.subscription.deleted",
   "customer.subscription.paused",
   "customer.subscription.resumed",
+  "customer.subscription.pending_update_applied",
+  "customer.subscription.pending_update_expired",
   "customer.subscription.trial_will_end",
   "invoice.paid",
   "invoice.payment_failed",

@@ -53,6 +53,7 @@ export {
 } from "./plan.js";
 export {
   billedPaymentMethodOf,
+  type ChangeAwaitingPayment,
   ENDED_SUBSCRIPTION_STATUSES,
   GRANTING_SUBSCRIPTION_STATUSES,
   grantsEntitlements,
@@ -63,6 +64,7 @@ export {
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
   type OutsideRefund,
+  type PendingPriceChange,
   SUBSCRIPTION_STATUSES,
   SUBSCRIPTION_TRANSITIONS,
   type SubscribedPrice,
@@ -91,6 +93,7 @@ export {
 } from "./subscription-ignored.js";
 export {
   type InvoiceReport,
+  type PendingStripeUpdate,
   STRIPE_SUBSCRIPTION_STATUSES,
   type StripeSubscriptionStatus,
   type SubscriptionInput,

@@ -25,6 +25,7 @@ import {
 import { subscriptionIds } from "./membership-ids.js";
 import {
   billedPaymentMethodOf,
+  type ChangeAwaitingPayment,
   invoiceRefundedMinor,
   invoiceRevenueLeftMinor,
   isSubscriptionEnded,
@@ -315,17 +316,19 @@ class SubscriptionDraft {
   }
 
   invoice(report: InvoiceReport): SubscriptionInvoice {
-    return (
-      this.state.invoices.find((i) => i.id === report.invoiceId) ?? {
-        id: report.invoiceId,
-        status: "open",
-        amountDueMinor: report.amountDueMinor,
-        amountPaidMinor: 0,
-        currency: report.currency,
-        failedAttempts: 0,
-        actionRequested: false,
-      }
-    );
+    const known = this.state.invoices.find((i) => i.id === report.invoiceId);
+    const forChange = report.forChange === true ? { forChange: true as const } : {};
+    if (known !== undefined) return { ...known, ...forChange };
+    return {
+      id: report.invoiceId,
+      status: "open",
+      amountDueMinor: report.amountDueMinor,
+      amountPaidMinor: 0,
+      currency: report.currency,
+      failedAttempts: 0,
+      actionRequested: false,
+      ...forChange,
+    };
   }
 
   putInvoice(invoice: SubscriptionInvoice): void {
@@ -426,11 +429,23 @@ function applySnapshot(
     pending !== undefined &&
     snap.stripePriceId === pending.price.stripePriceId &&
     (snap.observedAt === undefined || observedSince(snap.observedAt, pending.requestedAt));
+  // Stripe holds it until its invoice is paid (a pending update naming its price), or has
+  // discarded it unpaid (see `ChangeAwaitingPayment`).
+  const held = pending !== undefined && !confirms ? heldUpdate(pending, snap) : undefined;
+  const discarded = pending !== undefined && !confirms && discardedUnpaid(pending, snap);
   const stale = staleness(s, snap);
   if (stale !== undefined) {
-    // A view too old for the status still says the change was made.
+    // A view too old for the status still says the change was made, held or discarded.
     if (confirms) {
       confirmChange(d, pending);
+      return d.done();
+    }
+    if (held !== undefined) {
+      d.set({ pendingChange: held });
+      return d.done();
+    }
+    if (discarded) {
+      dropUnpaidChange(d, pending);
       return d.done();
     }
     return ignore(s, "stale_snapshot", stale);
@@ -471,6 +486,8 @@ function applySnapshot(
     (snap.trialEnd === undefined || snap.trialEnd === s.trialEnd) &&
     (snap.defaultPaymentMethodId === undefined || snap.defaultPaymentMethodId === s.paymentMethodId) &&
     price === undefined &&
+    held === undefined &&
+    !discarded &&
     // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
     !((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined);
   if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
@@ -483,6 +500,8 @@ function applySnapshot(
   if (ends && s.endedAt === undefined && s.status === "lapsed" && d.state.status === "lapsed")
     d.notify(subscriptionIds.notice.lapseEnded(s.id, s.lapses), "membership_lapsed", { ended: "yes" });
   if (confirms) confirmChange(d, pending);
+  else if (held !== undefined) d.set({ pendingChange: held });
+  else if (discarded) dropUnpaidChange(d, pending);
   // Ended at Stripe just now: its invoices still unpaid are voided, so their pages can no
   // longer be paid (a payment that beats the void is refunded: `paidAfterEnd`).
   if (ends && s.endedAt === undefined)
@@ -680,6 +699,73 @@ function confirmChange(d: SubscriptionDraft, pending: PendingPriceChange): void 
   const known = d.state.priceObservedAt;
   d.set({ price: pending.price, priceObservedAt: known === undefined ? floor : Math.max(known, floor) });
   d.clearPendingChange();
+}
+
+/**
+ * The pending change as view `snap` shows Stripe holding it until its invoice is paid (a
+ * pending update to its price, seen in the call's answer or in a view observed at or after the
+ * request), when that is news: the first view showing it, a new expiry or invoice, or an
+ * earlier event's view. Undefined: the view does not show it held, or says nothing new.
+ */
+function heldUpdate(pending: PendingPriceChange, snap: SubscriptionSnapshot): PendingPriceChange | undefined {
+  const update = snap.pendingUpdate;
+  if (update === undefined) return undefined;
+  if (update.stripePriceId !== undefined && update.stripePriceId !== pending.price.stripePriceId)
+    return undefined;
+  if (snap.observedAt !== undefined && !observedSince(snap.observedAt, pending.requestedAt)) return undefined;
+  const was = pending.awaitingPayment;
+  const seenAt =
+    snap.observedAt === undefined
+      ? was?.seenAt
+      : was?.seenAt === undefined
+        ? snap.observedAt
+        : Math.min(was.seenAt, snap.observedAt);
+  const invoiceId = update.invoiceId ?? was?.invoiceId;
+  const awaitingPayment: ChangeAwaitingPayment = {
+    expiresAt: update.expiresAt,
+    ...(invoiceId !== undefined ? { invoiceId } : {}),
+    ...(seenAt !== undefined ? { seenAt } : {}),
+  };
+  if (
+    was !== undefined &&
+    was.expiresAt === awaitingPayment.expiresAt &&
+    was.invoiceId === awaitingPayment.invoiceId &&
+    was.seenAt === awaitingPayment.seenAt
+  )
+    return undefined;
+  return { ...pending, awaitingPayment };
+}
+
+/**
+ * Whether view `snap` says Stripe discarded the change it held until its invoice was paid: it
+ * shows no pending update and not the new price (the caller checks that), and is observed at or
+ * after the update's expiry, or after the event's view that showed it held (a view from before
+ * the change was asked, or heard in between, proves nothing).
+ */
+function discardedUnpaid(pending: PendingPriceChange, snap: SubscriptionSnapshot): boolean {
+  const awaiting = pending.awaitingPayment;
+  if (awaiting === undefined || snap.pendingUpdate !== undefined || snap.observedAt === undefined)
+    return false;
+  return (
+    snap.observedAt >= awaiting.expiresAt ||
+    (awaiting.seenAt !== undefined && snap.observedAt > awaiting.seenAt)
+  );
+}
+
+/**
+ * Stripe discarded the change unpaid (its invoice voided: nothing was charged for it): the
+ * membership stays on its plan and the person is told, as for a refusal (`unpaid`).
+ */
+function dropUnpaidChange(d: SubscriptionDraft, pending: PendingPriceChange): void {
+  const s = d.state;
+  d.clearPendingChange();
+  d.notify(subscriptionIds.notice.changeRefused(s.id, pending.change), "membership_change_refused", {
+    requestedPlanId: pending.price.planId,
+    requestedAmountMinor: pending.price.amountMinor,
+    requestedInterval: pending.price.interval,
+    failureCode: "payment_not_completed",
+    unpaid: "yes",
+  });
 }
 
 /** Why a view is too old to say where the subscription stands, if it is. */
@@ -1410,6 +1496,7 @@ function invoicePaid(
   // Paid news newer than the last view is the subscription's standing now; older news
   // only books the money (a later view already said where it stands).
   const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
+  if (fresh && heldBack(d.state, inv, input.invoice.amountPaidMinor)) return undefined;
   if (fresh && !isSubscriptionEnded(s.status) && s.endedAt === undefined) {
     // A trial's first invoice is paid with nothing: the trial goes on.
     const trialInvoice = input.invoice.amountPaidMinor === 0 && (s.status === "trialing" || s.trialDays > 0);
@@ -1418,6 +1505,30 @@ function invoicePaid(
   }
   if (fresh) d.observed(input.invoice.observedAt);
   return undefined;
+}
+
+/**
+ * Whether an invoice still fails: unpaid (open, or written off, which can still be paid) after
+ * a failed attempt or a request to authenticate. What keeps a membership `past_due` or
+ * `lapsed`.
+ */
+function stillFailing(inv: SubscriptionInvoice): boolean {
+  return inv.status !== "paid" && inv.forChange !== true && (inv.failedAttempts > 0 || inv.actionRequested);
+}
+
+/**
+ * Whether the payment of invoice `paid` (as it was before; recorded paid in `s`) leaves a `past_due` or `lapsed`
+ * membership where it is: it is back only when what made it so is paid. Not while another
+ * invoice still fails (a renewal paid while an older one is retried, or a downgrade's zero
+ * invoice paid while Stripe holds the subscription `unpaid`), nor by an invoice that neither
+ * failed (as heard) nor collected anything (a zero invoice: Stripe never failed one). Stripe's
+ * view saying `active` still makes it active, so such news does not become the status's floor
+ * (`observedAt`): a view of the same second is heard as it would be without it.
+ */
+function heldBack(s: Subscription, paid: SubscriptionInvoice, amountPaidMinor: number): boolean {
+  if (s.status !== "past_due" && s.status !== "lapsed") return false;
+  if (s.invoices.some((i) => i.id !== paid.id && stillFailing(i))) return true;
+  return amountPaidMinor === 0 && !stillFailing(paid);
 }
 
 function paymentFailed(
@@ -1456,6 +1567,13 @@ function paymentFailed(
   // News older than the last view is recorded, not acted on: the subscription moved on since.
   const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
   if (!fresh) return undefined;
+  if (inv.forChange === true) {
+    // A plan change's invoice: Stripe holds the change until it is paid and the membership goes
+    // on as it was (Stripe's view says otherwise if it does). The person is told the change
+    // waits for this payment, until when.
+    if (!endedForGood) changePaymentFailed(d, input, inv);
+    return undefined;
+  }
   // Lapsed for good (Stripe ended it for non-payment): the person was told it ended, and its
   // unpaid invoices are being voided, so no notice sends them to pay one.
   if (!endedForGood)
@@ -1481,6 +1599,34 @@ function paymentFailed(
     d.moveTo(last ? "lapsed" : "past_due");
   d.observed(input.invoice.observedAt);
   return undefined;
+}
+
+/** Tells the person the payment of their plan change failed: it waits for it, or is dropped. */
+function changePaymentFailed(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_payment_failed" }>,
+  inv: SubscriptionInvoice,
+): void {
+  const s = d.state;
+  const pending = s.pendingChange;
+  const until = pending?.awaitingPayment?.expiresAt;
+  d.notify(
+    subscriptionIds.notice.paymentFailed(s.id, inv.id, input.attemptCount),
+    "membership_payment_failed",
+    {
+      invoiceId: inv.id,
+      attempt: input.attemptCount,
+      amountMinor: input.invoice.amountDueMinor,
+      currency: input.invoice.currency,
+      lastAttempt: "no",
+      planChange: "yes",
+      ...(pending !== undefined ? { requestedPlanId: pending.price.planId } : {}),
+      ...(until !== undefined ? { changeExpiresAt: isoString(until) } : {}),
+      ...(input.invoice.hostedInvoiceUrl !== undefined
+        ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
+        : {}),
+    },
+  );
 }
 
 /**

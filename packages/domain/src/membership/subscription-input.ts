@@ -36,6 +36,22 @@ export interface SubscriptionSnapshot {
   readonly cancellationReason?: string;
   /** Stripe's time of this view; absent for an API answer. */
   readonly observedAt?: Instant;
+  /** An update Stripe holds until its invoice is paid (its `pending_update`), if any. */
+  readonly pendingUpdate?: PendingStripeUpdate;
+}
+
+/**
+ * An update Stripe holds until its invoice is paid (a change asked with `payment_behavior:
+ * pending_if_incomplete` whose invoice was not paid at once): the subscription stays as it was
+ * meanwhile; paid, the update applies; unpaid at `expiresAt` (Stripe's time: 23 hours after
+ * the update at the latest), its invoice is voided and the update discarded.
+ */
+export interface PendingStripeUpdate {
+  /** The price the update moves the item to. */
+  readonly stripePriceId?: string;
+  readonly expiresAt: Instant;
+  /** The invoice it waits for (the subscription's latest invoice). */
+  readonly invoiceId?: string;
 }
 
 /** An invoice's figures as an event carried them. */
@@ -47,6 +63,12 @@ export interface InvoiceReport {
   readonly hostedInvoiceUrl?: string;
   /** Stripe's time for this news (the event's `created`): it orders it against the subscription's snapshots. */
   readonly observedAt: Instant;
+  /**
+   * The invoice of a change of the subscription (Stripe's `billing_reason: subscription_update`:
+   * a plan change's proration): its failure is the change's, not a renewal's (see
+   * `SubscriptionInvoice.forChange`).
+   */
+  readonly forChange?: true;
 }
 
 /** Every input a subscription hears: a person's command, or what Stripe told susu. */

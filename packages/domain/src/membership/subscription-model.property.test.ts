@@ -1,6 +1,6 @@
 // A model of Stripe Billing plays whole memberships (trials, renewals, failed attempts and
 // retries, recovery, lapse by cancellation or `unpaid`, the last failed invoice written off,
-// cancellation at period end) and
+// cancellation at period end, zero invoices paid while an invoice fails) and
 // emits the events Stripe would, in time order. The subscription must end where the model
 // says when they arrive in order, and in the same place, with the same money booked once,
 // when they arrive shuffled and repeated.
@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
 import { freshSubscription, MEMBERSHIP_T0 } from "../testing/membership-mothers.js";
 import type { SubscriptionEffect } from "./membership-effect.js";
-import type { Subscription, SubscriptionStatus } from "./subscription.js";
+import { grantsEntitlements, type Subscription, type SubscriptionStatus } from "./subscription.js";
 import { decideSubscription } from "./subscription-decide.js";
 import type { SubscriptionInput, SubscriptionSnapshot } from "./subscription-input.js";
 
@@ -30,6 +30,18 @@ interface Plan {
   readonly markUncollectible: boolean;
   /** Cancel at period end after the renewals (if still alive). */
   readonly cancelAtEnd: boolean;
+  /**
+   * While an invoice fails (past due, or unpaid after the last attempt), a zero invoice (a
+   * downgrade's proration credit covering it) is finalized and paid with nothing, in the same
+   * second as Stripe's view, which still says past due or unpaid.
+   */
+  readonly zeroInvoices: boolean;
+}
+
+/** Where the membership must stand once the first `after` events are heard in order. */
+interface Checkpoint {
+  readonly after: number;
+  readonly status: SubscriptionStatus;
 }
 
 interface Timeline {
@@ -39,6 +51,7 @@ interface Timeline {
   readonly lapses: number;
   /** The invoice left unpaid when Stripe canceled the subscription for non-payment: susu voids it. */
   readonly unpaidAtEnd?: string;
+  readonly checkpoints: readonly Checkpoint[];
 }
 
 /** What Stripe would send, in order, and where susu must end up. */
@@ -49,6 +62,19 @@ function play(plan: Plan): Timeline {
   let paidMinor = 0;
   let lapses = 0;
   let unpaidAtEnd: string | undefined;
+  const checkpoints: Checkpoint[] = [];
+  let zeros = 0;
+  /** A zero invoice paid at `at` while invoice news says the membership stands at `status`. */
+  const zeroInvoice = (at: number, stands: SubscriptionStatus) => {
+    if (!plan.zeroInvoices) return;
+    zeros += 1;
+    events.push({
+      type: "invoice_paid",
+      invoice: { ...inv(`in_zero_${zeros}`, at, 0), amountDueMinor: 0 },
+      paidAt: at,
+    });
+    checkpoints.push({ after: events.length, status: stands });
+  };
   const tick = () => {
     t += 1000 * SECOND;
     return t;
@@ -108,6 +134,7 @@ function play(plan: Plan): Timeline {
       if (!last) {
         snap("past_due", at);
         status = "past_due";
+        zeroInvoice(at, status);
         continue;
       }
       lapses += 1;
@@ -121,6 +148,7 @@ function play(plan: Plan): Timeline {
         return;
       }
       snap("unpaid", at);
+      zeroInvoice(at, "lapsed");
       if (plan.afterLast === "unpaid_then_paid") {
         const later = tick();
         events.push({ type: "invoice_paid", invoice: inv(id, later, PRICE), paidAt: later });
@@ -135,7 +163,14 @@ function play(plan: Plan): Timeline {
     snap("canceled", tick(), { cancellationReason: "cancellation_requested", cancelAtPeriodEnd: true });
     status = "canceled";
   }
-  return { events, status, paidMinor, lapses, ...(unpaidAtEnd !== undefined ? { unpaidAtEnd } : {}) };
+  return {
+    events,
+    status,
+    paidMinor,
+    lapses,
+    ...(unpaidAtEnd !== undefined ? { unpaidAtEnd } : {}),
+    checkpoints,
+  };
 }
 
 interface Run {
@@ -197,6 +232,7 @@ const planArb: fc.Arbitrary<Plan> = fc.record({
   afterLast: fc.constantFrom("cancel", "unpaid_then_paid", "unpaid"),
   markUncollectible: fc.boolean(),
   cancelAtEnd: fc.boolean(),
+  zeroInvoices: fc.boolean(),
 });
 
 describe("the subscription against a model of Stripe Billing", () => {
@@ -209,6 +245,18 @@ describe("the subscription against a model of Stripe Billing", () => {
           timeline.events,
         );
         expect(state.status).toBe(timeline.status);
+        // A zero invoice paid while another fails moves nothing: past due stays past due (still
+        // granting), lapsed stays lapsed (granting nothing) until what failed is paid.
+        for (const c of timeline.checkpoints) {
+          const at = run(
+            freshSubscription({ trialDays: plan.trial ? 14 : 0 }),
+            timeline.events.slice(0, c.after),
+          );
+          expect({ status: at.state.status, grants: grantsEntitlements(at.state.status) }).toEqual({
+            status: c.status,
+            grants: grantsEntitlements(c.status),
+          });
+        }
         const txs = postings(effects);
         expect(balanced(txs)).toBe(true);
         expect(revenue(txs)).toBe(timeline.paidMinor);
@@ -270,6 +318,7 @@ describe("the subscription against a model of Stripe Billing", () => {
       afterLast: "cancel",
       markUncollectible: true,
       cancelAtEnd: false,
+      zeroInvoices: false,
     };
     const timeline = play(plan);
     // The invoice's news and the cancel move; Stripe's past-due views keep their places.

@@ -126,6 +126,13 @@ export interface SubscriptionInvoice {
   readonly currency: CurrencyCode;
   /** Failed payment attempts heard of (Stripe's `attempt_count`). */
   readonly failedAttempts: number;
+  /**
+   * The invoice of a plan change (Stripe's `billing_reason: subscription_update`). Its failure
+   * moves no status: Stripe holds the change until it is paid and the subscription goes on as
+   * it was (or, for a change made before changes waited for their payment, Stripe's view says
+   * where it stands); nor does it keep a past-due or lapsed membership from coming back.
+   */
+  readonly forChange?: true;
   /** The person was asked to authenticate its payment. */
   readonly actionRequested: boolean;
   readonly hostedInvoiceUrl?: string;
@@ -420,6 +427,26 @@ export interface PendingPriceChange {
   readonly change: number;
   readonly price: SubscribedPrice;
   readonly requestedAt: Instant;
+  /**
+   * Stripe holds the change until its invoice is paid (a pending update: its payment failed or
+   * waits for the person to authenticate), as a view of the subscription showed. Absent: no
+   * view showed it held (yet).
+   */
+  readonly awaitingPayment?: ChangeAwaitingPayment;
+}
+
+/**
+ * A change Stripe holds until its invoice is paid. A later view with no such update and not
+ * the new price says Stripe discarded it unpaid: observed at or after `expiresAt`, or after
+ * the view that showed it held (`seenAt`).
+ */
+export interface ChangeAwaitingPayment {
+  /** Stripe's time the update expires unpaid. */
+  readonly expiresAt: Instant;
+  /** The invoice it waits for, when the view named it. */
+  readonly invoiceId?: string;
+  /** Stripe's time of the first event's view that showed it held (none: only the call's answer did). */
+  readonly seenAt?: Instant;
 }
 
 /** How the membership was started: charged to a saved payment method, or through Stripe Checkout. */

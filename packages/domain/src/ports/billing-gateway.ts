@@ -81,7 +81,14 @@ export interface BillingGateway {
     readonly sessionId: string;
   }): ResultAsync<{ readonly status: "expired" | "complete" }, GatewayError>;
 
-  /** Moves the subscription's one item to `priceId`, prorated as `prorationBehavior` says. */
+  /**
+   * Moves the subscription's one item to `priceId`, prorated as `prorationBehavior` says, as a
+   * pending update: a change whose invoice is not paid at once (a declined card, a payment to
+   * authenticate) is not made; the answer names the old price with the change in
+   * `pendingUpdate`, made when the invoice is paid or discarded (the invoice voided) when it
+   * expires, as later views of the subscription say. A change with nothing to pay (a
+   * downgrade's credit) is made at once.
+   */
   changeSubscriptionPrice(input: {
     readonly idempotencyKey: string;
     readonly subscriptionId: string;

@@ -43,6 +43,9 @@ const TRIAL_WILL_END_TASK = "subscription.trial_will_end";
 const INCOMPLETE_EXPIRE_TASK = "subscription.incomplete_expire";
 const FINALIZE_TASK = "invoice.finalize";
 const RETRY_TASK = "invoice.retry";
+const PENDING_UPDATE_EXPIRE_TASK = "subscription.pending_update_expire";
+/** Stripe expires a pending update 23 hours after the update at the latest. */
+const PENDING_UPDATE_MAX_SECONDS = 23 * 3600;
 const DAY = 86_400;
 
 interface SubscriptionMeta {
@@ -56,7 +59,27 @@ interface SubscriptionMeta {
     | "pending_if_incomplete";
   /** Proration lines of `create_prorations` changes, billed on the next invoice (Stripe's pending invoice items). */
   pendingLines?: InvoiceLineInput[];
+  /** An update made with `payment_behavior: pending_if_incomplete`, waiting for its invoice to be paid. */
+  pendingUpdate?: PendingUpdate;
 }
+
+/**
+ * What a pending update changes once its invoice is paid (Stripe's `pending_update`, "Pending
+ * updates"): the item as the update leaves it and, for a price of another interval, the cycle
+ * it restarts. Until then the subscription cycles as if no update was asked for.
+ */
+interface PendingUpdate {
+  invoice: string;
+  item: Stripe.SubscriptionItem;
+  billingCycleAnchor: number;
+  periods: number;
+  /** A price of another interval restarts the billing cycle: renewals follow the new item's period. */
+  restartsCycle: boolean;
+  /** Earlier `create_prorations` lines the update's invoice took: owed again if the update expires. */
+  takenLines: InvoiceLineInput[];
+}
+
+type SubscriptionRecord = { obj: Stripe.Subscription; owner: string; meta: SubscriptionMeta };
 
 /** One line of an invoice the emulator builds: the period's charge or a proration. */
 interface InvoiceLineInput {
@@ -442,6 +465,7 @@ function markPaid(engine: Engine, record: InvoiceRecord): void {
   engine.emit("invoice.paid", invoice, record.owner, { clock });
   engine.emit("invoice.payment_succeeded", invoice, record.owner, { clock });
   const sub = subscriptionRecordOf(engine, invoice);
+  if (sub?.meta.pendingUpdate?.invoice === invoice.id) applyPendingUpdate(engine, sub);
   if (sub && ["incomplete", "past_due", "unpaid"].includes(sub.obj.status)) {
     updateSubscription(engine, sub, (s) => {
       s.status = "active";
@@ -462,6 +486,14 @@ function paymentFailed(engine: Engine, record: InvoiceRecord): void {
     return;
   }
   const sub = subscriptionRecordOf(engine, invoice);
+  if (sub?.meta.pendingUpdate?.invoice === invoice.id) {
+    // The invoice of a pending update: the update waits (until it expires) and the subscription
+    // goes on as it was; nothing retries the invoice (unverified: Stripe's pages say payment is
+    // attempted again once the customer resolves the decline or authenticates).
+    invoice.next_payment_attempt = null;
+    engine.emit("invoice.payment_failed", invoice, record.owner, { clock });
+    return;
+  }
   if (invoice.auto_advance === false || sub?.obj.status === "canceled") {
     // A payment by hand of an invoice whose automatic collection stopped (its subscription was
     // cancelled): it failed, and that is all; nothing retries it and the subscription stays
@@ -615,6 +647,8 @@ function paymentActionRequired(engine: Engine, record: InvoiceRecord): void {
   engine.emit("invoice.payment_action_required", invoice, record.owner, { clock });
   const sub = subscriptionRecordOf(engine, invoice);
   if (!sub || invoice.billing_reason === "subscription_create") return;
+  // A pending update's invoice leaves the subscription as it was.
+  if (sub.meta.pendingUpdate?.invoice === invoice.id) return;
   if (sub.obj.status === "active" || sub.obj.status === "trialing") {
     updateSubscription(engine, sub, (s) => {
       s.status = "past_due";
@@ -627,10 +661,14 @@ function cancelSubscription(
   record: { obj: Stripe.Subscription; owner: string; meta: SubscriptionMeta },
   reason: Stripe.Subscription.CancellationDetails.Reason,
 ): void {
-  for (const kind of [RENEW_TASK, TRIAL_WILL_END_TASK, INCOMPLETE_EXPIRE_TASK])
+  for (const kind of [RENEW_TASK, TRIAL_WILL_END_TASK, INCOMPLETE_EXPIRE_TASK, PENDING_UPDATE_EXPIRE_TASK])
     engine.scheduler.cancel(kind, record.obj.id);
+  // A pending update of a subscription that ends is discarded (unverified); its invoice stays
+  // open, uncollected, as the other open invoices below.
+  delete record.meta.pendingUpdate;
   updateSubscription(engine, record, (s) => {
     const now = engine.now(record.meta.clock);
+    s.pending_update = null;
     s.status = "canceled";
     s.canceled_at ??= now;
     s.ended_at = now;
@@ -817,6 +855,154 @@ function changeInterval(
     periodLine(item, now, end),
   ]);
   return invoiceRecord(engine, invoice.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pending updates (`payment_behavior: pending_if_incomplete`)
+
+/**
+ * The update parameters a pending update takes (Stripe's "Pending updates reference", of those
+ * the emulator supports on an update).
+ */
+const PENDING_UPDATE_PARAMS: readonly string[] = [
+  "expand",
+  "payment_behavior",
+  "proration_behavior",
+  "proration_date",
+  "items",
+];
+
+/**
+ * A price change made with `payment_behavior: pending_if_incomplete` (Stripe's "Pending
+ * updates"): the change's invoice is made and charged first; the subscription changes only if
+ * it is paid (now, or later by hand, before the update expires). Unpaid, the subscription stays
+ * as it was, with the change in `pending_update` (`expires_at`, `subscription_items`, and
+ * `billing_cycle_anchor` when a price of another interval restarts the cycle) and the unpaid
+ * invoice as `latest_invoice`. A change that invoices nothing applies at once, as without it.
+ */
+function requestPendingUpdate(engine: Engine, record: SubscriptionRecord, change: PriceChange): void {
+  const sub = record.obj;
+  if (sub.collection_method === "send_invoice")
+    throw invalidRequest(
+      "Pending updates are not supported for subscriptions with collection_method=send_invoice.",
+      {
+        param: "payment_behavior",
+      },
+    );
+  const pm = defaultPaymentMethod(engine, sub, record.owner);
+  if (pm !== null && engine.store.record<Stripe.PaymentMethod>(pm)?.obj.type === "au_becs_debit")
+    throw invalidRequest("Pending updates are not supported for subscriptions paid by bank debit.", {
+      param: "payment_behavior",
+    });
+  // A new update takes the place of one still pending (unverified: Stripe expires a pending
+  // update that a later update conflicts with).
+  if (record.meta.pendingUpdate) expirePendingUpdate(engine, record);
+  const before = snapshotOf(sub);
+  const periodsBefore = record.meta.periods;
+  const taken = record.meta.pendingLines ?? [];
+  const itemBefore = itemOf(sub);
+  const restartsCycle =
+    sub.status !== "trialing" &&
+    (itemBefore.price.recurring!.interval !== change.price.recurring!.interval ||
+      itemBefore.price.recurring!.interval_count !== change.price.recurring!.interval_count);
+  const invoice = applyPriceChange(engine, record, change);
+  if (!invoice) {
+    // Nothing to pay: the update applies now.
+    const after = snapshotOf(sub);
+    sub.items = before.items;
+    updateSubscription(engine, record, (s) => {
+      s.items = after.items;
+    });
+    return;
+  }
+  const pending: PendingUpdate = {
+    invoice: invoice.obj.id,
+    item: snapshotOf(itemOf(sub)),
+    billingCycleAnchor: sub.billing_cycle_anchor,
+    periods: record.meta.periods,
+    restartsCycle,
+    takenLines: taken,
+  };
+  // The subscription stays as it was until the invoice is paid.
+  sub.items = before.items;
+  sub.billing_cycle_anchor = before.billing_cycle_anchor;
+  record.meta.periods = periodsBefore;
+  if (restartsCycle) {
+    engine.scheduler.cancel(RENEW_TASK, sub.id);
+    engine.scheduler.schedule(record.meta.clock, itemOf(sub).current_period_end, RENEW_TASK, sub.id);
+  }
+  record.meta.pendingUpdate = pending;
+  finalizeInvoice(engine, invoice); // a zero invoice (a downgrade's credit) is paid here: applied
+  if (invoice.obj.status === "open") attemptPayment(engine, invoice, null, true);
+  if (record.meta.pendingUpdate?.invoice !== pending.invoice) return;
+  const now = engine.now(record.meta.clock);
+  const expiresAt = Math.min(
+    now + PENDING_UPDATE_MAX_SECONDS,
+    itemOf(sub).current_period_end,
+    ...(sub.status === "trialing" && sub.trial_end !== null ? [sub.trial_end] : []),
+  );
+  updateSubscription(engine, record, (s) => {
+    s.pending_update = {
+      billing_cycle_anchor: restartsCycle ? pending.billingCycleAnchor : null,
+      discount: null,
+      discounts: null,
+      expires_at: expiresAt,
+      metadata: null,
+      subscription_items: [snapshotOf(pending.item)],
+      trial_end: null,
+      trial_from_plan: null,
+    };
+  });
+  engine.scheduler.schedule(record.meta.clock, expiresAt, PENDING_UPDATE_EXPIRE_TASK, sub.id);
+}
+
+/**
+ * The pending update's invoice was paid: the change applies (`customer.subscription.updated`,
+ * then `customer.subscription.pending_update_applied` when it had waited). A price of another
+ * interval keeps the period its invoice billed, from the update (unverified).
+ */
+function applyPendingUpdate(engine: Engine, record: SubscriptionRecord): void {
+  const pending = record.meta.pendingUpdate;
+  if (!pending) return;
+  delete record.meta.pendingUpdate;
+  engine.scheduler.cancel(PENDING_UPDATE_EXPIRE_TASK, record.obj.id);
+  const waited = record.obj.pending_update !== null;
+  updateSubscription(engine, record, (s) => {
+    s.items = { ...s.items, data: [snapshotOf(pending.item)] };
+    s.billing_cycle_anchor = pending.billingCycleAnchor;
+    s.pending_update = null;
+  });
+  record.meta.periods = pending.periods;
+  if (pending.restartsCycle) {
+    engine.scheduler.cancel(RENEW_TASK, record.obj.id);
+    engine.scheduler.schedule(record.meta.clock, pending.item.current_period_end, RENEW_TASK, record.obj.id);
+  }
+  if (waited)
+    engine.emit("customer.subscription.pending_update_applied", record.obj, record.owner, {
+      clock: record.meta.clock,
+    });
+}
+
+/**
+ * The pending update expired unpaid (or a later update took its place): its invoice is voided,
+ * the change discarded (`customer.subscription.updated` with `pending_update` cleared, then
+ * `customer.subscription.pending_update_expired`), and the earlier prorations its invoice took
+ * are owed again on the next invoice (unverified).
+ */
+function expirePendingUpdate(engine: Engine, record: SubscriptionRecord): void {
+  const pending = record.meta.pendingUpdate;
+  if (!pending) return;
+  delete record.meta.pendingUpdate;
+  engine.scheduler.cancel(PENDING_UPDATE_EXPIRE_TASK, record.obj.id);
+  const invoice = invoiceRecord(engine, pending.invoice);
+  if (isPayable(invoice.obj)) voidInvoice(engine, invoice);
+  record.meta.pendingLines = [...pending.takenLines, ...(record.meta.pendingLines ?? [])];
+  updateSubscription(engine, record, (s) => {
+    s.pending_update = null;
+  });
+  engine.emit("customer.subscription.pending_update_expired", record.obj, record.owner, {
+    clock: record.meta.clock,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1087,6 +1273,10 @@ export function registerBilling(router: Router, engine: Engine): void {
     finalizeInvoice(engine, record);
     if (record.obj.collection_method === "charge_automatically") attemptPayment(engine, record, null, true);
   });
+  engine.onTask(PENDING_UPDATE_EXPIRE_TASK, (ref) => {
+    const record = engine.store.record<Stripe.Subscription, SubscriptionMeta>(ref);
+    if (record?.meta.pendingUpdate) expirePendingUpdate(engine, record);
+  });
   engine.onTask(RETRY_TASK, (ref) => {
     const record = invoiceRecord(engine, ref);
     attemptPayment(engine, record, null, true);
@@ -1137,6 +1327,22 @@ export function registerBilling(router: Router, engine: Engine): void {
         );
       }
       const change = priceChangeOf(engine, record, req.params, req.account);
+      const behavior = optEnum(req.params, "payment_behavior", [
+        "allow_incomplete",
+        "default_incomplete",
+        "error_if_incomplete",
+        "pending_if_incomplete",
+      ]);
+      if (behavior === "pending_if_incomplete") {
+        const other = Object.keys(req.params).find((k) => !PENDING_UPDATE_PARAMS.includes(k));
+        if (other !== undefined)
+          throw invalidRequest(
+            `The parameter ${other} cannot be passed with payment_behavior=pending_if_incomplete: pending updates support only ${PENDING_UPDATE_PARAMS.join(", ")}.`,
+            { param: other },
+          );
+        if (change) requestPendingUpdate(engine, record, change);
+        return record.obj;
+      }
       const newDefault = optNullableString(req.params, "default_payment_method");
       if (newDefault)
         requireCustomersPaymentMethod(engine, newDefault, String(record.obj.customer), req.account);
