@@ -647,6 +647,15 @@ function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
       const c = d.contribution(timer.memberId);
       if (c?.status !== "retry_scheduled" || c.attempts.length + 1 !== timer.attempt)
         return ignore(s, "timer_no_longer_due", `retry ${timer.attempt} for ${timer.memberId} no longer due`);
+      // A retry fires before the deadline it was armed for; one that fires after it (the
+      // scheduler was late) asks for no debit, as a member asking then is refused: the
+      // deadline's own timer refunds the round (the contribution cannot be paid in time).
+      if (s.collectionDeadlineAt !== undefined && d.ctx.now >= s.collectionDeadlineAt)
+        return ignore(
+          s,
+          "timer_no_longer_due",
+          `retry ${timer.attempt} for ${timer.memberId} fired after the collection deadline (${isoString(s.collectionDeadlineAt)})`,
+        );
       requestDebit(d, timer.memberId);
       return d.done();
     }
