@@ -254,7 +254,7 @@ const startRoundRoute = createRoute({
   tags: ["rounds"],
   summary: "Start the group's due round (its admins, or platform admins)",
   description:
-    "Opens the next round if it is due: the next recipient in the payout order, one BECS debit per contributor, the collection deadline armed. Everyone in the rotation must be ready (`members_not_ready` lists who lacks what in `notReady`). A group an older version left with its whole payout order paid and no round is moved on first, as a round's end would (audited `close_rotation`): its next rotation's round opens, or, when that completes the group, the answer is `group_not_active`. Two openers at once: one opens it, the other gets `round_in_progress` or `version_conflict`.",
+    "Opens the next round if it is due: the next recipient in the payout order, one BECS debit per contributor, the collection deadline armed. Everyone in the rotation must be ready (`members_not_ready` lists who lacks what in `notReady`). A group an older version left with its whole payout order paid and no round is moved on first, as a round's end would (audited `close_rotation`): its next rotation's round opens, or, when that completes the group, the answer is `group_not_active`. Two openers at once: one opens it, the other gets `round_in_progress` or `version_conflict`. A member removing the BECS account the round would debit at the same moment: one of the two wins, the round (the removal is then refused, `payment_method_in_use`) or the removal (the round gets `version_conflict`, and then `members_not_ready`).",
   security: [{ bearer: [] }],
   request: { params: GroupIdParam },
   responses: {

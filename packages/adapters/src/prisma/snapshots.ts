@@ -235,6 +235,15 @@ const payoutTransfer = z.strictObject({
   transferId: text.exactOptional(),
   failureCode: text.exactOptional(),
   reversedMinor: safeInt.exactOptional(),
+  earlier: list(
+    z.strictObject({
+      transferId: text,
+      effectId: text,
+      attempt: z.int().min(1),
+      amountMinor: safeInt,
+      reversedMinor: safeInt,
+    }),
+  ).exactOptional(),
 });
 
 const roundSnapshot = z.strictObject({

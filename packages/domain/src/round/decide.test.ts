@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { checkRoundMoney, ledgerFromTransactions } from "../ledger/index.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
-import { DAY_MS } from "../shared/time.js";
+import { DAY_MS, HOUR_MS } from "../shared/time.js";
 import {
   debitFailed as failed,
   debitProcessing as processing,
@@ -223,6 +223,44 @@ describe("a failed debit", () => {
       T0 + DAY_MS,
     );
     expect(again.ignored).toEqual({ code: "timer_no_longer_due", detail: "retry 2 for m2 no longer due" });
+  });
+
+  it("a retry timer that fires after the collection deadline (the scheduler late) asks for no debit, as a member asking then is refused; the deadline timer then refunds", () => {
+    let s = step(round(), { type: "open" }).state;
+    for (const m of ["m1", "m2"]) s = run(s, [processing(m), succeeded(m)], T0 + 3 * DAY_MS).state;
+    s = step(s, processing("m3"), T0 + HOUR_MS).state;
+    // m3's debit fails a day before the deadline: its retry is armed before the deadline.
+    s = step(s, failed("m3", "insufficient_funds"), T0 + 9 * DAY_MS).state;
+    const deadline = s.collectionDeadlineAt ?? 0;
+    const m3 = s.contributions.find((c) => c.memberId === "m3");
+    expect(m3?.status).toBe("retry_scheduled");
+    expect(m3?.retryAt).toBeLessThan(deadline);
+
+    // The scheduler was down over the deadline; on restart the retry timer fires first.
+    const late = deadline + HOUR_MS;
+    expect(decide(s, { type: "retry_contribution", memberId: "m3" }, ctx(late))._unsafeUnwrapErr().code).toBe(
+      "contribution_not_retryable",
+    );
+    const fired = step(
+      s,
+      { type: "timer", timer: { kind: "retry_debit", memberId: "m3", attempt: 2 } },
+      late,
+    );
+    expect(fired.effects).toEqual([]);
+    expect(fired.state).toBe(s);
+    expect(fired.ignored?.code).toBe("timer_no_longer_due");
+    // A retry armed before a deadline an admin then extended still fires before the new one.
+    const extended = step(s, { type: "extend_deadline", deadline: deadline + 2 * DAY_MS }, T0 + 9 * DAY_MS);
+    const retried = step(
+      extended.state,
+      { type: "timer", timer: { kind: "retry_debit", memberId: "m3", attempt: 2 } },
+      late,
+    );
+    expect(retried.effects.map((e) => e.kind)).toContain("collect_contribution");
+    // The deadline timer, firing next, refunds the two who paid.
+    const due = step(s, { type: "timer", timer: { kind: "collection_deadline" } }, late);
+    expect(due.state.status).toBe("refunding");
+    expect(due.effects.filter((e) => e.kind === "refund")).toHaveLength(2);
   });
 
   it("stops after the attempts limit", () => {

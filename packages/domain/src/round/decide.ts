@@ -25,14 +25,17 @@ import { expectedSettlementAt } from "../policy/settlement.js";
 import { unitFraction } from "../shared/hash.js";
 import { DAY_MS, type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
-import type {
-  Contribution,
-  DebitAttempt,
-  DisputeBooking,
-  PayoutTransfer,
-  PendingDispute,
-  Round,
-  SurplusCharge,
+import {
+  type Contribution,
+  type DebitAttempt,
+  type DisputeBooking,
+  type EarlierTransfer,
+  type PayoutTransfer,
+  type PendingDispute,
+  payoutDueMinor,
+  type Round,
+  type SurplusCharge,
+  sentNetMinor,
 } from "./round.js";
 import type { NotificationTemplate, RoundEffect, TicketReason } from "./round-effect.js";
 import { roundIds } from "./round-ids.js";
@@ -647,6 +650,15 @@ function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
       const c = d.contribution(timer.memberId);
       if (c?.status !== "retry_scheduled" || c.attempts.length + 1 !== timer.attempt)
         return ignore(s, "timer_no_longer_due", `retry ${timer.attempt} for ${timer.memberId} no longer due`);
+      // A retry fires before the deadline it was armed for; one that fires after it (the
+      // scheduler was late) asks for no debit, as a member asking then is refused: the
+      // deadline's own timer refunds the round (the contribution cannot be paid in time).
+      if (s.collectionDeadlineAt !== undefined && d.ctx.now >= s.collectionDeadlineAt)
+        return ignore(
+          s,
+          "timer_no_longer_due",
+          `retry ${timer.attempt} for ${timer.memberId} fired after the collection deadline (${isoString(s.collectionDeadlineAt)})`,
+        );
       requestDebit(d, timer.memberId);
       return d.done();
     }
@@ -1174,21 +1186,47 @@ function startPayout(d: Draft): Step {
     const charge = lastSucceeded(c);
     if (c.status !== "succeeded" || !charge?.chargeId) continue;
     const prior = existing.get(c.memberId);
-    // Created (or reversed) transfers are done; a requested one is still in flight under
-    // its own idempotency key and may yet land. Re-issuing it under a new key could pay
-    // twice, so only a transfer that definitely failed is asked for again.
-    if (prior && prior.status !== "failed") {
+    // A requested transfer is still in flight under its own idempotency key and may yet
+    // land: re-issuing it under a new key could pay twice. A created one is done unless
+    // part of what it sent came back (reversed): that part is sent again, by a new transfer
+    // that keeps the old one in `earlier`. A transfer that definitely failed is asked for again.
+    let next: { readonly amountMinor: number; readonly earlier?: readonly EarlierTransfer[] } = {
+      amountMinor: c.amountMinor,
+    };
+    if (prior?.status === "requested") {
       payouts.push(prior);
       continue;
     }
+    if (prior?.status === "created" || prior?.status === "reversed") {
+      const unsent = payoutDueMinor(prior) - sentNetMinor(prior);
+      if (unsent <= 0 || prior.transferId === undefined) {
+        payouts.push(prior);
+        continue;
+      }
+      next = {
+        amountMinor: unsent,
+        earlier: [
+          ...(prior.earlier ?? []),
+          {
+            transferId: prior.transferId,
+            effectId: prior.effectId,
+            attempt: prior.attempt,
+            amountMinor: prior.amountMinor,
+            reversedMinor: prior.reversedMinor ?? 0,
+          },
+        ],
+      };
+    } else if (prior?.status === "failed")
+      next = { amountMinor: prior.amountMinor, ...(prior.earlier ? { earlier: prior.earlier } : {}) };
     const effectId = roundIds.transfer(s.id, c.memberId, attempt);
     payouts.push({
       sourceMemberId: c.memberId,
       sourceChargeId: charge.chargeId,
-      amountMinor: c.amountMinor,
+      amountMinor: next.amountMinor,
       attempt,
       effectId,
       status: "requested",
+      ...(next.earlier ? { earlier: next.earlier } : {}),
     });
     d.effects.push({
       kind: "transfer",
@@ -1199,7 +1237,7 @@ function startPayout(d: Draft): Step {
       sourceMemberId: c.memberId,
       sourceChargeId: charge.chargeId,
       attempt,
-      amountMinor: c.amountMinor,
+      amountMinor: next.amountMinor,
       currency: s.currency,
       transferGroup: s.transferGroup,
     });
@@ -1234,10 +1272,25 @@ function block(d: Draft, reason: string): Step {
   return d.done();
 }
 
+/**
+ * Whether a contribution's payout is done: its transfer created, and the recipient holds the
+ * whole contribution (nothing of it came back). A reversed transfer is not done.
+ */
+function payoutDone(p: PayoutTransfer): boolean {
+  return (p.status === "created" || p.status === "reversed") && sentNetMinor(p) === payoutDueMinor(p);
+}
+
 function payoutCompleteIfDone(d: Draft): Step {
   const s = d.state;
-  if (s.status !== "paying_out" || !s.payouts.every((p) => p.status === "created" || p.status === "reversed"))
-    return d.done();
+  if (s.status !== "paying_out") return d.done();
+  if (!s.payouts.every(payoutDone)) {
+    // Nothing left in flight, yet some of it came back after the resume that was to send it
+    // again (a reversal heard while its re-send was in flight blocked, and was resumed before
+    // that re-send landed): send it now, as that resume would have.
+    const settled = s.payouts.every((p) => p.status === "created" || p.status === "reversed");
+    const short = s.payouts.some((p) => !payoutDone(p) && p.transferId !== undefined);
+    return settled && short ? startPayout(d) : d.done();
+  }
   d.moveTo("paid_out", { endedAt: d.ctx.now });
   refundHeldSurpluses(d);
   d.effects.push({
@@ -1247,7 +1300,7 @@ function payoutCompleteIfDone(d: Draft): Step {
     roundId: s.id,
     outcome: { paidTo: s.recipientMemberId },
   });
-  const total = s.payouts.reduce((sum, p) => sum + p.amountMinor, 0);
+  const total = s.payouts.reduce((sum, p) => sum + sentNetMinor(p), 0);
   d.notify(
     roundIds.notice.payoutSent(s.id, s.recipientMemberId),
     { kind: "member", memberId: s.recipientMemberId },
@@ -1266,6 +1319,13 @@ function transferCreated(
   if (p.attempt !== attempt) {
     if (attempt > p.attempt)
       return ignore(d.state, "no_such_transfer", `no transfer attempt ${attempt} from ${sourceMemberId}`);
+    // The transfer a later one replaced after part of it came back: known, and booked.
+    if (p.earlier?.some((e) => e.attempt === attempt && e.transferId === transferId))
+      return ignore(
+        d.state,
+        "transfer_already_created",
+        `transfer ${transferId} was created and partly reversed`,
+      );
     // An earlier attempt, recorded as failed, did create a transfer: money moved that the
     // round does not count. Make it visible; never ignore money.
     d.ticket(
@@ -1383,47 +1443,84 @@ function reassignPayout(d: Draft, { toMemberId, toCanReceive }: InputOf<"reassig
 
 // ---------------------------------------------------------------- after the money moved
 
+/**
+ * A payout transfer came back to the platform, in whole or in part (`transfer.reversed`):
+ * the ledger moves it back into the pot, a ticket and the admins say so. While the round
+ * pays out, a reversed transfer is not done: the round does not end `paid_out` holding the
+ * money with the recipient short. It blocks as an undeliverable payout does (`payout_blocked`,
+ * the group paused, the recipient and the admins told, a ticket), and its resume (the
+ * account fixed, `recipient_readiness`, or an admin's `resume_payout`) sends what came back
+ * again, by a new transfer under a new key (see `startPayout`). While blocked, the reversal is
+ * booked and its resume sends it too. After the round ended (`paid_out`), the money sits in
+ * the ended round's pot: the ticket and notices say so, for an admin to pay it again or give
+ * it back by hand.
+ */
 function transferReversedInput(
   d: Draft,
   { sourceMemberId, transferId, amountMinor }: InputOf<"transfer_reversed">,
 ): Step {
-  const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId && x.transferId === transferId);
-  if (p?.status !== "created")
+  const current = d.state.payouts.find(
+    (x) => x.sourceMemberId === sourceMemberId && x.transferId === transferId,
+  );
+  const p = current ?? d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
+  const earlier = current ? undefined : p?.earlier?.find((e) => e.transferId === transferId);
+  const sent =
+    current?.status === "created"
+      ? {
+          effectId: current.effectId,
+          amountMinor: current.amountMinor,
+          reversedMinor: current.reversedMinor ?? 0,
+        }
+      : earlier;
+  if (p === undefined || sent === undefined)
     return ignore(d.state, "transfer_not_reversible", `no transfer ${transferId} left to reverse`);
-  const reversedMinor = (p.reversedMinor ?? 0) + amountMinor;
-  if (amountMinor <= 0 || reversedMinor > p.amountMinor)
+  const reversedMinor = sent.reversedMinor + amountMinor;
+  if (amountMinor <= 0 || reversedMinor > sent.amountMinor)
     return ignore(
       d.state,
       "reversal_amount_invalid",
       `reversal of ${amountMinor} exceeds what is left of transfer ${transferId}`,
     );
   // Partial reversals add up; the transfer counts as reversed once all of it came back.
-  d.updatePayout(sourceMemberId, {
-    reversedMinor,
-    ...(reversedMinor === p.amountMinor ? { status: "reversed" as const } : {}),
-  });
-  const roundId = d.state.id;
+  if (earlier === undefined)
+    d.updatePayout(sourceMemberId, {
+      reversedMinor,
+      ...(reversedMinor === sent.amountMinor ? { status: "reversed" as const } : {}),
+    });
+  else
+    d.updatePayout(sourceMemberId, {
+      earlier: (p.earlier ?? []).map((e) => (e.transferId === transferId ? { ...e, reversedMinor } : e)),
+    });
+  const s = d.state;
+  const roundId = s.id;
   d.post(
     transferReversed({
-      id: roundIds.ledger.transferReversed(p.effectId, reversedMinor),
+      id: roundIds.ledger.transferReversed(sent.effectId, reversedMinor),
       roundId,
-      memberId: d.state.recipientMemberId,
-      amount: money(amountMinor, d.state.currency),
+      memberId: s.recipientMemberId,
+      amount: money(amountMinor, s.currency),
       occurredAt: d.ctx.now,
     }),
   );
+  const ended = s.status === "paid_out";
   d.ticket(
     roundIds.ticket.transferReversed(roundId, transferId, reversedMinor),
     "transfer_reversed",
-    `transfer ${transferId} of round ${roundId}: ${amountMinor} reversed`,
+    ended
+      ? `transfer ${transferId} of round ${roundId}: ${amountMinor} reversed after the round was paid out; it is back in the ended round's pot and ${s.recipientMemberId} is short of it: pay it to them again or give it back to the members, by hand`
+      : `transfer ${transferId} of round ${roundId}: ${amountMinor} reversed while the round paid out; the payout waits (payout_blocked) and sends it again when it resumes`,
   );
   d.notify(
     roundIds.notice.transferReversed(roundId, transferId, reversedMinor),
     { kind: "admins" },
     "transfer_reversed",
-    { transferId, amountMinor },
+    { transferId, amountMinor, recipientMemberId: s.recipientMemberId, roundEnded: ended ? "yes" : "no" },
   );
-  return d.done();
+  if (s.status !== "paying_out") return d.done();
+  return block(
+    d,
+    `payout transfer ${transferId} was reversed (${amountMinor} came back); it is sent again when the payout resumes`,
+  );
 }
 
 /**

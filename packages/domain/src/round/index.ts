@@ -4,13 +4,16 @@ export {
   type Contribution,
   type ContributionStatus,
   type DebitAttempt,
+  type EarlierTransfer,
   isRoundEnded,
   type NewRound,
   newRound,
   type PayoutTransfer,
+  payoutDueMinor,
   potMinor,
   type Round,
   type RoundStatus,
+  sentNetMinor,
   TERMINAL_ROUND_STATUSES,
 } from "./round.js";
 export {

@@ -239,6 +239,40 @@ export interface PayoutTransfer {
   /** How much of the transfer came back through reversals; `reversed` once it is all of it. */
   readonly reversedMinor?: number;
   readonly failureCode?: string;
+  /**
+   * The earlier transfers of this contribution's money to the recipient, oldest first, each
+   * reversed in whole or in part while the round paid out: this transfer sends again what
+   * came back of them (the round blocked on the reversal; its resume sent the rest). The
+   * first transfer sent the whole contribution, so what the recipient holds of it is what
+   * every one of them kept (see `sentNetMinor`). Absent: none.
+   */
+  readonly earlier?: readonly EarlierTransfer[];
+}
+
+/** A transfer of a contribution's money that a later one replaced after it came back (see {@link PayoutTransfer.earlier}). */
+export interface EarlierTransfer {
+  readonly transferId: string;
+  readonly effectId: string;
+  readonly attempt: number;
+  readonly amountMinor: number;
+  /** How much of it came back (reversals heard while, or after, it was replaced add up). */
+  readonly reversedMinor: number;
+}
+
+/**
+ * What the recipient holds of one contribution's payout: what each of its transfers sent
+ * (created), less what came back of it.
+ */
+export function sentNetMinor(p: PayoutTransfer): number {
+  const earlier = (p.earlier ?? []).reduce((sum, e) => sum + e.amountMinor - e.reversedMinor, 0);
+  const current =
+    p.status === "created" || p.status === "reversed" ? p.amountMinor - (p.reversedMinor ?? 0) : 0;
+  return earlier + current;
+}
+
+/** What one contribution's payout must send in all: the whole contribution, which its first transfer sent. */
+export function payoutDueMinor(p: PayoutTransfer): number {
+  return p.earlier?.[0]?.amountMinor ?? p.amountMinor;
 }
 
 /** A round of a savings group: every member contributes, one member receives the pot. */

@@ -204,6 +204,47 @@ describe("group admin use cases", () => {
     expect(closed).toMatchObject({ status: "closed", rotation: { number: 2, receivedMemberIds: [] } });
   });
 
+  it("an admin who left the group can no longer resume it nor reassign its payout (member_not_found, as every admin command), nothing stored", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await activeGroup(sim, ["ana", "ben", "cy"]);
+    // Between rounds, before any round collected, Ana (the creator and admin) leaves.
+    const left = (await useCases.leaveGroup(sim.deps, groupId, "ana"))._unsafeUnwrap();
+    expect(left.members.find((m) => m.id === "ana")?.status).toBe("left");
+    (await useCases.pauseGroup(sim.deps, groupId, ops, "checking"))._unsafeUnwrap();
+    const audited = sim.store.audit().length;
+    expect((await useCases.closeGroup(sim.deps, groupId, "ana", "x"))._unsafeUnwrapErr().code).toBe(
+      "member_not_found",
+    );
+    expect((await useCases.resumeGroup(sim.deps, groupId, "ana"))._unsafeUnwrapErr().code).toBe(
+      "member_not_found",
+    );
+    expect((await useCases.resumeGroup(sim.deps, groupId, "ben"))._unsafeUnwrapErr().code).toBe("not_admin");
+    expect((await useCases.resumeGroup(sim.deps, groupId, "zed"))._unsafeUnwrapErr().code).toBe(
+      "member_not_found",
+    );
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.status).toBe("paused");
+    expect(sim.store.audit()).toHaveLength(audited);
+
+    // Ben's payout blocks; the admin who left may not give it to Cy, an operator may.
+    (await useCases.resumeGroup(sim.deps, groupId, ops))._unsafeUnwrap();
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId, ops))._unsafeUnwrap().state;
+    expect(round.recipientMemberId).toBe("ben");
+    (await sim.accountUpdated("ben", false))._unsafeUnwrap();
+    await sim.advance(4 * DAY_MS);
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("payout_blocked");
+    expect((await useCases.reassignPayout(sim.deps, groupId, "ana", "cy"))._unsafeUnwrapErr().code).toBe(
+      "member_not_found",
+    );
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.recipientMemberId).toBe("ben");
+    (await useCases.reassignPayout(sim.deps, groupId, ops, "cy"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()).toMatchObject({
+      status: "paid_out",
+      recipientMemberId: "cy",
+    });
+  });
+
   it("an admin removes a member before the start; members leave for themselves after", async () => {
     const sim = new InMemorySusu();
     const groupId = await formingGroup(sim, ["ana", "ben", "cy"]);

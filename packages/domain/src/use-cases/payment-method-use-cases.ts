@@ -1,4 +1,5 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import type { Group } from "../group/group.js";
 import { billedPaymentMethodOf } from "../membership/subscription.js";
 import { paymentMethodError, paymentMethodInUse } from "../payment-method/payment-method.errors.js";
 import {
@@ -39,16 +40,33 @@ export function groupsRelyingOnDebit(
   deps: UseCaseDeps,
   personId: PersonId,
 ): ResultAsync<readonly string[], UseCaseError> {
+  return debitReliance(deps, personId).map(({ relying }) => relying);
+}
+
+/**
+ * {@link groupsRelyingOnDebit}, with the person's groups no round relies on, as read: a
+ * removal that counted on none relying stores them back at the version it read, so that a
+ * round opened in one of them meanwhile (its commit moves the group's version) makes the
+ * removal's commit a version conflict, and a removal committed first makes the round's.
+ */
+function debitReliance(
+  deps: UseCaseDeps,
+  personId: PersonId,
+): ResultAsync<{ readonly relying: readonly string[]; readonly free: readonly Group[] }, UseCaseError> {
   return deps.groups.listGroupsOfPerson(personId).andThen((groups) =>
-    groups.reduce<ResultAsync<string[], UseCaseError>>(
+    groups.reduce<ResultAsync<{ relying: string[]; free: Group[] }, UseCaseError>>(
       (acc, group) =>
-        acc.andThen((relying) => {
-          if (group.currentRoundId === undefined) return okAsync(relying);
+        acc.andThen(({ relying, free }) => {
+          if (group.currentRoundId === undefined) return okAsync({ relying, free: [...free, group] });
           return deps.rounds
             .getRound(group.currentRoundId)
-            .map((round) => (round !== undefined && !isRoundEnded(round) ? [...relying, group.id] : relying));
+            .map((round) =>
+              round !== undefined && !isRoundEnded(round)
+                ? { relying: [...relying, group.id], free }
+                : { relying, free: [...free, group] },
+            );
         }),
-      okAsync([]),
+      okAsync({ relying: [], free: [] }),
     ),
   );
 }
@@ -233,7 +251,10 @@ export interface RemovedPaymentMethod {
  * relies on it moves it, as the provider's detachment does, to another saved BECS account of
  * theirs with an active mandate (the oldest), and the person is told which
  * (`payment_method_detached` with `movedTo`); with none, they are left without an active
- * mandate (readiness drops). The card the
+ * mandate (readiness drops). Such a removal and a round opening in one of the person's groups
+ * are exclusive: the removal stores those groups back at the version it read, so whichever
+ * commits second is a `version_conflict` (the removal, retried, is then refused; the round
+ * opens on a later try only if the person is ready). The card the
  * person's current membership is charged on moves the membership first to their other saved
  * card that has not expired (the default one, else the newest; `chargeMembershipOn`), so its
  * renewals do not go to a card Stripe no longer holds; with no such card it is refused
@@ -312,13 +333,23 @@ function removeMethod(
                 );
         return replacement.andThen((repl) => {
           const isDebit = person.debit?.paymentMethodId === method.id;
-          const relying = isDebit
-            ? groupsRelyingOnDebit(deps, personId)
-            : okAsync<readonly string[], UseCaseError>([]);
-          return relying.andThen((groupIds) => {
-            const first = groupIds[0];
+          const reliance = isDebit
+            ? debitReliance(deps, personId)
+            : okAsync<{ readonly relying: readonly string[]; readonly free: readonly Group[] }, UseCaseError>(
+                {
+                  relying: [],
+                  free: [],
+                },
+              );
+          return reliance.andThen(({ relying, free }) => {
+            const first = relying[0];
             if (first !== undefined && repl === undefined)
               return errAsync<RemovedPaymentMethod, UseCaseError>(paymentMethodInUse(method.id, first));
+            // The debit goes with no replacement because no round relies on it: that holds only
+            // while none opens, so the groups read with no round are stored back at the version
+            // read (a round opened in one meanwhile, or opening, makes one of the two commits a
+            // version conflict: the round, or this removal, retried and refused).
+            const guarded = isDebit && repl === undefined ? free : [];
             // Where the rounds' debit goes: the replacement named, else (nobody relying) another
             // saved account that works, as when the provider detaches it; with none, it stops.
             const successor: ResultAsync<SavedPaymentMethod | undefined, UseCaseError> = !isDebit
@@ -327,7 +358,7 @@ function removeMethod(
                 ? okAsync(repl)
                 : backupDebit(deps, personId, method.id);
             return successor.andThen((next) =>
-              commitRemoval(deps, person, method, next, repl === undefined, actor),
+              commitRemoval(deps, person, method, next, repl === undefined, actor, guarded),
             );
           });
         });
@@ -341,7 +372,8 @@ function removeMethod(
  * the person's debit, rounds debit `successor` instead (a saved BECS account with an active
  * mandate), or the debit stops being active when there is none. A successor susu chose
  * (`chosenBySusu`: the person named no replacement) is told to the person, with the notice
- * the provider's detachment sends, so they know which account is debited now.
+ * the provider's detachment sends, so they know which account is debited now. `guarded`:
+ * the groups stored back unchanged at the version read (see `debitReliance`).
  */
 function commitRemoval(
   deps: UseCaseDeps,
@@ -350,6 +382,7 @@ function commitRemoval(
   successor: SavedPaymentMethod | undefined,
   chosenBySusu: boolean,
   actor: string,
+  guarded: readonly Group[],
 ): ResultAsync<RemovedPaymentMethod, UseCaseError> {
   const personId = person.id;
   const isDebit = person.debit?.paymentMethodId === method.id;
@@ -414,7 +447,8 @@ function commitRemoval(
       people: personChanged
         ? [{ state: { ...nextPerson, version: person.version + 1 }, expectedVersion: person.version }]
         : [],
-      groups: [],
+      // Unchanged but for their version: see `debitReliance`.
+      groups: guarded.map((g) => ({ state: { ...g, version: g.version + 1 }, expectedVersion: g.version })),
       rounds: [],
       paymentMethods: [changeOf(method, removed)],
       outbox: [detach, ...told],

@@ -1,9 +1,11 @@
+import { type Result, ResultAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import type { PaymentFact } from "../facts/payment-fact.js";
 import { paymentMethodIds } from "../payment-method/payment-method-ids.js";
 import { personReadiness } from "../person/person.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
+import type { UseCaseDeps } from "./deps.js";
 import * as useCases from "./index.js";
 
 // Saved payment methods: set-up, list, default, removal with the running-round rule, and
@@ -310,6 +312,85 @@ describe("removing a method", () => {
     expect(sim.notifier.sent.length).toBe(1);
     const activated = await useCases.activateGroup(sim.deps, groupId, "ana");
     expect(activated.isOk() ? "ok" : activated.error.code).toBe("ok");
+  });
+});
+
+/** `deps` whose `pick` read runs `between` once, after reading and before answering. */
+function raceAfterRead<K extends "people" | "groups">(
+  sim: InMemorySusu,
+  port: K,
+  read: K extends "people" ? "getPeople" : "listGroupsOfPerson",
+  between: () => Promise<void>,
+): UseCaseDeps {
+  let raced = false;
+  const target = sim.deps[port] as unknown as Record<
+    string,
+    (...args: unknown[]) => ResultAsync<unknown, never>
+  >;
+  const racing = new Proxy(target, {
+    get(t, prop, receiver) {
+      const v = Reflect.get(t, prop, receiver);
+      if (prop !== read || typeof v !== "function") return typeof v === "function" ? v.bind(t) : v;
+      return (...args: unknown[]) =>
+        new ResultAsync(
+          (async () => {
+            const answer = await v.apply(t, args);
+            if (!raced) {
+              raced = true;
+              await between();
+            }
+            return answer;
+          })(),
+        );
+    },
+  });
+  return { ...sim.deps, [port]: racing };
+}
+
+describe("removing the debit while a round opens (the two exclusive)", () => {
+  async function dueGroup() {
+    const { sim, groupId, benBecs } = await group({ round: false });
+    (await useCases.activateGroup(sim.deps, groupId, "ana"))._unsafeUnwrap();
+    sim.clock.advance(DAY_MS);
+    return { sim, groupId, benBecs };
+  }
+
+  it("removed between the round's readiness read and its commit: the round does not open (version_conflict), and then waits for Ben (members_not_ready)", async () => {
+    const { sim, groupId, benBecs } = await dueGroup();
+    let removal: Result<unknown, { code: string }> | undefined;
+    const racing = raceAfterRead(sim, "people", "getPeople", async () => {
+      removal = await useCases.removePaymentMethod(sim.deps, "ben", benBecs, undefined, "ben");
+    });
+    const opened = await useCases.startRound(racing, groupId, "scheduler");
+    await sim.runUntilQuiet();
+    expect(removal?.isOk()).toBe(true);
+    expect(opened.isErr() ? opened.error.code : "opened").toBe("version_conflict");
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.currentRoundId).toBeUndefined();
+    expect(sim.gateway.debits.size).toBe(0);
+    const again = await useCases.startRound(sim.deps, groupId, "scheduler");
+    expect(again.isErr() ? again.error.code : "opened").toBe("members_not_ready");
+  });
+
+  it("a round opened between the removal's read of Ben's groups and its commit: the removal is refused (payment_method_in_use), the round debits the method it relies on", async () => {
+    const { sim, groupId, benBecs } = await dueGroup();
+    let opened: Result<unknown, { code: string }> | undefined;
+    const racing = raceAfterRead(sim, "groups", "listGroupsOfPerson", async () => {
+      opened = await useCases.startRound(sim.deps, groupId, "scheduler");
+    });
+    const removal = await useCases.removePaymentMethod(racing, "ben", benBecs, undefined, "ben");
+    await sim.runUntilQuiet();
+    expect(opened?.isOk()).toBe(true);
+    expect(removal.isErr() ? removal.error : "removed").toMatchObject({
+      code: "payment_method_in_use",
+      groupId,
+    });
+    expect((await person(sim, "ben"))?.debit).toMatchObject({
+      paymentMethodId: benBecs,
+      mandateActive: true,
+    });
+    expect((await methods(sim, "ben")).map((v) => [v.method.id, v.method.removal])).toEqual([
+      [benBecs, undefined],
+    ]);
   });
 });
 

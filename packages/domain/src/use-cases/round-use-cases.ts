@@ -293,7 +293,11 @@ function dueRound(
   return ok({ opensAt, recipient });
 }
 
-/** Loads a group for a command only its admins may give. */
+/**
+ * Loads a group for a command only its admins (or platform operators) may give, by the rule
+ * of every admin command ({@link G.requireAdmin}): an admin who left the group, or someone
+ * outside it, is `member_not_found`; another member is `not_admin`.
+ */
 function loadGroupAsAdmin(
   deps: UseCaseDeps,
   groupId: GroupId,
@@ -301,9 +305,8 @@ function loadGroupAsAdmin(
 ): ResultAsync<Group, UseCaseError> {
   return deps.groups.getGroup(groupId).andThen((group) => {
     if (!group) return errAsync<Group, UseCaseError>(notFound("group", groupId));
-    if (typeof actor === "string" && G.findMember(group, actor)?.role !== "admin")
-      return errAsync(groupError("not_admin", "only a group admin may do this"));
-    return okAsync(group);
+    const allowed = G.requireAdmin(group, actor);
+    return allowed.isErr() ? errAsync<Group, UseCaseError>(allowed.error) : okAsync(group);
   });
 }
 
