@@ -529,8 +529,8 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
   });
 
   it("Stripe refusing the expiry's cancel and the read after it (parked with its ticket), payment_intent.canceled never heard: the recheck asks again under a new key and Stripe's answer ends it expired; the operator's replay of the parked ask changes nothing", async () => {
-    await aSeller("xan");
-    const waiting = await aCharge([{ id: "xan" }], { kind: "new_card" });
+    await aSeller("kit");
+    const waiting = await aCharge([{ id: "kit" }], { kind: "new_card" });
     const firstAsk = `${waiting.id}:payment:cancel`;
     lateTypes = new Set(["payment_intent.canceled"]);
     try {
