@@ -268,15 +268,26 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Remind them, or remove a member who will not take part, so the round can start for everyone else.",
   }),
-  payout_blocked: (d) => ({
-    subject: "A round's payout is blocked",
-    happened: [
-      `The payout of round ${d.text("roundId")} to member ${d.text("recipientMemberId")} could not be made: ${d.text("reason", "no reason given")}.`,
-      "The group is paused until the payout can be made.",
-    ],
-    action:
-      "If you are the recipient, finish or update your payout details (bank account) so the payout can be retried; administrators can reassign it.",
-  }),
+  payout_blocked: (d) =>
+    d.text("cause") === "transfer_reversed"
+      ? {
+          subject: "A round's payout is blocked",
+          happened: [
+            `${amountOr(d, "amountMinor", "Part")} of the payout of round ${d.text("roundId")} to member ${d.text("recipientMemberId")} came back (transfer ${d.text("transferId")} was reversed).`,
+            "The group is paused; what came back is sent again when the payout resumes.",
+          ],
+          action:
+            "If you are the recipient, check your payout details (bank account) are up to date; administrators: resume the group once the reason for the reversal is dealt with (see the ticket).",
+        }
+      : {
+          subject: "A round's payout is blocked",
+          happened: [
+            `The payout of round ${d.text("roundId")} to member ${d.text("recipientMemberId")} could not be made: ${d.text("reason", "no reason given")}.`,
+            "The group is paused until the payout can be made.",
+          ],
+          action:
+            "If you are the recipient, finish or update your payout details (bank account) so the payout can be retried; administrators can reassign it.",
+        },
   payout_sent: (d) =>
     d.aggregate === "round"
       ? {
@@ -330,7 +341,10 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     happened: [
       `Transfer ${d.text("transferId")} of round ${d.text("roundId")} was reversed by ${amountOr(d, "amountMinor", "an amount")}.`,
     ],
-    action: "Check the round's ledger and the ticket, and decide whether the money must be paid again.",
+    action:
+      d.text("roundEnded") === "no"
+        ? "The payout is blocked and sends the money again when it resumes; see the ticket."
+        : "Check the round's ledger and the ticket, and decide whether the money must be paid again.",
   }),
   unexpected_money: (d) => ({
     subject: "Money moved where none was expected",

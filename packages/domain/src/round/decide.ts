@@ -1250,13 +1250,18 @@ function startPayout(d: Draft): Step {
   return payoutCompleteIfDone(d);
 }
 
-function block(d: Draft, reason: string): Step {
+/**
+ * Blocks the payout: round `payout_blocked`, group paused, recipient and admins told, a ticket.
+ * `cause` adds fields the notices carry beside the free-text reason (a reversal names its
+ * transfer and what came back, so the e-mail can say it without reading the reason).
+ */
+function block(d: Draft, reason: string, cause?: Record<string, string | number>): Step {
   const s = d.state;
   // The round's version makes each block's notices and ticket new (a block after a resume is news).
   const key = [s.id, s.recipientMemberId, s.payoutAttempt, s.version] as const;
   d.moveTo("payout_blocked", { blockedReason: reason });
   d.effects.push({ kind: "pause_group", id: roundIds.pauseGroup(...key), groupId: s.groupId, reason });
-  const data = { recipientMemberId: s.recipientMemberId, reason };
+  const data = { recipientMemberId: s.recipientMemberId, reason, ...cause };
   d.notify(
     roundIds.notice.payoutBlocked(...key),
     { kind: "member", memberId: s.recipientMemberId },
@@ -1520,6 +1525,7 @@ function transferReversedInput(
   return block(
     d,
     `payout transfer ${transferId} was reversed (${amountMinor} came back); it is sent again when the payout resumes`,
+    { cause: "transfer_reversed", transferId, amountMinor, currency: s.currency },
   );
 }
 

@@ -186,3 +186,35 @@ describe("a payout transfer reversed after the round was paid out", () => {
     expect(r.money()).toMatchObject({ heldMinor: 2_500, paidOutMinor: 27_500 });
   });
 });
+
+describe("the payout_blocked notices of a reversal", () => {
+  it("name the cause, the transfer and the amount that came back as their own fields (the e-mail masks a blocked payout's free-text reason, which can carry account data)", () => {
+    const r = payingOut();
+    r.created("m1", 1);
+    r.created("m2", 1);
+    const back = r.reversed("m2", "tr_m2_1", 2_500);
+    const blocked = back.effects.filter((e) => e.kind === "notify" && e.template === "payout_blocked");
+    expect(blocked).toHaveLength(2);
+    for (const n of blocked)
+      expect(n.kind === "notify" ? n.data : undefined).toMatchObject({
+        recipientMemberId: "m1",
+        cause: "transfer_reversed",
+        transferId: "tr_m2_1",
+        amountMinor: 2_500,
+        currency: "AUD",
+      });
+  });
+
+  it("of an undeliverable payout carry no such cause", () => {
+    const r = payingOut();
+    const failed = r.apply({
+      type: "transfer_failed",
+      sourceMemberId: "m2",
+      attempt: 1,
+      failureCode: "account_closed",
+    });
+    const blocked = failed.effects.filter((e) => e.kind === "notify" && e.template === "payout_blocked");
+    expect(blocked).toHaveLength(2);
+    for (const n of blocked) expect(n.kind === "notify" ? n.data.cause : "none").toBeUndefined();
+  });
+});
