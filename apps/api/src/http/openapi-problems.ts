@@ -2,7 +2,7 @@ import { authResponses } from "./auth.js";
 import { edgeResponses } from "./edge.js";
 import { idempotencyResponses } from "./idempotency.js";
 import { overloadResponses } from "./overload.js";
-import { PROBLEM_CONTENT_TYPE } from "./problem-response.js";
+import { PROBLEM_CODES, PROBLEM_CONTENT_TYPE } from "./problem-response.js";
 import { rateLimitResponses } from "./rate-limit.js";
 
 // A route's `responses` is an object literal: spread together, two maps that both describe
@@ -17,6 +17,7 @@ interface DocumentedResponse {
   description: string;
   content?: unknown;
   headers?: Record<string, unknown>;
+  [PROBLEM_CODES]?: string[];
 }
 
 interface DocumentShape {
@@ -27,6 +28,7 @@ interface DocumentShape {
 interface ProblemDoc {
   readonly description: string;
   readonly headers?: Readonly<Record<string, { readonly description: string }>>;
+  readonly [PROBLEM_CODES]?: readonly string[];
 }
 
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"] as const;
@@ -99,8 +101,9 @@ function headersOf(doc: ProblemDoc): Record<string, unknown> {
  * Merges into `document` (an OpenAPI document as generated, changed in place and returned)
  * the problem responses of {@link infrastructureResponses} at every operation whose path
  * starts with `prefix`, except `publicPaths` (served without a token): a status the
- * operation describes gets the middleware's codes added to its own and its headers where
- * it has none of that name; a status it does not describe is added whole.
+ * operation describes gets the middleware's codes added to its own (in its description and
+ * its `x-problem-codes`) and its headers where it has none of that name; a status it does
+ * not describe is added whole.
  */
 export function withInfrastructureResponses<D>(
   document: D,
@@ -122,10 +125,14 @@ export function withInfrastructureResponses<D>(
             description: doc.description,
             content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: "#/components/schemas/Problem" } } },
             headers: headersOf(doc),
+            [PROBLEM_CODES]: [...(doc[PROBLEM_CODES] ?? [])],
           };
           continue;
         }
         existing.description = mergedDescription(existing.description, doc.description);
+        const own = existing[PROBLEM_CODES] ?? [];
+        const added = (doc[PROBLEM_CODES] ?? []).filter((code) => !own.includes(code));
+        existing[PROBLEM_CODES] = [...own, ...added];
         const headers = headersOf(doc);
         if (Object.keys(headers).length > 0) existing.headers = { ...headers, ...existing.headers };
       }

@@ -70,6 +70,20 @@ export function problemResponse(
   });
 }
 
+/**
+ * The OpenAPI extension on a problem response that lists every `code` a client may get with
+ * it, for that operation and status: machine-readable (clients switch on the code), where the
+ * description's "Codes: …" is for people. The API tests fail a problem whose code the
+ * response does not list.
+ */
+export const PROBLEM_CODES = "x-problem-codes";
+
+/**
+ * Listed as a problem response's code when the code is the payment provider's own (a Stripe
+ * error code passed through on a 502 or 503): not susu's to enumerate, so any code goes.
+ */
+export const PROVIDER_CODE = "<the provider's code>";
+
 /** One entry of an OpenAPI route's `responses`, as `@hono/zod-openapi`'s `createRoute` takes it. */
 export type ResponseDoc = RouteConfig["responses"][string];
 
@@ -97,5 +111,7 @@ export function problemDoc(
     description: `${description} Codes: ${codes.map((c) => `\`${c}\``).join(", ")}.`,
     content: { [PROBLEM_CONTENT_TYPE]: { schema } },
     ...(headerObjects === undefined ? {} : { headers: headerObjects }),
-  };
+    // (the generator copies a response's other keys into the document as they are)
+    [PROBLEM_CODES]: [...codes],
+  } as ResponseDoc;
 }

@@ -167,7 +167,6 @@ const getGroupRoute = createRoute({
     200: json(GroupViewSchema, "The group"),
     ...commonResponses,
     ...notFoundResponse(["group_not_found"]),
-    ...conflictResponse([]),
   },
 });
 

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type Money, PAYOUT_STATUSES, type PayoutRecord, useCases } from "@susu/domain";
 import type { Context } from "hono";
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKeyHeaderSchema } from "../http/idempotency.js";
-import { problemDoc } from "../http/problem-response.js";
+import { PROVIDER_CODE, problemDoc } from "../http/problem-response.js";
 import { problem, providerProblem, useCaseProblem } from "../problem.js";
 import { PERSON_ONLY_DETAIL, personInPath, refusePerson, refuseUnlessOperator } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
@@ -115,10 +115,8 @@ const personOnly = problemExamples(403, "`me` names a person: a service token is
   person_only: PERSON_ONLY_DETAIL.self,
 });
 const providerResponses = {
-  502: problemDoc("The payment provider refused the request.", ["<the provider's code>"]),
-  503: problemDoc("The payment provider did not answer; repeating the request is safe.", [
-    "<the provider's code>",
-  ]),
+  502: problemDoc("The payment provider refused the request.", [PROVIDER_CODE]),
+  503: problemDoc("The payment provider did not answer; repeating the request is safe.", [PROVIDER_CODE]),
 };
 
 const balanceRoute = createRoute({

@@ -8,7 +8,13 @@ import {
 } from "../http/auth.js";
 import { edgeResponses } from "../http/edge.js";
 import { idempotencyResponses, PRINTABLE_ASCII } from "../http/idempotency.js";
-import { PROBLEM_CONTENT_TYPE, problemBody, problemDoc, type ResponseDoc } from "../http/problem-response.js";
+import {
+  PROBLEM_CONTENT_TYPE,
+  PROVIDER_CODE,
+  problemBody,
+  problemDoc,
+  type ResponseDoc,
+} from "../http/problem-response.js";
 import { rateLimitResponses } from "../http/rate-limit.js";
 import { NUL_FREE } from "../input.js";
 
@@ -119,10 +125,8 @@ export const postResponses = { ...commonResponses, ...idempotencyResponses } sat
 
 /** The answers of a route that calls the payment provider while the client waits. */
 export const providerResponses = {
-  502: problemDoc("The payment provider refused the request.", ["<the provider's code>"]),
-  503: problemDoc("The payment provider did not answer; repeating the request is safe.", [
-    "<the provider's code>",
-  ]),
+  502: problemDoc("The payment provider refused the request.", [PROVIDER_CODE]),
+  503: problemDoc("The payment provider did not answer; repeating the request is safe.", [PROVIDER_CODE]),
 } satisfies Record<number, ResponseDoc>;
 
 /** A 404 for a resource the caller may not see or that does not exist (one answer for both). */

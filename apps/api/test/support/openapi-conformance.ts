@@ -5,11 +5,14 @@
 // JSON body validates against the documented schema (JSON Schema 2020-12, as OpenAPI 3.1 has
 // it), made strict for the check: an object's property the schema does not declare is a
 // violation, unless the schema deliberately takes any keys (a record, `additionalProperties`
-// given). A violation fails the test that made the request (the app's `fetch` throws).
+// given). A problem's `code` is one the response lists for that operation and status (its
+// `x-problem-codes`; a problem response that lists none is a violation too). A violation fails
+// the test that made the request (the app's `fetch` throws).
 
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { openApiDocumentOf } from "../../src/app.js";
+import { PROBLEM_CODES, PROBLEM_CONTENT_TYPE, PROVIDER_CODE } from "../../src/http/problem-response.js";
 import type { JsonSchema, OpenApiDocument, OpenApiOperation } from "./v1-surface.js";
 import { operationsOf } from "./v1-surface.js";
 
@@ -259,7 +262,20 @@ export function conformanceChecker(doc: OpenApiDocument): ConformanceChecker {
         return [violation("", `the ${mediaType} body is not JSON`)];
       }
       const validate = validatorFor(`${operation} ${statusKey} ${mediaType}`, media.schema);
-      if (validate(body)) return [];
+      if (validate(body)) {
+        if (mediaType !== PROBLEM_CONTENT_TYPE) return [];
+        const codes = responses[statusKey]?.[PROBLEM_CODES];
+        if (codes === undefined)
+          return [violation("", `the problem response ${statusKey} lists no codes (${PROBLEM_CODES})`)];
+        const code = (body as { readonly code?: unknown }).code;
+        if (typeof code === "string" && (codes.includes(code) || codes.includes(PROVIDER_CODE))) return [];
+        return [
+          violation(
+            "/code",
+            `code ${shown(code)} is not one the document lists for ${statusKey} (${PROBLEM_CODES}: ${codes.join(", ")})`,
+          ),
+        ];
+      }
       const seen = new Set<string>();
       const out: Violation[] = [];
       for (const error of validate.errors ?? []) {

@@ -78,6 +78,8 @@ export interface OpenApiOperation {
         readonly description?: string;
         readonly content?: Readonly<Record<string, MediaType>>;
         readonly headers?: Readonly<Record<string, unknown>>;
+        /** A problem response's codes (problem-response.ts's `PROBLEM_CODES`). */
+        readonly "x-problem-codes"?: readonly string[];
       }
     >
   >;

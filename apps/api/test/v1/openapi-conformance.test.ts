@@ -2,18 +2,24 @@
 // it is there for. A route planted on a test app, described in the document like any other,
 // answers what its description says or, on request, something it does not: a wrong type, a
 // null, a property the schema does not declare, an undocumented status, media type or empty
-// body, a problem without its `code`. The test app's own `request` must throw for each,
-// naming the method, the path, the status and the JSON pointer.
+// body, a problem without its `code`, a problem whose `code` the response does not list (its
+// `x-problem-codes`), a problem response that lists no codes. The test app's own `request`
+// must throw for each, naming the method, the path, the status and the JSON pointer.
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openApiDocumentOf } from "../../src/app.js";
-import { PROBLEM_CONTENT_TYPE, problemBody } from "../../src/http/problem-response.js";
+import {
+  PROBLEM_CODES,
+  PROBLEM_CONTENT_TYPE,
+  ProblemSchema,
+  problemBody,
+} from "../../src/http/problem-response.js";
 import { json, MoneySchema, notFoundResponse, orNull } from "../../src/v1/schemas.js";
 import { authed, tokenFor } from "../support/app.js";
 import { conformanceChecker, OpenApiViolation, strictCopy } from "../support/openapi-conformance.js";
-import type { OpenApiDocument } from "../support/v1-surface.js";
+import { type OpenApiDocument, operationsOf } from "../support/v1-surface.js";
 import { worldApp } from "../support/world.js";
 
 const db = useTestDatabase();
@@ -31,7 +37,12 @@ const plantedRoute = createRoute({
   path: "/v1/planted/{mode}",
   summary: "A route planted by the conformance check's own test",
   request: { params: z.object({ mode: z.string() }) },
-  responses: { 200: json(PlantedSchema, "What was planted"), ...notFoundResponse(["planted_not_found"]) },
+  responses: {
+    200: json(PlantedSchema, "What was planted"),
+    ...notFoundResponse(["planted_not_found"]),
+    // A problem response described by hand, without the codes it can carry.
+    422: { description: "Refused", content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } },
+  },
 });
 
 const good = { name: "a thing", labels: { any: "key", goes: "here" }, fee: null };
@@ -57,6 +68,9 @@ const ANSWERS: Record<string, readonly [number, string | undefined, string]> = {
       stack: "at handler (planted.ts:1)",
     }),
   ],
+  "listed-code": [404, PROBLEM_CONTENT_TYPE, JSON.stringify(problemBody(404, "planted_not_found", "no"))],
+  "unlisted-code": [404, PROBLEM_CONTENT_TYPE, JSON.stringify(problemBody(404, "group_not_found", "no"))],
+  "codes-not-listed": [422, PROBLEM_CONTENT_TYPE, JSON.stringify(problemBody(422, "invalid_thing", "no"))],
   "undocumented-media": [200, "text/plain", "a thing"],
   "no-body": [200, undefined, ""],
 };
@@ -104,6 +118,29 @@ function nullsInAllOf(schema: unknown, at = ""): string[] {
   return found;
 }
 
+describe("the OpenAPI document's problem responses", () => {
+  it("list, for every operation and status, the codes a client may get (x-problem-codes), the middlewares' merged into the route's own", () => {
+    const doc = openApiDocumentOf(app) as unknown as OpenApiDocument;
+    const unlisted: string[] = [];
+    for (const { method, path, op } of operationsOf(doc)) {
+      if (path === "/v1/planted/{mode}") continue;
+      for (const [status, response] of Object.entries(op.responses))
+        if (response.content?.[PROBLEM_CONTENT_TYPE] !== undefined && !(response[PROBLEM_CODES]?.length ?? 0))
+          unlisted.push(`${method} ${path} ${status}`);
+    }
+    expect(unlisted).toEqual([]);
+    const planted = doc.paths["/v1/planted/{mode}"]?.get?.responses;
+    expect(planted?.["404"]?.[PROBLEM_CODES]).toEqual(["planted_not_found"]);
+    expect(planted?.["401"]?.[PROBLEM_CODES]).toContain("unauthenticated");
+    // A POST's 409 keeps its own codes and gets the Idempotency-Key's.
+    const postConflicts = operationsOf(doc).flatMap((o) =>
+      o.method === "POST" ? [o.op.responses["409"]?.[PROBLEM_CODES] ?? []] : [],
+    );
+    expect(postConflicts.every((codes) => codes.includes("idempotency_key_in_use"))).toBe(true);
+    expect(postConflicts.some((codes) => codes.length > 1)).toBe(true);
+  });
+});
+
 describe("the OpenAPI document's nullable components", () => {
   it("are written anyOf [$ref, null]: an allOf with the $ref takes no null, whatever its other member says", () => {
     const doc = openApiDocumentOf(app);
@@ -121,6 +158,16 @@ describe("the OpenAPI conformance check of every test's responses", () => {
     }
   });
 
+  it("lets through a problem whose code the response lists: the route's own, and a middleware's merged into it", async () => {
+    const listed = await app.request("/v1/planted/listed-code", authed(token));
+    expect(listed.status).toBe(404);
+    expect(await listed.json()).toMatchObject({ code: "planted_not_found" });
+    // (the token middleware's 401 codes are merged into every operation's 401)
+    const unauthenticated = await app.request("/v1/planted/good");
+    expect(unauthenticated.status).toBe(401);
+    expect(await unauthenticated.json()).toMatchObject({ code: "unauthenticated" });
+  });
+
   it.each([
     ["wrong-type", 200, "/name", "must be string"],
     ["null", 200, "/name", "must be string"],
@@ -129,6 +176,13 @@ describe("the OpenAPI conformance check of every test's responses", () => {
     ["undocumented-status", 409, "", "status 409 is not documented"],
     ["problem-without-code", 404, "", "must have required property 'code'"],
     ["problem-without-code", 404, "/stack", 'property "stack" is sent but not declared'],
+    [
+      "unlisted-code",
+      404,
+      "/code",
+      `code "group_not_found" is not one the document lists for 404 (${PROBLEM_CODES}: planted_not_found)`,
+    ],
+    ["codes-not-listed", 422, "", `the problem response 422 lists no codes (${PROBLEM_CODES})`],
     ["undocumented-media", 200, "", 'content type "text/plain" is not documented'],
     ["no-body", 200, "", "no body is sent, but application/json is documented"],
   ] as const)("fails the request for %s: %i at %j", async (mode, status, pointer, what) => {

@@ -208,6 +208,36 @@ function splitNow(s: HeldPayment, amountMinor: number): TakeBackSplit {
   });
 }
 
+/**
+ * `split` (of `amountMinor`: a loss, or the rest owed to the customer after it) given back in
+ * place of refunds a lost dispute superseded, once the seller was paid: the platform holds
+ * `heldBackMinor` of their seller parts back (the transfer was made net of them, or a reversal
+ * for them landed), so taking from it needs no reversal — which is why the seller otherwise
+ * gives whole steps only. The part of a step {@link splitNow} leaves to the fee (or the
+ * platform) comes out of that held-back money first, as far as it goes: otherwise the fee
+ * would pay it and the held-back money stay in the hold for good. Nothing changes in a
+ * currency whose step is one minor unit, nor before the transfer (what is transferred later
+ * must stay in steps).
+ */
+function offStepFromHeldBack(
+  s: HeldPayment,
+  split: TakeBackSplit,
+  amountMinor: number,
+  heldBackMinor: number,
+): TakeBackSplit {
+  if (createdTransfer(s) === undefined) return split;
+  const offStepMinor = amountMinor % currencyInfo(s.currency).amountStepMinor;
+  const roomMinor = heldBackMinor - split.sellerPartMinor;
+  const movedMinor = Math.min(offStepMinor, roomMinor, split.feePartMinor + split.platformFundedMinor);
+  if (movedMinor <= 0) return split;
+  const fromFundedMinor = Math.min(movedMinor, split.platformFundedMinor);
+  return {
+    sellerPartMinor: split.sellerPartMinor + movedMinor,
+    feePartMinor: split.feePartMinor - (movedMinor - fromFundedMinor),
+    platformFundedMinor: split.platformFundedMinor - fromFundedMinor,
+  };
+}
+
 /** A split as a refund or a loss records it: what the platform pays only when it pays something. */
 function partsRecord(split: TakeBackSplit): {
   sellerPartMinor: number;
@@ -1499,7 +1529,15 @@ const disputeRules: DisputeRules<Draft, Step> = {
   // A refund at Stripe, or reversing the seller's part first: whether it reaches the customer is not known yet.
   lossWaits: (d) => d.state.refunds.some((r) => r.status === "requested" || r.status === "reversing"),
   refundableMinor: (d) => refundableMinor(d.state),
-  lossParts: (d, lostMinor) => partsRecord(splitNow(d.state, lostMinor)),
+  lossParts: (d, lostMinor, disputeId) =>
+    partsRecord(
+      offStepFromHeldBack(
+        d.state,
+        splitNow(d.state, lostMinor),
+        lostMinor,
+        heldBackForSupersededMinor(d.state, disputeId),
+      ),
+    ),
   // The notice says what the closure did to the release, read from the state after it.
   won: (d, tellClosed) => {
     const before = d.state;
@@ -1587,7 +1625,7 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
   const refund: HeldRefund = {
     number: s.refunds.length + 1,
     amountMinor: owed.restMinor,
-    ...partsRecord(splitNow(s, owed.restMinor)),
+    ...partsRecord(offStepFromHeldBack(s, splitNow(s, owed.restMinor), owed.restMinor, coveredMinor)),
     stage: stageOf(s),
     reason: owed.last.reason,
     full: owed.restMinor === refundableMinor(s),
@@ -1770,7 +1808,21 @@ function bookPendingLosses(d: Draft): Step {
 function postPendingLosses(d: Draft): boolean {
   // The rests owed of losses closed while the transfer was in flight, now that its outcome is known.
   for (const x of d.state.disputes.filter((y) => y.owedRestWaits === true)) {
-    const { owedRestWaits: _known, ...closed } = x;
+    // Its parts were divided with the transfer in flight: the part of a step given to the fee
+    // comes out of the seller's held-back money instead if the transfer landed.
+    const { owedRestWaits: _known, sellerPartMinor, feePartMinor, platformFundedMinor, ...rest } = x;
+    const split = {
+      sellerPartMinor: sellerPartMinor ?? 0,
+      feePartMinor: feePartMinor ?? 0,
+      platformFundedMinor: platformFundedMinor ?? 0,
+    };
+    const parts = offStepFromHeldBack(
+      d.state,
+      split,
+      x.lostMinor ?? 0,
+      heldBackForSupersededMinor(d.state, x.id),
+    );
+    const closed = { ...rest, ...partsRecord(parts) };
     d.set({ disputes: d.state.disputes.map((y) => (y.id === x.id ? closed : y)) });
     moveSupersededMoney(d, x.id);
     oweWhatTheLossLeft(d, x.id);

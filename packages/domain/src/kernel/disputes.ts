@@ -108,8 +108,11 @@ export interface DisputeRules<D extends DisputeDraft, R> {
   readonly lossWaits?: (d: D) => boolean;
   /** What is left to take back: a loss takes at most this. */
   readonly refundableMinor: (d: D) => number;
-  /** How a loss of `lostMinor` divides, as fields of the aggregate's own dispute (`sellerPartMinor`, `parts`…). */
-  readonly lossParts: (d: D, lostMinor: number) => object;
+  /**
+   * How a loss of `lostMinor` by dispute `disputeId` divides (after `beforeLoss`), as fields of
+   * the aggregate's own dispute (`sellerPartMinor`, `parts`…).
+   */
+  readonly lossParts: (d: D, lostMinor: number, disputeId: string) => object;
   /**
    * What follows a won dispute (every closure not lost, an inquiry's `warning_closed` too). It
    * calls `tellClosed` once, before its `done()`, adding to the notice what the closure did to
@@ -263,7 +266,7 @@ function closeLost<D extends DisputeDraft, R>(
     status: "lost",
     stripeStatus: "lost",
     lostMinor,
-    ...rules.lossParts(d, lostMinor),
+    ...rules.lossParts(d, lostMinor, disputeId),
     lossBooked: lostMinor === 0,
   });
   return rules.lost(d, disputeId);

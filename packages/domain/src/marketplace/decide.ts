@@ -1623,7 +1623,13 @@ function owedFrom(s: MarketplaceCharge, r: MarketplaceRefund): { sellersMinor: n
     return { sellersMinor: [r.parts.sellerPartsMinor[0] ?? 0], feesMinor: 0 };
   if (s.mode === "split")
     return { sellersMinor: [...r.parts.sellerPartsMinor], feesMinor: r.parts.feePartMinor };
-  const net = Math.max(0, (r.parts.sellerPartsMinor[0] ?? 0) - r.parts.feePartMinor);
+  // The seller's part net of the fee refunded to them is reversed from their transfer: in whole
+  // steps of the currency (Stripe takes a three-decimal currency's amounts in tens), the nearest
+  // to it within their part; the fee gives the rest, as far as its part goes.
+  const step = currencyInfo(s.currency).amountStepMinor;
+  const sellerPartMinor = r.parts.sellerPartsMinor[0] ?? 0;
+  const exactNetMinor = Math.max(0, sellerPartMinor - r.parts.feePartMinor);
+  const net = Math.min(sellerPartMinor - (sellerPartMinor % step), Math.round(exactNetMinor / step) * step);
   return { sellersMinor: [net], feesMinor: Math.min(r.parts.feePartMinor, r.amountMinor - net) };
 }
 

@@ -9,8 +9,13 @@
 // model follows the rules beside the real charge and predicts each command's outcome (done,
 // or which error) from what it saw. After every step:
 //
+// - the charge is in AUD (two decimals), JPY (zero) or KWD (three, in steps of 10 fils); every
+//   posting is in its currency, and what is asked of Stripe (the payment, transfers, refunds,
+//   reversals) is in it, positive and in whole steps; refunds are asked in steps or off them;
 // - the ledger balances, and the charge's money adds up (paid in + platform funded = in
-//   flight + payables + sellers + fees + refunds + dispute losses);
+//   flight + payables + sellers + fees + refunds + dispute losses); the amount was paid in once
+//   or not at all, and the fee stays within zero (but for a known gap, `knownNegativeFees`) and
+//   the fee;
 // - nothing is held once the charge has ended (or settled) and nothing is on its way: the
 //   in-flight and payable accounts are zero;
 // - no seller is paid twice: no transfer is asked for while another attempt of theirs may
@@ -51,6 +56,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EARLIER_TRY_UNHEARD, reportsUnheardTry } from "../kernel/late-transfers.js";
 import { checkMarketplaceMoney } from "../ledger/index.js";
+import { type CurrencyCode, currencyInfo } from "../money/index.js";
 import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
 import {
   answerRefundLookup,
@@ -76,6 +82,22 @@ const numRuns = (usual: number): number => Number(process.env.FC_NUM_RUNS ?? usu
 
 const T0 = Date.UTC(2026, 4, 4);
 const ID = "mc1";
+
+/** A charge's amount and currency. */
+interface Charge {
+  readonly amountMinor: number;
+  readonly currency: CurrencyCode;
+}
+
+/**
+ * A charge in a currency of each kind of minor unit — two-decimal (AUD), zero-decimal (JPY),
+ * three-decimal (KWD, in steps of 10 fils) — of 1 000 to 20 000 minor units in hundreds (so a
+ * whole number of every currency's steps).
+ */
+const chargeArb: fc.Arbitrary<Charge> = fc.record({
+  amountMinor: fc.integer({ min: 10, max: 200 }).map((x) => x * 100),
+  currency: fc.constantFrom<CurrencyCode>("AUD", "JPY", "KWD"),
+});
 
 /** What the model knows, from what it saw happen. */
 interface Model extends PaymentModel {
@@ -158,11 +180,12 @@ class World extends PaymentWorld<
   };
 
   constructor(
-    amountMinor: number,
+    { amountMinor, currency }: Charge,
     readonly sellerIds: readonly string[],
   ) {
     super(
       amountMinor,
+      currency,
       T0,
       createMarketplaceCharge(
         {
@@ -173,7 +196,7 @@ class World extends PaymentWorld<
           purpose: "rsvp",
           description: "Pottery class",
           amountMinor,
-          currency: "AUD",
+          currency,
           customer: { id: "p_1", stripeCustomerId: "cus_1", email: "c@example.com" },
           paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
           fee: { kind: "rate", basisPoints: 1_250 },
@@ -369,7 +392,7 @@ class World extends PaymentWorld<
       if (x && (x.status === "open") !== open)
         this.problems.push(`dispute ${id} is ${x.status}; the model has it ${open ? "open" : "closed"}`);
     }
-    const money = checkMarketplaceMoney(this.ledger, ID, this.sellerIds, "AUD");
+    const money = checkMarketplaceMoney(this.ledger, ID, this.sellerIds, this.currency);
     if (money.isErr()) {
       this.problems.push(money.error.message);
       return;
@@ -455,7 +478,7 @@ class World extends PaymentWorld<
     }
     // What the books say went back to the customer is what Stripe refunded and kept refunded
     // (a refund Stripe failed after its success is not counted once its failure is heard).
-    const settledBooks = checkMarketplaceMoney(this.ledger, ID, this.sellerIds, "AUD");
+    const settledBooks = checkMarketplaceMoney(this.ledger, ID, this.sellerIds, this.currency);
     if (settledBooks.isOk() && settledBooks.value.refundedMinor !== this.stripe.refundedMinor)
       this.problems.push(
         `${where}: the books say ${settledBooks.value.refundedMinor} refunded, Stripe ${this.stripe.refundedMinor}`,
@@ -483,6 +506,18 @@ class World extends PaymentWorld<
     return lostPart >= share && this.open(sellerId).size === 0;
   }
 
+  /**
+   * Not yet right: a destination refund Stripe failed after its success (the seller's reversal
+   * and the fee refunded to them stay done) and then superseded by a lost dispute takes the
+   * fee below zero in the books (README "What does not work yet").
+   */
+  protected override knownNegativeFees(): boolean {
+    return (
+      !this.split &&
+      this.state.refunds.some((r) => (r.failedAfterSuccess ?? 0) > 0 && r.status === "superseded_by_dispute")
+    );
+  }
+
   /** What a command must do, by the rules, from what the model saw; undefined: it applies. */
   predict(input: MarketplaceChargeInput): MarketplaceChargeErrorCode | undefined {
     const m = this.model;
@@ -502,7 +537,8 @@ class World extends PaymentWorld<
         const left = this.remainingMinor();
         if (left === 0) return "nothing_to_refund";
         const a = input.amountMinor ?? left;
-        return a <= 0 || a > left ? "invalid_refund_amount" : undefined;
+        const step = currencyInfo(this.currency).amountStepMinor;
+        return a <= 0 || a > left || a % step !== 0 ? "invalid_refund_amount" : undefined;
       }
       case "retry_refund":
         if (!s.refunds.some((r) => r.status === "failed")) return "no_failed_refund";
@@ -887,23 +923,28 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   fireTimerArb,
   fireTimerArb,
   fc.integer({ min: 1, max: 24 }).map(commands.hoursPass),
+  // (an amount in the currency's steps, or — sometimes — off them, which is refused)
   fc
     .tuple(
-      fc.option(fc.integer({ min: -100, max: 25_000 }), { nil: undefined }),
+      fc.option(fc.tuple(fc.integer({ min: -100, max: 25_000 }), fc.boolean()), { nil: undefined }),
       fc.constantFrom("customer" as const, "platform" as const),
     )
-    .map(([amountMinor, initiatedBy]) =>
+    .map(([drawn, initiatedBy]) =>
       simple(
-        `refund ${amountMinor ?? "all"} (${initiatedBy})`,
+        `refund ${drawn === undefined ? "all" : `${drawn[0]}${drawn[1] ? " in steps" : ""}`} (${initiatedBy})`,
         () => true,
-        (w) =>
+        (w) => {
+          const step = currencyInfo(w.currency).amountStepMinor;
+          const amountMinor =
+            drawn === undefined ? undefined : drawn[1] ? Math.floor(drawn[0] / step) * step : drawn[0];
           w.command({
             type: "refund",
             initiatedBy,
             by: "admin",
             reason: "asked",
             ...(amountMinor !== undefined ? { amountMinor } : {}),
-          }),
+          });
+        },
       ),
     ),
   fc.constant(
@@ -933,13 +974,13 @@ describe("marketplace charges against a model (fc.commands)", () => {
   it("every step keeps the books, nothing held once ended, no seller paid twice, refunds within what was paid, and every command does what the rules say", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 10, max: 200 }).map((x) => x * 100),
+        chargeArb,
         fc.constantFrom(["sel_a"], ["sel_a", "sel_b"], ["sel_a", "sel_b", "sel_c"]),
         fc.constantFrom<PayHow | "later">("card", "card", "3ds_ok", "processing_ok", "later"),
         fc.commands(commandArbs, { maxCommands: 100, size: "max" }),
         fc.boolean(),
-        (amountMinor, sellers, how, cmds, lose) => {
-          const world = new World(amountMinor, sellers);
+        (charge, sellers, how, cmds, lose) => {
+          const world = new World(charge, sellers);
           if (how !== "later") pay(world, how);
           fc.modelRun(() => ({ model: {}, real: world }), cmds);
           settle(world, lose);
