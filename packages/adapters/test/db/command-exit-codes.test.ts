@@ -2,7 +2,7 @@
 // PostgreSQL: that package's exit hook ends the process with status 0, which hid every
 // failure of `npm run db:migrate` and `npm run reconcile` run without DATABASE_URL.
 import { execFile } from "node:child_process";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { access, chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -98,6 +98,39 @@ describe("commands exit with their own status", () => {
       const second = await runScript("db-migrate.ts", [], env);
       expect(second.code).toBe(1);
       expect(second.stderr).toContain(name);
+    });
+
+    it("a process that started and stopped the server, then ends on its own, keeps the status it set (vitest's after a failed test)", async () => {
+      // The adapters' test set-up starts the server in vitest's own process: the package's
+      // exit hook turned a failed run's status 1 into 0.
+      const script = join(dir, "ends-on-its-own.mts");
+      const source = join(packageDir, "src/db/embedded-postgres.ts");
+      await writeFile(
+        script,
+        [
+          `import { startEmbeddedPostgres } from ${JSON.stringify(source)};`,
+          "const server = await startEmbeddedPostgres({ dataDir: process.argv[2], durable: false });",
+          "await server.stop();",
+          "process.exitCode = 3;",
+        ].join("\n"),
+      );
+      const out = await new Promise<Outcome>((resolve) =>
+        execFile(
+          process.execPath,
+          ["--import", "tsx", script, join(dir, "own")],
+          { cwd: packageDir, timeout: 120_000 },
+          (error, stdout, stderr) =>
+            resolve({
+              code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
+              stdout,
+              stderr,
+            }),
+        ),
+      );
+      expect(out.code).toBe(3);
+      expect(out.stderr).toBe("");
+      // PostgreSQL removes its pid file when it stops.
+      await expect(access(join(dir, "own", "postmaster.pid"))).rejects.toThrow();
     });
 
     it("reconcile exits 2 when Stripe cannot be reached", async () => {
