@@ -18,6 +18,7 @@ import type {
   PayoutSchedule,
   RefundOutcome,
   ReportedPaymentMethod,
+  ReportedPayout,
   SavedMethodType,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
@@ -37,6 +38,7 @@ import {
   mandateStatusOf,
   paymentStatusOf,
   refundOutcomeOf,
+  reportedPayoutOf,
   unexpectedAnswer,
 } from "./stripe-mappings.js";
 
@@ -884,6 +886,26 @@ export class StripePaymentGateway implements PaymentGateway {
     return this.#call(() =>
       this.stripe.paymentIntents.retrieve(paymentIntentId, { expand: ["latest_charge"] }),
     ).andThen(paymentStatusOf);
+  }
+
+  /** `GET /v1/payouts/:id` on the connected account (`Stripe-Account`), as a `payout.*` event carries it. */
+  getPayout(input: {
+    readonly accountId: string;
+    readonly payoutId: string;
+  }): ResultAsync<ReportedPayout, GatewayError> {
+    return this.#call(() =>
+      this.stripe.payouts.retrieve(input.payoutId, {}, { stripeAccount: input.accountId }),
+    ).andThen((payout) => {
+      const reported = reportedPayoutOf(payout, input.accountId);
+      return reported === undefined
+        ? errAsync(
+            unexpectedAnswer(
+              "unknown_payout_status",
+              `payout ${payout.id} has an unknown status (${payout.status}) or currency (${payout.currency})`,
+            ),
+          )
+        : okAsync(reported);
+    });
   }
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {

@@ -227,4 +227,43 @@ describe("payouts on PostgreSQL and the emulator", () => {
     expect(next.items.map((p) => p.status)).toEqual(["paid"]);
     expect(next.hasMore).toBe(false);
   });
+
+  it("a paid payout the bank returns, its payout.failed lost, is found failed by the next payout run, once", async () => {
+    const paid = (await store.listPayoutsOfPerson({ personId: "sam", limit: 10 }))._unsafeUnwrap();
+    const paidId = paid.items.find((p) => p.status === "paid")?.payoutId ?? "";
+    expect(paidId).not.toBe("");
+    await harness.emulator.control.failPayout(paidId, "account_closed");
+    // Stripe's events of the failure are lost: nobody processes them now.
+    const lost = (await deliveries()).filter((e) => e.type.startsWith("payout."));
+    expect(lost.map((e) => e.type)).toEqual(["payout.updated", "payout.failed"]);
+    const sentBefore = notifier.sent.length;
+    await advance(DAY_MS);
+    (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect((await store.getPayout(paidId))._unsafeUnwrap()).toMatchObject({
+      status: "failed",
+      failureCode: "account_closed",
+    });
+    // The same outcome as the webhook's: the person told and one ticket, applied once.
+    await process((await deliveries()).filter((e) => e.type.startsWith("payout.")));
+    for (let pass = 0; pass < 3; pass++)
+      (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap();
+    // The lost events arrive after all: nothing is applied twice.
+    expect(await process(lost)).toEqual([
+      expect.stringMatching(/ignored: .*already recorded as failed/),
+      expect.stringMatching(/ignored: .*already recorded as failed/),
+    ]);
+    // A second run rechecks nothing it already knows as failed.
+    (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    for (let pass = 0; pass < 3; pass++)
+      (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap();
+    expect(notifier.sent.slice(sentBefore).filter((n) => n.id.startsWith(`payout:${paidId}:`))).toEqual([
+      expect.objectContaining({
+        id: `payout:${paidId}:failed:notify`,
+        template: "payout_failed",
+        personIds: ["sam"],
+      }),
+    ]);
+    const tickets = await db.prisma.supportTicket.findMany({ where: { aggregateId: paidId } });
+    expect(tickets.map((t) => t.id)).toEqual([`payout:${paidId}:failed:ticket`]);
+  });
 });

@@ -1,7 +1,7 @@
 import type { ResultAsync } from "neverthrow";
 import type { Money } from "../money/index.js";
 import type { ReportedPaymentMethod, SavedMethodType } from "../payment-method/saved-payment-method.js";
-import type { PayoutSchedule, PayoutStatus } from "../payout/payout.js";
+import type { PayoutSchedule, PayoutStatus, ReportedPayout } from "../payout/payout.js";
 import type { Instant } from "../shared/time.js";
 
 /**
@@ -364,6 +364,16 @@ export interface PaymentGateway {
     readonly references: PaymentReferences;
     readonly runId?: string;
   }): ResultAsync<PayoutCreated, GatewayError>;
+
+  /**
+   * Reads a payout of a connected account as it stands now at the provider (the same record
+   * a `payout.*` event carries), so that a payout whose news was lost can be brought up to
+   * date (`useCases.recheckPayouts`).
+   */
+  getPayout(input: {
+    readonly accountId: string;
+    readonly payoutId: string;
+  }): ResultAsync<ReportedPayout, GatewayError>;
 
   /**
    * Opens a hosted payment page for `amount`, paid to the platform and tied to

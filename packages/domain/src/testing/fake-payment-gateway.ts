@@ -7,6 +7,7 @@ import type {
   SavedCard,
   SavedMethodType,
 } from "../payment-method/saved-payment-method.js";
+import type { ReportedPayout } from "../payout/payout.js";
 import {
   type AccountBalance,
   type CardPaymentConfirmation,
@@ -721,7 +722,15 @@ export class FakePaymentGateway implements PaymentGateway {
   /** Connected accounts' available balances, per currency (tests set them). */
   readonly balances = new Map<string, Money[]>();
   /** Payouts made, by idempotency key (a key used again answers the first payout). */
-  readonly payouts = new Map<string, PayoutCreated & { readonly accountId: string }>();
+  readonly payouts = new Map<
+    string,
+    PayoutCreated & { readonly accountId: string; readonly createdAt?: number }
+  >();
+  /**
+   * What the provider says of a payout now, by payout id, when it moved on after it was made
+   * (tests set it: paid, failed by the bank…); otherwise `getPayout` answers it as made.
+   */
+  readonly payoutNews = new Map<string, ReportedPayout>();
   /** The run each payout key was first used by (part of the request, as Stripe compares it). */
   readonly #payoutRuns = new Map<string, string | undefined>();
 
@@ -783,10 +792,31 @@ export class FakePaymentGateway implements PaymentGateway {
       amount: input.amount,
       status: "pending" as const,
       arrivalDate: this.now() + 2 * DAY_MS,
+      createdAt: this.now(),
     };
     this.payouts.set(input.idempotencyKey, payout);
     this.#payoutRuns.set(input.idempotencyKey, input.runId);
     return okAsync(payout);
+  }
+
+  getPayout(input: { accountId: string; payoutId: string }): ResultAsync<ReportedPayout, GatewayError> {
+    const news = this.payoutNews.get(input.payoutId);
+    if (news !== undefined && news.accountId === input.accountId) return okAsync(news);
+    const made = [...this.payouts.values()].find(
+      (p) => p.payoutId === input.payoutId && p.accountId === input.accountId,
+    );
+    if (made === undefined)
+      return errAsync(gatewayError("gateway_definite", "resource_missing", `no payout ${input.payoutId}`));
+    return okAsync({
+      payoutId: made.payoutId,
+      accountId: made.accountId,
+      amountMinor: made.amount.amountMinor,
+      currency: made.amount.currency,
+      status: made.status,
+      arrivalDate: made.arrivalDate,
+      automatic: false,
+      createdAt: made.createdAt ?? made.arrivalDate - 2 * DAY_MS,
+    });
   }
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {

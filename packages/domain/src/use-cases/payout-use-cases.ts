@@ -5,6 +5,7 @@ import { currencyInfo, type Money, money } from "../money/index.js";
 import {
   DEFAULT_PAYOUT_SCHEDULE,
   mergePayout,
+  PAYOUT_RECHECK_AFTER_ARRIVAL_MS,
   type PayoutRecord,
   type PayoutSchedule,
   type ReportedPayout,
@@ -123,6 +124,79 @@ export function recordPayout(
         .map(() => ({ applied: true, detail }));
     });
   });
+}
+
+/** What one recheck of the payouts still in flight or recently paid did. */
+export interface PayoutRecheckReport {
+  /** Payouts asked about. */
+  readonly checked: number;
+  /** Of those, the ones whose record moved on (the provider's news had been lost or was late). */
+  readonly changed: readonly { readonly payoutId: string; readonly detail: string }[];
+  /** Payouts the provider or storage could not answer for now: the next recheck asks again. */
+  readonly failed: readonly { readonly payoutId: string; readonly code: string; readonly message: string }[];
+}
+
+/** Payouts read per page of a recheck. */
+const PAYOUT_RECHECK_PAGE = 200;
+
+/**
+ * Brings susu's records of payouts up to date with the provider, whatever webhooks were
+ * lost: every payout still `pending` or `in_transit`, and every `paid` one whose arrival date
+ * is at most {@link PAYOUT_RECHECK_AFTER_ARRIVAL_MS} before `at` (a bank may still return it),
+ * is read again from the provider and recorded through {@link recordPayout}, as its
+ * `payout.*` event would be (actor `payout_recheck`). So a failure found this way tells the
+ * person and opens the ticket as the webhook does, with the same ids: the webhook arriving
+ * after it (or before it, or both twice) applies nothing more. One payout's failure to be
+ * read is reported and does not stop the others.
+ */
+export function recheckPayouts(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  at: Instant,
+): ResultAsync<PayoutRecheckReport, UseCaseError> {
+  const report: {
+    checked: number;
+    changed: { payoutId: string; detail: string }[];
+    failed: { payoutId: string; code: string; message: string }[];
+  } = { checked: 0, changed: [], failed: [] };
+  const paidSince = at - PAYOUT_RECHECK_AFTER_ARRIVAL_MS;
+  /** Whether the payout's record moved on; a failure to read it is reported, not raised. */
+  const one = (stored: PayoutRecord): ResultAsync<boolean, UseCaseError> =>
+    gateway
+      .getPayout({ accountId: stored.accountId, payoutId: stored.payoutId })
+      .mapErr((e): UseCaseError | GatewayError => e)
+      .andThen((now) => recordPayout(deps, now, "payout_recheck"))
+      .map((outcome) => {
+        report.checked += 1;
+        if (outcome.applied) report.changed.push({ payoutId: stored.payoutId, detail: outcome.detail });
+        return outcome.applied;
+      })
+      .orElse((e) => {
+        report.checked += 1;
+        report.failed.push({ payoutId: stored.payoutId, code: e.code, message: e.message });
+        return okAsync<boolean, UseCaseError>(false);
+      });
+  const page = (after: string | undefined): ResultAsync<PayoutRecheckReport, UseCaseError> =>
+    deps.payouts
+      .listPayoutsToRecheck({
+        paidSince,
+        limit: PAYOUT_RECHECK_PAGE,
+        ...(after !== undefined ? { startingAfter: after } : {}),
+      })
+      .andThen((payouts) =>
+        payouts
+          .reduce<ResultAsync<boolean, UseCaseError>>(
+            (chain, p) => chain.andThen(() => one(p)),
+            okAsync(false),
+          )
+          .andThen(() => {
+            const last = payouts.at(-1);
+            return payouts.length < PAYOUT_RECHECK_PAGE || last === undefined
+              ? okAsync<PayoutRecheckReport, UseCaseError>(report)
+              : page(last.payoutId);
+          }),
+      );
+  return page(undefined);
 }
 
 /**
@@ -461,6 +535,8 @@ export function personBalance(
 
 /** What one payout run over every payable person did. */
 export interface PayoutRunReport {
+  /** The recheck of payouts in flight or recently paid the run began with ({@link recheckPayouts}). */
+  readonly rechecked: PayoutRecheckReport;
   /** People whose balance was looked at. */
   readonly people: number;
   readonly payouts: readonly PayoutCreated[];
@@ -482,21 +558,35 @@ const PAYOUT_RUN_PAGE = 200;
  * the run named by a new id (`payOutPerson`): the run repeated on one day pays nothing twice,
  * pays what arrived since under the day's next key, and reports only the payouts it made.
  * One person's failure does not stop the others; it is reported, and the next run (or a
- * rerun) tries again.
+ * rerun) tries again. Every run, whatever the schedule, first rechecks the payouts in flight
+ * or recently paid ({@link recheckPayouts}), so a failure whose webhook was lost is applied
+ * before anyone is paid.
  */
 export function payOutEveryone(
   deps: UseCaseDeps,
   gateway: PaymentGateway,
   at: Instant,
 ): ResultAsync<PayoutRunReport, UseCaseError> {
+  return recheckPayouts(deps, gateway, at).andThen((rechecked) =>
+    payOutEveryoneAfterRecheck(deps, gateway, at, rechecked),
+  );
+}
+
+function payOutEveryoneAfterRecheck(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  at: Instant,
+  rechecked: PayoutRecheckReport,
+): ResultAsync<PayoutRunReport, UseCaseError> {
   if (payoutScheduleOf(deps).interval !== "manual")
-    return okAsync({ people: 0, payouts: [], skipped: [], failed: [] });
+    return okAsync({ rechecked, people: 0, payouts: [], skipped: [], failed: [] });
   const report: {
+    rechecked: PayoutRecheckReport;
     people: number;
     payouts: PayoutCreated[];
     skipped: PayoutRunReport["skipped"][number][];
     failed: PayoutRunReport["failed"][number][];
-  } = { people: 0, payouts: [], skipped: [], failed: [] };
+  } = { rechecked, people: 0, payouts: [], skipped: [], failed: [] };
   const runId = deps.ids.newId("payoutrun");
   /** Adds one person's run (or its failure) to the report. */
   const tally = (personId: PersonId, outcome: PayoutRun | UseCaseError | GatewayError) => {

@@ -245,6 +245,7 @@ describe("paying a person out", () => {
       payoutSchedule: { interval: "weekly" as const, weeklyAnchor: "friday" as const },
     };
     expect((await useCases.payOutEveryone(automatic, sim.gateway, sim.clock.now()))._unsafeUnwrap()).toEqual({
+      rechecked: { checked: 0, changed: [], failed: [] },
       people: 0,
       payouts: [],
       skipped: [],
