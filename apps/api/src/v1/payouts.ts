@@ -80,7 +80,7 @@ const PayoutRunSchema = z
     ),
     skipped: z.array(z.object({ amount: MoneySchema, code: z.string(), message: z.string() })).openapi({
       description:
-        "Currencies Stripe refused to pay out, with its code (not a balance another payout took meanwhile)",
+        "Currencies not paid out, with why: Stripe's refusal code (not a balance another payout took meanwhile), `reserved_for_reversals` (kept for reversals of the seller's transfers), or `bank_account_errored` (a payout to the currency's bank account failed, so Stripe pays nothing to it until the person updates their bank details; not asked for)",
     }),
   })
   .openapi("PayoutRun");

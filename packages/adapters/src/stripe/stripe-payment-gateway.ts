@@ -908,8 +908,18 @@ export class StripePaymentGateway implements PaymentGateway {
     });
   }
 
+  /**
+   * `GET /v1/accounts/:id`; the account object lists its first external accounts, and when
+   * there are more, all of them are read (up to 100) so each currency's default is found.
+   */
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {
-    return this.#call(() => this.stripe.accounts.retrieve(accountId)).map(connectedAccountStatus);
+    return this.#call(() => this.stripe.accounts.retrieve(accountId)).andThen((account) =>
+      account.external_accounts?.has_more === true
+        ? this.#call(() => this.stripe.accounts.listExternalAccounts(accountId, { limit: 100 })).map((all) =>
+            connectedAccountStatus(account, all.data),
+          )
+        : okAsync(connectedAccountStatus(account)),
+    );
   }
 
   /** `GET /v1/balance` on the connected account (`Stripe-Account`). */

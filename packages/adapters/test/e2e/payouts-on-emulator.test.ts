@@ -266,4 +266,51 @@ describe("payouts on PostgreSQL and the emulator", () => {
     const tickets = await db.prisma.supportTicket.findMany({ where: { aggregateId: paidId } });
     expect(tickets.map((t) => t.id)).toEqual([`payout:${paidId}:failed:ticket`]);
   });
+
+  it("after a failed payout the bank account is errored at Stripe: the next runs pay nothing into it, the balance waits for a new one", async () => {
+    await advance(DAY_MS);
+    const before = (await payoutsAtStripe()).length;
+    // Both payouts the bank returned are back in the balance: 10.00 and 250.00.
+    const run = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(run.payouts).toEqual([]);
+    expect(run.failed).toEqual([]);
+    expect(run.skipped).toEqual([
+      expect.objectContaining({
+        personId: "sam",
+        amount: money(260_00, "AUD"),
+        code: "bank_account_errored",
+      }),
+    ]);
+    expect((await payoutsAtStripe()).length).toBe(before);
+    const balance = (await useCases.personBalance(deps, harness.gateway, "sam"))._unsafeUnwrap();
+    expect(balance.provider.available).toEqual([money(260_00, "AUD")]);
+    // Stripe: a failed payout sets the external account's status to errored, and no payout
+    // goes to it until the details are updated.
+    const banks = await harness.stripe.accounts.listExternalAccounts(accountId, { object: "bank_account" });
+    expect(banks.data).toEqual([
+      expect.objectContaining({ object: "bank_account", currency: "aud", last4: "1113", status: "errored" }),
+    ]);
+    // The seller puts in a working bank account: it replaces the errored default, and the
+    // next run pays the balance that waited.
+    await harness.stripe.accounts.update(accountId, {
+      external_account: {
+        object: "bank_account",
+        country: "AU",
+        currency: "aud",
+        routing_number: "110000",
+        account_number: "000123456",
+      },
+    } as Stripe.AccountUpdateParams);
+    const replaced = await harness.stripe.accounts.listExternalAccounts(accountId, {
+      object: "bank_account",
+    });
+    expect(replaced.data).toEqual([
+      expect.objectContaining({ last4: "3456", status: "new", default_for_currency: true }),
+    ]);
+    await advance(DAY_MS);
+    const paid = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(paid.payouts.map((p) => p.amount)).toEqual([money(260_00, "AUD")]);
+    expect(paid.skipped).toEqual([]);
+    expect((await payoutsAtStripe())[0]?.destination).toBe(replaced.data[0]?.id);
+  });
 });

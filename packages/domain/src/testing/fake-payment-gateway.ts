@@ -22,6 +22,7 @@ import {
   type PaymentReferences,
   type PaymentStatus,
   type PayoutCreated,
+  type PayoutDestination,
   type RefundOutcome,
 } from "../ports/payment-gateway.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
@@ -181,6 +182,7 @@ export class FakePaymentGateway implements PaymentGateway {
       detailsSubmitted?: boolean;
       requirementsDue?: readonly string[];
       disabledReason?: string;
+      payoutDestinations?: readonly PayoutDestination[];
     }
   >();
   readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
@@ -301,9 +303,25 @@ export class FakePaymentGateway implements PaymentGateway {
       readonly detailsSubmitted?: boolean;
       readonly requirementsDue?: readonly string[];
       readonly disabledReason?: string;
+      /** Each currency's default bank account (none shown by default). */
+      readonly payoutDestinations?: readonly PayoutDestination[];
     },
   ): void {
     this.#accounts.set(accountId, { transfersActive: canReceive, payoutsEnabled: canReceive, ...asked });
+  }
+
+  /**
+   * Sets an account's default bank account for a currency, as the provider shows it: `errored`
+   * after a payout to it failed (Stripe stops paying it until the details are updated),
+   * `usable` once the person replaced it.
+   */
+  setPayoutDestination(accountId: string, destination: PayoutDestination): void {
+    const account = this.#accounts.get(accountId);
+    if (account === undefined) throw new Error(`no account ${accountId}`);
+    account.payoutDestinations = [
+      ...(account.payoutDestinations ?? []).filter((d) => d.currency !== destination.currency),
+      destination,
+    ];
   }
 
   /** The next call of `op` fails: before doing anything, or after doing it with the answer lost. */
@@ -830,6 +848,7 @@ export class FakePaymentGateway implements PaymentGateway {
       transfersActive: a.transfersActive,
       requirementsDue: a.requirementsDue ?? (a.payoutsEnabled ? [] : ["external_account"]),
       ...(a.disabledReason !== undefined ? { disabledReason: a.disabledReason } : {}),
+      ...(a.payoutDestinations !== undefined ? { payoutDestinations: a.payoutDestinations } : {}),
     });
   }
 

@@ -58,7 +58,8 @@ function failureEffects(record: PayoutRecord): PayoutEffect[] {
         failureCode: code,
         failureMessage: message,
         // What the person does: correct their bank account on the provider's pages, reached
-        // through a new payout onboarding link (an update link once onboarded).
+        // through a new payout onboarding link (an update link once onboarded). Until then
+        // payouts are paused: the provider pays nothing to a bank account a payout failed into.
         action: "update_bank_account",
         onboardingPath: `/v1/people/${encodeURIComponent(record.personId)}/payout-onboarding`,
       },
@@ -69,7 +70,7 @@ function failureEffects(record: PayoutRecord): PayoutEffect[] {
       aggregate: PAYOUT_AGGREGATE,
       aggregateId: record.payoutId,
       reason: "payout_failed",
-      summary: `payout ${record.payoutId} of ${amount} from account ${record.accountId} (person ${record.personId}) failed: ${code}: ${message}. The funds are back in the account's balance; the person was asked to update their bank account.`,
+      summary: `payout ${record.payoutId} of ${amount} from account ${record.accountId} (person ${record.personId}) failed: ${code}: ${message}. The funds are back in the account's balance; payouts to that bank account are paused (the provider marks it errored, and the payout run skips it as bank_account_errored) until the person updates their bank details, as they were asked to.`,
     },
   ];
 }
@@ -241,7 +242,10 @@ export interface PayoutRun {
  * under the next key (the day's next number, or the request's next attempt, so a retry asks
  * under the same keys), skipped quietly past `PAYOUT_KEYS_PER_DAY`; a balance that did not
  * move makes it a refusal like any other. A currency Stripe pays out in whole units only
- * (HUF: `payoutStepMinor`) is paid rounded down to one; the fraction stays. A currency the provider refuses for good (a restricted account, no
+ * (HUF: `payoutStepMinor`) is paid rounded down to one; the fraction stays. A currency whose
+ * bank account the provider shows `errored` (a payout to it failed) is not asked for at all:
+ * skipped as `bank_account_errored`, quietly (the failed payout told the person and opened
+ * the ticket), its balance kept until the person updates their bank details. A currency the provider refuses for good (a restricted account, no
  * bank account) is skipped with its code, the person told and the admins given a ticket,
  * once per account, currency and day; a provider failure that may pass fails the run, for
  * the caller to retry.
@@ -267,16 +271,17 @@ export function payOutPerson(
         personError("payouts_not_enabled", `person ${personId}'s payout account cannot pay out yet`),
       );
     const accountId = person.payout.connectedAccountId;
-    const balanceNow = gateway
-      .getAccountBalance(accountId)
-      .mapErr((e): UseCaseError | GatewayError =>
-        e.type === "gateway_definite" && isGoneCode(e.code)
-          ? personError(
-              "payout_account_gone",
-              `person ${personId}'s payout account ${accountId} is gone (${e.code})`,
-            )
-          : e,
-      );
+    const gone = (e: GatewayError): UseCaseError | GatewayError =>
+      e.type === "gateway_definite" && isGoneCode(e.code)
+        ? personError(
+            "payout_account_gone",
+            `person ${personId}'s payout account ${accountId} is gone (${e.code})`,
+          )
+        : e;
+    // Where each currency's payouts go, as the provider shows it now: a bank account a payout
+    // failed into is `errored`, and nothing is paid to it until the person updates it.
+    const accountNow = gateway.getConnectedAccount(accountId).mapErr(gone);
+    const balanceNow = gateway.getAccountBalance(accountId).mapErr(gone);
     const reserveNow = deps.heldPayments
       .listHeldPaymentsReversingSeller(personId)
       .andThen((held) =>
@@ -284,131 +289,145 @@ export function payOutPerson(
           .listMarketplaceChargesReversingSeller(personId)
           .map((charges) => reversalReserve(personId, held, charges)),
       );
-    return reserveNow.andThen((reserve) =>
-      balanceNow.andThen((balance) => {
-        const due = balance.available.filter((m) => m.amountMinor > 0);
-        const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
-        const runId =
-          trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
-        const run = {
-          personId,
-          connectedAccountId: accountId,
-          payouts: [] as PayoutCreated[],
-          skipped: [] as SkippedPayout[],
-        };
-        const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
-        // One currency after another: a run is small (a person's currencies) and stays in order.
-        return due
-          .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
-            (acc, available) =>
-              acc.andThen((soFar) => {
-                const currency = available.currency;
-                const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
-                if (reservedMinor > 0)
-                  soFar.skipped.push({
-                    amount: money(reservedMinor, currency),
-                    code: "reserved_for_reversals",
-                    message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
-                  });
-                // Stripe takes some currencies' payouts in whole units only (HUF): the
-                // fraction stays in the balance, and is paid once it makes a whole unit.
-                const step = currencyInfo(currency).payoutStepMinor;
-                const payableOf = (availableMinor: number): Money => {
-                  const payableMinor = availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
-                  return money(payableMinor - (payableMinor % step), currency);
-                };
-                const availableNow = (now: AccountBalance): number =>
-                  now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
-                /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
-                const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
-                  soFar.skipped.push({ amount, code: e.code, message: e.message });
-                  if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
-                  return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                };
-                const pay = (
-                  amount: Money,
-                  sequence: number,
-                ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
-                  gateway
-                    .createPayout({
-                      idempotencyKey:
-                        trigger.kind === "scheduled"
-                          ? payoutIds.scheduled(accountId, currency, day, sequence)
-                          : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
-                      accountId,
-                      amount,
-                      description:
-                        trigger.kind === "scheduled"
-                          ? `susu payout ${day}`
-                          : `susu payout requested by ${trigger.by}`,
-                      references: { personId },
-                      ...(runId !== undefined ? { runId } : {}),
-                    })
-                    .map((created) => {
-                      soFar.payouts.push(created);
-                      return soFar;
-                    })
-                    .orElse((e) => {
-                      // The day's key was used by an earlier run (its payout, or its refusal):
-                      // what is available now arrived since, paid under the day's next key.
-                      if (
-                        e.code === "idempotency_key_reused" &&
-                        trigger.kind === "scheduled" &&
-                        sequence < PAYOUT_KEYS_PER_DAY
-                      )
-                        return gateway.getAccountBalance(accountId).andThen((now) => {
-                          const next = payableOf(availableNow(now));
-                          return next.amountMinor === 0
-                            ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
-                            : pay(next, sequence + 1);
-                        });
-                      // More than the balance holds: a payout made meanwhile (an admin's and
-                      // the day's run at once) took it, or part of it. Read again: nothing
-                      // left is the end (it was paid, once); what is left is paid under the
-                      // next key. Only a balance that did not move makes it a refusal.
-                      if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
-                        return gateway.getAccountBalance(accountId).andThen((now) => {
-                          const left = payableOf(availableNow(now));
-                          if (left.amountMinor === 0)
-                            return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                          if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
-                          return sequence < PAYOUT_KEYS_PER_DAY
-                            ? pay(left, sequence + 1)
-                            : skip(left, e, true);
-                        });
-                      if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
-                      return skip(amount, e, false);
+    return accountNow.andThen((account) =>
+      reserveNow.andThen((reserve) =>
+        balanceNow.andThen((balance) => {
+          const due = balance.available.filter((m) => m.amountMinor > 0);
+          const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
+          const runId =
+            trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
+          const run = {
+            personId,
+            connectedAccountId: accountId,
+            payouts: [] as PayoutCreated[],
+            skipped: [] as SkippedPayout[],
+          };
+          const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
+          // One currency after another: a run is small (a person's currencies) and stays in order.
+          return due
+            .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
+              (acc, available) =>
+                acc.andThen((soFar) => {
+                  const currency = available.currency;
+                  const destination = account.payoutDestinations?.find((d) => d.currency === currency);
+                  if (destination?.status === "errored") {
+                    // Not asked for, not a refusal: the payout that failed told the person
+                    // (payout_failed) and opened the ticket; the balance waits for new details.
+                    soFar.skipped.push({
+                      amount: available,
+                      code: BANK_ACCOUNT_ERRORED,
+                      message: `a payout to ${destination.destinationId} failed; the provider pays nothing to it until the person updates their bank details`,
                     });
-                const amount = payableOf(available.amountMinor);
-                if (amount.amountMinor === 0) return okAsync(soFar);
-                return pay(amount, 1);
-              }),
-            okAsync(run),
-          )
-          .andThen((r) =>
-            refusals.length === 0
-              ? okAsync<PayoutRun, UseCaseError | GatewayError>(r)
-              : deps.uow
-                  .commit({
-                    people: [],
-                    groups: [],
-                    rounds: [],
-                    outbox: refusals.flatMap(({ amount, error }) =>
-                      refusalEffects(personId, accountId, amount, error, day),
-                    ),
-                    audit: refusals.map(({ amount, error }) => ({
-                      at: deps.clock.now(),
-                      aggregate: "payout",
-                      aggregateId: payoutIds.refusedTicket(accountId, amount.currency, day),
-                      action: "payout_refused",
-                      outcome: "applied" as const,
-                      detail: `payout of ${formatMoney(amount)} from ${accountId} refused: ${error.code}: ${error.message}`,
-                      actor: trigger.kind === "scheduled" ? "payout_run" : trigger.by,
-                    })),
-                  })
-                  .map((): PayoutRun => r),
-          );
-      }),
+                    return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                  }
+                  const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
+                  if (reservedMinor > 0)
+                    soFar.skipped.push({
+                      amount: money(reservedMinor, currency),
+                      code: "reserved_for_reversals",
+                      message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
+                    });
+                  // Stripe takes some currencies' payouts in whole units only (HUF): the
+                  // fraction stays in the balance, and is paid once it makes a whole unit.
+                  const step = currencyInfo(currency).payoutStepMinor;
+                  const payableOf = (availableMinor: number): Money => {
+                    const payableMinor =
+                      availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
+                    return money(payableMinor - (payableMinor % step), currency);
+                  };
+                  const availableNow = (now: AccountBalance): number =>
+                    now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
+                  /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
+                  const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
+                    soFar.skipped.push({ amount, code: e.code, message: e.message });
+                    if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
+                    return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                  };
+                  const pay = (
+                    amount: Money,
+                    sequence: number,
+                  ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
+                    gateway
+                      .createPayout({
+                        idempotencyKey:
+                          trigger.kind === "scheduled"
+                            ? payoutIds.scheduled(accountId, currency, day, sequence)
+                            : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
+                        accountId,
+                        amount,
+                        description:
+                          trigger.kind === "scheduled"
+                            ? `susu payout ${day}`
+                            : `susu payout requested by ${trigger.by}`,
+                        references: { personId },
+                        ...(runId !== undefined ? { runId } : {}),
+                      })
+                      .map((created) => {
+                        soFar.payouts.push(created);
+                        return soFar;
+                      })
+                      .orElse((e) => {
+                        // The day's key was used by an earlier run (its payout, or its refusal):
+                        // what is available now arrived since, paid under the day's next key.
+                        if (
+                          e.code === "idempotency_key_reused" &&
+                          trigger.kind === "scheduled" &&
+                          sequence < PAYOUT_KEYS_PER_DAY
+                        )
+                          return gateway.getAccountBalance(accountId).andThen((now) => {
+                            const next = payableOf(availableNow(now));
+                            return next.amountMinor === 0
+                              ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
+                              : pay(next, sequence + 1);
+                          });
+                        // More than the balance holds: a payout made meanwhile (an admin's and
+                        // the day's run at once) took it, or part of it. Read again: nothing
+                        // left is the end (it was paid, once); what is left is paid under the
+                        // next key. Only a balance that did not move makes it a refusal.
+                        if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
+                          return gateway.getAccountBalance(accountId).andThen((now) => {
+                            const left = payableOf(availableNow(now));
+                            if (left.amountMinor === 0)
+                              return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                            if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
+                            return sequence < PAYOUT_KEYS_PER_DAY
+                              ? pay(left, sequence + 1)
+                              : skip(left, e, true);
+                          });
+                        if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
+                        return skip(amount, e, false);
+                      });
+                  const amount = payableOf(available.amountMinor);
+                  if (amount.amountMinor === 0) return okAsync(soFar);
+                  return pay(amount, 1);
+                }),
+              okAsync(run),
+            )
+            .andThen((r) =>
+              refusals.length === 0
+                ? okAsync<PayoutRun, UseCaseError | GatewayError>(r)
+                : deps.uow
+                    .commit({
+                      people: [],
+                      groups: [],
+                      rounds: [],
+                      outbox: refusals.flatMap(({ amount, error }) =>
+                        refusalEffects(personId, accountId, amount, error, day),
+                      ),
+                      audit: refusals.map(({ amount, error }) => ({
+                        at: deps.clock.now(),
+                        aggregate: "payout",
+                        aggregateId: payoutIds.refusedTicket(accountId, amount.currency, day),
+                        action: "payout_refused",
+                        outcome: "applied" as const,
+                        detail: `payout of ${formatMoney(amount)} from ${accountId} refused: ${error.code}: ${error.message}`,
+                        actor: trigger.kind === "scheduled" ? "payout_run" : trigger.by,
+                      })),
+                    })
+                    .map((): PayoutRun => r),
+            );
+        }),
+      ),
     );
   });
 }
@@ -452,6 +471,12 @@ function refusalEffects(
     },
   ];
 }
+
+/**
+ * Why a currency was skipped when its bank account is `errored` at the provider (a payout to
+ * it failed): the balance stays, paid by the first run after the person updates the account.
+ */
+const BANK_ACCOUNT_ERRORED = "bank_account_errored";
 
 /**
  * The provider's refusal of a payout above the account's available balance (Stripe's

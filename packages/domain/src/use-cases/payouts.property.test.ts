@@ -113,6 +113,84 @@ describe("paying sellers out (property)", () => {
   });
 });
 
+describe("paying into errored bank accounts (property)", () => {
+  it("never pays a currency whose bank account is errored, keeps its balance, tells nobody, and pays it once the account is replaced", async () => {
+    const plan = fc.array(
+      fc.oneof(
+        fc.record({
+          kind: fc.constant("fund" as const),
+          currency: fc.constantFrom(...CURRENCIES),
+          amountMinor: fc.integer({ min: 1, max: 100_000 }),
+        }),
+        fc.record({
+          kind: fc.constant("bank" as const),
+          currency: fc.constantFrom(...CURRENCIES),
+          status: fc.constantFrom("usable" as const, "errored" as const),
+        }),
+        fc.record({ kind: fc.constant("run" as const), day: fc.integer({ min: 0, max: 5 }) }),
+      ),
+      { maxLength: 20 },
+    );
+    await fc.assert(
+      fc.asyncProperty(plan, async (steps) => {
+        const sim = new InMemorySusu({ start: Date.UTC(2030, 0, 1, 2) });
+        (await sim.addSeller("sam"))._unsafeUnwrap();
+        const account = "acct_sam";
+        const errored = new Set<CurrencyCode>();
+        const availableOf = (currency: CurrencyCode) =>
+          (sim.gateway.balances.get(account) ?? []).find((m) => m.currency === currency)?.amountMinor ?? 0;
+        const bank = (currency: CurrencyCode, status: "usable" | "errored") => {
+          sim.gateway.setPayoutDestination(account, { destinationId: `ba_${currency}`, currency, status });
+          if (status === "errored") errored.add(currency);
+          else errored.delete(currency);
+        };
+        for (const step of steps) {
+          if (step.kind === "fund") {
+            const balance = sim.gateway.balances.get(account) ?? [];
+            sim.gateway.balances.set(account, [
+              ...balance.filter((m) => m.currency !== step.currency),
+              money(availableOf(step.currency) + step.amountMinor, step.currency),
+            ]);
+          } else if (step.kind === "bank") bank(step.currency, step.status);
+          else {
+            const before = new Map(CURRENCIES.map((c) => [c, availableOf(c)]));
+            const run = (
+              await useCases.payOutPerson(sim.deps, sim.gateway, "sam", {
+                kind: "scheduled",
+                at: sim.clock.now() + step.day * DAY_MS,
+              })
+            )._unsafeUnwrap();
+            for (const p of run.payouts) expect(errored.has(p.amount.currency)).toBe(false);
+            for (const currency of errored) {
+              expect(availableOf(currency)).toBe(before.get(currency));
+              if ((before.get(currency) ?? 0) > 0)
+                expect(run.skipped).toContainEqual(
+                  expect.objectContaining({
+                    code: "bank_account_errored",
+                    amount: money(before.get(currency) ?? 0, currency),
+                  }),
+                );
+            }
+          }
+        }
+        await sim.runUntilQuiet();
+        expect(sim.notifier.sent).toEqual([]);
+        expect(sim.desk.tickets).toEqual([]);
+        // Every bank account replaced: a run on a fresh day pays out everything that waited.
+        for (const currency of CURRENCIES) bank(currency, "usable");
+        (
+          await useCases.payOutPerson(sim.deps, sim.gateway, "sam", {
+            kind: "scheduled",
+            at: sim.clock.now() + 30 * DAY_MS,
+          })
+        )._unsafeUnwrap();
+        for (const currency of CURRENCIES) expect(availableOf(currency)).toBe(0);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
 describe("rechecking payouts against the provider (property)", () => {
   const LIVES: readonly (readonly PayoutStatus[])[] = [
     ["pending", "in_transit", "paid"],

@@ -199,6 +199,50 @@ describe("paying a person out", () => {
     expect(next.skipped).toEqual([]);
   });
 
+  it("pays nothing into a bank account a payout failed into (errored at the provider): the balance waits, quietly, for new details", async () => {
+    const sim = await withSeller();
+    sim.gateway.balances.set("acct_sam", [money(40_00, "AUD"), money(9_00, "NZD")]);
+    sim.gateway.setPayoutDestination("acct_sam", {
+      destinationId: "ba_aud",
+      currency: "AUD",
+      status: "errored",
+    });
+    sim.gateway.setPayoutDestination("acct_sam", {
+      destinationId: "ba_nzd",
+      currency: "NZD",
+      status: "usable",
+    });
+    const at = sim.clock.now();
+    for (const day of [0, 1]) {
+      const report = (
+        await useCases.payOutEveryone(sim.deps, sim.gateway, at + day * DAY_MS)
+      )._unsafeUnwrap();
+      expect(report.failed).toEqual([]);
+      expect(report.skipped).toEqual([
+        expect.objectContaining({
+          personId: "sam",
+          code: "bank_account_errored",
+          amount: money(40_00, "AUD"),
+        }),
+      ]);
+      await sim.runUntilQuiet();
+    }
+    expect([...sim.gateway.payouts.values()].map((p) => p.amount)).toEqual([money(9_00, "NZD")]);
+    expect(sim.gateway.balances.get("acct_sam")).toEqual([money(40_00, "AUD"), money(0, "NZD")]);
+    // No refusal: the failed payout already told the person and opened the ticket.
+    expect(sim.notifier.sent).toEqual([]);
+    expect(sim.desk.tickets).toEqual([]);
+    // The person put in a new bank account: the next run pays what waited.
+    sim.gateway.setPayoutDestination("acct_sam", {
+      destinationId: "ba_aud2",
+      currency: "AUD",
+      status: "usable",
+    });
+    const fixed = (await useCases.payOutEveryone(sim.deps, sim.gateway, at + 2 * DAY_MS))._unsafeUnwrap();
+    expect(fixed.skipped).toEqual([]);
+    expect(fixed.payouts.map((p) => p.amount)).toEqual([money(40_00, "AUD")]);
+  });
+
   it("is refused unless the schedule is manual and the person can be paid out", async () => {
     const sim = await withSeller();
     const automatic = { ...sim.deps, payoutSchedule: { interval: "daily" as const } };
