@@ -7,6 +7,7 @@ import type {
   Money,
   PaymentStatus,
   PayoutDestination,
+  PayoutSchedule,
   PayoutStatus,
   RefundOutcome,
   ReportedPayout,
@@ -214,7 +215,20 @@ export function connectedAccountStatus(
     requirementsDue: due,
     ...(disabledReason !== undefined ? { disabledReason } : {}),
     ...(listed !== undefined ? { payoutDestinations: payoutDestinationsOf(listed) } : {}),
+    ...payoutIntervalOf(account),
   };
+}
+
+/**
+ * The account's payout schedule at Stripe (`settings.payouts.schedule.interval`), when the
+ * object shows it and it is one the domain knows: an account keeps the schedule it was created
+ * with whatever susu's setting says later, and only a manual one is paid out by susu.
+ */
+function payoutIntervalOf(account: Stripe.Account): { payoutInterval?: PayoutSchedule["interval"] } {
+  const interval = account.settings?.payouts?.schedule?.interval;
+  return interval === "manual" || interval === "daily" || interval === "weekly" || interval === "monthly"
+    ? { payoutInterval: interval }
+    : {};
 }
 
 /**

@@ -313,4 +313,20 @@ describe("payouts on PostgreSQL and the emulator", () => {
     expect(paid.skipped).toEqual([]);
     expect((await payoutsAtStripe())[0]?.destination).toBe(replaced.data[0]?.id);
   });
+
+  it("with the setting moved off manual, an account still manual at Stripe is paid out, not stranded", async () => {
+    const account = await harness.stripe.accounts.retrieve(accountId);
+    expect(account.settings?.payouts?.schedule.interval).toBe("manual");
+    const daily = useCaseDepsOn(store, {
+      clock,
+      ids: new SequentialIds(),
+      payoutSchedule: { interval: "daily" },
+    });
+    await fund(5_00, "fund-3");
+    await advance(DAY_MS);
+    const run = (await useCases.payOutEveryone(daily, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(run.people).toBe(1);
+    expect(run.failed).toEqual([]);
+    expect(run.payouts.map((p) => p.amount)).toEqual([money(5_00, "AUD")]);
+  });
 });

@@ -76,6 +76,13 @@ export interface ConnectedAccountStatus {
    * them, and a payout is asked for as before).
    */
   readonly payoutDestinations?: readonly PayoutDestination[];
+  /**
+   * The account's payout schedule at the provider now (Stripe's
+   * `settings.payouts.schedule.interval`): `manual` when the platform pays it out, otherwise the
+   * provider pays it out by itself. It stays what the account was created with when the
+   * configured schedule changes later. Absent when the provider did not say.
+   */
+  readonly payoutInterval?: PayoutSchedule["interval"];
 }
 
 /** A connected account's default external account for one currency: where its payouts in that currency go. */

@@ -7,7 +7,7 @@ import type {
   SavedCard,
   SavedMethodType,
 } from "../payment-method/saved-payment-method.js";
-import type { ReportedPayout } from "../payout/payout.js";
+import type { PayoutSchedule, ReportedPayout } from "../payout/payout.js";
 import {
   type AccountBalance,
   type CardPaymentConfirmation,
@@ -183,6 +183,8 @@ export class FakePaymentGateway implements PaymentGateway {
       requirementsDue?: readonly string[];
       disabledReason?: string;
       payoutDestinations?: readonly PayoutDestination[];
+      /** The schedule the account was created with (`createConnectedAccount`); unknown when set by a test. */
+      payoutInterval?: PayoutSchedule["interval"];
     }
   >();
   readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
@@ -308,6 +310,13 @@ export class FakePaymentGateway implements PaymentGateway {
     },
   ): void {
     this.#accounts.set(accountId, { transfersActive: canReceive, payoutsEnabled: canReceive, ...asked });
+  }
+
+  /** Sets an account's payout schedule as the provider shows it (`manual`, `daily`, …). */
+  setPayoutInterval(accountId: string, interval: PayoutSchedule["interval"]): void {
+    const account = this.#accounts.get(accountId);
+    if (account === undefined) throw new Error(`no account ${accountId}`);
+    account.payoutInterval = interval;
   }
 
   /**
@@ -722,9 +731,14 @@ export class FakePaymentGateway implements PaymentGateway {
 
   createConnectedAccount(input: {
     idempotencyKey: string;
+    payoutSchedule?: PayoutSchedule;
   }): ResultAsync<{ accountId: string }, GatewayError> {
     const accountId = `acct_${input.idempotencyKey}`;
-    if (!this.#accounts.has(accountId)) this.setAccount(accountId, false);
+    if (!this.#accounts.has(accountId)) {
+      this.setAccount(accountId, false);
+      // Stripe keeps the schedule an account was created with; the provider's default is daily.
+      this.setPayoutInterval(accountId, input.payoutSchedule?.interval ?? "daily");
+    }
     return okAsync({ accountId });
   }
 
@@ -849,6 +863,7 @@ export class FakePaymentGateway implements PaymentGateway {
       requirementsDue: a.requirementsDue ?? (a.payoutsEnabled ? [] : ["external_account"]),
       ...(a.disabledReason !== undefined ? { disabledReason: a.disabledReason } : {}),
       ...(a.payoutDestinations !== undefined ? { payoutDestinations: a.payoutDestinations } : {}),
+      ...(a.payoutInterval !== undefined ? { payoutInterval: a.payoutInterval } : {}),
     });
   }
 

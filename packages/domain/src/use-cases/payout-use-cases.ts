@@ -19,6 +19,7 @@ import { personError } from "../person/person.errors.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type {
   AccountBalance,
+  ConnectedAccountStatus,
   GatewayError,
   PaymentGateway,
   PayoutCreated,
@@ -30,6 +31,17 @@ import { loadPerson } from "./load-people.js";
 /** The schedule connected accounts susu creates get. */
 export function payoutScheduleOf(deps: UseCaseDeps): PayoutSchedule {
   return deps.payoutSchedule ?? DEFAULT_PAYOUT_SCHEDULE;
+}
+
+/**
+ * An account's payout schedule: what the provider shows for it (an account keeps the schedule
+ * it was created with when the setting changes later), the setting when the provider does not say.
+ */
+function accountPayoutInterval(
+  deps: UseCaseDeps,
+  account: ConnectedAccountStatus,
+): PayoutSchedule["interval"] {
+  return account.payoutInterval ?? payoutScheduleOf(deps).interval;
 }
 
 /** What recording a reported payout did: `applied` (stored, perhaps with effects) or `ignored`, with why. */
@@ -224,8 +236,11 @@ export interface PayoutRun {
 }
 
 /**
- * Pays a person's available balance out to their bank, one payout per currency, on the
- * manual schedule (`payouts_not_manual` otherwise: the provider pays out by itself). What
+ * Pays a person's available balance out to their bank, one payout per currency, when their
+ * account is on the manual schedule at the provider (`payouts_not_manual` otherwise: the
+ * provider pays it out by itself). The account's own schedule decides, not the setting: an
+ * account keeps the schedule it was created with, so one created manual before the setting
+ * moved off manual is still paid here; the setting decides only when the provider does not say. What
  * reversals of the person's transfers still need (`reversalReserve`: a refund after the
  * release, a lost dispute) stays in the balance, skipped as `reserved_for_reversals`: a
  * reversal is taken from that balance, and a payout first would leave it failing. The
@@ -256,13 +271,6 @@ export function payOutPerson(
   personId: PersonId,
   trigger: PayoutTrigger,
 ): ResultAsync<PayoutRun, UseCaseError | GatewayError> {
-  if (payoutScheduleOf(deps).interval !== "manual")
-    return errAsync(
-      personError(
-        "payouts_not_manual",
-        `connected accounts pay out on the provider's ${payoutScheduleOf(deps).interval} schedule; susu does not pay out by hand`,
-      ),
-    );
   return loadPerson(deps, personId).andThen((person) => {
     if (person.payout === undefined)
       return errAsync(personError("no_payout_account", `person ${personId} has no payout account`));
@@ -280,155 +288,169 @@ export function payOutPerson(
         : e;
     // Where each currency's payouts go, as the provider shows it now: a bank account a payout
     // failed into is `errored`, and nothing is paid to it until the person updates it.
-    const accountNow = gateway.getConnectedAccount(accountId).mapErr(gone);
-    const balanceNow = gateway.getAccountBalance(accountId).mapErr(gone);
-    const reserveNow = deps.heldPayments
-      .listHeldPaymentsReversingSeller(personId)
-      .andThen((held) =>
-        deps.marketplaceCharges
-          .listMarketplaceChargesReversingSeller(personId)
-          .map((charges) => reversalReserve(personId, held, charges)),
-      );
-    return accountNow.andThen((account) =>
-      reserveNow.andThen((reserve) =>
-        balanceNow.andThen((balance) => {
-          const due = balance.available.filter((m) => m.amountMinor > 0);
-          const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
-          const runId =
-            trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
-          const run = {
-            personId,
-            connectedAccountId: accountId,
-            payouts: [] as PayoutCreated[],
-            skipped: [] as SkippedPayout[],
-          };
-          const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
-          // One currency after another: a run is small (a person's currencies) and stays in order.
-          return due
-            .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
-              (acc, available) =>
-                acc.andThen((soFar) => {
-                  const currency = available.currency;
-                  const destination = account.payoutDestinations?.find((d) => d.currency === currency);
-                  if (destination?.status === "errored") {
-                    // Not asked for, not a refusal: the payout that failed told the person
-                    // (payout_failed) and opened the ticket; the balance waits for new details.
-                    soFar.skipped.push({
-                      amount: available,
-                      code: BANK_ACCOUNT_ERRORED,
-                      message: `a payout to ${destination.destinationId} failed; the provider pays nothing to it until the person updates their bank details`,
-                    });
-                    return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                  }
-                  const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
-                  if (reservedMinor > 0)
-                    soFar.skipped.push({
-                      amount: money(reservedMinor, currency),
-                      code: "reserved_for_reversals",
-                      message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
-                    });
-                  // Stripe takes some currencies' payouts in whole units only (HUF): the
-                  // fraction stays in the balance, and is paid once it makes a whole unit.
-                  const step = currencyInfo(currency).payoutStepMinor;
-                  const payableOf = (availableMinor: number): Money => {
-                    const payableMinor =
-                      availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
-                    return money(payableMinor - (payableMinor % step), currency);
-                  };
-                  const availableNow = (now: AccountBalance): number =>
-                    now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
-                  /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
-                  const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
-                    soFar.skipped.push({ amount, code: e.code, message: e.message });
-                    if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
-                    return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                  };
-                  const pay = (
-                    amount: Money,
-                    sequence: number,
-                  ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
-                    gateway
-                      .createPayout({
-                        idempotencyKey:
-                          trigger.kind === "scheduled"
-                            ? payoutIds.scheduled(accountId, currency, day, sequence)
-                            : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
-                        accountId,
-                        amount,
-                        description:
-                          trigger.kind === "scheduled"
-                            ? `susu payout ${day}`
-                            : `susu payout requested by ${trigger.by}`,
-                        references: { personId },
-                        ...(runId !== undefined ? { runId } : {}),
-                      })
-                      .map((created) => {
-                        soFar.payouts.push(created);
-                        return soFar;
-                      })
-                      .orElse((e) => {
-                        // The day's key was used by an earlier run (its payout, or its refusal):
-                        // what is available now arrived since, paid under the day's next key.
-                        if (
-                          e.code === "idempotency_key_reused" &&
-                          trigger.kind === "scheduled" &&
-                          sequence < PAYOUT_KEYS_PER_DAY
-                        )
-                          return gateway.getAccountBalance(accountId).andThen((now) => {
-                            const next = payableOf(availableNow(now));
-                            return next.amountMinor === 0
-                              ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
-                              : pay(next, sequence + 1);
-                          });
-                        // More than the balance holds: a payout made meanwhile (an admin's and
-                        // the day's run at once) took it, or part of it. Read again: nothing
-                        // left is the end (it was paid, once); what is left is paid under the
-                        // next key. Only a balance that did not move makes it a refusal.
-                        if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
-                          return gateway.getAccountBalance(accountId).andThen((now) => {
-                            const left = payableOf(availableNow(now));
-                            if (left.amountMinor === 0)
-                              return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                            if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
-                            return sequence < PAYOUT_KEYS_PER_DAY
-                              ? pay(left, sequence + 1)
-                              : skip(left, e, true);
-                          });
-                        if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
-                        return skip(amount, e, false);
-                      });
-                  const amount = payableOf(available.amountMinor);
-                  if (amount.amountMinor === 0) return okAsync(soFar);
-                  return pay(amount, 1);
-                }),
-              okAsync(run),
-            )
-            .andThen((r) =>
-              refusals.length === 0
-                ? okAsync<PayoutRun, UseCaseError | GatewayError>(r)
-                : deps.uow
-                    .commit({
-                      people: [],
-                      groups: [],
-                      rounds: [],
-                      outbox: refusals.flatMap(({ amount, error }) =>
-                        refusalEffects(personId, accountId, amount, error, day),
-                      ),
-                      audit: refusals.map(({ amount, error }) => ({
-                        at: deps.clock.now(),
-                        aggregate: "payout",
-                        aggregateId: payoutIds.refusedTicket(accountId, amount.currency, day),
-                        action: "payout_refused",
-                        outcome: "applied" as const,
-                        detail: `payout of ${formatMoney(amount)} from ${accountId} refused: ${error.code}: ${error.message}`,
-                        actor: trigger.kind === "scheduled" ? "payout_run" : trigger.by,
-                      })),
-                    })
-                    .map((): PayoutRun => r),
+    // Its payout schedule too: an account the provider pays out by itself is not paid here.
+    return gateway
+      .getConnectedAccount(accountId)
+      .mapErr(gone)
+      .andThen((account) => {
+        const interval = accountPayoutInterval(deps, account);
+        return interval === "manual"
+          ? okAsync<ConnectedAccountStatus, UseCaseError | GatewayError>(account)
+          : errAsync<ConnectedAccountStatus, UseCaseError | GatewayError>(
+              personError(
+                "payouts_not_manual",
+                `person ${personId}'s payout account ${accountId} pays out on the provider's ${interval} schedule; susu does not pay it out by hand`,
+              ),
             );
-        }),
-      ),
-    );
+      })
+      .andThen((account) => {
+        const balanceNow = gateway.getAccountBalance(accountId).mapErr(gone);
+        const reserveNow = deps.heldPayments
+          .listHeldPaymentsReversingSeller(personId)
+          .andThen((held) =>
+            deps.marketplaceCharges
+              .listMarketplaceChargesReversingSeller(personId)
+              .map((charges) => reversalReserve(personId, held, charges)),
+          );
+        return reserveNow.andThen((reserve) =>
+          balanceNow.andThen((balance) => {
+            const due = balance.available.filter((m) => m.amountMinor > 0);
+            const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
+            const runId =
+              trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
+            const run = {
+              personId,
+              connectedAccountId: accountId,
+              payouts: [] as PayoutCreated[],
+              skipped: [] as SkippedPayout[],
+            };
+            const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
+            // One currency after another: a run is small (a person's currencies) and stays in order.
+            return due
+              .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
+                (acc, available) =>
+                  acc.andThen((soFar) => {
+                    const currency = available.currency;
+                    const destination = account.payoutDestinations?.find((d) => d.currency === currency);
+                    if (destination?.status === "errored") {
+                      // Not asked for, not a refusal: the payout that failed told the person
+                      // (payout_failed) and opened the ticket; the balance waits for new details.
+                      soFar.skipped.push({
+                        amount: available,
+                        code: BANK_ACCOUNT_ERRORED,
+                        message: `a payout to ${destination.destinationId} failed; the provider pays nothing to it until the person updates their bank details`,
+                      });
+                      return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                    }
+                    const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
+                    if (reservedMinor > 0)
+                      soFar.skipped.push({
+                        amount: money(reservedMinor, currency),
+                        code: "reserved_for_reversals",
+                        message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
+                      });
+                    // Stripe takes some currencies' payouts in whole units only (HUF): the
+                    // fraction stays in the balance, and is paid once it makes a whole unit.
+                    const step = currencyInfo(currency).payoutStepMinor;
+                    const payableOf = (availableMinor: number): Money => {
+                      const payableMinor =
+                        availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
+                      return money(payableMinor - (payableMinor % step), currency);
+                    };
+                    const availableNow = (now: AccountBalance): number =>
+                      now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
+                    /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
+                    const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
+                      soFar.skipped.push({ amount, code: e.code, message: e.message });
+                      if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
+                      return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                    };
+                    const pay = (
+                      amount: Money,
+                      sequence: number,
+                    ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
+                      gateway
+                        .createPayout({
+                          idempotencyKey:
+                            trigger.kind === "scheduled"
+                              ? payoutIds.scheduled(accountId, currency, day, sequence)
+                              : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
+                          accountId,
+                          amount,
+                          description:
+                            trigger.kind === "scheduled"
+                              ? `susu payout ${day}`
+                              : `susu payout requested by ${trigger.by}`,
+                          references: { personId },
+                          ...(runId !== undefined ? { runId } : {}),
+                        })
+                        .map((created) => {
+                          soFar.payouts.push(created);
+                          return soFar;
+                        })
+                        .orElse((e) => {
+                          // The day's key was used by an earlier run (its payout, or its refusal):
+                          // what is available now arrived since, paid under the day's next key.
+                          if (
+                            e.code === "idempotency_key_reused" &&
+                            trigger.kind === "scheduled" &&
+                            sequence < PAYOUT_KEYS_PER_DAY
+                          )
+                            return gateway.getAccountBalance(accountId).andThen((now) => {
+                              const next = payableOf(availableNow(now));
+                              return next.amountMinor === 0
+                                ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
+                                : pay(next, sequence + 1);
+                            });
+                          // More than the balance holds: a payout made meanwhile (an admin's and
+                          // the day's run at once) took it, or part of it. Read again: nothing
+                          // left is the end (it was paid, once); what is left is paid under the
+                          // next key. Only a balance that did not move makes it a refusal.
+                          if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
+                            return gateway.getAccountBalance(accountId).andThen((now) => {
+                              const left = payableOf(availableNow(now));
+                              if (left.amountMinor === 0)
+                                return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                              if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
+                              return sequence < PAYOUT_KEYS_PER_DAY
+                                ? pay(left, sequence + 1)
+                                : skip(left, e, true);
+                            });
+                          if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
+                          return skip(amount, e, false);
+                        });
+                    const amount = payableOf(available.amountMinor);
+                    if (amount.amountMinor === 0) return okAsync(soFar);
+                    return pay(amount, 1);
+                  }),
+                okAsync(run),
+              )
+              .andThen((r) =>
+                refusals.length === 0
+                  ? okAsync<PayoutRun, UseCaseError | GatewayError>(r)
+                  : deps.uow
+                      .commit({
+                        people: [],
+                        groups: [],
+                        rounds: [],
+                        outbox: refusals.flatMap(({ amount, error }) =>
+                          refusalEffects(personId, accountId, amount, error, day),
+                        ),
+                        audit: refusals.map(({ amount, error }) => ({
+                          at: deps.clock.now(),
+                          aggregate: "payout",
+                          aggregateId: payoutIds.refusedTicket(accountId, amount.currency, day),
+                          action: "payout_refused",
+                          outcome: "applied" as const,
+                          detail: `payout of ${formatMoney(amount)} from ${accountId} refused: ${error.code}: ${error.message}`,
+                          actor: trigger.kind === "scheduled" ? "payout_run" : trigger.by,
+                        })),
+                      })
+                      .map((): PayoutRun => r),
+              );
+          }),
+        );
+      });
   });
 }
 
@@ -562,8 +584,13 @@ export function personBalance(
 export interface PayoutRunReport {
   /** The recheck of payouts in flight or recently paid the run began with ({@link recheckPayouts}). */
   readonly rechecked: PayoutRecheckReport;
-  /** People whose balance was looked at. */
+  /** People whose balance was looked at (their account on the manual schedule at the provider). */
   readonly people: number;
+  /**
+   * People whose account the provider pays out by itself (its schedule at the provider is not
+   * manual, `payouts_not_manual`): not paid by the run, and not a failure.
+   */
+  readonly automatic: readonly { readonly personId: PersonId; readonly message: string }[];
   readonly payouts: readonly PayoutCreated[];
   readonly skipped: readonly (SkippedPayout & { readonly personId: PersonId })[];
   /** People the run could not pay now (the provider or storage failed): the next run tries again. */
@@ -578,12 +605,14 @@ export interface PayoutRunReport {
 const PAYOUT_RUN_PAGE = 200;
 
 /**
- * The scheduled payout run (manual schedule): every person whose account can pay out is
- * paid their available balance per currency, keyed by `at`'s UTC day and numbered within it,
+ * The scheduled payout run: every person whose account can pay out and is on the manual
+ * schedule at the provider (whatever the setting says now: an account keeps the schedule it
+ * was created with) is paid their available balance per currency, keyed by `at`'s UTC day and numbered within it,
  * the run named by a new id (`payOutPerson`): the run repeated on one day pays nothing twice,
  * pays what arrived since under the day's next key, and reports only the payouts it made.
  * One person's failure does not stop the others; it is reported, and the next run (or a
- * rerun) tries again. Every run, whatever the schedule, first rechecks the payouts in flight
+ * rerun) tries again. A person whose account the provider pays out by itself is reported in
+ * `automatic`, neither paid nor failed. Every run, whatever the schedule, first rechecks the payouts in flight
  * or recently paid ({@link recheckPayouts}), so a failure whose webhook was lost is applied
  * before anyone is paid.
  */
@@ -603,18 +632,21 @@ function payOutEveryoneAfterRecheck(
   at: Instant,
   rechecked: PayoutRecheckReport,
 ): ResultAsync<PayoutRunReport, UseCaseError> {
-  if (payoutScheduleOf(deps).interval !== "manual")
-    return okAsync({ rechecked, people: 0, payouts: [], skipped: [], failed: [] });
   const report: {
     rechecked: PayoutRecheckReport;
     people: number;
+    automatic: PayoutRunReport["automatic"][number][];
     payouts: PayoutCreated[];
     skipped: PayoutRunReport["skipped"][number][];
     failed: PayoutRunReport["failed"][number][];
-  } = { rechecked, people: 0, payouts: [], skipped: [], failed: [] };
+  } = { rechecked, people: 0, automatic: [], payouts: [], skipped: [], failed: [] };
   const runId = deps.ids.newId("payoutrun");
   /** Adds one person's run (or its failure) to the report. */
   const tally = (personId: PersonId, outcome: PayoutRun | UseCaseError | GatewayError) => {
+    if (!("payouts" in outcome) && outcome.code === "payouts_not_manual") {
+      report.automatic.push({ personId, message: outcome.message });
+      return report;
+    }
     report.people += 1;
     if ("payouts" in outcome) {
       report.payouts.push(...outcome.payouts);
