@@ -58,7 +58,9 @@ const schema = z.object({
   /**
    * When the connected accounts susu creates pay out to their bank: `manual` (default: the
    * platform holds the funds and the scheduler's payout run pays them out), `daily`,
-   * `weekly:<weekday>` or `monthly:<day>` (Stripe's automatic schedules). See the README.
+   * `weekly:<weekday>` or `monthly:<day>` (Stripe's automatic schedules). Only new accounts get
+   * it: an existing account keeps its schedule at Stripe, which decides whether susu pays it
+   * out (this setting only when Stripe does not say). See the README.
    */
   SUSU_CONNECTED_PAYOUT_SCHEDULE: z
     .string()

@@ -97,8 +97,10 @@ const schema = z.object({
     })
     .default(DEFAULT_MARKETPLACE_POLICY.actionExpiryMs / 1000),
   /**
-   * The connected accounts' payout schedule, as the API reads it: `manual` (default) makes
-   * this scheduler pay balances out (SUSU_PAYOUT_CRON); the others are Stripe's own.
+   * The payout schedule new connected accounts get, as the API reads it: `manual` (default)
+   * makes this scheduler pay their balances out (SUSU_PAYOUT_CRON); the others are Stripe's
+   * own. The run goes by each account's schedule at Stripe (accounts keep the one they were
+   * created with); this setting decides only when Stripe does not say.
    */
   SUSU_CONNECTED_PAYOUT_SCHEDULE: z
     .string()
@@ -111,7 +113,10 @@ const schema = z.object({
       }
       return schedule;
     }),
-  /** When the payout run pays every seller's available balance out (cron, UTC); daily at 02:00 by default. */
+  /**
+   * When the payout run rechecks payouts in flight and pays out every seller whose account is
+   * manual at Stripe (cron, UTC), whatever SUSU_CONNECTED_PAYOUT_SCHEDULE says; daily at 02:00 by default.
+   */
   SUSU_PAYOUT_CRON: z.string().min(1).default("0 2 * * *"),
   /**
    * When the reconciliation with Stripe of the UTC days since the last one reconciled runs (pg-boss cron, UTC);

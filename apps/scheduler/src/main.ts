@@ -116,12 +116,14 @@ await withStartupLock(container.get(TOKENS.prisma), async () => {
   await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON, metrics, {
     resume: dueRoundsResumeIn(container.get(TOKENS.prisma)),
   });
+  // Whatever SUSU_CONNECTED_PAYOUT_SCHEDULE says: it is only the schedule new accounts get, and
+  // the run pays the accounts still manual at Stripe and rechecks payouts in flight.
   await schedulePayOutBalances(
     boss,
     deps,
     container.get(TOKENS.effectPorts).gateway,
     log,
-    env.SUSU_CONNECTED_PAYOUT_SCHEDULE.interval === "manual" ? env.SUSU_PAYOUT_CRON : "off",
+    env.SUSU_PAYOUT_CRON,
     metrics,
   );
   if (env.SUSU_RECONCILE_CRON !== "off")

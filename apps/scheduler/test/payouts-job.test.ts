@@ -1,6 +1,6 @@
 // The payout run on real PostgreSQL and pg-boss: sellers onboarded with an account that can
 // pay out are paid their available balance once per day, however often the job runs (two
-// schedulers at once, a retry); the cron is registered only on the manual schedule.
+// schedulers at once, a retry); the cron is registered whatever the schedule new accounts get (SUSU_PAYOUT_CRON alone turns it off).
 import { PrismaStore } from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import { DAY_MS, money, type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
@@ -92,7 +92,7 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
     gateway.setAccount(ben, true);
   });
 
-  it("registers the cron in UTC on the manual schedule, and none when it is off", async () => {
+  it("registers the cron in UTC, and none when it is off", async () => {
     await schedulePayOutBalances(boss, deps, gateway, log, "0 2 * * *");
     expect((await boss.getSchedules()).filter((s) => s.name === PAY_OUT_BALANCES_QUEUE)).toEqual([
       expect.objectContaining({ cron: "0 2 * * *", options: expect.objectContaining({ tz: "UTC" }) }),

@@ -20,6 +20,7 @@ import { registerCharges } from "./resources/charges.js";
 import { registerCheckout } from "./resources/checkout.js";
 import { registerCustomers } from "./resources/customers.js";
 import { createEndpoint, newWebhookSecret, registerEvents } from "./resources/events.js";
+import { registerExternalAccounts } from "./resources/external-accounts.js";
 import { registerMandates } from "./resources/mandates.js";
 import { registerPaymentIntents } from "./resources/payment-intents.js";
 import { registerPaymentMethods } from "./resources/payment-methods.js";
@@ -60,6 +61,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   registerCharges(router, engine);
   registerBalance(router, engine);
   registerAccounts(router, engine);
+  registerExternalAccounts(router, engine);
   registerTransfers(router, engine);
   registerApplicationFees(router, engine);
   registerPayouts(router, engine);

@@ -64,7 +64,20 @@ describe("express accounts and onboarding", () => {
     expect(ready.capabilities?.transfers).toBe("active");
     expect(ready.requirements?.currently_due).toEqual([]);
     const events = await h.stripe.events.list({}, { stripeAccount: account.id });
-    expect(events.data.map((e) => e.type).sort()).toEqual(["account.updated", "capability.updated"]);
+    // The bank account the person gave while onboarding is announced too.
+    expect(events.data.map((e) => e.type).sort()).toEqual([
+      "account.external_account.created",
+      "account.updated",
+      "capability.updated",
+    ]);
+    expect(ready.external_accounts?.data).toEqual([
+      expect.objectContaining({
+        object: "bank_account",
+        currency: "aud",
+        default_for_currency: true,
+        status: "new",
+      }),
+    ]);
     expect(events.data.every((e) => e.account === account.id)).toBe(true);
     const updated = events.data.find((e) => e.type === "account.updated")!;
     expect(updated.data.previous_attributes).toMatchObject({

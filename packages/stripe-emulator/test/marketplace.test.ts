@@ -387,6 +387,78 @@ describe("payouts", () => {
     ]);
   });
 
+  it("a failed payout leaves its bank account errored: no scheduled payout to it until it is replaced or updated", async () => {
+    const account = await fundedAccount();
+    const opts = { stripeAccount: account.id };
+    // Onboarding gave the account a bank account in its currency, the default for it.
+    const onboarded = await h.stripe.accounts.listExternalAccounts(account.id, { object: "bank_account" });
+    expect(onboarded.data).toEqual([
+      expect.objectContaining({ currency: "aud", last4: "3456", status: "new", default_for_currency: true }),
+    ]);
+    // A bank account given with the account update replaces the default (the old one is deleted).
+    const updated = await h.stripe.accounts.update(account.id, {
+      external_account: {
+        object: "bank_account",
+        country: "AU",
+        currency: "aud",
+        routing_number: "110000",
+        account_number: "111111116",
+      },
+    } as Stripe.AccountUpdateParams);
+    const failing = updated.external_accounts?.data ?? [];
+    expect(failing).toEqual([
+      expect.objectContaining({ last4: "1116", status: "new", default_for_currency: true }),
+    ]);
+    const failingId = failing[0]?.id ?? "";
+    const payout = await h.stripe.payouts.create({ amount: 4000, currency: "aud" }, opts);
+    expect(payout.destination).toBe(failingId);
+    await h.emu.control.advanceClock(2 * DAY);
+    expect((await h.stripe.payouts.retrieve(payout.id, {}, opts)).failure_code).toBe("no_account");
+    const bank = await h.stripe.accounts.retrieveExternalAccount(account.id, failingId);
+    expect(bank).toMatchObject({ object: "bank_account", status: "errored" });
+    const events = (
+      await h.stripe.events.list({ limit: 100, type: "account.external_account.*" }, opts)
+    ).data.reverse();
+    expect(events.map((e) => e.type)).toEqual([
+      "account.external_account.created",
+      "account.external_account.deleted",
+      "account.external_account.created",
+      "account.external_account.updated",
+    ]);
+    expect(events[3]?.data.previous_attributes).toEqual({ status: "new" });
+    expect(events.every((e) => e.account === account.id)).toBe(true);
+    // Scheduled payouts stop while the default bank account is errored.
+    await h.stripe.accounts.update(account.id, {
+      settings: { payouts: { schedule: { interval: "daily" } } },
+    });
+    await h.emu.control.advanceClock(2 * DAY);
+    expect((await h.stripe.payouts.list({}, opts)).data).toHaveLength(1);
+    expect(await balance(account.id)).toEqual({ available: 10_000, pending: 0 });
+    // An update of the bank account, even one changing nothing, re-enables it (Stripe's docs).
+    const enabled = await h.stripe.accounts.updateExternalAccount(account.id, failingId, {});
+    expect(enabled.status).toBe("new");
+    // A new bank account added as the default takes the payouts; the old one can then be deleted.
+    const good = await h.stripe.accounts.createExternalAccount(account.id, {
+      external_account: {
+        object: "bank_account",
+        country: "AU",
+        currency: "aud",
+        account_number: "000123456",
+      },
+      default_for_currency: true,
+    } as Stripe.AccountCreateExternalAccountParams);
+    expect(good).toMatchObject({ default_for_currency: true, status: "new" });
+    expect(
+      (await h.stripe.accounts.retrieveExternalAccount(account.id, failingId)).default_for_currency,
+    ).toBe(false);
+    await h.stripe.accounts.deleteExternalAccount(account.id, failingId);
+    await h.emu.control.advanceClock(DAY);
+    const all = await h.stripe.payouts.list({}, opts);
+    expect(all.data[0]).toMatchObject({ automatic: true, amount: 10_000, destination: good.id });
+    const stillDefault = await failure(h.stripe.accounts.deleteExternalAccount(account.id, good.id));
+    expect(stillDefault.statusCode).toBe(400);
+  });
+
   it("a control endpoint makes any payout fail", async () => {
     await h.emu.control.topUp({ amount: 5000 });
     const payout = await h.stripe.payouts.create({ amount: 5000, currency: "aud" });

@@ -204,7 +204,11 @@ describe("webhook endpoints through the API", () => {
     await h.emu.control.flushWebhooks();
 
     expect(receiver.received).toEqual([]);
-    expect(connectReceiver.types().sort()).toEqual(["account.updated", "capability.updated"]);
+    expect(connectReceiver.types().sort()).toEqual([
+      "account.external_account.created",
+      "account.updated",
+      "capability.updated",
+    ]);
     for (const r of connectReceiver.received) {
       expect(r.event.account).toBe(account.id);
       verifier.webhooks.constructEvent(r.body, r.signature, connect.secret!);

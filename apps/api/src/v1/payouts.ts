@@ -80,7 +80,7 @@ const PayoutRunSchema = z
     ),
     skipped: z.array(z.object({ amount: MoneySchema, code: z.string(), message: z.string() })).openapi({
       description:
-        "Currencies Stripe refused to pay out, with its code (not a balance another payout took meanwhile)",
+        "Currencies not paid out, with why: Stripe's refusal code (not a balance another payout took meanwhile), `reserved_for_reversals` (kept for reversals of the seller's transfers), or `bank_account_errored` (a payout to the currency's bank account failed, so Stripe pays nothing to it until the person updates their bank details; not asked for)",
     }),
   })
   .openapi("PayoutRun");
@@ -159,7 +159,7 @@ const payOutRoute = createRoute({
   tags: TAGS,
   summary: "Pay the person's available balance out to their bank now, per currency (platform operators)",
   description:
-    "Only on the manual payout schedule (`SUSU_CONNECTED_PAYOUT_SCHEDULE=manual`): otherwise Stripe pays out by itself (409 `payouts_not_manual`). An `Idempotency-Key` is required: it keys the payouts at Stripe, so the same request again pays nothing twice. A payout Stripe refuses as more than the balance (`balance_insufficient`: the day's payout run paid it out meanwhile) is no refusal: the balance is read again and what is left, if anything, paid under a key derived from this request's (not listed in `skipped`). What the payouts become arrives later (GET …/payouts).",
+    "Only when the person's connected account is on the manual payout schedule at Stripe (`settings.payouts.schedule.interval`; `SUSU_CONNECTED_PAYOUT_SCHEDULE` only when Stripe does not say): an account keeps the schedule it was created with, so one created manual is paid here after the setting moved off manual, and one Stripe pays out by itself is refused (409 `payouts_not_manual`). An `Idempotency-Key` is required: it keys the payouts at Stripe, so the same request again pays nothing twice. A payout Stripe refuses as more than the balance (`balance_insufficient`: the day's payout run paid it out meanwhile) is no refusal: the balance is read again and what is left, if anything, paid under a key derived from this request's (not listed in `skipped`). What the payouts become arrives later (GET …/payouts).",
   security: [{ bearer: [] }],
   request: { params: PersonIdParam, headers: IdempotencyKeyHeaderSchema },
   responses: {
@@ -171,9 +171,9 @@ const payOutRoute = createRoute({
       admin_only: "only platform admins may pay a person out (a service token may not)",
       person_only: PERSON_ONLY_DETAIL.self,
     }),
-    ...problemExamples(409, "The schedule or the person's account does not allow this now.", {
+    ...problemExamples(409, "The person's account (or its schedule at Stripe) does not allow this now.", {
       payouts_not_manual:
-        "connected accounts pay out on the provider's daily schedule; susu does not pay out by hand",
+        "person sam's payout account acct_123 pays out on the provider's daily schedule; susu does not pay it out by hand",
       no_payout_account: "person sam has no payout account",
       payouts_not_enabled: "person sam's payout account cannot pay out yet",
       payout_account_gone: "person sam's payout account acct_123 is gone (account_invalid)",

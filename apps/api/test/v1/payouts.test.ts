@@ -211,19 +211,30 @@ describe("POST /v1/people/{personId}/payouts", () => {
     expect(sim.gateway.payouts.size).toBe(0);
   });
 
-  it("is refused with 409 off the manual schedule, or when the account cannot pay out", async () => {
+  it("is refused with 409 when Stripe pays the account out by itself, or when the account cannot pay out", async () => {
     sim.gateway.balances.set(`acct_${SELLER}`, [money(75_00, "AUD")]);
-    const automatic = testApp({
-      useCases: { ...sim.deps, payoutSchedule: { interval: "daily" } },
-      gateway: sim.gateway,
-    });
-    const res = await automatic.request(
+    // Stripe shows the account on its daily schedule: refused, whatever the setting.
+    sim.gateway.setPayoutInterval(`acct_${SELLER}`, "daily");
+    const res = await app.request(
       `/v1/people/${SELLER}/payouts`,
       authed(await operator(), "POST", undefined, { "idempotency-key": "k1" }),
     );
     expect(res.status).toBe(409);
     expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(((await res.json()) as Problem).code).toBe("payouts_not_manual");
+    expect(sim.gateway.payouts.size).toBe(0);
+    // The setting moved off manual, the account still manual at Stripe: paid.
+    sim.gateway.setPayoutInterval(`acct_${SELLER}`, "manual");
+    const automatic = testApp({
+      useCases: { ...sim.deps, payoutSchedule: { interval: "daily" } },
+      gateway: sim.gateway,
+    });
+    const paid = await automatic.request(
+      `/v1/people/${SELLER}/payouts`,
+      authed(await operator(), "POST", undefined, { "idempotency-key": "k1b" }),
+    );
+    expect(paid.status).toBe(201);
+    expect(sim.gateway.payouts.size).toBe(1);
 
     (await sim.addSeller("rae", { canReceive: false }))._unsafeUnwrap();
     expect(await payOut("rae", await operator(), "k2")).toMatchObject({
@@ -248,6 +259,6 @@ describe("POST /v1/people/{personId}/payouts", () => {
       status: 409,
       body: { code: "no_payout_account" },
     });
-    expect(sim.gateway.payouts.size).toBe(0);
+    expect(sim.gateway.payouts.size).toBe(1);
   });
 });

@@ -8,7 +8,10 @@ import { countSkippedPayouts } from "./payout-skips.js";
 export const PAY_OUT_BALANCES_QUEUE = "pay-out-balances";
 
 /**
- * Pays every seller's available balance out to their bank (the manual payout schedule),
+ * Rechecks at Stripe the payouts still in flight or recently paid (a `payout.failed` whose
+ * webhook was lost is applied as the webhook would, once), then pays every seller's
+ * available balance out to their bank when their account is on the manual schedule at Stripe
+ * (whatever SUSU_CONNECTED_PAYOUT_SCHEDULE says now; accounts Stripe pays out by itself are logged),
  * keyed by today's UTC date: run twice the same day, by two schedulers or a retry, it pays
  * nothing twice. A person the run could not pay is logged and tried again by the next run.
  * A balance skipped (refused by the provider: the person is told and the admins ticketed by
@@ -23,6 +26,15 @@ export async function payOutBalances(
   const run = await useCases.payOutEveryone(deps, gateway, deps.clock.now());
   if (run.isErr()) throw new Error(`payout run failed: ${run.error.code}: ${run.error.message}`);
   const report = run.value;
+  for (const c of report.rechecked.changed)
+    log.warn(
+      { payoutId: c.payoutId, detail: c.detail },
+      "payout rechecked at Stripe: moved on without its webhook",
+    );
+  for (const f of report.rechecked.failed)
+    log.warn({ payoutId: f.payoutId, code: f.code, detail: f.message }, "payout recheck failed");
+  for (const a of report.automatic)
+    log.info({ personId: a.personId, detail: a.message }, "payout left to Stripe's automatic schedule");
   for (const p of report.payouts)
     log.info(
       { payoutId: p.payoutId, amountMinor: p.amount.amountMinor, currency: p.amount.currency },

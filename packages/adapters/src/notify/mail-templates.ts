@@ -475,8 +475,9 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     happened: [
       `Your payout of ${amountOr(d, "amountMinor", "your balance")} failed: ${d.text("failureMessage", d.text("failureCode", "the bank returned it"))}.`,
       "The money is back in your account's balance and is safe.",
+      "Payouts to this bank account are paused until you update your bank details: your balance waits for you until then.",
     ],
-    action: `Update your bank account details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""} so the next payout reaches you.`,
+    action: `Update your bank account details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""}; the next payout after that reaches you.`,
   }),
   payout_refused: (d) => ({
     subject: "We could not pay out your balance",

@@ -111,6 +111,26 @@ export function payoutsOfPerson(query: {
   };
 }
 
+/**
+ * Payouts whose outcome may still change at Stripe (pending, in transit, or paid on or after
+ * `paidSince`), by id after the cursor: the (status, arrival_date) index finds them without
+ * reading the paid payouts of the past.
+ */
+export function payoutsToRecheck(query: {
+  readonly paidSince: number;
+  readonly limit: number;
+  readonly startingAfter?: string;
+}): NamedStatement {
+  return {
+    name: "susu_payouts_to_recheck",
+    text: `SELECT ${PAYOUT_COLUMNS} FROM payouts
+            WHERE (status IN ('pending', 'in_transit') OR (status = 'paid' AND arrival_date >= $1::timestamptz))
+              AND id > $2
+            ORDER BY id LIMIT $3::int`,
+    values: [toDate(query.paidSince).toISOString(), query.startingAfter ?? "", query.limit],
+  };
+}
+
 /** People whose connected account can pay out, by person id after the cursor. */
 export function payableAccounts(query: {
   readonly limit: number;

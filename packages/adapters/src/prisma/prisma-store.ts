@@ -93,6 +93,7 @@ import {
   type PayoutRow,
   payableAccounts,
   payoutsOfPerson,
+  payoutsToRecheck,
 } from "./payout-rows.js";
 import {
   fromNewerSusu,
@@ -791,6 +792,18 @@ export class PrismaStore
     return fromDatabase(() => runStatement<PayableAccountRow>(this.#prisma, payableAccounts(query)), {
       operation: "listPayoutAccounts",
     }).map(({ rows }) => rows.map(loadPayableAccount));
+  }
+
+  listPayoutsToRecheck(query: {
+    readonly paidSince: Instant;
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<readonly PayoutRecord[], StorageError> {
+    const bad = badLimit(query.limit, PAYABLE_ACCOUNTS_PAGE_MAX, "listPayoutsToRecheck");
+    if (bad !== undefined) return errAsync(bad);
+    return fromDatabase(() => runStatement<PayoutRow>(this.#prisma, payoutsToRecheck(query)), {
+      operation: "listPayoutsToRecheck",
+    }).andThen(({ rows }) => Result.combine(rows.map(loadPayout)));
   }
 
   getPlan(id: string): ResultAsync<Plan | undefined, StorageError> {

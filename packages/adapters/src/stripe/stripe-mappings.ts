@@ -6,6 +6,8 @@ import type {
   MandateStatus,
   Money,
   PaymentStatus,
+  PayoutDestination,
+  PayoutSchedule,
   PayoutStatus,
   RefundOutcome,
   ReportedPayout,
@@ -170,8 +172,37 @@ export function mandateStatusOf(status: Stripe.Mandate.Status): MandateStatus["s
   }
 }
 
-/** A connected account's readiness, from the account object (also the payload of `account.updated`). */
-export function connectedAccountStatus(account: Stripe.Account): ConnectedAccountStatus {
+/**
+ * Each currency's default external account (bank account or debit card) and whether Stripe
+ * still pays out to it: after a payout to it fails, its `status` is `errored` and Stripe sends
+ * no payout to it until the details are updated. Currencies this code does not know are left out.
+ */
+export function payoutDestinationsOf(
+  externalAccounts: readonly (Stripe.BankAccount | Stripe.Card)[],
+): PayoutDestination[] {
+  return externalAccounts.flatMap((external) => {
+    const currency = (external.currency ?? "").toUpperCase();
+    if (external.default_for_currency !== true || !isCurrencyCode(currency)) return [];
+    return [
+      {
+        destinationId: external.id,
+        currency,
+        status: external.status === "errored" ? ("errored" as const) : ("usable" as const),
+      },
+    ];
+  });
+}
+
+/**
+ * A connected account's readiness, from the account object (also the payload of
+ * `account.updated`). Its payout destinations when the object lists its external accounts
+ * (`externalAccounts` overrides that list, when the object held only its first page).
+ */
+export function connectedAccountStatus(
+  account: Stripe.Account,
+  externalAccounts?: readonly (Stripe.BankAccount | Stripe.Card)[],
+): ConnectedAccountStatus {
+  const listed = externalAccounts ?? account.external_accounts?.data;
   const requirements = account.requirements;
   const due = [...new Set([...(requirements?.past_due ?? []), ...(requirements?.currently_due ?? [])])];
   const disabledReason = requirements?.disabled_reason ?? undefined;
@@ -183,7 +214,21 @@ export function connectedAccountStatus(account: Stripe.Account): ConnectedAccoun
     transfersActive: account.capabilities?.transfers === "active",
     requirementsDue: due,
     ...(disabledReason !== undefined ? { disabledReason } : {}),
+    ...(listed !== undefined ? { payoutDestinations: payoutDestinationsOf(listed) } : {}),
+    ...payoutIntervalOf(account),
   };
+}
+
+/**
+ * The account's payout schedule at Stripe (`settings.payouts.schedule.interval`), when the
+ * object shows it and it is one the domain knows: an account keeps the schedule it was created
+ * with whatever susu's setting says later, and only a manual one is paid out by susu.
+ */
+function payoutIntervalOf(account: Stripe.Account): { payoutInterval?: PayoutSchedule["interval"] } {
+  const interval = account.settings?.payouts?.schedule?.interval;
+  return interval === "manual" || interval === "daily" || interval === "weekly" || interval === "monthly"
+    ? { payoutInterval: interval }
+    : {};
 }
 
 /**

@@ -18,6 +18,7 @@ import type {
   PayoutSchedule,
   RefundOutcome,
   ReportedPaymentMethod,
+  ReportedPayout,
   SavedMethodType,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
@@ -37,6 +38,7 @@ import {
   mandateStatusOf,
   paymentStatusOf,
   refundOutcomeOf,
+  reportedPayoutOf,
   unexpectedAnswer,
 } from "./stripe-mappings.js";
 
@@ -886,8 +888,38 @@ export class StripePaymentGateway implements PaymentGateway {
     ).andThen(paymentStatusOf);
   }
 
+  /** `GET /v1/payouts/:id` on the connected account (`Stripe-Account`), as a `payout.*` event carries it. */
+  getPayout(input: {
+    readonly accountId: string;
+    readonly payoutId: string;
+  }): ResultAsync<ReportedPayout, GatewayError> {
+    return this.#call(() =>
+      this.stripe.payouts.retrieve(input.payoutId, {}, { stripeAccount: input.accountId }),
+    ).andThen((payout) => {
+      const reported = reportedPayoutOf(payout, input.accountId);
+      return reported === undefined
+        ? errAsync(
+            unexpectedAnswer(
+              "unknown_payout_status",
+              `payout ${payout.id} has an unknown status (${payout.status}) or currency (${payout.currency})`,
+            ),
+          )
+        : okAsync(reported);
+    });
+  }
+
+  /**
+   * `GET /v1/accounts/:id`; the account object lists its first external accounts, and when
+   * there are more, all of them are read (up to 100) so each currency's default is found.
+   */
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {
-    return this.#call(() => this.stripe.accounts.retrieve(accountId)).map(connectedAccountStatus);
+    return this.#call(() => this.stripe.accounts.retrieve(accountId)).andThen((account) =>
+      account.external_accounts?.has_more === true
+        ? this.#call(() => this.stripe.accounts.listExternalAccounts(accountId, { limit: 100 })).map((all) =>
+            connectedAccountStatus(account, all.data),
+          )
+        : okAsync(connectedAccountStatus(account)),
+    );
   }
 
   /** `GET /v1/balance` on the connected account (`Stripe-Account`). */

@@ -345,6 +345,27 @@ export function storageContract(name: string, factory: StorageFactory): void {
         ).toEqual({ items: [], hasMore: false });
       });
 
+      it("lists the payouts to recheck: in flight, or paid with a recent arrival, by id in pages", async () => {
+        await write(
+          payout("po_1", "pending", T),
+          payout("po_2", "in_transit", T - 30 * 86_400_000),
+          payout("po_3", "paid", T),
+          payout("po_4", "paid", T - 1),
+          payout("po_5", "failed", T),
+          payout("po_6", "canceled", T),
+          payout("po_7", "paid", T, { personId: "ben", accountId: "acct_ben" }),
+        );
+        // Paid ones arriving at or after T + 2 days (their arrival is two days after creation).
+        const paidSince = T + 2 * 86_400_000;
+        const first = (await s.payouts.listPayoutsToRecheck({ paidSince, limit: 2 }))._unsafeUnwrap();
+        expect(first.map((p) => p.payoutId)).toEqual(["po_1", "po_2"]);
+        const rest = (
+          await s.payouts.listPayoutsToRecheck({ paidSince, limit: 10, startingAfter: "po_2" })
+        )._unsafeUnwrap();
+        expect(rest.map((p) => p.payoutId)).toEqual(["po_3", "po_7"]);
+        expect(rest[0]).toEqual(payout("po_3", "paid", T));
+      });
+
       it("lists the people whose account can pay out, by id, in pages", async () => {
         const first = (await s.payouts.listPayoutAccounts({ limit: 1 }))._unsafeUnwrap();
         expect(first.map((a) => a.personId)).toEqual(["ana"]);

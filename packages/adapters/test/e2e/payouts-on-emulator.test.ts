@@ -227,4 +227,106 @@ describe("payouts on PostgreSQL and the emulator", () => {
     expect(next.items.map((p) => p.status)).toEqual(["paid"]);
     expect(next.hasMore).toBe(false);
   });
+
+  it("a paid payout the bank returns, its payout.failed lost, is found failed by the next payout run, once", async () => {
+    const paid = (await store.listPayoutsOfPerson({ personId: "sam", limit: 10 }))._unsafeUnwrap();
+    const paidId = paid.items.find((p) => p.status === "paid")?.payoutId ?? "";
+    expect(paidId).not.toBe("");
+    await harness.emulator.control.failPayout(paidId, "account_closed");
+    // Stripe's events of the failure are lost: nobody processes them now.
+    const lost = (await deliveries()).filter((e) => e.type.startsWith("payout."));
+    expect(lost.map((e) => e.type)).toEqual(["payout.updated", "payout.failed"]);
+    const sentBefore = notifier.sent.length;
+    await advance(DAY_MS);
+    (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect((await store.getPayout(paidId))._unsafeUnwrap()).toMatchObject({
+      status: "failed",
+      failureCode: "account_closed",
+    });
+    // The same outcome as the webhook's: the person told and one ticket, applied once.
+    await process((await deliveries()).filter((e) => e.type.startsWith("payout.")));
+    for (let pass = 0; pass < 3; pass++)
+      (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap();
+    // The lost events arrive after all: nothing is applied twice.
+    expect(await process(lost)).toEqual([
+      expect.stringMatching(/ignored: .*already recorded as failed/),
+      expect.stringMatching(/ignored: .*already recorded as failed/),
+    ]);
+    // A second run rechecks nothing it already knows as failed.
+    (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    for (let pass = 0; pass < 3; pass++)
+      (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap();
+    expect(notifier.sent.slice(sentBefore).filter((n) => n.id.startsWith(`payout:${paidId}:`))).toEqual([
+      expect.objectContaining({
+        id: `payout:${paidId}:failed:notify`,
+        template: "payout_failed",
+        personIds: ["sam"],
+      }),
+    ]);
+    const tickets = await db.prisma.supportTicket.findMany({ where: { aggregateId: paidId } });
+    expect(tickets.map((t) => t.id)).toEqual([`payout:${paidId}:failed:ticket`]);
+  });
+
+  it("after a failed payout the bank account is errored at Stripe: the next runs pay nothing into it, the balance waits for a new one", async () => {
+    await advance(DAY_MS);
+    const before = (await payoutsAtStripe()).length;
+    // Both payouts the bank returned are back in the balance: 10.00 and 250.00.
+    const run = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(run.payouts).toEqual([]);
+    expect(run.failed).toEqual([]);
+    expect(run.skipped).toEqual([
+      expect.objectContaining({
+        personId: "sam",
+        amount: money(260_00, "AUD"),
+        code: "bank_account_errored",
+      }),
+    ]);
+    expect((await payoutsAtStripe()).length).toBe(before);
+    const balance = (await useCases.personBalance(deps, harness.gateway, "sam"))._unsafeUnwrap();
+    expect(balance.provider.available).toEqual([money(260_00, "AUD")]);
+    // Stripe: a failed payout sets the external account's status to errored, and no payout
+    // goes to it until the details are updated.
+    const banks = await harness.stripe.accounts.listExternalAccounts(accountId, { object: "bank_account" });
+    expect(banks.data).toEqual([
+      expect.objectContaining({ object: "bank_account", currency: "aud", last4: "1113", status: "errored" }),
+    ]);
+    // The seller puts in a working bank account: it replaces the errored default, and the
+    // next run pays the balance that waited.
+    await harness.stripe.accounts.update(accountId, {
+      external_account: {
+        object: "bank_account",
+        country: "AU",
+        currency: "aud",
+        routing_number: "110000",
+        account_number: "000123456",
+      },
+    } as Stripe.AccountUpdateParams);
+    const replaced = await harness.stripe.accounts.listExternalAccounts(accountId, {
+      object: "bank_account",
+    });
+    expect(replaced.data).toEqual([
+      expect.objectContaining({ last4: "3456", status: "new", default_for_currency: true }),
+    ]);
+    await advance(DAY_MS);
+    const paid = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(paid.payouts.map((p) => p.amount)).toEqual([money(260_00, "AUD")]);
+    expect(paid.skipped).toEqual([]);
+    expect((await payoutsAtStripe())[0]?.destination).toBe(replaced.data[0]?.id);
+  });
+
+  it("with the setting moved off manual, an account still manual at Stripe is paid out, not stranded", async () => {
+    const account = await harness.stripe.accounts.retrieve(accountId);
+    expect(account.settings?.payouts?.schedule.interval).toBe("manual");
+    const daily = useCaseDepsOn(store, {
+      clock,
+      ids: new SequentialIds(),
+      payoutSchedule: { interval: "daily" },
+    });
+    await fund(5_00, "fund-3");
+    await advance(DAY_MS);
+    const run = (await useCases.payOutEveryone(daily, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(run.people).toBe(1);
+    expect(run.failed).toEqual([]);
+    expect(run.payouts.map((p) => p.amount)).toEqual([money(5_00, "AUD")]);
+  });
 });

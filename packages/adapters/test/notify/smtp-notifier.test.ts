@@ -295,6 +295,7 @@ describe("SmtpNotifier against a real SMTP server", () => {
     // An id that merely holds digits is not a number to hide.
     expect(text).toContain("po_12345678901");
     expect(text).toContain("Your payout of $50.00 failed");
+    expect(text).toContain("Payouts to this bank account are paused until you update your bank details");
   });
 
   it("a notification with nobody to write to is done, with a line saying so", async () => {

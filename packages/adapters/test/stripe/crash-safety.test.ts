@@ -63,6 +63,7 @@ function crashingAfterCall(
     getPayment: (id) => real.getPayment(id),
     getAccountBalance: (id) => real.getAccountBalance(id),
     createPayout: (input) => real.createPayout(input),
+    getPayout: (input) => real.getPayout(input),
     createPaymentMethodSetup: (input) => real.createPaymentMethodSetup(input),
     getPaymentMethod: (id) => real.getPaymentMethod(id),
     detachPaymentMethod: (input) => real.detachPaymentMethod(input),

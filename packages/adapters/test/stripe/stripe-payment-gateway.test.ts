@@ -85,7 +85,7 @@ describe("what the gateway sends to Stripe", () => {
 });
 
 describe("connected accounts' payout schedule", () => {
-  it("each schedule susu is configured with is the account's settings.payouts.schedule", async () => {
+  it("each schedule susu is configured with is the account's settings.payouts.schedule, read back with the account", async () => {
     const cases = [
       [{ interval: "manual" }, { interval: "manual" }],
       [{ interval: "daily" }, { interval: "daily" }],
@@ -109,6 +109,9 @@ describe("connected accounts' payout schedule", () => {
       );
       const account = await harness.stripe.accounts.retrieve(accountId);
       expect(account.settings?.payouts?.schedule).toMatchObject(expected);
+      expect(value(await harness.gateway.getConnectedAccount(accountId)).payoutInterval).toBe(
+        payoutSchedule.interval,
+      );
     }
   });
 });

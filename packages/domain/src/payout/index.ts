@@ -2,6 +2,7 @@ export {
   DEFAULT_PAYOUT_SCHEDULE,
   isPayoutFinal,
   mergePayout,
+  PAYOUT_RECHECK_AFTER_ARRIVAL_MS,
   PAYOUT_STATUSES,
   type PayoutMerge,
   type PayoutRecord,

@@ -83,6 +83,14 @@ export function mergePayout(
   };
 }
 
+/**
+ * How long after its arrival date a `paid` payout is still asked about (10 days): Stripe
+ * documents that a payout fails or is canceled within 5 business days, and that some that
+ * fail show as `paid` first; ten calendar days cover five business days across a weekend
+ * and public holidays.
+ */
+export const PAYOUT_RECHECK_AFTER_ARRIVAL_MS = 10 * 86_400_000;
+
 /** Whether `status` is a final one (no later event moves it but a bank returning a paid payout). */
 export function isPayoutFinal(status: PayoutStatus): boolean {
   return status === "failed" || status === "canceled";

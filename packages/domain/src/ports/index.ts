@@ -45,6 +45,7 @@ export {
   type PaymentReferences,
   type PaymentStatus,
   type PayoutCreated,
+  type PayoutDestination,
   type RefundOutcome,
 } from "./payment-gateway.js";
 export type { PaymentMethodRepository } from "./payment-method-repository.js";

@@ -1,7 +1,7 @@
 import type { ResultAsync } from "neverthrow";
-import type { Money } from "../money/index.js";
+import type { CurrencyCode, Money } from "../money/index.js";
 import type { ReportedPaymentMethod, SavedMethodType } from "../payment-method/saved-payment-method.js";
-import type { PayoutSchedule, PayoutStatus } from "../payout/payout.js";
+import type { PayoutSchedule, PayoutStatus, ReportedPayout } from "../payout/payout.js";
 import type { Instant } from "../shared/time.js";
 
 /**
@@ -70,6 +70,31 @@ export interface ConnectedAccountStatus {
   /** Requirement names currently due (empty when none). */
   readonly requirementsDue: readonly string[];
   readonly disabledReason?: string;
+  /**
+   * Where the account's payouts go: its default external account (bank account or debit card)
+   * per currency. Absent when the provider did not show them (then nothing is known about
+   * them, and a payout is asked for as before).
+   */
+  readonly payoutDestinations?: readonly PayoutDestination[];
+  /**
+   * The account's payout schedule at the provider now (Stripe's
+   * `settings.payouts.schedule.interval`): `manual` when the platform pays it out, otherwise the
+   * provider pays it out by itself. It stays what the account was created with when the
+   * configured schedule changes later. Absent when the provider did not say.
+   */
+  readonly payoutInterval?: PayoutSchedule["interval"];
+}
+
+/** A connected account's default external account for one currency: where its payouts in that currency go. */
+export interface PayoutDestination {
+  /** The provider's id of the bank account or card (`ba_…`, `card_…`). */
+  readonly destinationId: string;
+  readonly currency: CurrencyCode;
+  /**
+   * `errored`: a payout to it failed, and the provider pays nothing more to it until the
+   * person updates their bank details (Stripe's external account `status`); `usable` otherwise.
+   */
+  readonly status: "usable" | "errored";
 }
 
 /** A connected account's balance at the provider, per currency (amounts may be negative). */
@@ -364,6 +389,16 @@ export interface PaymentGateway {
     readonly references: PaymentReferences;
     readonly runId?: string;
   }): ResultAsync<PayoutCreated, GatewayError>;
+
+  /**
+   * Reads a payout of a connected account as it stands now at the provider (the same record
+   * a `payout.*` event carries), so that a payout whose news was lost can be brought up to
+   * date (`useCases.recheckPayouts`).
+   */
+  getPayout(input: {
+    readonly accountId: string;
+    readonly payoutId: string;
+  }): ResultAsync<ReportedPayout, GatewayError>;
 
   /**
    * Opens a hosted payment page for `amount`, paid to the platform and tied to

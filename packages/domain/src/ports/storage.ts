@@ -220,6 +220,17 @@ export interface PayoutRepository {
     readonly limit: number;
     readonly startingAfter?: PersonId;
   }): ResultAsync<readonly PayableAccount[], StorageError>;
+  /**
+   * Payouts whose outcome may still change at the provider: `pending` or `in_transit`, or
+   * `paid` with an arrival date at or after `paidSince` (a bank may still return it), by
+   * payout id after `startingAfter`, at most `limit` (1–500): the payout recheck pages
+   * through them.
+   */
+  listPayoutsToRecheck(query: {
+    readonly paidSince: Instant;
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<readonly PayoutRecord[], StorageError>;
 }
 
 /** Which marketplace charges to list: newest first (by `createdAt`, then id), each filter narrowing the list. */

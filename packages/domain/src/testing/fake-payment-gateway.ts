@@ -7,6 +7,7 @@ import type {
   SavedCard,
   SavedMethodType,
 } from "../payment-method/saved-payment-method.js";
+import type { PayoutSchedule, ReportedPayout } from "../payout/payout.js";
 import {
   type AccountBalance,
   type CardPaymentConfirmation,
@@ -21,6 +22,7 @@ import {
   type PaymentReferences,
   type PaymentStatus,
   type PayoutCreated,
+  type PayoutDestination,
   type RefundOutcome,
 } from "../ports/payment-gateway.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
@@ -182,6 +184,9 @@ export class FakePaymentGateway implements PaymentGateway {
       detailsSubmitted?: boolean;
       requirementsDue?: readonly string[];
       disabledReason?: string;
+      payoutDestinations?: readonly PayoutDestination[];
+      /** The schedule the account was created with (`createConnectedAccount`); unknown when set by a test. */
+      payoutInterval?: PayoutSchedule["interval"];
     }
   >();
   readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
@@ -302,9 +307,32 @@ export class FakePaymentGateway implements PaymentGateway {
       readonly detailsSubmitted?: boolean;
       readonly requirementsDue?: readonly string[];
       readonly disabledReason?: string;
+      /** Each currency's default bank account (none shown by default). */
+      readonly payoutDestinations?: readonly PayoutDestination[];
     },
   ): void {
     this.#accounts.set(accountId, { transfersActive: canReceive, payoutsEnabled: canReceive, ...asked });
+  }
+
+  /** Sets an account's payout schedule as the provider shows it (`manual`, `daily`, …). */
+  setPayoutInterval(accountId: string, interval: PayoutSchedule["interval"]): void {
+    const account = this.#accounts.get(accountId);
+    if (account === undefined) throw new Error(`no account ${accountId}`);
+    account.payoutInterval = interval;
+  }
+
+  /**
+   * Sets an account's default bank account for a currency, as the provider shows it: `errored`
+   * after a payout to it failed (Stripe stops paying it until the details are updated),
+   * `usable` once the person replaced it.
+   */
+  setPayoutDestination(accountId: string, destination: PayoutDestination): void {
+    const account = this.#accounts.get(accountId);
+    if (account === undefined) throw new Error(`no account ${accountId}`);
+    account.payoutDestinations = [
+      ...(account.payoutDestinations ?? []).filter((d) => d.currency !== destination.currency),
+      destination,
+    ];
   }
 
   /** The next call of `op` fails: before doing anything, or after doing it with the answer lost. */
@@ -723,9 +751,14 @@ export class FakePaymentGateway implements PaymentGateway {
 
   createConnectedAccount(input: {
     idempotencyKey: string;
+    payoutSchedule?: PayoutSchedule;
   }): ResultAsync<{ accountId: string }, GatewayError> {
     const accountId = `acct_${input.idempotencyKey}`;
-    if (!this.#accounts.has(accountId)) this.setAccount(accountId, false);
+    if (!this.#accounts.has(accountId)) {
+      this.setAccount(accountId, false);
+      // Stripe keeps the schedule an account was created with; the provider's default is daily.
+      this.setPayoutInterval(accountId, input.payoutSchedule?.interval ?? "daily");
+    }
     return okAsync({ accountId });
   }
 
@@ -741,7 +774,15 @@ export class FakePaymentGateway implements PaymentGateway {
   /** Connected accounts' available balances, per currency (tests set them). */
   readonly balances = new Map<string, Money[]>();
   /** Payouts made, by idempotency key (a key used again answers the first payout). */
-  readonly payouts = new Map<string, PayoutCreated & { readonly accountId: string }>();
+  readonly payouts = new Map<
+    string,
+    PayoutCreated & { readonly accountId: string; readonly createdAt?: number }
+  >();
+  /**
+   * What the provider says of a payout now, by payout id, when it moved on after it was made
+   * (tests set it: paid, failed by the bank…); otherwise `getPayout` answers it as made.
+   */
+  readonly payoutNews = new Map<string, ReportedPayout>();
   /** The run each payout key was first used by (part of the request, as Stripe compares it). */
   readonly #payoutRuns = new Map<string, string | undefined>();
 
@@ -803,10 +844,31 @@ export class FakePaymentGateway implements PaymentGateway {
       amount: input.amount,
       status: "pending" as const,
       arrivalDate: this.now() + 2 * DAY_MS,
+      createdAt: this.now(),
     };
     this.payouts.set(input.idempotencyKey, payout);
     this.#payoutRuns.set(input.idempotencyKey, input.runId);
     return okAsync(payout);
+  }
+
+  getPayout(input: { accountId: string; payoutId: string }): ResultAsync<ReportedPayout, GatewayError> {
+    const news = this.payoutNews.get(input.payoutId);
+    if (news !== undefined && news.accountId === input.accountId) return okAsync(news);
+    const made = [...this.payouts.values()].find(
+      (p) => p.payoutId === input.payoutId && p.accountId === input.accountId,
+    );
+    if (made === undefined)
+      return errAsync(gatewayError("gateway_definite", "resource_missing", `no payout ${input.payoutId}`));
+    return okAsync({
+      payoutId: made.payoutId,
+      accountId: made.accountId,
+      amountMinor: made.amount.amountMinor,
+      currency: made.amount.currency,
+      status: made.status,
+      arrivalDate: made.arrivalDate,
+      automatic: false,
+      createdAt: made.createdAt ?? made.arrivalDate - 2 * DAY_MS,
+    });
   }
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {
@@ -820,6 +882,8 @@ export class FakePaymentGateway implements PaymentGateway {
       transfersActive: a.transfersActive,
       requirementsDue: a.requirementsDue ?? (a.payoutsEnabled ? [] : ["external_account"]),
       ...(a.disabledReason !== undefined ? { disabledReason: a.disabledReason } : {}),
+      ...(a.payoutDestinations !== undefined ? { payoutDestinations: a.payoutDestinations } : {}),
+      ...(a.payoutInterval !== undefined ? { payoutInterval: a.payoutInterval } : {}),
     });
   }
 

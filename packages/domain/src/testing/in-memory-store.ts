@@ -324,6 +324,26 @@ export class InMemoryStore
     );
   }
 
+  listPayoutsToRecheck(query: {
+    readonly paidSince: Instant;
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<readonly PayoutRecord[], StorageError> {
+    const after = query.startingAfter;
+    return okAsync(
+      [...this.#payouts.values()]
+        .filter(
+          (p) =>
+            (p.status === "pending" ||
+              p.status === "in_transit" ||
+              (p.status === "paid" && p.arrivalDate >= query.paidSince)) &&
+            (after === undefined || p.payoutId > after),
+        )
+        .sort((a, b) => (a.payoutId < b.payoutId ? -1 : a.payoutId > b.payoutId ? 1 : 0))
+        .slice(0, query.limit),
+    );
+  }
+
   /** Every recorded payout (tests). */
   payouts(): PayoutRecord[] {
     return [...this.#payouts.values()];

@@ -149,6 +149,7 @@ export {
   startPaymentMethodSetup,
 } from "./payment-method-use-cases.js";
 export {
+  type PayoutRecheckReport,
   type PayoutRecordOutcome,
   type PayoutRun,
   type PayoutRunReport,
@@ -158,6 +159,7 @@ export {
   payOutPerson,
   payoutScheduleOf,
   personBalance,
+  recheckPayouts,
   recordPayout,
   type SkippedPayout,
 } from "./payout-use-cases.js";

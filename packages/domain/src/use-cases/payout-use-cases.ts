@@ -5,6 +5,7 @@ import { currencyInfo, type Money, money } from "../money/index.js";
 import {
   DEFAULT_PAYOUT_SCHEDULE,
   mergePayout,
+  PAYOUT_RECHECK_AFTER_ARRIVAL_MS,
   type PayoutRecord,
   type PayoutSchedule,
   type ReportedPayout,
@@ -18,6 +19,7 @@ import { personError } from "../person/person.errors.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type {
   AccountBalance,
+  ConnectedAccountStatus,
   GatewayError,
   PaymentGateway,
   PayoutCreated,
@@ -29,6 +31,17 @@ import { loadPerson } from "./load-people.js";
 /** The schedule connected accounts susu creates get. */
 export function payoutScheduleOf(deps: UseCaseDeps): PayoutSchedule {
   return deps.payoutSchedule ?? DEFAULT_PAYOUT_SCHEDULE;
+}
+
+/**
+ * An account's payout schedule: what the provider shows for it (an account keeps the schedule
+ * it was created with when the setting changes later), the setting when the provider does not say.
+ */
+function accountPayoutInterval(
+  deps: UseCaseDeps,
+  account: ConnectedAccountStatus,
+): PayoutSchedule["interval"] {
+  return account.payoutInterval ?? payoutScheduleOf(deps).interval;
 }
 
 /** What recording a reported payout did: `applied` (stored, perhaps with effects) or `ignored`, with why. */
@@ -57,7 +70,8 @@ function failureEffects(record: PayoutRecord): PayoutEffect[] {
         failureCode: code,
         failureMessage: message,
         // What the person does: correct their bank account on the provider's pages, reached
-        // through a new payout onboarding link (an update link once onboarded).
+        // through a new payout onboarding link (an update link once onboarded). Until then
+        // payouts are paused: the provider pays nothing to a bank account a payout failed into.
         action: "update_bank_account",
         onboardingPath: `/v1/people/${encodeURIComponent(record.personId)}/payout-onboarding`,
       },
@@ -68,7 +82,7 @@ function failureEffects(record: PayoutRecord): PayoutEffect[] {
       aggregate: PAYOUT_AGGREGATE,
       aggregateId: record.payoutId,
       reason: "payout_failed",
-      summary: `payout ${record.payoutId} of ${amount} from account ${record.accountId} (person ${record.personId}) failed: ${code}: ${message}. The funds are back in the account's balance; the person was asked to update their bank account.`,
+      summary: `payout ${record.payoutId} of ${amount} from account ${record.accountId} (person ${record.personId}) failed: ${code}: ${message}. The funds are back in the account's balance; payouts to that bank account are paused (the provider marks it errored, and the payout run skips it as bank_account_errored) until the person updates their bank details, as they were asked to.`,
     },
   ];
 }
@@ -125,6 +139,79 @@ export function recordPayout(
   });
 }
 
+/** What one recheck of the payouts still in flight or recently paid did. */
+export interface PayoutRecheckReport {
+  /** Payouts asked about. */
+  readonly checked: number;
+  /** Of those, the ones whose record moved on (the provider's news had been lost or was late). */
+  readonly changed: readonly { readonly payoutId: string; readonly detail: string }[];
+  /** Payouts the provider or storage could not answer for now: the next recheck asks again. */
+  readonly failed: readonly { readonly payoutId: string; readonly code: string; readonly message: string }[];
+}
+
+/** Payouts read per page of a recheck. */
+const PAYOUT_RECHECK_PAGE = 200;
+
+/**
+ * Brings susu's records of payouts up to date with the provider, whatever webhooks were
+ * lost: every payout still `pending` or `in_transit`, and every `paid` one whose arrival date
+ * is at most {@link PAYOUT_RECHECK_AFTER_ARRIVAL_MS} before `at` (a bank may still return it),
+ * is read again from the provider and recorded through {@link recordPayout}, as its
+ * `payout.*` event would be (actor `payout_recheck`). So a failure found this way tells the
+ * person and opens the ticket as the webhook does, with the same ids: the webhook arriving
+ * after it (or before it, or both twice) applies nothing more. One payout's failure to be
+ * read is reported and does not stop the others.
+ */
+export function recheckPayouts(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  at: Instant,
+): ResultAsync<PayoutRecheckReport, UseCaseError> {
+  const report: {
+    checked: number;
+    changed: { payoutId: string; detail: string }[];
+    failed: { payoutId: string; code: string; message: string }[];
+  } = { checked: 0, changed: [], failed: [] };
+  const paidSince = at - PAYOUT_RECHECK_AFTER_ARRIVAL_MS;
+  /** Whether the payout's record moved on; a failure to read it is reported, not raised. */
+  const one = (stored: PayoutRecord): ResultAsync<boolean, UseCaseError> =>
+    gateway
+      .getPayout({ accountId: stored.accountId, payoutId: stored.payoutId })
+      .mapErr((e): UseCaseError | GatewayError => e)
+      .andThen((now) => recordPayout(deps, now, "payout_recheck"))
+      .map((outcome) => {
+        report.checked += 1;
+        if (outcome.applied) report.changed.push({ payoutId: stored.payoutId, detail: outcome.detail });
+        return outcome.applied;
+      })
+      .orElse((e) => {
+        report.checked += 1;
+        report.failed.push({ payoutId: stored.payoutId, code: e.code, message: e.message });
+        return okAsync<boolean, UseCaseError>(false);
+      });
+  const page = (after: string | undefined): ResultAsync<PayoutRecheckReport, UseCaseError> =>
+    deps.payouts
+      .listPayoutsToRecheck({
+        paidSince,
+        limit: PAYOUT_RECHECK_PAGE,
+        ...(after !== undefined ? { startingAfter: after } : {}),
+      })
+      .andThen((payouts) =>
+        payouts
+          .reduce<ResultAsync<boolean, UseCaseError>>(
+            (chain, p) => chain.andThen(() => one(p)),
+            okAsync(false),
+          )
+          .andThen(() => {
+            const last = payouts.at(-1);
+            return payouts.length < PAYOUT_RECHECK_PAGE || last === undefined
+              ? okAsync<PayoutRecheckReport, UseCaseError>(report)
+              : page(last.payoutId);
+          }),
+      );
+  return page(undefined);
+}
+
 /**
  * Why a payout run asked for this payout: the daily job (its UTC day, and the run's own id,
  * a new one when absent) or an admin's request (its key).
@@ -149,8 +236,11 @@ export interface PayoutRun {
 }
 
 /**
- * Pays a person's available balance out to their bank, one payout per currency, on the
- * manual schedule (`payouts_not_manual` otherwise: the provider pays out by itself). What
+ * Pays a person's available balance out to their bank, one payout per currency, when their
+ * account is on the manual schedule at the provider (`payouts_not_manual` otherwise: the
+ * provider pays it out by itself). The account's own schedule decides, not the setting: an
+ * account keeps the schedule it was created with, so one created manual before the setting
+ * moved off manual is still paid here; the setting decides only when the provider does not say. What
  * reversals of the person's transfers still need (`reversalReserve`: a refund after the
  * release, a lost dispute) stays in the balance, skipped as `reserved_for_reversals`: a
  * reversal is taken from that balance, and a payout first would leave it failing. The
@@ -167,7 +257,10 @@ export interface PayoutRun {
  * under the next key (the day's next number, or the request's next attempt, so a retry asks
  * under the same keys), skipped quietly past `PAYOUT_KEYS_PER_DAY`; a balance that did not
  * move makes it a refusal like any other. A currency Stripe pays out in whole units only
- * (HUF: `payoutStepMinor`) is paid rounded down to one; the fraction stays. A currency the provider refuses for good (a restricted account, no
+ * (HUF: `payoutStepMinor`) is paid rounded down to one; the fraction stays. A currency whose
+ * bank account the provider shows `errored` (a payout to it failed) is not asked for at all:
+ * skipped as `bank_account_errored`, quietly (the failed payout told the person and opened
+ * the ticket), its balance kept until the person updates their bank details. A currency the provider refuses for good (a restricted account, no
  * bank account) is skipped with its code, the person told and the admins given a ticket,
  * once per account, currency and day; a provider failure that may pass fails the run, for
  * the caller to retry.
@@ -178,13 +271,6 @@ export function payOutPerson(
   personId: PersonId,
   trigger: PayoutTrigger,
 ): ResultAsync<PayoutRun, UseCaseError | GatewayError> {
-  if (payoutScheduleOf(deps).interval !== "manual")
-    return errAsync(
-      personError(
-        "payouts_not_manual",
-        `connected accounts pay out on the provider's ${payoutScheduleOf(deps).interval} schedule; susu does not pay out by hand`,
-      ),
-    );
   return loadPerson(deps, personId).andThen((person) => {
     if (person.payout === undefined)
       return errAsync(personError("no_payout_account", `person ${personId} has no payout account`));
@@ -193,149 +279,178 @@ export function payOutPerson(
         personError("payouts_not_enabled", `person ${personId}'s payout account cannot pay out yet`),
       );
     const accountId = person.payout.connectedAccountId;
-    const balanceNow = gateway
-      .getAccountBalance(accountId)
-      .mapErr((e): UseCaseError | GatewayError =>
-        e.type === "gateway_definite" && isGoneCode(e.code)
-          ? personError(
-              "payout_account_gone",
-              `person ${personId}'s payout account ${accountId} is gone (${e.code})`,
-            )
-          : e,
-      );
-    const reserveNow = deps.heldPayments
-      .listHeldPaymentsReversingSeller(personId)
-      .andThen((held) =>
-        deps.marketplaceCharges
-          .listMarketplaceChargesReversingSeller(personId)
-          .map((charges) => reversalReserve(personId, held, charges)),
-      );
-    return reserveNow.andThen((reserve) =>
-      balanceNow.andThen((balance) => {
-        const due = balance.available.filter((m) => m.amountMinor > 0);
-        const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
-        const runId =
-          trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
-        const run = {
-          personId,
-          connectedAccountId: accountId,
-          payouts: [] as PayoutCreated[],
-          skipped: [] as SkippedPayout[],
-        };
-        const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
-        // One currency after another: a run is small (a person's currencies) and stays in order.
-        return due
-          .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
-            (acc, available) =>
-              acc.andThen((soFar) => {
-                const currency = available.currency;
-                const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
-                if (reservedMinor > 0)
-                  soFar.skipped.push({
-                    amount: money(reservedMinor, currency),
-                    code: "reserved_for_reversals",
-                    message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
-                  });
-                // Stripe takes some currencies' payouts in whole units only (HUF): the
-                // fraction stays in the balance, and is paid once it makes a whole unit.
-                const step = currencyInfo(currency).payoutStepMinor;
-                const payableOf = (availableMinor: number): Money => {
-                  const payableMinor = availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
-                  return money(payableMinor - (payableMinor % step), currency);
-                };
-                const availableNow = (now: AccountBalance): number =>
-                  now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
-                /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
-                const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
-                  soFar.skipped.push({ amount, code: e.code, message: e.message });
-                  if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
-                  return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                };
-                const pay = (
-                  amount: Money,
-                  sequence: number,
-                ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
-                  gateway
-                    .createPayout({
-                      idempotencyKey:
-                        trigger.kind === "scheduled"
-                          ? payoutIds.scheduled(accountId, currency, day, sequence)
-                          : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
-                      accountId,
-                      amount,
-                      description:
-                        trigger.kind === "scheduled"
-                          ? `susu payout ${day}`
-                          : `susu payout requested by ${trigger.by}`,
-                      references: { personId },
-                      ...(runId !== undefined ? { runId } : {}),
-                    })
-                    .map((created) => {
-                      soFar.payouts.push(created);
-                      return soFar;
-                    })
-                    .orElse((e) => {
-                      // The day's key was used by an earlier run (its payout, or its refusal):
-                      // what is available now arrived since, paid under the day's next key.
-                      if (
-                        e.code === "idempotency_key_reused" &&
-                        trigger.kind === "scheduled" &&
-                        sequence < PAYOUT_KEYS_PER_DAY
-                      )
-                        return gateway.getAccountBalance(accountId).andThen((now) => {
-                          const next = payableOf(availableNow(now));
-                          return next.amountMinor === 0
-                            ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
-                            : pay(next, sequence + 1);
-                        });
-                      // More than the balance holds: a payout made meanwhile (an admin's and
-                      // the day's run at once) took it, or part of it. Read again: nothing
-                      // left is the end (it was paid, once); what is left is paid under the
-                      // next key. Only a balance that did not move makes it a refusal.
-                      if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
-                        return gateway.getAccountBalance(accountId).andThen((now) => {
-                          const left = payableOf(availableNow(now));
-                          if (left.amountMinor === 0)
-                            return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                          if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
-                          return sequence < PAYOUT_KEYS_PER_DAY
-                            ? pay(left, sequence + 1)
-                            : skip(left, e, true);
-                        });
-                      if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
-                      return skip(amount, e, false);
-                    });
-                const amount = payableOf(available.amountMinor);
-                if (amount.amountMinor === 0) return okAsync(soFar);
-                return pay(amount, 1);
-              }),
-            okAsync(run),
+    const gone = (e: GatewayError): UseCaseError | GatewayError =>
+      e.type === "gateway_definite" && isGoneCode(e.code)
+        ? personError(
+            "payout_account_gone",
+            `person ${personId}'s payout account ${accountId} is gone (${e.code})`,
           )
-          .andThen((r) =>
-            refusals.length === 0
-              ? okAsync<PayoutRun, UseCaseError | GatewayError>(r)
-              : deps.uow
-                  .commit({
-                    people: [],
-                    groups: [],
-                    rounds: [],
-                    outbox: refusals.flatMap(({ amount, error }) =>
-                      refusalEffects(personId, accountId, amount, error, day),
-                    ),
-                    audit: refusals.map(({ amount, error }) => ({
-                      at: deps.clock.now(),
-                      aggregate: "payout",
-                      aggregateId: payoutIds.refusedTicket(accountId, amount.currency, day),
-                      action: "payout_refused",
-                      outcome: "applied" as const,
-                      detail: `payout of ${formatMoney(amount)} from ${accountId} refused: ${error.code}: ${error.message}`,
-                      actor: trigger.kind === "scheduled" ? "payout_run" : trigger.by,
-                    })),
-                  })
-                  .map((): PayoutRun => r),
+        : e;
+    // Where each currency's payouts go, as the provider shows it now: a bank account a payout
+    // failed into is `errored`, and nothing is paid to it until the person updates it.
+    // Its payout schedule too: an account the provider pays out by itself is not paid here.
+    return gateway
+      .getConnectedAccount(accountId)
+      .mapErr(gone)
+      .andThen((account) => {
+        const interval = accountPayoutInterval(deps, account);
+        return interval === "manual"
+          ? okAsync<ConnectedAccountStatus, UseCaseError | GatewayError>(account)
+          : errAsync<ConnectedAccountStatus, UseCaseError | GatewayError>(
+              personError(
+                "payouts_not_manual",
+                `person ${personId}'s payout account ${accountId} pays out on the provider's ${interval} schedule; susu does not pay it out by hand`,
+              ),
+            );
+      })
+      .andThen((account) => {
+        const balanceNow = gateway.getAccountBalance(accountId).mapErr(gone);
+        const reserveNow = deps.heldPayments
+          .listHeldPaymentsReversingSeller(personId)
+          .andThen((held) =>
+            deps.marketplaceCharges
+              .listMarketplaceChargesReversingSeller(personId)
+              .map((charges) => reversalReserve(personId, held, charges)),
           );
-      }),
-    );
+        return reserveNow.andThen((reserve) =>
+          balanceNow.andThen((balance) => {
+            const due = balance.available.filter((m) => m.amountMinor > 0);
+            const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
+            const runId =
+              trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
+            const run = {
+              personId,
+              connectedAccountId: accountId,
+              payouts: [] as PayoutCreated[],
+              skipped: [] as SkippedPayout[],
+            };
+            const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
+            // One currency after another: a run is small (a person's currencies) and stays in order.
+            return due
+              .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
+                (acc, available) =>
+                  acc.andThen((soFar) => {
+                    const currency = available.currency;
+                    const destination = account.payoutDestinations?.find((d) => d.currency === currency);
+                    if (destination?.status === "errored") {
+                      // Not asked for, not a refusal: the payout that failed told the person
+                      // (payout_failed) and opened the ticket; the balance waits for new details.
+                      soFar.skipped.push({
+                        amount: available,
+                        code: BANK_ACCOUNT_ERRORED,
+                        message: `a payout to ${destination.destinationId} failed; the provider pays nothing to it until the person updates their bank details`,
+                      });
+                      return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                    }
+                    const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
+                    if (reservedMinor > 0)
+                      soFar.skipped.push({
+                        amount: money(reservedMinor, currency),
+                        code: "reserved_for_reversals",
+                        message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
+                      });
+                    // Stripe takes some currencies' payouts in whole units only (HUF): the
+                    // fraction stays in the balance, and is paid once it makes a whole unit.
+                    const step = currencyInfo(currency).payoutStepMinor;
+                    const payableOf = (availableMinor: number): Money => {
+                      const payableMinor =
+                        availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
+                      return money(payableMinor - (payableMinor % step), currency);
+                    };
+                    const availableNow = (now: AccountBalance): number =>
+                      now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
+                    /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
+                    const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
+                      soFar.skipped.push({ amount, code: e.code, message: e.message });
+                      if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
+                      return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                    };
+                    const pay = (
+                      amount: Money,
+                      sequence: number,
+                    ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
+                      gateway
+                        .createPayout({
+                          idempotencyKey:
+                            trigger.kind === "scheduled"
+                              ? payoutIds.scheduled(accountId, currency, day, sequence)
+                              : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
+                          accountId,
+                          amount,
+                          description:
+                            trigger.kind === "scheduled"
+                              ? `susu payout ${day}`
+                              : `susu payout requested by ${trigger.by}`,
+                          references: { personId },
+                          ...(runId !== undefined ? { runId } : {}),
+                        })
+                        .map((created) => {
+                          soFar.payouts.push(created);
+                          return soFar;
+                        })
+                        .orElse((e) => {
+                          // The day's key was used by an earlier run (its payout, or its refusal):
+                          // what is available now arrived since, paid under the day's next key.
+                          if (
+                            e.code === "idempotency_key_reused" &&
+                            trigger.kind === "scheduled" &&
+                            sequence < PAYOUT_KEYS_PER_DAY
+                          )
+                            return gateway.getAccountBalance(accountId).andThen((now) => {
+                              const next = payableOf(availableNow(now));
+                              return next.amountMinor === 0
+                                ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
+                                : pay(next, sequence + 1);
+                            });
+                          // More than the balance holds: a payout made meanwhile (an admin's and
+                          // the day's run at once) took it, or part of it. Read again: nothing
+                          // left is the end (it was paid, once); what is left is paid under the
+                          // next key. Only a balance that did not move makes it a refusal.
+                          if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
+                            return gateway.getAccountBalance(accountId).andThen((now) => {
+                              const left = payableOf(availableNow(now));
+                              if (left.amountMinor === 0)
+                                return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
+                              if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
+                              return sequence < PAYOUT_KEYS_PER_DAY
+                                ? pay(left, sequence + 1)
+                                : skip(left, e, true);
+                            });
+                          if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
+                          return skip(amount, e, false);
+                        });
+                    const amount = payableOf(available.amountMinor);
+                    if (amount.amountMinor === 0) return okAsync(soFar);
+                    return pay(amount, 1);
+                  }),
+                okAsync(run),
+              )
+              .andThen((r) =>
+                refusals.length === 0
+                  ? okAsync<PayoutRun, UseCaseError | GatewayError>(r)
+                  : deps.uow
+                      .commit({
+                        people: [],
+                        groups: [],
+                        rounds: [],
+                        outbox: refusals.flatMap(({ amount, error }) =>
+                          refusalEffects(personId, accountId, amount, error, day),
+                        ),
+                        audit: refusals.map(({ amount, error }) => ({
+                          at: deps.clock.now(),
+                          aggregate: "payout",
+                          aggregateId: payoutIds.refusedTicket(accountId, amount.currency, day),
+                          action: "payout_refused",
+                          outcome: "applied" as const,
+                          detail: `payout of ${formatMoney(amount)} from ${accountId} refused: ${error.code}: ${error.message}`,
+                          actor: trigger.kind === "scheduled" ? "payout_run" : trigger.by,
+                        })),
+                      })
+                      .map((): PayoutRun => r),
+              );
+          }),
+        );
+      });
   });
 }
 
@@ -378,6 +493,12 @@ function refusalEffects(
     },
   ];
 }
+
+/**
+ * Why a currency was skipped when its bank account is `errored` at the provider (a payout to
+ * it failed): the balance stays, paid by the first run after the person updates the account.
+ */
+const BANK_ACCOUNT_ERRORED = "bank_account_errored";
 
 /**
  * The provider's refusal of a payout above the account's available balance (Stripe's
@@ -461,8 +582,15 @@ export function personBalance(
 
 /** What one payout run over every payable person did. */
 export interface PayoutRunReport {
-  /** People whose balance was looked at. */
+  /** The recheck of payouts in flight or recently paid the run began with ({@link recheckPayouts}). */
+  readonly rechecked: PayoutRecheckReport;
+  /** People whose balance was looked at (their account on the manual schedule at the provider). */
   readonly people: number;
+  /**
+   * People whose account the provider pays out by itself (its schedule at the provider is not
+   * manual, `payouts_not_manual`): not paid by the run, and not a failure.
+   */
+  readonly automatic: readonly { readonly personId: PersonId; readonly message: string }[];
   readonly payouts: readonly PayoutCreated[];
   readonly skipped: readonly (SkippedPayout & { readonly personId: PersonId })[];
   /** People the run could not pay now (the provider or storage failed): the next run tries again. */
@@ -477,29 +605,48 @@ export interface PayoutRunReport {
 const PAYOUT_RUN_PAGE = 200;
 
 /**
- * The scheduled payout run (manual schedule): every person whose account can pay out is
- * paid their available balance per currency, keyed by `at`'s UTC day and numbered within it,
+ * The scheduled payout run: every person whose account can pay out and is on the manual
+ * schedule at the provider (whatever the setting says now: an account keeps the schedule it
+ * was created with) is paid their available balance per currency, keyed by `at`'s UTC day and numbered within it,
  * the run named by a new id (`payOutPerson`): the run repeated on one day pays nothing twice,
  * pays what arrived since under the day's next key, and reports only the payouts it made.
  * One person's failure does not stop the others; it is reported, and the next run (or a
- * rerun) tries again.
+ * rerun) tries again. A person whose account the provider pays out by itself is reported in
+ * `automatic`, neither paid nor failed. Every run, whatever the schedule, first rechecks the payouts in flight
+ * or recently paid ({@link recheckPayouts}), so a failure whose webhook was lost is applied
+ * before anyone is paid.
  */
 export function payOutEveryone(
   deps: UseCaseDeps,
   gateway: PaymentGateway,
   at: Instant,
 ): ResultAsync<PayoutRunReport, UseCaseError> {
-  if (payoutScheduleOf(deps).interval !== "manual")
-    return okAsync({ people: 0, payouts: [], skipped: [], failed: [] });
+  return recheckPayouts(deps, gateway, at).andThen((rechecked) =>
+    payOutEveryoneAfterRecheck(deps, gateway, at, rechecked),
+  );
+}
+
+function payOutEveryoneAfterRecheck(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  at: Instant,
+  rechecked: PayoutRecheckReport,
+): ResultAsync<PayoutRunReport, UseCaseError> {
   const report: {
+    rechecked: PayoutRecheckReport;
     people: number;
+    automatic: PayoutRunReport["automatic"][number][];
     payouts: PayoutCreated[];
     skipped: PayoutRunReport["skipped"][number][];
     failed: PayoutRunReport["failed"][number][];
-  } = { people: 0, payouts: [], skipped: [], failed: [] };
+  } = { rechecked, people: 0, automatic: [], payouts: [], skipped: [], failed: [] };
   const runId = deps.ids.newId("payoutrun");
   /** Adds one person's run (or its failure) to the report. */
   const tally = (personId: PersonId, outcome: PayoutRun | UseCaseError | GatewayError) => {
+    if (!("payouts" in outcome) && outcome.code === "payouts_not_manual") {
+      report.automatic.push({ personId, message: outcome.message });
+      return report;
+    }
     report.people += 1;
     if ("payouts" in outcome) {
       report.payouts.push(...outcome.payouts);

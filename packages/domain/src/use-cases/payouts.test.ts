@@ -199,13 +199,69 @@ describe("paying a person out", () => {
     expect(next.skipped).toEqual([]);
   });
 
-  it("is refused unless the schedule is manual and the person can be paid out", async () => {
+  it("pays nothing into a bank account a payout failed into (errored at the provider): the balance waits, quietly, for new details", async () => {
     const sim = await withSeller();
+    sim.gateway.balances.set("acct_sam", [money(40_00, "AUD"), money(9_00, "NZD")]);
+    sim.gateway.setPayoutDestination("acct_sam", {
+      destinationId: "ba_aud",
+      currency: "AUD",
+      status: "errored",
+    });
+    sim.gateway.setPayoutDestination("acct_sam", {
+      destinationId: "ba_nzd",
+      currency: "NZD",
+      status: "usable",
+    });
+    const at = sim.clock.now();
+    for (const day of [0, 1]) {
+      const report = (
+        await useCases.payOutEveryone(sim.deps, sim.gateway, at + day * DAY_MS)
+      )._unsafeUnwrap();
+      expect(report.failed).toEqual([]);
+      expect(report.skipped).toEqual([
+        expect.objectContaining({
+          personId: "sam",
+          code: "bank_account_errored",
+          amount: money(40_00, "AUD"),
+        }),
+      ]);
+      await sim.runUntilQuiet();
+    }
+    expect([...sim.gateway.payouts.values()].map((p) => p.amount)).toEqual([money(9_00, "NZD")]);
+    expect(sim.gateway.balances.get("acct_sam")).toEqual([money(40_00, "AUD"), money(0, "NZD")]);
+    // No refusal: the failed payout already told the person and opened the ticket.
+    expect(sim.notifier.sent).toEqual([]);
+    expect(sim.desk.tickets).toEqual([]);
+    // The person put in a new bank account: the next run pays what waited.
+    sim.gateway.setPayoutDestination("acct_sam", {
+      destinationId: "ba_aud2",
+      currency: "AUD",
+      status: "usable",
+    });
+    const fixed = (await useCases.payOutEveryone(sim.deps, sim.gateway, at + 2 * DAY_MS))._unsafeUnwrap();
+    expect(fixed.skipped).toEqual([]);
+    expect(fixed.payouts.map((p) => p.amount)).toEqual([money(40_00, "AUD")]);
+  });
+
+  it("is refused unless the account's schedule at the provider is manual and the person can be paid out", async () => {
+    const sim = await withSeller();
+    sim.gateway.balances.set("acct_sam", [money(20_00, "AUD")]);
     const automatic = { ...sim.deps, payoutSchedule: { interval: "daily" as const } };
     const trigger = { kind: "requested" as const, requestKey: "k1", by: "ops" };
+    // The provider does not say: the setting decides.
     expect(
       (await useCases.payOutPerson(automatic, sim.gateway, "sam", trigger))._unsafeUnwrapErr().code,
     ).toBe("payouts_not_manual");
+    // The provider shows the account on its daily schedule: refused whatever the setting.
+    sim.gateway.setPayoutInterval("acct_sam", "daily");
+    expect((await useCases.payOutPerson(sim.deps, sim.gateway, "sam", trigger))._unsafeUnwrapErr().code).toBe(
+      "payouts_not_manual",
+    );
+    expect(sim.gateway.payouts.size).toBe(0);
+    // Still manual at the provider (created before the setting moved off manual): paid.
+    sim.gateway.setPayoutInterval("acct_sam", "manual");
+    const paid = (await useCases.payOutPerson(automatic, sim.gateway, "sam", trigger))._unsafeUnwrap();
+    expect(paid.payouts.map((p) => p.amount)).toEqual([money(20_00, "AUD")]);
     expect(
       (await useCases.payOutPerson(sim.deps, sim.gateway, "nobody", trigger))._unsafeUnwrapErr().code,
     ).toBe("person_not_found");
@@ -240,13 +296,25 @@ describe("paying a person out", () => {
     expect(report.failed).toEqual([
       expect.objectContaining({ personId: "ana", code: "api_connection_error" }),
     ]);
+    // The setting moved off manual: accounts the provider pays out by itself are reported as
+    // such (the provider does not say for sam and ana: the setting decides), not failed; zed's,
+    // still manual at the provider, is paid.
     const automatic = {
       ...sim.deps,
       payoutSchedule: { interval: "weekly" as const, weeklyAnchor: "friday" as const },
     };
-    expect((await useCases.payOutEveryone(automatic, sim.gateway, sim.clock.now()))._unsafeUnwrap()).toEqual({
-      people: 0,
-      payouts: [],
+    sim.gateway.unreadableBalances.delete("acct_ana");
+    sim.gateway.setPayoutInterval("acct_zed", "manual");
+    sim.gateway.balances.set("acct_zed", [money(3_00, "AUD")]);
+    const later = (await useCases.payOutEveryone(automatic, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(later).toEqual({
+      rechecked: expect.objectContaining({ failed: [] }),
+      people: 1,
+      automatic: [
+        { personId: "ana", message: expect.stringContaining("weekly") },
+        { personId: "sam", message: expect.stringContaining("weekly") },
+      ],
+      payouts: [expect.objectContaining({ amount: money(3_00, "AUD") })],
       skipped: [],
       failed: [],
     });

@@ -4,8 +4,8 @@
  */
 export interface AccountMeta {
   deleted?: boolean;
-  /** `external_account[account_number]`: Stripe's test numbers make payouts fail. */
-  bankAccountNumber?: string;
-  /** Id of the bank account payouts go to. */
+  /** Each bank account's number, by its id (Stripe's test numbers make payouts to it fail). */
+  bankAccountNumbers?: Record<string, string>;
+  /** Id payouts name when the account has no bank account in their currency. */
   bankAccountId?: string;
 }

@@ -17,6 +17,7 @@ import {
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import type { AccountMeta } from "./account-meta.js";
+import { addBankAccount, defaultBankAccount, ONBOARDING_ACCOUNT_NUMBER } from "./external-accounts.js";
 import { applyPayoutParams, defaultSettings } from "./payouts.js";
 
 export type { AccountMeta } from "./account-meta.js";
@@ -153,8 +154,22 @@ function setCapabilities(account: Stripe.Account, status: CapabilityStatus): voi
   account.capabilities = caps as Stripe.Account.Capabilities;
 }
 
-/** What a finished onboarding does: everything due is provided and every capability is active. */
+/**
+ * What a finished onboarding does: everything due is provided (a bank account in the account's
+ * default currency too, Stripe's AU test number whose payouts succeed, unless it has one) and
+ * every capability is active.
+ */
 export function completeOnboarding(engine: Engine, account: Stripe.Account): void {
+  const record = engine.store.record<Stripe.Account, AccountMeta>(account.id);
+  const currency = account.default_currency ?? "aud";
+  if (record && defaultBankAccount(account, currency) === undefined)
+    addBankAccount(
+      engine,
+      account,
+      record.meta,
+      { account_number: ONBOARDING_ACCOUNT_NUMBER, routing_number: "110000", currency },
+      { replace: false, makeDefault: true, parent: "external_account" },
+    );
   updateAccountState(engine, account, (a) => {
     a.details_submitted = true;
     a.charges_enabled = true;

@@ -22,6 +22,12 @@ import {
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import type { AccountMeta } from "./account-meta.js";
+import {
+  accountNumberOf,
+  addBankAccount,
+  defaultBankAccount,
+  markBankAccountErrored,
+} from "./external-accounts.js";
 
 const TRANSIT_TASK = "payout.in_transit";
 const ARRIVAL_TASK = "payout.arrival";
@@ -90,9 +96,10 @@ export function defaultSettings(engine: Engine): Stripe.Account.Settings {
 const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 
 /**
- * `settings[payouts]` and `external_account[account_number]` of `POST /v1/accounts[/:id]`: the
- * schedule is stored on the account and (re)starts its automatic payouts; the bank account
- * number decides, like Stripe's test numbers, whether payouts to it fail.
+ * `settings[payouts]` and `external_account[…]` of `POST /v1/accounts[/:id]`: the schedule is
+ * stored on the account and (re)starts its automatic payouts; the bank account becomes its
+ * currency's default, replacing (deleting) the old default, as Stripe documents; its number
+ * decides, like Stripe's test numbers, whether payouts to it fail.
  */
 export function applyPayoutParams(
   engine: Engine,
@@ -101,10 +108,12 @@ export function applyPayoutParams(
   params: Params,
 ): void {
   const external = child(params, "external_account");
-  if (external && isParams(external)) {
-    const number = optString(external, "account_number", "external_account");
-    if (number) meta.bankAccountNumber = number;
-  }
+  if (external && isParams(external))
+    addBankAccount(engine, account, meta, external, {
+      replace: true,
+      makeDefault: true,
+      parent: "external_account",
+    });
   const settings = child(params, "settings");
   const payouts = settings && isParams(settings) ? child(settings, "payouts", "settings") : undefined;
   if (!payouts || !isParams(payouts)) return;
@@ -174,10 +183,16 @@ function accountRecord(engine: Engine, id: string) {
   return engine.store.find<Stripe.Account, AccountMeta>("account", id, engine.platform);
 }
 
-function bankAccountId(engine: Engine, owner: string): string {
+/**
+ * The bank account a payout in `currency` goes to: the account's default for the currency, or
+ * (an account with none in it) an id the emulator makes up, as before it kept bank accounts.
+ */
+function bankAccountId(engine: Engine, owner: string, currency: string): string {
   if (owner === engine.platform) return "ba_1EmulatorPlatformBank00";
   const record = accountRecord(engine, owner);
   if (!record) return "ba_unknown";
+  const bank = defaultBankAccount(record.obj, currency);
+  if (bank) return bank.id;
   record.meta.bankAccountId ??= newId("ba");
   return record.meta.bankAccountId;
 }
@@ -233,7 +248,7 @@ export function createPayout(
     created: now,
     currency: input.currency,
     description: input.description ?? "STRIPE PAYOUT",
-    destination: bankAccountId(engine, owner),
+    destination: bankAccountId(engine, owner, input.currency),
     failure_balance_transaction: null,
     failure_code: null,
     failure_message: null,
@@ -250,9 +265,8 @@ export function createPayout(
     trace_id: null,
     type: "bank_account",
   };
-  const failure = account?.meta.bankAccountNumber
-    ? PAYOUT_TEST_ACCOUNTS[account.meta.bankAccountNumber]
-    : undefined;
+  const number = account ? accountNumberOf(account.meta, payout.destination as string) : undefined;
+  const failure = number ? PAYOUT_TEST_ACCOUNTS[number] : undefined;
   engine.store.insert<Stripe.Payout, PayoutMeta>("payout", owner, payout, failure ? { failure } : {});
   engine.emit("payout.created", payout, owner);
   const transitAt = instant
@@ -323,6 +337,10 @@ export function failPayout(engine: Engine, id: string, code = "could_not_process
   payout.failure_message = FAILURE_MESSAGES[code] ?? "The payout failed.";
   setStatus(engine, record.owner, payout, "failed", before);
   engine.emit("payout.failed", payout, record.owner);
+  // Stripe: the bank account a payout failed into is `errored`; nothing more is paid to it
+  // until its details are updated.
+  if (record.owner !== engine.platform && typeof payout.destination === "string")
+    markBankAccountErrored(engine, record.owner, payout.destination);
   return payout;
 }
 
@@ -335,6 +353,8 @@ function runSchedule(engine: Engine, accountId: string): void {
     for (const currency of engine.ledger.currencies(accountId)) {
       const available = engine.ledger.amounts(accountId, currency).available;
       if (available <= 0) continue;
+      // Stripe stops scheduled payouts to an errored bank account until it is updated.
+      if (defaultBankAccount(record.obj, currency)?.status === "errored") continue;
       createPayout(engine, accountId, {
         amount: available,
         currency,
@@ -365,12 +385,13 @@ export function registerPayouts(router: Router, engine: Engine): void {
       const amount = reqInt(req.params, "amount");
       if (amount <= 0) throw invalidParam("amount", "Invalid positive integer", "parameter_invalid_integer");
       const destination = optString(req.params, "destination");
-      if (destination && destination !== bankAccountId(engine, req.account)) {
+      const currency = parseCurrency(reqString(req.params, "currency"));
+      if (destination && destination !== bankAccountId(engine, req.account, currency)) {
         throw resourceMissing("external_account", destination, "destination");
       }
       return createPayout(engine, req.account, {
         amount,
-        currency: parseCurrency(reqString(req.params, "currency")),
+        currency,
         automatic: false,
         description: optString(req.params, "description") || null,
         metadata: applyMetadata({}, req.params),
