@@ -147,7 +147,7 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
     sellerId: z.string().min(1),
     attempt: z.number().int().positive(),
   }),
-  z.strictObject({ kind: z.literal("action_expired") }),
+  z.strictObject({ kind: z.literal("action_expired"), wait: z.number().int().min(2).exactOptional() }),
   z.strictObject({ kind: z.literal("cancel_recheck"), ask: z.number().int().min(2) }),
   z.strictObject({
     kind: z.literal("refund_overdue"),

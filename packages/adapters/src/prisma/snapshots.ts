@@ -533,6 +533,7 @@ const marketplaceChargeSnapshot = z.strictObject({
   failureCode: text.exactOptional(),
   expiryRequestedAt: instant.exactOptional(),
   expiryAsks: z.int().min(1).exactOptional(),
+  actionWaits: z.int().min(1).exactOptional(),
   unmatchedFeeRefundIds: list(text).exactOptional(),
   payouts: list(
     z.strictObject({
@@ -1014,7 +1015,7 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
         attempt: safeInt,
         lookup: z.int().min(1).exactOptional(),
       }),
-      z.strictObject({ kind: z.literal("action_expired") }),
+      z.strictObject({ kind: z.literal("action_expired"), wait: z.int().min(2).exactOptional() }),
       z.strictObject({ kind: z.literal("cancel_recheck"), ask: z.int().min(2) }),
     ]),
   }),

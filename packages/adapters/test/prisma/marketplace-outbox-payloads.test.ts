@@ -12,7 +12,7 @@ import { InMemorySusu } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import { firedTimerOf, parseTimerJob, timerJobData, timerJobOf } from "../../src/pgboss/timer-job.js";
 import { outboxAggregateOf } from "../../src/prisma/projections.js";
-import { parseOutboxEffect } from "../../src/prisma/snapshots.js";
+import { parseMarketplaceChargeSnapshot, parseOutboxEffect } from "../../src/prisma/snapshots.js";
 
 const command: useCases.CreateMarketplaceChargeCommand = {
   requestedBy: "app",
@@ -178,10 +178,49 @@ describe("a marketplace charge's expiry asked again", () => {
   });
 });
 
+describe("a marketplace charge that waits for the customer again", () => {
+  it("its wait count and the second wait's timer parse back to themselves from stored JSON", async () => {
+    const sim = new InMemorySusu();
+    for (const p of ["cy", "ana"]) (await sim.addSeller(p))._unsafeUnwrap();
+    const { charge } = (
+      await useCases.createMarketplaceCharge(sim.deps, {
+        ...command,
+        sellers: [{ id: "ana" }],
+        paymentMethod: { kind: "new_card" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const refs = marketplaceChargeRefs(charge.id);
+    const paymentIntentId = sim.store.marketplaceCharges()[0]?.paymentIntentId ?? "";
+    (
+      await sim.deliver([
+        { kind: "debit_processing", refs, paymentIntentId },
+        { kind: "payment_requires_action", refs, paymentIntentId, clientSecret: "secret_2" },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const waiting = sim.store.marketplaceCharges()[0];
+    expect(waiting).toMatchObject({ status: "requires_action", actionWaits: 2 });
+    expect(parseMarketplaceChargeSnapshot(JSON.parse(JSON.stringify(waiting)))._unsafeUnwrap()).toEqual(
+      waiting,
+    );
+    const timers = sim.store
+      .outbox()
+      .filter((e) => e.kind === "schedule_timer" && e.aggregate === "marketplace_charge");
+    expect(timers.map((e) => e.id)).toEqual([
+      `${charge.id}:timer:action_expired`,
+      `${charge.id}:timer:action_expired:2`,
+    ]);
+    for (const effect of timers)
+      expect(parseOutboxEffect(JSON.parse(JSON.stringify(effect)))._unsafeUnwrap()).toEqual(effect);
+  });
+});
+
 describe("a marketplace charge's timer jobs", () => {
   it.each([
     { kind: "retry_transfer" as const, sellerId: "ana", attempt: 2 },
     { kind: "action_expired" as const },
+    { kind: "action_expired" as const, wait: 2 },
     { kind: "cancel_recheck" as const, ask: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2, lookup: 3 },

@@ -401,9 +401,18 @@ function requiresAction(
   if (s.status === "requires_action" && s.clientSecret === clientSecret)
     return ignore(s, "action_already_recorded", "the payment already waits for the customer");
   d.moveTo("requires_action", { paymentIntentId, clientSecret });
-  // The customer has the policy's time to act, from when the payment first waited for them.
-  if (s.status !== "requires_action")
-    d.timer({ kind: "action_expired" }, d.now + d.ctx.policy.actionExpiryMs);
+  // The customer has the policy's time to act, from when the payment began to wait for them
+  // (a new challenge while it waits does not push it). Waiting again after `processing` is a
+  // new wait, with its own timer: the first's may have fired already (ignored, the payment was
+  // processing), and one still due must not cut the new wait short.
+  if (s.status !== "requires_action") {
+    const wait = (s.actionWaits ?? (s.status === "processing" ? 1 : 0)) + 1;
+    d.set({ actionWaits: wait });
+    d.timer(
+      wait === 1 ? { kind: "action_expired" } : { kind: "action_expired", wait },
+      d.now + d.ctx.policy.actionExpiryMs,
+    );
+  }
   // Off-session the customer is not there to see the challenge: tell them to come back.
   if (s.paymentMethod.kind === "saved_card")
     d.notify(ids.notice.actionRequired(s.id), "customer", "payment_action_required", {
@@ -541,10 +550,16 @@ function isCancellation(failureCode: string): boolean {
  * confirming the cancel ends it `expired` (`expire`); a success, reported by the refused
  * cancel or by its webhook, is an ordinary payment (`succeeded`).
  */
-function actionExpired(d: Draft): Step {
+function actionExpired(d: Draft, wait: number): Step {
   const s = d.state;
   if (s.status !== "requires_action" || s.paymentIntentId === undefined)
     return ignore(s, "timer_no_longer_due", `the charge is ${s.status}`);
+  if (wait !== (s.actionWaits ?? 1))
+    return ignore(
+      s,
+      "timer_no_longer_due",
+      `the timer is wait ${wait}'s; the payment is in wait ${s.actionWaits ?? 1}`,
+    );
   if (s.expiryRequestedAt !== undefined)
     return ignore(s, "timer_no_longer_due", "the payment's cancel is already asked for");
   askToCancel(d, s.paymentIntentId, 1);
@@ -785,7 +800,7 @@ function park(
 }
 
 function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
-  if (timer.kind === "action_expired") return actionExpired(d);
+  if (timer.kind === "action_expired") return actionExpired(d, timer.wait ?? 1);
   if (timer.kind === "cancel_recheck") return cancelRecheck(d, timer.ask);
   if (timer.kind === "refund_overdue")
     return refundOverdue(d, refundLookupRules, timer.refund, timer.attempt, timer.lookup ?? 1);

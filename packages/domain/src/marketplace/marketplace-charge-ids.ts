@@ -161,7 +161,8 @@ export const marketplaceChargeIds = Object.freeze({
    * `<c>:timer:refund_overdue:<refund>:<attempt>` (look-up 1; look-up m > 1:
    * `<c>:timer:refund_overdue:<refund>:<attempt>:lookup:<m>`) (each armed once: attempts and
    * look-ups only grow),
-   * `<c>:timer:action_expired` (armed once, when the payment first waits for the customer),
+   * `<c>:timer:action_expired` (armed when the payment first waits for the customer) and
+   * `<c>:timer:action_expired:<n>` for its wait n > 1 (each wait's armed once),
    * `<c>:timer:cancel_recheck:<ask>` (asks only grow).
    */
   timer: (c: string, timer: MarketplaceChargeTimer): string => {
@@ -174,7 +175,9 @@ export const marketplaceChargeIds = Object.freeze({
           ? `${c}:timer:${timer.kind}:${timer.refund}:${timer.attempt}`
           : `${c}:timer:${timer.kind}:${timer.refund}:${timer.attempt}:lookup:${timer.lookup}`;
       case "action_expired":
-        return `${c}:timer:${timer.kind}`;
+        return (timer.wait ?? 1) === 1
+          ? `${c}:timer:${timer.kind}`
+          : `${c}:timer:${timer.kind}:${timer.wait}`;
       case "cancel_recheck":
         return `${c}:timer:${timer.kind}:${timer.ask}`;
     }

@@ -2,8 +2,13 @@
 export type MarketplaceChargeTimer =
   /** A seller's transfer failed for a retryable reason: try attempt `attempt` of it. */
   | { readonly kind: "retry_transfer"; readonly sellerId: string; readonly attempt: number }
-  /** The payment has waited for the customer's action (`requires_action`) for the policy's time: it expires. */
-  | { readonly kind: "action_expired" }
+  /**
+   * The payment has waited for the customer's action (`requires_action`) for the policy's time,
+   * in its wait number `wait` (absent: 1; each time the payment moves into `requires_action`
+   * from another status is a new wait, with the policy's whole time): it expires. A timer of an
+   * earlier wait is ignored.
+   */
+  | { readonly kind: "action_expired"; readonly wait?: number }
   /**
    * The expiry asked Stripe to cancel the PaymentIntent `CHECKOUT_EXPIRY_RECHECK_MS` before (or
    * the previous recheck did) and the charge still waits for Stripe's word: ask again, as ask

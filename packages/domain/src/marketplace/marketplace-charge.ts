@@ -276,6 +276,13 @@ export interface MarketplaceCharge {
    * `CHECKOUT_EXPIRY_ASKS_MAX`; the one after the last opens a ticket and stores one more.
    */
   readonly expiryAsks?: number;
+  /**
+   * How many times the payment has moved into `requires_action` from another status (each a
+   * wait with the policy's whole time, its own `action_expired` timer). Absent: never counted,
+   * as stored before waits were: a charge in `requires_action` is in wait 1, and one that moves
+   * there again from `processing` may have waited once already, so that wait is number 2.
+   */
+  readonly actionWaits?: number;
   /** Application fee refunds Stripe reported that no refund of susu's asked for (each ticketed once). */
   readonly unmatchedFeeRefundIds?: readonly string[];
   /** Per seller, split charges only. */

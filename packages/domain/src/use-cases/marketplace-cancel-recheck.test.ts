@@ -227,3 +227,60 @@ describe("marketplace charge: the expiry's ask refused because the payment is pr
     expect(flow.tickets()).toEqual([]);
   });
 });
+
+describe("marketplace charge: the customer asked to act again after the payment was processing", () => {
+  const processing = (flow: Flow): PaymentFact => ({
+    kind: "debit_processing",
+    refs: marketplaceChargeRefs(flow.id),
+    paymentIntentId: flow.pi(),
+  });
+  const actAgain = (flow: Flow, secret: string): PaymentFact => ({
+    kind: "payment_requires_action",
+    refs: marketplaceChargeRefs(flow.id),
+    paymentIntentId: flow.pi(),
+    clientSecret: secret,
+  });
+
+  it("the first wait's timer fired while processing: the second wait still expires after the policy's time, and Stripe is asked to cancel once", async () => {
+    const flow = await aWaitingCharge();
+    (await flow.sim.deliver([processing(flow)]))._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    expect(flow.charge().status).toBe("processing");
+    // The first wait's expiry comes and goes while the payment is processing: nothing to expire.
+    await flow.sim.advance(EXPIRY + 60_000);
+    expect(flow.charge().status).toBe("processing");
+    expect(flow.charge().expiryRequestedAt).toBeUndefined();
+    // Stripe asks the customer to act again (a new challenge).
+    (await flow.sim.deliver([actAgain(flow, "pi_secret_again")]))._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    expect(flow.charge()).toMatchObject({ status: "requires_action", clientSecret: "pi_secret_again" });
+    const asks = vi.spyOn(flow.sim.gateway, "cancelPayment");
+    // Just before the second wait's expiry, nothing is asked; once past it, the cancel is.
+    await flow.sim.advance(EXPIRY - 60_000);
+    expect(asks).not.toHaveBeenCalled();
+    expect(flow.charge().status).toBe("requires_action");
+    await flow.sim.advance(2 * 60_000);
+    expect(asks).toHaveBeenCalledTimes(1);
+    asks.mockRestore();
+    expect(flow.charge()).toMatchObject({ status: "expired", failureCode: "action_expired" });
+    expect(flow.expiryNotices()).toBe(1);
+    expect(flow.books().paidInMinor).toBe(0);
+  });
+
+  it("the first wait's timer is still due when the customer is asked again: it does not cut the second wait short", async () => {
+    const flow = await aWaitingCharge();
+    await flow.sim.advance(EXPIRY - 2 * HOUR_MS);
+    (await flow.sim.deliver([processing(flow)]))._unsafeUnwrap();
+    (await flow.sim.deliver([actAgain(flow, "pi_secret_again")]))._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    const asks = vi.spyOn(flow.sim.gateway, "cancelPayment");
+    // The first wait's timer fires two hours on: the customer has had two hours of their new wait.
+    await flow.sim.advance(3 * HOUR_MS);
+    expect(asks).not.toHaveBeenCalled();
+    expect(flow.charge().status).toBe("requires_action");
+    await flow.sim.advance(EXPIRY - 3 * HOUR_MS + 60_000);
+    expect(asks).toHaveBeenCalledTimes(1);
+    asks.mockRestore();
+    expect(flow.charge().status).toBe("expired");
+  });
+});
