@@ -246,7 +246,10 @@ const HeldPaymentSchema = z
         status: z.enum(["open", "won", "lost"]),
         stripeStatus: z.string().openapi({ example: "needs_response" }),
         evidenceDueBy: TimestampSchema,
-        lost: orNull(MoneySchema).openapi({ description: "What a lost dispute took back" }),
+        lost: orNull(MoneySchema).openapi({
+          description:
+            "What a lost dispute took back (beyond what was left to give back: out of what was owed to the customer outside Stripe, which it lessened)",
+        }),
       }),
     ),
     owedOutsideStripe: OwedOutsideStripeSchema,
@@ -347,7 +350,7 @@ export function heldPaymentView(p: HeldPayment) {
       status: d.status,
       stripeStatus: d.stripeStatus,
       evidenceDueBy: iso(d.evidenceDueBy),
-      lost: d.lostMinor === undefined ? null : money(d.lostMinor),
+      lost: d.lostMinor === undefined ? null : money(d.lostMinor + (d.owedTakenMinor ?? 0)),
     })),
     owedOutsideStripe: owedView(paymentOwed(p)),
     version: p.version,

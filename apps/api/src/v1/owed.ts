@@ -51,7 +51,13 @@ export const OwedOutsideStripeSchema = z
       description: "Everything booked as owed outside Stripe (what was paid of it included)",
     }),
     paid: MoneySchema.openapi({ description: "What platform admins recorded paying of it" }),
-    left: MoneySchema.openapi({ description: "What is still owed" }),
+    givenBackByDisputes: MoneySchema.openapi({
+      description:
+        "What the customer's bank gave back of it through lost disputes (a dispute that took more than was left to give back at Stripe): no longer owed",
+    }),
+    left: MoneySchema.openapi({
+      description: "What is still owed: owed less paid less given back by disputes, never below zero",
+    }),
     payments: z.array(
       z.object({
         number: z.number().int(),
@@ -75,6 +81,7 @@ export function owedView(owed: OwedOutsideStripe) {
   return {
     owed: money(owed.bookedMinor),
     paid: money(owedPaidMinor(owed.payments)),
+    givenBackByDisputes: money(owed.takenByDisputesMinor ?? 0),
     left: money(owedLeftMinor(owed)),
     payments: owed.payments.map((p) => ({
       number: p.number,

@@ -213,11 +213,85 @@ async function owingCharge(): Promise<string> {
   expect(read.body.owedOutsideStripe, JSON.stringify(read.body)).toEqual({
     owed: { amountMinor: 40_00, currency: "AUD" },
     paid: { amountMinor: 0, currency: "AUD" },
+    givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
     left: { amountMinor: 40_00, currency: "AUD" },
     payments: [],
   });
   return id;
 }
+
+describe("POST /v1/marketplace-charges/{id}/owed-payments after a dispute gave back what was owed", () => {
+  it("a refund the card could not take, then the whole charge lost: the loss is booked from what was owed, nothing is left to pay, the ticket resolved", async () => {
+    charges++;
+    const created = await send(
+      APP,
+      "POST",
+      "/v1/marketplace-charges",
+      {
+        clientReference: `owed_${charges}`,
+        activityId: "act_owed",
+        purpose: "rsvp",
+        amountMinor: 100_00,
+        currency: "AUD",
+        description: "Pottery class",
+        customer: { personId: CUSTOMER, email: "cy@example.com" },
+        sellers: [{ personId: SELLER }],
+        fee: { rateBps: 1_000 },
+        paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_visa" },
+      },
+      ["service"],
+    );
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id: string = created.body.id;
+    await w.runUntilQuiet();
+    w.gateway.injectFault(
+      "refund",
+      "before",
+      gatewayError("gateway_definite", "expired_or_canceled_card", "the card was canceled"),
+    );
+    const refunded = await asOperator("POST", `/v1/marketplace-charges/${id}/refunds`, {});
+    expect(refunded.status, JSON.stringify(refunded.body)).toBe(200);
+    await w.runUntilQuiet();
+    const owing = await asOperator("GET", `/v1/marketplace-charges/${id}`);
+    expect(owing.body.refunds.map((r: Body) => r.status)).toEqual(["owed_outside_stripe"]);
+    const ticketId = marketplaceChargeIds.ticket.refundOwed(id, 1);
+    expect((await desk.getTicket(ticketId))._unsafeUnwrap()?.status).toBe("open");
+    expect(await balance(marketplaceAccounts.owedToCustomer(id))).toBe(100_00);
+
+    const refs = marketplaceChargeRefs(id);
+    const disputeId = `dp_mc_${charges}`;
+    for (const fact of [
+      { kind: "dispute_opened", refs, disputeId, amountMinor: 100_00 } as const,
+      { kind: "dispute_closed", refs, disputeId, outcome: "lost", amountMinor: 100_00 } as const,
+    ])
+      (await useCases.applyPaymentFact(w.deps, { reader: w.gateway }, fact, "stripe"))._unsafeUnwrap();
+    await w.runUntilQuiet();
+    const read = await asOperator("GET", `/v1/marketplace-charges/${id}`);
+    expect(read.body.owedOutsideStripe).toEqual({
+      owed: { amountMinor: 100_00, currency: "AUD" },
+      paid: { amountMinor: 0, currency: "AUD" },
+      givenBackByDisputes: { amountMinor: 100_00, currency: "AUD" },
+      left: { amountMinor: 0, currency: "AUD" },
+      payments: [],
+    });
+    expect(read.body.disputes).toMatchObject([
+      { id: disputeId, status: "lost", lost: { amountMinor: 100_00 } },
+    ]);
+    expect(await balance(marketplaceAccounts.owedToCustomer(id))).toBe(0);
+    expect(await balance(marketplaceAccounts.disputeLosses(id))).toBe(100_00);
+    expect((await desk.getTicket(ticketId))._unsafeUnwrap()).toMatchObject({
+      status: "resolved",
+      resolvedBy: "stripe",
+    });
+    // Paying it again outside Stripe would pay the customer twice.
+    expectProblem(
+      await asOperator("POST", `/v1/marketplace-charges/${id}/owed-payments`, pay(1)),
+      409,
+      "nothing_owed",
+    );
+    await expectLedgerBalanced();
+  });
+});
 
 describe("POST /v1/marketplace-charges/{id}/owed-payments", () => {
   it("a part, then the rest: the ledger follows, the customer is told each time, the refund_owed ticket resolved at the end", async () => {
@@ -366,6 +440,7 @@ async function owingRound(): Promise<{ roundId: string; admin: string; other: st
   ).toEqual({
     owed: { amountMinor: 70_00, currency: "AUD" },
     paid: { amountMinor: 0, currency: "AUD" },
+    givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
     left: { amountMinor: 70_00, currency: "AUD" },
     payments: [],
   });
@@ -517,6 +592,7 @@ describe("POST /v1/rounds/{roundId}/contributions/{memberId}/owed-payments", () 
     const fromLedger = {
       owed: { amountMinor: 70_00, currency: "AUD" },
       paid: { amountMinor: 0, currency: "AUD" },
+      givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
       left: { amountMinor: 70_00, currency: "AUD" },
       payments: [],
     };

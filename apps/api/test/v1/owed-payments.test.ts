@@ -19,6 +19,7 @@ interface Money {
 interface Owed {
   readonly owed: Money;
   readonly paid: Money;
+  readonly givenBackByDisputes: Money;
   readonly left: Money;
   readonly payments: {
     number: number;
@@ -128,6 +129,7 @@ describe("POST /v1/held-payments/{id}/owed-payments", () => {
     expect(before.owedOutsideStripe).toEqual({
       owed: { amountMinor: 40_00, currency: "AUD" },
       paid: { amountMinor: 0, currency: "AUD" },
+      givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
       left: { amountMinor: 40_00, currency: "AUD" },
       payments: [],
     });

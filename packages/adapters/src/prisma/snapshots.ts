@@ -349,6 +349,8 @@ const heldDispute = z.strictObject({
   status: z.enum(["open", "won", "lost"]),
   waitingLossMinor: safeInt.exactOptional(),
   lostMinor: safeInt.exactOptional(),
+  // Since a loss takes what it took beyond what was left from what is owed outside Stripe.
+  owedTakenMinor: z.int().min(1).exactOptional(),
   sellerPartMinor: safeInt.exactOptional(),
   feePartMinor: safeInt.exactOptional(),
   // Since held platform_funded: what the platform pays itself of a loss off the step.
@@ -477,6 +479,8 @@ const marketplaceDispute = z.strictObject({
   status: z.enum(["open", "won", "lost"]),
   waitingLossMinor: safeInt.exactOptional(),
   lostMinor: safeInt.exactOptional(),
+  // Since a loss takes what it took beyond what was left from what is owed outside Stripe.
+  owedTakenMinor: z.int().min(1).exactOptional(),
   lossBooked: z.boolean().exactOptional(),
   parts: takeBackParts.exactOptional(),
   // Since a loss takes a never-paid co-host's part from the share the platform holds.

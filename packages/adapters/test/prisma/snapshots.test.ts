@@ -495,6 +495,101 @@ describe("marketplace charge snapshots", () => {
   });
 });
 
+describe("a loss that took money owed to the customer outside Stripe", () => {
+  const json = (value: unknown) => JSON.parse(JSON.stringify(value));
+  const now = Date.UTC(2026, 0, 6);
+  const lost = (amountMinor: number) =>
+    [
+      {
+        type: "dispute_created",
+        disputeId: "dp",
+        amountMinor,
+        reason: "fraudulent",
+        stripeStatus: "needs_response",
+      },
+      { type: "dispute_closed", disputeId: "dp", outcome: "lost", amountMinor },
+    ] as const;
+
+  it("a held payment whose refund the card could not take loads with what the loss took of it (owedTakenMinor)", () => {
+    let state: HeldPayment = createHeldPayment(
+      {
+        id: "hp_2",
+        requestedBy: "app_1",
+        clientReference: "booking_2",
+        amountMinor: 10_000,
+        currency: "AUD",
+        seller: { id: "sel", connectedAccountId: "acct_sel", canReceive: true },
+        description: "Two nights",
+        customer: { email: "cy@example.com" },
+        fee: { kind: "fixed", amountMinor: 500 },
+        successUrl: "https://app.example/done",
+      },
+      { now, policy: DEFAULT_HELD_PAYMENT_POLICY },
+    )._unsafeUnwrap().state;
+    const inputs: HeldPaymentInput[] = [
+      {
+        type: "checkout_completed",
+        sessionId: "cs",
+        paymentIntentId: "pi",
+        paymentStatus: "succeeded",
+        chargeId: "ch",
+      },
+      { type: "report_unfulfilled", reason: "cancelled" },
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+      ...lost(4_000),
+    ];
+    for (const input of inputs)
+      state = decideHeldPayment(state, input, { now, policy: DEFAULT_HELD_PAYMENT_POLICY })._unsafeUnwrap()
+        .state;
+    expect(state.disputes[0]?.owedTakenMinor).toBe(4_000);
+    expect(parseHeldPaymentSnapshot(json(state))._unsafeUnwrap()).toEqual(state);
+    const dispute = json(state).disputes[0];
+    expect(
+      parseHeldPaymentSnapshot({ ...json(state), disputes: [{ ...dispute, owedTakenMinor: 0 }] }).isErr(),
+    ).toBe(true);
+  });
+
+  it("a marketplace charge's loads as it was too", () => {
+    let state: MarketplaceCharge = createMarketplaceCharge(
+      {
+        id: "mc_4",
+        clientReference: "rsvp_4",
+        requestedBy: "app_1",
+        activityId: "act_1",
+        purpose: "rsvp",
+        description: "Pottery class",
+        amountMinor: 10_000,
+        currency: "AUD",
+        fee: { kind: "rate", basisPoints: 1_000 },
+        sellers: [{ id: "sel_a", connectedAccountId: "acct_a" }],
+        customer: { id: "cus_person", stripeCustomerId: "cus_1", email: "cy@example.com" },
+        paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
+      },
+      { now, policy: DEFAULT_MARKETPLACE_POLICY },
+    )._unsafeUnwrap().state;
+    const inputs: MarketplaceChargeInput[] = [
+      { type: "payment_succeeded", paymentIntentId: "pi_1", chargeId: "ch_1", transferId: "tr_1" },
+      { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled" },
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+      {
+        type: "dispute_opened",
+        disputeId: "dp",
+        amountMinor: 10_000,
+        reason: "fraudulent",
+        stripeStatus: "needs_response",
+      },
+      { type: "dispute_closed", disputeId: "dp", outcome: "lost", amountMinor: 10_000 },
+    ];
+    for (const input of inputs)
+      state = decideMarketplaceCharge(state, input, {
+        now,
+        policy: DEFAULT_MARKETPLACE_POLICY,
+      })._unsafeUnwrap().state;
+    expect(state.disputes[0]?.owedTakenMinor).toBe(10_000);
+    expect(parseMarketplaceChargeSnapshot(json(state))._unsafeUnwrap()).toEqual(state);
+  });
+});
+
 describe("outbox payloads", () => {
   it("written before effects named their aggregate, they read in today's shape (a rolling deploy)", () => {
     for (const { old, today } of LEGACY_EFFECTS)

@@ -6,6 +6,7 @@ import {
   disputeClosed,
   disputeOpened,
   disputeUpdated,
+  lossNotCountedMinor,
   owedAfterSupersededRefunds,
   waitingLoss,
 } from "../kernel/disputes.js";
@@ -43,6 +44,8 @@ import {
 } from "../ledger/index.js";
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
+import { owedLeftMinor } from "../owed/owed-payment.js";
+import { paymentOwed } from "../owed/payment-owed.js";
 import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
@@ -1529,6 +1532,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   // A refund at Stripe, or reversing the seller's part first: whether it reaches the customer is not known yet.
   lossWaits: (d) => d.state.refunds.some((r) => r.status === "requested" || r.status === "reversing"),
   refundableMinor: (d) => refundableMinor(d.state),
+  owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
   lossParts: (d, lostMinor, disputeId) =>
     partsRecord(
       offStepFromHeldBack(
@@ -1547,6 +1551,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
     });
   },
   lost: (d, disputeId) => {
+    resolveOwedGivenBack(d, disputeId);
     // With the transfer in flight, where the rest's money is taken from is not known yet.
     if (transferInFlight(d.state)) d.updateDispute(disputeId, { owedRestWaits: true });
     else {
@@ -1556,6 +1561,54 @@ const disputeRules: DisputeRules<Draft, Step> = {
     return bookPendingLosses(d);
   },
 };
+
+/**
+ * A loss that took what was owed to the customer outside Stripe (`owedTakenMinor`: their bank
+ * gave it back) and left nothing owed: each `refund_owed` ticket's ask is done, as a recorded
+ * payment of the last of it does (`owed/payment-owed.ts`).
+ */
+function resolveOwedGivenBack(d: Draft, disputeId: string): void {
+  const s = d.state;
+  const takenMinor = s.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0;
+  if (takenMinor === 0 || owedLeftMinor(paymentOwed(s)) !== 0) return;
+  for (const r of s.refunds.filter((x) => x.status === "owed_outside_stripe"))
+    d.effect({
+      ...d.addressed(owedIds.payment.resolveRefundOwed(s.id, r.number)),
+      kind: "resolve_ticket",
+      ticketId: ids.ticket.refundOwed(s.id, r.number),
+      by: "stripe",
+      note: `dispute ${disputeId} was lost: the customer's bank gave back ${takenMinor} ${s.currency} of what was owed outside Stripe, and nothing is left owed`,
+    });
+}
+
+/**
+ * Refund `refundNumber`, counted as given back when disputes closed lost, is owed outside
+ * Stripe now (Stripe failed it after its success): what those losses took at Stripe beyond
+ * what they booked ({@link lossNotCountedMinor}) came out of it — the customer's bank gave it
+ * back — so it is taken from what is owed (`owedTakenMinor`, at most what is left owed) and
+ * booked as the loss's (Dr dispute_losses, Cr owed_to_customer), the books then agreeing with
+ * Stripe. A loss not booked yet (the transfer in flight) books it with the rest.
+ */
+function takeUncountedLossesFromOwed(d: Draft, refundNumber: number): void {
+  for (const x of d.state.disputes) {
+    const s = d.state;
+    const takenMinor = Math.min(lossNotCountedMinor(x), owedLeftMinor(paymentOwed(s)));
+    if (takenMinor <= 0) continue;
+    d.updateDispute(x.id, { owedTakenMinor: (x.owedTakenMinor ?? 0) + takenMinor });
+    if (x.lossBooked === true)
+      d.post(
+        heldDisputeLost({
+          id: ids.ledger.disputeLostFromOwed(s.id, x.id, refundNumber),
+          heldPaymentId: s.id,
+          from: { stage: "holding", amount: money(0, s.currency) },
+          fromOwed: money(takenMinor, s.currency),
+          occurredAt: d.now,
+          refs: { disputeId: x.id },
+        }),
+      );
+    resolveOwedGivenBack(d, x.id);
+  }
+}
 
 const STAGE_ORDER: readonly HeldRefund["stage"][] = ["holding", "earmarked", "transferred"];
 
@@ -1710,6 +1763,7 @@ function oweRefused(d: Draft, r: HeldRefund, cause: OwedCause): Step {
     .filter((rv) => rv.forRefund === r.number && rv.status === "reversed")
     .reduce((sum, rv) => sum + rv.amountMinor, 0);
   oweOutsideStripe(d, r, cause, Math.max(0, r.sellerPartMinor - landedMinor));
+  takeUncountedLossesFromOwed(d, r.number);
   if (chargedBackIfNothingLeft(d)) return d.done();
   const s = d.state;
   if (
@@ -1845,6 +1899,7 @@ function postPendingLosses(d: Draft): boolean {
           x.feePartMinor ?? 0,
           x.platformFundedMinor,
         ),
+        ...((x.owedTakenMinor ?? 0) > 0 ? { fromOwed: money(x.owedTakenMinor ?? 0, s.currency) } : {}),
         occurredAt: d.now,
         refs: { disputeId: x.id },
       }),

@@ -50,6 +50,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(l.refundedAgain("hp1:refund:1:attempt:2")).toBe("hp1:refund:1:attempt:2:ledger");
     expect(l.refundFailed("hp1:refund:1:attempt:2")).toBe("hp1:refund:1:attempt:2:ledger:failed");
     expect(l.disputeLost("hp1", "dp_1")).toBe("hp1:dispute:dp_1:lost");
+    expect(l.disputeLostFromOwed("hp1", "dp_1", 2)).toBe("hp1:dispute:dp_1:lost:owed:2");
     expect(l.owedToCustomer("hp1", 2)).toBe("hp1:refund:2:ledger:owed");
     expect(l.refundSuperseded("hp1", 1, "transferred")).toBe("hp1:refund:1:ledger:superseded:transferred");
     expect(l.refundSuperseded("hp1", 2, "earmarked")).toBe("hp1:refund:2:ledger:superseded:earmarked");
@@ -125,6 +126,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       l.refundedAgain(ids.refund(p, 1, 2)),
       l.refundFailed(ids.refund(p, 1, 2)),
       l.disputeLost(p, d),
+      l.disputeLostFromOwed(p, d, 1),
       l.owedToCustomer(p, 1),
       l.refundSuperseded(p, 1, "earmarked"),
       l.refundSuperseded(p, 1, "transferred"),

@@ -59,6 +59,13 @@ const ledgerIds = Object.freeze({
   refundFailed: (refundEffectId: string): string => `${refundEffectId}:ledger:failed`,
   /** A dispute was lost: `<p>:dispute:<d>:lost`. */
   disputeLost: (p: string, disputeId: string): string => `${p}:dispute:${disputeId}:lost`,
+  /**
+   * What a lost dispute took beyond what its loss had booked, taken when refund n, counted as
+   * given back when it closed, turned out owed outside Stripe (Stripe failed it after its
+   * success): `<p>:dispute:<d>:lost:owed:<n>`.
+   */
+  disputeLostFromOwed: (p: string, disputeId: string, refund: number): string =>
+    `${p}:dispute:${disputeId}:lost:owed:${refund}`,
   /** Refund n is owed to the customer outside Stripe: `<p>:refund:<n>:ledger:owed`. */
   owedToCustomer: (p: string, refund: number): string => `${p}:refund:${refund}:ledger:owed`,
   /**

@@ -40,8 +40,10 @@
 // - at the end every outcome arrives (settle): nothing is stuck `refunding` or `releasing`, no
 //   refund, reversal or dispute unfinished, and at Stripe refunds + the transfer net of
 //   reversals + what the banks took stay within what was captured; the books agree with Stripe
-//   on what was captured, refunded, lost to disputes (not yet after a refund owed outside
-//   Stripe for its card: README "What does not work yet") and kept by the seller;
+//   on what was captured, refunded, lost to disputes (a loss after a refund owed outside Stripe
+//   for its card too: what it took beyond what was left comes out of what is owed) and kept by
+//   the seller, and what the books hold owed to the customer is what the payment says is left
+//   owed (booked less what lost disputes gave back of it), never below zero;
 // - a reversal is never asked beyond what the transfer moved, the fees and what is set aside
 //   for the seller never go negative, and an ended payment with nothing on its way (every
 //   reversal landed, every refund succeeded, superseded or owed) holds nothing in the hold or
@@ -74,6 +76,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkHeldMoney } from "../ledger/index.js";
 import { type CurrencyCode, currencyInfo } from "../money/index.js";
+import { owedLeftMinor } from "../owed/owed-payment.js";
+import { paymentOwed } from "../owed/payment-owed.js";
 import { DEFAULT_HELD_PAYMENT_POLICY } from "../policy/held-payment-policy.js";
 import {
   answerRefundLookup,
@@ -500,15 +504,16 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         this.problems.push(
           `${where}: the books say ${b.paidInMinor} paid in, Stripe captured ${st.capturedMinor}`,
         );
-      // (Not yet: a dispute lost after a refund was owed outside Stripe because the card could not
-      // take it is clamped to what is left to give back, nothing — the bank's money does not
-      // lessen what is owed. README "What does not work yet".)
-      const owedForTheCard = s.refunds.some(
-        (r) => r.status === "owed_outside_stripe" && r.failureCode !== undefined,
-      );
-      if (b.disputeLostMinor !== st.lostMinor && !owedForTheCard)
+      if (b.disputeLostMinor !== st.lostMinor)
         this.problems.push(
           `${where}: the books say ${b.disputeLostMinor} lost to disputes, Stripe ${st.lostMinor}`,
+        );
+      // What is owed outside Stripe: what the books hold is what the payment says is left (a
+      // loss that took part of it lessened both), and never below zero.
+      const owedLeft = owedLeftMinor(paymentOwed(s));
+      if (b.owedToCustomerMinor !== owedLeft || owedLeft < 0)
+        this.problems.push(
+          `${where}: the books hold ${b.owedToCustomerMinor} owed to the customer, the payment says ${owedLeft} is left owed`,
         );
       if (st.transfersCreated <= 1 && b.sellerMinor !== st.transferredMinor - st.reversedMinor)
         this.problems.push(

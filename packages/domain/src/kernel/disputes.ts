@@ -2,8 +2,9 @@
 // the same way by every one: a dispute is recorded once, with a ticket and the sellers and
 // admins told; Stripe's updates change its status and evidence deadline; its closure is
 // recorded — first recording the dispute when the closure overtook its opening, since
-// Stripe does not promise order — and, when lost, what it took (at most what was left) is
-// divided by the aggregate's rules. What an aggregate does besides (freeze a release, book
+// Stripe does not promise order — and, when lost, what it took (at most what was left, then
+// beyond it at most what is owed to the customer outside Stripe) is divided by the
+// aggregate's rules. What an aggregate does besides (freeze a release, book
 // the loss) is its own, in its {@link DisputeRules}.
 import { type Instant, isoString } from "../shared/time.js";
 import { ignore } from "./decision.js";
@@ -29,8 +30,14 @@ export interface Dispute {
    * on what it took), never the opening's.
    */
   readonly waitingLossMinor?: number;
-  /** For a lost dispute: what it took back (at most what was left). */
+  /** For a lost dispute: what it took back of what was left to give back (at most that). */
   readonly lostMinor?: number;
+  /**
+   * For a lost dispute that took more than was left (see {@link DisputeRules.owedLeftMinor}):
+   * what it took beyond, of the money owed to the customer outside Stripe — their bank gave it
+   * back, so it is no longer owed. What the bank took is `lostMinor` plus this. Absent: nothing.
+   */
+  readonly owedTakenMinor?: number;
   /** Whether the loss is in the ledger yet. */
   readonly lossBooked?: boolean;
 }
@@ -106,8 +113,15 @@ export interface DisputeRules<D extends DisputeDraft, R> {
    * outcome come before the closure.
    */
   readonly lossWaits?: (d: D) => boolean;
-  /** What is left to take back: a loss takes at most this. */
+  /** What is left to take back: a loss takes at most this (and what is owed, below). */
   readonly refundableMinor: (d: D) => number;
+  /**
+   * What is owed to the customer outside Stripe and not paid yet (refunds Stripe could not
+   * make, counted as given back). Nothing was refunded at Stripe for it, so the customer's bank
+   * may take it back too: a loss beyond `refundableMinor` takes the rest from it, at most this
+   * (`owedTakenMinor`), as the customer got it through their bank. Absent: nothing is owed.
+   */
+  readonly owedLeftMinor?: (d: D) => number;
   /**
    * How a loss of `lostMinor` by dispute `disputeId` divides (after `beforeLoss`), as fields of
    * the aggregate's own dispute (`sellerPartMinor`, `parts`…).
@@ -252,7 +266,11 @@ export function waitingLoss(s: DisputedState): Dispute | undefined {
   return s.disputes.find((x) => x.status === "open" && x.waitingLossMinor !== undefined);
 }
 
-/** A dispute lost: what it took (at most what was left, after `beforeLoss`) recorded, then the aggregate's `lost`. */
+/**
+ * A dispute lost: what it took recorded — at most what was left (after `beforeLoss`), then
+ * beyond it at most what is owed to the customer outside Stripe (`owedTakenMinor`) — then the
+ * aggregate's `lost`.
+ */
 function closeLost<D extends DisputeDraft, R>(
   d: D,
   disputeId: string,
@@ -261,15 +279,33 @@ function closeLost<D extends DisputeDraft, R>(
 ): R {
   rules.tell(d, "dispute_closed", disputeId, { disputeId, outcome: "lost" });
   rules.beforeLoss?.(d, disputeId);
-  const lostMinor = Math.min(Math.max(amountMinor, 0), rules.refundableMinor(d));
+  const takenMinor = Math.max(amountMinor, 0);
+  const lostMinor = Math.min(takenMinor, rules.refundableMinor(d));
+  const owedTakenMinor = Math.max(0, Math.min(takenMinor - lostMinor, rules.owedLeftMinor?.(d) ?? 0));
   d.updateDispute(disputeId, {
     status: "lost",
     stripeStatus: "lost",
+    // The closure's amount: what Stripe says the bank took (see lossNotCountedMinor).
+    amountMinor: takenMinor,
     lostMinor,
+    ...(owedTakenMinor > 0 ? { owedTakenMinor } : {}),
     ...rules.lossParts(d, lostMinor, disputeId),
-    lossBooked: lostMinor === 0,
+    lossBooked: lostMinor + owedTakenMinor === 0,
   });
   return rules.lost(d, disputeId);
+}
+
+/**
+ * What lost dispute `x` took at Stripe (its closure's amount) beyond what its loss counts
+ * (`lostMinor`, `owedTakenMinor`): money a refund counted as given back when it closed — a
+ * refund Stripe failed after its success, whose failure had not been heard yet. Once such a
+ * refund is owed outside Stripe, the aggregate takes this from what is owed (the customer's
+ * bank gave it back), as {@link closeLost} does for a loss closed after it. 0 for a dispute
+ * not lost.
+ */
+export function lossNotCountedMinor(x: Dispute): number {
+  if (x.status !== "lost") return 0;
+  return Math.max(0, x.amountMinor - (x.lostMinor ?? 0) - (x.owedTakenMinor ?? 0));
 }
 
 /**

@@ -40,7 +40,9 @@
 //   held_transfer_reversed  hold             / seller
 //   held_refunded           refunds          / where the money is (see TakenBackFrom)
 //   held_dispute_lost       dispute_losses   / where the money is (see TakenBackFrom), and
-//                                              platform_funded for what the platform pays
+//                                              platform_funded for what the platform pays,
+//                                              owed_to_customer for what it took of the money
+//                                              owed outside Stripe (beyond what was left)
 //   held_owed_to_customer   owed_to_customer / where the money is (see TakenBackFrom)
 //   held_refund_failed      where the refund took it from / refunds
 //                                              (Stripe failed a refund after its success: the
@@ -144,6 +146,12 @@ export interface HeldTakeBackInput extends AggregateMovementBase {
   readonly heldPaymentId: string;
   /** Where the money comes from. */
   readonly from: TakenBackFrom;
+  /**
+   * Of a lost dispute only: what it took beyond what was left, out of what is owed to the
+   * customer outside Stripe (credited to `owed_to_customer`: their bank gave it back). Absent:
+   * nothing.
+   */
+  readonly fromOwed?: Money;
 }
 
 const held = aggregateMovements<HeldMovementInput | HeldTakeBackInput | HeldRefundSupersededInput>({
@@ -205,6 +213,7 @@ function takeBack(
           credit(heldAccounts.fees(p), from.feePart),
         ]),
     ...(funded !== undefined ? [credit(heldAccounts.platformFunded(p), funded)] : []),
+    ...(input.fromOwed !== undefined ? [credit(heldAccounts.owedToCustomer(p), input.fromOwed)] : []),
   ].filter((c) => c.amount.amountMinor !== 0);
   const first = credits[0];
   if (first === undefined) return err(invalidAccountId(p, "nothing to take back"));
@@ -288,8 +297,9 @@ export function heldRefunded(input: HeldTakeBackInput): Result<LedgerTransaction
 
 /**
  * A dispute was lost: the customer's bank took the amount back. Dr dispute_losses, Cr where
- * the money was ({@link TakenBackFrom}). After the release the seller's part is booked
- * against the seller: the hold is short by it until the reversal of their transfer lands.
+ * the money was ({@link TakenBackFrom}), and owed_to_customer for what it took of the money
+ * owed to the customer outside Stripe (`fromOwed`). After the release the seller's part is
+ * booked against the seller: the hold is short by it until the reversal of their transfer lands.
  */
 export function heldDisputeLost(input: HeldTakeBackInput): Result<LedgerTransaction, LedgerError> {
   return takeBack("held_dispute_lost", heldAccounts.disputeLosses(input.heldPaymentId), input);

@@ -49,7 +49,9 @@
 //                                         fees              / seller:s   (Stripe gave back less)
 //   marketplace_refunded                  refunds           / in_flight, platform_funded
 //   marketplace_dispute_lost              dispute_losses    / in_flight, seller_payable:s, fees,
-//                                                             platform_funded
+//                                                             platform_funded, owed_to_customer
+//                                                             (what it took beyond what was left,
+//                                                             of the money owed outside Stripe)
 //   marketplace_owed_to_customer          owed_to_customer  / in_flight, fees, platform_funded
 //   marketplace_refund_failed             in_flight, fees,  / refunds     (Stripe failed a refund
 //                                         platform_funded                  after its success: the
@@ -227,6 +229,11 @@ export interface MarketplaceTakeBackFrom {
    * a seller whose transfer it kept from being made): credited to their `seller_payable`.
    */
   readonly sellerPayablesMinor?: readonly { readonly sellerId: string; readonly amountMinor: number }[];
+  /**
+   * From what is owed to the customer outside Stripe (a lost dispute that took more than was
+   * left: their bank gave that part back): credited to `owed_to_customer`. Absent: nothing.
+   */
+  readonly owedMinor?: number;
 }
 
 /** What {@link marketplaceRefunded} and {@link marketplaceDisputeLost} take. */
@@ -255,6 +262,7 @@ function takeBack(
     ]),
     [a.fees(c), input.from.feesMinor],
     [a.platformFunded(c), input.from.platformFundedMinor],
+    [a.owedToCustomer(c), input.from.owedMinor ?? 0],
   ];
   const credits = parts
     .filter(([, amountMinor]) => amountMinor !== 0)
@@ -293,8 +301,9 @@ export function marketplaceRefunded(input: MarketplaceTakeBackInput): Result<Led
  * A dispute was lost: the customer's bank took the amount back. Dr dispute_losses, Cr where
  * it is booked: the sellers' parts against in_flight (their reversals bring it back) — or,
  * for a seller whose share the platform still holds (never transferred), against their
- * seller_payable (`sellerPayablesMinor`) — the fee part against the fee, and whatever nobody
- * can give back against the platform.
+ * seller_payable (`sellerPayablesMinor`) — the fee part against the fee, whatever nobody
+ * can give back against the platform, and what it took beyond what was left against what is
+ * owed to the customer outside Stripe (`owedMinor`: their bank gave it back).
  */
 export function marketplaceDisputeLost(
   input: MarketplaceTakeBackInput,

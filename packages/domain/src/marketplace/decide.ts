@@ -6,6 +6,7 @@ import {
   disputeClosed,
   disputeOpened,
   disputeUpdated,
+  lossNotCountedMinor,
   owedAfterSupersededRefunds,
   waitingLoss,
 } from "../kernel/disputes.js";
@@ -43,6 +44,8 @@ import {
 } from "../ledger/index.js";
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
+import { owedLeftMinor } from "../owed/owed-payment.js";
+import { paymentOwed } from "../owed/payment-owed.js";
 import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type {
@@ -1560,6 +1563,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
           d.state.reversals.some((rv) => rv.forRefund === r.number && rv.status === "requested")),
     ),
   refundableMinor: (d) => marketplaceRefundableMinor(d.state),
+  owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
   lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
   won: (d, tellClosed) => {
     tellClosed();
@@ -1570,11 +1574,60 @@ const disputeRules: DisputeRules<Draft, Step> = {
   },
   lost: (d, disputeId) => {
     thawTransfers(d);
+    resolveOwedGivenBack(d, disputeId);
     oweWhatTheLossLeft(d, disputeId);
     bookPendingLosses(d);
     return d.done();
   },
 };
+
+/**
+ * A loss that took what was owed to the customer outside Stripe (`owedTakenMinor`: their bank
+ * gave it back) and left nothing owed: each `refund_owed` ticket's ask is done, as a recorded
+ * payment of the last of it does (`owed/payment-owed.ts`).
+ */
+function resolveOwedGivenBack(d: Draft, disputeId: string): void {
+  const s = d.state;
+  const takenMinor = s.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0;
+  if (takenMinor === 0 || owedLeftMinor(paymentOwed(s)) !== 0) return;
+  for (const r of s.refunds.filter((x) => x.status === "owed_outside_stripe"))
+    d.effect({
+      ...d.addressed(owedIds.payment.resolveRefundOwed(s.id, r.number)),
+      kind: "resolve_ticket",
+      ticketId: ids.ticket.refundOwed(s.id, r.number),
+      by: "stripe",
+      note: `dispute ${disputeId} was lost: the customer's bank gave back ${takenMinor} ${s.currency} of what was owed outside Stripe, and nothing is left owed`,
+    });
+}
+
+/**
+ * Refund `refundNumber`, counted as given back when disputes closed lost, is owed outside
+ * Stripe now (Stripe failed it after its success): what those losses took at Stripe beyond
+ * what they booked ({@link lossNotCountedMinor}) came out of it — the customer's bank gave it
+ * back — so it is taken from what is owed (`owedTakenMinor`, at most what is left owed) and
+ * booked as the loss's (Dr dispute_losses, Cr owed_to_customer), the books then agreeing with
+ * Stripe. A loss not booked yet (a seller not paid yet) books it with the rest.
+ */
+function takeUncountedLossesFromOwed(d: Draft, refundNumber: number): void {
+  for (const x of d.state.disputes) {
+    const s = d.state;
+    const takenMinor = Math.min(lossNotCountedMinor(x), owedLeftMinor(paymentOwed(s)));
+    if (takenMinor <= 0) continue;
+    d.updateDispute(x.id, { owedTakenMinor: (x.owedTakenMinor ?? 0) + takenMinor });
+    if (x.lossBooked === true)
+      d.post(
+        marketplaceDisputeLost({
+          id: ids.ledger.disputeLostFromOwed(s.id, x.id, refundNumber),
+          chargeId: s.id,
+          currency: s.currency,
+          from: { inFlightMinor: 0, feesMinor: 0, platformFundedMinor: 0, owedMinor: takenMinor },
+          occurredAt: d.now,
+          refs: { disputeId: x.id },
+        }),
+      );
+    resolveOwedGivenBack(d, x.id);
+  }
+}
 
 /**
  * After a refund's or a reversal's outcome (`step`, when it applied): a dispute Stripe closed
@@ -1605,13 +1658,28 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
   const coveredMinor = reversedForSupersededMinor(s, disputeId).map((m, i) =>
     Math.max(0, m - (lossPartsMinor[i] ?? 0)),
   );
+  // A destination refund whose success Stripe failed afterwards had the seller's transfer
+  // reversed and the fee refunded to them with it, at Stripe, and both stay: the rest is the
+  // money that reversal brought back (in flight, `coveredMinor`), the fee given back already —
+  // taking a fee part again would take the fee below zero — and the platform's beyond it.
+  const reversedWithRefund =
+    s.mode === "destination" &&
+    !last.unsplit &&
+    s.refunds.some((r) => r.supersededBy === disputeId && (r.failedAfterSuccess ?? 0) > 0 && !r.unsplit);
+  const fromReversalMinor = Math.min(restMinor, coveredMinor[0] ?? 0);
   const refund: MarketplaceRefund = {
     number: s.refunds.length + 1,
     amountMinor: restMinor,
     initiatedBy: last.initiatedBy,
     reason: last.reason,
     rules: last.rules,
-    parts: refundParts(s, restMinor, last.rules, last.unsplit),
+    parts: reversedWithRefund
+      ? {
+          sellerPartsMinor: [fromReversalMinor],
+          feePartMinor: 0,
+          platformFundedMinor: restMinor - fromReversalMinor,
+        }
+      : refundParts(s, restMinor, last.rules, last.unsplit),
     full: restMinor === marketplaceRefundableMinor(s),
     status: "requested",
     attempts: 0,
@@ -1619,7 +1687,13 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
     unsplit: last.unsplit,
   };
   d.set({ refunds: [...s.refunds, refund] });
-  oweOutsideStripe(d, refund, { kind: "dispute_lost", disputeId }, coveredMinor);
+  oweOutsideStripe(
+    d,
+    refund,
+    { kind: "dispute_lost", disputeId },
+    coveredMinor,
+    reversedWithRefund ? { sellersMinor: [fromReversalMinor], feesMinor: 0 } : undefined,
+  );
 }
 
 /**
@@ -1652,8 +1726,9 @@ function owedFrom(s: MarketplaceCharge, r: MarketplaceRefund): { sellersMinor: n
  * Refund `r` never reached the customer and never can at Stripe (`cause`: the charge was
  * charged back by a lost dispute, or its card can no longer take money): it is owed to them
  * outside Stripe. Booked at once
- * (`marketplace_owed_to_customer`), so it counts as given back; its sellers' parts beyond what
- * the platform holds already (`coveredMinor`, per seller) are reversed from their transfers.
+ * (`marketplace_owed_to_customer`), taken from where `from` says (by default as its refund
+ * would have taken it: {@link owedFrom}), so it counts as given back; its sellers' parts beyond
+ * what the platform holds already (`coveredMinor`, per seller) are reversed from their transfers.
  * The admins get a ticket and a notice naming the amount, the currency and the customer to
  * pay by other means.
  */
@@ -1662,10 +1737,10 @@ function oweOutsideStripe(
   r: MarketplaceRefund,
   cause: OwedCause,
   coveredMinor: readonly number[],
+  from: { sellersMinor: number[]; feesMinor: number } = owedFrom(d.state, r),
 ): void {
   const s = d.state;
   d.updateRefund(r.number, { status: "owed_outside_stripe", ledgerPosted: true });
-  const from = owedFrom(s, r);
   const inFlightMinor = r.unsplit ? r.amountMinor : from.sellersMinor.reduce((a, b) => a + b, 0);
   d.post(
     marketplaceOwedToCustomer({
@@ -1726,6 +1801,7 @@ function oweRefused(d: Draft, r: MarketplaceRefund, cause: OwedCause): Step {
         .reduce((sum, rv) => sum + rv.amountMinor, 0) + (i === 0 ? withRefundMinor : 0),
   );
   oweOutsideStripe(d, r, cause, landed);
+  takeUncountedLossesFromOwed(d, r.number);
   const after = d.state;
   if (marketplaceRefundableMinor(after) !== 0 || unfinishedRefund(after)) return d.done();
   if (cause.kind === "dispute_lost" && (after.status === "settled" || after.status === "refunding"))
@@ -1856,6 +1932,7 @@ function bookPendingLosses(d: Draft): void {
             : {}),
           feesMinor: parts.feePartMinor,
           platformFundedMinor: parts.platformFundedMinor,
+          ...((x.owedTakenMinor ?? 0) > 0 ? { owedMinor: x.owedTakenMinor } : {}),
         },
         occurredAt: d.now,
         refs: { disputeId: x.id },

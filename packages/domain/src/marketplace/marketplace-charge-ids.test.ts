@@ -51,6 +51,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(l.feeRefundedAgain("mc1:refund:2:attempt:3")).toBe("mc1:refund:2:attempt:3:ledger:fee_refunded");
     expect(l.refundFailed("mc1:refund:2:attempt:3")).toBe("mc1:refund:2:attempt:3:ledger:failed");
     expect(l.disputeLost("mc1", "dp_1")).toBe("mc1:dispute:dp_1:lost");
+    expect(l.disputeLostFromOwed("mc1", "dp_1", 2)).toBe("mc1:dispute:dp_1:lost:owed:2");
     expect(l.owedToCustomer("mc1", 2)).toBe("mc1:refund:2:ledger:owed");
   });
 

@@ -53,6 +53,13 @@ const ledgerIds = Object.freeze({
   refundFailed: (refundEffectId: string): string => `${refundEffectId}:ledger:failed`,
   /** A dispute was lost: `<c>:dispute:<d>:lost`. */
   disputeLost: (c: string, disputeId: string): string => `${c}:dispute:${disputeId}:lost`,
+  /**
+   * What a lost dispute took beyond what its loss had booked, taken when refund n, counted as
+   * given back when it closed, turned out owed outside Stripe (Stripe failed it after its
+   * success): `<c>:dispute:<d>:lost:owed:<n>`.
+   */
+  disputeLostFromOwed: (c: string, disputeId: string, refund: number): string =>
+    `${c}:dispute:${disputeId}:lost:owed:${refund}`,
   /** Refund n is owed to the customer outside Stripe: `<c>:refund:<n>:ledger:owed`. */
   owedToCustomer: (c: string, refund: number): string => `${c}:refund:${refund}:ledger:owed`,
 });

@@ -14,8 +14,8 @@
 //   reversals) is in it, positive and in whole steps; refunds are asked in steps or off them;
 // - the ledger balances, and the charge's money adds up (paid in + platform funded = in
 //   flight + payables + sellers + fees + refunds + dispute losses); the amount was paid in once
-//   or not at all, and the fee stays within zero (but for a known gap, `knownNegativeFees`) and
-//   the fee;
+//   or not at all, and the fee stays within zero and the fee (a destination refund Stripe failed
+//   after its success, then superseded by a lost dispute, too);
 // - nothing is held once the charge has ended (or settled) and nothing is on its way: the
 //   in-flight and payable accounts are zero;
 // - no seller is paid twice: no transfer is asked for while another attempt of theirs may
@@ -49,7 +49,9 @@
 //   reversal asked for has landed; every snapshot round-trips through JSON;
 // - at the end every outcome arrives (settle): nothing is stuck `refunding` or
 //   `paying_sellers`, no refund, latest reversal or dispute unfinished, and at Stripe refunds
-//   + what the banks took stay within what was captured;
+//   + what the banks took stay within what was captured; the books agree with Stripe on what
+//   the banks took (after a refund owed outside Stripe too), and hold owed to the customer what
+//   the charge says is left owed (less what lost disputes gave back of it), never below zero;
 // - a payment Stripe took is never recorded as expired: the expiry timer only asks for the
 //   cancel, and Stripe refuses it for a payment that succeeded (the success is read instead).
 import fc from "fast-check";
@@ -57,6 +59,8 @@ import { describe, expect, it } from "vitest";
 import { EARLIER_TRY_UNHEARD, reportsUnheardTry } from "../kernel/late-transfers.js";
 import { checkMarketplaceMoney } from "../ledger/index.js";
 import { type CurrencyCode, currencyInfo } from "../money/index.js";
+import { owedLeftMinor } from "../owed/owed-payment.js";
+import { paymentOwed } from "../owed/payment-owed.js";
 import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
 import {
   answerRefundLookup,
@@ -484,6 +488,21 @@ class World extends PaymentWorld<
         `${where}: the books say ${settledBooks.value.refundedMinor} refunded, Stripe ${this.stripe.refundedMinor}`,
       );
     const st = this.stripe;
+    if (settledBooks.isOk()) {
+      const b = settledBooks.value;
+      // What the customer's bank took (a loss after a refund owed outside Stripe too: what it
+      // took beyond what was left comes out of what is owed), and what is owed: what the books
+      // hold is what the charge says is left owed, never below zero.
+      if (b.disputeLostMinor !== st.lostMinor)
+        this.problems.push(
+          `${where}: the books say ${b.disputeLostMinor} lost to disputes, Stripe ${st.lostMinor}`,
+        );
+      const owedLeft = owedLeftMinor(paymentOwed(s));
+      if (b.owedToCustomerMinor !== owedLeft || owedLeft < 0)
+        this.problems.push(
+          `${where}: the books hold ${b.owedToCustomerMinor} owed to the customer, the charge says ${owedLeft} is left owed`,
+        );
+    }
     if (st.refundedMinor + st.lostMinor > st.capturedMinor)
       this.problems.push(
         `${where}: Stripe gave back ${st.refundedMinor} refunded and ${st.lostMinor} to the banks of ${st.capturedMinor} captured`,
@@ -504,18 +523,6 @@ class World extends PaymentWorld<
   owedNothing(sellerId: string): boolean {
     const { share, lostPart } = this.lostPartOf(sellerId);
     return lostPart >= share && this.open(sellerId).size === 0;
-  }
-
-  /**
-   * Not yet right: a destination refund Stripe failed after its success (the seller's reversal
-   * and the fee refunded to them stay done) and then superseded by a lost dispute takes the
-   * fee below zero in the books (README "What does not work yet").
-   */
-  protected override knownNegativeFees(): boolean {
-    return (
-      !this.split &&
-      this.state.refunds.some((r) => (r.failedAfterSuccess ?? 0) > 0 && r.status === "superseded_by_dispute")
-    );
   }
 
   /** What a command must do, by the rules, from what the model saw; undefined: it applies. */

@@ -170,6 +170,38 @@ describe("a destination refund Stripe fails after its success, then a dispute lo
   });
 });
 
+describe("a destination refund Stripe fails after its success, then a dispute lost for less than it", () => {
+  // Stripe reversed the seller's transfer and refunded the fee to them with the refund; both
+  // stay. The rest of the refund beyond the loss is owed outside Stripe: its money is the
+  // reversal the platform holds (in flight), not the fee again — the fee was refunded already.
+  it.each([
+    { refundMinor: undefined, lossMinor: 4_000, owedMinor: 6_000, feesMinor: 0 },
+    { refundMinor: undefined, lossMinor: 9_000, owedMinor: 1_000, feesMinor: 0 },
+    { refundMinor: 3_000, lossMinor: 1_000, owedMinor: 2_000, feesMinor: 700 },
+  ])(
+    "refund $refundMinor, loss $lossMinor: the fee stays $feesMinor, nothing stays in flight, $owedMinor owed",
+    ({ refundMinor, lossMinor, owedMinor, feesMinor }) => {
+      const failed = run(created(), [paid(), refund(refundMinor), refundOk(1), failedLater()]);
+      const l = run(failed.state, [dispute(lossMinor), closed("lost", lossMinor)]);
+      expect(l.state.refunds).toMatchObject([
+        { number: 1, status: "superseded_by_dispute" },
+        { number: 2, amountMinor: owedMinor, status: "owed_outside_stripe" },
+      ]);
+      // The reversal Stripe made with the refund covers the loss and the rest: nothing more is reversed.
+      expect(of(l.effects, "reverse_transfer")).toEqual([]);
+      expect(books([...failed.effects, ...l.effects], l.state)).toMatchObject({
+        inFlightMinor: 0,
+        feesMinor,
+        sellersMinor: refundMinor === undefined ? 0 : 9_000 - 3_000 + 300,
+        refundedMinor: 0,
+        disputeLostMinor: lossMinor,
+        owedToCustomerMinor: owedMinor,
+        platformFundedMinor: 0,
+      });
+    },
+  );
+});
+
 describe("a charge refunded in full whose refund Stripe fails after its success", () => {
   it("reads refunding again, not refunded, until a retry reaches the customer", () => {
     const full = run(created(), [paid(), refund(), refundOk(1)]);

@@ -2,7 +2,9 @@
 // the wrong currency, nothing, and more after all of it was paid), what the ledger says is
 // owed is never below zero and equals what was booked minus what was paid; every refusal
 // changes nothing; the aggregate's books stay closed; the tickets are resolved exactly when
-// nothing is left.
+// nothing is left. A dispute lost after a refund was owed (the card could not take it) among
+// the payments lessens what is owed by what the bank gave back beyond what was left, never
+// below zero, and no payment then exceeds what is left.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { heldAccounts, postTransaction } from "../ledger/index.js";
@@ -21,6 +23,7 @@ import {
 import {
   decideOwedPayment,
   type OwedOutsideStripe,
+  owedLeftMinor,
   owedPaidMinor,
   type RecordOwedPayment,
 } from "./owed-payment.js";
@@ -134,6 +137,69 @@ describe("payments of money owed outside Stripe, in any sequence", () => {
         // One resolution, made by the payment that paid the last of it; none before.
         expect(resolved).toBe(paidMinor === bookedMinor ? 1 : 0);
       }),
+    );
+  });
+
+  it("a held payment whose refund the card could not take, a dispute lost among the payments: what is owed is lessened by what the bank gave back, never below zero", () => {
+    // The whole 10,000 owed outside Stripe: nothing is left to give back at Stripe's reckoning.
+    const owing = runHeld(startHeld(), [
+      heldPaid,
+      { type: "report_unfulfilled", reason: "cancelled" },
+      heldRefundFailed("expired_or_canceled_card"),
+    ]);
+    const bookedMinor = paymentOwed(owing.state).bookedMinor;
+    expect(bookedMinor).toBe(10_000);
+    const apply = (
+      r: HeldRun,
+      effects: readonly HeldRun["effects"][number][],
+      state: HeldRun["state"],
+    ): HeldRun => {
+      let ledger = r.ledger;
+      for (const e of effects)
+        if (e.kind === "post_ledger") ledger = postTransaction(ledger, e.transaction)._unsafeUnwrap();
+      return { state, ledger, effects: [...r.effects, ...effects], last: effects };
+    };
+    fc.assert(
+      fc.property(
+        fc.array(commandArb(bookedMinor), { maxLength: 12 }),
+        fc.nat({ max: 12 }),
+        fc.integer({ min: 1, max: 10_000 }),
+        (commands, at, disputedMinor) => {
+          let r: HeldRun = owing;
+          let paidMinor = 0;
+          let takenMinor = 0;
+          let resolved = 0;
+          const step = (i: number) => {
+            if (i !== Math.min(at, commands.length)) return;
+            const leftBefore = bookedMinor - paidMinor;
+            r = runHeld(r, [heldDisputeOpened(disputedMinor), heldDisputeLost(disputedMinor)]);
+            takenMinor = Math.min(disputedMinor, leftBefore);
+            resolved += r.last.filter((e) => e.kind === "resolve_ticket").length;
+          };
+          for (const [i, command] of [...commands.entries(), [commands.length, undefined] as const]) {
+            step(i);
+            if (command === undefined) break;
+            const leftBefore = owedLeftMinor(paymentOwed(r.state));
+            const d = decideHeldOwedPayment(r.state, command, { now: HELD_T0 });
+            if (d.isErr()) continue;
+            expect(command.amount.amountMinor).toBeLessThanOrEqual(leftBefore);
+            paidMinor += command.amount.amountMinor;
+            resolved += d.value.effects.filter((e) => e.kind === "resolve_ticket").length;
+            r = apply(r, d.value.effects, d.value.state);
+          }
+          const owedMinor = r.ledger.balancesMinor.get(heldAccounts.owedToCustomer("hp1"))?.get("AUD") ?? 0;
+          expect(owedMinor).toBeGreaterThanOrEqual(0);
+          expect(owedMinor).toBe(bookedMinor - paidMinor - takenMinor);
+          expect(owedLeftMinor(paymentOwed(r.state))).toBe(owedMinor);
+          // The loss booked is what the bank gave back of what was owed (nothing else was left).
+          expect(heldBooks(r)).toMatchObject({
+            disputeLostMinor: takenMinor,
+            paidOutsideStripeMinor: paidMinor,
+          });
+          // Resolved once, when nothing is left (by the dispute or by the last payment); never before.
+          expect(resolved).toBe(owedMinor === 0 ? 1 : 0);
+        },
+      ),
     );
   });
 });

@@ -37,6 +37,12 @@ export interface OwedOutsideStripe {
   /** Everything ever booked as owed (what was paid of it included). */
   readonly bookedMinor: number;
   readonly payments: readonly OwedPayment[];
+  /**
+   * What the customer's bank gave back of it through lost disputes after it was booked (a
+   * dispute that took more than was left to give back at Stripe: the rest came out of what was
+   * owed): no longer owed. Absent: nothing.
+   */
+  readonly takenByDisputesMinor?: number;
 }
 
 /** What the payments recorded add up to. */
@@ -44,9 +50,12 @@ export function owedPaidMinor(payments: readonly OwedPayment[]): number {
   return payments.reduce((total, p) => total + p.amountMinor, 0);
 }
 
-/** What is still owed: booked minus paid (never below zero in a state this module made). */
+/**
+ * What is still owed: booked minus paid, minus what lost disputes gave back of it (never
+ * below zero in a state this module and the aggregates made).
+ */
 export function owedLeftMinor(owed: OwedOutsideStripe): number {
-  return owed.bookedMinor - owedPaidMinor(owed.payments);
+  return owed.bookedMinor - owedPaidMinor(owed.payments) - (owed.takenByDisputesMinor ?? 0);
 }
 
 /** Whether two references name the same payment: trimmed, ignoring case. */
@@ -109,7 +118,9 @@ export function decideOwedPayment(
         "nothing_owed",
         owed.bookedMinor === 0
           ? "nothing is owed outside Stripe here"
-          : "what was owed outside Stripe is all paid",
+          : (owed.takenByDisputesMinor ?? 0) > 0
+            ? "what was owed outside Stripe is all paid or given back by a lost dispute"
+            : "what was owed outside Stripe is all paid",
       ),
     );
   if (!Number.isSafeInteger(amount.amountMinor) || amount.amountMinor <= 0)

@@ -28,6 +28,7 @@ import {
   decideOwedPayment,
   type OwedOutsideStripe,
   type OwedPaymentDecision,
+  owedPaidMinor,
   type RecordOwedPayment,
 } from "./owed-payment.js";
 
@@ -40,6 +41,8 @@ interface OwingPayment {
     readonly status: string;
   }[];
   readonly owedPayments?: OwedOutsideStripe["payments"];
+  /** Its disputes: a lost one may have taken part of what was owed (`owedTakenMinor`). */
+  readonly disputes: readonly { readonly owedTakenMinor?: number }[];
 }
 
 /** The refunds owed to the customer outside Stripe. */
@@ -47,12 +50,17 @@ function owedRefunds(s: OwingPayment): OwingPayment["refunds"] {
   return s.refunds.filter((r) => r.status === "owed_outside_stripe");
 }
 
-/** What a held payment or a marketplace charge owes its customer outside Stripe, and what was paid of it. */
+/**
+ * What a held payment or a marketplace charge owes its customer outside Stripe, what was paid
+ * of it, and what lost disputes gave back of it (their `owedTakenMinor`).
+ */
 export function paymentOwed(s: OwingPayment): OwedOutsideStripe {
+  const takenMinor = s.disputes.reduce((total, x) => total + (x.owedTakenMinor ?? 0), 0);
   return {
     currency: s.currency,
     bookedMinor: owedRefunds(s).reduce((total, r) => total + r.amountMinor, 0),
     payments: s.owedPayments ?? [],
+    ...(takenMinor > 0 ? { takenByDisputesMinor: takenMinor } : {}),
   };
 }
 
@@ -73,6 +81,7 @@ function paymentEffects<A extends typeof HELD_PAYMENT_AGGREGATE | typeof MARKETP
   noticeData: Readonly<Record<string, string | number>>,
 ) {
   const { payment, leftMinor } = decided;
+  const takenMinor = paymentOwed(s).takenByDisputesMinor ?? 0;
   const at = (id: string) => effectAddress(aggregate, s.id, id);
   return [
     { kind: "post_ledger" as const, id: transaction.id, transaction },
@@ -97,7 +106,11 @@ function paymentEffects<A extends typeof HELD_PAYMENT_AGGREGATE | typeof MARKETP
           kind: "resolve_ticket" as const,
           ticketId: ticketOf(s.id, r.number),
           by: payment.paidBy,
-          note: `paid outside Stripe: ${paymentOwed(s).bookedMinor} ${s.currency} in ${payment.number} payment(s), the last ${payment.reference}`,
+          note: `paid outside Stripe: ${owedPaidMinor(decided.payments)} ${s.currency} in ${payment.number} payment(s), the last ${payment.reference}${
+            takenMinor > 0
+              ? `; ${takenMinor} ${s.currency} of it given back by the customer's bank (lost disputes)`
+              : ""
+          }`,
         }))
       : []),
   ];

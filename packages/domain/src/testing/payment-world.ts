@@ -298,14 +298,9 @@ export abstract class PaymentWorld<
         `the books say ${books.paidInMinor} was paid in for a charge of ${this.amountMinor}`,
       );
     // The fee earned never goes below zero nor above the fee the payment was made with.
-    if ((books.feesMinor < 0 && !this.knownNegativeFees()) || books.feesMinor > this.state.feeMinor)
+    if (books.feesMinor < 0 || books.feesMinor > this.state.feeMinor)
       this.problems.push(`the fees are ${books.feesMinor} of a ${this.state.feeMinor} fee`);
     if (books.platformFundedMinor < 0) this.problems.push(`the platform funded ${books.platformFundedMinor}`);
-  }
-
-  /** A case whose fees the books are known to take below zero (a gap the aggregate's test names). */
-  protected knownNegativeFees(): boolean {
-    return false;
   }
 
   /** The ledger's own invariants (balanced, …). */
