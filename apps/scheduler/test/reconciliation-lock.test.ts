@@ -72,7 +72,7 @@ const noBoss = {
 describe("the reconciliation job's lock (PostgreSQL + the emulator)", () => {
   let emulator: RunningEmulator;
   let stripe: GatedStripe;
-  const clock = new ManualClock(D0 + 2 * HOUR);
+  const clock = new ManualClock(D0 + 8 * HOUR);
 
   beforeAll(async () => {
     emulator = await startEmulator({ port: 0, fees: false, startTime: (D0 + 10 * HOUR) / 1000 });
