@@ -10,9 +10,8 @@ import {
   PrismaStore,
   PrismaSupportDesk,
   reconcileAndTell,
-  reconcileStored,
+  reconcileOnRequest,
   reconciliationTicketId,
-  StripeRecordsPuller,
   stripeEndpointOf,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
@@ -82,10 +81,8 @@ beforeAll(async () => {
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma: db.prisma,
     reconciliation: {
-      reconcile: async (period) => {
-        await new StripeRecordsPuller(stripe, db.prisma).pull(period.from, period.to);
-        return reconcileStored(db.prisma, period);
-      },
+      reconcile: (period) =>
+        reconcileOnRequest({ prisma: db.prisma, stripe: stripe, now: () => clock.now() }, period),
       reports: store,
       settlements: store,
       runs: {

@@ -65,6 +65,7 @@ export {
   type ReconciliationRun,
   type ReconciliationRunDeps,
   type ReconciliationRunOptions,
+  reconcileOnRequest,
   reconcileStored,
   runReconciliation,
 } from "./run-reconciliation.js";

@@ -117,6 +117,32 @@ export async function reconcileStored(
   };
 }
 
+/**
+ * Pulls the period from Stripe and compares it with the ledger, storing no report and telling
+ * no one: what an admin's comparison on request (`GET /v1/operations/reconciliation`) shows.
+ */
+export async function reconcileOnRequest(
+  deps: ReconciliationRunDeps,
+  period: ReconciliationPeriod,
+): Promise<ReconciliationReport> {
+  await pullAround(deps, period);
+  return reconcileStored(deps.prisma, period);
+}
+
+/**
+ * Pulls Stripe's records of the period and of the margin around it
+ * ({@link RECONCILIATION_MATCH_MARGIN_MS}), so the other record of a movement across its bounds
+ * is there to match (up to now: nothing later exists yet).
+ */
+async function pullAround(deps: ReconciliationRunDeps, period: ReconciliationPeriod): Promise<PullResult> {
+  const now = deps.now ?? Date.now;
+  const pullTo = Math.min(period.to + RECONCILIATION_MATCH_MARGIN_MS, Math.ceil(now() / 1000) * 1000);
+  return new StripeRecordsPuller(deps.stripe, deps.prisma, now).pull(
+    period.from - RECONCILIATION_MATCH_MARGIN_MS,
+    Math.max(period.to, pullTo),
+  );
+}
+
 /** What a run may do besides pulling, comparing and storing. */
 export interface ReconciliationRunOptions {
   /**
@@ -135,13 +161,7 @@ export async function runReconciliation(
   options: ReconciliationRunOptions = {},
 ): Promise<ReconciliationRun> {
   const now = deps.now ?? Date.now;
-  // The margin around the period too, so the other record of a movement across its bounds
-  // is there to match (up to now: nothing later exists yet).
-  const pullTo = Math.min(period.to + RECONCILIATION_MATCH_MARGIN_MS, Math.ceil(now() / 1000) * 1000);
-  const pulled = await new StripeRecordsPuller(deps.stripe, deps.prisma, now).pull(
-    period.from - RECONCILIATION_MATCH_MARGIN_MS,
-    Math.max(period.to, pullTo),
-  );
+  const pulled = await pullAround(deps, period);
   const report = await reconcileStored(deps.prisma, period);
   const id = `rec_${randomUUID()}`;
   await options.beforeStore?.(report, id);
