@@ -67,6 +67,7 @@ export {
   type ReconciliationRunOptions,
   reconcileOnRequest,
   reconcileStored,
+  reconciliationDayDue,
   runReconciliation,
 } from "./run-reconciliation.js";
 export { type StripeBalanceRecord, stripeItemOf } from "./stripe-items.js";

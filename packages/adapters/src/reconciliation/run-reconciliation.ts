@@ -69,6 +69,16 @@ export function checkReconciliationPeriod(
   return ok({ from, to });
 }
 
+/**
+ * Whether the UTC day starting at `from` may be reconciled and told at `now`: once it is over
+ * and the margin after it ({@link RECONCILIATION_MATCH_MARGIN_MS}) too, as the scheduler does,
+ * since susu's ledger may book hours after midnight a movement Stripe made before it (an
+ * operator's run before then would tell the admins of a difference that is none).
+ */
+export function reconciliationDayDue(from: number, now: number): boolean {
+  return from + DAY_MS + RECONCILIATION_MATCH_MARGIN_MS <= now;
+}
+
 /** The UTC day before the one `now` falls in: what the daily job reconciles. */
 export function previousUtcDay(now: number): ReconciliationPeriod {
   const to = Math.floor(now / DAY_MS) * DAY_MS;
