@@ -22,10 +22,9 @@ import {
   RandomIds,
   readAdminNoticeEnv,
   reconcileAndTell,
-  reconcileStored,
+  reconcileOnRequest,
   registerPaymentMetrics,
   StripePaymentGateway,
-  StripeRecordsPuller,
   stripeEndpointOf,
   type WebhookIngestBatching,
   wakeNotifierOf,
@@ -193,11 +192,9 @@ export function createContainer(config: {
     },
     gateway: new StripePaymentGateway(stripe, { clock }),
     reconciliation: {
-      // Pulls the period into stripe_balance_transactions (idempotent), then compares.
-      reconcile: async (period) => {
-        await new StripeRecordsPuller(stripe, prisma).pull(period.from, period.to);
-        return reconcileStored(prisma, period);
-      },
+      // Pulls the period and the margin around it into stripe_balance_transactions (idempotent),
+      // as a stored run does, then compares.
+      reconcile: (period) => reconcileOnRequest({ prisma, stripe, now: () => clock.now() }, period),
       reports: reconciliationStore,
       settlements: reconciliationStore,
       // An admin's run of a day: stored, ticketed and told as the scheduler's run is.

@@ -120,13 +120,14 @@ const schema = z.object({
   SUSU_PAYOUT_CRON: z.string().min(1).default("0 2 * * *"),
   /**
    * When the reconciliation with Stripe of the UTC days since the last one reconciled runs (pg-boss cron, UTC);
-   * `off` turns the job off. Daily at 02:15 UTC by default, once the day's balance
-   * transactions exist at Stripe.
+   * `off` turns the job off. Daily at 06:15 UTC by default: a day is reconciled once the 6-hour
+   * margin after it (RECONCILIATION_MATCH_MARGIN_MS) is over too, so a run before 06:00 would
+   * reconcile the day before yesterday, and yesterday only the next morning.
    */
   SUSU_RECONCILE_CRON: z
     .string()
     .regex(/^(off|(\S+\s+){4}\S+)$/, { error: 'must be a 5-field cron expression or "off"' })
-    .default("15 2 * * *"),
+    .default("15 6 * * *"),
   /**
    * How far back (UTC days before today) the reconciliation job runs again the days whose
    * differences ticket is still open, so that a day whose ledger caught up is resolved and

@@ -85,8 +85,8 @@ describe("readSchedulerEnv", () => {
     }
   });
 
-  it("runs the reconciliation daily at 02:15 UTC unless told another cron or off", () => {
-    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_RECONCILE_CRON).toBe("15 2 * * *");
+  it("runs the reconciliation daily at 06:15 UTC (after the margin after the day) unless told another cron or off", () => {
+    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_RECONCILE_CRON).toBe("15 6 * * *");
     expect(
       readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_RECONCILE_CRON: "0 6 * * 1" })
         .SUSU_RECONCILE_CRON,

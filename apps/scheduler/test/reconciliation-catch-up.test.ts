@@ -31,7 +31,7 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
   let emulator: RunningEmulator;
   let stripe: Stripe;
   let boss: PgBoss;
-  const clock = new ManualClock(D0 + DAY_MS + 2 * HOUR + 15 * 60_000);
+  const clock = new ManualClock(D0 + DAY_MS + 8 * HOUR + 15 * 60_000);
 
   beforeAll(async () => {
     // Stripe's clock is on the second missed day: a charge susu does not know lands on it.
@@ -198,7 +198,7 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
   });
 
   it("the days due: none reconciled yet → yesterday alone; up to date → none; never a day twice", () => {
-    const now = D0 + 5 * DAY_MS + 2 * HOUR;
+    const now = D0 + 5 * DAY_MS + 8 * HOUR;
     expect(dueReconciliationDays(undefined, now)).toEqual({
       periods: [{ from: D0 + 4 * DAY_MS, to: D0 + 5 * DAY_MS }],
       remaining: 0,

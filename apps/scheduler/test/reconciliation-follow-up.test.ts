@@ -63,7 +63,7 @@ describe("the reconciliation job's follow-up runs and its lock (PostgreSQL + pg-
   let emulator: RunningEmulator;
   let watched: WatchedStripe;
   let boss: PgBoss | undefined;
-  const clock = new ManualClock(D0 + 2 * HOUR);
+  const clock = new ManualClock(D0 + 8 * HOUR);
 
   beforeAll(async () => {
     emulator = await startEmulator({ port: 0, fees: false, startTime: (D0 + 10 * HOUR) / 1000 });

@@ -39,7 +39,7 @@ const HOUR = 3_600_000;
 describe("the reconciliation job (PostgreSQL + the emulator)", () => {
   let emulator: RunningEmulator;
   let stripe: Stripe;
-  const clock = new ManualClock(DAY + 3 * HOUR);
+  const clock = new ManualClock(DAY + 9 * HOUR);
 
   beforeAll(async () => {
     ({ emulator, stripe } = await startReconciliationEmulator(DAY + 10 * HOUR));

@@ -39,7 +39,7 @@ const dateOf = (t: number) => new Date(t).toISOString().slice(0, 10);
 describe("the reconciliation job runs open-ticket days again (PostgreSQL + the emulator)", () => {
   let emulator: RunningEmulator;
   let stripe: Stripe;
-  const clock = new ManualClock(D0 + DAY_MS + 3 * HOUR);
+  const clock = new ManualClock(D0 + DAY_MS + 9 * HOUR);
 
   beforeAll(async () => {
     ({ emulator, stripe } = await startReconciliationEmulator(D0 + 10 * HOUR));

@@ -8,6 +8,7 @@ import {
   type ReconciliationPeriod,
   type ReconciliationReport,
   reconciliationCsv,
+  reconciliationDayDue,
   type StoredReconciliationReport,
   type StoredReconciliationSummary,
   type ToldReconciliationRun,
@@ -337,7 +338,8 @@ const DayParam = z.object({
     .max(40)
     .openapi({
       param: { name: "date", in: "path" },
-      description: "A UTC day (`YYYY-MM-DD`) that is over",
+      description:
+        "A UTC day (`YYYY-MM-DD`) that is over, with the 6 hours after it (from 06:00 UTC the next day)",
       example: "2026-12-01",
     }),
 });
@@ -387,7 +389,7 @@ const runDayRoute = createRoute({
   path: "/operations/reconciliation/days/{date}/runs",
   tags: ["operations"],
   summary:
-    "Reconcile a UTC day that is over with Stripe again and tell the admins, as the scheduler's daily run does (platform admins): the report is stored (`ranBy: operator:<subject>`); the day's `reconciliation_differences` ticket is opened, noted (and reopened if it was resolved) or resolved, and the admins told, with the ids the scheduler uses, so a run that finds what the last one found sends nothing. The way to have a day whose ticket was resolved by hand checked again. Send an `Idempotency-Key` to retry safely (the same key answers the same).",
+    "Reconcile a UTC day that is over (from 06:00 UTC the next day, as the scheduler does) with Stripe again and tell the admins, as the scheduler's daily run does (platform admins): the report is stored (`ranBy: operator:<subject>`); the day's `reconciliation_differences` ticket is opened, noted (and reopened if it was resolved) or resolved, and the admins told, with the ids the scheduler uses, so a run that finds what the last one found sends nothing. The way to have a day whose ticket was resolved by hand checked again. Send an `Idempotency-Key` to retry safely (the same key answers the same).",
   security: [{ bearer: [] }],
   request: { params: DayParam },
   responses: {
@@ -490,12 +492,12 @@ export function reconciliationV1(deps: ReconciliationDeps) {
           "reconciliation_day_invalid",
           `the day must be a date that exists from 1970-01-01 on, written YYYY-MM-DD (e.g. 2026-12-01): ${JSON.stringify(date.slice(0, 40))} is not`,
         );
-      if (from + DAY_MS > runs.now())
+      if (!reconciliationDayDue(from, runs.now()))
         return problem(
           c,
           409,
           "reconciliation_day_not_over",
-          `${date} is not over yet (UTC): a day is reconciled once it has ended`,
+          `${date} is not over yet (UTC), with the 6 hours after it in which susu may still book its movements: a day is reconciled from 06:00 UTC the next day`,
         );
       const principal = c.get("principal");
       const run = await readingStripe(c, () =>

@@ -10,9 +10,8 @@ import {
   PrismaStore,
   PrismaSupportDesk,
   reconcileAndTell,
-  reconcileStored,
+  reconcileOnRequest,
   reconciliationTicketId,
-  StripeRecordsPuller,
   stripeEndpointOf,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
@@ -59,6 +58,9 @@ async function adminMail(): Promise<{ notificationId: string; recipient: string 
 const post = (token: string, key?: string) =>
   authed(token, "POST", undefined, key === undefined ? {} : { "Idempotency-Key": key });
 
+/** What the runs route reads as now, when a test sets it (else the clock). */
+let runsNow: (() => number) | undefined;
+
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0, fees: false, startTime: (DAY + 10 * 3_600_000) / 1000 });
   stripe = createStripeClient({
@@ -82,16 +84,14 @@ beforeAll(async () => {
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma: db.prisma,
     reconciliation: {
-      reconcile: async (period) => {
-        await new StripeRecordsPuller(stripe, db.prisma).pull(period.from, period.to);
-        return reconcileStored(db.prisma, period);
-      },
+      reconcile: (period) =>
+        reconcileOnRequest({ prisma: db.prisma, stripe: stripe, now: () => clock.now() }, period),
       reports: store,
       settlements: store,
       runs: {
         run: (period, ranBy) =>
           reconcileAndTell({ prisma: db.prisma, stripe, desk, notifier, clock }, period, ranBy),
-        now: () => clock.now(),
+        now: () => runsNow?.() ?? clock.now(),
       },
     },
   });
@@ -199,6 +199,23 @@ describe("POST /v1/operations/reconciliation/days/{date}/runs", () => {
     // The detail names what was sent (an example date alone read as if it were the one refused).
     expect(body.detail).toContain(status === 400 ? JSON.stringify(date) : date);
     expect(await db.prisma.reconciliationReport.count()).toBe(reports);
+  });
+
+  it("refuses yesterday until the 6 hours after it are over (susu may still book its movements): 409, nothing run", async () => {
+    const reports = await db.prisma.reconciliationReport.count();
+    const notices = await db.prisma.notification.count();
+    runsNow = () => DAY + DAY_MS + 3 * 3_600_000;
+    try {
+      const res = await app.request("/v1/operations/reconciliation/days/2026-12-01/runs", post(admin));
+      expect(res.status).toBe(409);
+      const body = (await res.json()) as { code: string; detail: string };
+      expect(body.code).toBe("reconciliation_day_not_over");
+      expect(body.detail).toContain("2026-12-01");
+    } finally {
+      runsNow = undefined;
+    }
+    expect(await db.prisma.reconciliationReport.count()).toBe(reports);
+    expect(await db.prisma.notification.count()).toBe(notices);
   });
 
   it("is for platform admins: a service token gets 403 admin_only", async () => {

@@ -5,9 +5,8 @@ import {
   createStripeClient,
   PrismaReconciliationStore,
   PrismaStore,
-  reconcileStored,
+  reconcileOnRequest,
   runReconciliation,
-  StripeRecordsPuller,
   stripeEndpointOf,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
@@ -32,10 +31,8 @@ let chargeId: string;
 
 function depsOn(client: Stripe): ReconciliationDeps {
   return {
-    reconcile: async (period) => {
-      await new StripeRecordsPuller(client, db.prisma).pull(period.from, period.to);
-      return reconcileStored(db.prisma, period);
-    },
+    reconcile: (period) =>
+      reconcileOnRequest({ prisma: db.prisma, stripe: client, now: () => clock.now() }, period),
     reports: new PrismaReconciliationStore(db.prisma),
     settlements: new PrismaReconciliationStore(db.prisma),
   };

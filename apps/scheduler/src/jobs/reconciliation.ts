@@ -2,6 +2,7 @@ import {
   DAILY_RECONCILIATION_RAN_BY,
   type PrismaClient,
   PrismaReconciliationStore,
+  RECONCILIATION_MATCH_MARGIN_MS,
   type ReconcileAndTellDeps,
   type ReconciliationPeriod,
   type ReconciliationRun,
@@ -76,17 +77,22 @@ export interface DueReconciliationDays {
 
 /**
  * The UTC days to reconcile at `now`: every whole day from the end of the last one reconciled
- * (`lastEnd`, the newest report of the job) up to the start of today, oldest first, at most
- * `maxDays`. With no report yet, the day before today alone (the job does not reach back
- * before its first run). Nothing when the last day reconciled is yesterday or later.
+ * (`lastEnd`, the newest report of the job) up to the last day whose margin
+ * ({@link RECONCILIATION_MATCH_MARGIN_MS}, 6 hours after its end) has passed, oldest first, at
+ * most `maxDays`. A day is not due at midnight: susu's ledger may record a movement Stripe made
+ * just before it hours later (a webhook backlog), and reconciling the day before then would
+ * tell the admins of a difference that is none. With no report yet, that last day alone (the
+ * job does not reach back before its first run). Nothing when it is reconciled already.
  */
 export function dueReconciliationDays(
   lastEnd: number | undefined,
   now: number,
   maxDays: number = RECONCILIATION_DAYS_PER_RUN,
 ): DueReconciliationDays {
-  const today = Math.floor(now / DAY_MS) * DAY_MS;
-  const due = reconciliationDaysBehind(lastEnd, now);
+  // As if it were the margin earlier: the days over by then are the days whose margin has passed.
+  const settled = now - RECONCILIATION_MATCH_MARGIN_MS;
+  const today = Math.floor(settled / DAY_MS) * DAY_MS;
+  const due = reconciliationDaysBehind(lastEnd, settled);
   const first = today - due * DAY_MS;
   const periods: ReconciliationPeriod[] = [];
   for (let i = 0; i < Math.min(due, Math.max(0, maxDays)); i++)

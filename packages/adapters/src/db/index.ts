@@ -32,6 +32,6 @@ export {
   type PrismaClient,
   type PrismaClientOptions,
 } from "./prisma-client.js";
-export { type SessionLock, trySessionLock } from "./session-lock.js";
+export { type SessionLock, trySessionLock, waitForSessionLock } from "./session-lock.js";
 export { sqlStateOf, susuSqlStates } from "./sql-state.js";
 export { OUTBOX_CHANNEL, WakeNotifier, wakeNotifierOf } from "./wake-notifier.js";

@@ -26,9 +26,28 @@ export interface SessionLock {
  * `undefined` when someone else holds it. Needs a client made by `createPrismaClient` (its
  * pool's settings open the connection).
  */
-export async function trySessionLock(prisma: PrismaClient, name: string): Promise<SessionLock | undefined> {
+export function trySessionLock(prisma: PrismaClient, name: string): Promise<SessionLock | undefined> {
+  return sessionLockOf(prisma, name, "try");
+}
+
+/**
+ * Takes the session-level advisory lock named `name` as {@link trySessionLock} does, waiting
+ * (`pg_advisory_lock`) while someone else holds it: for work that must take its turn rather
+ * than be skipped (two runs of one reconciliation period). Its connection waits, not the pool's.
+ */
+export async function waitForSessionLock(prisma: PrismaClient, name: string): Promise<SessionLock> {
+  const lock = await sessionLockOf(prisma, name, "wait");
+  if (lock === undefined) throw new Error(`the session lock ${name} was not taken`);
+  return lock;
+}
+
+async function sessionLockOf(
+  prisma: PrismaClient,
+  name: string,
+  how: "try" | "wait",
+): Promise<SessionLock | undefined> {
   const pool = poolOf(prisma);
-  if (pool === undefined) throw new Error("trySessionLock needs a client made by createPrismaClient");
+  if (pool === undefined) throw new Error("a session lock needs a client made by createPrismaClient");
   // The pool's connection settings (its connection string, keep-alives), for one connection of its own.
   const client = new pg.Client(pool.options);
   let lost = false;
@@ -49,7 +68,9 @@ export async function trySessionLock(prisma: PrismaClient, name: string): Promis
   try {
     await client.connect();
     const { rows } = await client.query<{ locked: boolean }>(
-      "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
+      how === "try"
+        ? "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked"
+        : "SELECT true AS locked FROM pg_advisory_lock(hashtextextended($1, 0))",
       [name],
     );
     if (rows[0]?.locked !== true) {

@@ -1,7 +1,11 @@
 // The arguments of `npm run reconcile`, parsed without I/O so they can be tested.
 import { parseArgs } from "node:util";
 import { err, ok, type Result } from "neverthrow";
-import { checkReconciliationPeriod, type ReconciliationPeriod } from "./run-reconciliation.js";
+import {
+  checkReconciliationPeriod,
+  type ReconciliationPeriod,
+  reconciliationDayDue,
+} from "./run-reconciliation.js";
 
 const DAY_MS = 86_400_000;
 
@@ -31,7 +35,7 @@ export const RECONCILE_USAGE =
   "usage: npm run reconcile -- --from 2026-12-01 --to 2026-12-02 [--csv out.csv]\n" +
   "       npm run reconcile -- --day 2026-12-01 [--csv out.csv]\n" +
   "  --from, --to  the period [from, to): a date (midnight UTC) or an ISO 8601 instant with a zone\n" +
-  "  --day         a whole UTC day that is over (the period the scheduler reconciles it as)\n" +
+  "  --day         a whole UTC day that is over, with the 6 hours after it (as the scheduler reconciles it)\n" +
   "  --csv         also write every difference as CSV to this file";
 
 /**
@@ -66,9 +70,9 @@ export function parseReconcileArgs(
     const from = /^\d{4}-\d{2}-\d{2}$/.test(values.day) ? parseInstant(values.day) : undefined;
     if (from === undefined)
       return err(`--day: not a date that exists, written YYYY-MM-DD (e.g. 2026-12-01): ${values.day}`);
-    if (from + DAY_MS > now)
+    if (!reconciliationDayDue(from, now))
       return err(
-        `reconciliation_day_not_over: ${values.day} is not over yet (UTC): a day is reconciled once it has ended`,
+        `reconciliation_day_not_over: ${values.day} is not over yet (UTC), with the 6 hours after it in which susu may still book its movements: a day is reconciled from 06:00 UTC the next day`,
       );
     return ok({ period: { from, to: from + DAY_MS }, ...csv });
   }

@@ -65,7 +65,9 @@ export {
   type ReconciliationRun,
   type ReconciliationRunDeps,
   type ReconciliationRunOptions,
+  reconcileOnRequest,
   reconcileStored,
+  reconciliationDayDue,
   runReconciliation,
 } from "./run-reconciliation.js";
 export { type StripeBalanceRecord, stripeItemOf } from "./stripe-items.js";

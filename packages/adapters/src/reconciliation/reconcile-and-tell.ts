@@ -5,6 +5,7 @@
 import type { Clock, Notification, Notifier, SupportDesk } from "@susu/domain";
 import type Stripe from "stripe";
 import type { PrismaClient } from "../db/prisma-client.js";
+import { waitForSessionLock } from "../db/session-lock.js";
 import { OPERATOR_RAN_BY_PREFIX } from "./daily-days.js";
 import {
   type ReconciliationChange,
@@ -65,14 +66,35 @@ export interface ToldReconciliationRun extends ReconciliationRun {
  *   follow-up notice (`change: changed`);
  * - one that found none any more: the ticket resolved, then a follow-up (`change: cleared`).
  *
- * The note and the follow-up are named after the change (the previous report's id and a
- * digest of the differences), so a retry or a second run at once says each change once,
+ * Runs of one period take their turn (a session advisory lock per period, waited for), so each
+ * is compared with the report of the one before it. The note and the follow-up are named after
+ * the change (the previous report's id and a digest of the differences), so a retry or a second
+ * run says each change once,
  * whichever of the scheduler and an operator runs it. A ticket that cannot be opened,
  * updated or resolved, or a notice that cannot be queued, throws with nothing stored: the
  * run is done again (the scheduler's next run, the operator's retry), compared with the same
  * previous report, and nothing is doubled.
  */
 export async function reconcileAndTell(
+  deps: ReconcileAndTellDeps,
+  period: ReconciliationPeriod,
+  ranBy: string,
+): Promise<ToldReconciliationRun> {
+  // Runs of one period take their turn (the scheduler's and an operator's at once): each is
+  // compared with the one stored before it, so one that cleared the period cannot resolve its
+  // ticket after another reopened it for a new difference, nor store its report after it.
+  const lock = await waitForSessionLock(
+    deps.prisma,
+    `susu:reconciliation-period:${reconciliationTicketId(period.from, period.to)}`,
+  );
+  try {
+    return await reconcileAndTellInTurn(deps, period, ranBy);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function reconcileAndTellInTurn(
   deps: ReconcileAndTellDeps,
   period: ReconciliationPeriod,
   ranBy: string,

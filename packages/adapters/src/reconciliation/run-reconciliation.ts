@@ -69,6 +69,16 @@ export function checkReconciliationPeriod(
   return ok({ from, to });
 }
 
+/**
+ * Whether the UTC day starting at `from` may be reconciled and told at `now`: once it is over
+ * and the margin after it ({@link RECONCILIATION_MATCH_MARGIN_MS}) too, as the scheduler does,
+ * since susu's ledger may book hours after midnight a movement Stripe made before it (an
+ * operator's run before then would tell the admins of a difference that is none).
+ */
+export function reconciliationDayDue(from: number, now: number): boolean {
+  return from + DAY_MS + RECONCILIATION_MATCH_MARGIN_MS <= now;
+}
+
 /** The UTC day before the one `now` falls in: what the daily job reconciles. */
 export function previousUtcDay(now: number): ReconciliationPeriod {
   const to = Math.floor(now / DAY_MS) * DAY_MS;
@@ -117,6 +127,32 @@ export async function reconcileStored(
   };
 }
 
+/**
+ * Pulls the period from Stripe and compares it with the ledger, storing no report and telling
+ * no one: what an admin's comparison on request (`GET /v1/operations/reconciliation`) shows.
+ */
+export async function reconcileOnRequest(
+  deps: ReconciliationRunDeps,
+  period: ReconciliationPeriod,
+): Promise<ReconciliationReport> {
+  await pullAround(deps, period);
+  return reconcileStored(deps.prisma, period);
+}
+
+/**
+ * Pulls Stripe's records of the period and of the margin around it
+ * ({@link RECONCILIATION_MATCH_MARGIN_MS}), so the other record of a movement across its bounds
+ * is there to match (up to now: nothing later exists yet).
+ */
+async function pullAround(deps: ReconciliationRunDeps, period: ReconciliationPeriod): Promise<PullResult> {
+  const now = deps.now ?? Date.now;
+  const pullTo = Math.min(period.to + RECONCILIATION_MATCH_MARGIN_MS, Math.ceil(now() / 1000) * 1000);
+  return new StripeRecordsPuller(deps.stripe, deps.prisma, now).pull(
+    period.from - RECONCILIATION_MATCH_MARGIN_MS,
+    Math.max(period.to, pullTo),
+  );
+}
+
 /** What a run may do besides pulling, comparing and storing. */
 export interface ReconciliationRunOptions {
   /**
@@ -135,13 +171,7 @@ export async function runReconciliation(
   options: ReconciliationRunOptions = {},
 ): Promise<ReconciliationRun> {
   const now = deps.now ?? Date.now;
-  // The margin around the period too, so the other record of a movement across its bounds
-  // is there to match (up to now: nothing later exists yet).
-  const pullTo = Math.min(period.to + RECONCILIATION_MATCH_MARGIN_MS, Math.ceil(now() / 1000) * 1000);
-  const pulled = await new StripeRecordsPuller(deps.stripe, deps.prisma, now).pull(
-    period.from - RECONCILIATION_MATCH_MARGIN_MS,
-    Math.max(period.to, pullTo),
-  );
+  const pulled = await pullAround(deps, period);
   const report = await reconcileStored(deps.prisma, period);
   const id = `rec_${randomUUID()}`;
   await options.beforeStore?.(report, id);

@@ -57,6 +57,11 @@ describe("npm run reconcile's arguments", () => {
       period: { from: Date.UTC(2026, 11, 1), to: Date.UTC(2026, 11, 2) },
       csvPath: "d.csv",
     });
+    // Yesterday only once the 6 hours after it are over, as the scheduler reconciles it.
+    expect(
+      parseReconcileArgs(["--day", "2026-12-01"], Date.UTC(2026, 11, 2, 5, 59, 59))._unsafeUnwrapErr(),
+    ).toMatch(/^reconciliation_day_not_over: 2026-12-01 /);
+    expect(parseReconcileArgs(["--day", "2026-12-01"], Date.UTC(2026, 11, 2, 6)).isOk()).toBe(true);
     expect(parseReconcileArgs(["--day", "2026-12-02"], now)._unsafeUnwrapErr()).toMatch(
       /^reconciliation_day_not_over: 2026-12-02 is not over yet/,
     );
