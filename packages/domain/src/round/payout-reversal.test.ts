@@ -9,7 +9,7 @@ import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.j
 import { DAY_MS, HOUR_MS } from "../shared/time.js";
 import { debitProcessing as processing, debitSucceeded as succeeded } from "../testing/mothers.js";
 import { decide, type RoundDecision } from "./decide.js";
-import { newRound, type Round, sentNetMinor } from "./round.js";
+import { newRound, sentNetMinor } from "./round.js";
 import type { RoundEffect } from "./round-effect.js";
 import type { RoundInput } from "./round-input.js";
 
