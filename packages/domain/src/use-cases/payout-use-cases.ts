@@ -318,111 +318,23 @@ export function payOutPerson(
             const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
             const runId =
               trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
-            const run = {
+            const run: PayoutRunSoFar = { personId, connectedAccountId: accountId, payouts: [], skipped: [] };
+            const refusals: PayoutRefusal[] = [];
+            const context: PersonPayoutContext = {
+              gateway,
               personId,
-              connectedAccountId: accountId,
-              payouts: [] as PayoutCreated[],
-              skipped: [] as SkippedPayout[],
+              accountId,
+              account,
+              reserve,
+              trigger,
+              day,
+              runId,
+              refusals,
             };
-            const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
             // One currency after another: a run is small (a person's currencies) and stays in order.
             return due
-              .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
-                (acc, available) =>
-                  acc.andThen((soFar) => {
-                    const currency = available.currency;
-                    const destination = account.payoutDestinations?.find((d) => d.currency === currency);
-                    if (destination?.status === "errored") {
-                      // Not asked for, not a refusal: the payout that failed told the person
-                      // (payout_failed) and opened the ticket; the balance waits for new details.
-                      soFar.skipped.push({
-                        amount: available,
-                        code: BANK_ACCOUNT_ERRORED,
-                        message: `a payout to ${destination.destinationId} failed; the provider pays nothing to it until the person updates their bank details`,
-                      });
-                      return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                    }
-                    const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
-                    if (reservedMinor > 0)
-                      soFar.skipped.push({
-                        amount: money(reservedMinor, currency),
-                        code: "reserved_for_reversals",
-                        message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
-                      });
-                    // Stripe takes some currencies' payouts in whole units only (HUF): the
-                    // fraction stays in the balance, and is paid once it makes a whole unit.
-                    const step = currencyInfo(currency).payoutStepMinor;
-                    const payableOf = (availableMinor: number): Money => {
-                      const payableMinor =
-                        availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
-                      return money(payableMinor - (payableMinor % step), currency);
-                    };
-                    const availableNow = (now: AccountBalance): number =>
-                      now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
-                    /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
-                    const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
-                      soFar.skipped.push({ amount, code: e.code, message: e.message });
-                      if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
-                      return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                    };
-                    const pay = (
-                      amount: Money,
-                      sequence: number,
-                    ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
-                      gateway
-                        .createPayout({
-                          idempotencyKey:
-                            trigger.kind === "scheduled"
-                              ? payoutIds.scheduled(accountId, currency, day, sequence)
-                              : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
-                          accountId,
-                          amount,
-                          description:
-                            trigger.kind === "scheduled"
-                              ? `susu payout ${day}`
-                              : `susu payout requested by ${trigger.by}`,
-                          references: { personId },
-                          ...(runId !== undefined ? { runId } : {}),
-                        })
-                        .map((created) => {
-                          soFar.payouts.push(created);
-                          return soFar;
-                        })
-                        .orElse((e) => {
-                          // The day's key was used by an earlier run (its payout, or its refusal):
-                          // what is available now arrived since, paid under the day's next key.
-                          if (
-                            e.code === "idempotency_key_reused" &&
-                            trigger.kind === "scheduled" &&
-                            sequence < PAYOUT_KEYS_PER_DAY
-                          )
-                            return gateway.getAccountBalance(accountId).andThen((now) => {
-                              const next = payableOf(availableNow(now));
-                              return next.amountMinor === 0
-                                ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
-                                : pay(next, sequence + 1);
-                            });
-                          // More than the balance holds: a payout made meanwhile (an admin's and
-                          // the day's run at once) took it, or part of it. Read again: nothing
-                          // left is the end (it was paid, once); what is left is paid under the
-                          // next key. Only a balance that did not move makes it a refusal.
-                          if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
-                            return gateway.getAccountBalance(accountId).andThen((now) => {
-                              const left = payableOf(availableNow(now));
-                              if (left.amountMinor === 0)
-                                return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                              if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
-                              return sequence < PAYOUT_KEYS_PER_DAY
-                                ? pay(left, sequence + 1)
-                                : skip(left, e, true);
-                            });
-                          if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
-                          return skip(amount, e, false);
-                        });
-                    const amount = payableOf(available.amountMinor);
-                    if (amount.amountMinor === 0) return okAsync(soFar);
-                    return pay(amount, 1);
-                  }),
+              .reduce<ResultAsync<PayoutRunSoFar, UseCaseError | GatewayError>>(
+                (acc, available) => acc.andThen((soFar) => payOutCurrency(context, soFar, available)),
                 okAsync(run),
               )
               .andThen((r) =>
@@ -452,6 +364,135 @@ export function payOutPerson(
         );
       });
   });
+}
+
+/** A person's payout run as it goes, currency by currency. */
+interface PayoutRunSoFar {
+  readonly personId: PersonId;
+  readonly connectedAccountId: string;
+  readonly payouts: PayoutCreated[];
+  readonly skipped: SkippedPayout[];
+}
+
+/** A payout the provider refused for good: the person is told and the admins ticketed once the run ends. */
+interface PayoutRefusal {
+  readonly amount: Money;
+  readonly error: GatewayError;
+}
+
+/** What the currencies of one person's payout run share. */
+interface PersonPayoutContext {
+  readonly gateway: PaymentGateway;
+  readonly personId: PersonId;
+  readonly accountId: string;
+  readonly account: ConnectedAccountStatus;
+  /** Per currency, what reversals of the person's transfers still need (`reversalReserve`). */
+  readonly reserve: ReturnType<typeof reversalReserve>;
+  readonly trigger: PayoutTrigger;
+  /** The UTC day the payouts' keys name. */
+  readonly day: string;
+  /** The scheduled run's id (part of each request); undefined for an admin's request. */
+  readonly runId: string | undefined;
+  /** Refusals gathered for the end of the run (`refusalEffects`). */
+  readonly refusals: PayoutRefusal[];
+}
+
+/**
+ * Pays out one currency of a person's available balance (a step of `payOutPerson`, whose
+ * TSDoc says what it does): skipped as `bank_account_errored` when the currency's bank
+ * account is errored at the provider; what reversals still need stays; the rest, in the
+ * currency's payout steps, is asked for under the trigger's key, numbered on from 1 when the
+ * key was used by an earlier run or the provider finds the balance short.
+ */
+function payOutCurrency(
+  context: PersonPayoutContext,
+  soFar: PayoutRunSoFar,
+  available: Money,
+): ResultAsync<PayoutRunSoFar, UseCaseError | GatewayError> {
+  const { gateway, personId, accountId, account, reserve, trigger, day, runId, refusals } = context;
+  const currency = available.currency;
+  const destination = account.payoutDestinations?.find((d) => d.currency === currency);
+  if (destination?.status === "errored") {
+    // Not asked for, not a refusal: the payout that failed told the person
+    // (payout_failed) and opened the ticket; the balance waits for new details.
+    soFar.skipped.push({
+      amount: available,
+      code: BANK_ACCOUNT_ERRORED,
+      message: `a payout to ${destination.destinationId} failed; the provider pays nothing to it until the person updates their bank details`,
+    });
+    return okAsync<PayoutRunSoFar, UseCaseError | GatewayError>(soFar);
+  }
+  const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
+  if (reservedMinor > 0)
+    soFar.skipped.push({
+      amount: money(reservedMinor, currency),
+      code: "reserved_for_reversals",
+      message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
+    });
+  // Stripe takes some currencies' payouts in whole units only (HUF): the
+  // fraction stays in the balance, and is paid once it makes a whole unit.
+  const step = currencyInfo(currency).payoutStepMinor;
+  const payableOf = (availableMinor: number): Money => {
+    const payableMinor = availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
+    return money(payableMinor - (payableMinor % step), currency);
+  };
+  const availableNow = (now: AccountBalance): number =>
+    now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
+  /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
+  const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
+    soFar.skipped.push({ amount, code: e.code, message: e.message });
+    if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
+    return okAsync<PayoutRunSoFar, UseCaseError | GatewayError>(soFar);
+  };
+  const pay = (amount: Money, sequence: number): ResultAsync<PayoutRunSoFar, UseCaseError | GatewayError> =>
+    gateway
+      .createPayout({
+        idempotencyKey:
+          trigger.kind === "scheduled"
+            ? payoutIds.scheduled(accountId, currency, day, sequence)
+            : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
+        accountId,
+        amount,
+        description:
+          trigger.kind === "scheduled" ? `susu payout ${day}` : `susu payout requested by ${trigger.by}`,
+        references: { personId },
+        ...(runId !== undefined ? { runId } : {}),
+      })
+      .map((created) => {
+        soFar.payouts.push(created);
+        return soFar;
+      })
+      .orElse((e) => {
+        // The day's key was used by an earlier run (its payout, or its refusal):
+        // what is available now arrived since, paid under the day's next key.
+        if (
+          e.code === "idempotency_key_reused" &&
+          trigger.kind === "scheduled" &&
+          sequence < PAYOUT_KEYS_PER_DAY
+        )
+          return gateway.getAccountBalance(accountId).andThen((now) => {
+            const next = payableOf(availableNow(now));
+            return next.amountMinor === 0
+              ? okAsync<PayoutRunSoFar, UseCaseError | GatewayError>(soFar)
+              : pay(next, sequence + 1);
+          });
+        // More than the balance holds: a payout made meanwhile (an admin's and
+        // the day's run at once) took it, or part of it. Read again: nothing
+        // left is the end (it was paid, once); what is left is paid under the
+        // next key. Only a balance that did not move makes it a refusal.
+        if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
+          return gateway.getAccountBalance(accountId).andThen((now) => {
+            const left = payableOf(availableNow(now));
+            if (left.amountMinor === 0) return okAsync<PayoutRunSoFar, UseCaseError | GatewayError>(soFar);
+            if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
+            return sequence < PAYOUT_KEYS_PER_DAY ? pay(left, sequence + 1) : skip(left, e, true);
+          });
+        if (!isSkippable(e)) return errAsync<PayoutRunSoFar, UseCaseError | GatewayError>(e);
+        return skip(amount, e, false);
+      });
+  const amount = payableOf(available.amountMinor);
+  if (amount.amountMinor === 0) return okAsync(soFar);
+  return pay(amount, 1);
 }
 
 /**
