@@ -26,6 +26,15 @@ export async function payOutBalances(
   const run = await useCases.payOutEveryone(deps, gateway, deps.clock.now());
   if (run.isErr()) throw new Error(`payout run failed: ${run.error.code}: ${run.error.message}`);
   const report = run.value;
+  for (const r of report.rechecked.requests.found)
+    log.warn(
+      { key: r.key, payoutId: r.payoutId },
+      "payout request found at Stripe by its key: its answer had been lost",
+    );
+  for (const key of report.rechecked.requests.notMade)
+    log.info({ key }, "payout request closed: Stripe made no payout under its key");
+  for (const f of report.rechecked.requests.failed)
+    log.warn({ key: f.key, code: f.code, detail: f.message }, "payout request lookup failed");
   for (const c of report.rechecked.changed)
     log.warn(
       { payoutId: c.payoutId, detail: c.detail },
