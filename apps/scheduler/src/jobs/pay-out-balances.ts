@@ -60,7 +60,7 @@ export async function payOutBalances(
   return report;
 }
 
-/** Schedules the payout run's cron and works its queue; nothing when `cron` is `off`. */
+/** Schedules the payout run's cron and works its queue (`cron` is never `off`: `readSchedulerEnv` refuses it). */
 export async function schedulePayOutBalances(
   boss: PgBoss,
   deps: UseCaseDeps,
@@ -69,10 +69,6 @@ export async function schedulePayOutBalances(
   cron: string,
   metrics?: SchedulerMetrics,
 ): Promise<void> {
-  if (cron === "off") {
-    await boss.unschedule(PAY_OUT_BALANCES_QUEUE).catch(() => undefined);
-    return;
-  }
   await boss.createQueue(PAY_OUT_BALANCES_QUEUE, { name: PAY_OUT_BALANCES_QUEUE, policy: "singleton" });
   await boss.schedule(PAY_OUT_BALANCES_QUEUE, cron, undefined, { tz: "UTC" });
   await boss.work(PAY_OUT_BALANCES_QUEUE, async () => {
