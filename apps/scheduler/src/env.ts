@@ -116,6 +116,7 @@ const schema = z.object({
   /**
    * When the payout run rechecks payouts in flight and pays out every seller whose account is
    * manual at Stripe (cron, UTC), whatever SUSU_CONNECTED_PAYOUT_SCHEDULE says; daily at 02:00 by default.
+   * Never `off` (refused at start): accounts keep the schedule they were created with.
    */
   SUSU_PAYOUT_CRON: z.string().min(1).default("0 2 * * *"),
   /**
@@ -230,17 +231,16 @@ export function readSchedulerEnv(
     Object.keys(schema.shape).map((name) => [name, env[name]?.trim() === "" ? undefined : env[name]?.trim()]),
   );
   const parsed = schema.safeParse(present);
-  // On the manual schedule nothing but the payout run moves a seller's money to their bank.
-  if (
-    parsed.success &&
-    parsed.data.SUSU_PAYOUT_CRON === "off" &&
-    parsed.data.SUSU_CONNECTED_PAYOUT_SCHEDULE.interval === "manual"
-  )
+  // Nothing but the payout run moves a manual account's money to its bank, and an account keeps
+  // the schedule it was created with: under any setting, accounts created while it was manual
+  // (which this process cannot list without asking Stripe for every one) still need the run,
+  // and the run is also the recheck of payouts whose news was lost. So it is never off.
+  if (parsed.success && parsed.data.SUSU_PAYOUT_CRON === "off")
     throw new SchedulerConfigError([
       {
         variable: "SUSU_PAYOUT_CRON",
         message:
-          "cannot be off while SUSU_CONNECTED_PAYOUT_SCHEDULE is manual: sellers' balances would never reach their banks",
+          "cannot be off: the payout run pays every account still manual at Stripe (accounts keep the schedule they were created with, whatever SUSU_CONNECTED_PAYOUT_SCHEDULE says now) and rechecks payouts whose webhooks were lost; set a cron such as 0 2 * * *",
       },
     ]);
   if (parsed.success && parsed.data.SUSU_SMTP_URL !== undefined && parsed.data.SUSU_MAIL_FROM === undefined)

@@ -92,30 +92,46 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
     gateway.setAccount(ben, true);
   });
 
-  it("registers the cron in UTC, and none when it is off", async () => {
+  it("registers the cron in UTC", async () => {
     await schedulePayOutBalances(boss, deps, gateway, log, "0 2 * * *");
     expect((await boss.getSchedules()).filter((s) => s.name === PAY_OUT_BALANCES_QUEUE)).toEqual([
       expect.objectContaining({ cron: "0 2 * * *", options: expect.objectContaining({ tz: "UTC" }) }),
     ]);
-    await schedulePayOutBalances(boss, deps, gateway, log, "off");
-    expect((await boss.getSchedules()).filter((s) => s.name === PAY_OUT_BALANCES_QUEUE)).toEqual([]);
   });
 
-  it("refuses a manual schedule with the payout run off, and reads the defaults", () => {
+  it("refuses the payout run off whatever the schedule new accounts get, and reads the defaults", () => {
     expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" })).toMatchObject({
       SUSU_CONNECTED_PAYOUT_SCHEDULE: { interval: "manual" },
       SUSU_PAYOUT_CRON: "0 2 * * *",
     });
-    expect(() => readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_PAYOUT_CRON: "off" })).toThrow(
-      SchedulerConfigError,
-    );
+    // Accounts created while the setting was manual stay manual at Stripe, and the run is also
+    // the recheck of payouts whose news was lost: off strands them under any setting.
+    for (const schedule of [undefined, "manual", "daily", "weekly:friday", "monthly:1"]) {
+      let thrown: unknown;
+      try {
+        readSchedulerEnv({
+          STRIPE_SECRET_KEY: "sk_test_x",
+          SUSU_PAYOUT_CRON: "off",
+          ...(schedule !== undefined ? { SUSU_CONNECTED_PAYOUT_SCHEDULE: schedule } : {}),
+        });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, String(schedule)).toBeInstanceOf(SchedulerConfigError);
+      expect((thrown as SchedulerConfigError).problems).toEqual([
+        { variable: "SUSU_PAYOUT_CRON", message: expect.stringContaining("cannot be off") },
+      ]);
+    }
     expect(
       readSchedulerEnv({
         STRIPE_SECRET_KEY: "sk_test_x",
-        SUSU_PAYOUT_CRON: "off",
+        SUSU_PAYOUT_CRON: "30 3 * * *",
         SUSU_CONNECTED_PAYOUT_SCHEDULE: "daily",
-      }).SUSU_CONNECTED_PAYOUT_SCHEDULE,
-    ).toEqual({ interval: "daily" });
+      }),
+    ).toMatchObject({
+      SUSU_PAYOUT_CRON: "30 3 * * *",
+      SUSU_CONNECTED_PAYOUT_SCHEDULE: { interval: "daily" },
+    });
     let thrown: unknown;
     try {
       readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_CONNECTED_PAYOUT_SCHEDULE: "monthly:40" });

@@ -257,6 +257,35 @@ describe("transfers", () => {
     expect((await failure(h.stripe.transfers.createReversal(transfer.id))).statusCode).toBe(400);
   });
 
+  it("a reversal gives back to the source charge what it reverses: a new transfer from the same charge may take that much again, no more (Stripe's docs are silent: README)", async () => {
+    const account = await expressAccount();
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 6000,
+      currency: "aud",
+      payment_method: "pm_card_bypassPending",
+      confirm: true,
+    });
+    const charge = pi.latest_charge as string;
+    const first = await h.stripe.transfers.create({
+      amount: 6000,
+      currency: "aud",
+      destination: account.id,
+      source_transaction: charge,
+    });
+    const more = { amount: 1, currency: "aud", destination: account.id, source_transaction: charge };
+    expect((await failure(h.stripe.transfers.create(more))).code).toBe("balance_insufficient");
+    await h.stripe.transfers.createReversal(first.id, { amount: 2500 });
+    // What came back may be sent again from the same charge (a round's payout re-sent after a
+    // reversal), and only that.
+    expect((await failure(h.stripe.transfers.create({ ...more, amount: 2501 }))).code).toBe(
+      "balance_insufficient",
+    );
+    const again = await h.stripe.transfers.create({ ...more, amount: 2500 });
+    expect(again).toMatchObject({ amount: 2500, source_transaction: charge });
+    expect((await failure(h.stripe.transfers.create(more))).code).toBe("balance_insufficient");
+    expect(await balance(account.id)).toEqual({ available: 6000, pending: 0 });
+  });
+
   it("reverses partially, credits the platform, and needs the connected balance to cover it", async () => {
     await fundPlatform(10_000);
     const account = await expressAccount();

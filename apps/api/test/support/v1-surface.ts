@@ -217,6 +217,7 @@ export const DOMAIN_TABLES = [
   "marketplace_charges",
   "marketplace_charge_sellers",
   "payouts",
+  "payout_requests",
   "saved_payment_methods",
   "contributions",
   "contribution_attempts",

@@ -26,6 +26,15 @@ export async function payOutBalances(
   const run = await useCases.payOutEveryone(deps, gateway, deps.clock.now());
   if (run.isErr()) throw new Error(`payout run failed: ${run.error.code}: ${run.error.message}`);
   const report = run.value;
+  for (const r of report.rechecked.requests.found)
+    log.warn(
+      { key: r.key, payoutId: r.payoutId },
+      "payout request found at Stripe by its key: its answer had been lost",
+    );
+  for (const key of report.rechecked.requests.notMade)
+    log.info({ key }, "payout request closed: Stripe made no payout under its key");
+  for (const f of report.rechecked.requests.failed)
+    log.warn({ key: f.key, code: f.code, detail: f.message }, "payout request lookup failed");
   for (const c of report.rechecked.changed)
     log.warn(
       { payoutId: c.payoutId, detail: c.detail },
@@ -51,7 +60,7 @@ export async function payOutBalances(
   return report;
 }
 
-/** Schedules the payout run's cron and works its queue; nothing when `cron` is `off`. */
+/** Schedules the payout run's cron and works its queue (`cron` is never `off`: `readSchedulerEnv` refuses it). */
 export async function schedulePayOutBalances(
   boss: PgBoss,
   deps: UseCaseDeps,
@@ -60,10 +69,6 @@ export async function schedulePayOutBalances(
   cron: string,
   metrics?: SchedulerMetrics,
 ): Promise<void> {
-  if (cron === "off") {
-    await boss.unschedule(PAY_OUT_BALANCES_QUEUE).catch(() => undefined);
-    return;
-  }
   await boss.createQueue(PAY_OUT_BALANCES_QUEUE, { name: PAY_OUT_BALANCES_QUEUE, policy: "singleton" });
   await boss.schedule(PAY_OUT_BALANCES_QUEUE, cron, undefined, { tz: "UTC" });
   await boss.work(PAY_OUT_BALANCES_QUEUE, async () => {

@@ -26,7 +26,7 @@ import { toDate } from "./conversions.js";
 import { type LedgerPostRows, ledgerPostParts, ledgerPostRows } from "./ledger-post.js";
 import { writePlan, writeSubscription } from "./membership-rows.js";
 import { writePaymentMethods } from "./payment-method-rows.js";
-import { writePayouts } from "./payout-rows.js";
+import { writePayoutRequests, writePayouts } from "./payout-rows.js";
 import {
   auditRow,
   groupColumns,
@@ -829,7 +829,8 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
  * members, who must be people), then rounds (with their contributions, attempts and
  * payouts), then held payments (whose sellers must be people), then marketplace charges
  * (whose customer and sellers must be people), then recorded payouts of connected accounts
- * (each only if its status moves forward), then the outbox and the audit lines. Throws a
+ * and susu's payout requests (each only if it is new or its status moves forward), then the
+ * outbox and the audit lines. Throws a
  * {@link StorageRefusal} carrying `version_conflict` when an
  * aggregate's stored version is not the expected one (or `duplicate` when a held payment's
  * or marketplace charge's caller reference is taken); the caller's transaction then rolls back.
@@ -862,6 +863,7 @@ export async function writeChangeset(
   for (const change of [...(changes.plans ?? [])].sort(byId)) await writePlan(tx, change, at);
   for (const change of [...(changes.subscriptions ?? [])].sort(byId)) await writeSubscription(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
+  await writePayoutRequests(tx, changes.payoutRequests ?? []);
   await writePaymentMethods(tx, changes.paymentMethods ?? []);
   return writeTail(tx, changes, at, postLedger);
 }
@@ -1001,7 +1003,12 @@ export function singleStatementCommit(
   const [change, ...otherGroups] = changes.groups;
   if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
   if (changes.outboxDone !== undefined) return undefined;
-  if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
+  if (
+    (changes.heldPayments?.length ?? 0) > 0 ||
+    (changes.payouts?.length ?? 0) > 0 ||
+    (changes.payoutRequests?.length ?? 0) > 0
+  )
+    return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
   if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
   if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
@@ -1176,7 +1183,12 @@ export function singleStatementRoundCommit(
   if (change === undefined || otherRounds.length > 0 || change.expectedVersion === undefined)
     return undefined;
   if (changes.people.length > 0 || changes.groups.length > 0) return undefined;
-  if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
+  if (
+    (changes.heldPayments?.length ?? 0) > 0 ||
+    (changes.payouts?.length ?? 0) > 0 ||
+    (changes.payoutRequests?.length ?? 0) > 0
+  )
+    return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
   if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
   if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
@@ -1277,7 +1289,12 @@ export function singleStatementHeldPaymentCommit(
   if (change === undefined || otherPayments.length > 0 || change.expectedVersion === undefined)
     return undefined;
   if (changes.people.length > 0 || changes.groups.length > 0 || changes.rounds.length > 0) return undefined;
-  if ((changes.payouts?.length ?? 0) > 0 || (changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
+  if (
+    (changes.payouts?.length ?? 0) > 0 ||
+    (changes.payoutRequests?.length ?? 0) > 0 ||
+    (changes.marketplaceCharges?.length ?? 0) > 0
+  )
+    return undefined;
   if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
   if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
   try {

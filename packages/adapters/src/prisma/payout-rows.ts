@@ -4,9 +4,12 @@
 // itself so that two writers racing on one payout keep the furthest status.
 import {
   isCurrencyCode,
+  PAYOUT_REQUEST_STATUSES,
   PAYOUT_STATUSES,
   type PayableAccount,
   type PayoutRecord,
+  type PayoutRequest,
+  type PayoutRequestStatus,
   type PayoutStatus,
   type StorageError,
   storageError,
@@ -177,6 +180,113 @@ export function loadPayout(row: PayoutRow): Result<PayoutRecord, StorageError> {
     ...(row.failure_code !== null ? { failureCode: row.failure_code } : {}),
     ...(row.failure_message !== null ? { failureMessage: row.failure_message } : {}),
     createdAt: row.created_at.getTime(),
+    updatedAt: row.updated_at.getTime(),
+  });
+}
+
+// ─── Payout requests ──────────────────────────────────────────────────────────
+
+/** How far along a request's status is, in SQL (the domain's `payoutRequestMoves` order). */
+const REQUEST_RANK = (column: string) =>
+  `CASE ${column} WHEN 'asked' THEN 0 WHEN 'not_made' THEN 1 ELSE 2 END`;
+
+// A new request is inserted; a known one is replaced only by a status of a higher rank (so
+// another run recording `asked` under a key an earlier run used changes nothing).
+const PAYOUT_REQUEST_UPSERT_SQL = `
+  INSERT INTO payout_requests (key, account_id, person_id, amount_minor, currency, run_id, status,
+                               payout_id, asked_at, updated_at)
+  VALUES ($1, $2, $3, $4::bigint, $5, $6, $7::payout_request_status, $8, $9::timestamptz, $10::timestamptz)
+  ON CONFLICT (key) DO UPDATE SET
+    status = excluded.status,
+    payout_id = excluded.payout_id,
+    updated_at = excluded.updated_at
+  WHERE ${REQUEST_RANK("excluded.status")} > ${REQUEST_RANK("payout_requests.status")}`;
+
+/** Writes payout requests in the open transaction, by key (a fixed lock order). */
+export async function writePayoutRequests(
+  tx: StatementRunner,
+  requests: readonly PayoutRequest[],
+): Promise<void> {
+  const sorted = [...requests].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const r of sorted)
+    await tx({
+      name: "susu_payout_request_upsert",
+      text: PAYOUT_REQUEST_UPSERT_SQL,
+      values: [
+        r.key,
+        r.accountId,
+        r.personId,
+        String(r.amountMinor),
+        r.currency,
+        r.runId ?? null,
+        r.status,
+        r.payoutId ?? null,
+        toDate(r.askedAt).toISOString(),
+        toDate(r.updatedAt).toISOString(),
+      ],
+    });
+}
+
+const PAYOUT_REQUEST_COLUMNS = `key, account_id, person_id, amount_minor::text AS amount_minor, currency, run_id,
+  status::text AS status, payout_id, asked_at, updated_at`;
+
+/** A `payout_requests` row as the statements below read it. */
+export interface PayoutRequestRow {
+  readonly key: string;
+  readonly account_id: string;
+  readonly person_id: string;
+  readonly amount_minor: string;
+  readonly currency: string;
+  readonly run_id: string | null;
+  readonly status: string;
+  readonly payout_id: string | null;
+  readonly asked_at: Date;
+  readonly updated_at: Date;
+}
+
+export const PAYOUT_REQUEST_BY_KEY: (key: string) => NamedStatement = (key) => ({
+  name: "susu_payout_request_by_key",
+  text: `SELECT ${PAYOUT_REQUEST_COLUMNS} FROM payout_requests WHERE key = $1`,
+  values: [key],
+});
+
+/** Requests whose outcome susu does not know (`asked`), by key after the cursor, through the (status, key) index. */
+export function payoutRequestsToResolve(query: {
+  readonly limit: number;
+  readonly startingAfter?: string;
+}): NamedStatement {
+  return {
+    name: "susu_payout_requests_to_resolve",
+    text: `SELECT ${PAYOUT_REQUEST_COLUMNS} FROM payout_requests
+            WHERE status = 'asked' AND key > $1
+            ORDER BY key LIMIT $2::int`,
+    values: [query.startingAfter ?? "", query.limit],
+  };
+}
+
+const isRequestStatus = (s: string): s is PayoutRequestStatus =>
+  (PAYOUT_REQUEST_STATUSES as readonly string[]).includes(s);
+
+/** A stored payout request; a row that breaks the domain's shape is corrupted storage. */
+export function loadPayoutRequest(row: PayoutRequestRow): Result<PayoutRequest, StorageError> {
+  const amountMinor = Number(row.amount_minor);
+  const currency = row.currency;
+  if (!isRequestStatus(row.status) || !isCurrencyCode(currency) || !Number.isSafeInteger(amountMinor))
+    return err(
+      storageError.refused(
+        `stored payout request ${row.key} cannot be loaded: bad status, currency or amount`,
+      ),
+    );
+  return ok({
+    key: row.key,
+    accountId: row.account_id,
+    personId: row.person_id,
+    amountMinor,
+    currency,
+    ...(row.run_id !== null ? { runId: row.run_id } : {}),
+    status: row.status,
+    ...(row.payout_id !== null ? { payoutId: row.payout_id } : {}),
+    askedAt: row.asked_at.getTime(),
     updatedAt: row.updated_at.getTime(),
   });
 }

@@ -35,6 +35,7 @@ import {
   type PayoutQuery,
   type PayoutRecord,
   type PayoutRepository,
+  type PayoutRequest,
   type Person,
   type PersonId,
   type PersonRepository,
@@ -88,10 +89,14 @@ import {
 import {
   loadPayableAccount,
   loadPayout,
+  loadPayoutRequest,
   PAYOUT_BY_ID,
+  PAYOUT_REQUEST_BY_KEY,
   type PayableAccountRow,
+  type PayoutRequestRow,
   type PayoutRow,
   payableAccounts,
+  payoutRequestsToResolve,
   payoutsOfPerson,
   payoutsToRecheck,
 } from "./payout-rows.js";
@@ -804,6 +809,24 @@ export class PrismaStore
     return fromDatabase(() => runStatement<PayoutRow>(this.#prisma, payoutsToRecheck(query)), {
       operation: "listPayoutsToRecheck",
     }).andThen(({ rows }) => Result.combine(rows.map(loadPayout)));
+  }
+
+  getPayoutRequest(key: string): ResultAsync<PayoutRequest | undefined, StorageError> {
+    return fromDatabase(() => runStatement<PayoutRequestRow>(this.#prisma, PAYOUT_REQUEST_BY_KEY(key)), {
+      operation: "getPayoutRequest",
+    }).andThen(({ rows }) => (rows[0] === undefined ? ok(undefined) : loadPayoutRequest(rows[0])));
+  }
+
+  /** Requests still `asked`, by key, through the (status, key) index. */
+  listPayoutRequestsToResolve(query: {
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<readonly PayoutRequest[], StorageError> {
+    const bad = badLimit(query.limit, PAYABLE_ACCOUNTS_PAGE_MAX, "listPayoutRequestsToResolve");
+    if (bad !== undefined) return errAsync(bad);
+    return fromDatabase(() => runStatement<PayoutRequestRow>(this.#prisma, payoutRequestsToResolve(query)), {
+      operation: "listPayoutRequestsToResolve",
+    }).andThen(({ rows }) => Result.combine(rows.map(loadPayoutRequest)));
   }
 
   getPlan(id: string): ResultAsync<Plan | undefined, StorageError> {

@@ -9,6 +9,7 @@ import type {
   EffectCreatedAt,
   FeeRefundSeen,
   GatewayError,
+  Instant,
   MandateStatus,
   Money,
   PaymentGateway,
@@ -966,8 +967,43 @@ export class StripePaymentGateway implements PaymentGateway {
           amount: input.amount,
           status: payout.status === "in_transit" || payout.status === "paid" ? payout.status : "pending",
           arrivalDate: payout.arrival_date * 1000,
+          createdAt: payout.created * 1000,
         }),
       ),
     );
+  }
+
+  /**
+   * The payout made under `idempotencyKey` on the connected account, found by the `effect_id`
+   * metadata `createPayout` writes (Stripe's list filters by `created`, not by metadata): the
+   * account's payouts created since `createdSince`, every page read (a manual account's
+   * payouts of a few days are few).
+   */
+  findPayoutByKey(input: {
+    readonly accountId: string;
+    readonly idempotencyKey: string;
+    readonly createdSince: Instant;
+  }): ResultAsync<ReportedPayout | undefined, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#call(() =>
+      this.stripe.payouts
+        .list(
+          { created: { gte: Math.floor(input.createdSince / 1000) }, limit: 100 },
+          { stripeAccount: input.accountId },
+        )
+        .autoPagingToArray({ limit: 10_000 }),
+    ).andThen((payouts) => {
+      const found = payouts.find((p) => p.metadata?.[METADATA_KEYS.effectId] === key);
+      if (found === undefined) return okAsync(undefined);
+      const reported = reportedPayoutOf(found, input.accountId);
+      return reported === undefined
+        ? errAsync(
+            unexpectedAnswer(
+              "unknown_payout_status",
+              `payout ${found.id} has an unknown status (${found.status}) or currency (${found.currency})`,
+            ),
+          )
+        : okAsync(reported);
+    });
   }
 }

@@ -126,6 +126,34 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
         expect(first.arrivalDate).toBeGreaterThan(0);
         expect(value(await gateway.createPayout(input))).toEqual(first);
         expect(value(await gateway.getAccountBalance(accountId)).available).toEqual([aud(30_00)]);
+        // Found by the key it was made under (its answer lost): that payout, none under another key.
+        const since = first.createdAt - 60_000;
+        expect(
+          value(
+            await gateway.findPayoutByKey({
+              accountId,
+              idempotencyKey: input.idempotencyKey,
+              createdSince: since,
+            }),
+          ),
+        ).toMatchObject({
+          payoutId: first.payoutId,
+          accountId,
+          amountMinor: 50_00,
+          currency: "AUD",
+          status: "pending",
+          automatic: false,
+          createdAt: first.createdAt,
+        });
+        expect(
+          value(
+            await gateway.findPayoutByKey({
+              accountId,
+              idempotencyKey: unique("payout"),
+              createdSince: since,
+            }),
+          ),
+        ).toBeUndefined();
         // The key again with another amount: the money already moved on other terms.
         expect(failure(await gateway.createPayout({ ...input, amount: aud(10_00) }))).toMatchObject({
           type: "gateway_outcome_unknown",

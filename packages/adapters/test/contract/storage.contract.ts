@@ -45,6 +45,7 @@ import {
   type OutboxStore,
   type PayoutRecord,
   type PayoutRepository,
+  type PayoutRequest,
   type PayoutStatus,
   type Person,
   type PersonRepository,
@@ -364,6 +365,49 @@ export function storageContract(name: string, factory: StorageFactory): void {
         )._unsafeUnwrap();
         expect(rest.map((p) => p.payoutId)).toEqual(["po_3", "po_7"]);
         expect(rest[0]).toEqual(payout("po_3", "paid", T));
+      });
+
+      it("keeps a payout request's furthest outcome and lists the ones still asked, by key in pages", async () => {
+        const asked = (key: string, over: Partial<PayoutRequest> = {}): PayoutRequest => ({
+          key,
+          accountId: "acct_ana",
+          personId: "ana",
+          amountMinor: 12_00,
+          currency: "AUD",
+          runId: "payoutrun_1",
+          status: "asked",
+          askedAt: T,
+          updatedAt: T,
+          ...over,
+        });
+        const put = async (...payoutRequests: PayoutRequest[]) =>
+          (await s.uow.commit({ ...empty, payoutRequests }))._unsafeUnwrap();
+        await put(asked("k1"), asked("k2"), asked("k3"), asked("k4"));
+        // Another run recording `asked` again under a key changes nothing.
+        await put(asked("k1", { runId: "payoutrun_2", amountMinor: 99_00, askedAt: T + 5 }));
+        expect((await s.payouts.getPayoutRequest("k1"))._unsafeUnwrap()).toEqual(asked("k1"));
+        await put(asked("k2", { status: "made", payoutId: "po_2", updatedAt: T + 1 }));
+        await put(asked("k3", { status: "not_made", updatedAt: T + 2 }));
+        // A final outcome stays; not_made still becomes made (the payout turned up after all).
+        await put(
+          asked("k2", { status: "refused", updatedAt: T + 3 }),
+          asked("k3", { status: "made", payoutId: "po_3" }),
+        );
+        expect((await s.payouts.getPayoutRequest("k2"))._unsafeUnwrap()).toMatchObject({
+          status: "made",
+          payoutId: "po_2",
+        });
+        expect((await s.payouts.getPayoutRequest("k3"))._unsafeUnwrap()).toMatchObject({
+          status: "made",
+          payoutId: "po_3",
+        });
+        expect((await s.payouts.getPayoutRequest("k_missing"))._unsafeUnwrap()).toBeUndefined();
+        const first = (await s.payouts.listPayoutRequestsToResolve({ limit: 1 }))._unsafeUnwrap();
+        expect(first).toEqual([asked("k1")]);
+        const rest = (
+          await s.payouts.listPayoutRequestsToResolve({ limit: 10, startingAfter: "k1" })
+        )._unsafeUnwrap();
+        expect(rest.map((r) => r.key)).toEqual(["k4"]);
       });
 
       it("lists the people whose account can pay out, by id, in pages", async () => {

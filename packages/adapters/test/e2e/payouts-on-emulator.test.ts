@@ -148,8 +148,10 @@ describe("payouts on PostgreSQL and the emulator", () => {
 
   it("the payout's events are recorded: pending, then paid; a late payout.created changes nothing", async () => {
     const created = await deliveries();
+    // The run recorded the payout pending as Stripe made it (so a payout whose events are all
+    // lost is still rechecked): payout.created brings nothing new.
     expect(await process(created.filter((e) => e.type.startsWith("payout.")))).toEqual([
-      expect.stringMatching(/^payout\.created: payout po_\w+ \(pending\): recorded for sam$/),
+      expect.stringMatching(/^payout\.created: ignored: .*already recorded as pending$/),
     ]);
     await advance(2 * DAY_MS);
     const later = (await deliveries()).filter((e) => e.type.startsWith("payout."));

@@ -17,6 +17,7 @@ const TABLES = [
   "plan_prices",
   "plans",
   "payouts",
+  "payout_requests",
   "saved_payment_methods",
   "people",
   "ledger_postings",

@@ -64,6 +64,7 @@ function crashingAfterCall(
     getAccountBalance: (id) => real.getAccountBalance(id),
     createPayout: (input) => real.createPayout(input),
     getPayout: (input) => real.getPayout(input),
+    findPayoutByKey: (input) => real.findPayoutByKey(input),
     createPaymentMethodSetup: (input) => real.createPaymentMethodSetup(input),
     getPaymentMethod: (id) => real.getPaymentMethod(id),
     detachPaymentMethod: (input) => real.detachPaymentMethod(input),

@@ -157,3 +157,66 @@ export function parsePayoutSchedule(text: string): PayoutSchedule | undefined {
       return undefined;
   }
 }
+
+/**
+ * Where a payout susu asked the provider for stands in susu's own records. `asked`: recorded
+ * before the provider is asked, so a payout the provider made is never unknown to susu (its
+ * answer lost, every `payout.*` event lost, susu stopped in between): the payout recheck looks
+ * it up at the provider by its key. `made`: the provider's payout is known (`payoutId`), and
+ * recorded as a {@link PayoutRecord}. `refused`: the provider refused it, nothing was paid.
+ * `not_made`: the provider showed no payout under its key {@link PAYOUT_REQUEST_LOOKUP_MS}
+ * after it was asked (the request never reached it).
+ */
+export type PayoutRequestStatus = "asked" | "made" | "refused" | "not_made";
+
+/** Every {@link PayoutRequestStatus}, for schemas. */
+export const PAYOUT_REQUEST_STATUSES = ["asked", "made", "refused", "not_made"] as const;
+
+/**
+ * How far along a request's status is: `asked` moves to any outcome; `not_made` can still
+ * become `made` (a payout under its key turning up after all is the truth); `made` and
+ * `refused` are final (the provider answered the key).
+ */
+const REQUEST_RANK: Readonly<Record<PayoutRequestStatus, number>> = {
+  asked: 0,
+  not_made: 1,
+  refused: 2,
+  made: 2,
+};
+
+/** A payout susu asked the provider for, keyed by the request's idempotency key. */
+export interface PayoutRequest {
+  /** The request's idempotency key at the provider (`payoutIds.scheduled` or `payoutIds.requested`). */
+  readonly key: string;
+  /** The connected account asked to pay out. */
+  readonly accountId: string;
+  readonly personId: PersonId;
+  readonly amountMinor: number;
+  readonly currency: CurrencyCode;
+  /** The scheduled run that asked first (part of its request at the provider); absent for an admin's request. */
+  readonly runId?: string;
+  readonly status: PayoutRequestStatus;
+  /** The provider's payout, once known (`made`). */
+  readonly payoutId?: string;
+  /** When susu first asked. */
+  readonly askedAt: Instant;
+  /** When susu last changed this record. */
+  readonly updatedAt: Instant;
+}
+
+/**
+ * Whether `next` replaces the stored request (pure): a new key is stored; a known one only
+ * moves to a status further along ({@link REQUEST_RANK}), so recording `asked` again (another
+ * run asking under a key an earlier run used) changes nothing, and two writers racing keep the
+ * furthest outcome.
+ */
+export function payoutRequestMoves(stored: PayoutRequest | undefined, next: PayoutRequest): boolean {
+  return stored === undefined || REQUEST_RANK[next.status] > REQUEST_RANK[stored.status];
+}
+
+/**
+ * How long after it was asked a request the provider shows no payout for is closed as
+ * `not_made` (2 days): the provider answers a payout request in seconds and keeps its key a
+ * day; a scheduled key names its day and is not asked again after it.
+ */
+export const PAYOUT_REQUEST_LOOKUP_MS = 2 * 86_400_000;

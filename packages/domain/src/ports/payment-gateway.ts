@@ -111,6 +111,8 @@ export interface PayoutCreated {
   readonly amount: Money;
   readonly status: PayoutStatus;
   readonly arrivalDate: Instant;
+  /** When the provider created it. */
+  readonly createdAt: Instant;
 }
 
 /** A BECS mandate's state at the provider. */
@@ -399,6 +401,18 @@ export interface PaymentGateway {
     readonly accountId: string;
     readonly payoutId: string;
   }): ResultAsync<ReportedPayout, GatewayError>;
+
+  /**
+   * The payout of a connected account made under `idempotencyKey` (the key `createPayout` was
+   * asked with, which the payout carries), looked for among the account's payouts created at
+   * or after `createdSince`; undefined when there is none. So a payout whose answer was lost
+   * (and every event of it) is found (`useCases.recheckPayouts`).
+   */
+  findPayoutByKey(input: {
+    readonly accountId: string;
+    readonly idempotencyKey: string;
+    readonly createdSince: Instant;
+  }): ResultAsync<ReportedPayout | undefined, GatewayError>;
 
   /**
    * Opens a hosted payment page for `amount`, paid to the platform and tied to

@@ -6,7 +6,7 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "../marketplace/
 import type { Plan } from "../membership/plan.js";
 import type { Subscription } from "../membership/subscription.js";
 import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
-import type { PayoutRecord } from "../payout/payout.js";
+import type { PayoutRecord, PayoutRequest } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { Round } from "../round/round.js";
@@ -231,6 +231,16 @@ export interface PayoutRepository {
     readonly limit: number;
     readonly startingAfter?: string;
   }): ResultAsync<readonly PayoutRecord[], StorageError>;
+  /** The payout request recorded under this key, or undefined. */
+  getPayoutRequest(key: string): ResultAsync<PayoutRequest | undefined, StorageError>;
+  /**
+   * Payout requests whose outcome susu does not know (`asked`), by key after `startingAfter`,
+   * at most `limit` (1–500): the payout recheck pages through them.
+   */
+  listPayoutRequestsToResolve(query: {
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<readonly PayoutRequest[], StorageError>;
 }
 
 /** Which marketplace charges to list: newest first (by `createdAt`, then id), each filter narrowing the list. */
@@ -388,6 +398,11 @@ export interface Changeset {
    * on one payout keep the furthest status whoever commits last.
    */
   readonly payouts?: readonly PayoutRecord[];
+  /**
+   * Payouts susu asked the provider for (absent: none changed), by key. Not versioned: each is
+   * written only if it is new or its status moves forward (`payoutRequestMoves`).
+   */
+  readonly payoutRequests?: readonly PayoutRequest[];
   /** Marketplace charges (absent: none changed). */
   readonly marketplaceCharges?: readonly VersionedChange<MarketplaceCharge>[];
   /** People's saved payment methods (absent: none changed), versioned like aggregates. */

@@ -142,7 +142,8 @@ type Operation =
   | "getPayment"
   | "createPaymentMethodSetup"
   | "detachPaymentMethod"
-  | "setDefaultPaymentMethod";
+  | "setDefaultPaymentMethod"
+  | "createPayout";
 
 /** A SetupIntent of the fake: what it was asked to save, for whom. */
 interface FakeSetup {
@@ -774,10 +775,7 @@ export class FakePaymentGateway implements PaymentGateway {
   /** Connected accounts' available balances, per currency (tests set them). */
   readonly balances = new Map<string, Money[]>();
   /** Payouts made, by idempotency key (a key used again answers the first payout). */
-  readonly payouts = new Map<
-    string,
-    PayoutCreated & { readonly accountId: string; readonly createdAt?: number }
-  >();
+  readonly payouts = new Map<string, PayoutCreated & { readonly accountId: string }>();
   /**
    * What the provider says of a payout now, by payout id, when it moved on after it was made
    * (tests set it: paid, failed by the bank…); otherwise `getPayout` answers it as made.
@@ -800,6 +798,19 @@ export class FakePaymentGateway implements PaymentGateway {
   }
 
   createPayout(input: {
+    idempotencyKey: string;
+    accountId: string;
+    amount: Money;
+    runId?: string;
+  }): ResultAsync<PayoutCreated, GatewayError> {
+    const faultIndex = this.#faults.findIndex((f) => f.op === "createPayout");
+    const fault = faultIndex >= 0 ? this.#faults.splice(faultIndex, 1)[0] : undefined;
+    if (fault?.kind === "before") return errAsync(fault.error);
+    const answer = this.#createPayout(input);
+    return fault?.kind === "lost_reply" ? answer.andThen(() => errAsync(fault.error)) : answer;
+  }
+
+  #createPayout(input: {
     idempotencyKey: string;
     accountId: string;
     amount: Money;
@@ -852,14 +863,31 @@ export class FakePaymentGateway implements PaymentGateway {
   }
 
   getPayout(input: { accountId: string; payoutId: string }): ResultAsync<ReportedPayout, GatewayError> {
-    const news = this.payoutNews.get(input.payoutId);
-    if (news !== undefined && news.accountId === input.accountId) return okAsync(news);
     const made = [...this.payouts.values()].find(
       (p) => p.payoutId === input.payoutId && p.accountId === input.accountId,
     );
+    const news = this.payoutNews.get(input.payoutId);
+    if (news !== undefined && news.accountId === input.accountId) return okAsync(news);
     if (made === undefined)
       return errAsync(gatewayError("gateway_definite", "resource_missing", `no payout ${input.payoutId}`));
-    return okAsync({
+    return okAsync(this.#reported(made));
+  }
+
+  /** Looks a payout up by the key it was made under, as the provider's metadata shows it. */
+  findPayoutByKey(input: {
+    accountId: string;
+    idempotencyKey: string;
+    createdSince: number;
+  }): ResultAsync<ReportedPayout | undefined, GatewayError> {
+    const made = this.payouts.get(input.idempotencyKey);
+    if (made === undefined || made.accountId !== input.accountId || made.createdAt < input.createdSince)
+      return okAsync(undefined);
+    const news = this.payoutNews.get(made.payoutId);
+    return okAsync(news !== undefined && news.accountId === input.accountId ? news : this.#reported(made));
+  }
+
+  #reported(made: PayoutCreated & { readonly accountId: string }): ReportedPayout {
+    return {
       payoutId: made.payoutId,
       accountId: made.accountId,
       amountMinor: made.amount.amountMinor,
@@ -867,8 +895,8 @@ export class FakePaymentGateway implements PaymentGateway {
       status: made.status,
       arrivalDate: made.arrivalDate,
       automatic: false,
-      createdAt: made.createdAt ?? made.arrivalDate - 2 * DAY_MS,
-    });
+      createdAt: made.createdAt,
+    };
   }
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {

@@ -7,7 +7,7 @@ import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import type { Plan } from "../membership/plan.js";
 import { isCurrentMembership, type Subscription } from "../membership/subscription.js";
 import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
-import { mergePayout, type PayoutRecord } from "../payout/payout.js";
+import { mergePayout, type PayoutRecord, type PayoutRequest, payoutRequestMoves } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import { outboxAggregateOf } from "../ports/outbox-aggregate.js";
@@ -114,6 +114,7 @@ export class InMemoryStore
   readonly #rounds = new Map<string, Round>();
   readonly #heldPayments = new Map<string, HeldPayment>();
   readonly #payouts = new Map<string, PayoutRecord>();
+  readonly #payoutRequests = new Map<string, PayoutRequest>();
   readonly #plans = new Map<string, Plan>();
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #marketplaceCharges = new Map<string, MarketplaceCharge>();
@@ -349,6 +350,28 @@ export class InMemoryStore
     return [...this.#payouts.values()];
   }
 
+  getPayoutRequest(key: string): ResultAsync<PayoutRequest | undefined, StorageError> {
+    return okAsync(this.#payoutRequests.get(key));
+  }
+
+  listPayoutRequestsToResolve(query: {
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<readonly PayoutRequest[], StorageError> {
+    const after = query.startingAfter;
+    return okAsync(
+      [...this.#payoutRequests.values()]
+        .filter((r) => r.status === "asked" && (after === undefined || r.key > after))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        .slice(0, query.limit),
+    );
+  }
+
+  /** Every recorded payout request (tests). */
+  payoutRequests(): PayoutRequest[] {
+    return [...this.#payoutRequests.values()];
+  }
+
   getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {
     return okAsync(this.#marketplaceCharges.get(id));
   }
@@ -554,6 +577,10 @@ export class InMemoryStore
       )
         this.#payouts.set(record.payoutId, record);
     }
+    // As PostgreSQL writes it: a new key is stored, a known one only moves forward.
+    for (const request of changes.payoutRequests ?? [])
+      if (payoutRequestMoves(this.#payoutRequests.get(request.key), request))
+        this.#payoutRequests.set(request.key, request);
     for (const { state, expectedVersion } of marketplaceCharges)
       this.#marketplaceCharges.set(state.id, {
         ...state,

@@ -151,6 +151,7 @@ export {
 export {
   type PayoutRecheckReport,
   type PayoutRecordOutcome,
+  type PayoutRequestsRecheck,
   type PayoutRun,
   type PayoutRunReport,
   type PayoutTrigger,

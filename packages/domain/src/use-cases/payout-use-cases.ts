@@ -6,8 +6,11 @@ import {
   DEFAULT_PAYOUT_SCHEDULE,
   mergePayout,
   PAYOUT_RECHECK_AFTER_ARRIVAL_MS,
+  PAYOUT_REQUEST_LOOKUP_MS,
   type PayoutRecord,
+  type PayoutRequest,
   type PayoutSchedule,
+  payoutRequestMoves,
   type ReportedPayout,
   utcDay,
 } from "../payout/payout.js";
@@ -24,7 +27,7 @@ import type {
   PaymentGateway,
   PayoutCreated,
 } from "../ports/payment-gateway.js";
-import type { Instant } from "../shared/time.js";
+import { DAY_MS, HOUR_MS, type Instant } from "../shared/time.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { loadPerson } from "./load-people.js";
 
@@ -99,48 +102,130 @@ export function recordPayout(
   reported: ReportedPayout,
   actor: string,
 ): ResultAsync<PayoutRecordOutcome, UseCaseError> {
-  const what = `payout ${reported.payoutId} (${reported.status})`;
   return deps.people.findByConnectedAccount(reported.accountId).andThen((person) => {
     if (person === undefined)
-      return okAsync({ applied: false, detail: `${what}: no person has account ${reported.accountId}` });
-    return deps.payouts.getPayout(reported.payoutId).andThen((stored) => {
-      const now = deps.clock.now();
-      const merge = mergePayout(stored, reported, person.id, now);
-      if (merge.kind === "stale")
-        return okAsync({
-          applied: false,
-          detail: `${what}: already recorded as ${merge.record.status}`,
-        });
-      const record = merge.record;
-      const outbox = record.status === "failed" ? failureEffects(record) : [];
-      const from = merge.kind === "advanced" ? ` (was ${merge.from})` : "";
-      const detail = `${what}: recorded for ${record.personId}${from}`;
-      return deps.uow
-        .commit({
-          people: [],
-          groups: [],
-          rounds: [],
-          payouts: [record],
-          outbox,
-          audit: [
-            {
-              at: now,
-              aggregate: "payout",
-              aggregateId: record.payoutId,
-              action: `payout_${record.status}`,
-              outcome: "applied",
-              detail,
-              actor,
-            },
-          ],
-        })
-        .map(() => ({ applied: true, detail }));
-    });
+      return okAsync({
+        applied: false,
+        detail: `payout ${reported.payoutId} (${reported.status}): no person has account ${reported.accountId}`,
+      });
+    return recordPayoutOf(deps, person.id, reported, actor);
   });
+}
+
+/**
+ * Records a reported payout for `personId` as {@link recordPayout} does and, with `request`,
+ * links the payout request it was made under (`made`, with the payout's id) in the same
+ * commit: the answer to susu's own request, or the payout found by its key.
+ */
+function recordPayoutOf(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  reported: ReportedPayout,
+  actor: string,
+  request?: PayoutRequest,
+): ResultAsync<PayoutRecordOutcome, UseCaseError> {
+  const what = `payout ${reported.payoutId} (${reported.status})`;
+  return deps.payouts.getPayout(reported.payoutId).andThen((stored) => {
+    const now = deps.clock.now();
+    const merge = mergePayout(stored, reported, personId, now);
+    const made: PayoutRequest | undefined =
+      request === undefined
+        ? undefined
+        : { ...request, status: "made", payoutId: reported.payoutId, updatedAt: now };
+    const linked = made !== undefined && payoutRequestMoves(request, made);
+    if (merge.kind === "stale" && !linked)
+      return okAsync({
+        applied: false,
+        detail: `${what}: already recorded as ${merge.record.status}`,
+      });
+    const record = merge.record;
+    const outbox = merge.kind !== "stale" && record.status === "failed" ? failureEffects(record) : [];
+    const from = merge.kind === "advanced" ? ` (was ${merge.from})` : "";
+    const detail = `${what}: recorded for ${record.personId}${from}${linked ? `, made under ${request?.key}` : ""}`;
+    return deps.uow
+      .commit({
+        people: [],
+        groups: [],
+        rounds: [],
+        payouts: merge.kind === "stale" ? [] : [record],
+        ...(linked && made !== undefined ? { payoutRequests: [made] } : {}),
+        outbox,
+        audit: [
+          {
+            at: now,
+            aggregate: "payout",
+            aggregateId: record.payoutId,
+            action: `payout_${record.status}`,
+            outcome: "applied",
+            detail,
+            actor,
+          },
+        ],
+      })
+      .map(() => ({ applied: true, detail }));
+  });
+}
+
+/** A payout the provider just made, as its `payout.*` event would report it. */
+function reportedOf(accountId: string, created: PayoutCreated): ReportedPayout {
+  return {
+    payoutId: created.payoutId,
+    accountId,
+    amountMinor: created.amount.amountMinor,
+    currency: created.amount.currency,
+    status: created.status,
+    arrivalDate: created.arrivalDate,
+    automatic: false,
+    createdAt: created.createdAt,
+  };
+}
+
+/** Stores a payout request as it stands (a known key only moves forward), with its audit line. */
+function commitPayoutRequest(
+  deps: UseCaseDeps,
+  request: PayoutRequest,
+  action: string,
+  detail: string,
+  actor: string,
+): ResultAsync<void, UseCaseError> {
+  return deps.uow
+    .commit({
+      people: [],
+      groups: [],
+      rounds: [],
+      payoutRequests: [request],
+      outbox: [],
+      audit: [
+        {
+          at: request.updatedAt,
+          aggregate: "payout",
+          aggregateId: request.key,
+          action,
+          outcome: "applied",
+          detail,
+          actor,
+        },
+      ],
+    })
+    .map(() => undefined);
+}
+
+/** What one recheck of the payout requests whose outcome susu did not know did. */
+export interface PayoutRequestsRecheck {
+  /** Requests looked up at the provider by their key. */
+  readonly checked: number;
+  /** Of those, the ones the provider had made a payout under: recorded now. */
+  readonly found: readonly { readonly key: string; readonly payoutId: string }[];
+  /** Of those, the ones with no payout {@link PAYOUT_REQUEST_LOOKUP_MS} after they were asked: closed as `not_made`. */
+  readonly notMade: readonly string[];
+  /** Requests the provider or storage could not answer for now: the next recheck asks again. */
+  readonly failed: readonly { readonly key: string; readonly code: string; readonly message: string }[];
 }
 
 /** What one recheck of the payouts still in flight or recently paid did. */
 export interface PayoutRecheckReport {
+  /** The payout requests whose outcome was unknown, looked up first ({@link recheckPayouts}). */
+  readonly requests: PayoutRequestsRecheck;
   /** Payouts asked about. */
   readonly checked: number;
   /** Of those, the ones whose record moved on (the provider's news had been lost or was late). */
@@ -160,18 +245,114 @@ const PAYOUT_RECHECK_PAGE = 200;
  * `payout.*` event would be (actor `payout_recheck`). So a failure found this way tells the
  * person and opens the ticket as the webhook does, with the same ids: the webhook arriving
  * after it (or before it, or both twice) applies nothing more. One payout's failure to be
- * read is reported and does not stop the others.
+ * read is reported and does not stop the others. Before them, every payout request whose
+ * outcome susu does not know (recorded `asked` before the provider was asked, its answer lost)
+ * is looked up at the provider by its key (`recheckPayoutRequests`): a payout whose answer and
+ * events were all lost is recorded, and so rechecked like the others.
  */
 export function recheckPayouts(
   deps: UseCaseDeps,
   gateway: PaymentGateway,
   at: Instant,
 ): ResultAsync<PayoutRecheckReport, UseCaseError> {
+  return recheckPayoutRequests(deps, gateway, at).andThen((requests) =>
+    recheckRecordedPayouts(deps, gateway, at, requests),
+  );
+}
+
+/** Payout requests read per page of a recheck. */
+const PAYOUT_REQUEST_RECHECK_PAGE = 200;
+
+/**
+ * Looks every payout request whose outcome susu does not know (`asked`: the provider's answer
+ * was lost, or susu stopped before it) up at the provider by its key: a payout made under it
+ * is recorded (as its events would record it, so one that failed tells the person and opens
+ * the ticket) and the request linked to it; none, {@link PAYOUT_REQUEST_LOOKUP_MS} after it
+ * was asked, closes it as `not_made`; none before that leaves it for the next recheck. One
+ * request's failure to be looked up is reported and does not stop the others.
+ */
+function recheckPayoutRequests(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  at: Instant,
+): ResultAsync<PayoutRequestsRecheck, UseCaseError> {
   const report: {
+    checked: number;
+    found: { key: string; payoutId: string }[];
+    notMade: string[];
+    failed: { key: string; code: string; message: string }[];
+  } = { checked: 0, found: [], notMade: [], failed: [] };
+  const one = (request: PayoutRequest): ResultAsync<unknown, UseCaseError> =>
+    gateway
+      .findPayoutByKey({
+        accountId: request.accountId,
+        idempotencyKey: request.key,
+        // The provider's clock and susu's may differ a little: a day's margin.
+        createdSince: request.askedAt - DAY_MS,
+      })
+      .mapErr((e): UseCaseError | GatewayError => e)
+      .andThen((payout) => {
+        if (payout !== undefined)
+          return recordPayoutOf(deps, request.personId, payout, "payout_recheck", request).map(() => {
+            report.found.push({ key: request.key, payoutId: payout.payoutId });
+            return report;
+          });
+        if (at - request.askedAt < PAYOUT_REQUEST_LOOKUP_MS) return okAsync<unknown, UseCaseError>(report);
+        return commitPayoutRequest(
+          deps,
+          { ...request, status: "not_made", updatedAt: deps.clock.now() },
+          "payout_not_made",
+          `no payout under ${request.key} at the provider ${Math.floor((at - request.askedAt) / HOUR_MS)} h after it was asked`,
+          "payout_recheck",
+        ).map(() => {
+          report.notMade.push(request.key);
+          return report;
+        });
+      })
+      .map(() => {
+        report.checked += 1;
+        return report;
+      })
+      .orElse((e) => {
+        report.checked += 1;
+        report.failed.push({ key: request.key, code: e.code, message: e.message });
+        return okAsync<unknown, UseCaseError>(report);
+      });
+  const page = (after: string | undefined): ResultAsync<PayoutRequestsRecheck, UseCaseError> =>
+    deps.payouts
+      .listPayoutRequestsToResolve({
+        limit: PAYOUT_REQUEST_RECHECK_PAGE,
+        ...(after !== undefined ? { startingAfter: after } : {}),
+      })
+      .andThen((requests) =>
+        requests
+          .reduce<ResultAsync<unknown, UseCaseError>>(
+            (chain, r) => chain.andThen(() => one(r)),
+            okAsync(report),
+          )
+          .andThen(() => {
+            const last = requests.at(-1);
+            return requests.length < PAYOUT_REQUEST_RECHECK_PAGE || last === undefined
+              ? okAsync<PayoutRequestsRecheck, UseCaseError>(report)
+              : page(last.key);
+          }),
+      );
+  return page(undefined);
+}
+
+/** The recheck of the payouts susu has recorded ({@link recheckPayouts}), after the requests'. */
+function recheckRecordedPayouts(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  at: Instant,
+  requests: PayoutRequestsRecheck,
+): ResultAsync<PayoutRecheckReport, UseCaseError> {
+  const report: {
+    requests: PayoutRequestsRecheck;
     checked: number;
     changed: { payoutId: string; detail: string }[];
     failed: { payoutId: string; code: string; message: string }[];
-  } = { checked: 0, changed: [], failed: [] };
+  } = { requests, checked: 0, changed: [], failed: [] };
   const paidSince = at - PAYOUT_RECHECK_AFTER_ARRIVAL_MS;
   /** Whether the payout's record moved on; a failure to read it is reported, not raised. */
   const one = (stored: PayoutRecord): ResultAsync<boolean, UseCaseError> =>
@@ -318,111 +499,24 @@ export function payOutPerson(
             const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
             const runId =
               trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
-            const run = {
+            const run: PayoutRunSoFar = { personId, connectedAccountId: accountId, payouts: [], skipped: [] };
+            const refusals: PayoutRefusal[] = [];
+            const context: PersonPayoutContext = {
+              deps,
+              gateway,
               personId,
-              connectedAccountId: accountId,
-              payouts: [] as PayoutCreated[],
-              skipped: [] as SkippedPayout[],
+              accountId,
+              account,
+              reserve,
+              trigger,
+              day,
+              runId,
+              refusals,
             };
-            const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
             // One currency after another: a run is small (a person's currencies) and stays in order.
             return due
-              .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
-                (acc, available) =>
-                  acc.andThen((soFar) => {
-                    const currency = available.currency;
-                    const destination = account.payoutDestinations?.find((d) => d.currency === currency);
-                    if (destination?.status === "errored") {
-                      // Not asked for, not a refusal: the payout that failed told the person
-                      // (payout_failed) and opened the ticket; the balance waits for new details.
-                      soFar.skipped.push({
-                        amount: available,
-                        code: BANK_ACCOUNT_ERRORED,
-                        message: `a payout to ${destination.destinationId} failed; the provider pays nothing to it until the person updates their bank details`,
-                      });
-                      return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                    }
-                    const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
-                    if (reservedMinor > 0)
-                      soFar.skipped.push({
-                        amount: money(reservedMinor, currency),
-                        code: "reserved_for_reversals",
-                        message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
-                      });
-                    // Stripe takes some currencies' payouts in whole units only (HUF): the
-                    // fraction stays in the balance, and is paid once it makes a whole unit.
-                    const step = currencyInfo(currency).payoutStepMinor;
-                    const payableOf = (availableMinor: number): Money => {
-                      const payableMinor =
-                        availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
-                      return money(payableMinor - (payableMinor % step), currency);
-                    };
-                    const availableNow = (now: AccountBalance): number =>
-                      now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
-                    /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
-                    const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
-                      soFar.skipped.push({ amount, code: e.code, message: e.message });
-                      if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
-                      return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                    };
-                    const pay = (
-                      amount: Money,
-                      sequence: number,
-                    ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
-                      gateway
-                        .createPayout({
-                          idempotencyKey:
-                            trigger.kind === "scheduled"
-                              ? payoutIds.scheduled(accountId, currency, day, sequence)
-                              : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
-                          accountId,
-                          amount,
-                          description:
-                            trigger.kind === "scheduled"
-                              ? `susu payout ${day}`
-                              : `susu payout requested by ${trigger.by}`,
-                          references: { personId },
-                          ...(runId !== undefined ? { runId } : {}),
-                        })
-                        .map((created) => {
-                          soFar.payouts.push(created);
-                          return soFar;
-                        })
-                        .orElse((e) => {
-                          // The day's key was used by an earlier run (its payout, or its refusal):
-                          // what is available now arrived since, paid under the day's next key.
-                          if (
-                            e.code === "idempotency_key_reused" &&
-                            trigger.kind === "scheduled" &&
-                            sequence < PAYOUT_KEYS_PER_DAY
-                          )
-                            return gateway.getAccountBalance(accountId).andThen((now) => {
-                              const next = payableOf(availableNow(now));
-                              return next.amountMinor === 0
-                                ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
-                                : pay(next, sequence + 1);
-                            });
-                          // More than the balance holds: a payout made meanwhile (an admin's and
-                          // the day's run at once) took it, or part of it. Read again: nothing
-                          // left is the end (it was paid, once); what is left is paid under the
-                          // next key. Only a balance that did not move makes it a refusal.
-                          if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
-                            return gateway.getAccountBalance(accountId).andThen((now) => {
-                              const left = payableOf(availableNow(now));
-                              if (left.amountMinor === 0)
-                                return okAsync<typeof run, UseCaseError | GatewayError>(soFar);
-                              if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
-                              return sequence < PAYOUT_KEYS_PER_DAY
-                                ? pay(left, sequence + 1)
-                                : skip(left, e, true);
-                            });
-                          if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
-                          return skip(amount, e, false);
-                        });
-                    const amount = payableOf(available.amountMinor);
-                    if (amount.amountMinor === 0) return okAsync(soFar);
-                    return pay(amount, 1);
-                  }),
+              .reduce<ResultAsync<PayoutRunSoFar, UseCaseError | GatewayError>>(
+                (acc, available) => acc.andThen((soFar) => payOutCurrency(context, soFar, available)),
                 okAsync(run),
               )
               .andThen((r) =>
@@ -452,6 +546,175 @@ export function payOutPerson(
         );
       });
   });
+}
+
+/** A person's payout run as it goes, currency by currency. */
+interface PayoutRunSoFar {
+  readonly personId: PersonId;
+  readonly connectedAccountId: string;
+  readonly payouts: PayoutCreated[];
+  readonly skipped: SkippedPayout[];
+}
+
+/** A payout the provider refused for good: the person is told and the admins ticketed once the run ends. */
+interface PayoutRefusal {
+  readonly amount: Money;
+  readonly error: GatewayError;
+}
+
+/** What the currencies of one person's payout run share. */
+interface PersonPayoutContext {
+  readonly deps: UseCaseDeps;
+  readonly gateway: PaymentGateway;
+  readonly personId: PersonId;
+  readonly accountId: string;
+  readonly account: ConnectedAccountStatus;
+  /** Per currency, what reversals of the person's transfers still need (`reversalReserve`). */
+  readonly reserve: ReturnType<typeof reversalReserve>;
+  readonly trigger: PayoutTrigger;
+  /** The UTC day the payouts' keys name. */
+  readonly day: string;
+  /** The scheduled run's id (part of each request); undefined for an admin's request. */
+  readonly runId: string | undefined;
+  /** Refusals gathered for the end of the run (`refusalEffects`). */
+  readonly refusals: PayoutRefusal[];
+}
+
+/**
+ * Pays out one currency of a person's available balance (a step of `payOutPerson`, whose
+ * TSDoc says what it does): skipped as `bank_account_errored` when the currency's bank
+ * account is errored at the provider; what reversals still need stays; the rest, in the
+ * currency's payout steps, is asked for under the trigger's key, numbered on from 1 when the
+ * key was used by an earlier run or the provider finds the balance short.
+ */
+function payOutCurrency(
+  context: PersonPayoutContext,
+  soFar: PayoutRunSoFar,
+  available: Money,
+): ResultAsync<PayoutRunSoFar, UseCaseError | GatewayError> {
+  const { deps, gateway, personId, accountId, account, reserve, trigger, day, runId, refusals } = context;
+  const actor = trigger.kind === "scheduled" ? "payout_run" : trigger.by;
+  const currency = available.currency;
+  const destination = account.payoutDestinations?.find((d) => d.currency === currency);
+  if (destination?.status === "errored") {
+    // Not asked for, not a refusal: the payout that failed told the person
+    // (payout_failed) and opened the ticket; the balance waits for new details.
+    soFar.skipped.push({
+      amount: available,
+      code: BANK_ACCOUNT_ERRORED,
+      message: `a payout to ${destination.destinationId} failed; the provider pays nothing to it until the person updates their bank details`,
+    });
+    return okAsync<PayoutRunSoFar, UseCaseError | GatewayError>(soFar);
+  }
+  const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
+  if (reservedMinor > 0)
+    soFar.skipped.push({
+      amount: money(reservedMinor, currency),
+      code: "reserved_for_reversals",
+      message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
+    });
+  // Stripe takes some currencies' payouts in whole units only (HUF): the
+  // fraction stays in the balance, and is paid once it makes a whole unit.
+  const step = currencyInfo(currency).payoutStepMinor;
+  const payableOf = (availableMinor: number): Money => {
+    const payableMinor = availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
+    return money(payableMinor - (payableMinor % step), currency);
+  };
+  const availableNow = (now: AccountBalance): number =>
+    now.available.find((m) => m.currency === currency)?.amountMinor ?? 0;
+  /** Skipped for good: a refusal (the person told, the admins ticketed) unless `quiet`. */
+  const skip = (amount: Money, e: GatewayError, quiet: boolean) => {
+    soFar.skipped.push({ amount, code: e.code, message: e.message });
+    if (!quiet && e.type === "gateway_definite") refusals.push({ amount, error: e });
+    return okAsync<PayoutRunSoFar, UseCaseError | GatewayError>(soFar);
+  };
+  const pay = (amount: Money, sequence: number): ResultAsync<PayoutRunSoFar, UseCaseError | GatewayError> => {
+    const now = deps.clock.now();
+    // Recorded before the provider is asked: whatever is lost after (the answer, every event
+    // of the payout, this process), the recheck looks the payout up by this key.
+    const request: PayoutRequest = {
+      key:
+        trigger.kind === "scheduled"
+          ? payoutIds.scheduled(accountId, currency, day, sequence)
+          : payoutIds.requested(accountId, currency, trigger.requestKey, sequence),
+      accountId,
+      personId,
+      amountMinor: amount.amountMinor,
+      currency,
+      ...(runId !== undefined ? { runId } : {}),
+      status: "asked",
+      askedAt: now,
+      updatedAt: now,
+    };
+    return commitPayoutRequest(
+      deps,
+      request,
+      "payout_asked",
+      `payout of ${formatMoney(amount)} asked under ${request.key}`,
+      actor,
+    )
+      .andThen(() =>
+        gateway.createPayout({
+          idempotencyKey: request.key,
+          accountId,
+          amount,
+          description:
+            trigger.kind === "scheduled" ? `susu payout ${day}` : `susu payout requested by ${trigger.by}`,
+          references: { personId },
+          ...(runId !== undefined ? { runId } : {}),
+        }),
+      )
+      .andThen((created) =>
+        recordPayoutOf(deps, personId, reportedOf(accountId, created), actor, request).map(() => {
+          soFar.payouts.push(created);
+          return soFar;
+        }),
+      )
+      .orElse((e) =>
+        // A refusal by the provider: nothing was paid under the key. Anything else (no
+        // answer, a key another run used, storage) leaves the request as it is.
+        e.type === "gateway_definite"
+          ? commitPayoutRequest(
+              deps,
+              { ...request, status: "refused", updatedAt: deps.clock.now() },
+              "payout_request_refused",
+              `payout under ${request.key} refused: ${e.code}`,
+              actor,
+            ).andThen(() => errAsync<PayoutRunSoFar, UseCaseError | GatewayError>(e))
+          : errAsync<PayoutRunSoFar, UseCaseError | GatewayError>(e),
+      )
+      .orElse((e) => {
+        // The day's key was used by an earlier run (its payout, or its refusal):
+        // what is available now arrived since, paid under the day's next key.
+        if (
+          e.code === "idempotency_key_reused" &&
+          trigger.kind === "scheduled" &&
+          sequence < PAYOUT_KEYS_PER_DAY
+        )
+          return gateway.getAccountBalance(accountId).andThen((now) => {
+            const next = payableOf(availableNow(now));
+            return next.amountMinor === 0
+              ? okAsync<PayoutRunSoFar, UseCaseError | GatewayError>(soFar)
+              : pay(next, sequence + 1);
+          });
+        // More than the balance holds: a payout made meanwhile (an admin's and
+        // the day's run at once) took it, or part of it. Read again: nothing
+        // left is the end (it was paid, once); what is left is paid under the
+        // next key. Only a balance that did not move makes it a refusal.
+        if (e.type === "gateway_definite" && e.code === BALANCE_INSUFFICIENT)
+          return gateway.getAccountBalance(accountId).andThen((now) => {
+            const left = payableOf(availableNow(now));
+            if (left.amountMinor === 0) return okAsync<PayoutRunSoFar, UseCaseError | GatewayError>(soFar);
+            if (left.amountMinor === amount.amountMinor) return skip(amount, e, false);
+            return sequence < PAYOUT_KEYS_PER_DAY ? pay(left, sequence + 1) : skip(left, e, true);
+          });
+        if (!isSkippable(e)) return errAsync<PayoutRunSoFar, UseCaseError | GatewayError>(e);
+        return skip(amount, e, false);
+      });
+  };
+  const amount = payableOf(available.amountMinor);
+  if (amount.amountMinor === 0) return okAsync(soFar);
+  return pay(amount, 1);
 }
 
 /**
@@ -513,7 +776,7 @@ const BALANCE_INSUFFICIENT = "balance_insufficient";
  * or the day's last key, `PAYOUT_KEYS_PER_DAY`, spent: what arrived since waits for the next
  * day).
  */
-function isSkippable(e: GatewayError): boolean {
+function isSkippable(e: UseCaseError | GatewayError): e is GatewayError {
   return e.type === "gateway_definite" || e.code === "idempotency_key_reused";
 }
 

@@ -168,6 +168,7 @@ describe("paying a person out", () => {
       sim.gateway.payouts.set(`payout:acct_sam:AUD:${day}:${n}`, {
         accountId: "acct_sam",
         payoutId: `po_other_${n}`,
+        createdAt: at,
         amount: money(1_00, "AUD"),
         status: "pending",
         arrivalDate: 0,
@@ -284,6 +285,7 @@ describe("paying a person out", () => {
     sim.gateway.payouts.set(`payout:acct_zed:AUD:${new Date(sim.clock.now()).toISOString().slice(0, 10)}`, {
       accountId: "acct_zed",
       payoutId: "po_zed_earlier",
+      createdAt: sim.clock.now(),
       amount: money(99_00, "AUD"),
       status: "pending",
       arrivalDate: 0,
@@ -563,6 +565,101 @@ describe("paying a person out", () => {
       provider: { available: [money(30_00, "AUD")], pending: [] },
       accountGone: false,
       heldForSeller: [money(135_00, "AUD")],
+    });
+  });
+});
+
+describe("a payout susu asked for is never unknown to it", () => {
+  it("is recorded when asked: its events all lost, the next run's recheck finds it failed, tells the person and tickets it once", async () => {
+    const sim = await withSeller();
+    sim.gateway.balances.set("acct_sam", [money(70_00, "AUD")]);
+    const first = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    const payoutId = first.payouts[0]?.payoutId ?? "";
+    expect(payoutId).not.toBe("");
+    // Not one payout.* event is delivered; the bank returns the payout.
+    sim.gateway.payoutNews.set(payoutId, reported("failed", { payoutId, amountMinor: 70_00 }));
+    sim.clock.advance(DAY_MS);
+    const next = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(next.rechecked.changed.map((c) => c.payoutId)).toEqual([payoutId]);
+    await sim.runUntilQuiet();
+    expect(sim.store.payouts()).toEqual([
+      expect.objectContaining({ payoutId, personId: "sam", status: "failed", failureCode: "account_closed" }),
+    ]);
+    expect(sim.notifier.sent.map((n) => n.id)).toEqual([`payout:${payoutId}:failed:notify`]);
+    expect(sim.desk.tickets.map((t) => t.id)).toEqual([`payout:${payoutId}:failed:ticket`]);
+  });
+
+  it("its answer lost too: the request recorded before asking is found at the provider by its key, once", async () => {
+    const sim = await withSeller();
+    const day = new Date(sim.clock.now()).toISOString().slice(0, 10);
+    const key = `payout:acct_sam:AUD:${day}`;
+    sim.gateway.balances.set("acct_sam", [money(55_00, "AUD")]);
+    sim.gateway.injectFault("createPayout", "lost_reply");
+    const lost = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(lost.payouts).toEqual([]);
+    expect(lost.failed).toEqual([expect.objectContaining({ personId: "sam", code: "api_connection_error" })]);
+    const made = sim.gateway.payouts.get(key);
+    expect(made?.amount).toEqual(money(55_00, "AUD"));
+    expect(sim.store.payoutRequests()).toEqual([
+      expect.objectContaining({ key, personId: "sam", amountMinor: 55_00, currency: "AUD", status: "asked" }),
+    ]);
+    // Its events lost too; the bank returns it.
+    sim.gateway.payoutNews.set(
+      made?.payoutId ?? "",
+      reported("failed", { payoutId: made?.payoutId ?? "", amountMinor: 55_00 }),
+    );
+    const rerun = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(rerun.rechecked.requests.found).toEqual([{ key, payoutId: made?.payoutId }]);
+    expect(rerun.payouts).toEqual([]);
+    expect(rerun.failed).toEqual([]);
+    await sim.runUntilQuiet();
+    expect(sim.store.payoutRequests()).toEqual([
+      expect.objectContaining({ key, status: "made", payoutId: made?.payoutId }),
+    ]);
+    expect(sim.store.payouts()).toEqual([
+      expect.objectContaining({ payoutId: made?.payoutId, personId: "sam", status: "failed" }),
+    ]);
+    expect(sim.notifier.sent.map((n) => n.id)).toEqual([`payout:${made?.payoutId}:failed:notify`]);
+    // Found once: the next recheck has no request left to look up.
+    const third = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(third.rechecked.requests).toEqual({ checked: 0, found: [], notMade: [], failed: [] });
+  });
+
+  it("a request that never reached the provider is closed as not made after two days; one refused is closed at once", async () => {
+    const sim = await withSeller();
+    sim.gateway.balances.set("acct_sam", [money(20_00, "AUD")]);
+    sim.gateway.injectFault("createPayout", "before");
+    (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(sim.store.payoutRequests().map((r) => r.status)).toEqual(["asked"]);
+    sim.clock.advance(DAY_MS);
+    // Paid the next day under the next day's key; the first request is still looked for.
+    const paid = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(paid.payouts.map((p) => p.amount)).toEqual([money(20_00, "AUD")]);
+    expect(paid.rechecked.requests).toMatchObject({ checked: 1, found: [], notMade: [] });
+    sim.clock.advance(DAY_MS);
+    const closed = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(closed.rechecked.requests.notMade).toHaveLength(1);
+    expect(
+      sim.store
+        .payoutRequests()
+        .map((r) => r.status)
+        .sort(),
+    ).toEqual(["made", "not_made"]);
+    // Refused by the provider: closed as refused, nothing to look up.
+    sim.gateway.balances.set("acct_sam", [money(9_00, "AUD")]);
+    sim.gateway.setAccount("acct_sam", false);
+    const refused = (
+      await useCases.payOutPerson(sim.deps, sim.gateway, "sam", {
+        kind: "requested",
+        requestKey: "k1",
+        by: "admin",
+      })
+    )._unsafeUnwrap();
+    expect(refused.skipped).toEqual([expect.objectContaining({ code: "payouts_not_allowed" })]);
+    expect(
+      (await sim.store.getPayoutRequest("payout:acct_sam:AUD:request:k1"))._unsafeUnwrap(),
+    ).toMatchObject({
+      status: "refused",
     });
   });
 });
