@@ -1118,7 +1118,7 @@ const subscriptionSnapshot = z.strictObject({
   invoices: list(
     z.strictObject({
       id: text,
-      status: z.enum(["open", "paid", "uncollectible"]),
+      status: z.enum(["open", "paid", "uncollectible", "void"]),
       amountDueMinor: nonNegative,
       amountPaidMinor: nonNegative,
       currency,
@@ -1216,6 +1216,8 @@ const subscriptionSnapshot = z.strictObject({
           seenAt: instant.exactOptional(),
         })
         .exactOptional(),
+      // Since a change's expiry heard before its held view is kept (older snapshots have none).
+      expiredSeenAt: instant.exactOptional(),
     })
     .exactOptional(),
   cancellations: nonNegative,

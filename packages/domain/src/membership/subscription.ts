@@ -120,7 +120,8 @@ export function isSubscriptionMoveAllowed(from: SubscriptionStatus, to: Subscrip
 /** An invoice of the subscription, as Stripe's events told susu. */
 export interface SubscriptionInvoice {
   readonly id: string;
-  readonly status: "open" | "paid" | "uncollectible";
+  /** `void`: voided at Stripe (by susu after the end, by hand, or by Stripe): no longer owed. */
+  readonly status: "open" | "paid" | "uncollectible" | "void";
   readonly amountDueMinor: number;
   readonly amountPaidMinor: number;
   readonly currency: CurrencyCode;
@@ -433,6 +434,13 @@ export interface PendingPriceChange {
    * view showed it held (yet).
    */
   readonly awaitingPayment?: ChangeAwaitingPayment;
+  /**
+   * Stripe's time of the newest view of a held update expiring (`pending_update_expired`),
+   * heard at or after the request while no view had shown this change held (its answer lost,
+   * its held view late): a held update of this change shown afterwards that expired by then was
+   * discarded unpaid. Absent: none heard so (or stored before it was kept).
+   */
+  readonly expiredSeenAt?: Instant;
 }
 
 /**
