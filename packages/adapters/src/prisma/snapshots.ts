@@ -1107,6 +1107,10 @@ const subscriptionSnapshot = z.strictObject({
   // Since the membership follows the person's default card (older snapshots: the start's method).
   paymentMethodId: text.exactOptional(),
   paymentMethodChanges: z.int().min(1).exactOptional(),
+  // Since a card change waits for Stripe's view (older snapshots have none).
+  pendingPaymentMethod: z
+    .strictObject({ change: z.int().min(1), paymentMethodId: text, requestedAt: instant })
+    .exactOptional(),
   cancelAtPeriodEnd: z.boolean(),
   currentPeriodEnd: instant.exactOptional(),
   trialEnd: instant.exactOptional(),

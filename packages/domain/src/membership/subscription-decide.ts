@@ -212,6 +212,12 @@ class SubscriptionDraft {
     this.state = rest;
   }
 
+  /** Stripe charges the card it was asked to: recorded, nothing left waiting. */
+  confirmPaymentMethod(paymentMethodId: string): void {
+    const { pendingPaymentMethod: _done, ...rest } = this.state;
+    this.state = { ...rest, paymentMethodId };
+  }
+
   moveTo(to: SubscriptionStatus, patch: Partial<Omit<Subscription, "status">> = {}): void {
     if (to === this.state.status) {
       this.set(patch);
@@ -441,8 +447,16 @@ function applySnapshot(
     pending !== undefined && !confirms && shown === undefined && !discarded
       ? expiryHeardFirst(pending, snap)
       : undefined;
+  // Stripe charges the card it was asked to: its view names it, and is the call's answer (no
+  // Stripe time) or observed at or after the request (an older view naming it says nothing of it).
+  const askedMethod = s.pendingPaymentMethod;
+  const methodConfirmed =
+    askedMethod !== undefined &&
+    snap.defaultPaymentMethodId === askedMethod.paymentMethodId &&
+    (snap.observedAt === undefined || observedSince(snap.observedAt, askedMethod.requestedAt));
   const stale = staleness(s, snap);
   if (stale !== undefined) {
+    if (methodConfirmed) d.confirmPaymentMethod(askedMethod.paymentMethodId);
     // A view too old for the status still says the change was made, held or discarded.
     if (confirms) {
       confirmChange(d, pending);
@@ -460,7 +474,7 @@ function applySnapshot(
       d.set({ pendingChange: expiry });
       return d.done();
     }
-    return ignore(s, "stale_snapshot", stale);
+    return methodConfirmed ? d.done() : ignore(s, "stale_snapshot", stale);
   }
   // A view older than the request of the last change Stripe confirmed (or with no Stripe time,
   // once one was) still says where the status stands, but not the price nor its period: Stripe
@@ -501,6 +515,7 @@ function applySnapshot(
     held === undefined &&
     !discarded &&
     expiry === undefined &&
+    !methodConfirmed &&
     // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
     !((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined);
   if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
@@ -512,6 +527,7 @@ function applySnapshot(
   // lapse this end made was told as an end already (`moveTo`).
   if (ends && s.endedAt === undefined && s.status === "lapsed" && d.state.status === "lapsed")
     d.notify(subscriptionIds.notice.lapseEnded(s.id, s.lapses), "membership_lapsed", { ended: "yes" });
+  if (methodConfirmed) d.confirmPaymentMethod(askedMethod.paymentMethodId);
   if (confirms) confirmChange(d, pending);
   else if (held !== undefined) d.set({ pendingChange: held });
   else if (discarded) dropUnpaidChange(d, pending);
@@ -1964,14 +1980,24 @@ function decideInput(
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       if (s.stripeSubscriptionId === undefined)
         return ignore(s, "not_started", `subscription ${s.id} has not started at Stripe`);
-      if (billedPaymentMethodOf(s) === input.paymentMethodId)
+      const asked = s.pendingPaymentMethod;
+      if (
+        asked?.paymentMethodId === input.paymentMethodId ||
+        (asked === undefined && billedPaymentMethodOf(s) === input.paymentMethodId)
+      )
         return ignore(
           s,
           "payment_method_unchanged",
-          `subscription ${s.id} is charged on ${input.paymentMethodId} already`,
+          `subscription ${s.id} is charged on ${input.paymentMethodId} already, or Stripe was asked to`,
         );
+      // Asked, not made: the record names the card Stripe charges until its view names this one
+      // (a call parked leaves it true). Asking back for the card charged now is a call too: the
+      // one waiting may still be made.
       const n = (s.paymentMethodChanges ?? 0) + 1;
-      d.set({ paymentMethodId: input.paymentMethodId, paymentMethodChanges: n });
+      d.set({
+        paymentMethodChanges: n,
+        pendingPaymentMethod: { change: n, paymentMethodId: input.paymentMethodId, requestedAt: d.now },
+      });
       d.effects.push({
         kind: "set_subscription_payment_method",
         id: subscriptionIds.paymentMethod(s.id, n),

@@ -494,6 +494,17 @@ export interface Subscription {
   readonly paymentMethodId?: string;
   /** Changes of that payment method asked for so far (the next is `+ 1`). Absent: none. */
   readonly paymentMethodChanges?: number;
+  /**
+   * The card Stripe was asked to charge instead (`set_subscription_payment_method`, change
+   * `change`), until Stripe's view names it (the call's answer, or a view observed at or after
+   * `requestedAt`): meanwhile `paymentMethodId` still names the card Stripe charges (a call
+   * parked leaves it so). Absent: none waiting (or stored before it was kept).
+   */
+  readonly pendingPaymentMethod?: {
+    readonly change: number;
+    readonly paymentMethodId: string;
+    readonly requestedAt: Instant;
+  };
   /** The subscription will cancel when the period ends (a resume clears it). */
   readonly cancelAtPeriodEnd: boolean;
   readonly currentPeriodEnd?: Instant;
