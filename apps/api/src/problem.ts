@@ -112,6 +112,8 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "replacement_not_usable":
     // The card the person's current membership is charged on, and no other unexpired card to move it to.
     case "payment_method_bills_membership":
+    // A card past its expiry: it can neither start a membership nor become the default card.
+    case "payment_method_expired":
     // Money owed outside Stripe: none is left to record paid, or this payment is recorded already.
     case "nothing_owed":
     case "duplicate_owed_payment":

@@ -130,7 +130,7 @@ const SubscribeSchema = z
       .optional()
       .openapi({
         description:
-          "A card the caller saved through susu (`POST /v1/people/me/payment-methods/setup`, listed by `GET /v1/people/me/payment-methods`) and has not removed, charged off session. Anything else (an id never saved, such as Stripe's test token `pm_card_visa`, somebody else's, a removed card, a BECS account) is 404 `payment_method_not_found`",
+          "A card the caller saved through susu (`POST /v1/people/me/payment-methods/setup`, listed by `GET /v1/people/me/payment-methods`) and has not removed, charged off session. Anything else (an id never saved, such as Stripe's test token `pm_card_visa`, somebody else's, a removed card, a BECS account) is 404 `payment_method_not_found`; a card past its expiry (the last day of its expiry month, UTC) is 409 `payment_method_expired`, nothing stored and Stripe not asked",
         example: "pm_123",
       }),
     checkout: z
@@ -482,6 +482,8 @@ const subscribeRoute = createRoute({
       already_subscribed: "person sam holds subscription mbr_1 (active); change its plan instead",
       plan_archived: "plan plan_1 is archived",
       price_not_available: "plan plan_1 has no USD price per year ready",
+      payment_method_expired:
+        "card pm_123 has expired (expired 12/2025) and cannot be charged: a membership needs a card that can; save another card",
     }),
     ...problemExamples(422, "Not one way to pay, or a malformed return URL.", {
       invalid_subscription: "send exactly one of paymentMethodId and checkout",

@@ -158,7 +158,7 @@ const defaultRoute = createRoute({
   tags: TAGS,
   summary: "Make a saved method the person's default (the person only)",
   description:
-    "Stored at once; Stripe's customer `invoice_settings.default_payment_method` follows through the outbox. A card also becomes what the person's current membership is charged on (the Stripe subscription's own `default_payment_method`, which Stripe uses before the customer's default for renewals and for dunning's next retry of an open invoice). A BECS account with an active mandate becomes the one rounds debit (`usedForDebits`) when the person's debit does not work (none, or its mandate inactive); a working debit stays (name a replacement when removing it to change it). The default already changes nothing more, except that it still takes over a debit that does not work.",
+    "Stored at once; Stripe's customer `invoice_settings.default_payment_method` follows through the outbox. A card also becomes what the person's current membership is charged on (the Stripe subscription's own `default_payment_method`, which Stripe uses before the customer's default for renewals and for dunning's next retry of an open invoice). A BECS account with an active mandate becomes the one rounds debit (`usedForDebits`) when the person's debit does not work (none, or its mandate inactive); a working debit stays (name a replacement when removing it to change it). The default already changes nothing more, except that it still takes over a debit that does not work. A card past its expiry (the last day of its expiry month, UTC) is refused with 409 `payment_method_expired`, changing nothing, the default one too: the membership would be charged on a card that cannot be charged.",
   security: [{ bearer: [] }],
   request: { params: MethodParams },
   responses: {
@@ -166,6 +166,10 @@ const defaultRoute = createRoute({
     ...postResponses,
     ...personOnly,
     ...notFoundResponse(["person_not_found", "payment_method_not_found"]),
+    ...problemExamples(409, "The card has expired: nothing changed.", {
+      payment_method_expired:
+        "card pm_123 has expired (expired 12/2025) and cannot be charged: the default card needs a card that can; save another card",
+    }),
   },
 });
 

@@ -28,6 +28,7 @@ const db = useTestDatabase();
 const SAM = "sam";
 const SUE = "sue";
 const NEW = "nia";
+const EVE = "eve";
 const SELLER = "sel";
 const APP = "app_events";
 
@@ -162,7 +163,7 @@ beforeAll(async () => {
   cursor = (await stripe.events.list({ limit: 1 })).data[0]?.id;
 
   const now = clock.now();
-  for (const id of [SAM, SUE, NEW]) await addPerson({ id, displayName: id, createdAt: now, version: 0 });
+  for (const id of [SAM, SUE, NEW, EVE]) await addPerson({ id, displayName: id, createdAt: now, version: 0 });
   const account = await stripe.accounts.create({
     type: "express",
     country: "AU",
@@ -259,6 +260,51 @@ describe("POST /v1/subscriptions with a paymentMethodId", () => {
     );
     expect(JSON.stringify(doc.paths["/v1/marketplace-charges"]?.post?.responses["404"])).toContain(
       "payment_method_not_found",
+    );
+  });
+});
+
+describe("a saved card past its expiry (POST /v1/subscriptions, POST …/payment-methods/{pm}/default)", () => {
+  it("is refused 409 payment_method_expired, storing and asking nothing; documented in both routes' 409", async () => {
+    const expiring = await save(EVE, "card", "1");
+    // The card network's word: the card ran out at the end of last year.
+    await emulator.control.updateCardFromNetwork(expiring, {
+      exp_month: 12,
+      exp_year: new Date().getUTCFullYear() - 1,
+    });
+    await settle();
+    const saved = await db.prisma.savedPaymentMethod.findUniqueOrThrow({ where: { id: expiring } });
+    const before = { ...(await everything()), method: saved };
+
+    const subscribed = await call(EVE, "POST", "/v1/subscriptions", {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: expiring,
+    });
+    const defaulted = await call(EVE, "POST", `/v1/people/me/payment-methods/${expiring}/default`);
+    await settle();
+
+    expect({
+      subscribe: [subscribed.status, subscribed.body.code, subscribed.type],
+      default: [defaulted.status, defaulted.body.code, defaulted.type],
+    }).toEqual({
+      subscribe: [409, "payment_method_expired", "application/problem+json"],
+      default: [409, "payment_method_expired", "application/problem+json"],
+    });
+    expect({
+      ...(await everything()),
+      method: await db.prisma.savedPaymentMethod.findUniqueOrThrow({ where: { id: expiring } }),
+    }).toEqual(before);
+
+    const doc = (await (await app.request("/v1/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, Record<string, unknown>> }>>;
+    };
+    const codes = (path: string) =>
+      doc.paths[path]?.post?.responses["409"]?.["x-problem-codes"] as readonly string[] | undefined;
+    expect(codes("/v1/subscriptions")).toContain("payment_method_expired");
+    expect(codes("/v1/people/{personId}/payment-methods/{paymentMethodId}/default")).toContain(
+      "payment_method_expired",
     );
   });
 });

@@ -541,6 +541,23 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
           action: `Save the bank account again, or another one${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""}, and accept the direct debit request${d.text("usedForDebits") === "yes" ? ": it becomes the one your groups debit" : ""}.`,
         }),
   }),
+  membership_card_detached: (d) =>
+    d.has("movedTo")
+      ? {
+          subject: "Your membership is now charged on your other card",
+          happened: [
+            `Your ${d.text("method", "card")}, the card your membership is charged on, was removed from your account at our payment provider, not through the app.`,
+            `Your membership is now charged on your ${d.text("movedTo")}.`,
+          ],
+        }
+      : {
+          subject: "Your membership has no card to charge",
+          happened: [
+            `Your ${d.text("method", "card")}, the card your membership is charged on, was removed from your account at our payment provider, not through the app.`,
+            "Your next membership payment cannot be collected until you save another card.",
+          ],
+          action: `Save a new card${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""} and make it your default: your membership is then charged on it.`,
+        },
   membership_trial_ending: (d) => ({
     subject: "Your membership trial ends soon",
     happened: [

@@ -1112,6 +1112,10 @@ const subscriptionSnapshot = z.strictObject({
   // Since the membership follows the person's default card (older snapshots: the start's method).
   paymentMethodId: text.exactOptional(),
   paymentMethodChanges: z.int().min(1).exactOptional(),
+  // Since a card change waits for Stripe's view (older snapshots have none).
+  pendingPaymentMethod: z
+    .strictObject({ change: z.int().min(1), paymentMethodId: text, requestedAt: instant })
+    .exactOptional(),
   cancelAtPeriodEnd: z.boolean(),
   currentPeriodEnd: instant.exactOptional(),
   trialEnd: instant.exactOptional(),
@@ -1123,7 +1127,7 @@ const subscriptionSnapshot = z.strictObject({
   invoices: list(
     z.strictObject({
       id: text,
-      status: z.enum(["open", "paid", "uncollectible"]),
+      status: z.enum(["open", "paid", "uncollectible", "void"]),
       amountDueMinor: nonNegative,
       amountPaidMinor: nonNegative,
       currency,
@@ -1221,6 +1225,8 @@ const subscriptionSnapshot = z.strictObject({
           seenAt: instant.exactOptional(),
         })
         .exactOptional(),
+      // Since a change's expiry heard before its held view is kept (older snapshots have none).
+      expiredSeenAt: instant.exactOptional(),
     })
     .exactOptional(),
   cancellations: nonNegative,

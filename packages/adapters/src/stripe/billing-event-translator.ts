@@ -50,8 +50,13 @@ export function translateMembershipEvent(event: Stripe.Event): BillingTranslatio
     case "customer.subscription.pending_update_applied":
     case "customer.subscription.pending_update_expired": {
       const sub = event.data.object;
-      const snapshot = subscriptionSnapshotOf(sub, event.created);
-      if (snapshot === undefined) return ignored(`subscription ${sub.id} has a status susu does not know`);
+      const view = subscriptionSnapshotOf(sub, event.created);
+      if (view === undefined) return ignored(`subscription ${sub.id} has a status susu does not know`);
+      // Stripe's word that a held update expired unpaid: it says so whichever news came first.
+      const snapshot =
+        event.type === "customer.subscription.pending_update_expired"
+          ? { ...view, pendingUpdateExpired: true as const }
+          : view;
       return fact({ kind: "subscription_changed", refs: billingReferences(sub.metadata), snapshot });
     }
     case "customer.subscription.trial_will_end": {
@@ -67,7 +72,9 @@ export function translateMembershipEvent(event: Stripe.Event): BillingTranslatio
     case "invoice.paid":
     case "invoice.payment_failed":
     case "invoice.payment_action_required":
-    case "invoice.marked_uncollectible": {
+    case "invoice.marked_uncollectible":
+    // Voided at Stripe (the dashboard, support, or Stripe itself): no longer owed.
+    case "invoice.voided": {
       const invoice = event.data.object;
       const { subscriptionId, metadata } = invoiceParent(invoice);
       if (subscriptionId === undefined) return ignored(`invoice ${invoice.id} is not a subscription's`);
@@ -93,6 +100,8 @@ export function translateMembershipEvent(event: Stripe.Event): BillingTranslatio
           return fact({ kind: "invoice_payment_action_required", ...base });
         case "invoice.marked_uncollectible":
           return fact({ kind: "invoice_marked_uncollectible", ...base });
+        case "invoice.voided":
+          return fact({ kind: "invoice_voided", ...base });
       }
       return ignored("unreachable");
     }

@@ -1,5 +1,6 @@
 import type { PaymentReferences } from "@susu/domain";
 import type Stripe from "stripe";
+import { EFFECT_ID_METADATA_KEY } from "./made-by-effect.js";
 
 /**
  * The metadata keys susu writes on every Stripe object it creates, so that an event about
@@ -23,7 +24,7 @@ export const METADATA_KEYS = {
   marketplaceChargeId: "marketplace_charge_id",
   sellerId: "seller_id",
   setupPurpose: "setup_purpose",
-  effectId: "effect_id",
+  effectId: EFFECT_ID_METADATA_KEY,
   /** The payout run that asked for a payout (part of its request, so another run's same key is refused, not replayed). */
   payoutRun: "payout_run",
 } as const;

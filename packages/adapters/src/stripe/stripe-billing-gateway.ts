@@ -1,9 +1,10 @@
 // Stripe Billing for memberships: a plan's product and prices, a person's subscription.
 // Every call that creates or changes something passes the outbox effect's id as its
 // Idempotency-Key (`stripeIdempotencyKey`), so a retried effect never subscribes or
-// charges twice. Stripe keeps a key for 24 hours only: a subscription and a price are
-// first looked for by their `effect_id` metadata, so a retry after that (a parked effect
-// requeued the next day after a lost answer) answers what the first call made.
+// charges twice. Stripe keeps a key for 24 hours only: a subscription, a price and a refund
+// are first looked for by their `effect_id` metadata (`findMadeByEffect`, shared with the
+// payment gateway), so a retry after that (a parked effect requeued the next day after a lost
+// answer) answers what the first call made.
 import type {
   BillingGateway,
   GatewayError,
@@ -14,6 +15,7 @@ import type {
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
 import { expireCheckoutSessionAt } from "./checkout-expiry.js";
+import { EFFECT_ID_METADATA_KEY, findMadeByEffect, pageAfter } from "./made-by-effect.js";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
 import { classifyStripeError } from "./stripe-errors.js";
 import { idOf, refundOutcomeOf, unexpectedAnswer } from "./stripe-mappings.js";
@@ -26,7 +28,7 @@ export const BILLING_METADATA_KEYS = {
   invoiceId: "susu_invoice_id",
   planId: "plan_id",
   personId: "person_id",
-  effectId: "effect_id",
+  effectId: EFFECT_ID_METADATA_KEY,
 } as const;
 
 /** Stripe metadata naming a membership's (or a plan's) objects. */
@@ -159,11 +161,10 @@ export class StripeBillingGateway implements BillingGateway {
     // A price this effect made already (its key forgotten by Stripe after 24 hours) is the
     // answer: a second one would leave the first, never recorded, offered on the product.
     const made = () =>
-      this.#call(() =>
-        this.stripe.prices
-          .list({ product: input.productId, limit: 100 })
-          .autoPagingToArray({ limit: 10_000 }),
-      ).map((prices) => prices.find((p) => p.metadata?.[BILLING_METADATA_KEYS.effectId] === key));
+      findMadeByEffect(
+        (after) => this.stripe.prices.list({ product: input.productId, limit: 100, ...pageAfter(after) }),
+        key,
+      );
     return product.andThen(() =>
       made().andThen((existing) =>
         existing !== undefined
@@ -234,18 +235,22 @@ export class StripeBillingGateway implements BillingGateway {
   /**
    * The subscription made under `key` (its `effect_id` metadata) among every one of the
    * customer's, ended ones included (`status=all`: one the first call made may have expired
-   * unpaid, or been canceled, since). A list, not Stripe's search: search is not for
-   * read-after-write (new objects take up to a minute to be found), a list is current.
+   * unpaid, or been canceled, since).
    */
   #subscriptionMadeBy(
     customerId: string,
     key: string,
   ): ResultAsync<Stripe.Subscription | undefined, GatewayError> {
-    return this.#call(() =>
-      this.stripe.subscriptions
-        .list({ customer: customerId, status: "all", limit: 100 })
-        .autoPagingToArray({ limit: 10_000 }),
-    ).map((subs) => subs.find((sub) => sub.metadata?.[BILLING_METADATA_KEYS.effectId] === key));
+    return findMadeByEffect(
+      (after) =>
+        this.stripe.subscriptions.list({
+          customer: customerId,
+          status: "all",
+          limit: 100,
+          ...pageAfter(after),
+        }),
+      key,
+    );
   }
 
   createSubscriptionCheckout(input: Parameters<BillingGateway["createSubscriptionCheckout"]>[0]) {
@@ -435,10 +440,11 @@ export class StripeBillingGateway implements BillingGateway {
     references: PaymentReferences,
   ): ResultAsync<readonly RefundOutcome[], GatewayError> {
     const key = stripeIdempotencyKey(effectKey);
-    return this.#call(() =>
-      this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
-    ).andThen((page) => {
-      const mine = page.data.find((r) => r.metadata?.[BILLING_METADATA_KEYS.effectId] === key);
+    return findMadeByEffect(
+      (after) =>
+        this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100, ...pageAfter(after) }),
+      key,
+    ).andThen((mine) => {
       if (mine !== undefined) return okAsync([invoiceRefundOutcome(mine)]);
       return this.#call(() =>
         this.stripe.refunds.create(

@@ -27,6 +27,7 @@ import Stripe from "stripe";
 import { feeRefundsOldestFirst } from "./application-fee-events.js";
 import { expireCheckoutSessionAt } from "./checkout-expiry.js";
 import { type InvoiceReferences, invoiceReferencesOf } from "./invoice-payment-lookup.js";
+import { findMadeByEffect, type ListPage, pageAfter, type WithMetadata } from "./made-by-effect.js";
 import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
 import { reportedPaymentMethodOf } from "./payment-method-events.js";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
@@ -51,6 +52,12 @@ export const STRIPE_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
  * by default: 23 of Stripe's 24 hours, the last hour a margin for clocks that disagree.
  */
 export const DEFAULT_KEY_TRUSTED_FOR_MS = 23 * 3_600_000;
+
+/**
+ * How far before a customer's `notBefore` (on susu's clock) its look-up still reads Stripe's
+ * customers (on Stripe's): the same hour's margin for clocks that disagree.
+ */
+const CUSTOMER_CLOCK_MARGIN_MS = 3_600_000;
 
 /** Options of {@link StripePaymentGateway}. */
 export interface StripePaymentGatewayOptions {
@@ -215,19 +222,17 @@ export class StripePaymentGateway implements PaymentGateway {
    * such a retry would move the money a second time. It runs only when the key may have been
    * forgotten (`#keyStillKept`): an effect first decided within
    * `keyTrustedForMs` needs none, since the key alone answers a retry with the first object.
-   * It costs one read per money-moving call and reads the newest 100 objects of the scope
-   * (the customer's PaymentIntents, the round's transfer group, the payment's refunds, the
-   * transfer's reversals), which bounds how old a retry it covers.
+   * It reads the scope (the customer's PaymentIntents, the round's transfer group, the
+   * payment's refunds, the transfer's reversals) newest first until it finds the object
+   * ({@link findMadeByEffect}).
    */
-  #madeByEffect<T extends { readonly id: string; readonly metadata?: Stripe.Metadata | null }>(
-    list: () => Promise<{ readonly data: readonly T[] }>,
+  #madeByEffect<T extends WithMetadata>(
+    list: (startingAfter: string | undefined) => PromiseLike<ListPage<T>>,
     key: string,
     createdAt: EffectCreatedAt | undefined,
   ): ResultAsync<T | undefined, GatewayError> {
     if (this.#keyStillKept(createdAt)) return okAsync(undefined);
-    return this.#call(list).map((page) =>
-      page.data.find((item) => item.metadata?.[METADATA_KEYS.effectId] === key),
-    );
+    return findMadeByEffect(list, key);
   }
 
   createCustomer(input: {
@@ -235,17 +240,43 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly name: string;
     readonly email?: string;
     readonly references: PaymentReferences;
+    readonly notBefore?: Instant;
   }): ResultAsync<{ readonly customerId: string }, GatewayError> {
-    return this.#call(() =>
-      this.stripe.customers.create(
-        {
-          name: input.name,
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    // The customer an earlier call under this key made (its answer lost, the key forgotten
+    // after 24 hours) is the person's: a second one would split their cards and memberships.
+    // Stripe lists customers by creation time or e-mail, not metadata: those made since
+    // `notBefore` (less a margin for the two clocks) are read, newest first; an e-mail given
+    // narrows it further.
+    const created =
+      input.notBefore === undefined
+        ? {}
+        : { created: { gte: Math.floor((input.notBefore - CUSTOMER_CLOCK_MARGIN_MS) / 1000) } };
+    return findMadeByEffect(
+      (after) =>
+        this.stripe.customers.list({
+          ...created,
           ...(input.email !== undefined ? { email: input.email } : {}),
-          metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
-        },
-        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
-      ),
-    ).map((customer) => ({ customerId: customer.id }));
+          limit: 100,
+          ...pageAfter(after),
+        }),
+      key,
+    )
+      .andThen((existing) =>
+        existing !== undefined
+          ? okAsync(existing)
+          : this.#call(() =>
+              this.stripe.customers.create(
+                {
+                  name: input.name,
+                  ...(input.email !== undefined ? { email: input.email } : {}),
+                  metadata: referencesToMetadata(input.references, key),
+                },
+                { idempotencyKey: key },
+              ),
+            ),
+      )
+      .map((customer) => ({ customerId: customer.id }));
   }
 
   createDebitSetup(input: {
@@ -355,7 +386,8 @@ export class StripePaymentGateway implements PaymentGateway {
   }): ResultAsync<DebitOutcome, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
-      () => this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100 }),
+      (after) =>
+        this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100, ...pageAfter(after) }),
       key,
       input.effectCreatedAt,
     )
@@ -377,14 +409,14 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly customerId: string;
   }): ResultAsync<DebitOutcome | undefined, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
-    return this.#call(() =>
-      this.stripe.paymentIntents
-        .list({ customer: input.customerId, limit: 100 })
-        .autoPagingToArray({ limit: 10_000 }),
-    ).andThen((intents): Result<DebitOutcome | undefined, GatewayError> => {
-      const found = intents.find((pi) => pi.metadata?.[METADATA_KEYS.effectId] === key);
-      return found === undefined ? ok(undefined) : debitOutcomeOf(found);
-    });
+    return findMadeByEffect(
+      (after) =>
+        this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100, ...pageAfter(after) }),
+      key,
+    ).andThen(
+      (found): Result<DebitOutcome | undefined, GatewayError> =>
+        found === undefined ? ok(undefined) : debitOutcomeOf(found),
+    );
   }
 
   #createDebit(
@@ -510,7 +542,8 @@ export class StripePaymentGateway implements PaymentGateway {
   createCardPayment(input: CardPaymentInput): ResultAsync<DebitOutcome, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
-      () => this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100 }),
+      (after) =>
+        this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100, ...pageAfter(after) }),
       key,
       input.effectCreatedAt,
     )
@@ -568,7 +601,8 @@ export class StripePaymentGateway implements PaymentGateway {
   }): ResultAsync<RefundOutcome, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
-      () => this.stripe.refunds.list({ payment_intent: input.paymentIntentId, limit: 100 }),
+      (after) =>
+        this.stripe.refunds.list({ payment_intent: input.paymentIntentId, limit: 100, ...pageAfter(after) }),
       key,
       input.effectCreatedAt,
     ).andThen((existing) =>
@@ -627,11 +661,11 @@ export class StripePaymentGateway implements PaymentGateway {
     paymentIntentId: string,
     effectId: string,
   ): ResultAsync<Stripe.Refund | undefined, GatewayError> {
-    return this.#call(() =>
-      this.stripe.refunds
-        .list({ payment_intent: paymentIntentId, limit: 100 })
-        .autoPagingToArray({ limit: 10_000 }),
-    ).map((refunds) => refunds.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId));
+    return findMadeByEffect(
+      (after) =>
+        this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100, ...pageAfter(after) }),
+      effectId,
+    );
   }
 
   /**
@@ -659,7 +693,8 @@ export class StripePaymentGateway implements PaymentGateway {
   }): ResultAsync<{ readonly transferId: string }, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
-      () => this.stripe.transfers.list({ transfer_group: input.transferGroup, limit: 100 }),
+      (after) =>
+        this.stripe.transfers.list({ transfer_group: input.transferGroup, limit: 100, ...pageAfter(after) }),
       key,
       input.effectCreatedAt,
     ).andThen((existing) =>
@@ -697,14 +732,11 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly transferGroup: string;
   }): ResultAsync<{ readonly transferId: string } | undefined, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
-    return this.#call(() =>
-      this.stripe.transfers.list({ transfer_group: input.transferGroup, limit: 100 }).autoPagingToArray({
-        limit: 10_000,
-      }),
-    ).map((transfers) => {
-      const found = transfers.find((t) => t.metadata?.[METADATA_KEYS.effectId] === key);
-      return found === undefined ? undefined : { transferId: found.id };
-    });
+    return findMadeByEffect(
+      (after) =>
+        this.stripe.transfers.list({ transfer_group: input.transferGroup, limit: 100, ...pageAfter(after) }),
+      key,
+    ).map((found) => (found === undefined ? undefined : { transferId: found.id }));
   }
 
   reverseTransfer(input: {
@@ -716,7 +748,7 @@ export class StripePaymentGateway implements PaymentGateway {
   }): ResultAsync<{ readonly reversalId: string }, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
-      () => this.stripe.transfers.listReversals(input.transferId, { limit: 100 }),
+      (after) => this.stripe.transfers.listReversals(input.transferId, { limit: 100, ...pageAfter(after) }),
       key,
       input.effectCreatedAt,
     ).andThen((existing) =>
@@ -750,16 +782,14 @@ export class StripePaymentGateway implements PaymentGateway {
     effectId: string,
     original: GatewayError,
   ): ResultAsync<{ readonly reversalId: string }, GatewayError> {
-    return this.#call(() => this.stripe.transfers.listReversals(transferId, { limit: 100 })).andThen(
-      (page) => {
-        // Only a reversal this effect made (an earlier run, under a key Stripe no longer keeps)
-        // answers for it. One made in the dashboard or by another effect is not this one's: the
-        // refusal stands, so the domain records the reversal failed and a person sees it,
-        // rather than booking money another reversal moved (of another amount, maybe).
-        const found = page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId);
-        return found ? okAsync({ reversalId: found.id }) : errAsync(original);
-      },
-    );
+    // Only a reversal this effect made (an earlier run, under a key Stripe no longer keeps)
+    // answers for it. One made in the dashboard or by another effect is not this one's: the
+    // refusal stands, so the domain records the reversal failed and a person sees it,
+    // rather than booking money another reversal moved (of another amount, maybe).
+    return findMadeByEffect(
+      (after) => this.stripe.transfers.listReversals(transferId, { limit: 100, ...pageAfter(after) }),
+      effectId,
+    ).andThen((found) => (found ? okAsync({ reversalId: found.id }) : errAsync(original)));
   }
 
   createConnectedAccount(input: {

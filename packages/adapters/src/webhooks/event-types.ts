@@ -72,6 +72,7 @@ export const SUSU_WEBHOOK_EVENT_TYPES: readonly string[] = Object.freeze([
   "invoice.payment_failed",
   "invoice.payment_action_required",
   "invoice.marked_uncollectible",
+  "invoice.voided",
   // The platform's fee refunded on a destination charge.
   "application_fee.refunded",
   // Saved payment methods.

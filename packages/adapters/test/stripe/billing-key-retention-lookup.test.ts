@@ -8,7 +8,7 @@
 // The emulator through the official SDK; its clock moved past the key's retention.
 import { money } from "@susu/domain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StripeBillingGateway } from "../../src/stripe/index.js";
+import { StripeBillingGateway, StripePaymentGateway } from "../../src/stripe/index.js";
 import { type StripeHarness, startStripeHarness } from "./emulator-harness.js";
 
 const DAY_AND_AN_HOUR_S = 25 * 3_600;
@@ -16,10 +16,12 @@ const DAY_AND_AN_HOUR_S = 25 * 3_600;
 describe("a membership's create calls run again after Stripe forgot their key (emulator, official SDK)", () => {
   let harness: StripeHarness;
   let billing: StripeBillingGateway;
+  let payments: StripePaymentGateway;
 
   beforeAll(async () => {
     harness = await startStripeHarness();
     billing = new StripeBillingGateway(harness.stripe);
+    payments = new StripePaymentGateway(harness.stripe);
   });
   afterAll(async () => {
     await harness?.emulator.stop();
@@ -136,5 +138,36 @@ describe("a membership's create calls run again after Stripe forgot their key (e
 
     const prices = await harness.stripe.prices.list({ product: "susu_plan_pl_price", limit: 100 });
     expect({ again, prices: prices.data.map((p) => p.id) }).toEqual({ again: first, prices: [first] });
+  });
+
+  it("answers the customer the first call made for the person: one customer carries the key", async () => {
+    // A person's customer is made before their first membership (ensureCustomer): its answer
+    // lost, the person subscribes again the next day under the same key.
+    const notBefore = (await harness.emulator.control.now()) * 1000;
+    const create = () =>
+      payments.createCustomer({
+        idempotencyKey: "person:gus:customer",
+        name: "Gus",
+        references: { personId: "gus" },
+        notBefore,
+      });
+    const first = (await create())._unsafeUnwrap();
+    // Other people's customers made meanwhile: the look-up reads past them.
+    for (const name of ["hal", "ivy", "jo"])
+      await payments.createCustomer({
+        idempotencyKey: `person:${name}:customer`,
+        name,
+        references: { personId: name },
+      });
+    await harness.emulator.control.advanceClock(DAY_AND_AN_HOUR_S);
+    const again = (await create())._unsafeUnwrap();
+
+    const made = (await harness.stripe.customers.list({ limit: 100 })).data.filter(
+      (c) => c.metadata?.person_id === "gus",
+    );
+    expect({ again: again.customerId, made: made.map((c) => c.id) }).toEqual({
+      again: first.customerId,
+      made: [first.customerId],
+    });
   });
 });

@@ -164,6 +164,16 @@ describe("a plan change whose proration payment declines (emulator, official SDK
       expect(v.stripePriceId).toBe(basic);
       expect(v.observedAt).toBeGreaterThanOrEqual(expiry * 1000);
     }
+    // One of them is Stripe's word that a held update expired (pending_update_expired): it
+    // drops the change even when heard before any view showing it held.
+    expect(views.filter((v) => v.pendingUpdateExpired === true)).toHaveLength(1);
+    // The change's invoice voided is news too (invoice.voided), naming the change's invoice.
+    expect(
+      after.some(
+        (f) =>
+          f.kind === "invoice_voided" && f.invoice.invoiceId === sub.latest_invoice && f.invoice.forChange,
+      ),
+    ).toBe(true);
     expect((await harness.stripe.invoices.retrieve(sub.latest_invoice as string)).status).toBe("void");
   });
 

@@ -294,6 +294,13 @@ export type PaymentFact =
       readonly stripeSubscriptionId: string;
       readonly invoice: InvoiceReport;
     }
+  | {
+      /** An invoice voided at Stripe (`invoice.voided`): no longer owed, its page no longer payable. */
+      readonly kind: "invoice_voided";
+      readonly refs: PaymentReferences;
+      readonly stripeSubscriptionId: string;
+      readonly invoice: InvoiceReport;
+    }
   // people's Stripe objects
   | {
       /** A connected account changed; whether it can receive is read again when routed (order-safe). */

@@ -117,6 +117,7 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
     case "invoice_payment_failed":
     case "invoice_payment_action_required":
     case "invoice_marked_uncollectible":
+    case "invoice_voided":
     case "invoice_refunds_made":
     case "invoice_void_answered":
     case "membership_charge_refunded":

@@ -150,6 +150,7 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
     case "invoice_payment_failed":
     case "invoice_payment_action_required":
     case "invoice_marked_uncollectible":
+    case "invoice_voided":
     case "invoice_refunds_made":
     case "invoice_void_answered":
     case "membership_charge_refunded":

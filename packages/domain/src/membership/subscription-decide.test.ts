@@ -1476,6 +1476,9 @@ describe("the transition table", () => {
     watch(asked, { type: "invoice_payment_action_required", invoice: invoice("in_3", 30) });
     const unc = feed(failed, [{ type: "invoice_marked_uncollectible", invoice: invoice("in_2", 40) }]);
     watch(unc, { type: "invoice_marked_uncollectible", invoice: invoice("in_2", 40) });
+    const voidedInvoice = feed(failed, [{ type: "invoice_voided", invoice: invoice("in_2", 41) }]);
+    watch(voidedInvoice, { type: "invoice_voided", invoice: invoice("in_2", 41) });
+    watch(voidedInvoice, failedInvoice("in_2", 42, 2, 3));
     const settled: SubscriptionInput = {
       type: "invoice_refund_settled",
       invoiceId: "in_1",

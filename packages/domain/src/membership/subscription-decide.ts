@@ -212,6 +212,12 @@ class SubscriptionDraft {
     this.state = rest;
   }
 
+  /** Stripe charges the card it was asked to: recorded, nothing left waiting. */
+  confirmPaymentMethod(paymentMethodId: string): void {
+    const { pendingPaymentMethod: _done, ...rest } = this.state;
+    this.state = { ...rest, paymentMethodId };
+  }
+
   moveTo(to: SubscriptionStatus, patch: Partial<Omit<Subscription, "status">> = {}): void {
     if (to === this.state.status) {
       this.set(patch);
@@ -431,10 +437,26 @@ function applySnapshot(
     (snap.observedAt === undefined || observedSince(snap.observedAt, pending.requestedAt));
   // Stripe holds it until its invoice is paid (a pending update naming its price), or has
   // discarded it unpaid (see `ChangeAwaitingPayment`).
-  const held = pending !== undefined && !confirms ? heldUpdate(pending, snap) : undefined;
-  const discarded = pending !== undefined && !confirms && discardedUnpaid(pending, snap);
+  const shown = pending !== undefined && !confirms ? heldUpdate(pending, snap) : undefined;
+  // Shown held only now, but its expiry was heard already (the answer lost, the held view late).
+  const expiredAlready = shown !== undefined && expiredBefore(shown);
+  const held = expiredAlready ? undefined : shown;
+  const discarded = pending !== undefined && !confirms && (expiredAlready || discardedUnpaid(pending, snap));
+  // An expiry heard before any news of the change held: kept, for that news to be judged by.
+  const expiry =
+    pending !== undefined && !confirms && shown === undefined && !discarded
+      ? expiryHeardFirst(pending, snap)
+      : undefined;
+  // Stripe charges the card it was asked to: its view names it, and is the call's answer (no
+  // Stripe time) or observed at or after the request (an older view naming it says nothing of it).
+  const askedMethod = s.pendingPaymentMethod;
+  const methodConfirmed =
+    askedMethod !== undefined &&
+    snap.defaultPaymentMethodId === askedMethod.paymentMethodId &&
+    (snap.observedAt === undefined || observedSince(snap.observedAt, askedMethod.requestedAt));
   const stale = staleness(s, snap);
   if (stale !== undefined) {
+    if (methodConfirmed) d.confirmPaymentMethod(askedMethod.paymentMethodId);
     // A view too old for the status still says the change was made, held or discarded.
     if (confirms) {
       confirmChange(d, pending);
@@ -448,7 +470,11 @@ function applySnapshot(
       dropUnpaidChange(d, pending);
       return d.done();
     }
-    return ignore(s, "stale_snapshot", stale);
+    if (expiry !== undefined) {
+      d.set({ pendingChange: expiry });
+      return d.done();
+    }
+    return methodConfirmed ? d.done() : ignore(s, "stale_snapshot", stale);
   }
   // A view older than the request of the last change Stripe confirmed (or with no Stripe time,
   // once one was) still says where the status stands, but not the price nor its period: Stripe
@@ -488,6 +514,8 @@ function applySnapshot(
     price === undefined &&
     held === undefined &&
     !discarded &&
+    expiry === undefined &&
+    !methodConfirmed &&
     // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
     !((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined);
   if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
@@ -499,14 +527,16 @@ function applySnapshot(
   // lapse this end made was told as an end already (`moveTo`).
   if (ends && s.endedAt === undefined && s.status === "lapsed" && d.state.status === "lapsed")
     d.notify(subscriptionIds.notice.lapseEnded(s.id, s.lapses), "membership_lapsed", { ended: "yes" });
+  if (methodConfirmed) d.confirmPaymentMethod(askedMethod.paymentMethodId);
   if (confirms) confirmChange(d, pending);
   else if (held !== undefined) d.set({ pendingChange: held });
   else if (discarded) dropUnpaidChange(d, pending);
+  else if (expiry !== undefined) d.set({ pendingChange: expiry });
   // Ended at Stripe just now: its invoices still unpaid are voided, so their pages can no
   // longer be paid (a payment that beats the void is refunded: `paidAfterEnd`).
   if (ends && s.endedAt === undefined)
     for (const inv of d.state.invoices)
-      if (inv.status !== "paid" && inv.voiding === undefined) askVoid(d, inv, 0);
+      if (inv.status !== "paid" && inv.status !== "void" && inv.voiding === undefined) askVoid(d, inv, 0);
   if (ends) {
     // A payment heard before this end but made after it (its news came first: the end's event
     // was retried, say) bought nothing either: refunded as one heard after the end is.
@@ -633,7 +663,7 @@ function voidAfterFailure(
   input: Extract<SubscriptionInput, { type: "invoice_payment_failed" }>,
 ): boolean {
   const known = d.state.invoices.find((i) => i.id === input.invoice.invoiceId);
-  if (known?.status === "paid") return false;
+  if (known?.status === "paid" || known?.status === "void") return false;
   const endedAt = d.state.endedAt;
   if (
     known !== undefined &&
@@ -734,6 +764,33 @@ function heldUpdate(pending: PendingPriceChange, snap: SubscriptionSnapshot): Pe
   )
     return undefined;
   return { ...pending, awaitingPayment };
+}
+
+/**
+ * Whether the change, now known held until `awaitingPayment.expiresAt`, was discarded by an
+ * expiry heard before (`expiredSeenAt`, at or after that time).
+ */
+function expiredBefore(pending: PendingPriceChange): boolean {
+  const expiresAt = pending.awaitingPayment?.expiresAt;
+  return expiresAt !== undefined && pending.expiredSeenAt !== undefined && pending.expiredSeenAt >= expiresAt;
+}
+
+/**
+ * The change with view `snap`'s expiry kept (`expiredSeenAt`), when it is Stripe's view of a held
+ * update expiring (`pendingUpdateExpired`), observed at or after the request, while no news showed
+ * this change held: which update expired is not known yet (an earlier one's expiry too comes
+ * after the request), so it drops nothing now; the news of this change held says (its expiry at
+ * or before this one). Undefined: not such a view, or no newer than the one kept.
+ */
+function expiryHeardFirst(
+  pending: PendingPriceChange,
+  snap: SubscriptionSnapshot,
+): PendingPriceChange | undefined {
+  if (snap.pendingUpdateExpired !== true || snap.observedAt === undefined) return undefined;
+  if (pending.awaitingPayment !== undefined) return undefined;
+  if (!observedSince(snap.observedAt, pending.requestedAt)) return undefined;
+  if (pending.expiredSeenAt !== undefined && pending.expiredSeenAt >= snap.observedAt) return undefined;
+  return { ...pending, expiredSeenAt: snap.observedAt };
 }
 
 /**
@@ -1513,7 +1570,42 @@ function invoicePaid(
  * `lapsed`.
  */
 function stillFailing(inv: SubscriptionInvoice): boolean {
-  return inv.status !== "paid" && inv.forChange !== true && (inv.failedAttempts > 0 || inv.actionRequested);
+  return (
+    (inv.status === "open" || inv.status === "uncollectible") &&
+    inv.forChange !== true &&
+    (inv.failedAttempts > 0 || inv.actionRequested)
+  );
+}
+
+/**
+ * An invoice voided at Stripe: recorded `void` (no longer owed: a late failure or write-off of
+ * it is no news, and an end does not ask to void it). A past-due membership that fails on it
+ * is active again once no other invoice still fails (the recovery rule: what made it past due
+ * is no longer owed), when the news is no older than the last applied (`observedAt`); Stripe's
+ * view says so too, and it may be lost. A lapsed one waits for Stripe's view: Stripe holds an
+ * `unpaid` subscription until its latest invoice is paid, and one it canceled has ended. A
+ * voiding susu asked for (after the end) is over.
+ */
+function invoiceVoided(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_voided" }>,
+): Result<SubscriptionDecision, never> | undefined {
+  const s = d.state;
+  const inv = d.invoice(input.invoice);
+  if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
+  if (inv.status === "void") return ignore(s, "invoice_already_void", `invoice ${inv.id} is void`);
+  const wasFailing = stillFailing(inv);
+  const voiding =
+    inv.voiding !== undefined && inv.voiding.status !== "ended"
+      ? { voiding: { ...inv.voiding, status: "ended" as const } }
+      : {};
+  d.putInvoice({ ...inv, status: "void", ...voiding });
+  const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
+  if (!fresh || !wasFailing || s.status !== "past_due") return undefined;
+  if (d.state.invoices.some(stillFailing)) return undefined;
+  d.moveTo("active");
+  d.observed(input.invoice.observedAt);
+  return undefined;
 }
 
 /**
@@ -1543,6 +1635,7 @@ function paymentFailed(
     return voidChanged ? d.done() : ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
   const inv = d.invoice(input.invoice);
   if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
+  if (inv.status === "void") return ignore(s, "invoice_void", `invoice ${inv.id} is void`);
   if (input.attemptCount <= inv.failedAttempts)
     return voidChanged
       ? d.done()
@@ -1760,6 +1853,7 @@ function decideInput(
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);
       if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
+      if (inv.status === "void") return ignore(s, "invoice_void", `invoice ${inv.id} is void`);
       if (inv.actionRequested)
         return ignore(
           s,
@@ -1783,10 +1877,13 @@ function decideInput(
       });
       return d.done();
     }
+    case "invoice_voided":
+      return invoiceVoided(d, input) ?? d.done();
     case "invoice_marked_uncollectible": {
       const known = s.invoices.some((i) => i.id === input.invoice.invoiceId);
       const inv = d.invoice(input.invoice);
       if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
+      if (inv.status === "void") return ignore(s, "invoice_void", `invoice ${inv.id} is void`);
       if (inv.status === "uncollectible")
         return ignore(s, "invoice_already_uncollectible", `invoice ${inv.id} is uncollectible`);
       // Recorded: the write-off says nothing of the membership that Stripe's other news
@@ -1883,14 +1980,24 @@ function decideInput(
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       if (s.stripeSubscriptionId === undefined)
         return ignore(s, "not_started", `subscription ${s.id} has not started at Stripe`);
-      if (billedPaymentMethodOf(s) === input.paymentMethodId)
+      const asked = s.pendingPaymentMethod;
+      if (
+        asked?.paymentMethodId === input.paymentMethodId ||
+        (asked === undefined && billedPaymentMethodOf(s) === input.paymentMethodId)
+      )
         return ignore(
           s,
           "payment_method_unchanged",
-          `subscription ${s.id} is charged on ${input.paymentMethodId} already`,
+          `subscription ${s.id} is charged on ${input.paymentMethodId} already, or Stripe was asked to`,
         );
+      // Asked, not made: the record names the card Stripe charges until its view names this one
+      // (a call parked leaves it true). Asking back for the card charged now is a call too: the
+      // one waiting may still be made.
       const n = (s.paymentMethodChanges ?? 0) + 1;
-      d.set({ paymentMethodId: input.paymentMethodId, paymentMethodChanges: n });
+      d.set({
+        paymentMethodChanges: n,
+        pendingPaymentMethod: { change: n, paymentMethodId: input.paymentMethodId, requestedAt: d.now },
+      });
       d.effects.push({
         kind: "set_subscription_payment_method",
         id: subscriptionIds.paymentMethod(s.id, n),

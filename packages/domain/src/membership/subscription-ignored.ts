@@ -20,6 +20,9 @@ import type { Ignored } from "../kernel/decision.js";
  * - `failure_already_recorded`: a failed attempt already heard of.
  * - `action_already_requested`: the person was already asked to authenticate this invoice.
  * - `invoice_already_uncollectible`: an invoice already marked uncollectible.
+ * - `invoice_already_void`: an invoice already voided at Stripe, heard of again.
+ * - `invoice_void`: news of the payment of an invoice voided at Stripe (a late failure, or a
+ *   write-off, of an invoice no longer owed).
  * - `refund_not_requested`: news of a refund of an invoice susu did not refund.
  * - `refund_already_settled`: a refund's outcome already recorded (or a success after a failure).
  * - `refunds_already_known`: the refunds of an invoice's refund heard of again, or after it ended.
@@ -52,6 +55,8 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "failure_already_recorded",
   "action_already_requested",
   "invoice_already_uncollectible",
+  "invoice_already_void",
+  "invoice_void",
   "refund_not_requested",
   "refund_already_settled",
   "refunds_already_known",

@@ -38,6 +38,12 @@ export interface SubscriptionSnapshot {
   readonly observedAt?: Instant;
   /** An update Stripe holds until its invoice is paid (its `pending_update`), if any. */
   readonly pendingUpdate?: PendingStripeUpdate;
+  /**
+   * The view of Stripe discarding a held update unpaid at its expiry (the
+   * `customer.subscription.pending_update_expired` event): an update held then, and expired by
+   * `observedAt`, was discarded.
+   */
+  readonly pendingUpdateExpired?: true;
 }
 
 /**
@@ -134,6 +140,8 @@ export type SubscriptionInput =
     }
   | { readonly type: "invoice_payment_action_required"; readonly invoice: InvoiceReport }
   | { readonly type: "invoice_marked_uncollectible"; readonly invoice: InvoiceReport }
+  /** The invoice was voided at Stripe: no longer owed (see the membership's recovery rule). */
+  | { readonly type: "invoice_voided"; readonly invoice: InvoiceReport }
   | {
       /**
        * Every refund susu's refund of invoice `invoiceId` made (the refund call's answer, one

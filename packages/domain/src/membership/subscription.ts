@@ -120,7 +120,8 @@ export function isSubscriptionMoveAllowed(from: SubscriptionStatus, to: Subscrip
 /** An invoice of the subscription, as Stripe's events told susu. */
 export interface SubscriptionInvoice {
   readonly id: string;
-  readonly status: "open" | "paid" | "uncollectible";
+  /** `void`: voided at Stripe (by susu after the end, by hand, or by Stripe): no longer owed. */
+  readonly status: "open" | "paid" | "uncollectible" | "void";
   readonly amountDueMinor: number;
   readonly amountPaidMinor: number;
   readonly currency: CurrencyCode;
@@ -433,6 +434,13 @@ export interface PendingPriceChange {
    * view showed it held (yet).
    */
   readonly awaitingPayment?: ChangeAwaitingPayment;
+  /**
+   * Stripe's time of the newest view of a held update expiring (`pending_update_expired`),
+   * heard at or after the request while no view had shown this change held (its answer lost,
+   * its held view late): a held update of this change shown afterwards that expired by then was
+   * discarded unpaid. Absent: none heard so (or stored before it was kept).
+   */
+  readonly expiredSeenAt?: Instant;
 }
 
 /**
@@ -486,6 +494,17 @@ export interface Subscription {
   readonly paymentMethodId?: string;
   /** Changes of that payment method asked for so far (the next is `+ 1`). Absent: none. */
   readonly paymentMethodChanges?: number;
+  /**
+   * The card Stripe was asked to charge instead (`set_subscription_payment_method`, change
+   * `change`), until Stripe's view names it (the call's answer, or a view observed at or after
+   * `requestedAt`): meanwhile `paymentMethodId` still names the card Stripe charges (a call
+   * parked leaves it so). Absent: none waiting (or stored before it was kept).
+   */
+  readonly pendingPaymentMethod?: {
+    readonly change: number;
+    readonly paymentMethodId: string;
+    readonly requestedAt: Instant;
+  };
   /** The subscription will cancel when the period ends (a resume clears it). */
   readonly cancelAtPeriodEnd: boolean;
   readonly currentPeriodEnd?: Instant;

@@ -61,6 +61,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   payment_method_detached: "required",
   member_payment_method_detached: "required",
   mandate_inactive: "required",
+  // The card a membership is charged on is gone: where it is charged now, or save one.
+  membership_card_detached: "required",
   payout_refused: "required",
   // Money cannot reach the person until they give what is missing.
   onboarding_incomplete: "required",

@@ -16,6 +16,12 @@ export const PAYMENT_METHOD_NOTIFICATION_TEMPLATES = [
   "member_payment_method_detached",
   /** To the person: the bank or the provider made a mandate inactive; set up the account again. */
   "mandate_inactive",
+  /**
+   * To the person: the card their membership is charged on was removed at the provider. With
+   * `movedTo`: the membership is charged on their other saved card now; without: save a card
+   * before the next invoice, or it cannot be paid.
+   */
+  "membership_card_detached",
 ] as const;
 
 /** One of {@link PAYMENT_METHOD_NOTIFICATION_TEMPLATES}. */

@@ -18,6 +18,9 @@ describe("the stored ids of saved payment methods", () => {
     expect(paymentMethodIds.mandateInactiveNotice("pm_1", "mandate_1")).toBe(
       "payment_method:pm_1:mandate:mandate_1:inactive:notify",
     );
+    expect(paymentMethodIds.membershipCardDetachedNotice("pm_1", "mbr_1")).toBe(
+      "payment_method:pm_1:detached:membership:mbr_1:notify",
+    );
   });
 
   it("never collide across methods, groups or kinds", () => {
@@ -31,6 +34,7 @@ describe("the stored ids of saved payment methods", () => {
         paymentMethodIds.detachedTicket(pm, g),
       ]),
       paymentMethodIds.mandateInactiveNotice(pm, "mandate_1"),
+      ...["g1", "mbr_1"].map((s) => paymentMethodIds.membershipCardDetachedNotice(pm, s)),
     ]);
     expect(new Set(ids).size).toBe(ids.length);
   });

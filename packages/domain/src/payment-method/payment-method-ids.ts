@@ -30,6 +30,13 @@ export const paymentMethodIds = {
   /** The ticket for a group whose round relied on a method removed at the provider. */
   detachedTicket: (paymentMethodId: string, groupId: string): string =>
     `payment_method:${paymentMethodId}:detached:group:${groupId}:ticket`,
+  /**
+   * The notice to the person that the card their membership `subscriptionId` is charged on was
+   * removed at the provider (once per card and membership: whether it moved to another card or
+   * waits for one).
+   */
+  membershipCardDetachedNotice: (paymentMethodId: string, subscriptionId: string): string =>
+    `payment_method:${paymentMethodId}:detached:membership:${subscriptionId}:notify`,
   /** The notice to the person that a mandate became inactive (a mandate never becomes active again). */
   mandateInactiveNotice: (paymentMethodId: string, mandateId: string): string =>
     `payment_method:${paymentMethodId}:mandate:${mandateId}:inactive:notify`,

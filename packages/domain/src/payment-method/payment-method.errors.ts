@@ -17,6 +17,12 @@ export const PAYMENT_METHOD_ERROR_CODES = [
    * (or cancel the membership).
    */
   "payment_method_bills_membership",
+  /**
+   * The card is past its expiry (the last day of its expiry month, UTC): it cannot be charged,
+   * so it can neither start a membership nor become the default card a membership is charged
+   * on. Save a card that can be charged.
+   */
+  "payment_method_expired",
 ] as const;
 
 /** One of {@link PAYMENT_METHOD_ERROR_CODES}. */

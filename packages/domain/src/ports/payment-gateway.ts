@@ -214,12 +214,18 @@ export type EffectCreatedAt = Instant;
  * result instead of moving money twice. Amounts are {@link Money} in minor units.
  */
 export interface PaymentGateway {
-  /** Creates the customer that owns a person's payment methods (one per person). */
+  /**
+   * Creates the customer that owns a person's payment methods (one per person). A customer an
+   * earlier call under the same key made is the answer, also once the provider has forgotten
+   * the key (a retry a day later after a lost answer): `notBefore`, when given, is a time no
+   * such customer can have been made before (the person's creation), bounding that look-up.
+   */
   createCustomer(input: {
     readonly idempotencyKey: string;
     readonly name: string;
     readonly email?: string;
     readonly references: PaymentReferences;
+    readonly notBefore?: Instant;
   }): ResultAsync<{ readonly customerId: string }, GatewayError>;
 
   /** Starts a BECS Direct Debit set-up: the person accepts a mandate through the client secret. */

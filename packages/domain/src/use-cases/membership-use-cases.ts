@@ -32,7 +32,7 @@ import {
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { ensureCustomer } from "./onboarding.js";
-import { loadOwnCard } from "./own-payment-method.js";
+import { loadOwnCard, refuseExpiredCard } from "./own-payment-method.js";
 import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
 
 /** A plan, for the shared load-decide-store steps. */
@@ -189,7 +189,8 @@ function priceOrRefuse(
 /**
  * A start on a saved method names a card the person saved and has not removed
  * (`loadOwnCard`): anything else (an id never saved, somebody else's, a BECS account) is
- * `payment_method_not_found`. A Checkout start names none.
+ * `payment_method_not_found`; a card past its expiry is `payment_method_expired` (its first
+ * invoice would be declined). A Checkout start names none.
  */
 function savedCardOrRefuse(
   deps: UseCaseDeps,
@@ -197,7 +198,9 @@ function savedCardOrRefuse(
   start: SubscribeCommand["start"],
 ): ResultAsync<void, UseCaseError> {
   if (start.kind !== "saved_method") return okAsync(undefined);
-  return loadOwnCard(deps, personId, start.paymentMethodId, "a membership").map(() => undefined);
+  return loadOwnCard(deps, personId, start.paymentMethodId, "a membership")
+    .andThen((card) => refuseExpiredCard(deps, card, "a membership"))
+    .map(() => undefined);
 }
 
 /**
@@ -205,8 +208,9 @@ function savedCardOrRefuse(
  * (`person_not_found`) who holds no current membership (`already_subscribed`: change its
  * plan instead). A saved method must be a card they saved and have not removed
  * (`payment_method_not_found` otherwise: an id never saved, such as a provider's test token,
- * somebody else's method, a BECS account), checked before anything is stored or asked of
- * Stripe. A person with no Stripe customer yet gets one first, as a debit set-up
+ * somebody else's method, a BECS account), and one that can be charged
+ * (`payment_method_expired`: past its expiry month), checked before anything is stored or
+ * asked of Stripe. A person with no Stripe customer yet gets one first, as a debit set-up
  * or a saved method does (`ensureCustomer`: one per person, whatever is retried), once
  * the plan, the price and the membership check passed; without `gateway` they are refused
  * (`customer_not_onboarded`). Stripe is asked for the subscription through the outbox.
@@ -434,6 +438,8 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
       return { type: "invoice_payment_action_required", invoice: fact.invoice };
     case "invoice_marked_uncollectible":
       return { type: "invoice_marked_uncollectible", invoice: fact.invoice };
+    case "invoice_voided":
+      return { type: "invoice_voided", invoice: fact.invoice };
     // Susu's refund of a membership invoice (its references name both).
     case "invoice_refunds_made": {
       const { subscriptionId, invoiceId } = fact.refs;

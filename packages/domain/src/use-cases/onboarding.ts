@@ -43,6 +43,9 @@ export function ensureCustomer(
       idempotencyKey: personKeys.customer(person.id),
       name: person.displayName,
       references: { personId: person.id },
+      // No customer of theirs can be older than the person: bounds the provider's look-up
+      // for one an earlier call made (its answer lost, its key forgotten).
+      notBefore: person.createdAt,
     })
     .andThen(({ customerId }) =>
       updatePersonPayment(deps, person.id, { customerId }, person.id).map(() => customerId),

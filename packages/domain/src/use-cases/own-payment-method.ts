@@ -1,6 +1,6 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import { paymentMethodError } from "../payment-method/payment-method.errors.js";
-import { isSaved, type SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
+import { canChargeCardAt, isSaved, type SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
 import type { PersonId } from "../person/ids.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 
@@ -22,6 +22,27 @@ export function loadOwnMethod(
             ),
           ),
     );
+}
+
+/**
+ * Refuses a card that cannot be charged now (`payment_method_expired`: past the last day of
+ * its expiry month, {@link canChargeCardAt}) for `what`; anything else passes as it is (a BECS
+ * account is not this rule's). The rule that picks the card a removed card's membership moves
+ * to: a membership is never started on, nor moved onto, a card Stripe would decline.
+ */
+export function refuseExpiredCard(
+  deps: UseCaseDeps,
+  method: SavedPaymentMethod,
+  what: string,
+): ResultAsync<SavedPaymentMethod, UseCaseError> {
+  if (method.type !== "card" || canChargeCardAt(method, deps.clock.now())) return okAsync(method);
+  const expiry = method.card === undefined ? "" : ` (expired ${method.card.expMonth}/${method.card.expYear})`;
+  return errAsync(
+    paymentMethodError(
+      "payment_method_expired",
+      `card ${method.id} has expired${expiry} and cannot be charged: ${what} needs a card that can; save another card`,
+    ),
+  );
 }
 
 /**

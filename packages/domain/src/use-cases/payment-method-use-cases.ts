@@ -26,7 +26,7 @@ import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { loadPerson } from "./load-people.js";
 import { chargeMembershipOn, startedMembershipOf } from "./membership-use-cases.js";
 import { ensureCustomer } from "./onboarding.js";
-import { loadOwnMethod } from "./own-payment-method.js";
+import { loadOwnMethod, refuseExpiredCard } from "./own-payment-method.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
 
 /** Where a person can change their saved methods in the API (told in notices). */
@@ -160,7 +160,9 @@ export function listPaymentMethods(
  * (active mandate) becomes the debit rounds use, in the same write, when the person's does
  * not work (none, or inactive): the same rule as a set-up finishing; a working debit still
  * changes only when they name a replacement. Chosen again while it is the default already,
- * it still takes over a dead debit (without a new call to the provider).
+ * it still takes over a dead debit (without a new call to the provider). A card past its
+ * expiry (`canChargeCardAt`) is refused (`payment_method_expired`), the default one too,
+ * changing nothing: the membership would be moved onto a card Stripe declines.
  */
 export function setDefaultPaymentMethod(
   deps: UseCaseDeps,
@@ -174,62 +176,65 @@ export function setDefaultPaymentMethod(
       : okAsync(method);
   return retryOnConflict(() =>
     loadPerson(deps, personId).andThen((person) =>
-      loadOwnMethod(deps, personId, paymentMethodId).andThen((method) => {
-        const takesOverDebit =
-          person.debit?.mandateActive !== true && canDebitWith(method) && method.mandate !== undefined;
-        if (method.isDefault && !takesOverDebit) return okAsync(method);
-        let nextPerson: P.Person = person;
-        if (takesOverDebit && method.mandate !== undefined) {
-          const moved = P.updatePersonPayment(person, {
-            debit: { paymentMethodId: method.id, mandateId: method.mandate.mandateId, mandateActive: true },
+      loadOwnMethod(deps, personId, paymentMethodId)
+        // A card that cannot be charged is never the default the membership follows.
+        .andThen((method) => refuseExpiredCard(deps, method, "the default card"))
+        .andThen((method) => {
+          const takesOverDebit =
+            person.debit?.mandateActive !== true && canDebitWith(method) && method.mandate !== undefined;
+          if (method.isDefault && !takesOverDebit) return okAsync(method);
+          let nextPerson: P.Person = person;
+          if (takesOverDebit && method.mandate !== undefined) {
+            const moved = P.updatePersonPayment(person, {
+              debit: { paymentMethodId: method.id, mandateId: method.mandate.mandateId, mandateActive: true },
+            });
+            if (moved.isErr()) return errAsync<SavedPaymentMethod, UseCaseError>(moved.error);
+            nextPerson = moved.value;
+          }
+          const people = takesOverDebit
+            ? [{ state: { ...nextPerson, version: person.version + 1 }, expectedVersion: person.version }]
+            : [];
+          const detail = takesOverDebit
+            ? `default of ${personId}; rounds debit it now (the debit of ${personId} was not working)`
+            : `default of ${personId}`;
+          if (method.isDefault)
+            return deps.uow
+              .commit({
+                people,
+                groups: [],
+                rounds: [],
+                paymentMethods: [],
+                outbox: [],
+                audit: [auditLine(deps, method.id, "set_default", actor, "applied", detail)],
+              })
+              .map(() => method);
+          return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
+            const now = deps.clock.now();
+            const previous = methods.filter((m) => m.isDefault && m.id !== method.id);
+            const next: SavedPaymentMethod = { ...method, isDefault: true, updatedAt: now };
+            const effect: PaymentMethodEffect = {
+              kind: "set_default_payment_method",
+              id: paymentMethodIds.setDefault(method.id, method.version + 1),
+              aggregate: PAYMENT_METHOD_AGGREGATE,
+              aggregateId: method.id,
+              customerId: method.customerId,
+              paymentMethodId: method.id,
+            };
+            return deps.uow
+              .commit({
+                people,
+                groups: [],
+                rounds: [],
+                paymentMethods: [
+                  changeOf(method, next),
+                  ...previous.map((m) => changeOf(m, { ...m, isDefault: false, updatedAt: now })),
+                ],
+                outbox: [effect],
+                audit: [auditLine(deps, method.id, "set_default", actor, "applied", detail)],
+              })
+              .map(() => ({ ...next, version: method.version + 1 }));
           });
-          if (moved.isErr()) return errAsync<SavedPaymentMethod, UseCaseError>(moved.error);
-          nextPerson = moved.value;
-        }
-        const people = takesOverDebit
-          ? [{ state: { ...nextPerson, version: person.version + 1 }, expectedVersion: person.version }]
-          : [];
-        const detail = takesOverDebit
-          ? `default of ${personId}; rounds debit it now (the debit of ${personId} was not working)`
-          : `default of ${personId}`;
-        if (method.isDefault)
-          return deps.uow
-            .commit({
-              people,
-              groups: [],
-              rounds: [],
-              paymentMethods: [],
-              outbox: [],
-              audit: [auditLine(deps, method.id, "set_default", actor, "applied", detail)],
-            })
-            .map(() => method);
-        return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
-          const now = deps.clock.now();
-          const previous = methods.filter((m) => m.isDefault && m.id !== method.id);
-          const next: SavedPaymentMethod = { ...method, isDefault: true, updatedAt: now };
-          const effect: PaymentMethodEffect = {
-            kind: "set_default_payment_method",
-            id: paymentMethodIds.setDefault(method.id, method.version + 1),
-            aggregate: PAYMENT_METHOD_AGGREGATE,
-            aggregateId: method.id,
-            customerId: method.customerId,
-            paymentMethodId: method.id,
-          };
-          return deps.uow
-            .commit({
-              people,
-              groups: [],
-              rounds: [],
-              paymentMethods: [
-                changeOf(method, next),
-                ...previous.map((m) => changeOf(m, { ...m, isDefault: false, updatedAt: now })),
-              ],
-              outbox: [effect],
-              audit: [auditLine(deps, method.id, "set_default", actor, "applied", detail)],
-            })
-            .map(() => ({ ...next, version: method.version + 1 }));
-        });
-      }),
+        }),
     ),
   ).andThen(followed);
 }
@@ -273,6 +278,20 @@ export function removePaymentMethod(
 }
 
 /**
+ * Where a membership charged on card `except` goes: the person's other saved card that can be
+ * charged at `now` ({@link canChargeCardAt}), the default one, else the newest.
+ */
+function chargeableCardOtherThan(
+  methods: readonly SavedPaymentMethod[],
+  except: string,
+  now: number,
+): SavedPaymentMethod | undefined {
+  return methods
+    .filter((m) => m.id !== except && canChargeCardAt(m, now))
+    .sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || b.createdAt - a.createdAt)[0];
+}
+
+/**
  * Before a method is removed: the person's current membership charged on it is moved to
  * their other saved card that has not expired (the default one, else the newest), or the
  * removal is refused.
@@ -289,10 +308,7 @@ function membershipOffMethod(
       return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
         // Only a card that can be charged now: an expired one would take the renewals into
         // declines (expired_card), dunning and a lapse, with the working card detached.
-        const now = deps.clock.now();
-        const other = methods
-          .filter((m) => m.id !== method.id && canChargeCardAt(m, now))
-          .sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || b.createdAt - a.createdAt)[0];
+        const other = chargeableCardOtherThan(methods, method.id, deps.clock.now());
         if (other === undefined)
           return errAsync<void, UseCaseError>(
             paymentMethodError(
@@ -575,7 +591,74 @@ export function recordPaymentMethodNews(
         });
       }),
     ),
+  ).andThen((outcome) =>
+    membershipOffDetachedCard(deps, news.paymentMethodId, actor).map((moved) =>
+      moved === undefined ? outcome : { applied: true, detail: `${outcome.detail}; ${moved}` },
+    ),
   );
+}
+
+/**
+ * A card removed at the provider (not through susu) that the person's current membership is
+ * still charged on: Stripe cannot charge it any more, so the membership moves to their other
+ * saved card that can be charged (as a removal through susu does, {@link chargeableCardOtherThan})
+ * and the person is told which; with none, they are told to save a card before the next invoice.
+ * Read from what is stored, not from the news, so a repeat (or a retry after a crash between
+ * the notice and the move) finishes the work and tells nobody twice (the notice's id is the
+ * card's and the membership's): once moved, the membership is charged on the card no more.
+ */
+function membershipOffDetachedCard(
+  deps: UseCaseDeps,
+  paymentMethodId: string,
+  actor: string,
+): ResultAsync<string | undefined, UseCaseError> {
+  return deps.paymentMethods.getPaymentMethod(paymentMethodId).andThen((method) => {
+    if (method === undefined || method.type !== "card" || method.removal?.by !== "provider")
+      return okAsync(undefined);
+    return startedMembershipOf(deps, method.personId).andThen((s) => {
+      if (s === undefined || billedPaymentMethodOf(s) !== method.id) return okAsync(undefined);
+      return deps.paymentMethods.listPaymentMethodsOfPerson(method.personId).andThen((methods) => {
+        const other = chargeableCardOtherThan(methods, method.id, deps.clock.now());
+        const notice: PaymentMethodEffect = {
+          kind: "notify",
+          id: paymentMethodIds.membershipCardDetachedNotice(method.id, s.id),
+          aggregate: PAYMENT_METHOD_AGGREGATE,
+          aggregateId: method.id,
+          to: { kind: "people", personIds: [method.personId] },
+          template: "membership_card_detached",
+          data: {
+            paymentMethodId: method.id,
+            method: describeMethod(method),
+            subscriptionId: s.id,
+            ...(other !== undefined
+              ? { movedTo: describeMethod(other), movedToPaymentMethodId: other.id }
+              : { action: "save_a_new_card", setupPath: `${METHODS_PATH}/setup` }),
+          },
+        };
+        const detail =
+          other !== undefined
+            ? `membership ${s.id} moved to ${other.id}; ${method.personId} told`
+            : `membership ${s.id} has no other card that can be charged; ${method.personId} told to save one`;
+        // The notice first: a crash before the move leaves the card billing, and the news
+        // repeated (or redelivered) moves it; the notice is not sent twice.
+        return deps.uow
+          .commit({
+            people: [],
+            groups: [],
+            rounds: [],
+            paymentMethods: [],
+            outbox: [notice],
+            audit: [auditLine(deps, method.id, "membership_card_detached", actor, "applied", detail)],
+          })
+          .andThen(() =>
+            other === undefined
+              ? okAsync(undefined)
+              : chargeMembershipOn(deps, method.personId, other.id, actor),
+          )
+          .map(() => detail);
+      });
+    });
+  });
 }
 
 /**
