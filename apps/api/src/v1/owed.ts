@@ -53,7 +53,7 @@ export const OwedOutsideStripeSchema = z
     paid: MoneySchema.openapi({ description: "What platform admins recorded paying of it" }),
     givenBackByDisputes: MoneySchema.openapi({
       description:
-        "What the customer's bank gave back of it through lost disputes (a dispute that took more than was left to give back at Stripe): no longer owed",
+        "What the customer's bank gave back of it through lost disputes (a dispute that took more than was left to give back at Stripe): no longer owed. Always 0 for a round: its disputes are booked whole when they open, before the rest is owed",
     }),
     left: MoneySchema.openapi({
       description: "What is still owed: owed less paid less given back by disputes, never below zero",
