@@ -1,4 +1,10 @@
-import { type EffectPorts, type OutboxStore, type UseCaseDeps, useCases } from "@susu/domain";
+import {
+  type CrashedRun,
+  type EffectPorts,
+  type OutboxStore,
+  type UseCaseDeps,
+  useCases,
+} from "@susu/domain";
 import type { Logger } from "../logger.js";
 import { type SchedulerMetrics, timedJob } from "../metrics.js";
 import { type PassResult, type PollingLoop, startPollingLoop } from "./polling-loop.js";
@@ -49,6 +55,9 @@ export function startOutboxDispatcher(
   // whose run had started (`started`) as interrupted, so that their next run is a retry.
   const held = new Set<string>();
   const started = new Set<string>();
+  // The claims whose run threw (a bug, not a dead process): the next pass counts each as a
+  // failed attempt, so it retries on its backoff and parks with a ticket, not rerun every pass.
+  const crashed = new Map<string, CrashedRun>();
   const pass = async (): Promise<PassResult> => {
     const stranded = held.size;
     const report = await useCases.dispatchOutbox(deps, ports, outbox, {
@@ -57,6 +66,7 @@ export function startOutboxDispatcher(
       limit,
       held,
       started,
+      crashed,
       refillForMs: options.refillForMs ?? 2_000,
       // Measured in real time: a pass ends whatever the domain's clock does.
       passClock: () => performance.now(),
