@@ -438,14 +438,17 @@ export function processWebhookInbox(
   const claim = (max: number): ResultAsync<readonly Claimed[], StorageError> => {
     const claimedAt = ctx.deps.clock.now();
     // A slow batch (Stripe timing out) can outlast the lease. The events not started by
-    // then may already be another processor's: they are left rather than run twice.
-    const leaseEnds = claimedAt + leaseMs;
+    // then may already be another processor's: they are left rather than run twice. So is
+    // one that would start in the lease's last tenth (at most 30 s, as the outbox's
+    // dispatcher does): it would run on past the lease, beside the processor that took its
+    // key once the lease ended.
+    const startBy = claimedAt + leaseMs - Math.min(leaseMs / 10, 30_000);
     return ctx.inbox
       .claimDue(options.workerId, claimedAt, leaseMs, max)
-      .map((records) => byKey(records).map((events) => ({ events, leaseEnds })));
+      .map((records) => byKey(records).map((events) => ({ events, startBy })));
   };
-  const run = (record: InboxEvent, leaseEnds: number) =>
-    ctx.deps.clock.now() >= leaseEnds
+  const run = (record: InboxEvent, startBy: number) =>
+    ctx.deps.clock.now() >= startBy
       ? okAsync({ ...EMPTY, leaseLost: 1 })
       : runOne(ctx, options.workerId, retry, jitter, record, EMPTY, options.onSettled);
   const released =
@@ -492,10 +495,10 @@ class Wakeups {
   }
 }
 
-/** The claimed events of one ordering key, oldest first, and when their lease ends. */
+/** The claimed events of one ordering key, oldest first, and the last instant one of them may start (before its lease ends). */
 interface Claimed {
   readonly events: readonly InboxEvent[];
-  readonly leaseEnds: number;
+  readonly startBy: number;
 }
 
 /** A key's claimed events, and how many wake-ups the pass had been told of when the claim was sent. */
@@ -524,7 +527,7 @@ async function runKeys(
   first: { readonly keys: readonly Claimed[]; readonly full: boolean },
   concurrency: number,
   limit: number,
-  run: (record: InboxEvent, leaseEnds: number) => ResultAsync<WebhookPassReport, StorageError>,
+  run: (record: InboxEvent, startBy: number) => ResultAsync<WebhookPassReport, StorageError>,
   claimMore: (max: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
   wakeups?: Wakeups,
   gatherWakeMs = 0,
@@ -547,7 +550,7 @@ async function runKeys(
   const work = async (key: ClaimedKey): Promise<void> => {
     for (const record of key.events) {
       if (error !== undefined) return;
-      const result = await run(record, key.leaseEnds);
+      const result = await run(record, key.startBy);
       if (result.isErr()) error ??= result.error;
       else report = plus(report, result.value);
     }
