@@ -73,6 +73,14 @@ export interface DispatchOptions {
    */
   readonly crashed?: Map<string, CrashedRun>;
   /**
+   * Whether the pass, once it has settled and given back what `held` names, also gives back
+   * every other claim this worker holds (`OutboxStore.releaseOwnClaims`, when the store has
+   * it): the caller sets it after a pass that failed or crashed. Such a claim is one whose
+   * answer the pass never heard (the database went away as the claim committed), so it is in
+   * no pass's hands and never started; without this it waits out its lease (5 minutes).
+   */
+  readonly releaseOwnClaims?: boolean;
+  /**
    * For how long (ms of `passClock`, from the pass's start) the pass claims again while at
    * least half its slots are idle and nothing claimed is waiting (default 0: one claim; under
    * the lease). A claim cut by `limit` may hold few aggregates when each has many effects due
@@ -168,7 +176,11 @@ export function dispatchOutbox(
   const released = settleCrashed(deps, ports, outbox, options, retry, held, started, crashed).andThen(
     (settled) => {
       for (const outcome of settled) counts[outcome] += 1;
-      return releaseStranded(outbox, options.workerId, held, started);
+      return releaseStranded(outbox, options.workerId, held, started).andThen((given) =>
+        options.releaseOwnClaims === true && outbox.releaseOwnClaims !== undefined
+          ? outbox.releaseOwnClaims(options.workerId).map((rest) => given + rest)
+          : okAsync(given),
+      );
     },
   );
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
