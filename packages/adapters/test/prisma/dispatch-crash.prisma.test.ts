@@ -9,8 +9,10 @@ import {
   type CrashedRun,
   type EffectPorts,
   type OutboxEffect,
+  type OutboxStore,
   type RetryPolicy,
   type ScheduledTimer,
+  storageError,
   type TimerScheduler,
   useCaseDepsOn,
   useCases,
@@ -24,6 +26,7 @@ import {
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
+import { errAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { useTestDatabase } from "../support/test-database.js";
@@ -126,5 +129,74 @@ describe("an effect whose run throws, on PostgreSQL", () => {
         .sort(),
     ).toEqual(["fine_1", "fine_2"]);
     expect([held.size, started.size, crashed.size]).toEqual([0, 0, 0]);
+  });
+});
+
+describe("a crashed run whose failure cannot be recorded at once", () => {
+  const db = useTestDatabase();
+  beforeEach(async () => {
+    await resetDatabase(db.prisma);
+  });
+
+  it("is recorded by the first pass that reaches the database, still as a failed attempt", async () => {
+    const clock = new ManualClock(START);
+    const store = new PrismaStore(db.prisma, { clock });
+    const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    let runs = 0;
+    const timers: TimerScheduler = {
+      schedule: () => {
+        runs += 1;
+        throw new TypeError("cannot read properties of undefined");
+      },
+    };
+    const ports: EffectPorts = {
+      gateway: new FakePaymentGateway(() => clock.now(), 1_000),
+      notifier: new RecordingNotifier(),
+      desk: new RecordingSupportDesk(),
+      timers,
+      ledger: new InMemoryLedgerStore(),
+    };
+    (await store.commit({ ...empty, outbox: [timer("poison", "round_a")] }))._unsafeUnwrap();
+    // The database is away for one pass: its writes of results fail.
+    let away = false;
+    const outbox: OutboxStore = {
+      claimDue: (...args) => store.claimDue(...args),
+      complete: (...args) => store.complete(...args),
+      fail: (...args) =>
+        away ? errAsync(storageError.unavailable("Connection terminated unexpectedly")) : store.fail(...args),
+      release: (...args) =>
+        away
+          ? errAsync(storageError.unavailable("Connection terminated unexpectedly"))
+          : store.release(...args),
+      releaseOwnClaims: (workerId) => store.releaseOwnClaims(workerId),
+    };
+    const held = new Set<string>();
+    const started = new Set<string>();
+    const crashed = new Map<string, CrashedRun>();
+    const pass = async (): Promise<string> =>
+      Promise.resolve(
+        useCases.dispatchOutbox(deps, ports, outbox, {
+          workerId: "w1",
+          retry: RETRY,
+          held,
+          started,
+          crashed,
+        }),
+      ).then(
+        (report) => (report.isOk() ? "worked" : `failed: ${report.error.code}`),
+        () => "crashed",
+      );
+    expect(await pass()).toBe("crashed");
+    away = true;
+    expect(await pass()).toMatch(/^failed/);
+    away = false;
+    expect(await pass()).toBe("worked");
+    const row = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: "poison" } });
+    expect({ runs, attempts: row.attempts, claimedBy: row.claimedBy }).toEqual({
+      runs: 1,
+      attempts: 1,
+      claimedBy: null,
+    });
+    expect(row.lastError).toMatch(/^effect_crashed: /);
   });
 });

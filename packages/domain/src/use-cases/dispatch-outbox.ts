@@ -266,7 +266,8 @@ export function dispatchOutbox(
  * it) as a failed attempt with the code `effect_crashed`, retryable: due again after the
  * policy's backoff, or parked with a ticket once its attempts are spent. A throw is a bug more
  * often than an outage, and a deploy may fix it, so it is retried; counted, it cannot be run
- * by every pass for ever. Settled, the claim leaves `held`; what each settlement did.
+ * by every pass for ever. Settled, the claim leaves `held` and `crashed`; one whose failure
+ * could not be recorded stays for the next pass. What each settlement did.
  */
 function settleCrashed(
   deps: UseCaseDeps,
@@ -278,8 +279,10 @@ function settleCrashed(
   started: Set<string> | undefined,
   crashed: Map<string, CrashedRun>,
 ): ResultAsync<readonly SettledEffectOutcome[], StorageError> {
-  const runs = [...crashed.values()].filter((run) => held.has(run.record.effect.id));
-  crashed.clear();
+  // Each kept until its failure is recorded: a pass that cannot reach the database leaves it
+  // for the next (one no longer held was settled or given back some other way).
+  for (const id of [...crashed.keys()]) if (!held.has(id)) crashed.delete(id);
+  const runs = [...crashed.values()];
   return runs.reduce<ResultAsync<SettledEffectOutcome[], StorageError>>(
     (chain, run) =>
       chain.andThen((done) => {
@@ -298,6 +301,7 @@ function settleCrashed(
         ).map((outcome) => {
           held.delete(id);
           started?.delete(id);
+          crashed.delete(id);
           return [...done, outcome];
         });
       }),
