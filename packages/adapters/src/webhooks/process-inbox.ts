@@ -513,7 +513,8 @@ interface ClaimedKey extends Claimed {
  * (`max`: the free slots, up to four times as many, at most `limit`)
  * claims again (`undefined`: the pass takes no more); the claim skips the keys still held,
  * these included, so a key stays with one event at a time. After a storage error — the
- * work's or a claim's — no event is started; the ones running finish. Never rejects.
+ * work's or a claim's — no event is started; the ones running finish. Rejects only with a
+ * throw out of an event's run (a bug), once the events running have ended.
  *
  * Told of wake-ups (`onWake`), a pass claims again only when something may have become due
  * since its last claim: a wake-up came after it was sent; it came back full (`max` rows: more
@@ -537,6 +538,10 @@ async function runKeys(
     claimed: first.keys.reduce((n, k) => n + k.events.length, 0),
   };
   let error: StorageError | undefined;
+  // A throw out of an event's run (a bug, e.g. in a caller's callback): nothing more starts or
+  // is claimed, the events running end, and then the pass rejects with it. Left to reject a
+  // slot's promise, it went unhandled (which ends a Node process) and the pass waited for ever.
+  let crash: { readonly error: unknown } | undefined;
   // Wake-ups so far (subscribed before the first claim was sent, so it saw none of them).
   const wakes = () => wakeups?.count ?? 0;
   const waiting: ClaimedKey[] = first.keys.map((key) => ({ ...key, wakesAtClaim: 0 }));
@@ -549,8 +554,14 @@ async function runKeys(
   let mayBeDue = first.full;
   const work = async (key: ClaimedKey): Promise<void> => {
     for (const record of key.events) {
-      if (error !== undefined) return;
-      const result = await run(record, key.startBy);
+      if (error !== undefined || crash !== undefined) return;
+      let result: Awaited<ReturnType<typeof run>>;
+      try {
+        result = await run(record, key.startBy);
+      } catch (thrown) {
+        crash ??= { error: thrown };
+        return;
+      }
       if (result.isErr()) error ??= result.error;
       else report = plus(report, result.value);
     }
@@ -558,12 +569,12 @@ async function runKeys(
     if (wakes() > key.wakesAtClaim) mayBeDue = true;
   };
   for (;;) {
-    while (error === undefined && running.size < concurrency && waiting.length > 0) {
+    while (error === undefined && crash === undefined && running.size < concurrency && waiting.length > 0) {
       const key = waiting.shift() as ClaimedKey;
       const task: Promise<void> = work(key).finally(() => running.delete(task));
       running.add(task);
     }
-    if (error !== undefined) break;
+    if (error !== undefined || crash !== undefined) break;
     const free = concurrency - running.size;
     const worthClaiming = wakeups === undefined || mayBeDue || wakes() !== wakesAtLastClaim;
     if (!exhausted && waiting.length === 0 && free * 2 >= concurrency && worthClaiming) {
@@ -611,5 +622,6 @@ async function runKeys(
     if (wakeups !== undefined) wakeups.waiter = undefined;
   }
   await Promise.all(running);
+  if (crash !== undefined) throw crash.error;
   return { report, error };
 }

@@ -640,3 +640,46 @@ describe("a claim near the end of its lease", () => {
     ]);
   });
 });
+
+describe("a pass whose event throws outside its processing", () => {
+  it("ends once its other keys' events have ended, rejecting with the throw: no hang, no rejection left unhandled", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 11));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const base = 1_900_700_000;
+    const [quick, slow] = [eventOf("round_throw_1", base), eventOf("round_throw_2", base + 1)];
+    for (const e of [quick!, slow!]) (await inbox.receive(e))._unsafeUnwrap();
+    const ctx: WebhookProcessorContext = {
+      deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+      inbox: {
+        ...wrap(inbox),
+        markIgnored: (id, workerId, reason) =>
+          ResultAsync.fromSafePromise(sleep(id === slow!.id ? 300 : 0)).andThen(() =>
+            inbox.markIgnored(id, workerId, reason),
+          ),
+      },
+      gateway: new ScriptedStripeReads(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+    };
+    const pass = Promise.resolve(
+      processWebhookInbox(ctx, {
+        workerId: "throws",
+        concurrency: 2,
+        // A caller's callback that throws (a bug): it rejects the event's result chain.
+        onSettled: (s) => {
+          if (s.eventId === quick!.id) throw new Error("metrics exploded");
+        },
+      }),
+    ).then(
+      () => "resolved",
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    const ended = await Promise.race([pass, sleep(5_000).then(() => "still running after 5 s")]);
+    expect(ended).toBe("metrics exploded");
+    // The other key's event ran to its end before the pass did.
+    const rows = await db.prisma.webhookEvent.findMany({ where: { id: { in: [quick!.id, slow!.id] } } });
+    expect(rows.map((r) => [r.status, r.claimedBy])).toEqual([
+      ["ignored", null],
+      ["ignored", null],
+    ]);
+  });
+});
