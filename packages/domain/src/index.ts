@@ -26,6 +26,7 @@ export * from "./round/index.js";
 export * from "./shared/index.js";
 export type {
   AdjustmentOwnerRepositories,
+  CrashedRun,
   CreatedHeldPayment,
   CreatedMarketplaceCharge,
   CreateGroupCommand,

@@ -1,4 +1,10 @@
-import { type EffectPorts, type OutboxStore, type UseCaseDeps, useCases } from "@susu/domain";
+import {
+  type CrashedRun,
+  type EffectPorts,
+  type OutboxStore,
+  type UseCaseDeps,
+  useCases,
+} from "@susu/domain";
 import type { Logger } from "../logger.js";
 import { type SchedulerMetrics, timedJob } from "../metrics.js";
 import { type PassResult, type PollingLoop, startPollingLoop } from "./polling-loop.js";
@@ -13,7 +19,9 @@ export type DispatcherLoop = PollingLoop;
  * aggregate's in order, claiming again while half its slots are idle (for `refillForMs`). Leases make several dispatchers (in several processes) safe
  * together; the claims a pass could not settle because the database went away are given
  * back by the next pass that reaches it, so they do not wait out their lease (those whose run
- * had started as interrupted: their next run looks first for what that try made).
+ * had started as interrupted: their next run looks first for what that try made), as are any
+ * other claims of this worker (one whose answer was lost with the database). A run that threw
+ * is counted by the next pass as a failed attempt.
  */
 export function startOutboxDispatcher(
   deps: UseCaseDeps,
@@ -49,19 +57,30 @@ export function startOutboxDispatcher(
   // whose run had started (`started`) as interrupted, so that their next run is a retry.
   const held = new Set<string>();
   const started = new Set<string>();
+  // The claims whose run threw (a bug, not a dead process): the next pass counts each as a
+  // failed attempt, so it retries on its backoff and parks with a ticket, not rerun every pass.
+  const crashed = new Map<string, CrashedRun>();
+  // Whether this loop's last pass failed or crashed (or none ran yet): the next gives back
+  // every claim of this worker, those whose claim it never heard of included.
+  let releaseOwnClaims = true;
   const pass = async (): Promise<PassResult> => {
     const stranded = held.size;
+    const release = releaseOwnClaims;
+    releaseOwnClaims = true; // until this pass is known to have succeeded
     const report = await useCases.dispatchOutbox(deps, ports, outbox, {
       workerId,
       concurrency,
       limit,
       held,
       started,
+      crashed,
+      releaseOwnClaims: release,
       refillForMs: options.refillForMs ?? 2_000,
       // Measured in real time: a pass ends whatever the domain's clock does.
       passClock: () => performance.now(),
       ...(onSettled !== undefined ? { onSettled } : {}),
     });
+    releaseOwnClaims = report.isErr();
     if (report.isErr()) {
       log.error({ code: report.error.code, held: held.size }, "outbox pass failed");
       return "failed";

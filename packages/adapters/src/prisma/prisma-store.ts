@@ -1344,6 +1344,16 @@ export class PrismaStore
     );
   }
 
+  /** Every claim `workerId` holds on a pending effect given back as it was (no note: none of them started). */
+  releaseOwnClaims(workerId: string): ResultAsync<number, StorageError> {
+    return fromDatabase(
+      this.#prisma.$executeRaw`
+        UPDATE outbox_effects SET claimed_by = NULL, claimed_until = NULL
+         WHERE claimed_by = ${workerId} AND status = 'pending'`,
+      { operation: "outbox release own claims" },
+    );
+  }
+
   #recordsOf(
     rows: readonly ClaimedRow[],
     workerId: string,

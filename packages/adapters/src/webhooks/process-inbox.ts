@@ -438,14 +438,17 @@ export function processWebhookInbox(
   const claim = (max: number): ResultAsync<readonly Claimed[], StorageError> => {
     const claimedAt = ctx.deps.clock.now();
     // A slow batch (Stripe timing out) can outlast the lease. The events not started by
-    // then may already be another processor's: they are left rather than run twice.
-    const leaseEnds = claimedAt + leaseMs;
+    // then may already be another processor's: they are left rather than run twice. So is
+    // one that would start in the lease's last tenth (at most 30 s, as the outbox's
+    // dispatcher does): it would run on past the lease, beside the processor that took its
+    // key once the lease ended.
+    const startBy = claimedAt + leaseMs - Math.min(leaseMs / 10, 30_000);
     return ctx.inbox
       .claimDue(options.workerId, claimedAt, leaseMs, max)
-      .map((records) => byKey(records).map((events) => ({ events, leaseEnds })));
+      .map((records) => byKey(records).map((events) => ({ events, startBy })));
   };
-  const run = (record: InboxEvent, leaseEnds: number) =>
-    ctx.deps.clock.now() >= leaseEnds
+  const run = (record: InboxEvent, startBy: number) =>
+    ctx.deps.clock.now() >= startBy
       ? okAsync({ ...EMPTY, leaseLost: 1 })
       : runOne(ctx, options.workerId, retry, jitter, record, EMPTY, options.onSettled);
   const released =
@@ -492,10 +495,10 @@ class Wakeups {
   }
 }
 
-/** The claimed events of one ordering key, oldest first, and when their lease ends. */
+/** The claimed events of one ordering key, oldest first, and the last instant one of them may start (before its lease ends). */
 interface Claimed {
   readonly events: readonly InboxEvent[];
-  readonly leaseEnds: number;
+  readonly startBy: number;
 }
 
 /** A key's claimed events, and how many wake-ups the pass had been told of when the claim was sent. */
@@ -510,7 +513,8 @@ interface ClaimedKey extends Claimed {
  * (`max`: the free slots, up to four times as many, at most `limit`)
  * claims again (`undefined`: the pass takes no more); the claim skips the keys still held,
  * these included, so a key stays with one event at a time. After a storage error — the
- * work's or a claim's — no event is started; the ones running finish. Never rejects.
+ * work's or a claim's — no event is started; the ones running finish. Rejects only with a
+ * throw out of an event's run (a bug), once the events running have ended.
  *
  * Told of wake-ups (`onWake`), a pass claims again only when something may have become due
  * since its last claim: a wake-up came after it was sent; it came back full (`max` rows: more
@@ -524,7 +528,7 @@ async function runKeys(
   first: { readonly keys: readonly Claimed[]; readonly full: boolean },
   concurrency: number,
   limit: number,
-  run: (record: InboxEvent, leaseEnds: number) => ResultAsync<WebhookPassReport, StorageError>,
+  run: (record: InboxEvent, startBy: number) => ResultAsync<WebhookPassReport, StorageError>,
   claimMore: (max: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
   wakeups?: Wakeups,
   gatherWakeMs = 0,
@@ -534,6 +538,10 @@ async function runKeys(
     claimed: first.keys.reduce((n, k) => n + k.events.length, 0),
   };
   let error: StorageError | undefined;
+  // A throw out of an event's run (a bug, e.g. in a caller's callback): nothing more starts or
+  // is claimed, the events running end, and then the pass rejects with it. Left to reject a
+  // slot's promise, it went unhandled (which ends a Node process) and the pass waited for ever.
+  let crash: { readonly error: unknown } | undefined;
   // Wake-ups so far (subscribed before the first claim was sent, so it saw none of them).
   const wakes = () => wakeups?.count ?? 0;
   const waiting: ClaimedKey[] = first.keys.map((key) => ({ ...key, wakesAtClaim: 0 }));
@@ -546,8 +554,14 @@ async function runKeys(
   let mayBeDue = first.full;
   const work = async (key: ClaimedKey): Promise<void> => {
     for (const record of key.events) {
-      if (error !== undefined) return;
-      const result = await run(record, key.leaseEnds);
+      if (error !== undefined || crash !== undefined) return;
+      let result: Awaited<ReturnType<typeof run>>;
+      try {
+        result = await run(record, key.startBy);
+      } catch (thrown) {
+        crash ??= { error: thrown };
+        return;
+      }
       if (result.isErr()) error ??= result.error;
       else report = plus(report, result.value);
     }
@@ -555,12 +569,12 @@ async function runKeys(
     if (wakes() > key.wakesAtClaim) mayBeDue = true;
   };
   for (;;) {
-    while (error === undefined && running.size < concurrency && waiting.length > 0) {
+    while (error === undefined && crash === undefined && running.size < concurrency && waiting.length > 0) {
       const key = waiting.shift() as ClaimedKey;
       const task: Promise<void> = work(key).finally(() => running.delete(task));
       running.add(task);
     }
-    if (error !== undefined) break;
+    if (error !== undefined || crash !== undefined) break;
     const free = concurrency - running.size;
     const worthClaiming = wakeups === undefined || mayBeDue || wakes() !== wakesAtLastClaim;
     if (!exhausted && waiting.length === 0 && free * 2 >= concurrency && worthClaiming) {
@@ -608,5 +622,6 @@ async function runKeys(
     if (wakeups !== undefined) wakeups.waiter = undefined;
   }
   await Promise.all(running);
+  if (crash !== undefined) throw crash.error;
   return { report, error };
 }

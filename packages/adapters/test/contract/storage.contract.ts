@@ -2440,6 +2440,32 @@ export function storageContract(name: string, factory: StorageFactory): void {
         ]);
       });
 
+      it("a live worker gives back every claim it holds on a pending effect, none of another's, and records nothing else", async () => {
+        (
+          await s.uow.commit({
+            ...empty,
+            outbox: [timer("a1", T, "round_a"), timer("a2", T, "round_a"), timer("b1", T, "round_b")],
+          })
+        )._unsafeUnwrap();
+        const releaseOwn = s.outbox.releaseOwnClaims?.bind(s.outbox);
+        if (releaseOwn === undefined) throw new Error("the store gives back no worker's own claims");
+        expect((await s.outbox.claimDue("w1", T, 60_000, 2))._unsafeUnwrap().map((r) => r.effect.id)).toEqual(
+          ["a1", "a2"],
+        );
+        expect(
+          (await s.outbox.claimDue("w2", T, 60_000, 10))._unsafeUnwrap().map((r) => r.effect.id),
+        ).toEqual(["b1"]);
+        // a2 settled: only a1 is still w1's.
+        (await s.outbox.complete("a2", "w1", T))._unsafeUnwrap();
+        expect((await releaseOwn("w1"))._unsafeUnwrap()).toBe(1);
+        expect((await releaseOwn("w1"))._unsafeUnwrap()).toBe(0);
+        // Claimable again at once, as it was (no attempt, no note); w2's claim holds.
+        const again = (await s.outbox.claimDue("w3", T + 1, 60_000, 10))._unsafeUnwrap();
+        expect(again.map((r) => [r.effect.id, r.attempts, r.failedBefore === true])).toEqual([
+          ["a1", 0, false],
+        ]);
+      });
+
       it("counts the runs parked as refused for good: a requeued claim hands them out, so the run keys its provider calls past them; other parks and retries count none", async () => {
         (
           await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a"), timer("b1", T, "round_b")] })

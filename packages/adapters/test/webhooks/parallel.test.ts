@@ -569,3 +569,117 @@ function wrap(inbox: PrismaWebhookInbox): WebhookInbox {
     park: (...args) => inbox.park(...args),
   };
 }
+
+describe("a claim near the end of its lease", () => {
+  it("starts no event in the lease's last tenth: another processor may take the key then, and the two would run one key's events at once", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 9));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const leaseMs = 60_000;
+    const base = 1_900_600_000;
+    const [e1, e2] = [eventOf("round_lease_end", base), eventOf("round_lease_end", base + 1)];
+    for (const e of [e1, e2]) (await inbox.receive(e!))._unsafeUnwrap();
+    const claimedAt = clock.now();
+    const running = new Map<string, string>();
+    const overlaps: string[] = [];
+    /** A processor whose recording of each event takes `slowMs` of the clock, with `during` run meanwhile. */
+    const processor = (worker: string, hooks: Map<string, () => Promise<void>>): WebhookProcessorContext => ({
+      deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+      inbox: {
+        ...wrap(inbox),
+        markIgnored: (id, workerId, reason) => {
+          const other = [...running].find(([, key]) => key === "round_lease_end");
+          if (other !== undefined) overlaps.push(`${worker} ran ${id} while ${other[0]} ran one of its key`);
+          running.set(worker, "round_lease_end");
+          const hook = hooks.get(id) ?? (async () => {});
+          return ResultAsync.fromSafePromise(hook())
+            .andThen(() => inbox.markIgnored(id, workerId, reason))
+            .map((mark) => {
+              running.delete(worker);
+              return mark;
+            });
+        },
+      },
+      gateway: new ScriptedStripeReads(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+    });
+    let other: { claimed: number; ignored: number } | undefined;
+    const a = processor(
+      "a",
+      new Map([
+        // The key's first event is slow (Stripe reads timing out): it ends a second before the lease.
+        [e1!.id, async () => void clock.advance(leaseMs - 1_000)],
+        // Its second, if started, runs past the lease; meanwhile another processor claims.
+        [
+          e2!.id,
+          async () => {
+            clock.advance(2_000);
+            const b = processor("b", new Map());
+            other = (await processWebhookInbox(b, { workerId: "b", leaseMs }))._unsafeUnwrap();
+          },
+        ],
+      ]),
+    );
+    const report = (await processWebhookInbox(a, { workerId: "a", leaseMs, limit: 10 }))._unsafeUnwrap();
+    expect(clock.now() - claimedAt).toBeGreaterThan(leaseMs - 2_000);
+    // a left the second event (its lease had too little left); nobody ran it beside a.
+    expect({ report, overlaps }).toEqual({
+      report: { claimed: 2, processed: 0, ignored: 1, retried: 0, parked: 0, leaseLost: 1 },
+      overlaps: [],
+    });
+    expect(other).toBeUndefined();
+    // The event a left is anyone's once a's lease has ended.
+    clock.advance(2_000);
+    const b = (
+      await processWebhookInbox(processor("b", new Map()), { workerId: "b", leaseMs })
+    )._unsafeUnwrap();
+    expect(b).toMatchObject({ claimed: 1, ignored: 1, leaseLost: 0 });
+    const rows = await db.prisma.webhookEvent.findMany({ where: { id: { in: [e1!.id, e2!.id] } } });
+    expect(rows.map((r) => [r.status, r.claimedBy])).toEqual([
+      ["ignored", null],
+      ["ignored", null],
+    ]);
+  });
+});
+
+describe("a pass whose event throws outside its processing", () => {
+  it("ends once its other keys' events have ended, rejecting with the throw: no hang, no rejection left unhandled", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 11));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const base = 1_900_700_000;
+    const [quick, slow] = [eventOf("round_throw_1", base), eventOf("round_throw_2", base + 1)];
+    for (const e of [quick!, slow!]) (await inbox.receive(e))._unsafeUnwrap();
+    const ctx: WebhookProcessorContext = {
+      deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+      inbox: {
+        ...wrap(inbox),
+        markIgnored: (id, workerId, reason) =>
+          ResultAsync.fromSafePromise(sleep(id === slow!.id ? 300 : 0)).andThen(() =>
+            inbox.markIgnored(id, workerId, reason),
+          ),
+      },
+      gateway: new ScriptedStripeReads(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+    };
+    const pass = Promise.resolve(
+      processWebhookInbox(ctx, {
+        workerId: "throws",
+        concurrency: 2,
+        // A caller's callback that throws (a bug): it rejects the event's result chain.
+        onSettled: (s) => {
+          if (s.eventId === quick!.id) throw new Error("metrics exploded");
+        },
+      }),
+    ).then(
+      () => "resolved",
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    const ended = await Promise.race([pass, sleep(5_000).then(() => "still running after 5 s")]);
+    expect(ended).toBe("metrics exploded");
+    // The other key's event ran to its end before the pass did.
+    const rows = await db.prisma.webhookEvent.findMany({ where: { id: { in: [quick!.id, slow!.id] } } });
+    expect(rows.map((r) => [r.status, r.claimedBy])).toEqual([
+      ["ignored", null],
+      ["ignored", null],
+    ]);
+  });
+});

@@ -572,6 +572,15 @@ export interface OutboxStore {
     effectIds: readonly string[],
     interrupted?: string,
   ): ResultAsync<number, StorageError>;
+  /**
+   * Gives back every claim `workerId` still holds on a pending effect: claimable again at once,
+   * no attempt counted, nothing else changed. For a live dispatcher whose last pass failed,
+   * before it claims again: a claim whose answer it never heard (the database went away as the
+   * claim committed, or before the claim's malformed rows were parked) is in no pass's hands,
+   * and would otherwise wait out its lease. Only for a worker with no pass in progress (a
+   * worker id is one dispatcher loop's, whose passes never overlap). How many were released.
+   */
+  releaseOwnClaims?(workerId: string): ResultAsync<number, StorageError>;
 }
 
 /** An outbox row as operators see it. */

@@ -803,6 +803,17 @@ export class InMemoryStore
     return okAsync(released);
   }
 
+  releaseOwnClaims(workerId: string): ResultAsync<number, StorageError> {
+    let released = 0;
+    for (const row of this.#outbox.values()) {
+      if (row.status !== "pending" || row.claimedBy !== workerId) continue;
+      delete row.claimedBy;
+      delete row.claimedUntil;
+      released += 1;
+    }
+    return okAsync(released);
+  }
+
   complete(effectId: string, workerId: string): ResultAsync<void, StorageError> {
     const row = this.#outbox.get(effectId);
     if (row && row.claimedBy === workerId) {

@@ -64,6 +64,23 @@ export interface DispatchOptions {
    */
   readonly started?: Set<string>;
   /**
+   * The claims in `held` whose run threw (a bug in a port or a use case: a rejection, not an
+   * err result, which rejects the pass), kept by the caller with `held` and `started`. The
+   * next pass records each as a failed attempt (`effect_crashed`), settled by the retry
+   * policy as any failure: due again after its backoff, parked with a ticket once the
+   * attempts are spent. Without it (or when the process dies instead), such a claim is given
+   * back as interrupted, no attempt counted, and every pass would run it, and throw, again.
+   */
+  readonly crashed?: Map<string, CrashedRun>;
+  /**
+   * Whether the pass, once it has settled and given back what `held` names, also gives back
+   * every other claim this worker holds (`OutboxStore.releaseOwnClaims`, when the store has
+   * it): the caller sets it after a pass that failed or crashed. Such a claim is one whose
+   * answer the pass never heard (the database went away as the claim committed), so it is in
+   * no pass's hands and never started; without this it waits out its lease (5 minutes).
+   */
+  readonly releaseOwnClaims?: boolean;
+  /**
    * For how long (ms of `passClock`, from the pass's start) the pass claims again while at
    * least half its slots are idle and nothing claimed is waiting (default 0: one claim; under
    * the lease). A claim cut by `limit` may hold few aggregates when each has many effects due
@@ -79,6 +96,13 @@ export interface DispatchOptions {
    * domain's clock does (a test's manual clock stands still).
    */
   readonly passClock?: () => number;
+}
+
+/** An effect whose run threw in a pass ({@link DispatchOptions.crashed}): its claimed record and what it threw. */
+export interface CrashedRun {
+  readonly record: OutboxRecord;
+  /** The thrown error, as `<name>: <message>`. */
+  readonly error: string;
 }
 
 /** How one effect's execution ended: done, due again after a backoff, or parked with a ticket. */
@@ -146,7 +170,19 @@ export function dispatchOutbox(
   const retry = options.retry ?? DEFAULT_EFFECT_RETRY;
   const held = options.held ?? new Set<string>();
   const started = options.started ?? (options.held === undefined ? new Set<string>() : undefined);
-  const released = releaseStranded(outbox, options.workerId, held, started);
+  const crashed = options.crashed ?? new Map<string, CrashedRun>();
+  const counts = { claimed: 0, completed: 0, retried: 0, parked: 0 };
+  // The runs that threw in the last pass are failed attempts; then the rest it left is given back.
+  const released = settleCrashed(deps, ports, outbox, options, retry, held, started, crashed).andThen(
+    (settled) => {
+      for (const outcome of settled) counts[outcome] += 1;
+      return releaseStranded(outbox, options.workerId, held, started).andThen((given) =>
+        options.releaseOwnClaims === true && outbox.releaseOwnClaims !== undefined
+          ? outbox.releaseOwnClaims(options.workerId).map((rest) => given + rest)
+          : okAsync(given),
+      );
+    },
+  );
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
   const limit = options.limit ?? 50;
   const refillForMs = options.refillForMs ?? 0;
@@ -168,7 +204,6 @@ export function dispatchOutbox(
   };
   return released.andThen((releasedCount) =>
     claim(limit).andThen((first) => {
-      const counts = { claimed: 0, completed: 0, retried: 0, parked: 0 };
       let failure: StorageError | undefined;
       const runGroup = async ({ records, startBy }: ClaimedGroup): Promise<void> => {
         for (const record of records) {
@@ -178,14 +213,17 @@ export function dispatchOutbox(
           // one that started stays in `started` too, given back as interrupted.
           if (failure !== undefined || deps.clock.now() >= startBy) return;
           started?.add(record.effect.id);
-          const outcome = await runOne(
-            deps,
-            ports,
-            outbox,
-            options.workerId,
-            retry,
-            record,
-            options.onSettled,
+          // Wrapped so a port that throws at once is caught as one whose promise rejects.
+          const outcome = await (async () =>
+            runOne(deps, ports, outbox, options.workerId, retry, record, options.onSettled))().catch(
+            (error: unknown) => {
+              // Kept for the next pass to count as a failed attempt; this pass rejects with it.
+              crashed.set(record.effect.id, {
+                record,
+                error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+              });
+              throw error;
+            },
           );
           if (outcome.isErr()) {
             failure ??= outcome.error;
@@ -220,6 +258,54 @@ export function dispatchOutbox(
         failure !== undefined ? errAsync(failure) : okAsync({ ...counts, released: releasedCount }),
       );
     }),
+  );
+}
+
+/**
+ * Records each run that threw in an earlier pass of this worker (`crashed`, still claimed by
+ * it) as a failed attempt with the code `effect_crashed`, retryable: due again after the
+ * policy's backoff, or parked with a ticket once its attempts are spent. A throw is a bug more
+ * often than an outage, and a deploy may fix it, so it is retried; counted, it cannot be run
+ * by every pass for ever. Settled, the claim leaves `held` and `crashed`; one whose failure
+ * could not be recorded stays for the next pass. What each settlement did.
+ */
+function settleCrashed(
+  deps: UseCaseDeps,
+  ports: EffectPorts,
+  outbox: OutboxStore,
+  options: DispatchOptions,
+  retry: RetryPolicy,
+  held: Set<string>,
+  started: Set<string> | undefined,
+  crashed: Map<string, CrashedRun>,
+): ResultAsync<readonly SettledEffectOutcome[], StorageError> {
+  // Each kept until its failure is recorded: a pass that cannot reach the database leaves it
+  // for the next (one no longer held was settled or given back some other way).
+  for (const id of [...crashed.keys()]) if (!held.has(id)) crashed.delete(id);
+  const runs = [...crashed.values()];
+  return runs.reduce<ResultAsync<SettledEffectOutcome[], StorageError>>(
+    (chain, run) =>
+      chain.andThen((done) => {
+        const id = run.record.effect.id;
+        const at = deps.clock.now();
+        return settleEffectFailure(
+          deps,
+          ports,
+          outbox,
+          options.workerId,
+          retry,
+          run.record,
+          { code: "effect_crashed", message: run.error, retry: true },
+          at,
+          options.onSettled,
+        ).map((outcome) => {
+          held.delete(id);
+          started?.delete(id);
+          crashed.delete(id);
+          return [...done, outcome];
+        });
+      }),
+    okAsync([]),
   );
 }
 
@@ -441,32 +527,63 @@ function runOne(
                   .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
           );
   return carriedOut.orElse((f) =>
-    settleFailure(
-      retryOrPark(
-        {
-          itemId: effect.id,
-          attempts: record.attempts,
-          failure: { code: f.code, message: f.message, retryable: f.retry },
-          ticket: {
-            id: parkedEffectTicketId(effect.id),
-            reason: "effect_parked",
-            subject: `effect ${effect.id} (${effect.kind})`,
-          },
-        },
-        { policy: retry, now: deps.clock.now() },
-      ),
-      {
-        retry: (at, note) => outbox.fail(effect.id, workerId, note, at),
-        openTicket: (ticket) => ports.desk.openTicket(ticket),
-        // A refusal for good spends the effect's provider key: counted, so a requeue uses a new one.
-        park: (note) =>
-          f.refused === true
-            ? outbox.fail(effect.id, workerId, note, undefined, { refused: true })
-            : outbox.fail(effect.id, workerId, note, undefined),
-      },
-    ).map(({ outcome }): SettledEffectOutcome => {
-      tell(outcome, f.code);
-      return outcome;
-    }),
+    settleEffectFailure(deps, ports, outbox, workerId, retry, record, f, startedAt, onSettled),
   );
+}
+
+/** What an effect's failed run reports: its code, whether a retry may help, and whether the provider refused it for good. */
+interface RunFailure {
+  readonly code: string;
+  readonly message: string;
+  readonly retry: boolean;
+  readonly refused?: boolean;
+}
+
+/** Settles a failed run of `record`'s effect by {@link retryOrPark}: due again after a backoff, or parked with a ticket. */
+function settleEffectFailure(
+  deps: UseCaseDeps,
+  ports: EffectPorts,
+  outbox: OutboxStore,
+  workerId: string,
+  retry: RetryPolicy,
+  record: OutboxRecord,
+  f: RunFailure,
+  startedAt: Instant,
+  onSettled: DispatchOptions["onSettled"],
+): ResultAsync<SettledEffectOutcome, StorageError> {
+  const effect = record.effect;
+  return settleFailure(
+    retryOrPark(
+      {
+        itemId: effect.id,
+        attempts: record.attempts,
+        failure: { code: f.code, message: f.message, retryable: f.retry },
+        ticket: {
+          id: parkedEffectTicketId(effect.id),
+          reason: "effect_parked",
+          subject: `effect ${effect.id} (${effect.kind})`,
+        },
+      },
+      { policy: retry, now: deps.clock.now() },
+    ),
+    {
+      retry: (at, note) => outbox.fail(effect.id, workerId, note, at),
+      openTicket: (ticket) => ports.desk.openTicket(ticket),
+      // A refusal for good spends the effect's provider key: counted, so a requeue uses a new one.
+      park: (note) =>
+        f.refused === true
+          ? outbox.fail(effect.id, workerId, note, undefined, { refused: true })
+          : outbox.fail(effect.id, workerId, note, undefined),
+    },
+  ).map(({ outcome }): SettledEffectOutcome => {
+    onSettled?.({
+      effectId: effect.id,
+      kind: effect.kind,
+      outcome,
+      code: f.code,
+      startedAt,
+      settledAt: deps.clock.now(),
+    });
+    return outcome;
+  });
 }

@@ -18,6 +18,7 @@ export {
   useCaseDepsOn,
 } from "./deps.js";
 export {
+  type CrashedRun,
   DEFAULT_EFFECT_RETRY,
   type DispatchOptions,
   type DispatchReport,

@@ -1,0 +1,150 @@
+// The scheduler's outbox loop on real PostgreSQL with an effect whose run throws (a bug in a
+// port: a rejection, not an err result). The pass that ran it crashes; the loop's next pass
+// counts that run as a failed attempt (`effect_crashed`), so the effect waits out its backoff
+// and is parked with a ticket once its attempts are spent, instead of being given back as
+// interrupted and run again (and crashing the pass again) by every pass for ever.
+import { PrismaStore } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import {
+  type Changeset,
+  type EffectPorts,
+  type OutboxEffect,
+  type OutboxStore,
+  type ScheduledTimer,
+  storageError,
+  type TimerScheduler,
+  useCaseDepsOn,
+} from "@susu/domain";
+import {
+  FakePaymentGateway,
+  InMemoryLedgerStore,
+  InMemoryTimerScheduler,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import { errAsync, okAsync } from "neverthrow";
+import { afterEach, describe, expect, it } from "vitest";
+import { type DispatcherLoop, startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
+import { createLogger } from "../src/logger.js";
+
+const db = useTestDatabase();
+const log = createLogger("silent", "outbox-crash-test");
+const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
+
+const timer = (id: string): OutboxEffect => ({
+  kind: "schedule_timer",
+  id,
+  aggregate: "round",
+  aggregateId: `round_${id}`,
+  at: Date.now() + 3_600_000,
+  timer: { kind: "collection_deadline" },
+});
+
+describe("the outbox loop and an effect whose run throws", () => {
+  let dispatcher: DispatcherLoop | undefined;
+  afterEach(async () => {
+    await dispatcher?.stop();
+    dispatcher = undefined;
+  });
+
+  it("counts the crashed run as a failed attempt on the next pass, not an interruption to run again", async () => {
+    const store = new PrismaStore(db.prisma);
+    const clock = { now: () => Date.now() };
+    const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    const scheduled = new InMemoryTimerScheduler();
+    let poisonRuns = 0;
+    const timers: TimerScheduler = {
+      schedule: (t: ScheduledTimer) => {
+        if (t.id === "poison") {
+          poisonRuns += 1;
+          throw new TypeError("cannot read properties of undefined");
+        }
+        return scheduled.schedule(t);
+      },
+    };
+    const ports: EffectPorts = {
+      gateway: new FakePaymentGateway(clock.now, 1_000),
+      notifier: new RecordingNotifier(),
+      desk: new RecordingSupportDesk(),
+      timers,
+      ledger: new InMemoryLedgerStore(),
+    };
+    (await store.commit({ ...empty, outbox: [timer("poison"), timer("fine")] }))._unsafeUnwrap();
+    dispatcher = startOutboxDispatcher(deps, ports, store, {
+      workerId: "crashy",
+      intervalMs: 20,
+      maxBackoffMs: 20,
+      concurrency: 2,
+      log,
+    });
+    const poison = () => db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: "poison" } });
+    const until = Date.now() + 10_000;
+    while ((await poison()).attempts === 0 && Date.now() < until)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await dispatcher.stop();
+    const row = await poison();
+    expect(row.attempts).toBeGreaterThanOrEqual(1);
+    expect(row.lastError).toMatch(/^effect_crashed: TypeError: cannot read properties of undefined/);
+    // Each run is counted (the last one by the pass after it, if the loop stopped before it).
+    expect(poisonRuns).toBeLessThanOrEqual(row.attempts + 1);
+    const fine = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: "fine" } });
+    expect(fine.status).toBe("done");
+  });
+});
+
+describe("the outbox loop and a claim whose answer was lost", () => {
+  let dispatcher: DispatcherLoop | undefined;
+  afterEach(async () => {
+    await dispatcher?.stop();
+    dispatcher = undefined;
+  });
+
+  it("gives its own claims back on the next pass, not after the lease (the database went away as the claim committed)", async () => {
+    const store = new PrismaStore(db.prisma);
+    const clock = { now: () => Date.now() };
+    const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    const timers = new InMemoryTimerScheduler();
+    const ports: EffectPorts = {
+      gateway: new FakePaymentGateway(clock.now, 1_000),
+      notifier: new RecordingNotifier(),
+      desk: new RecordingSupportDesk(),
+      timers,
+      ledger: new InMemoryLedgerStore(),
+    };
+    await db.prisma.outboxEffect.deleteMany();
+    (await store.commit({ ...empty, outbox: [timer("lost_1"), timer("lost_2")] }))._unsafeUnwrap();
+    // The first claim commits, but its answer never reaches the dispatcher (the connection
+    // broke as the server answered): the claims are the live process's own, in no pass's hands.
+    let lost = false;
+    const outbox: OutboxStore = {
+      claimDue: (...args) =>
+        store.claimDue(...args).andThen((records) => {
+          if (lost || records.length === 0) return okAsync(records);
+          lost = true;
+          return errAsync(storageError.unavailable("Connection terminated unexpectedly"));
+        }),
+      complete: (...args) => store.complete(...args),
+      fail: (...args) => store.fail(...args),
+      release: (...args) => store.release(...args),
+      releaseOwnClaims: (workerId) => store.releaseOwnClaims(workerId),
+    };
+    dispatcher = startOutboxDispatcher(deps, ports, outbox, {
+      workerId: "unheard",
+      intervalMs: 20,
+      maxBackoffMs: 20,
+      log,
+    });
+    const status = async () =>
+      (await db.prisma.outboxEffect.findMany({ where: { id: { in: ["lost_1", "lost_2"] } } })).map(
+        (r) => r.status,
+      );
+    const until = Date.now() + 5_000;
+    while ((await status()).some((s) => s !== "done") && Date.now() < until)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(lost).toBe(true);
+    // Within seconds, not the five minutes of the lease.
+    expect(await status()).toEqual(["done", "done"]);
+    expect(timers.takeDue(Number.MAX_SAFE_INTEGER).map((t) => t.id)).toEqual(["lost_1", "lost_2"]);
+  });
+});
