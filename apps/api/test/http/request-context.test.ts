@@ -85,10 +85,12 @@ describe("the request id below the route", () => {
     const lines = logs.lines();
     const stripeCallsOf = (requestId: string | null) =>
       lines.filter((l) => l.msg === "stripe call" && l.requestId === requestId);
-    // A customer and a SetupIntent each, written by the Stripe adapter, not by the route.
+    // A customer (looked for first by its effect id, then made) and a SetupIntent each,
+    // written by the Stripe adapter, not by the route.
     for (const id of [anaId, "ben-setup-1"]) {
       const calls = stripeCallsOf(id).map((l) => l.stripe as { method: string; path: string });
       expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+        "GET /v1/customers",
         "POST /v1/customers",
         "POST /v1/setup_intents",
       ]);
