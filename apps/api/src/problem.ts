@@ -71,6 +71,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "no_payout_account":
     case "payouts_not_enabled":
     case "payouts_not_manual":
+    case "payouts_paused":
     case "payout_account_gone":
     // A held payment's command refused for its state, or a reused client reference.
     case "payment_not_captured":

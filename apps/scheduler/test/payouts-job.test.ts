@@ -3,9 +3,10 @@
 // schedulers at once, a retry); the cron is registered whatever the schedule new accounts get (SUSU_PAYOUT_CRON alone turns it off).
 import { PrismaStore } from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, money, type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
+import { DAY_MS, money, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import { aReadyPerson, FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
 import type PgBoss from "pg-boss";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSchedulerEnv, SchedulerConfigError } from "../src/env.js";
 import {
@@ -90,6 +91,62 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
       [`payout:${ben}:AUD:${day}:refused:ticket`, "open_ticket"],
     ]);
     gateway.setAccount(ben, true);
+  });
+
+  it("paused by an operator, the run pays no one, logs and counts why; resumed, it pays what is due", async () => {
+    const metrics = createSchedulerMetrics({ defaultMetrics: false });
+    const lines: Record<string, unknown>[] = [];
+    const captured = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const ana = (await deps.people.getPerson("ana"))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
+    const ben = (await deps.people.getPerson("ben"))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
+    gateway.balances.set(ana, [money(5_00, "AUD")]);
+    gateway.balances.set(ben, [money(6_00, "AUD")]);
+    clock.advance(DAY_MS);
+    const made = gateway.payouts.size;
+    (
+      await useCases.pausePayouts(deps, {
+        scope: { kind: "platform" },
+        reason: "month-end close",
+        by: "olga",
+      })
+    )._unsafeUnwrap();
+    const paused = await payOutBalances(deps, gateway, captured, metrics);
+    expect(paused.payouts).toEqual([]);
+    expect(gateway.payouts.size).toBe(made);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: "payout run paused: no payout asked for until an operator resumes payouts",
+        reason: "month-end close",
+        pausedBy: "olga",
+      }),
+    );
+    // The platform resumed, ben's own pause holds only him back.
+    (
+      await useCases.pausePayouts(deps, {
+        scope: { kind: "person", personId: "ben" },
+        reason: "fraud review",
+        by: "olga",
+      })
+    )._unsafeUnwrap();
+    (await useCases.resumePayouts(deps, { scope: { kind: "platform" }, by: "olga" }))._unsafeUnwrap();
+    const held = await payOutBalances(deps, gateway, captured, metrics);
+    expect(held.payouts.map((p) => p.amount)).toEqual([money(5_00, "AUD")]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: "payouts paused for this person: skipped",
+        personId: "ben",
+        reason: "fraud review",
+      }),
+    );
+    const scrape = parseScrape(await metrics.metrics.registry.metrics());
+    expect(scrape.value("susu_payouts_paused_total", { scope: "platform" })).toBe(1);
+    expect(scrape.value("susu_payouts_paused_total", { scope: "person" })).toBe(1);
+    (
+      await useCases.resumePayouts(deps, { scope: { kind: "person", personId: "ben" }, by: "olga" })
+    )._unsafeUnwrap();
+    const resumed = await payOutBalances(deps, gateway, captured, metrics);
+    expect(resumed.payouts.map((p) => p.amount)).toEqual([money(6_00, "AUD")]);
+    expect(gateway.payouts.size).toBe(made + 2);
   });
 
   it("registers the cron in UTC", async () => {

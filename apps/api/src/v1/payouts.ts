@@ -1,18 +1,35 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { type Money, PAYOUT_STATUSES, type PayoutRecord, useCases } from "@susu/domain";
+import {
+  type Money,
+  PAYOUT_PAUSE_REASON_MAX,
+  PAYOUT_STATUSES,
+  type PayoutPause,
+  type PayoutPauseScope,
+  type PayoutRecord,
+  useCases,
+} from "@susu/domain";
 import type { Context } from "hono";
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKeyHeaderSchema } from "../http/idempotency.js";
 import { PROVIDER_CODE, problemDoc } from "../http/problem-response.js";
+import { NUL_FREE } from "../input.js";
 import { problem, providerProblem, useCaseProblem } from "../problem.js";
-import { PERSON_ONLY_DETAIL, personInPath, refusePerson, refuseUnlessOperator } from "./authz.js";
+import {
+  PERSON_ONLY_DETAIL,
+  personInPath,
+  refusePerson,
+  refuseUnlessAdmin,
+  refuseUnlessOperator,
+} from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
   commonResponses,
+  forbiddenResponse,
   json,
   MoneySchema,
   PersonIdParam,
+  PersonIdSchema,
   postResponses,
   problemExamples,
   TimestampSchema,
@@ -172,6 +189,8 @@ const payOutRoute = createRoute({
       person_only: PERSON_ONLY_DETAIL.self,
     }),
     ...problemExamples(409, "The person's account (or its schedule at Stripe) does not allow this now.", {
+      payouts_paused:
+        "the platform's payouts are paused by olga since 2030-01-03T09:00:00.000Z: month-end close",
       payouts_not_manual:
         "person sam's payout account acct_123 pays out on the provider's daily schedule; susu does not pay it out by hand",
       no_payout_account: "person sam has no payout account",
@@ -183,7 +202,156 @@ const payOutRoute = createRoute({
   },
 });
 
-/** `/v1/people/{personId}/balance` and `/v1/people/{personId}/payouts`. */
+// Pausing payouts: a platform admin holds back every payout (the platform's) or one seller's,
+// and resumes them. The payout run skips what is paused, saying why; "pay out now" is refused.
+
+const PayoutPauseSchema = z
+  .object({
+    object: z.literal("payout_pause"),
+    scope: z.enum(["platform", "person"]),
+    personId: z
+      .string()
+      .nullable()
+      .openapi({ description: "The seller whose payouts are paused; null for the platform's" }),
+    reason: z.string().openapi({ example: "month-end close" }),
+    pausedBy: z.string().openapi({ example: "olga" }),
+    pausedAt: TimestampSchema,
+  })
+  .openapi("PayoutPause");
+
+const PauseBodySchema = z
+  .object({
+    reason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(PAYOUT_PAUSE_REASON_MAX)
+      .refine(NUL_FREE, "no NUL characters")
+      .openapi({
+        example: "month-end close",
+        description: "Why: in the audit log and in every payout run it holds back",
+      }),
+    personId: PersonIdSchema.optional().openapi({
+      description: "The seller (person) whose payouts to pause; absent: every payout of the platform",
+    }),
+  })
+  .openapi("PausePayouts");
+
+const ResumeBodySchema = z
+  .object({
+    personId: PersonIdSchema.optional().openapi({
+      description: "The seller whose own pause to lift; absent: the platform's pause",
+    }),
+  })
+  .openapi("ResumePayouts");
+
+const ResumedSchema = z
+  .object({
+    object: z.literal("payout_resume"),
+    scope: z.enum(["platform", "person"]),
+    personId: z.string().nullable(),
+    resumed: z.boolean().openapi({ description: "false: it was not paused (nothing changed)" }),
+  })
+  .openapi("PayoutResume");
+
+const pauseBadRequest = problemExamples(
+  400,
+  "The body is not valid JSON or does not match the schema, or the Idempotency-Key is malformed.",
+  {
+    malformed_json: "the request body is not valid JSON",
+    invalid_request: "the request does not match the schema",
+    invalid_idempotency_key: "Idempotency-Key must be 1 to 255 printable ASCII characters",
+  },
+);
+const pauseForbidden = forbiddenResponse(["operator_only", "admin_only"]);
+const pauseNotFound = problemExamples(404, "No such person.", { person_not_found: "no person sam" });
+
+const listPausesRoute = createRoute({
+  method: "get",
+  path: "/operations/payouts/pauses",
+  tags: TAGS,
+  summary: "The payout pauses in force: the platform's first, then sellers' (platform operators)",
+  security: [{ bearer: [] }],
+  responses: {
+    200: json(
+      z
+        .object({
+          object: z.literal("payout_pauses"),
+          platform: PayoutPauseSchema.nullable().openapi({
+            description: "The platform's pause (every payout held back); null: not paused",
+          }),
+          people: z
+            .array(PayoutPauseSchema)
+            .openapi({ description: "Sellers whose own payouts are paused, by id" }),
+        })
+        .openapi("PayoutPauses"),
+      "The pauses in force (none: payouts run as usual)",
+    ),
+    ...commonResponses,
+    ...forbiddenResponse(["operator_only"]),
+  },
+});
+
+const pauseRoute = createRoute({
+  method: "post",
+  path: "/operations/payouts/pause",
+  tags: TAGS,
+  summary:
+    "Pause payouts: every payout of the platform, or one seller's (platform admins; a service token: 403 `admin_only`)",
+  description:
+    "From now on susu asks Stripe for no payout the pause holds back: the scheduled payout run skips it (logged `payout run paused` or `payouts paused for this person`, counted `susu_payouts_paused_total`; the platform's pause makes the run pay no one) and `POST /v1/people/{personId}/payouts` is refused 409 `payouts_paused`. A payout already asked for goes on, and an account Stripe pays out by itself is not susu's to pause. Pausing what is paused replaces the reason. Audited (action `payouts_paused` on `payout`, id `platform` or `person:<personId>`). Undo: `POST /v1/operations/payouts/resume`.",
+  security: [{ bearer: [] }],
+  request: { body: { content: { "application/json": { schema: PauseBodySchema } }, required: true } },
+  responses: {
+    200: json(PayoutPauseSchema, "The pause in force"),
+    ...postResponses,
+    ...pauseBadRequest,
+    ...pauseForbidden,
+    ...pauseNotFound,
+    ...problemExamples(409, "Another request with this Idempotency-Key is still being processed.", {
+      idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
+    }),
+  },
+});
+
+const resumeRoute = createRoute({
+  method: "post",
+  path: "/operations/payouts/resume",
+  tags: TAGS,
+  summary:
+    "Resume payouts paused for the platform, or for one seller (platform admins; a service token: 403 `admin_only`)",
+  description:
+    "The next payout run (or an admin's payout) pays what is due then. A seller's own pause and the platform's are separate: resuming one leaves the other. Resuming what is not paused changes nothing (`resumed: false`, no audit line); otherwise audited (action `payouts_resumed`).",
+  security: [{ bearer: [] }],
+  request: { body: { content: { "application/json": { schema: ResumeBodySchema } }, required: true } },
+  responses: {
+    200: json(ResumedSchema, "Resumed, or not paused"),
+    ...postResponses,
+    ...pauseBadRequest,
+    ...pauseForbidden,
+    ...pauseNotFound,
+    ...problemExamples(409, "Another request with this Idempotency-Key is still being processed.", {
+      idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
+    }),
+  },
+});
+
+/** A pause as a client sees it. */
+function pauseView(p: PayoutPause) {
+  return {
+    object: "payout_pause" as const,
+    scope: p.scope.kind,
+    personId: p.scope.kind === "person" ? p.scope.personId : null,
+    reason: p.reason,
+    pausedBy: p.pausedBy,
+    pausedAt: iso(p.pausedAt),
+  };
+}
+
+const scopeOf = (personId: string | undefined): PayoutPauseScope =>
+  personId === undefined ? { kind: "platform" } : { kind: "person", personId };
+
+/** `/v1/people/{personId}/balance` and `/v1/people/{personId}/payouts`, and `/v1/operations/payouts/*` (pauses). */
 export function payoutsV1(deps: V1Deps) {
   const app = v1Router();
   const uc = deps.useCases;
@@ -286,6 +454,62 @@ export function payoutsV1(deps: V1Deps) {
         skipped: r.skipped.map((s) => ({ amount: moneyView(s.amount), code: s.code, message: s.message })),
       },
       201,
+    );
+  });
+
+  app.openapi(listPausesRoute, async (c) => {
+    const refused = refuseUnlessOperator(c, c.get("principal"));
+    if (refused) return refused;
+    const pauses = await useCases.listPayoutPauses(uc);
+    if (pauses.isErr()) return useCaseProblem(c, pauses.error);
+    const platform = pauses.value.find((p) => p.scope.kind === "platform");
+    return c.json(
+      {
+        object: "payout_pauses" as const,
+        platform: platform === undefined ? null : pauseView(platform),
+        people: pauses.value.filter((p) => p.scope.kind === "person").map(pauseView),
+      },
+      200,
+    );
+  });
+
+  app.openapi(pauseRoute, async (c) => {
+    const principal = c.get("principal");
+    const refused = refuseUnlessAdmin(
+      c,
+      principal,
+      "only platform admins may pause payouts (a service token may not)",
+    );
+    if (refused) return refused;
+    const { reason, personId } = c.req.valid("json");
+    const paused = await useCases.pausePayouts(uc, {
+      scope: scopeOf(personId),
+      reason,
+      by: principal.subject,
+    });
+    if (paused.isErr()) return useCaseProblem(c, paused.error);
+    return c.json(pauseView(paused.value), 200);
+  });
+
+  app.openapi(resumeRoute, async (c) => {
+    const principal = c.get("principal");
+    const refused = refuseUnlessAdmin(
+      c,
+      principal,
+      "only platform admins may resume payouts (a service token may not)",
+    );
+    if (refused) return refused;
+    const { personId } = c.req.valid("json");
+    const resumed = await useCases.resumePayouts(uc, { scope: scopeOf(personId), by: principal.subject });
+    if (resumed.isErr()) return useCaseProblem(c, resumed.error);
+    return c.json(
+      {
+        object: "payout_resume" as const,
+        scope: personId === undefined ? ("platform" as const) : ("person" as const),
+        personId: personId ?? null,
+        resumed: resumed.value.resumed,
+      },
+      200,
     );
   });
 

@@ -218,6 +218,7 @@ export const DOMAIN_TABLES = [
   "marketplace_charge_sellers",
   "payouts",
   "payout_requests",
+  "payout_pauses",
   "saved_payment_methods",
   "contributions",
   "contribution_attempts",

@@ -413,6 +413,14 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/operations/outbox/{effectId}/replay": operatorOnlyMissing,
   "POST /v1/operations/outbox/replay": operatorOnly,
   "POST /v1/operations/outbox/{effectId}/dismiss": { ...operatorOnlyMissing, service: "adminOnly" },
+  // payout pauses: operators list them, platform admins pause and resume (a service token: 403 admin_only)
+  "GET /v1/operations/payouts/pauses": operatorOnly,
+  "POST /v1/operations/payouts/pause": {
+    ...operatorOnly,
+    service: "adminOnly",
+    body: () => ({ reason: "matrix pause" }),
+  },
+  "POST /v1/operations/payouts/resume": { ...operatorOnly, service: "adminOnly", body: () => ({}) },
   // ledger adjustments: operators list them, platform admins post them (a service token: 403
   // admin_only; the matrix sends no Idempotency-Key, which this POST requires: 400 for the admin)
   "GET /v1/operations/ledger/adjustments": operatorOnly,

@@ -262,3 +262,93 @@ describe("POST /v1/people/{personId}/payouts", () => {
     expect(sim.gateway.payouts.size).toBe(1);
   });
 });
+
+describe("POST /v1/operations/payouts/pause and /resume", () => {
+  async function post(path: string, token: string, body: unknown) {
+    const res = await app.request(path, authed(token, "POST", body));
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> & Partial<Problem> };
+  }
+
+  it("a platform admin pauses every payout: pay out now is refused 409 payouts_paused, nothing asked of Stripe; resumed, it pays", async () => {
+    sim.gateway.balances.set(`acct_${SELLER}`, [money(40_00, "AUD")]);
+    const paused = await post("/v1/operations/payouts/pause", await operator(), {
+      reason: " month-end close ",
+    });
+    expect(paused).toEqual({
+      status: 200,
+      body: {
+        object: "payout_pause",
+        scope: "platform",
+        personId: null,
+        reason: "month-end close",
+        pausedBy: OPERATOR,
+        pausedAt: new Date(sim.clock.now()).toISOString(),
+      },
+    });
+    expect((await get("/v1/operations/payouts/pauses", await operator())).body).toEqual({
+      object: "payout_pauses",
+      platform: paused.body,
+      people: [],
+    });
+    const refused = await payOut(SELLER, await operator(), "pay-1");
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({
+      code: "payouts_paused",
+      detail: expect.stringContaining("month-end close"),
+    });
+    expect(sim.gateway.payouts.size).toBe(0);
+    expect(await post("/v1/operations/payouts/resume", await operator(), {})).toEqual({
+      status: 200,
+      body: { object: "payout_resume", scope: "platform", personId: null, resumed: true },
+    });
+    expect((await payOut(SELLER, await operator(), "pay-2")).status).toBe(201);
+    expect(sim.gateway.payouts.size).toBe(1);
+    // Resumed again: nothing was paused.
+    expect((await post("/v1/operations/payouts/resume", await operator(), {})).body).toMatchObject({
+      resumed: false,
+    });
+  });
+
+  it("one seller paused: only theirs is refused; an unknown person is 404; a bad body 400; a service token 403 admin_only — each changing nothing", async () => {
+    const paused = await post("/v1/operations/payouts/pause", await operator(), {
+      reason: "fraud review",
+      personId: SELLER,
+    });
+    expect(paused.body).toMatchObject({ scope: "person", personId: SELLER, reason: "fraud review" });
+    sim.gateway.balances.set(`acct_${SELLER}`, [money(40_00, "AUD")]);
+    sim.gateway.balances.set("acct_sue", [money(10_00, "AUD")]);
+    expect((await payOut(SELLER, await operator(), "pay-1")).body.code).toBe("payouts_paused");
+    expect((await payOut("sue", await operator(), "pay-sue")).status).toBe(201);
+    const before = sim.store.audit().length;
+    const refusals = [
+      await post("/v1/operations/payouts/pause", await operator(), { reason: "x", personId: "nobody" }),
+      await post("/v1/operations/payouts/pause", await operator(), { reason: "   " }),
+      await post("/v1/operations/payouts/pause", await operator(), { reason: "x".repeat(501) }),
+      await post("/v1/operations/payouts/pause", await operator(), {}),
+      await post("/v1/operations/payouts/resume", await operator(), { personId: "nobody" }),
+      await post("/v1/operations/payouts/pause", await tokenFor("svc", ["service"]), { reason: "x" }),
+      await post("/v1/operations/payouts/resume", await tokenFor("svc", ["service"]), {}),
+      await post("/v1/operations/payouts/pause", await tokenFor(SELLER), { reason: "x" }),
+    ];
+    expect(refusals.map((r) => [r.status, r.body.code])).toEqual([
+      [404, "person_not_found"],
+      [400, "invalid_request"],
+      [400, "invalid_request"],
+      [400, "invalid_request"],
+      [404, "person_not_found"],
+      [403, "admin_only"],
+      [403, "admin_only"],
+      [403, "operator_only"],
+    ]);
+    expect(sim.store.audit().length).toBe(before);
+    expect((await get("/v1/operations/payouts/pauses", await operator())).body).toEqual({
+      object: "payout_pauses",
+      platform: null,
+      people: [paused.body],
+    });
+    expect((await get("/v1/operations/payouts/pauses", await tokenFor(SELLER))).status).toBe(403);
+    const resumed = await post("/v1/operations/payouts/resume", await operator(), { personId: SELLER });
+    expect(resumed.body).toMatchObject({ scope: "person", personId: SELLER, resumed: true });
+    expect((await payOut(SELLER, await operator(), "pay-2")).status).toBe(201);
+  });
+});

@@ -2,7 +2,7 @@ import { type PaymentGateway, type PayoutRunReport, type UseCaseDeps, useCases }
 import type PgBoss from "pg-boss";
 import type { Logger } from "../logger.js";
 import { type SchedulerMetrics, timedJob } from "../metrics.js";
-import { countSkippedPayouts } from "./payout-skips.js";
+import { countPausedPayouts, countSkippedPayouts } from "./payout-skips.js";
 
 /** The pg-boss queue (and cron) of the payout run. */
 export const PAY_OUT_BALANCES_QUEUE = "pay-out-balances";
@@ -16,6 +16,9 @@ export const PAY_OUT_BALANCES_QUEUE = "pay-out-balances";
  * nothing twice. A person the run could not pay is logged and tried again by the next run.
  * A balance skipped (refused by the provider: the person is told and the admins ticketed by
  * the run; or kept for reversals) is logged and counted (`susu_payouts_skipped_total`).
+ * While an operator has paused payouts (POST /v1/operations/payouts/pause) the run pays no one
+ * (the platform's pause) or skips the paused person, logged with the pause's reason and
+ * counted (`susu_payouts_paused_total`).
  */
 export async function payOutBalances(
   deps: UseCaseDeps,
@@ -42,6 +45,18 @@ export async function payOutBalances(
     );
   for (const f of report.rechecked.failed)
     log.warn({ payoutId: f.payoutId, code: f.code, detail: f.message }, "payout recheck failed");
+  const pause = report.platformPause;
+  if (pause !== undefined)
+    log.warn(
+      { reason: pause.reason, pausedBy: pause.pausedBy, pausedAt: new Date(pause.pausedAt).toISOString() },
+      "payout run paused: no payout asked for until an operator resumes payouts",
+    );
+  for (const p of report.paused)
+    log.warn(
+      { personId: p.personId, reason: p.reason, pausedBy: p.pausedBy },
+      "payouts paused for this person: skipped",
+    );
+  if (metrics !== undefined) countPausedPayouts(metrics.metrics.registry, report);
   for (const a of report.automatic)
     log.info({ personId: a.personId, detail: a.message }, "payout left to Stripe's automatic schedule");
   for (const p of report.payouts)
@@ -72,12 +87,19 @@ export async function schedulePayOutBalances(
   await boss.createQueue(PAY_OUT_BALANCES_QUEUE, { name: PAY_OUT_BALANCES_QUEUE, policy: "singleton" });
   await boss.schedule(PAY_OUT_BALANCES_QUEUE, cron, undefined, { tz: "UTC" });
   await boss.work(PAY_OUT_BALANCES_QUEUE, async () => {
-    // Counted as job `pay_out_balances`: `paid`, `nothing_due`, `partly_failed`, or `crashed`.
+    // Counted as job `pay_out_balances`: `paid`, `nothing_due`, `paused` (the platform's payouts), `partly_failed`, or `crashed`.
     await timedJob(
       metrics,
       "pay_out_balances",
       () => payOutBalances(deps, gateway, log, metrics),
-      (r) => (r.failed.length > 0 ? "partly_failed" : r.payouts.length > 0 ? "paid" : "nothing_due"),
+      (r) =>
+        r.failed.length > 0
+          ? "partly_failed"
+          : r.platformPause !== undefined
+            ? "paused"
+            : r.payouts.length > 0
+              ? "paid"
+              : "nothing_due",
     );
   });
 }

@@ -2,6 +2,7 @@ import type { PayoutRunReport } from "@susu/domain";
 import { Counter, type Registry } from "prom-client";
 
 const counters = new WeakMap<Registry, Counter<"code">>();
+const pauseCounters = new WeakMap<Registry, Counter<"scope">>();
 
 /**
  * `susu_payouts_skipped_total{code}`: balances a payout run did not pay out, by why — the
@@ -23,4 +24,24 @@ export function countSkippedPayouts(registry: Registry, report: PayoutRunReport)
     counters.set(registry, skipped);
   }
   for (const s of report.skipped) skipped.inc({ code: s.code });
+}
+
+/**
+ * `susu_payouts_paused_total{scope}`: what an operator's pause held back in a payout run —
+ * `platform`, once per run while every payout is paused (the run paid no one), `person`, once
+ * per person whose own payouts are paused. Created once per registry.
+ */
+export function countPausedPayouts(registry: Registry, report: PayoutRunReport): void {
+  let paused = pauseCounters.get(registry);
+  if (paused === undefined) {
+    paused = new Counter({
+      name: "susu_payouts_paused_total",
+      help: "What an operator's payout pause held back in a payout run: scope platform (the run paid no one) once per run, person once per paused person.",
+      labelNames: ["scope"] as const,
+      registers: [registry],
+    });
+    pauseCounters.set(registry, paused);
+  }
+  if (report.platformPause !== undefined) paused.inc({ scope: "platform" });
+  if (report.paused.length > 0) paused.inc({ scope: "person" }, report.paused.length);
 }

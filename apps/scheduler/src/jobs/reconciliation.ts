@@ -105,14 +105,30 @@ export function dueReconciliationDays(
  * with the period's previous one, the ticket opened, noted or resolved and the admins told,
  * all before the report is stored, so a day whose ticket or notice failed stays due and the
  * next run, or pg-boss's retry, reconciles it again with nothing doubled). A report with
- * differences is logged as an error.
+ * differences is logged as an error; so is a run that fails (its period's lock connection
+ * refused, Stripe or the database failing), with the period, before it is thrown.
  */
 export async function reconcilePeriod(
   deps: ReconciliationJobDeps,
   log: Logger,
   period: ReconciliationPeriod,
 ): Promise<ReconciliationRun> {
-  const run = await reconcileAndTell(deps, period, RECONCILED_BY_SCHEDULER);
+  let run: Awaited<ReturnType<typeof reconcileAndTell>>;
+  try {
+    run = await reconcileAndTell(deps, period, RECONCILED_BY_SCHEDULER);
+  } catch (error) {
+    // Logged here with the period (its lock's own connection refused, Stripe or the database
+    // failing), then thrown for the job to fail and be retried.
+    log.error(
+      {
+        from: new Date(period.from).toISOString(),
+        to: new Date(period.to).toISOString(),
+        err: error,
+      },
+      "reconciliation with Stripe failed for the period",
+    );
+    throw error;
+  }
   const c = {
     reportId: run.stored.id,
     from: new Date(period.from).toISOString(),

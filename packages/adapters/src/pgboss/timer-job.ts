@@ -148,7 +148,11 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
     attempt: z.number().int().positive(),
   }),
   z.strictObject({ kind: z.literal("action_expired"), wait: z.number().int().min(2).exactOptional() }),
-  z.strictObject({ kind: z.literal("cancel_recheck"), ask: z.number().int().min(2) }),
+  z.strictObject({
+    kind: z.literal("cancel_recheck"),
+    ask: z.number().int().min(2),
+    wait: z.number().int().min(2).exactOptional(),
+  }),
   z.strictObject({
     kind: z.literal("refund_overdue"),
     refund: z.number().int().positive(),

@@ -26,7 +26,7 @@ import { toDate } from "./conversions.js";
 import { type LedgerPostRows, ledgerPostParts, ledgerPostRows } from "./ledger-post.js";
 import { writePlan, writeSubscription } from "./membership-rows.js";
 import { writePaymentMethods } from "./payment-method-rows.js";
-import { writePayoutRequests, writePayouts } from "./payout-rows.js";
+import { writePayoutPauses, writePayoutRequests, writePayouts } from "./payout-rows.js";
 import {
   auditRow,
   groupColumns,
@@ -864,6 +864,7 @@ export async function writeChangeset(
   for (const change of [...(changes.subscriptions ?? [])].sort(byId)) await writeSubscription(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
   await writePayoutRequests(tx, changes.payoutRequests ?? []);
+  await writePayoutPauses(tx, changes.payoutPauses ?? []);
   await writePaymentMethods(tx, changes.paymentMethods ?? []);
   return writeTail(tx, changes, at, postLedger);
 }
@@ -1006,7 +1007,8 @@ export function singleStatementCommit(
   if (
     (changes.heldPayments?.length ?? 0) > 0 ||
     (changes.payouts?.length ?? 0) > 0 ||
-    (changes.payoutRequests?.length ?? 0) > 0
+    (changes.payoutRequests?.length ?? 0) > 0 ||
+    (changes.payoutPauses?.length ?? 0) > 0
   )
     return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
@@ -1186,7 +1188,8 @@ export function singleStatementRoundCommit(
   if (
     (changes.heldPayments?.length ?? 0) > 0 ||
     (changes.payouts?.length ?? 0) > 0 ||
-    (changes.payoutRequests?.length ?? 0) > 0
+    (changes.payoutRequests?.length ?? 0) > 0 ||
+    (changes.payoutPauses?.length ?? 0) > 0
   )
     return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
@@ -1292,6 +1295,7 @@ export function singleStatementHeldPaymentCommit(
   if (
     (changes.payouts?.length ?? 0) > 0 ||
     (changes.payoutRequests?.length ?? 0) > 0 ||
+    (changes.payoutPauses?.length ?? 0) > 0 ||
     (changes.marketplaceCharges?.length ?? 0) > 0
   )
     return undefined;

@@ -7,10 +7,14 @@ import {
   PAYOUT_REQUEST_STATUSES,
   PAYOUT_STATUSES,
   type PayableAccount,
+  type PayoutPause,
+  type PayoutPauseChange,
   type PayoutRecord,
   type PayoutRequest,
   type PayoutRequestStatus,
   type PayoutStatus,
+  payoutPauseKey,
+  payoutPauseScopeOf,
   type StorageError,
   storageError,
 } from "@susu/domain";
@@ -289,4 +293,59 @@ export function loadPayoutRequest(row: PayoutRequestRow): Result<PayoutRequest, 
     askedAt: row.asked_at.getTime(),
     updatedAt: row.updated_at.getTime(),
   });
+}
+
+// ─── Payout pauses: one row per scope in force (`platform`, `person:<id>`); resuming deletes it.
+
+const PAYOUT_PAUSE_UPSERT_SQL = `
+  INSERT INTO payout_pauses (scope, reason, paused_by, paused_at)
+  VALUES ($1, $2, $3, $4::timestamptz)
+  ON CONFLICT (scope) DO UPDATE SET
+    reason = excluded.reason,
+    paused_by = excluded.paused_by,
+    paused_at = excluded.paused_at`;
+
+/** Sets or clears payout pauses in the open transaction, by scope (a fixed lock order). */
+export async function writePayoutPauses(
+  tx: StatementRunner,
+  changes: readonly PayoutPauseChange[],
+): Promise<void> {
+  const keyed = changes.map((c) => ({ key: payoutPauseKey(c.scope), pause: c.pause }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const { key, pause } of keyed)
+    await tx(
+      pause === undefined
+        ? {
+            name: "susu_payout_pause_delete",
+            text: "DELETE FROM payout_pauses WHERE scope = $1",
+            values: [key],
+          }
+        : {
+            name: "susu_payout_pause_upsert",
+            text: PAYOUT_PAUSE_UPSERT_SQL,
+            values: [key, pause.reason, pause.pausedBy, toDate(pause.pausedAt).toISOString()],
+          },
+    );
+}
+
+/** A `payout_pauses` row as {@link PAYOUT_PAUSES} reads it. */
+export interface PayoutPauseRow {
+  readonly scope: string;
+  readonly reason: string;
+  readonly paused_by: string;
+  readonly paused_at: Date;
+}
+
+export const PAYOUT_PAUSES: NamedStatement = {
+  name: "susu_payout_pauses",
+  text: "SELECT scope, reason, paused_by, paused_at FROM payout_pauses ORDER BY scope",
+  values: [],
+};
+
+/** A stored payout pause; a row whose scope no pause makes is corrupted storage. */
+export function loadPayoutPause(row: PayoutPauseRow): Result<PayoutPause, StorageError> {
+  const scope = payoutPauseScopeOf(row.scope);
+  if (scope === undefined)
+    return err(storageError.refused(`stored payout pause ${row.scope} cannot be loaded: bad scope`));
+  return ok({ scope, reason: row.reason, pausedBy: row.paused_by, pausedAt: row.paused_at.getTime() });
 }

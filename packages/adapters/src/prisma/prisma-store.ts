@@ -32,6 +32,7 @@ import {
   type ParkedDismissal,
   type PayableAccount,
   type PaymentMethodRepository,
+  type PayoutPause,
   type PayoutQuery,
   type PayoutRecord,
   type PayoutRepository,
@@ -89,10 +90,13 @@ import {
 import {
   loadPayableAccount,
   loadPayout,
+  loadPayoutPause,
   loadPayoutRequest,
   PAYOUT_BY_ID,
+  PAYOUT_PAUSES,
   PAYOUT_REQUEST_BY_KEY,
   type PayableAccountRow,
+  type PayoutPauseRow,
   type PayoutRequestRow,
   type PayoutRow,
   payableAccounts,
@@ -818,6 +822,12 @@ export class PrismaStore
   }
 
   /** Requests still `asked`, by key, through the (status, key) index. */
+  listPayoutPauses(): ResultAsync<readonly PayoutPause[], StorageError> {
+    return fromDatabase(() => runStatement<PayoutPauseRow>(this.#prisma, PAYOUT_PAUSES), {
+      operation: "listPayoutPauses",
+    }).andThen(({ rows }) => Result.combine(rows.map(loadPayoutPause)));
+  }
+
   listPayoutRequestsToResolve(query: {
     readonly limit: number;
     readonly startingAfter?: string;

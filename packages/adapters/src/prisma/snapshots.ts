@@ -538,6 +538,7 @@ const marketplaceChargeSnapshot = z.strictObject({
   expiryRequestedAt: instant.exactOptional(),
   expiryAsks: z.int().min(1).exactOptional(),
   actionWaits: z.int().min(1).exactOptional(),
+  expiryWait: z.int().min(2).exactOptional(),
   unmatchedFeeRefundIds: list(text).exactOptional(),
   payouts: list(
     z.strictObject({
@@ -967,6 +968,7 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
     ...marketplaceAddressed,
     kind: z.literal("cancel_payment"),
     paymentIntentId: text,
+    wait: z.int().min(2).exactOptional(),
   }),
   z.strictObject({
     ...marketplaceAddressed,
@@ -1020,7 +1022,11 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
         lookup: z.int().min(1).exactOptional(),
       }),
       z.strictObject({ kind: z.literal("action_expired"), wait: z.int().min(2).exactOptional() }),
-      z.strictObject({ kind: z.literal("cancel_recheck"), ask: z.int().min(2) }),
+      z.strictObject({
+        kind: z.literal("cancel_recheck"),
+        ask: z.int().min(2),
+        wait: z.int().min(2).exactOptional(),
+      }),
     ]),
   }),
   z.strictObject({

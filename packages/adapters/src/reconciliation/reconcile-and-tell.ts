@@ -83,10 +83,19 @@ export async function reconcileAndTell(
   // Runs of one period take their turn (the scheduler's and an operator's at once): each is
   // compared with the one stored before it, so one that cleared the period cannot resolve its
   // ticket after another reopened it for a new difference, nor store its report after it.
-  const lock = await waitForSessionLock(
-    deps.prisma,
-    `susu:reconciliation-period:${reconciliationTicketId(period.from, period.to)}`,
-  );
+  // The lock is held on a PostgreSQL connection of its own, outside the pool: one that cannot
+  // be opened (the server's or the role's connection limit, the server unreachable) fails the
+  // run, saying which period's lock it was.
+  const name = `susu:reconciliation-period:${reconciliationTicketId(period.from, period.to)}`;
+  let lock: Awaited<ReturnType<typeof waitForSessionLock>>;
+  try {
+    lock = await waitForSessionLock(deps.prisma, name);
+  } catch (error) {
+    throw new Error(
+      `reconciliation of ${new Date(period.from).toISOString()} to ${new Date(period.to).toISOString()}: its period's lock (${name}, a PostgreSQL connection of its own) could not be taken: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
   try {
     return await reconcileAndTellInTurn(deps, period, ranBy);
   } finally {

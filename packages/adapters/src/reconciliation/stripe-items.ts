@@ -89,7 +89,12 @@ function shapeOf(r: StripeBalanceRecord): Shape {
       return { category: "charge" };
     case "refund":
     case "payment_refund":
-      return { category: "refund" };
+      // Stripe books that uncaptured part as `type=refund`, told apart only by its reporting
+      // category (Stripe's reporting categories): counted against the charge, not as a refund
+      // susu never asked for.
+      return r.reportingCategory === "partial_capture_reversal"
+        ? { category: "charge" }
+        : { category: "refund" };
     case "refund_failure":
     case "payment_refund_failure":
       return { category: "refund", statusChange: true };

@@ -88,8 +88,8 @@ function factsOf(source: Source): SourceFacts {
       const paymentIntentId = idOf(charge.payment_intent);
       return {
         object: "charge",
-        // A charge's own transaction is for what was authorised; a partial capture's
-        // `payment_reversal` gives back the rest (see #recordOf).
+        // A charge's own transaction is for what was authorised; a partial capture's reversal
+        // (reporting category `partial_capture_reversal`) gives back the rest (see #recordOf).
         amount: charge.amount,
         uncapturedAmount: charge.captured ? charge.amount - charge.amount_captured : 0,
         currency,

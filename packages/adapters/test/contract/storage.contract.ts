@@ -43,6 +43,8 @@ import {
   type OutboxEffect,
   type OutboxOperations,
   type OutboxStore,
+  type PayoutPause,
+  type PayoutPauseChange,
   type PayoutRecord,
   type PayoutRepository,
   type PayoutRequest,
@@ -408,6 +410,36 @@ export function storageContract(name: string, factory: StorageFactory): void {
           await s.payouts.listPayoutRequestsToResolve({ limit: 10, startingAfter: "k1" })
         )._unsafeUnwrap();
         expect(rest.map((r) => r.key)).toEqual(["k4"]);
+      });
+
+      it("keeps the payout pauses in force: set, set again with a new reason, cleared, each scope its own", async () => {
+        const pause = (scope: PayoutPause["scope"], reason: string, at = T): PayoutPause => ({
+          scope,
+          reason,
+          pausedBy: "olga",
+          pausedAt: at,
+        });
+        const change = async (...payoutPauses: PayoutPauseChange[]) =>
+          (await s.uow.commit({ ...empty, payoutPauses }))._unsafeUnwrap();
+        const listed = async () =>
+          [...(await s.payouts.listPayoutPauses())._unsafeUnwrap()].sort((a, b) =>
+            JSON.stringify(a.scope) < JSON.stringify(b.scope) ? -1 : 1,
+          );
+        expect(await listed()).toEqual([]);
+        const platform = { kind: "platform" } as const;
+        const ana = { kind: "person", personId: "ana" } as const;
+        await change(
+          { scope: platform, pause: pause(platform, "bank holiday") },
+          { scope: ana, pause: pause(ana, "fraud review") },
+        );
+        expect(await listed()).toEqual([pause(ana, "fraud review"), pause(platform, "bank holiday")]);
+        await change({ scope: platform, pause: pause(platform, "still reconciling", T + 5) });
+        await change({ scope: ana });
+        expect(await listed()).toEqual([pause(platform, "still reconciling", T + 5)]);
+        // Clearing what is not paused changes nothing.
+        await change({ scope: ana }, { scope: platform });
+        await change({ scope: platform });
+        expect(await listed()).toEqual([]);
       });
 
       it("lists the people whose account can pay out, by id, in pages", async () => {

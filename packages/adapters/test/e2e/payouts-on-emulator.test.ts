@@ -331,4 +331,58 @@ describe("payouts on PostgreSQL and the emulator", () => {
     expect(run.failed).toEqual([]);
     expect(run.payouts.map((p) => p.amount)).toEqual([money(5_00, "AUD")]);
   });
+
+  it("paused (the platform, then the seller), the run asks Stripe for nothing and says why; resumed, it pays what is due", async () => {
+    await fund(9_00, "fund-4");
+    await advance(DAY_MS);
+    const before = (await payoutsAtStripe()).length;
+    const platform = { kind: "platform" } as const;
+    const sam = { kind: "person", personId: "sam" } as const;
+    (
+      await useCases.pausePayouts(deps, { scope: platform, reason: "month-end close", by: "olga" })
+    )._unsafeUnwrap();
+    const paused = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(paused).toMatchObject({ people: 0, payouts: [], failed: [] });
+    expect(paused.platformPause).toMatchObject({ reason: "month-end close", pausedBy: "olga" });
+    // The platform resumed, the seller's own pause still holds them back.
+    (await useCases.pausePayouts(deps, { scope: sam, reason: "fraud review", by: "olga" }))._unsafeUnwrap();
+    expect((await useCases.resumePayouts(deps, { scope: platform, by: "olga" }))._unsafeUnwrap()).toEqual({
+      resumed: true,
+    });
+    const held = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(held).toMatchObject({
+      payouts: [],
+      failed: [],
+      paused: [{ personId: "sam", reason: "fraud review" }],
+    });
+    expect(held.platformPause).toBeUndefined();
+    expect(await payoutsAtStripe()).toHaveLength(before);
+    expect(
+      (await useCases.personBalance(deps, harness.gateway, "sam"))._unsafeUnwrap().provider.available,
+    ).toEqual([money(9_00, "AUD")]);
+    (await useCases.resumePayouts(deps, { scope: sam, by: "olga" }))._unsafeUnwrap();
+    const resumed = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(resumed).toMatchObject({ people: 1, paused: [], failed: [] });
+    expect(resumed.payouts.map((p) => p.amount)).toEqual([money(9_00, "AUD")]);
+    expect(await payoutsAtStripe()).toHaveLength(before + 1);
+    const audit = (
+      await store.listAudit({
+        subjects: [
+          { aggregate: "payout", aggregateId: "platform" },
+          { aggregate: "payout", aggregateId: "person:sam" },
+        ],
+        limit: 100,
+      })
+    )._unsafeUnwrap();
+    expect(
+      audit
+        .filter((e) => e.action === "payouts_paused" || e.action === "payouts_resumed")
+        .map((e) => `${e.action} ${e.aggregateId} ${e.actor}`),
+    ).toEqual([
+      "payouts_paused platform olga",
+      "payouts_paused person:sam olga",
+      "payouts_resumed platform olga",
+      "payouts_resumed person:sam olga",
+    ]);
+  });
 });

@@ -216,12 +216,67 @@ describe("a marketplace charge that waits for the customer again", () => {
   });
 });
 
+describe("a marketplace charge whose second wait for the customer expired", () => {
+  it("the second wait's ask, its recheck and the charge (which wait asked) parse back to themselves from stored JSON", async () => {
+    const sim = new InMemorySusu();
+    for (const p of ["cy", "ana"]) (await sim.addSeller(p))._unsafeUnwrap();
+    const { charge } = (
+      await useCases.createMarketplaceCharge(sim.deps, {
+        ...command,
+        sellers: [{ id: "ana" }],
+        paymentMethod: { kind: "new_card" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const refs = marketplaceChargeRefs(charge.id);
+    const paymentIntentId = sim.store.marketplaceCharges()[0]?.paymentIntentId ?? "";
+    (
+      await sim.deliver([
+        { kind: "debit_processing", refs, paymentIntentId },
+        { kind: "payment_requires_action", refs, paymentIntentId, clientSecret: "secret_2" },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    // Stripe refuses the second wait's ask (and the read after it): the charge keeps waiting for its word.
+    const refused = gatewayError("gateway_definite", "parameter_invalid_empty", "Stripe refused");
+    sim.gateway.injectFault("cancelPayment", "before", refused);
+    sim.gateway.injectFault("getPayment", "before", refused);
+    await sim.advance(25 * 3_600_000);
+    const waiting = sim.store.marketplaceCharges()[0];
+    expect(waiting).toMatchObject({
+      status: "requires_action",
+      actionWaits: 2,
+      expiryWait: 2,
+      expiryAsks: 1,
+    });
+    expect(parseMarketplaceChargeSnapshot(JSON.parse(JSON.stringify(waiting)))._unsafeUnwrap()).toEqual(
+      waiting,
+    );
+    const asked = sim.store
+      .outbox()
+      .filter(
+        (e) =>
+          e.kind === "cancel_payment" ||
+          (e.kind === "schedule_timer" &&
+            e.aggregate === "marketplace_charge" &&
+            e.timer.kind === "cancel_recheck"),
+      );
+    expect(asked.map((e) => e.id)).toEqual([
+      `${charge.id}:payment:cancel:wait:2`,
+      `${charge.id}:timer:cancel_recheck:wait:2:2`,
+    ]);
+    for (const effect of asked)
+      expect(parseOutboxEffect(JSON.parse(JSON.stringify(effect)))._unsafeUnwrap()).toEqual(effect);
+  });
+});
+
 describe("a marketplace charge's timer jobs", () => {
   it.each([
     { kind: "retry_transfer" as const, sellerId: "ana", attempt: 2 },
     { kind: "action_expired" as const },
     { kind: "action_expired" as const, wait: 2 },
     { kind: "cancel_recheck" as const, ask: 2 },
+    { kind: "cancel_recheck" as const, ask: 3, wait: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2, lookup: 3 },
   ])("%o round-trips through a job", (timer) => {

@@ -18,6 +18,7 @@ const TABLES = [
   "plans",
   "payouts",
   "payout_requests",
+  "payout_pauses",
   "saved_payment_methods",
   "people",
   "ledger_postings",

@@ -542,6 +542,47 @@ const record = (overrides: Partial<StripeBalanceRecord>): StripeBalanceRecord =>
   });
 
 describe("Stripe's items", () => {
+  it("counts a partial capture's reversal of the uncaptured rest (type refund, reporting category partial_capture_reversal) against the charge, not as a refund", () => {
+    // Stripe books the whole authorisation as the charge and the uncaptured rest as a
+    // `refund`-typed transaction of reporting category `partial_capture_reversal`: the two sum
+    // to the capture. susu never asked for that refund.
+    for (const type of ["refund", "payment_refund"]) {
+      const reversal = stripeItemOf(
+        record({
+          id: "txn_rest",
+          type,
+          reportingCategory: "partial_capture_reversal",
+          sourceId: "re_rest",
+          sourceObject: "refund",
+          amountMinor: -30_00,
+          feeMinor: 0,
+          netMinor: -30_00,
+          presentmentMinor: 20_00,
+          heldPaymentId: "hp_1",
+          effectId: "hp_1:checkout_session",
+        }),
+      );
+      expect(reversal, type).toMatchObject({
+        category: "charge",
+        signedMinor: -20_00,
+        keys: expect.arrayContaining(["effect:hp_1:checkout_session", "held_charge:hp_1"]),
+      });
+      expect(reversal?.statusChange, type).not.toBe(true);
+    }
+    // An ordinary refund is still a refund.
+    expect(
+      stripeItemOf(
+        record({
+          type: "refund",
+          reportingCategory: "refund",
+          sourceId: "re_1",
+          sourceObject: "refund",
+          amountMinor: -75_00,
+        }),
+      ),
+    ).toMatchObject({ category: "refund" });
+  });
+
   it("compares a charge in its own currency and keeps the settlement beside it", () => {
     expect(stripeItemOf(record({ heldPaymentId: "hp_1", effectId: "hp_1:checkout_session" }))).toMatchObject({
       category: "charge",

@@ -410,6 +410,10 @@ function requiresAction(
   // processing), and one still due must not cut the new wait short.
   if (s.status !== "requires_action") {
     const wait = (s.actionWaits ?? (s.status === "processing" ? 1 : 0)) + 1;
+    // An earlier wait's ask that Stripe cancel is that wait's: its rechecks, and its asks not
+    // yet sent, are ignored from now on (`cancelRecheck`, the outbox's `cancel_payment`).
+    const { expiryRequestedAt: _asked, expiryAsks: _asks, expiryWait: _of, ...earlierAskDropped } = d.state;
+    d.state = earlierAskDropped;
     d.set({ actionWaits: wait });
     d.timer(
       wait === 1 ? { kind: "action_expired" } : { kind: "action_expired", wait },
@@ -563,10 +567,13 @@ function actionExpired(d: Draft, wait: number): Step {
       "timer_no_longer_due",
       `the timer is wait ${wait}'s; the payment is in wait ${s.actionWaits ?? 1}`,
     );
-  if (s.expiryRequestedAt !== undefined)
+  // An ask of an earlier wait (on a charge stored before a new wait dropped it) is not this wait's.
+  if (s.expiryRequestedAt !== undefined && (s.expiryWait ?? 1) === wait)
     return ignore(s, "timer_no_longer_due", "the payment's cancel is already asked for");
+  const { expiryAsks: _earlierWaits, expiryWait: _earlierWait, ...fresh } = s;
+  d.state = fresh;
   askToCancel(d, s.paymentIntentId, 1);
-  d.set({ expiryRequestedAt: d.now });
+  d.set({ expiryRequestedAt: d.now, ...(wait > 1 ? { expiryWait: wait } : {}) });
   return d.done();
 }
 
@@ -577,13 +584,19 @@ function actionExpired(d: Draft, wait: number): Step {
  * the payment is processing ends with no news; and the PaymentIntent's webhook may never come.
  */
 function askToCancel(d: Draft, paymentIntentId: string, ask: number): void {
+  // Each wait for the customer asks under its own ids and keys (wait 1 keeps those it had).
+  const wait = d.state.actionWaits ?? 1;
   d.effect({
-    ...d.addressed(ids.cancelPayment(d.state.id, ask)),
+    ...d.addressed(ids.cancelPayment(d.state.id, ask, wait)),
     kind: "cancel_payment",
     paymentIntentId,
+    ...(wait > 1 ? { wait } : {}),
   });
   d.set({ expiryAsks: ask });
-  d.timer({ kind: "cancel_recheck", ask: ask + 1 }, d.now + CHECKOUT_EXPIRY_RECHECK_MS);
+  d.timer(
+    { kind: "cancel_recheck", ask: ask + 1, ...(wait > 1 ? { wait } : {}) },
+    d.now + CHECKOUT_EXPIRY_RECHECK_MS,
+  );
 }
 
 /**
@@ -593,10 +606,17 @@ function askToCancel(d: Draft, paymentIntentId: string, ask: number): void {
  * is not replayed; after `CHECKOUT_EXPIRY_ASKS_MAX` asks, one ticket says susu stopped asking
  * (the held payment's rule, `expiryRecheckStep`). A recheck of an ask already made asks nothing.
  */
-function cancelRecheck(d: Draft, ask: number): Step {
+function cancelRecheck(d: Draft, ask: number, wait: number): Step {
   const s = d.state;
   if (s.status !== "requires_action" || s.paymentIntentId === undefined || s.expiryRequestedAt === undefined)
     return ignore(s, "timer_no_longer_due", `the charge is ${s.status}, no cancel waits for Stripe`);
+  // A recheck of an earlier wait's ask: that wait is over, the payment waits again with its own time.
+  if (wait !== (s.actionWaits ?? 1) || wait !== (s.expiryWait ?? 1))
+    return ignore(
+      s,
+      "timer_no_longer_due",
+      `the recheck is wait ${wait}'s; the payment is in wait ${s.actionWaits ?? 1}`,
+    );
   const step = expiryRecheckStep(s.expiryAsks, ask);
   if (step.kind === "not_due") return ignore(s, "timer_no_longer_due", step.reason);
   if (step.kind === "ask") {
@@ -608,7 +628,7 @@ function cancelRecheck(d: Draft, ask: number): Step {
     ids.ticket.cancelUnconfirmed(s.id),
     "payment_cancel_unconfirmed",
     `Stripe answered none of ${step.asked} asks to cancel PaymentIntent ${s.paymentIntentId} of the ` +
-      `expired payment (the effects ${ids.cancelPayment(s.id)}…, parked or refused while it was ` +
+      `expired payment (the effects ${ids.cancelPayment(s.id, 1, s.actionWaits ?? 1)}…, parked or refused while it was ` +
       "processing); the charge waits for Stripe's word (payment_intent.canceled or .succeeded): " +
       "read the PaymentIntent at Stripe and replay a parked ask",
   );
@@ -804,7 +824,7 @@ function park(
 
 function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
   if (timer.kind === "action_expired") return actionExpired(d, timer.wait ?? 1);
-  if (timer.kind === "cancel_recheck") return cancelRecheck(d, timer.ask);
+  if (timer.kind === "cancel_recheck") return cancelRecheck(d, timer.ask, timer.wait ?? 1);
   if (timer.kind === "refund_overdue")
     return refundOverdue(d, refundLookupRules, timer.refund, timer.attempt, timer.lookup ?? 1);
   const s = d.state;

@@ -96,10 +96,12 @@ export type MarketplaceChargeEffect =
       /**
        * Cancels the PaymentIntent of a payment that expired waiting for the customer (Stripe
        * `cancellation_reason: abandoned`): the expiry's ask, or a recheck's (its own id, so its
-       * own Stripe key).
+       * own Stripe key), in the payment's wait `wait` for the customer (absent: 1). Once a
+       * later wait has begun it is not sent: that wait has its own time.
        */
       readonly kind: "cancel_payment";
       readonly paymentIntentId: string;
+      readonly wait?: number;
     })
   | (Addressed & {
       readonly kind: "transfer";

@@ -170,7 +170,8 @@ export const marketplaceChargeIds = Object.freeze({
    * look-ups only grow),
    * `<c>:timer:action_expired` (armed when the payment first waits for the customer) and
    * `<c>:timer:action_expired:<n>` for its wait n > 1 (each wait's armed once),
-   * `<c>:timer:cancel_recheck:<ask>` (asks only grow).
+   * `<c>:timer:cancel_recheck:<ask>` for the asks of wait 1 and
+   * `<c>:timer:cancel_recheck:wait:<n>:<ask>` for those of wait n > 1 (asks only grow within a wait).
    */
   timer: (c: string, timer: MarketplaceChargeTimer): string => {
     switch (timer.kind) {
@@ -186,17 +187,23 @@ export const marketplaceChargeIds = Object.freeze({
           ? `${c}:timer:${timer.kind}`
           : `${c}:timer:${timer.kind}:${timer.wait}`;
       case "cancel_recheck":
-        return `${c}:timer:${timer.kind}:${timer.ask}`;
+        return (timer.wait ?? 1) === 1
+          ? `${c}:timer:${timer.kind}:${timer.ask}`
+          : `${c}:timer:${timer.kind}:wait:${timer.wait}:${timer.ask}`;
     }
   },
   /**
    * Ask n that Stripe cancel the PaymentIntent of a payment that expired waiting for the
    * customer: the expiry timer's (n = 1) `<c>:payment:cancel`, a recheck's
    * `<c>:payment:cancel:<n>` (a new Stripe key, so what Stripe stored under an earlier ask is
-   * not replayed).
+   * not replayed), in the payment's first wait for the customer; in its wait w > 1,
+   * `<c>:payment:cancel:wait:<w>` and `<c>:payment:cancel:wait:<w>:<n>` (an earlier wait's ask
+   * is not the same effect, nor the same Stripe key).
    */
-  cancelPayment: (c: string, ask = 1): string =>
-    ask === 1 ? `${c}:payment:cancel` : `${c}:payment:cancel:${ask}`,
+  cancelPayment: (c: string, ask = 1, wait = 1): string => {
+    const base = wait === 1 ? `${c}:payment:cancel` : `${c}:payment:cancel:wait:${wait}`;
+    return ask === 1 ? base : `${base}:${ask}`;
+  },
   /** Ledger transaction ids. */
   ledger: ledgerIds,
   /** Notification ids: `<c>:notify:<template>:<key>`. */

@@ -10,12 +10,13 @@ export type MarketplaceChargeTimer =
    */
   | { readonly kind: "action_expired"; readonly wait?: number }
   /**
-   * The expiry asked Stripe to cancel the PaymentIntent `CHECKOUT_EXPIRY_RECHECK_MS` before (or
-   * the previous recheck did) and the charge still waits for Stripe's word: ask again, as ask
-   * number `ask` (the expiry's is 1), up to `CHECKOUT_EXPIRY_ASKS_MAX`; the recheck after the
-   * last opens a ticket instead.
+   * The expiry of wait `wait` (absent: 1) asked Stripe to cancel the PaymentIntent
+   * `CHECKOUT_EXPIRY_RECHECK_MS` before (or the previous recheck did) and the charge still waits
+   * for Stripe's word: ask again, as ask number `ask` (the expiry's is 1), up to
+   * `CHECKOUT_EXPIRY_ASKS_MAX`; the recheck after the last opens a ticket instead. A recheck of
+   * an earlier wait than the payment's is ignored.
    */
-  | { readonly kind: "cancel_recheck"; readonly ask: number }
+  | { readonly kind: "cancel_recheck"; readonly ask: number; readonly wait?: number }
   /**
    * Attempt `attempt` of refund `refund` was asked of Stripe `REFUND_OUTCOME_OVERDUE_MS` ago
    * (look-up `lookup`, absent: 1), or the previous look-up found it still pending

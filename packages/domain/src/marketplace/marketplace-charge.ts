@@ -277,6 +277,13 @@ export interface MarketplaceCharge {
    */
   readonly expiryAsks?: number;
   /**
+   * The wait for the customer (`actionWaits`) whose expiry asked the cancel of
+   * `expiryRequestedAt`; absent: 1. A new wait drops the earlier wait's ask (its rechecks and
+   * any of its asks still to be sent are ignored): this tells a charge stored before that from
+   * one whose current wait asked.
+   */
+  readonly expiryWait?: number;
+  /**
    * How many times the payment has moved into `requires_action` from another status (each a
    * wait with the policy's whole time, its own `action_expired` timer). Absent: never counted,
    * as stored before waits were: a charge in `requires_action` is in wait 1, and one that moves

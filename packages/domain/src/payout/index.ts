@@ -28,4 +28,13 @@ export {
   type PayoutTicketReason,
 } from "./payout-effect.js";
 export { PAYOUT_KEYS_PER_DAY, payoutIds } from "./payout-ids.js";
+export {
+  PAYOUT_PAUSE_REASON_MAX,
+  type PayoutPause,
+  type PayoutPauseChange,
+  type PayoutPauseScope,
+  payoutPauseKey,
+  payoutPauseOf,
+  payoutPauseScopeOf,
+} from "./payout-pause.js";
 export { reversalReserve } from "./reversal-reserve.js";

@@ -8,7 +8,9 @@ export type PersonError =
   /** The provider no longer shows the person's connected account (deleted, disconnected): onboard again. */
   | { readonly type: "payout_account_gone"; readonly code: "payout_account_gone"; readonly message: string }
   /** susu pays out only when connected accounts are on the manual schedule; the provider pays out otherwise. */
-  | { readonly type: "payouts_not_manual"; readonly code: "payouts_not_manual"; readonly message: string };
+  | { readonly type: "payouts_not_manual"; readonly code: "payouts_not_manual"; readonly message: string }
+  /** An operator paused the person's payouts, or the whole platform's (`pausePayouts`). */
+  | { readonly type: "payouts_paused"; readonly code: "payouts_paused"; readonly message: string };
 
 /** Builds a {@link PersonError} of the given type. */
 export function personError<T extends PersonError["type"]>(

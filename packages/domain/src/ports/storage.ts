@@ -7,6 +7,7 @@ import type { Plan } from "../membership/plan.js";
 import type { Subscription } from "../membership/subscription.js";
 import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
 import type { PayoutRecord, PayoutRequest } from "../payout/payout.js";
+import type { PayoutPause, PayoutPauseChange } from "../payout/payout-pause.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { Round } from "../round/round.js";
@@ -241,6 +242,8 @@ export interface PayoutRepository {
     readonly limit: number;
     readonly startingAfter?: string;
   }): ResultAsync<readonly PayoutRequest[], StorageError>;
+  /** The payout pauses in force (the platform's, people's): few, read whole. */
+  listPayoutPauses(): ResultAsync<readonly PayoutPause[], StorageError>;
 }
 
 /** Which marketplace charges to list: newest first (by `createdAt`, then id), each filter narrowing the list. */
@@ -403,6 +406,8 @@ export interface Changeset {
    * written only if it is new or its status moves forward (`payoutRequestMoves`).
    */
   readonly payoutRequests?: readonly PayoutRequest[];
+  /** Payout pauses set (paused, or paused again) or cleared (resumed) (absent: none changed), by scope. */
+  readonly payoutPauses?: readonly PayoutPauseChange[];
   /** Marketplace charges (absent: none changed). */
   readonly marketplaceCharges?: readonly VersionedChange<MarketplaceCharge>[];
   /** People's saved payment methods (absent: none changed), versioned like aggregates. */

@@ -8,6 +8,7 @@ import type { Plan } from "../membership/plan.js";
 import { isCurrentMembership, type Subscription } from "../membership/subscription.js";
 import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
 import { mergePayout, type PayoutRecord, type PayoutRequest, payoutRequestMoves } from "../payout/payout.js";
+import { type PayoutPause, payoutPauseKey } from "../payout/payout-pause.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import { outboxAggregateOf } from "../ports/outbox-aggregate.js";
@@ -115,6 +116,7 @@ export class InMemoryStore
   readonly #heldPayments = new Map<string, HeldPayment>();
   readonly #payouts = new Map<string, PayoutRecord>();
   readonly #payoutRequests = new Map<string, PayoutRequest>();
+  readonly #payoutPauses = new Map<string, PayoutPause>();
   readonly #plans = new Map<string, Plan>();
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #marketplaceCharges = new Map<string, MarketplaceCharge>();
@@ -367,6 +369,10 @@ export class InMemoryStore
     );
   }
 
+  listPayoutPauses(): ResultAsync<readonly PayoutPause[], StorageError> {
+    return okAsync([...this.#payoutPauses.values()]);
+  }
+
   /** Every recorded payout request (tests). */
   payoutRequests(): PayoutRequest[] {
     return [...this.#payoutRequests.values()];
@@ -581,6 +587,9 @@ export class InMemoryStore
     for (const request of changes.payoutRequests ?? [])
       if (payoutRequestMoves(this.#payoutRequests.get(request.key), request))
         this.#payoutRequests.set(request.key, request);
+    for (const { scope, pause } of changes.payoutPauses ?? [])
+      if (pause === undefined) this.#payoutPauses.delete(payoutPauseKey(scope));
+      else this.#payoutPauses.set(payoutPauseKey(scope), pause);
     for (const { state, expectedVersion } of marketplaceCharges)
       this.#marketplaceCharges.set(state.id, {
         ...state,

@@ -340,6 +340,28 @@ function sendTransferIfStillAsked<A>(
 }
 
 /**
+ * Sends a marketplace charge's `cancel_payment` unless the payment has begun a later wait for
+ * the customer than the one whose expiry asked it (the payment moved on to `processing` and was
+ * asked to act again): that wait has the policy's whole time, and an earlier wait's ask — still
+ * retrying, or a parked one an operator replays — must not cut it short. Not sent, it reports
+ * nothing. A charge not stored is asked for as before.
+ */
+function cancelIfWaitNotOver(
+  deps: UseCaseDeps,
+  effect: Extract<MarketplaceChargeEffect, { kind: "cancel_payment" }>,
+  send: () => ResultAsync<readonly PaymentObjectFact[], EffectFailure>,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return deps.marketplaceCharges
+    .getMarketplaceCharge(effect.aggregateId)
+    .mapErr((e) => failure(e.code, e.message, true))
+    .andThen((charge) =>
+      charge !== undefined && (charge.actionWaits ?? 1) > (effect.wait ?? 1)
+        ? okAsync<readonly PaymentObjectFact[], EffectFailure>([])
+        : send(),
+    );
+}
+
+/**
  * The failure code with which the outbox reports a queued debit it does not send: the round
  * stopped collecting (cancelled, or its deadline passed) before the debit left, and no
  * earlier try of it made a payment at the provider. No money moved; the round records the
@@ -842,6 +864,8 @@ export function executeEffect(
       marketplaceChargeRefs(effect.aggregateId, { sellerId: effect.sellerId, attempt: effect.attempt }),
       () => executeMarketplaceChargeEffect(ports, effect, createdAt),
     );
+  if (isMarketplaceChargeEffect(effect) && effect.kind === "cancel_payment")
+    return cancelIfWaitNotOver(deps, effect, () => executeMarketplaceChargeEffect(ports, effect, createdAt));
   if (
     isHeldPaymentEffect(effect) &&
     (effect.kind === "create_checkout_session" ||
@@ -855,7 +879,6 @@ export function executeEffect(
   if (
     isMarketplaceChargeEffect(effect) &&
     (effect.kind === "create_payment" ||
-      effect.kind === "cancel_payment" ||
       effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||
       effect.kind === "refund" ||

@@ -149,6 +149,7 @@ export {
   setDefaultPaymentMethod,
   startPaymentMethodSetup,
 } from "./payment-method-use-cases.js";
+export { listPayoutPauses, pausePayouts, resumePayouts } from "./payout-pause-use-cases.js";
 export {
   type PayoutRecheckReport,
   type PayoutRecordOutcome,

@@ -284,3 +284,66 @@ describe("marketplace charge: the customer asked to act again after the payment 
     expect(flow.charge().status).toBe("expired");
   });
 });
+
+describe("marketplace charge: an earlier wait's cancel, recheck or timer once a later wait began", () => {
+  const processing = (flow: Flow): PaymentFact => ({
+    kind: "debit_processing",
+    refs: marketplaceChargeRefs(flow.id),
+    paymentIntentId: flow.pi(),
+  });
+  const actAgain = (flow: Flow, secret: string): PaymentFact => ({
+    kind: "payment_requires_action",
+    refs: marketplaceChargeRefs(flow.id),
+    paymentIntentId: flow.pi(),
+    clientSecret: secret,
+  });
+
+  /**
+   * Wait 1 expires; Stripe refuses its ask (parked); the payment then processes and Stripe asks
+   * the customer to act again: wait 2 begins `CHECKOUT_EXPIRY_RECHECK_MS / 2` after the ask.
+   */
+  async function aSecondWaitAfterAnAsk(): Promise<Flow> {
+    const flow = await aWaitingCharge();
+    await toParkedAsk(flow);
+    await flow.sim.advance(CHECKOUT_EXPIRY_RECHECK_MS / 2);
+    (await flow.sim.deliver([processing(flow)]))._unsafeUnwrap();
+    (await flow.sim.deliver([actAgain(flow, "pi_secret_again")]))._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    expect(flow.charge()).toMatchObject({ status: "requires_action", actionWaits: 2 });
+    return flow;
+  }
+
+  it("the first wait's recheck, due after the second wait began, asks nothing: the second wait has the policy's whole time, then Stripe is asked under the second wait's own key", async () => {
+    const flow = await aSecondWaitAfterAnAsk();
+    const asks = vi.spyOn(flow.sim.gateway, "cancelPayment");
+    // The first wait's recheck comes (3 h into the second wait), and more time passes.
+    await flow.sim.advance(EXPIRY - 60_000);
+    expect(asks).not.toHaveBeenCalled();
+    expect(flow.charge().status).toBe("requires_action");
+    expect(flow.expiryNotices()).toBe(0);
+    // Past the second wait's whole time: Stripe is asked to cancel, under a key of its own.
+    await flow.sim.advance(2 * 60_000);
+    expect(asks.mock.calls.map(([input]) => input.idempotencyKey)).toEqual([
+      `${flow.id}:payment:cancel:wait:2`,
+    ]);
+    asks.mockRestore();
+    expect(flow.charge()).toMatchObject({ status: "expired", failureCode: "action_expired" });
+    expect(flow.expiryNotices()).toBe(1);
+    expect(flow.books().paidInMinor).toBe(0);
+  });
+
+  it("the first wait's parked ask replayed by an operator during the second wait asks Stripe nothing and changes nothing", async () => {
+    const flow = await aSecondWaitAfterAnAsk();
+    const version = flow.charge().version;
+    const asks = vi.spyOn(flow.sim.gateway, "cancelPayment");
+    expect(
+      (await flow.sim.store.requeueParked(`${flow.id}:payment:cancel`, flow.sim.clock.now()))._unsafeUnwrap(),
+    ).toBe("requeued");
+    await flow.sim.runUntilQuiet();
+    expect(asks).not.toHaveBeenCalled();
+    asks.mockRestore();
+    expect(await flow.parked()).toEqual([]);
+    expect(flow.charge()).toMatchObject({ status: "requires_action", version });
+    expect(flow.sim.gateway.debits.get(flow.pi())?.status).not.toBe("canceled");
+  });
+});

@@ -16,6 +16,7 @@ import {
 } from "../payout/payout.js";
 import { PAYOUT_AGGREGATE, type PayoutEffect } from "../payout/payout-effect.js";
 import { PAYOUT_KEYS_PER_DAY, payoutIds } from "../payout/payout-ids.js";
+import { type PayoutPause, payoutPauseOf } from "../payout/payout-pause.js";
 import { reversalReserve } from "../payout/reversal-reserve.js";
 import type { PersonId } from "../person/ids.js";
 import { personError } from "../person/person.errors.js";
@@ -444,9 +445,36 @@ export interface PayoutRun {
  * the ticket), its balance kept until the person updates their bank details. A currency the provider refuses for good (a restricted account, no
  * bank account) is skipped with its code, the person told and the admins given a ticket,
  * once per account, currency and day; a provider failure that may pass fails the run, for
- * the caller to retry.
+ * the caller to retry. While an operator has paused payouts (the platform's, or the person's:
+ * `pausePayouts`) nothing is asked of the provider: refused `payouts_paused`, with the reason.
  */
 export function payOutPerson(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  personId: PersonId,
+  trigger: PayoutTrigger,
+): ResultAsync<PayoutRun, UseCaseError | GatewayError> {
+  return notPaused(deps, personId).andThen(() => payOutPersonNow(deps, gateway, personId, trigger));
+}
+
+/** Refused `payouts_paused` while a pause holds back `personId`'s payouts (the platform's first). */
+function notPaused(deps: UseCaseDeps, personId: PersonId): ResultAsync<void, UseCaseError> {
+  return deps.payouts.listPayoutPauses().andThen((pauses) => {
+    const pause = payoutPauseOf(pauses, personId);
+    return pause === undefined
+      ? okAsync<void, UseCaseError>(undefined)
+      : errAsync<void, UseCaseError>(personError("payouts_paused", pausedMessage(pause, personId)));
+  });
+}
+
+/** Why a pause holds back a person's payouts, in words. */
+function pausedMessage(pause: PayoutPause, personId: PersonId): string {
+  const whose =
+    pause.scope.kind === "platform" ? "the platform's payouts are" : `person ${personId}'s payouts are`;
+  return `${whose} paused by ${pause.pausedBy} since ${new Date(pause.pausedAt).toISOString()}: ${pause.reason}`;
+}
+
+function payOutPersonNow(
   deps: UseCaseDeps,
   gateway: PaymentGateway,
   personId: PersonId,
@@ -856,6 +884,17 @@ export interface PayoutRunReport {
   readonly automatic: readonly { readonly personId: PersonId; readonly message: string }[];
   readonly payouts: readonly PayoutCreated[];
   readonly skipped: readonly (SkippedPayout & { readonly personId: PersonId })[];
+  /**
+   * The platform's pause, when an operator paused every payout (`pausePayouts`): the run
+   * rechecked the payouts in flight and paid no one (`people` 0). Absent: not paused.
+   */
+  readonly platformPause?: PayoutPause;
+  /** People whose own payouts an operator paused: not paid, not failed; each with the pause's reason. */
+  readonly paused: readonly {
+    readonly personId: PersonId;
+    readonly reason: string;
+    readonly pausedBy: string;
+  }[];
   /** People the run could not pay now (the provider or storage failed): the next run tries again. */
   readonly failed: readonly {
     readonly personId: PersonId;
@@ -877,7 +916,10 @@ const PAYOUT_RUN_PAGE = 200;
  * rerun) tries again. A person whose account the provider pays out by itself is reported in
  * `automatic`, neither paid nor failed. Every run, whatever the schedule, first rechecks the payouts in flight
  * or recently paid ({@link recheckPayouts}), so a failure whose webhook was lost is applied
- * before anyone is paid.
+ * before anyone is paid. While an operator has paused the platform's payouts the run, after that
+ * recheck, pays no one and reports the pause (`platformPause`); a person whose own payouts are
+ * paused is reported in `paused` with the reason, not asked for. Resumed, the next run pays
+ * what is due then.
  */
 export function payOutEveryone(
   deps: UseCaseDeps,
@@ -901,8 +943,10 @@ function payOutEveryoneAfterRecheck(
     automatic: PayoutRunReport["automatic"][number][];
     payouts: PayoutCreated[];
     skipped: PayoutRunReport["skipped"][number][];
+    platformPause?: PayoutPause;
+    paused: PayoutRunReport["paused"][number][];
     failed: PayoutRunReport["failed"][number][];
-  } = { rechecked, people: 0, automatic: [], payouts: [], skipped: [], failed: [] };
+  } = { rechecked, people: 0, automatic: [], payouts: [], skipped: [], paused: [], failed: [] };
   const runId = deps.ids.newId("payoutrun");
   /** Adds one person's run (or its failure) to the report. */
   const tally = (personId: PersonId, outcome: PayoutRun | UseCaseError | GatewayError) => {
@@ -917,7 +961,10 @@ function payOutEveryoneAfterRecheck(
     } else report.failed.push({ personId, code: outcome.code, message: outcome.message });
     return report;
   };
-  const page = (after: PersonId | undefined): ResultAsync<PayoutRunReport, UseCaseError> =>
+  const page = (
+    after: PersonId | undefined,
+    pauses: readonly PayoutPause[],
+  ): ResultAsync<PayoutRunReport, UseCaseError> =>
     deps.payouts
       .listPayoutAccounts({
         limit: PAYOUT_RUN_PAGE,
@@ -927,19 +974,35 @@ function payOutEveryoneAfterRecheck(
         accounts
           .reduce<ResultAsync<PayoutRunReport, UseCaseError>>(
             (chain, account) =>
-              chain.andThen(() =>
-                payOutPerson(deps, gateway, account.personId, { kind: "scheduled", at, runId })
+              chain.andThen(() => {
+                const pause = payoutPauseOf(pauses, account.personId);
+                if (pause !== undefined) {
+                  report.paused.push({
+                    personId: account.personId,
+                    reason: pause.reason,
+                    pausedBy: pause.pausedBy,
+                  });
+                  return okAsync<PayoutRunReport, UseCaseError>(report);
+                }
+                return payOutPerson(deps, gateway, account.personId, { kind: "scheduled", at, runId })
                   .map((run) => tally(account.personId, run))
-                  .orElse((e) => okAsync<PayoutRunReport, UseCaseError>(tally(account.personId, e))),
-              ),
+                  .orElse((e) => okAsync<PayoutRunReport, UseCaseError>(tally(account.personId, e)));
+              }),
             okAsync(report),
           )
           .andThen(() => {
             const last = accounts.at(-1);
             return accounts.length < PAYOUT_RUN_PAGE || last === undefined
               ? okAsync<PayoutRunReport, UseCaseError>(report)
-              : page(last.personId);
+              : page(last.personId, pauses);
           }),
       );
-  return page(undefined);
+  return deps.payouts.listPayoutPauses().andThen((pauses) => {
+    const platformPause = pauses.find((p) => p.scope.kind === "platform");
+    if (platformPause !== undefined) {
+      report.platformPause = platformPause;
+      return okAsync<PayoutRunReport, UseCaseError>(report);
+    }
+    return page(undefined, pauses);
+  });
 }

@@ -318,6 +318,7 @@ describe("paying a person out", () => {
       ],
       payouts: [expect.objectContaining({ amount: money(3_00, "AUD") })],
       skipped: [],
+      paused: [],
       failed: [],
     });
   });
