@@ -93,6 +93,7 @@ export function deliveryWorkerOf(
       maxDelayMs: Math.max(env.SUSU_NOTIFY_RETRY_BASE_MS, 3_600_000),
     },
     timeoutMs: env.SUSU_NOTIFY_TIMEOUT_MS,
+    endpointDisableAfterMs: env.SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS * 3_600_000,
     concurrency: env.SUSU_NOTIFY_CONCURRENCY,
     endpointAddresses: env.SUSU_NOTIFY_ENDPOINT_ADDRESSES,
   });

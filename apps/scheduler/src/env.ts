@@ -164,6 +164,11 @@ const schema = z.object({
   SUSU_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   /** The wait after a delivery's first failure (ms); doubled after each further one, up to an hour. */
   SUSU_NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /**
+   * A notification webhook endpoint that has failed every send for this many hours is
+   * disabled when a send to it fails again (an admin enables it again); 0: never on its own.
+   */
+  SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS: z.coerce.number().int().min(0).max(8_760).default(72),
   /** How long a notification webhook endpoint has to answer (ms). */
   SUSU_NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   /**

@@ -8,7 +8,8 @@ export interface NotificationMetrics {
 }
 
 /**
- * Registers `susu_notification_deliveries_total{channel,outcome}` on `registry`: every
+ * Registers `susu_notification_endpoints_disabled_total` (endpoints a failed send disabled)
+ * and `susu_notification_deliveries_total{channel,outcome}` on `registry`: every
  * settled notification delivery, by channel (email, webhook) and outcome (sent, retrying,
  * failed, bounced, withdrawn: not sent, the person having switched it off or moved). Bounded
  * labels; never recipients or ids.
@@ -24,9 +25,15 @@ export function createNotificationMetrics(registry: Registry): NotificationMetri
   for (const channel of ["email", "webhook"])
     for (const outcome of ["sent", "retrying", "failed", "bounced", "withdrawn"])
       deliveries.inc({ channel, outcome }, 0);
+  const disabled = new Counter({
+    name: "susu_notification_endpoints_disabled_total",
+    help: "Notification webhook endpoints disabled on their own after failing every send for SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS.",
+    registers: [registry],
+  });
   return {
     deliverySettled(settled) {
       deliveries.inc({ channel: settled.channel, outcome: settled.outcome });
+      if (settled.endpointDisabled !== undefined) disabled.inc();
     },
   };
 }

@@ -189,6 +189,62 @@ describe("the scheduler's notifications", () => {
     ).toBe(1);
   });
 
+  it("disables an endpoint that has failed every send for SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS (default 72) when a send fails again, and counts it; 0 never does", async () => {
+    expect(
+      readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS,
+    ).toBe(72);
+    const run = async (hours: string | undefined) => {
+      const env = readSchedulerEnv({
+        STRIPE_SECRET_KEY: "sk_test_x",
+        SUSU_NOTIFY_ENDPOINT_ADDRESSES: "any",
+        ...(hours !== undefined ? { SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS: hours } : {}),
+      });
+      await db.prisma.notificationDelivery.deleteMany();
+      await db.prisma.notificationEndpoint.updateMany({ data: { status: "disabled" } });
+      const endpoint = (
+        await new PrismaNotificationEndpoints(db.prisma).create({ url: receiver.url, at: Date.now() })
+      )._unsafeUnwrap();
+      // It has failed every send since 73 hours ago.
+      await db.prisma.notificationEndpoint.update({
+        where: { id: endpoint.id },
+        data: { failingSince: new Date(Date.now() - 73 * 3_600_000) },
+      });
+      receiver.secret = endpoint.secret;
+      receiver.script = [500];
+      const queued = await notifierOf(env, db.prisma, log).send({
+        id: `admins:notify:transfer_blocked:disable_${hours}`,
+        aggregate: "round",
+        // An alert of its own (one about the same round within the window would be held back).
+        aggregateId: `round_disable_${hours}`,
+        personIds: [],
+        roles: ["platform_admins"],
+        template: "transfer_blocked",
+        data: { roundId: `round_disable_${hours}` },
+      });
+      expect(queued.isOk()).toBe(true);
+      const metrics = createSchedulerMetrics({ defaultMetrics: false });
+      const counted = createNotificationMetrics(metrics.metrics.registry);
+      const settled = await deliveryWorkerOf(env, db.prisma, "w-disable").runOnce();
+      for (const s of settled) counted.deliverySettled(s);
+      const scrape = parseScrape(await metrics.metrics.text());
+      return {
+        endpoint: await db.prisma.notificationEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } }),
+        settled,
+        disabledCount: scrape.value("susu_notification_endpoints_disabled_total", {}),
+      };
+    };
+    const byDefault = await run(undefined);
+    expect(byDefault.settled.map((s) => [s.outcome, s.endpointDisabled?.endpointId])).toEqual([
+      ["retrying", byDefault.endpoint.id],
+    ]);
+    expect(byDefault.endpoint).toMatchObject({ status: "disabled", disabledReason: "failing" });
+    expect(byDefault.disabledCount).toBe(1);
+    const never = await run("0");
+    expect(never.settled.map((s) => [s.outcome, s.endpointDisabled])).toEqual([["retrying", undefined]]);
+    expect(never.endpoint).toMatchObject({ status: "enabled", disabledReason: null });
+    expect(never.disabledCount).toBe(0);
+  });
+
   it("sends SUSU_NOTIFY_CONCURRENCY e-mails at once, on as many pooled SMTP connections", async () => {
     const env = readSchedulerEnv({
       STRIPE_SECRET_KEY: "sk_test_x",

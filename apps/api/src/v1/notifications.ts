@@ -266,6 +266,14 @@ const EndpointSchema = z
     status: z.enum(["enabled", "disabled"]),
     createdAt: z.string(),
     disabledAt: z.string().nullable(),
+    disabledReason: z.enum(["admin", "failing"]).nullable().openapi({
+      description:
+        "Why it is disabled: by an admin, or on its own after failing every send for SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS (72 by default); null while enabled",
+    }),
+    failingSince: z.string().nullable().openapi({
+      description:
+        "Since when every send to it has failed (a send it accepts clears it); null while it answers",
+    }),
     secretRotatedAt: z.string().nullable(),
     previousSecretExpiresAt: z
       .string()
@@ -322,6 +330,8 @@ function endpointView(e: NotificationEndpointRecord) {
     status: e.status,
     createdAt: new Date(e.createdAt).toISOString(),
     disabledAt: iso(e.disabledAt),
+    disabledReason: e.disabledReason ?? null,
+    failingSince: iso(e.failingSince),
     secretRotatedAt: iso(e.rotatedAt),
     previousSecretExpiresAt: iso(e.previousSecretExpiresAt),
   };
@@ -445,6 +455,22 @@ const disableEndpointRoute = createRoute({
   request: { params: EndpointIdParam },
   responses: {
     200: json(EndpointSchema, "The endpoint, disabled"),
+    ...postResponses,
+    ...adminOnly,
+    ...endpointNotFound,
+  },
+});
+
+const enableEndpointRoute = createRoute({
+  method: "post",
+  path: "/notification-endpoints/{endpointId}/enable",
+  tags: ["notifications"],
+  summary:
+    "Send to an endpoint again (platform admins), from the next notification: one an admin disabled, or one disabled on its own after failing every send for SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS. Deliveries that failed meanwhile are not sent again; its failures so far are forgotten. Enabling again changes nothing.",
+  security: [{ bearer: [] }],
+  request: { params: EndpointIdParam },
+  responses: {
+    200: json(EndpointSchema, "The endpoint, enabled"),
     ...postResponses,
     ...adminOnly,
     ...endpointNotFound,
@@ -632,6 +658,18 @@ export function notificationsV1(deps: NotificationDeps) {
       return problem(c, 404, "notification_endpoint_not_found", `no notification endpoint ${endpointId}`);
     c.var.log.info({ endpointId, by: c.get("principal").subject }, "notification endpoint disabled");
     return c.json(endpointView(disabled.value), 200);
+  });
+
+  app.openapi(enableEndpointRoute, async (c) => {
+    const refused = refuseUnlessAdmin(c, c.get("principal"));
+    if (refused) return refused;
+    const { endpointId } = c.req.valid("param");
+    const enabled = await deps.endpoints.enable(endpointId, deps.clock.now());
+    if (enabled.isErr()) return useCaseProblem(c, enabled.error);
+    if (enabled.value === undefined)
+      return problem(c, 404, "notification_endpoint_not_found", `no notification endpoint ${endpointId}`);
+    c.var.log.info({ endpointId, by: c.get("principal").subject }, "notification endpoint enabled");
+    return c.json(endpointView(enabled.value), 200);
   });
 
   app.openapi(rotateEndpointRoute, async (c) => {

@@ -370,6 +370,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/notification-endpoints": operatorOnly,
   "POST /v1/notification-endpoints": { ...operatorOnly, service: "adminOnly" },
   "POST /v1/notification-endpoints/{endpointId}/disable": { ...operatorOnlyMissing, service: "adminOnly" },
+  "POST /v1/notification-endpoints/{endpointId}/enable": { ...operatorOnlyMissing, service: "adminOnly" },
   "POST /v1/notification-endpoints/{endpointId}/rotate-secret": {
     ...operatorOnlyMissing,
     service: "adminOnly",

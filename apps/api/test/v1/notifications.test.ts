@@ -359,7 +359,65 @@ describe("notification endpoints and the delivery log", () => {
       `/v1/notification-endpoints/${endpoint.id}/disable`,
       authed(admin, "POST"),
     );
-    expect(await json(disabled)).toMatchObject({ status: "disabled", disabledAt: new Date(T).toISOString() });
+    expect(await json(disabled)).toMatchObject({
+      status: "disabled",
+      disabledAt: new Date(T).toISOString(),
+      disabledReason: "admin",
+      failingSince: null,
+    });
+  });
+
+  it("shows an endpoint disabled on its own after failing, and enables it again (platform admins): sent to again, its failures forgotten; 404 for none, 403 for a service token", async () => {
+    const endpoint = await json(
+      await app.request(
+        "/v1/notification-endpoints",
+        authed(admin, "POST", { url: "https://push.app.example/f" }),
+      ),
+    );
+    const failingSince = new Date(T - 80 * 3_600_000);
+    // As the delivery worker leaves it after its sends failed for SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS.
+    await db.prisma.notificationEndpoint.update({
+      where: { id: endpoint.id as string },
+      data: { status: "disabled", disabledReason: "failing", disabledAt: new Date(T - 1000), failingSince },
+    });
+    const listed = (await json(await app.request("/v1/notification-endpoints", authed(service)))) as {
+      data: { id: string }[];
+    };
+    expect(listed.data.find((e) => e.id === endpoint.id)).toMatchObject({
+      status: "disabled",
+      disabledReason: "failing",
+      failingSince: failingSince.toISOString(),
+    });
+    const refused = await app.request(
+      `/v1/notification-endpoints/${endpoint.id}/enable`,
+      authed(service, "POST"),
+    );
+    expect(refused.status).toBe(403);
+    expect((await json(refused)).code).toBe("admin_only");
+    expect(
+      (await db.prisma.notificationEndpoint.findUniqueOrThrow({ where: { id: endpoint.id as string } }))
+        .status,
+    ).toBe("disabled");
+    const enabled = await app.request(
+      `/v1/notification-endpoints/${endpoint.id}/enable`,
+      authed(admin, "POST"),
+    );
+    expect(enabled.status).toBe(200);
+    expect(await json(enabled)).toMatchObject({
+      id: endpoint.id,
+      status: "enabled",
+      disabledAt: null,
+      disabledReason: null,
+      failingSince: null,
+    });
+    const again = await app.request(
+      `/v1/notification-endpoints/${endpoint.id}/enable`,
+      authed(admin, "POST"),
+    );
+    expect(await json(again)).toMatchObject({ status: "enabled" });
+    const missing = await app.request("/v1/notification-endpoints/ne_missing/enable", authed(admin, "POST"));
+    expect(missing.status).toBe(404);
+    expect((await json(missing)).code).toBe("notification_endpoint_not_found");
   });
 
   it("refuses a URL that is not http(s), and a service token's changes (403 admin_only)", async () => {

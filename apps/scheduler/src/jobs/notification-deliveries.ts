@@ -25,6 +25,15 @@ export function startNotificationDeliveries(
     if (settled.length === 0) return "idle";
     for (const s of settled) {
       options.onSettled?.(s);
+      if (s.endpointDisabled !== undefined)
+        options.log.error(
+          {
+            endpointId: s.endpointDisabled.endpointId,
+            failingSince: new Date(s.endpointDisabled.failingSince).toISOString(),
+            deliveryId: s.id,
+          },
+          "notification endpoint disabled: it failed every send for SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS; an admin enables it again (POST /v1/notification-endpoints/{id}/enable)",
+        );
       if (s.outcome === "failed" || s.outcome === "bounced")
         options.log.warn(
           { deliveryId: s.id, channel: s.channel, outcome: s.outcome },

@@ -95,6 +95,13 @@ export interface DeliveryWorkerOptions {
   readonly lookup?: HostLookup;
   /** Sends one webhook request to the addresses checked (default {@link postWebhook}). */
   readonly post?: WebhookPost;
+  /**
+   * An endpoint that has failed every send for this long (ms; SUSU_NOTIFY_ENDPOINT_DISABLE_AFTER_HOURS)
+   * is disabled when a send to it fails again: its deliveries stop piling up and being retried,
+   * and the settled delivery says so (`endpointDisabled`). A send it accepts starts the count
+   * again. Absent or 0: never disabled on its own (its failures are still counted from when).
+   */
+  readonly endpointDisableAfterMs?: number;
 }
 
 /** An address a host name resolves to. */
@@ -196,6 +203,11 @@ export interface SettledDelivery {
   readonly id: string;
   readonly channel: "email" | "webhook";
   readonly outcome: DeliveryOutcome;
+  /**
+   * This delivery's failure disabled its endpoint (see {@link DeliveryWorkerOptions.endpointDisableAfterMs}):
+   * which, and since when (epoch ms) every send to it had failed.
+   */
+  readonly endpointDisabled?: { readonly endpointId: string; readonly failingSince: number };
 }
 
 interface ClaimedRow {
@@ -434,6 +446,8 @@ interface EndpointRow {
   readonly secret: string;
   readonly previousSecret: string | null;
   readonly previousSecretExpiresAt: Date | null;
+  /** Since when its sends have all failed, as the pass read it. */
+  readonly failingSince: Date | null;
 }
 
 /** What a pass reads once for its claimed deliveries, before sending them. */
@@ -451,7 +465,7 @@ const NOTIFICATIONS_SQL = `
 
 const ENDPOINTS_SQL = `
   SELECT id, url, status::text AS status, secret, previous_secret AS "previousSecret",
-         previous_secret_expires_at AS "previousSecretExpiresAt"
+         previous_secret_expires_at AS "previousSecretExpiresAt", failing_since AS "failingSince"
     FROM notification_endpoints WHERE id = ANY($1::text[])`;
 
 // The e-mails of the notifications in $1 that follow no person (see unattachedAddresses).
@@ -459,6 +473,30 @@ const UNATTACHED_SQL = `
   SELECT notification_id AS "notificationId", recipient
     FROM notification_deliveries
    WHERE notification_id = ANY($1::text[]) AND channel = 'email' AND person_id IS NULL`;
+
+// A send its endpoint accepted: it is no longer failing (written only when it was).
+const ENDPOINT_ANSWERED_SQL = `
+  UPDATE notification_endpoints SET failing_since = NULL
+   WHERE id = $1 AND failing_since IS NOT NULL`;
+
+// A send its endpoint failed: failing from now unless it was already; disabled (reason
+// failing) when it has failed every send since $3 or before ($3 null: never). Written only
+// when something changes. Returns the row when it did.
+const ENDPOINT_FAILED_SQL = `
+  WITH e AS (
+    SELECT id, COALESCE(failing_since, $2::timestamptz) AS since FROM notification_endpoints
+     WHERE id = $1 AND status = 'enabled'
+       AND (failing_since IS NULL OR ($3::timestamptz IS NOT NULL AND failing_since <= $3::timestamptz))
+       FOR UPDATE)
+  UPDATE notification_endpoints n
+     SET failing_since = e.since,
+         status = CASE WHEN e.since <= $3::timestamptz THEN 'disabled'::notification_endpoint_status ELSE n.status END,
+         disabled_at = CASE WHEN e.since <= $3::timestamptz THEN $2::timestamptz ELSE n.disabled_at END,
+         disabled_reason = CASE WHEN e.since <= $3::timestamptz
+                                THEN 'failing'::notification_endpoint_disabled_reason ELSE n.disabled_reason END,
+         updated_at = CASE WHEN e.since <= $3::timestamptz THEN $2::timestamptz ELSE n.updated_at END
+    FROM e WHERE n.id = e.id
+RETURNING n.status::text AS status, n.failing_since AS "failingSince"`;
 
 // A claimed delivery's lease renewed for one send, counted as an attempt (see renewLease).
 const RENEW_LEASE_SQL = `
@@ -504,6 +542,8 @@ export class NotificationDeliveryWorker {
   private readonly concurrency: number;
   private readonly refillForMs: number;
   private claiming = true;
+  /** Endpoints a send of this worker found failing (see trackEndpoint). */
+  private readonly failedHere = new Set<string>();
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.settings = new PrismaNotificationSettings(options.prisma);
@@ -641,7 +681,56 @@ export class NotificationDeliveryWorker {
       result = { kind: "temporary", error: `the send threw ${what}` };
     }
     const outcome = await this.record(row, result);
-    return outcome === undefined ? undefined : { id: row.id, channel: row.channel, outcome };
+    if (outcome === undefined) return undefined;
+    const endpoint = row.endpoint_id === null ? undefined : reads.endpoints.get(row.endpoint_id);
+    // Only a send the endpoint was asked for counts for or against it: not a delivery withdrawn,
+    // one whose notification is gone, or one failed because the endpoint was disabled already.
+    const asked =
+      row.channel === "webhook" &&
+      endpoint?.status === "enabled" &&
+      reads.notifications.has(row.notification_id) &&
+      outcome !== "withdrawn";
+    const disabled = asked
+      ? await this.trackEndpoint(endpoint.id, endpoint.failingSince, outcome)
+      : undefined;
+    return { id: row.id, channel: row.channel, outcome, ...(disabled ? { endpointDisabled: disabled } : {}) };
+  }
+
+  /**
+   * Keeps since when the endpoint has failed every send, and disables it once that is
+   * `endpointDisableAfterMs` ago and a send fails again; says so when this send disabled it.
+   */
+  private async trackEndpoint(
+    endpointId: string,
+    failingSince: Date | null,
+    outcome: DeliveryOutcome,
+  ): Promise<{ readonly endpointId: string; readonly failingSince: number } | undefined> {
+    if (outcome === "sent") {
+      // Written only for an endpoint failing when the pass read it, or since (by this worker):
+      // a send's success costs no statement otherwise. (One that another scheduler marked
+      // failing after this pass read it is cleared by the next success after that.)
+      if (failingSince === null && !this.failedHere.has(endpointId)) return undefined;
+      this.failedHere.delete(endpointId);
+      await runStatement(this.options.prisma, {
+        name: "susu_notification_endpoint_answered",
+        text: ENDPOINT_ANSWERED_SQL,
+        values: [endpointId],
+      });
+      return undefined;
+    }
+    this.failedHere.add(endpointId);
+    const now = this.options.clock.now();
+    const after = this.options.endpointDisableAfterMs ?? 0;
+    const changed = await runStatement<{ readonly status: string; readonly failingSince: Date }>(
+      this.options.prisma,
+      {
+        name: "susu_notification_endpoint_failed",
+        text: ENDPOINT_FAILED_SQL,
+        values: [endpointId, new Date(now), after > 0 ? new Date(now - after) : null],
+      },
+    );
+    const [row] = changed.rows;
+    return row?.status === "disabled" ? { endpointId, failingSince: row.failingSince.getTime() } : undefined;
   }
 
   /** Sends one claimed delivery, its lease renewed, unless it is no longer to be sent. */

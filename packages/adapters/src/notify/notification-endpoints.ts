@@ -15,6 +15,10 @@ export interface NotificationEndpointRecord {
   /** Epoch ms. */
   readonly createdAt: number;
   readonly disabledAt?: number;
+  /** Why it is disabled: by an admin, or on its own after failing every send for too long. */
+  readonly disabledReason?: "admin" | "failing";
+  /** Since when (epoch ms) every send to it has failed; absent while it answers. */
+  readonly failingSince?: number;
   readonly rotatedAt?: number;
   /** Until when (epoch ms) the secret before the last rotation still signs requests too. */
   readonly previousSecretExpiresAt?: number;
@@ -73,6 +77,11 @@ export interface NotificationEndpointStore {
   /** Stops deliveries to it (those queued are failed at their next claim); undefined: no such endpoint. */
   disable(id: string, at: number): ResultAsync<NotificationEndpointRecord | undefined, StorageError>;
   /**
+   * Sends to it again, from the next notification (deliveries that failed while it was
+   * disabled are not sent again); its failures so far are forgotten. Undefined: no such endpoint.
+   */
+  enable(id: string, at: number): ResultAsync<NotificationEndpointRecord | undefined, StorageError>;
+  /**
    * A new secret from now on; the old one keeps signing requests beside it for
    * `previousValidForMs` (0: it signs nothing more). Undefined: no such endpoint.
    */
@@ -98,6 +107,8 @@ function endpointOf(row: EndpointRow): NotificationEndpointRecord {
     status: row.status,
     createdAt: row.createdAt.getTime(),
     ...(row.disabledAt !== null ? { disabledAt: row.disabledAt.getTime() } : {}),
+    ...(row.disabledReason !== null ? { disabledReason: row.disabledReason } : {}),
+    ...(row.failingSince !== null ? { failingSince: row.failingSince.getTime() } : {}),
     ...(row.rotatedAt !== null ? { rotatedAt: row.rotatedAt.getTime() } : {}),
     ...(row.previousSecretExpiresAt !== null
       ? { previousSecretExpiresAt: row.previousSecretExpiresAt.getTime() }
@@ -214,10 +225,36 @@ export class PrismaNotificationEndpoints implements NotificationEndpointStore, N
         if (row.status === "disabled") return row;
         return tx.notificationEndpoint.update({
           where: { id },
-          data: { status: "disabled", disabledAt: new Date(at), updatedAt: new Date(at) },
+          data: {
+            status: "disabled",
+            disabledAt: new Date(at),
+            disabledReason: "admin",
+            updatedAt: new Date(at),
+          },
         });
       }),
       (e) => storageErrorOf(e, { operation: "disable a notification endpoint" }),
+    ).map((row) => (row === undefined ? undefined : endpointOf(row)));
+  }
+
+  enable(id: string, at: number) {
+    return ResultAsync.fromPromise(
+      this.prisma.$transaction(async (tx) => {
+        const row = await tx.notificationEndpoint.findUnique({ where: { id } });
+        if (row === null) return undefined;
+        if (row.status === "enabled") return row;
+        return tx.notificationEndpoint.update({
+          where: { id },
+          data: {
+            status: "enabled",
+            disabledAt: null,
+            disabledReason: null,
+            failingSince: null,
+            updatedAt: new Date(at),
+          },
+        });
+      }),
+      (e) => storageErrorOf(e, { operation: "enable a notification endpoint" }),
     ).map((row) => (row === undefined ? undefined : endpointOf(row)));
   }
 

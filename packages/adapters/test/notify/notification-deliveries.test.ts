@@ -343,6 +343,110 @@ describe("notification deliveries", () => {
     });
   });
 
+  describe("an endpoint failing every send is disabled after endpointDisableAfterMs", () => {
+    const HOUR = 3_600_000;
+    const after = 72 * HOUR;
+    const w = () => worker("w1", { endpointDisableAfterMs: after, retry: { ...retry, maxAttempts: 1 } });
+    const endpointRow = (id: string) => db.prisma.notificationEndpoint.findUniqueOrThrow({ where: { id } });
+    /** Queues a push for Ana at `at`, and runs one pass there: the endpoint answers `status`. */
+    async function pushAt(at: number, status: number, worker = w()) {
+      clock.t = at;
+      receiver.script = [status];
+      const notice = retryNotice(["ana"]);
+      await notifier({ email: false }).send(notice);
+      const done = await worker.runOnce();
+      settled.push(...done);
+      return done;
+    }
+
+    it("counts from its first failed send, forgives it on a send it accepts, and disables it on a failure once that is 72 h ago: once, reason failing, its queued deliveries then failed unsent", async () => {
+      const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      await pushAt(T0, 500);
+      expect((await endpointRow(endpoint.id)).failingSince?.getTime()).toBe(T0);
+      // A second failure does not move the start.
+      await pushAt(T0 + 10 * HOUR, 503);
+      expect((await endpointRow(endpoint.id)).failingSince?.getTime()).toBe(T0);
+      // A send it accepts: no longer failing.
+      await pushAt(T0 + 20 * HOUR, 200);
+      expect((await endpointRow(endpoint.id)).failingSince).toBeNull();
+      // Failing again from T0 + 30 h; a failure 1 ms short of 72 h later leaves it enabled.
+      const since = T0 + 30 * HOUR;
+      await pushAt(since, 404);
+      const short = await pushAt(since + after - 1, 500);
+      expect(short.map((s) => [s.outcome, s.endpointDisabled])).toEqual([["failed", undefined]]);
+      expect(await endpointRow(endpoint.id)).toMatchObject({ status: "enabled", disabledReason: null });
+      // At 72 h: the failure disables it, and the settled delivery says so.
+      const at = since + after;
+      const last = await pushAt(at, 500);
+      expect(last.map((s) => [s.outcome, s.endpointDisabled])).toEqual([
+        ["failed", { endpointId: endpoint.id, failingSince: since }],
+      ]);
+      const row = await endpointRow(endpoint.id);
+      expect(row).toMatchObject({ status: "disabled", disabledReason: "failing" });
+      expect(row.disabledAt?.getTime()).toBe(at);
+      expect(row.failingSince?.getTime()).toBe(since);
+      expect((await endpoints.get(endpoint.id))._unsafeUnwrap()).toMatchObject({
+        status: "disabled",
+        disabledReason: "failing",
+        failingSince: since,
+      });
+      // Nothing more is queued to it, so nothing more is sent to it.
+      const sends = receiver.received.length;
+      expect(await pushAt(at + HOUR, 500)).toEqual([]);
+      expect(receiver.received.length).toBe(sends);
+      expect(receiver.received.map((r) => r.status)).toEqual([500, 503, 200, 404, 500, 500]);
+    });
+
+    it("enabled again by an admin: sent to from the next notification, its failures forgotten", async () => {
+      const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      await pushAt(T0, 500);
+      await pushAt(T0 + after, 500);
+      expect((await endpointRow(endpoint.id)).status).toBe("disabled");
+      const enabled = (await endpoints.enable(endpoint.id, T0 + after + HOUR))._unsafeUnwrap();
+      expect(enabled).toMatchObject({ status: "enabled" });
+      expect(enabled).not.toHaveProperty("disabledReason");
+      expect(enabled).not.toHaveProperty("failingSince");
+      expect(enabled).not.toHaveProperty("disabledAt");
+      // One failure now starts a new count: not disabled at once.
+      const next = await pushAt(T0 + after + 2 * HOUR, 500);
+      expect(next.map((s) => [s.outcome, s.endpointDisabled])).toEqual([["failed", undefined]]);
+      expect(await endpointRow(endpoint.id)).toMatchObject({ status: "enabled" });
+      expect((await endpointRow(endpoint.id)).failingSince?.getTime()).toBe(T0 + after + 2 * HOUR);
+      expect((await endpoints.enable("nep_unknown", T0))._unsafeUnwrap()).toBeUndefined();
+    });
+
+    it("an admin's disable says so (reason admin); without endpointDisableAfterMs an endpoint is never disabled on its own, its failures still counted", async () => {
+      const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      const never = () => worker("w1", { retry: { ...retry, maxAttempts: 1 } });
+      await pushAt(T0, 500, never());
+      const late = await pushAt(T0 + 30 * 24 * HOUR, 500, never());
+      expect(late.map((s) => s.endpointDisabled)).toEqual([undefined]);
+      expect(await endpointRow(endpoint.id)).toMatchObject({ status: "enabled" });
+      expect((await endpointRow(endpoint.id)).failingSince?.getTime()).toBe(T0);
+      const disabled = (await endpoints.disable(endpoint.id, T0 + 1))._unsafeUnwrap();
+      expect(disabled).toMatchObject({ status: "disabled", disabledReason: "admin" });
+    });
+
+    it("an e-mail's failures count for no endpoint", async () => {
+      const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+      receiver.secret = endpoint.secret;
+      await pushAt(T0, 500);
+      smtp.refusal = { at: "data", code: 451, message: "try later" };
+      clock.t = T0 + after;
+      receiver.script = [200];
+      await notifier({ email: true }).send(retryNotice(["ana"]));
+      const done = await w().runOnce();
+      expect(done.map((s) => [s.channel, s.outcome]).sort()).toEqual([
+        ["email", "failed"],
+        ["webhook", "sent"],
+      ]);
+      expect(await endpointRow(endpoint.id)).toMatchObject({ status: "enabled", failingSince: null });
+    });
+  });
+
   it("retries an endpoint that does not answer in time, and sends it once it does", async () => {
     const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
     receiver.secret = endpoint.secret;
