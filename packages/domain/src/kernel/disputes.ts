@@ -6,8 +6,11 @@
 // beyond it at most what is owed to the customer outside Stripe) is divided by the
 // aggregate's rules. What an aggregate does besides (freeze a release, book
 // the loss) is its own, in its {@link DisputeRules}.
+
+import { owedIds } from "../owed/owed-ids.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { ignore } from "./decision.js";
+import type { EffectAddress, ResolveTicketEffect } from "./effect-address.js";
 import type { DisputeClosedFact, DisputeOpenedFact, DisputeUpdatedFact } from "./payment-facts.js";
 
 /** A dispute of the charge, as Stripe reported it. An aggregate's own dispute adds optional fields (how a loss divides). */
@@ -331,4 +334,81 @@ export function owedAfterSupersededRefunds<
   const lostMinor = disputes.find((x) => x.id === disputeId)?.lostMinor ?? 0;
   const restMinor = Math.min(askedMinor - lostMinor, refundableMinor);
   return restMinor > 0 ? { restMinor, last } : undefined;
+}
+
+/**
+ * What {@link resolveOwedGivenBack} and {@link takeUncountedLossesFromOwed} need of a payment
+ * aggregate's draft (a `PaymentDraft` has it): its refunds owed outside Stripe, its disputes,
+ * and a way to resolve the tickets of aggregate `A`.
+ */
+export interface OwedLossDraft<A extends string> {
+  readonly state: {
+    readonly id: string;
+    readonly currency: string;
+    readonly refunds: readonly { readonly number: number; readonly status: string }[];
+    readonly disputes: readonly Dispute[];
+  };
+  addressed(id: string): EffectAddress<A>;
+  effect(effect: ResolveTicketEffect<A>): void;
+  updateDispute(id: string, patch: Partial<Dispute>): void;
+}
+
+/** How one payment aggregate books a loss's part taken from what is owed to its customer outside Stripe. */
+export interface OwedLossRules<D> {
+  /** What is owed to the customer outside Stripe and not paid nor given back yet. */
+  readonly owedLeftMinor: (d: D) => number;
+  /** The id of the `refund_owed` ticket of refund `refund` (`<agg>Ids.ticket.refundOwed`). */
+  readonly refundOwedTicket: (aggregateId: string, refund: number) => string;
+  /**
+   * Posts the part `takenMinor` of dispute `disputeId`'s loss, booked already, that it took
+   * of what is owed now that refund `refundNumber` is owed (Dr dispute_losses, Cr
+   * owed_to_customer, with the id `<agg>Ids.ledger.disputeLostFromOwed`).
+   */
+  readonly postTakenFromOwed: (d: D, disputeId: string, refundNumber: number, takenMinor: number) => void;
+}
+
+/**
+ * A loss that took what was owed to the customer outside Stripe (`owedTakenMinor`: their bank
+ * gave it back) and left nothing owed: each `refund_owed` ticket's ask is done, as a recorded
+ * payment of the last of it does (`owed/payment-owed.ts`).
+ */
+export function resolveOwedGivenBack<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  disputeId: string,
+  rules: OwedLossRules<D>,
+): void {
+  const s = d.state;
+  const takenMinor = s.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0;
+  if (takenMinor === 0 || rules.owedLeftMinor(d) !== 0) return;
+  for (const r of s.refunds.filter((x) => x.status === "owed_outside_stripe"))
+    d.effect({
+      ...d.addressed(owedIds.payment.resolveRefundOwed(s.id, r.number)),
+      kind: "resolve_ticket",
+      ticketId: rules.refundOwedTicket(s.id, r.number),
+      by: "stripe",
+      note: `dispute ${disputeId} was lost: the customer's bank gave back ${takenMinor} ${s.currency} of what was owed outside Stripe, and nothing is left owed`,
+    });
+}
+
+/**
+ * Refund `refundNumber`, counted as given back when disputes closed lost, is owed outside
+ * Stripe now (Stripe failed it after its success): what those losses took at Stripe beyond
+ * what they booked ({@link lossNotCountedMinor}) came out of it — the customer's bank gave it
+ * back — so it is taken from what is owed (`owedTakenMinor`, at most what is left owed) and
+ * booked as the loss's (Dr dispute_losses, Cr owed_to_customer), the books then agreeing with
+ * Stripe. A loss not booked yet (a transfer in flight, a seller not paid yet) books it with
+ * the rest.
+ */
+export function takeUncountedLossesFromOwed<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  refundNumber: number,
+  rules: OwedLossRules<D>,
+): void {
+  for (const x of d.state.disputes) {
+    const takenMinor = Math.min(lossNotCountedMinor(x), rules.owedLeftMinor(d));
+    if (takenMinor <= 0) continue;
+    d.updateDispute(x.id, { owedTakenMinor: (x.owedTakenMinor ?? 0) + takenMinor });
+    if (x.lossBooked === true) rules.postTakenFromOwed(d, x.id, refundNumber, takenMinor);
+    resolveOwedGivenBack(d, x.id, rules);
+  }
 }
