@@ -351,6 +351,8 @@ const heldDispute = z.strictObject({
   lostMinor: safeInt.exactOptional(),
   // Since a loss takes what it took beyond what was left from what is owed outside Stripe.
   owedTakenMinor: z.int().min(1).exactOptional(),
+  // Since a loss takes what it took beyond what was still owed from what an admin had paid.
+  overpaidMinor: z.int().min(1).exactOptional(),
   sellerPartMinor: safeInt.exactOptional(),
   feePartMinor: safeInt.exactOptional(),
   // Since held platform_funded: what the platform pays itself of a loss off the step.
@@ -481,6 +483,8 @@ const marketplaceDispute = z.strictObject({
   lostMinor: safeInt.exactOptional(),
   // Since a loss takes what it took beyond what was left from what is owed outside Stripe.
   owedTakenMinor: z.int().min(1).exactOptional(),
+  // Since a loss takes what it took beyond what was still owed from what an admin had paid.
+  overpaidMinor: z.int().min(1).exactOptional(),
   lossBooked: z.boolean().exactOptional(),
   parts: takeBackParts.exactOptional(),
   // Since a loss takes a never-paid co-host's part from the share the platform holds.

@@ -1,6 +1,7 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
 import {
+  askToRecoverOverpaid,
   closeLossThatWaited,
   type DisputeRules,
   disputeClosed,
@@ -47,7 +48,7 @@ import {
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
 import { owedLeftMinor } from "../owed/owed-payment.js";
-import { paymentOwed } from "../owed/payment-owed.js";
+import { owedPaidNotTakenMinor, paymentOwed } from "../owed/payment-owed.js";
 import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
@@ -1535,6 +1536,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossWaits: (d) => d.state.refunds.some((r) => r.status === "requested" || r.status === "reversing"),
   refundableMinor: (d) => refundableMinor(d.state),
   owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
+  owedPaidMinor: (d) => owedPaidNotTakenMinor(d.state),
   lossParts: (d, lostMinor, disputeId) =>
     partsRecord(
       offStepFromHeldBack(
@@ -1554,6 +1556,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   },
   lost: (d, disputeId) => {
     resolveOwedGivenBack(d, disputeId, owedLossRules);
+    askToRecoverOverpaid(d, disputeId, owedLossRules);
     // With the transfer in flight, where the rest's money is taken from is not known yet.
     if (transferInFlight(d.state)) d.updateDispute(disputeId, { owedRestWaits: true });
     else {
@@ -1568,6 +1571,15 @@ const disputeRules: DisputeRules<Draft, Step> = {
 const owedLossRules: OwedLossRules<Draft> = {
   owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
   refundOwedTicket: ids.ticket.refundOwed,
+  overpaidTicket: ids.ticket.owedOverpaid,
+  overpaidContext: (d) => {
+    const s = d.state;
+    return {
+      customer: s.customer.name === undefined ? s.customer.email : `${s.customer.name} <${s.customer.email}>`,
+      what: `held payment ${s.id}, booking ${s.clientReference}`,
+      succeededRefunds: s.refunds.filter((r) => r.status === "succeeded").map((r) => r.number),
+    };
+  },
   postTakenFromOwed: (d, disputeId, refundNumber, takenMinor) =>
     d.post(
       heldDisputeLost({
@@ -1871,6 +1883,9 @@ function postPendingLosses(d: Draft): boolean {
           x.platformFundedMinor,
         ),
         ...((x.owedTakenMinor ?? 0) > 0 ? { fromOwed: money(x.owedTakenMinor ?? 0, s.currency) } : {}),
+        ...((x.overpaidMinor ?? 0) > 0
+          ? { fromOwedByCustomer: money(x.overpaidMinor ?? 0, s.currency) }
+          : {}),
         occurredAt: d.now,
         refs: { disputeId: x.id },
       }),

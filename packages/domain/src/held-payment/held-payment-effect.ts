@@ -42,6 +42,8 @@ export const HELD_PAYMENT_TICKET_REASONS = [
   "reversal_failed",
   "unexpected_money",
   "refund_owed",
+  // A lost dispute's bank gave back money an admin had paid the customer outside Stripe already.
+  "owed_overpaid",
   // Stripe never answered susu's asks that it expire the Checkout Session.
   "checkout_expiry_unconfirmed",
 ] as const;

@@ -7,6 +7,7 @@
 // aggregate's rules. What an aggregate does besides (freeze a release, book
 // the loss) is its own, in its {@link DisputeRules}.
 
+import { type CurrencyCode, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { ignore } from "./decision.js";
@@ -41,6 +42,15 @@ export interface Dispute {
    * back, so it is no longer owed. What the bank took is `lostMinor` plus this. Absent: nothing.
    */
   readonly owedTakenMinor?: number;
+  /**
+   * For a lost dispute that took more than was left and than was still owed (see
+   * {@link DisputeRules.owedPaidMinor}): what it took beyond, of what an admin had already paid
+   * the customer outside Stripe — the customer got it twice (from the admin and from their
+   * bank) and owes it back. Booked as the loss's against the aggregate's `owed_by_customer`,
+   * and a ticket asks an admin to recover it. What the bank took is `lostMinor` plus
+   * `owedTakenMinor` plus this. Absent: nothing.
+   */
+  readonly overpaidMinor?: number;
   /** Whether the loss is in the ledger yet. */
   readonly lossBooked?: boolean;
 }
@@ -125,6 +135,14 @@ export interface DisputeRules<D extends DisputeDraft, R> {
    * (`owedTakenMinor`), as the customer got it through their bank. Absent: nothing is owed.
    */
   readonly owedLeftMinor?: (d: D) => number;
+  /**
+   * What admins recorded paying the customer outside Stripe of what was owed that no lost
+   * dispute took as paid twice yet (payments less the disputes' `overpaidMinor`). A loss beyond
+   * `refundableMinor` and `owedLeftMinor` takes the rest from it, at most this
+   * (`overpaidMinor`): the customer's bank gave back money an admin had paid them already.
+   * Absent: nothing was paid.
+   */
+  readonly owedPaidMinor?: (d: D) => number;
   /**
    * How a loss of `lostMinor` by dispute `disputeId` divides (after `beforeLoss`), as fields of
    * the aggregate's own dispute (`sellerPartMinor`, `parts`…).
@@ -285,6 +303,14 @@ function closeLost<D extends DisputeDraft, R>(
   const takenMinor = Math.max(amountMinor, 0);
   const lostMinor = Math.min(takenMinor, rules.refundableMinor(d));
   const owedTakenMinor = Math.max(0, Math.min(takenMinor - lostMinor, rules.owedLeftMinor?.(d) ?? 0));
+  // Beyond what was left and what was still owed: what an admin had paid the customer already,
+  // which their bank gave back too (they got it twice). susu cannot tell this apart from a
+  // refund Stripe reported succeeded and failed since without susu hearing of it yet: the
+  // ticket asking to recover it says so (see `askToRecoverOverpaid`).
+  const overpaidMinor = Math.max(
+    0,
+    Math.min(takenMinor - lostMinor - owedTakenMinor, rules.owedPaidMinor?.(d) ?? 0),
+  );
   d.updateDispute(disputeId, {
     status: "lost",
     stripeStatus: "lost",
@@ -292,15 +318,16 @@ function closeLost<D extends DisputeDraft, R>(
     amountMinor: takenMinor,
     lostMinor,
     ...(owedTakenMinor > 0 ? { owedTakenMinor } : {}),
+    ...(overpaidMinor > 0 ? { overpaidMinor } : {}),
     ...rules.lossParts(d, lostMinor, disputeId),
-    lossBooked: lostMinor + owedTakenMinor === 0,
+    lossBooked: lostMinor + owedTakenMinor + overpaidMinor === 0,
   });
   return rules.lost(d, disputeId);
 }
 
 /**
  * What lost dispute `x` took at Stripe (its closure's amount) beyond what its loss counts
- * (`lostMinor`, `owedTakenMinor`): money a refund counted as given back when it closed — a
+ * (`lostMinor`, `owedTakenMinor`, `overpaidMinor`): money a refund counted as given back when it closed — a
  * refund Stripe failed after its success, whose failure had not been heard yet. Once such a
  * refund is owed outside Stripe, the aggregate takes this from what is owed (the customer's
  * bank gave it back), as {@link closeLost} does for a loss closed after it. 0 for a dispute
@@ -308,7 +335,7 @@ function closeLost<D extends DisputeDraft, R>(
  */
 export function lossNotCountedMinor(x: Dispute): number {
   if (x.status !== "lost") return 0;
-  return Math.max(0, x.amountMinor - (x.lostMinor ?? 0) - (x.owedTakenMinor ?? 0));
+  return Math.max(0, x.amountMinor - (x.lostMinor ?? 0) - (x.owedTakenMinor ?? 0) - (x.overpaidMinor ?? 0));
 }
 
 /**
@@ -344,12 +371,13 @@ export function owedAfterSupersededRefunds<
 export interface OwedLossDraft<A extends string> {
   readonly state: {
     readonly id: string;
-    readonly currency: string;
+    readonly currency: CurrencyCode;
     readonly refunds: readonly { readonly number: number; readonly status: string }[];
     readonly disputes: readonly Dispute[];
   };
   addressed(id: string): EffectAddress<A>;
   effect(effect: ResolveTicketEffect<A>): void;
+  ticket(id: string, reason: "owed_overpaid", summary: string): void;
   updateDispute(id: string, patch: Partial<Dispute>): void;
 }
 
@@ -365,6 +393,18 @@ export interface OwedLossRules<D> {
    * owed_to_customer, with the id `<agg>Ids.ledger.disputeLostFromOwed`).
    */
   readonly postTakenFromOwed: (d: D, disputeId: string, refundNumber: number, takenMinor: number) => void;
+  /** The id of the `owed_overpaid` ticket of dispute `disputeId` (`<agg>Ids.ticket.owedOverpaid`). */
+  readonly overpaidTicket: (aggregateId: string, disputeId: string) => string;
+  /**
+   * What the `owed_overpaid` ticket names: the customer (`name <email>`), the aggregate
+   * (`held payment hp1, booking b1`), and the refunds of the charge Stripe reported succeeded
+   * (their numbers): Stripe may fail one afterwards, and susu may not have heard of it yet.
+   */
+  readonly overpaidContext: (d: D) => {
+    readonly customer: string;
+    readonly what: string;
+    readonly succeededRefunds: readonly number[];
+  };
 }
 
 /**
@@ -411,4 +451,35 @@ export function takeUncountedLossesFromOwed<A extends string, D extends OwedLoss
     if (x.lossBooked === true) rules.postTakenFromOwed(d, x.id, refundNumber, takenMinor);
     resolveOwedGivenBack(d, x.id, rules);
   }
+}
+
+/**
+ * Lost dispute `disputeId` took money an admin had already paid the customer outside Stripe
+ * (`overpaidMinor`): the customer got it twice, and owes it back. A ticket asks an admin to
+ * recover it. susu knows what was paid outside Stripe (the admins recorded it) and what Stripe
+ * says the bank took; what it cannot know at the dispute's close is whether a refund Stripe
+ * reported succeeded has failed since (Stripe tells it later, `refund.failed`): then part of
+ * what the bank took was that refund's money, the customer was not paid twice for that part,
+ * and the refund, owed outside Stripe once its failure is heard, is what this over-payment is
+ * to be set against. The ticket names those refunds when there are any.
+ */
+export function askToRecoverOverpaid<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  disputeId: string,
+  rules: OwedLossRules<D>,
+): void {
+  const s = d.state;
+  const overpaidMinor = s.disputes.find((x) => x.id === disputeId)?.overpaidMinor ?? 0;
+  if (overpaidMinor === 0) return;
+  const { customer, what, succeededRefunds } = rules.overpaidContext(d);
+  const amount = formatMoney(money(overpaidMinor, s.currency));
+  const unsure =
+    succeededRefunds.length === 0
+      ? ""
+      : `. susu cannot tell yet whether this is all paid twice: Stripe reported refund${succeededRefunds.length > 1 ? "s" : ""} ${succeededRefunds.join(", ")} of this charge succeeded, and if Stripe fails one of them afterwards (it says so later) part of what the bank took was that refund's money instead; that refund is then owed outside Stripe with its own ticket, and what it leaves owed is to be set against what is recovered here`;
+  d.ticket(
+    rules.overpaidTicket(s.id, disputeId),
+    "owed_overpaid",
+    `recover ${amount} from customer ${customer} (${what}): dispute ${disputeId} was lost and the customer's bank gave back ${amount} that an admin had already paid them outside Stripe, so they got it twice. It is booked as the dispute's loss against ${s.id}'s owed_by_customer${unsure}`,
+  );
 }

@@ -1,6 +1,7 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
 import {
+  askToRecoverOverpaid,
   closeLossThatWaited,
   type DisputeRules,
   disputeClosed,
@@ -47,7 +48,7 @@ import {
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
 import { owedLeftMinor } from "../owed/owed-payment.js";
-import { paymentOwed } from "../owed/payment-owed.js";
+import { owedPaidNotTakenMinor, paymentOwed } from "../owed/payment-owed.js";
 import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type {
@@ -1566,6 +1567,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
     ),
   refundableMinor: (d) => marketplaceRefundableMinor(d.state),
   owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
+  owedPaidMinor: (d) => owedPaidNotTakenMinor(d.state),
   lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
   won: (d, tellClosed) => {
     tellClosed();
@@ -1577,6 +1579,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lost: (d, disputeId) => {
     thawTransfers(d);
     resolveOwedGivenBack(d, disputeId, owedLossRules);
+    askToRecoverOverpaid(d, disputeId, owedLossRules);
     oweWhatTheLossLeft(d, disputeId);
     bookPendingLosses(d);
     return d.done();
@@ -1587,6 +1590,15 @@ const disputeRules: DisputeRules<Draft, Step> = {
 const owedLossRules: OwedLossRules<Draft> = {
   owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
   refundOwedTicket: ids.ticket.refundOwed,
+  overpaidTicket: ids.ticket.owedOverpaid,
+  overpaidContext: (d) => {
+    const s = d.state;
+    return {
+      customer: `${s.customer.email} (person ${s.customer.id})`,
+      what: `marketplace charge ${s.id}, ${s.clientReference}`,
+      succeededRefunds: s.refunds.filter((r) => r.status === "succeeded").map((r) => r.number),
+    };
+  },
   postTakenFromOwed: (d, disputeId, refundNumber, takenMinor) =>
     d.post(
       marketplaceDisputeLost({
@@ -1904,6 +1916,7 @@ function bookPendingLosses(d: Draft): void {
           feesMinor: parts.feePartMinor,
           platformFundedMinor: parts.platformFundedMinor,
           ...((x.owedTakenMinor ?? 0) > 0 ? { owedMinor: x.owedTakenMinor } : {}),
+          ...((x.overpaidMinor ?? 0) > 0 ? { owedByCustomerMinor: x.overpaidMinor } : {}),
         },
         occurredAt: d.now,
         refs: { disputeId: x.id },

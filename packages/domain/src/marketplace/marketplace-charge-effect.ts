@@ -42,6 +42,8 @@ export const MARKETPLACE_CHARGE_TICKET_REASONS = [
   "amount_mismatch",
   "unexpected_money",
   "refund_owed",
+  // A lost dispute's bank gave back money an admin had paid the customer outside Stripe already.
+  "owed_overpaid",
   // Stripe never answered susu's asks that it cancel the PaymentIntent of an expired payment.
   "payment_cancel_unconfirmed",
 ] as const;
