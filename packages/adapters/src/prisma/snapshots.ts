@@ -877,6 +877,12 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
     ticketId: text,
     by: text,
     note: text,
+  }), // Since what is owed outside Stripe, lessened by a lost dispute, is noted on its ticket.
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("note_ticket"),
+    ticketId: text,
+    note: text,
   }),
 ]);
 
@@ -1046,6 +1052,12 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
     kind: z.literal("resolve_ticket"),
     ticketId: text,
     by: text,
+    note: text,
+  }), // Since what is owed outside Stripe, lessened by a lost dispute, is noted on its ticket.
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("note_ticket"),
+    ticketId: text,
     note: text,
   }),
 ]);

@@ -11,6 +11,7 @@ import {
   owedAfterSupersededRefunds,
   resolveOwedGivenBack,
   takeUncountedLossesFromOwed,
+  tellOwedGivenBack,
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
@@ -1556,6 +1557,13 @@ const disputeRules: DisputeRules<Draft, Step> = {
   },
   lost: (d, disputeId) => {
     resolveOwedGivenBack(d, disputeId, owedLossRules);
+    tellOwedGivenBack(
+      d,
+      disputeId,
+      d.state.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0,
+      disputeId,
+      owedLossRules,
+    );
     askToRecoverOverpaid(d, disputeId, owedLossRules);
     // With the transfer in flight, where the rest's money is taken from is not known yet.
     if (transferInFlight(d.state)) d.updateDispute(disputeId, { owedRestWaits: true });

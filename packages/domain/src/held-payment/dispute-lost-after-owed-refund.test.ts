@@ -255,3 +255,45 @@ describe("part of a refund owed outside Stripe paid by an admin, then a dispute 
     expect(ofKind(r.last, "open_ticket").filter((t) => t.reason === "owed_overpaid")).toEqual([]);
   });
 });
+
+describe("what is owed lessened by a lost dispute: the refund_owed ticket and the customer are told", () => {
+  it("part of it: the ticket gets a note naming what is left, and the customer hears what their bank gave back and what is still owed", () => {
+    const r = run(wholeOwed(), [opened(4_000), lost(4_000)]);
+    const notes = ofKind(r.last, "note_ticket");
+    expect(notes.map((n) => [n.id, n.ticketId])).toEqual([
+      ["hp1:ticket:refund_owed:1:note:dispute:dp", "hp1:ticket:refund_owed:1"],
+    ]);
+    expect(notes[0]?.note).toMatch(/^60\.00 AUD is left owed/);
+    expect(notes[0]?.note).toContain("40.00 AUD");
+    const told = ofKind(r.last, "notify").filter((n) => n.template === "owed_reduced_by_dispute");
+    expect(told).toMatchObject([
+      {
+        id: "hp1:notify:owed_reduced_by_dispute:dp",
+        to: { kind: "customer", email: "c@x.io" },
+        data: { disputeId: "dp", amountMinor: 4_000, leftMinor: 6_000, currency: "AUD" },
+      },
+    ]);
+  });
+
+  it("all of it: the ticket is resolved (no note), and the customer hears nothing more is owed", () => {
+    const r = run(wholeOwed(), [opened(), lost()]);
+    expect(ofKind(r.last, "note_ticket")).toEqual([]);
+    expect(ofKind(r.last, "resolve_ticket").map((e) => e.ticketId)).toEqual(["hp1:ticket:refund_owed:1"]);
+    const told = ofKind(r.last, "notify").filter((n) => n.template === "owed_reduced_by_dispute");
+    expect(told).toMatchObject([{ data: { amountMinor: 10_000, leftMinor: 0 } }]);
+  });
+
+  it("a loss within what was left lessens nothing owed: nobody is told", () => {
+    const r = run(
+      run(start(), [
+        paid,
+        { type: "confirm_fulfilled" },
+        { type: "refund", by: "a", amountMinor: 3_000 },
+        unreachable,
+      ]),
+      [opened(5_000), lost(5_000)],
+    );
+    expect(ofKind(r.last, "note_ticket")).toEqual([]);
+    expect(ofKind(r.last, "notify").filter((n) => n.template === "owed_reduced_by_dispute")).toEqual([]);
+  });
+});

@@ -26,6 +26,8 @@ export const HELD_PAYMENT_NOTIFICATION_TEMPLATES = [
   // What is owed to the customer outside Stripe: booked, then each payment an admin recorded.
   "owed_outside_stripe",
   "owed_paid_outside_stripe",
+  // What is owed lessened because the customer's bank gave part or all of it back (a lost dispute).
+  "owed_reduced_by_dispute",
 ] as const;
 
 /** One of {@link HELD_PAYMENT_NOTIFICATION_TEMPLATES}. */

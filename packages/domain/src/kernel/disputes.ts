@@ -11,7 +11,7 @@ import { type CurrencyCode, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { ignore } from "./decision.js";
-import type { EffectAddress, ResolveTicketEffect } from "./effect-address.js";
+import type { EffectAddress, NoteTicketEffect, ResolveTicketEffect } from "./effect-address.js";
 import type { DisputeClosedFact, DisputeOpenedFact, DisputeUpdatedFact } from "./payment-facts.js";
 
 /** A dispute of the charge, as Stripe reported it. An aggregate's own dispute adds optional fields (how a loss divides). */
@@ -378,6 +378,13 @@ export interface OwedLossDraft<A extends string> {
   addressed(id: string): EffectAddress<A>;
   effect(effect: ResolveTicketEffect<A>): void;
   ticket(id: string, reason: "owed_overpaid", summary: string): void;
+  effect(effect: NoteTicketEffect<A>): void;
+  notify(
+    id: string,
+    to: "customer",
+    template: "owed_reduced_by_dispute",
+    data: Record<string, string | number>,
+  ): void;
   updateDispute(id: string, patch: Partial<Dispute>): void;
 }
 
@@ -450,6 +457,7 @@ export function takeUncountedLossesFromOwed<A extends string, D extends OwedLoss
     d.updateDispute(x.id, { owedTakenMinor: (x.owedTakenMinor ?? 0) + takenMinor });
     if (x.lossBooked === true) rules.postTakenFromOwed(d, x.id, refundNumber, takenMinor);
     resolveOwedGivenBack(d, x.id, rules);
+    tellOwedGivenBack(d, x.id, takenMinor, `${x.id}:${refundNumber}`, rules);
   }
 }
 
@@ -482,4 +490,39 @@ export function askToRecoverOverpaid<A extends string, D extends OwedLossDraft<A
     "owed_overpaid",
     `recover ${amount} from customer ${customer} (${what}): dispute ${disputeId} was lost and the customer's bank gave back ${amount} that an admin had already paid them outside Stripe, so they got it twice. It is booked as the dispute's loss against ${s.id}'s owed_by_customer${unsure}`,
   );
+}
+
+/**
+ * Lost dispute `disputeId` lessened what is owed to the customer outside Stripe by `takenMinor`
+ * (their bank gave it back; `step` keys this lessening: the dispute's id, or `<d>:<n>` when
+ * refund n's failure made the loss take it): the customer is told what came back and what is
+ * still owed (`owed_reduced_by_dispute`), and while something is left each open `refund_owed`
+ * ticket gets a note whose first line says what is left now (nothing left: the tickets are
+ * resolved instead, {@link resolveOwedGivenBack}).
+ */
+export function tellOwedGivenBack<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  disputeId: string,
+  takenMinor: number,
+  step: string,
+  rules: OwedLossRules<D>,
+): void {
+  if (takenMinor <= 0) return;
+  const s = d.state;
+  const leftMinor = rules.owedLeftMinor(d);
+  const amount = (minor: number) => formatMoney(money(minor, s.currency));
+  d.notify(owedIds.payment.noticeReduced(s.id, step), "customer", "owed_reduced_by_dispute", {
+    disputeId,
+    amountMinor: takenMinor,
+    leftMinor,
+    currency: s.currency,
+  });
+  if (leftMinor === 0) return;
+  for (const r of s.refunds.filter((x) => x.status === "owed_outside_stripe"))
+    d.effect({
+      ...d.addressed(owedIds.payment.noteRefundOwed(s.id, r.number, step)),
+      kind: "note_ticket",
+      ticketId: rules.refundOwedTicket(s.id, r.number),
+      note: `${amount(leftMinor)} is left owed to the customer now (pay only that): dispute ${disputeId} was lost and the customer's bank gave back ${amount(takenMinor)} of what was owed outside Stripe`,
+    });
 }

@@ -11,6 +11,7 @@ import {
   owedAfterSupersededRefunds,
   resolveOwedGivenBack,
   takeUncountedLossesFromOwed,
+  tellOwedGivenBack,
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
@@ -1579,6 +1580,13 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lost: (d, disputeId) => {
     thawTransfers(d);
     resolveOwedGivenBack(d, disputeId, owedLossRules);
+    tellOwedGivenBack(
+      d,
+      disputeId,
+      d.state.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0,
+      disputeId,
+      owedLossRules,
+    );
     askToRecoverOverpaid(d, disputeId, owedLossRules);
     oweWhatTheLossLeft(d, disputeId);
     bookPendingLosses(d);

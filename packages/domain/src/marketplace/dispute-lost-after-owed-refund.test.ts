@@ -207,3 +207,20 @@ describe("part of a destination charge's refund owed outside Stripe paid by an a
     expect(owedLeftMinor(paymentOwed(r.state))).toBe(0);
   });
 });
+
+describe("what a charge owes lessened by a lost dispute: the refund_owed ticket and the customer are told", () => {
+  it("part of it: the ticket gets a note naming what is left, the customer hears what their bank gave back", () => {
+    const r = andLand(andLand(start(), [refund(), unreachable]), [dispute(4_000), closed("lost", 4_000)]);
+    expect(of(r.last, "note_ticket")).toMatchObject([
+      { id: "mc1:ticket:refund_owed:1:note:dispute:dp_1", ticketId: "mc1:ticket:refund_owed:1" },
+    ]);
+    expect(of(r.last, "note_ticket")[0]?.note).toMatch(/^60\.00 AUD is left owed/);
+    expect(of(r.last, "notify").filter((n) => n.template === "owed_reduced_by_dispute")).toMatchObject([
+      {
+        id: "mc1:notify:owed_reduced_by_dispute:dp_1",
+        to: { kind: "customer" },
+        data: { disputeId: "dp_1", amountMinor: 4_000, leftMinor: 6_000 },
+      },
+    ]);
+  });
+});

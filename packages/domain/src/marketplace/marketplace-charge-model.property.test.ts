@@ -547,6 +547,16 @@ class World extends PaymentWorld<
         this.problems.push(
           `${where}: the customer got ${gotMinor} back of ${st.capturedMinor} paid, the books say they owe back ${b.owedByCustomerMinor}`,
         );
+      // Every lost dispute that lessened what is owed told the customer (what came back, what is left).
+      for (const x of s.disputes)
+        if (
+          (x.owedTakenMinor ?? 0) > 0 &&
+          ![...this.effects.values()].some(
+            (e) =>
+              e.kind === "notify" && e.template === "owed_reduced_by_dispute" && e.data.disputeId === x.id,
+          )
+        )
+          this.problems.push(`${where}: dispute ${x.id} lessened what is owed and the customer was not told`);
       const recoveryAsked = [...this.effects.values()].some(
         (e) => e.kind === "open_ticket" && e.reason === "owed_overpaid",
       );
