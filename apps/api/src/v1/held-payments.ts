@@ -350,7 +350,10 @@ export function heldPaymentView(p: HeldPayment) {
       status: d.status,
       stripeStatus: d.stripeStatus,
       evidenceDueBy: iso(d.evidenceDueBy),
-      lost: d.lostMinor === undefined ? null : money(d.lostMinor + (d.owedTakenMinor ?? 0)),
+      lost:
+        d.lostMinor === undefined
+          ? null
+          : money(d.lostMinor + (d.owedTakenMinor ?? 0) + (d.overpaidMinor ?? 0)),
     })),
     owedOutsideStripe: owedView(paymentOwed(p)),
     version: p.version,

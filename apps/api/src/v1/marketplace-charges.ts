@@ -379,7 +379,10 @@ export function marketplaceChargeView(charge: MarketplaceCharge, access: Marketp
       status: d.status,
       stripeStatus: d.stripeStatus,
       evidenceDueBy: iso(d.evidenceDueBy),
-      lost: d.lostMinor === undefined ? null : money(d.lostMinor + (d.owedTakenMinor ?? 0)),
+      lost:
+        d.lostMinor === undefined
+          ? null
+          : money(d.lostMinor + (d.owedTakenMinor ?? 0) + (d.overpaidMinor ?? 0)),
     })),
     owedOutsideStripe: owedView(paymentOwed(charge)),
     version: charge.version,

@@ -58,6 +58,10 @@ export const OwedOutsideStripeSchema = z
     left: MoneySchema.openapi({
       description: "What is still owed: owed less paid less given back by disputes, never below zero",
     }),
+    owedBackByCustomer: MoneySchema.openapi({
+      description:
+        "What the customer owes back: a lost dispute's bank gave back money a platform admin had already paid them outside Stripe (they got it twice). Booked as the dispute's loss against the payment's `owed_by_customer` account; an `owed_overpaid` ticket asks an admin to recover it. Always 0 for a round",
+    }),
     payments: z.array(
       z.object({
         number: z.number().int(),
@@ -83,6 +87,7 @@ export function owedView(owed: OwedOutsideStripe) {
     paid: money(owedPaidMinor(owed.payments)),
     givenBackByDisputes: money(owed.takenByDisputesMinor ?? 0),
     left: money(owedLeftMinor(owed)),
+    owedBackByCustomer: money(owed.owedBackMinor ?? 0),
     payments: owed.payments.map((p) => ({
       number: p.number,
       amount: money(p.amountMinor),

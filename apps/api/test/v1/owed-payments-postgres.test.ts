@@ -215,6 +215,7 @@ async function owingCharge(): Promise<string> {
     paid: { amountMinor: 0, currency: "AUD" },
     givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
     left: { amountMinor: 40_00, currency: "AUD" },
+    owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
     payments: [],
   });
   return id;
@@ -272,6 +273,7 @@ describe("POST /v1/marketplace-charges/{id}/owed-payments after a dispute gave b
       paid: { amountMinor: 0, currency: "AUD" },
       givenBackByDisputes: { amountMinor: 100_00, currency: "AUD" },
       left: { amountMinor: 0, currency: "AUD" },
+      owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
       payments: [],
     });
     expect(read.body.disputes).toMatchObject([
@@ -289,6 +291,73 @@ describe("POST /v1/marketplace-charges/{id}/owed-payments after a dispute gave b
       409,
       "nothing_owed",
     );
+    await expectLedgerBalanced();
+  });
+});
+
+describe("POST /v1/marketplace-charges/{id}/owed-payments, then a dispute gave back what was paid", () => {
+  it("an admin paid 40.00 of 100.00 owed, then the whole charge lost: the loss is booked whole, the 40.00 paid twice is owed back by the customer and a ticket asks to recover it", async () => {
+    charges++;
+    const created = await send(
+      APP,
+      "POST",
+      "/v1/marketplace-charges",
+      {
+        clientReference: `owed_${charges}`,
+        activityId: "act_owed",
+        purpose: "rsvp",
+        amountMinor: 100_00,
+        currency: "AUD",
+        description: "Pottery class",
+        customer: { personId: CUSTOMER, email: "cy@example.com" },
+        sellers: [{ personId: SELLER }],
+        fee: { rateBps: 1_000 },
+        paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_visa" },
+      },
+      ["service"],
+    );
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id: string = created.body.id;
+    await w.runUntilQuiet();
+    w.gateway.injectFault(
+      "refund",
+      "before",
+      gatewayError("gateway_definite", "expired_or_canceled_card", "the card was canceled"),
+    );
+    const refunded = await asOperator("POST", `/v1/marketplace-charges/${id}/refunds`, {});
+    expect(refunded.status, JSON.stringify(refunded.body)).toBe(200);
+    await w.runUntilQuiet();
+    const paid = await asOperator("POST", `/v1/marketplace-charges/${id}/owed-payments`, pay(40_00, "NAB 7"));
+    expect(paid.status, JSON.stringify(paid.body)).toBe(200);
+    await w.runUntilQuiet();
+
+    const refs = marketplaceChargeRefs(id);
+    const disputeId = `dp_mc_${charges}`;
+    for (const fact of [
+      { kind: "dispute_opened", refs, disputeId, amountMinor: 100_00 } as const,
+      { kind: "dispute_closed", refs, disputeId, outcome: "lost", amountMinor: 100_00 } as const,
+    ])
+      (await useCases.applyPaymentFact(w.deps, { reader: w.gateway }, fact, "stripe"))._unsafeUnwrap();
+    await w.runUntilQuiet();
+    const read = await asOperator("GET", `/v1/marketplace-charges/${id}`);
+    expect(read.body.owedOutsideStripe).toMatchObject({
+      paid: { amountMinor: 40_00, currency: "AUD" },
+      givenBackByDisputes: { amountMinor: 60_00, currency: "AUD" },
+      left: { amountMinor: 0, currency: "AUD" },
+      owedBackByCustomer: { amountMinor: 40_00, currency: "AUD" },
+    });
+    // As at Stripe: the bank took the whole 100.00.
+    expect(read.body.disputes).toMatchObject([
+      { id: disputeId, status: "lost", lost: { amountMinor: 100_00 } },
+    ]);
+    expect(await balance(marketplaceAccounts.disputeLosses(id))).toBe(100_00);
+    expect(await balance(marketplaceAccounts.owedToCustomer(id))).toBe(0);
+    expect(await balance(marketplaceAccounts.owedByCustomer(id))).toBe(-40_00);
+    const recover = (
+      await desk.getTicket(marketplaceChargeIds.ticket.owedOverpaid(id, disputeId))
+    )._unsafeUnwrap();
+    expect(recover).toMatchObject({ status: "open", kind: "owed_overpaid" });
+    expect(JSON.stringify(recover?.details)).toContain("40.00");
     await expectLedgerBalanced();
   });
 });
@@ -442,6 +511,7 @@ async function owingRound(): Promise<{ roundId: string; admin: string; other: st
     paid: { amountMinor: 0, currency: "AUD" },
     givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
     left: { amountMinor: 70_00, currency: "AUD" },
+    owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
     payments: [],
   });
   return { roundId, admin, other };
@@ -594,6 +664,7 @@ describe("POST /v1/rounds/{roundId}/contributions/{memberId}/owed-payments", () 
       paid: { amountMinor: 0, currency: "AUD" },
       givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
       left: { amountMinor: 70_00, currency: "AUD" },
+      owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
       payments: [],
     };
     expect(await owedOf(roundId, admin)).toEqual(fromLedger);

@@ -21,6 +21,7 @@ interface Owed {
   readonly paid: Money;
   readonly givenBackByDisputes: Money;
   readonly left: Money;
+  readonly owedBackByCustomer: Money;
   readonly payments: {
     number: number;
     amount: Money;
@@ -131,6 +132,7 @@ describe("POST /v1/held-payments/{id}/owed-payments", () => {
       paid: { amountMinor: 0, currency: "AUD" },
       givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
       left: { amountMinor: 40_00, currency: "AUD" },
+      owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
       payments: [],
     });
     expect(sim.notifier.sent.filter((n) => n.template === "owed_outside_stripe")).toMatchObject([

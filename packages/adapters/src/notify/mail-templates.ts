@@ -442,6 +442,16 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Check your bank account for the payment. If it has not arrived within a few business days, reply to this e-mail.",
   }),
+  owed_reduced_by_dispute: (d) => ({
+    subject: "Your bank returned money we owed you",
+    happened: [
+      `Your bank returned ${amountOr(d, "amountMinor", "part of your payment")} to you after your dispute: that part of what we owed you has reached you this way, so we will not pay it again.`,
+      d.number("leftMinor") === 0
+        ? "Nothing more is owed to you for this."
+        : `${amountOr(d, "leftMinor", "The rest")} is still owed to you; we will pay it another way and tell you when we have.`,
+    ],
+    action: "Nothing to do. Check your bank statement for the amount your bank returned.",
+  }),
   reversal_failed: (d) => ({
     subject: "Taking money back from a seller failed",
     happened: [

@@ -351,6 +351,8 @@ const heldDispute = z.strictObject({
   lostMinor: safeInt.exactOptional(),
   // Since a loss takes what it took beyond what was left from what is owed outside Stripe.
   owedTakenMinor: z.int().min(1).exactOptional(),
+  // Since a loss takes what it took beyond what was still owed from what an admin had paid.
+  overpaidMinor: z.int().min(1).exactOptional(),
   sellerPartMinor: safeInt.exactOptional(),
   feePartMinor: safeInt.exactOptional(),
   // Since held platform_funded: what the platform pays itself of a loss off the step.
@@ -481,6 +483,8 @@ const marketplaceDispute = z.strictObject({
   lostMinor: safeInt.exactOptional(),
   // Since a loss takes what it took beyond what was left from what is owed outside Stripe.
   owedTakenMinor: z.int().min(1).exactOptional(),
+  // Since a loss takes what it took beyond what was still owed from what an admin had paid.
+  overpaidMinor: z.int().min(1).exactOptional(),
   lossBooked: z.boolean().exactOptional(),
   parts: takeBackParts.exactOptional(),
   // Since a loss takes a never-paid co-host's part from the share the platform holds.
@@ -874,6 +878,12 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
     ticketId: text,
     by: text,
     note: text,
+  }), // Since what is owed outside Stripe, lessened by a lost dispute, is noted on its ticket.
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("note_ticket"),
+    ticketId: text,
+    note: text,
   }),
 ]);
 
@@ -1048,6 +1058,12 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
     kind: z.literal("resolve_ticket"),
     ticketId: text,
     by: text,
+    note: text,
+  }), // Since what is owed outside Stripe, lessened by a lost dispute, is noted on its ticket.
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("note_ticket"),
+    ticketId: text,
     note: text,
   }),
 ]);

@@ -276,3 +276,25 @@ describe("the notices of a refund owed outside Stripe say why Stripe cannot refu
     );
   });
 });
+
+describe("the customer's notice that a lost dispute lessened what is owed", () => {
+  const reduced = (leftMinor: number): Notification => ({
+    id: "hp1:notify:owed_reduced_by_dispute:dp_1",
+    aggregate: "held_payment",
+    aggregateId: "hp1",
+    personIds: [],
+    emails: ["cy@example.com"],
+    template: "owed_reduced_by_dispute",
+    data: { heldPaymentId: "hp1", currency: "AUD", disputeId: "dp_1", amountMinor: 40_00, leftMinor },
+  });
+
+  it("says what the bank gave back and what is still owed", () => {
+    const text = plain(renderMail(reduced(60_00), sydney).text);
+    expect(text).toContain("Your bank returned $40.00 to you");
+    expect(text).toContain("$60.00 is still owed to you");
+  });
+
+  it("says nothing more is owed when the bank gave back all of it", () => {
+    expect(plain(renderMail(reduced(0), sydney).text)).toContain("Nothing more is owed to you");
+  });
+});

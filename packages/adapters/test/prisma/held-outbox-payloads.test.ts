@@ -77,6 +77,21 @@ describe("a held payment's outbox payloads", () => {
     }
   });
 
+  it("a note on a refund_owed ticket (what a lost dispute left owed) parses back to itself; without its ticket it is refused", () => {
+    const note = {
+      kind: "note_ticket",
+      id: "hp_1:ticket:refund_owed:1:note:dispute:dp_1",
+      aggregate: "held_payment",
+      aggregateId: "hp_1",
+      ticketId: "hp_1:ticket:refund_owed:1",
+      note: "60.00 AUD is left owed to the customer now (pay only that)",
+    } as const;
+    expect(parseOutboxEffect(JSON.parse(JSON.stringify(note)))._unsafeUnwrap()).toEqual(note);
+    expect(outboxAggregateOf(note)).toEqual({ type: "held_payment", id: "hp_1" });
+    const { ticketId: _gone, ...noTicket } = note;
+    expect(parseOutboxEffect(noTicket).isErr()).toBe(true);
+  });
+
   it("the backstop timer's request to expire the checkout parses back to itself; without its session it is refused", () => {
     const expire = {
       kind: "expire_checkout_session",

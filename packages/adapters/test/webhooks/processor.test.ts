@@ -151,6 +151,31 @@ describe("round facts", () => {
     expect(reads.calls).toEqual(["references:pi_ben"]);
     expect(contribution(roundId, "ben")).toMatchObject({ status: "disputed", disputeIds: ["du_1"] });
   });
+
+  it("a dispute closed lost whose opening never came: the references are looked up, then the round books it as if it had opened", async () => {
+    const [groupId, roundId] = [unique("grp"), unique("round")];
+    const succeeded = (memberId: string) => ({
+      type: "debit_succeeded" as const,
+      memberId,
+      attempt: 1,
+      paymentIntentId: `pi_${memberId}`,
+      chargeId: `ch_${memberId}`,
+    });
+    await seedRound(store, { groupId, roundId, memberIds: ["ana", "ben", "cy"], inputs: [succeeded("ben")] });
+    reads.references.set("pi_ben", { groupId, roundId, memberId: "ben", attempt: 1 });
+    const event = stripeEvent("charge.dispute.closed", {
+      id: "du_2",
+      object: "dispute",
+      amount: 100_00,
+      charge: "ch_ben",
+      payment_intent: "pi_ben",
+      status: "lost",
+    });
+    await inbox.receive(event);
+    expect(await pass()).toMatchObject({ processed: 1 });
+    expect(reads.calls).toEqual(["references:pi_ben"]);
+    expect(contribution(roundId, "ben")).toMatchObject({ status: "disputed", disputeIds: ["du_2"] });
+  });
 });
 
 describe("people", () => {

@@ -73,7 +73,7 @@ describe("a round's dispute", () => {
     ).toEqual(to({ type: "dispute_opened", memberId: "m2", disputeId: "dp_2", amountMinor: 5 }));
   });
 
-  it("closed won: the round hears it (the money came back); closed lost or updated: nobody (booked when it opened)", () => {
+  it("closed won: the round hears it (the money came back); closed lost: the round hears it opened (booked once, when it opens, also when its opening was never heard); updated: nobody", () => {
     const closed = (outcome: "won" | "lost") =>
       routeToRound({
         kind: "dispute_closed",
@@ -93,7 +93,16 @@ describe("a round's dispute", () => {
         paymentIntentId: "pi_m2_1",
       }),
     );
-    expect(closed("lost")).toMatchObject({ to: "nobody" });
+    expect(closed("lost")).toEqual(
+      to({
+        type: "dispute_opened",
+        memberId: "m2",
+        disputeId: "dp_1",
+        amountMinor: 10_000,
+        attempt: 1,
+        paymentIntentId: "pi_m2_1",
+      }),
+    );
     expect(
       routeToRound({
         kind: "dispute_updated",

@@ -122,16 +122,26 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
       // A round's payments are BECS debits, whose disputes cannot be contested: the loss is
       // booked when the dispute opens. Whether one can close won is not documented; if one
       // does, the bank gave the money back to the platform, and the round books it back.
-      if (fact.outcome === "won")
+      // Closed lost, it is heard as opened (with the closure's amount, Stripe's last word on
+      // what the bank took): booked as it would have been had its opening been heard — a
+      // dispute recorded already ignores it (`duplicate_dispute`), so it is booked once.
+      if (fact.outcome === "lost")
         return round({
-          type: "dispute_won",
+          type: "dispute_opened",
           memberId,
           disputeId: fact.disputeId,
           amountMinor: fact.amountMinor,
           ...(attempt !== undefined ? { attempt } : {}),
           ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
         });
-      return nobody(`a round's dispute is final when it opens (${fact.kind} lost)`);
+      return round({
+        type: "dispute_won",
+        memberId,
+        disputeId: fact.disputeId,
+        amountMinor: fact.amountMinor,
+        ...(attempt !== undefined ? { attempt } : {}),
+        ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
+      });
     case "dispute_updated":
       // Only a closure closes a dispute (as for every aggregate): an update, whatever status it
       // reports, changes nothing here.

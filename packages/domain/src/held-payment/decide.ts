@@ -1,13 +1,17 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
 import {
+  askToRecoverOverpaid,
   closeLossThatWaited,
   type DisputeRules,
   disputeClosed,
   disputeOpened,
   disputeUpdated,
-  lossNotCountedMinor,
+  type OwedLossRules,
   owedAfterSupersededRefunds,
+  resolveOwedGivenBack,
+  takeUncountedLossesFromOwed,
+  tellOwedGivenBack,
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
@@ -45,7 +49,7 @@ import {
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
 import { owedLeftMinor } from "../owed/owed-payment.js";
-import { paymentOwed } from "../owed/payment-owed.js";
+import { owedPaidNotTakenMinor, paymentOwed } from "../owed/payment-owed.js";
 import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
@@ -1533,6 +1537,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossWaits: (d) => d.state.refunds.some((r) => r.status === "requested" || r.status === "reversing"),
   refundableMinor: (d) => refundableMinor(d.state),
   owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
+  owedPaidMinor: (d) => owedPaidNotTakenMinor(d.state),
   lossParts: (d, lostMinor, disputeId) =>
     partsRecord(
       offStepFromHeldBack(
@@ -1551,7 +1556,15 @@ const disputeRules: DisputeRules<Draft, Step> = {
     });
   },
   lost: (d, disputeId) => {
-    resolveOwedGivenBack(d, disputeId);
+    resolveOwedGivenBack(d, disputeId, owedLossRules);
+    tellOwedGivenBack(
+      d,
+      disputeId,
+      d.state.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0,
+      disputeId,
+      owedLossRules,
+    );
+    askToRecoverOverpaid(d, disputeId, owedLossRules);
     // With the transfer in flight, where the rest's money is taken from is not known yet.
     if (transferInFlight(d.state)) d.updateDispute(disputeId, { owedRestWaits: true });
     else {
@@ -1562,53 +1575,31 @@ const disputeRules: DisputeRules<Draft, Step> = {
   },
 };
 
-/**
- * A loss that took what was owed to the customer outside Stripe (`owedTakenMinor`: their bank
- * gave it back) and left nothing owed: each `refund_owed` ticket's ask is done, as a recorded
- * payment of the last of it does (`owed/payment-owed.ts`).
- */
-function resolveOwedGivenBack(d: Draft, disputeId: string): void {
-  const s = d.state;
-  const takenMinor = s.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0;
-  if (takenMinor === 0 || owedLeftMinor(paymentOwed(s)) !== 0) return;
-  for (const r of s.refunds.filter((x) => x.status === "owed_outside_stripe"))
-    d.effect({
-      ...d.addressed(owedIds.payment.resolveRefundOwed(s.id, r.number)),
-      kind: "resolve_ticket",
-      ticketId: ids.ticket.refundOwed(s.id, r.number),
-      by: "stripe",
-      note: `dispute ${disputeId} was lost: the customer's bank gave back ${takenMinor} ${s.currency} of what was owed outside Stripe, and nothing is left owed`,
-    });
-}
-
-/**
- * Refund `refundNumber`, counted as given back when disputes closed lost, is owed outside
- * Stripe now (Stripe failed it after its success): what those losses took at Stripe beyond
- * what they booked ({@link lossNotCountedMinor}) came out of it — the customer's bank gave it
- * back — so it is taken from what is owed (`owedTakenMinor`, at most what is left owed) and
- * booked as the loss's (Dr dispute_losses, Cr owed_to_customer), the books then agreeing with
- * Stripe. A loss not booked yet (the transfer in flight) books it with the rest.
- */
-function takeUncountedLossesFromOwed(d: Draft, refundNumber: number): void {
-  for (const x of d.state.disputes) {
+/** What is owed to the customer outside Stripe, and how a loss's part taken from it is booked (kernel/disputes.ts). */
+const owedLossRules: OwedLossRules<Draft> = {
+  owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
+  refundOwedTicket: ids.ticket.refundOwed,
+  overpaidTicket: ids.ticket.owedOverpaid,
+  overpaidContext: (d) => {
     const s = d.state;
-    const takenMinor = Math.min(lossNotCountedMinor(x), owedLeftMinor(paymentOwed(s)));
-    if (takenMinor <= 0) continue;
-    d.updateDispute(x.id, { owedTakenMinor: (x.owedTakenMinor ?? 0) + takenMinor });
-    if (x.lossBooked === true)
-      d.post(
-        heldDisputeLost({
-          id: ids.ledger.disputeLostFromOwed(s.id, x.id, refundNumber),
-          heldPaymentId: s.id,
-          from: { stage: "holding", amount: money(0, s.currency) },
-          fromOwed: money(takenMinor, s.currency),
-          occurredAt: d.now,
-          refs: { disputeId: x.id },
-        }),
-      );
-    resolveOwedGivenBack(d, x.id);
-  }
-}
+    return {
+      customer: s.customer.name === undefined ? s.customer.email : `${s.customer.name} <${s.customer.email}>`,
+      what: `held payment ${s.id}, booking ${s.clientReference}`,
+      succeededRefunds: s.refunds.filter((r) => r.status === "succeeded").map((r) => r.number),
+    };
+  },
+  postTakenFromOwed: (d, disputeId, refundNumber, takenMinor) =>
+    d.post(
+      heldDisputeLost({
+        id: ids.ledger.disputeLostFromOwed(d.state.id, disputeId, refundNumber),
+        heldPaymentId: d.state.id,
+        from: { stage: "holding", amount: money(0, d.state.currency) },
+        fromOwed: money(takenMinor, d.state.currency),
+        occurredAt: d.now,
+        refs: { disputeId },
+      }),
+    ),
+};
 
 const STAGE_ORDER: readonly HeldRefund["stage"][] = ["holding", "earmarked", "transferred"];
 
@@ -1763,7 +1754,7 @@ function oweRefused(d: Draft, r: HeldRefund, cause: OwedCause): Step {
     .filter((rv) => rv.forRefund === r.number && rv.status === "reversed")
     .reduce((sum, rv) => sum + rv.amountMinor, 0);
   oweOutsideStripe(d, r, cause, Math.max(0, r.sellerPartMinor - landedMinor));
-  takeUncountedLossesFromOwed(d, r.number);
+  takeUncountedLossesFromOwed(d, r.number, owedLossRules);
   if (chargedBackIfNothingLeft(d)) return d.done();
   const s = d.state;
   if (
@@ -1900,6 +1891,9 @@ function postPendingLosses(d: Draft): boolean {
           x.platformFundedMinor,
         ),
         ...((x.owedTakenMinor ?? 0) > 0 ? { fromOwed: money(x.owedTakenMinor ?? 0, s.currency) } : {}),
+        ...((x.overpaidMinor ?? 0) > 0
+          ? { fromOwedByCustomer: money(x.overpaidMinor ?? 0, s.currency) }
+          : {}),
         occurredAt: d.now,
         refs: { disputeId: x.id },
       }),

@@ -8,6 +8,7 @@
 // and the `refund_owed` ticket is resolved when the bank gave back all of it. A loss within
 // what was left lessens nothing: the customer still gets the refund owed to them.
 import { describe, expect, it } from "vitest";
+import { postTransaction } from "../ledger/index.js";
 import { money } from "../money/index.js";
 import { owedLeftMinor } from "../owed/owed-payment.js";
 import { decideHeldOwedPayment, paymentOwed } from "../owed/payment-owed.js";
@@ -199,4 +200,100 @@ describe("a dispute lost while a refund counted as given back, which Stripe had 
       expect(owedLeftMinor(paymentOwed(r.state))).toBe(6_000);
     },
   );
+});
+
+describe("part of a refund owed outside Stripe paid by an admin, then a dispute of the whole charge lost", () => {
+  // 100.00 owed, 40.00 of it paid outside Stripe by an admin; then the customer's bank gives back
+  // the whole 100.00 too: the customer got 40.00 twice (the admin's, and their bank's).
+  const paidOwed = (r: Run, amountMinor: number, reference = "bank 1"): Run => {
+    const d = decideHeldOwedPayment(r.state, pay(amountMinor, reference), { now: LATER })._unsafeUnwrap();
+    let ledger = r.ledger;
+    for (const e of d.effects)
+      if (e.kind === "post_ledger") ledger = postTransaction(ledger, e.transaction)._unsafeUnwrap();
+    return { state: d.state, ledger, effects: [...r.effects, ...d.effects], last: d.effects };
+  };
+
+  it("books the whole loss, as Stripe does: what was paid twice is owed back by the customer, and a ticket asks to recover it", () => {
+    const r = run(paidOwed(wholeOwed(), 4_000), [opened(), lost()]);
+    expect(books(r)).toMatchObject({
+      paidInMinor: 10_000,
+      disputeLostMinor: 10_000,
+      owedToCustomerMinor: 0,
+      paidOutsideStripeMinor: 4_000,
+      owedByCustomerMinor: 4_000,
+    });
+    expect(r.state.disputes[0]).toMatchObject({
+      status: "lost",
+      lossBooked: true,
+      lostMinor: 0,
+      owedTakenMinor: 6_000,
+      overpaidMinor: 4_000,
+    });
+    const post = ofKind(r.last, "post_ledger").find((e) => e.transaction.kind === "held_dispute_lost");
+    expect(post?.transaction.postings.map((p) => [p.account, p.side, p.amount.amountMinor])).toEqual([
+      ["held:hp1:dispute_losses", "debit", 10_000],
+      ["held:hp1:owed_to_customer", "credit", 6_000],
+      ["held:hp1:owed_by_customer", "credit", 4_000],
+    ]);
+    const tickets = ofKind(r.last, "open_ticket").filter((t) => t.reason === "owed_overpaid");
+    expect(tickets.map((t) => t.id)).toEqual(["hp1:ticket:owed_overpaid:dp"]);
+    expect(tickets[0]?.summary).toContain("40.00");
+    expect(tickets[0]?.summary).toContain("c@x.io");
+    // Nothing is owed to the customer any more: the refund_owed ticket is done.
+    expect(owedLeftMinor(paymentOwed(r.state))).toBe(0);
+    expect(ofKind(r.last, "resolve_ticket").map((e) => e.ticketId)).toEqual(["hp1:ticket:refund_owed:1"]);
+  });
+
+  it("a loss within what was still owed takes nothing paid twice: no ticket", () => {
+    const r = run(paidOwed(wholeOwed(), 4_000), [opened(6_000), lost(6_000)]);
+    expect(r.state.disputes[0]?.overpaidMinor ?? 0).toBe(0);
+    expect(books(r)).toMatchObject({
+      disputeLostMinor: 6_000,
+      owedToCustomerMinor: 0,
+      owedByCustomerMinor: 0,
+    });
+    expect(ofKind(r.last, "open_ticket").filter((t) => t.reason === "owed_overpaid")).toEqual([]);
+  });
+});
+
+describe("what is owed lessened by a lost dispute: the refund_owed ticket and the customer are told", () => {
+  it("part of it: the ticket gets a note naming what is left, and the customer hears what their bank gave back and what is still owed", () => {
+    const r = run(wholeOwed(), [opened(4_000), lost(4_000)]);
+    const notes = ofKind(r.last, "note_ticket");
+    expect(notes.map((n) => [n.id, n.ticketId])).toEqual([
+      ["hp1:ticket:refund_owed:1:note:dispute:dp", "hp1:ticket:refund_owed:1"],
+    ]);
+    expect(notes[0]?.note).toMatch(/^60\.00 AUD is left owed/);
+    expect(notes[0]?.note).toContain("40.00 AUD");
+    const told = ofKind(r.last, "notify").filter((n) => n.template === "owed_reduced_by_dispute");
+    expect(told).toMatchObject([
+      {
+        id: "hp1:notify:owed_reduced_by_dispute:dp",
+        to: { kind: "customer", email: "c@x.io" },
+        data: { disputeId: "dp", amountMinor: 4_000, leftMinor: 6_000, currency: "AUD" },
+      },
+    ]);
+  });
+
+  it("all of it: the ticket is resolved (no note), and the customer hears nothing more is owed", () => {
+    const r = run(wholeOwed(), [opened(), lost()]);
+    expect(ofKind(r.last, "note_ticket")).toEqual([]);
+    expect(ofKind(r.last, "resolve_ticket").map((e) => e.ticketId)).toEqual(["hp1:ticket:refund_owed:1"]);
+    const told = ofKind(r.last, "notify").filter((n) => n.template === "owed_reduced_by_dispute");
+    expect(told).toMatchObject([{ data: { amountMinor: 10_000, leftMinor: 0 } }]);
+  });
+
+  it("a loss within what was left lessens nothing owed: nobody is told", () => {
+    const r = run(
+      run(start(), [
+        paid,
+        { type: "confirm_fulfilled" },
+        { type: "refund", by: "a", amountMinor: 3_000 },
+        unreachable,
+      ]),
+      [opened(5_000), lost(5_000)],
+    );
+    expect(ofKind(r.last, "note_ticket")).toEqual([]);
+    expect(ofKind(r.last, "notify").filter((n) => n.template === "owed_reduced_by_dispute")).toEqual([]);
+  });
 });

@@ -26,6 +26,8 @@ export const HELD_PAYMENT_NOTIFICATION_TEMPLATES = [
   // What is owed to the customer outside Stripe: booked, then each payment an admin recorded.
   "owed_outside_stripe",
   "owed_paid_outside_stripe",
+  // What is owed lessened because the customer's bank gave part or all of it back (a lost dispute).
+  "owed_reduced_by_dispute",
 ] as const;
 
 /** One of {@link HELD_PAYMENT_NOTIFICATION_TEMPLATES}. */
@@ -42,6 +44,8 @@ export const HELD_PAYMENT_TICKET_REASONS = [
   "reversal_failed",
   "unexpected_money",
   "refund_owed",
+  // A lost dispute's bank gave back money an admin had paid the customer outside Stripe already.
+  "owed_overpaid",
   // Stripe never answered susu's asks that it expire the Checkout Session.
   "checkout_expiry_unconfirmed",
 ] as const;

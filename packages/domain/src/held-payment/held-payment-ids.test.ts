@@ -93,6 +93,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(t.dispute("hp1", "dp_1")).toBe("hp1:ticket:dispute:dp_1");
     expect(t.reversalFailed("hp1", 3)).toBe("hp1:ticket:reversal_failed:3");
     expect(t.refundOwed("hp1", 2)).toBe("hp1:ticket:refund_owed:2");
+    expect(t.owedOverpaid("hp1", "dp_1")).toBe("hp1:ticket:owed_overpaid:dp_1");
     expect(t.latePayment("hp1")).toBe("hp1:ticket:unexpected_money:late_payment");
     expect(t.lateTransfer("hp1", "tr_1")).toBe("hp1:ticket:unexpected_money:transfer:tr_1");
     expect(t.lateTransferUnbooked("hp1", "tr_1")).toBe("hp1:ticket:release_blocked:late_transfer:tr_1");
@@ -160,6 +161,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       k.dispute(p, d),
       k.reversalFailed(p, 1),
       k.refundOwed(p, 1),
+      k.owedOverpaid(p, d),
       k.latePayment(p),
       k.lateTransfer(p, tr),
       k.lateTransferUnbooked(p, tr),

@@ -146,6 +146,8 @@ const ticketIds = Object.freeze({
   reversalFailed: (p: string, reversal: number): string => ticket(p, "reversal_failed", `${reversal}`),
   /** Refund n is owed to the customer outside Stripe (Stripe refuses it after a lost dispute). */
   refundOwed: (p: string, refund: number): string => ticket(p, "refund_owed", `${refund}`),
+  /** Lost dispute d's bank gave back money an admin had paid the customer already: recover it. */
+  owedOverpaid: (p: string, disputeId: string): string => ticket(p, "owed_overpaid", disputeId),
   /** Money arrived for a payment that had expired or failed (it is refunded at once). */
   latePayment: (p: string): string => ticket(p, "unexpected_money", "late_payment"),
   /** A transfer recorded as failed was created after all. */

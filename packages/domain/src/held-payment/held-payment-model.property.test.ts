@@ -75,9 +75,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkHeldMoney } from "../ledger/index.js";
-import { type CurrencyCode, currencyInfo } from "../money/index.js";
+import { type CurrencyCode, currencyInfo, money } from "../money/index.js";
 import { owedLeftMinor } from "../owed/owed-payment.js";
-import { paymentOwed } from "../owed/payment-owed.js";
+import { decideHeldOwedPayment, paymentOwed } from "../owed/payment-owed.js";
 import { DEFAULT_HELD_PAYMENT_POLICY } from "../policy/held-payment-policy.js";
 import {
   answerRefundLookup,
@@ -366,6 +366,38 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
       this.problems.push(`a refund was asked of Stripe after a loss that waited (${input.type})`);
   }
 
+  /**
+   * An admin records paying the customer `partBp` of what is still owed outside Stripe (at
+   * least one step of the currency, at most what is left), as the owed-payments route does:
+   * never refused while something is owed.
+   */
+  payOwed(partBp: number): void {
+    const leftMinor = owedLeftMinor(paymentOwed(this.state));
+    if (leftMinor <= 0) return;
+    const step = currencyInfo(this.currency).amountStepMinor;
+    const amountMinor = Math.min(
+      leftMinor,
+      Math.max(step, Math.floor((leftMinor * partBp) / 10_000 / step) * step),
+    );
+    const code = this.applyOwedPayment(
+      amountMinor,
+      decideHeldOwedPayment(
+        this.state,
+        {
+          type: "record_owed_payment",
+          amount: money(amountMinor, this.currency),
+          reference: `bank ${this.state.owedPayments?.length ?? 0}`,
+          by: "operator:o",
+        },
+        { now: this.now },
+      ),
+    );
+    if (code !== undefined)
+      this.problems.push(
+        `an admin's payment of ${amountMinor} of the ${leftMinor} owed was refused: ${code}`,
+      );
+  }
+
   /** The invariants, after every step. */
   check(): void {
     const s = this.state;
@@ -514,6 +546,36 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
       if (b.owedToCustomerMinor !== owedLeft || owedLeft < 0)
         this.problems.push(
           `${where}: the books hold ${b.owedToCustomerMinor} owed to the customer, the payment says ${owedLeft} is left owed`,
+        );
+      // The customer got more back than they paid (Stripe's refunds, what their bank took, and
+      // what admins paid them outside Stripe): what they got twice is booked as owed back by
+      // them (each lost dispute's `overpaidMinor`), and a person is asked to recover it.
+      const gotMinor = st.refundedMinor + st.lostMinor + this.paidOutsideMinor;
+      const overpaidMinor = s.disputes.reduce((sum, x) => sum + (x.overpaidMinor ?? 0), 0);
+      if (b.owedByCustomerMinor !== overpaidMinor)
+        this.problems.push(
+          `${where}: the books say the customer owes back ${b.owedByCustomerMinor}, the disputes ${overpaidMinor}`,
+        );
+      if (gotMinor > st.capturedMinor && b.owedByCustomerMinor < gotMinor - st.capturedMinor)
+        this.problems.push(
+          `${where}: the customer got ${gotMinor} back of ${st.capturedMinor} paid, the books say they owe back ${b.owedByCustomerMinor}`,
+        );
+      // Every lost dispute that lessened what is owed told the customer (what came back, what is left).
+      for (const x of s.disputes)
+        if (
+          (x.owedTakenMinor ?? 0) > 0 &&
+          ![...this.effects.values()].some(
+            (e) =>
+              e.kind === "notify" && e.template === "owed_reduced_by_dispute" && e.data.disputeId === x.id,
+          )
+        )
+          this.problems.push(`${where}: dispute ${x.id} lessened what is owed and the customer was not told`);
+      const recoveryAsked = [...this.effects.values()].some(
+        (e) => e.kind === "open_ticket" && e.reason === "owed_overpaid",
+      );
+      if (b.owedByCustomerMinor > 0 && !recoveryAsked)
+        this.problems.push(
+          `${where}: the customer owes back ${b.owedByCustomerMinor} and nobody was asked to recover it`,
         );
       if (st.transfersCreated <= 1 && b.sellerMinor !== st.transferredMinor - st.reversedMinor)
         this.problems.push(
@@ -979,6 +1041,14 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       "retry refund",
       () => true,
       (w) => w.command({ type: "retry_refund", by: "admin" }),
+    ),
+  ),
+  // An admin pays the customer part or all of what is owed outside Stripe (a bank transfer).
+  fc.oneof(fc.constant(10_000), fc.integer({ min: 1, max: 9_999 })).map((partBp) =>
+    simple(
+      `an admin pays ${partBp / 100}% of what is owed outside Stripe`,
+      (w) => owedLeftMinor(paymentOwed(w.state)) > 0,
+      (w) => w.payOwed(partBp),
     ),
   ),
 ];

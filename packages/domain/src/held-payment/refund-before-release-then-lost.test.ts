@@ -144,6 +144,7 @@ describe.each(variants)(
         owedToCustomerMinor: 0,
         paidOutsideStripeMinor: 0,
         platformFundedMinor: 0,
+        owedByCustomerMinor: 0,
       });
       expect(ofKind(done.last, "open_ticket")).toEqual([]);
       // The customer holds nothing of ours, and is owed nothing: nothing is left to retry.

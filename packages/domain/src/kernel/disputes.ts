@@ -6,8 +6,12 @@
 // beyond it at most what is owed to the customer outside Stripe) is divided by the
 // aggregate's rules. What an aggregate does besides (freeze a release, book
 // the loss) is its own, in its {@link DisputeRules}.
+
+import { type CurrencyCode, formatMoney, money } from "../money/index.js";
+import { owedIds } from "../owed/owed-ids.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { ignore } from "./decision.js";
+import type { EffectAddress, NoteTicketEffect, ResolveTicketEffect } from "./effect-address.js";
 import type { DisputeClosedFact, DisputeOpenedFact, DisputeUpdatedFact } from "./payment-facts.js";
 
 /** A dispute of the charge, as Stripe reported it. An aggregate's own dispute adds optional fields (how a loss divides). */
@@ -38,6 +42,15 @@ export interface Dispute {
    * back, so it is no longer owed. What the bank took is `lostMinor` plus this. Absent: nothing.
    */
   readonly owedTakenMinor?: number;
+  /**
+   * For a lost dispute that took more than was left and than was still owed (see
+   * {@link DisputeRules.owedPaidMinor}): what it took beyond, of what an admin had already paid
+   * the customer outside Stripe — the customer got it twice (from the admin and from their
+   * bank) and owes it back. Booked as the loss's against the aggregate's `owed_by_customer`,
+   * and a ticket asks an admin to recover it. What the bank took is `lostMinor` plus
+   * `owedTakenMinor` plus this. Absent: nothing.
+   */
+  readonly overpaidMinor?: number;
   /** Whether the loss is in the ledger yet. */
   readonly lossBooked?: boolean;
 }
@@ -122,6 +135,14 @@ export interface DisputeRules<D extends DisputeDraft, R> {
    * (`owedTakenMinor`), as the customer got it through their bank. Absent: nothing is owed.
    */
   readonly owedLeftMinor?: (d: D) => number;
+  /**
+   * What admins recorded paying the customer outside Stripe of what was owed that no lost
+   * dispute took as paid twice yet (payments less the disputes' `overpaidMinor`). A loss beyond
+   * `refundableMinor` and `owedLeftMinor` takes the rest from it, at most this
+   * (`overpaidMinor`): the customer's bank gave back money an admin had paid them already.
+   * Absent: nothing was paid.
+   */
+  readonly owedPaidMinor?: (d: D) => number;
   /**
    * How a loss of `lostMinor` by dispute `disputeId` divides (after `beforeLoss`), as fields of
    * the aggregate's own dispute (`sellerPartMinor`, `parts`…).
@@ -282,6 +303,14 @@ function closeLost<D extends DisputeDraft, R>(
   const takenMinor = Math.max(amountMinor, 0);
   const lostMinor = Math.min(takenMinor, rules.refundableMinor(d));
   const owedTakenMinor = Math.max(0, Math.min(takenMinor - lostMinor, rules.owedLeftMinor?.(d) ?? 0));
+  // Beyond what was left and what was still owed: what an admin had paid the customer already,
+  // which their bank gave back too (they got it twice). susu cannot tell this apart from a
+  // refund Stripe reported succeeded and failed since without susu hearing of it yet: the
+  // ticket asking to recover it says so (see `askToRecoverOverpaid`).
+  const overpaidMinor = Math.max(
+    0,
+    Math.min(takenMinor - lostMinor - owedTakenMinor, rules.owedPaidMinor?.(d) ?? 0),
+  );
   d.updateDispute(disputeId, {
     status: "lost",
     stripeStatus: "lost",
@@ -289,15 +318,16 @@ function closeLost<D extends DisputeDraft, R>(
     amountMinor: takenMinor,
     lostMinor,
     ...(owedTakenMinor > 0 ? { owedTakenMinor } : {}),
+    ...(overpaidMinor > 0 ? { overpaidMinor } : {}),
     ...rules.lossParts(d, lostMinor, disputeId),
-    lossBooked: lostMinor + owedTakenMinor === 0,
+    lossBooked: lostMinor + owedTakenMinor + overpaidMinor === 0,
   });
   return rules.lost(d, disputeId);
 }
 
 /**
  * What lost dispute `x` took at Stripe (its closure's amount) beyond what its loss counts
- * (`lostMinor`, `owedTakenMinor`): money a refund counted as given back when it closed — a
+ * (`lostMinor`, `owedTakenMinor`, `overpaidMinor`): money a refund counted as given back when it closed — a
  * refund Stripe failed after its success, whose failure had not been heard yet. Once such a
  * refund is owed outside Stripe, the aggregate takes this from what is owed (the customer's
  * bank gave it back), as {@link closeLost} does for a loss closed after it. 0 for a dispute
@@ -305,7 +335,7 @@ function closeLost<D extends DisputeDraft, R>(
  */
 export function lossNotCountedMinor(x: Dispute): number {
   if (x.status !== "lost") return 0;
-  return Math.max(0, x.amountMinor - (x.lostMinor ?? 0) - (x.owedTakenMinor ?? 0));
+  return Math.max(0, x.amountMinor - (x.lostMinor ?? 0) - (x.owedTakenMinor ?? 0) - (x.overpaidMinor ?? 0));
 }
 
 /**
@@ -331,4 +361,168 @@ export function owedAfterSupersededRefunds<
   const lostMinor = disputes.find((x) => x.id === disputeId)?.lostMinor ?? 0;
   const restMinor = Math.min(askedMinor - lostMinor, refundableMinor);
   return restMinor > 0 ? { restMinor, last } : undefined;
+}
+
+/**
+ * What {@link resolveOwedGivenBack} and {@link takeUncountedLossesFromOwed} need of a payment
+ * aggregate's draft (a `PaymentDraft` has it): its refunds owed outside Stripe, its disputes,
+ * and a way to resolve the tickets of aggregate `A`.
+ */
+export interface OwedLossDraft<A extends string> {
+  readonly state: {
+    readonly id: string;
+    readonly currency: CurrencyCode;
+    readonly refunds: readonly { readonly number: number; readonly status: string }[];
+    readonly disputes: readonly Dispute[];
+  };
+  addressed(id: string): EffectAddress<A>;
+  effect(effect: ResolveTicketEffect<A>): void;
+  ticket(id: string, reason: "owed_overpaid", summary: string): void;
+  effect(effect: NoteTicketEffect<A>): void;
+  notify(
+    id: string,
+    to: "customer",
+    template: "owed_reduced_by_dispute",
+    data: Record<string, string | number>,
+  ): void;
+  updateDispute(id: string, patch: Partial<Dispute>): void;
+}
+
+/** How one payment aggregate books a loss's part taken from what is owed to its customer outside Stripe. */
+export interface OwedLossRules<D> {
+  /** What is owed to the customer outside Stripe and not paid nor given back yet. */
+  readonly owedLeftMinor: (d: D) => number;
+  /** The id of the `refund_owed` ticket of refund `refund` (`<agg>Ids.ticket.refundOwed`). */
+  readonly refundOwedTicket: (aggregateId: string, refund: number) => string;
+  /**
+   * Posts the part `takenMinor` of dispute `disputeId`'s loss, booked already, that it took
+   * of what is owed now that refund `refundNumber` is owed (Dr dispute_losses, Cr
+   * owed_to_customer, with the id `<agg>Ids.ledger.disputeLostFromOwed`).
+   */
+  readonly postTakenFromOwed: (d: D, disputeId: string, refundNumber: number, takenMinor: number) => void;
+  /** The id of the `owed_overpaid` ticket of dispute `disputeId` (`<agg>Ids.ticket.owedOverpaid`). */
+  readonly overpaidTicket: (aggregateId: string, disputeId: string) => string;
+  /**
+   * What the `owed_overpaid` ticket names: the customer (`name <email>`), the aggregate
+   * (`held payment hp1, booking b1`), and the refunds of the charge Stripe reported succeeded
+   * (their numbers): Stripe may fail one afterwards, and susu may not have heard of it yet.
+   */
+  readonly overpaidContext: (d: D) => {
+    readonly customer: string;
+    readonly what: string;
+    readonly succeededRefunds: readonly number[];
+  };
+}
+
+/**
+ * A loss that took what was owed to the customer outside Stripe (`owedTakenMinor`: their bank
+ * gave it back) and left nothing owed: each `refund_owed` ticket's ask is done, as a recorded
+ * payment of the last of it does (`owed/payment-owed.ts`).
+ */
+export function resolveOwedGivenBack<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  disputeId: string,
+  rules: OwedLossRules<D>,
+): void {
+  const s = d.state;
+  const takenMinor = s.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0;
+  if (takenMinor === 0 || rules.owedLeftMinor(d) !== 0) return;
+  for (const r of s.refunds.filter((x) => x.status === "owed_outside_stripe"))
+    d.effect({
+      ...d.addressed(owedIds.payment.resolveRefundOwed(s.id, r.number)),
+      kind: "resolve_ticket",
+      ticketId: rules.refundOwedTicket(s.id, r.number),
+      by: "stripe",
+      note: `dispute ${disputeId} was lost: the customer's bank gave back ${takenMinor} ${s.currency} of what was owed outside Stripe, and nothing is left owed`,
+    });
+}
+
+/**
+ * Refund `refundNumber`, counted as given back when disputes closed lost, is owed outside
+ * Stripe now (Stripe failed it after its success): what those losses took at Stripe beyond
+ * what they booked ({@link lossNotCountedMinor}) came out of it — the customer's bank gave it
+ * back — so it is taken from what is owed (`owedTakenMinor`, at most what is left owed) and
+ * booked as the loss's (Dr dispute_losses, Cr owed_to_customer), the books then agreeing with
+ * Stripe. A loss not booked yet (a transfer in flight, a seller not paid yet) books it with
+ * the rest.
+ */
+export function takeUncountedLossesFromOwed<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  refundNumber: number,
+  rules: OwedLossRules<D>,
+): void {
+  for (const x of d.state.disputes) {
+    const takenMinor = Math.min(lossNotCountedMinor(x), rules.owedLeftMinor(d));
+    if (takenMinor <= 0) continue;
+    d.updateDispute(x.id, { owedTakenMinor: (x.owedTakenMinor ?? 0) + takenMinor });
+    if (x.lossBooked === true) rules.postTakenFromOwed(d, x.id, refundNumber, takenMinor);
+    resolveOwedGivenBack(d, x.id, rules);
+    tellOwedGivenBack(d, x.id, takenMinor, `${x.id}:${refundNumber}`, rules);
+  }
+}
+
+/**
+ * Lost dispute `disputeId` took money an admin had already paid the customer outside Stripe
+ * (`overpaidMinor`): the customer got it twice, and owes it back. A ticket asks an admin to
+ * recover it. susu knows what was paid outside Stripe (the admins recorded it) and what Stripe
+ * says the bank took; what it cannot know at the dispute's close is whether a refund Stripe
+ * reported succeeded has failed since (Stripe tells it later, `refund.failed`): then part of
+ * what the bank took was that refund's money, the customer was not paid twice for that part,
+ * and the refund, owed outside Stripe once its failure is heard, is what this over-payment is
+ * to be set against. The ticket names those refunds when there are any.
+ */
+export function askToRecoverOverpaid<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  disputeId: string,
+  rules: OwedLossRules<D>,
+): void {
+  const s = d.state;
+  const overpaidMinor = s.disputes.find((x) => x.id === disputeId)?.overpaidMinor ?? 0;
+  if (overpaidMinor === 0) return;
+  const { customer, what, succeededRefunds } = rules.overpaidContext(d);
+  const amount = formatMoney(money(overpaidMinor, s.currency));
+  const unsure =
+    succeededRefunds.length === 0
+      ? ""
+      : `. susu cannot tell yet whether this is all paid twice: Stripe reported refund${succeededRefunds.length > 1 ? "s" : ""} ${succeededRefunds.join(", ")} of this charge succeeded, and if Stripe fails one of them afterwards (it says so later) part of what the bank took was that refund's money instead; that refund is then owed outside Stripe with its own ticket, and what it leaves owed is to be set against what is recovered here`;
+  d.ticket(
+    rules.overpaidTicket(s.id, disputeId),
+    "owed_overpaid",
+    `recover ${amount} from customer ${customer} (${what}): dispute ${disputeId} was lost and the customer's bank gave back ${amount} that an admin had already paid them outside Stripe, so they got it twice. It is booked as the dispute's loss against ${s.id}'s owed_by_customer${unsure}`,
+  );
+}
+
+/**
+ * Lost dispute `disputeId` lessened what is owed to the customer outside Stripe by `takenMinor`
+ * (their bank gave it back; `step` keys this lessening: the dispute's id, or `<d>:<n>` when
+ * refund n's failure made the loss take it): the customer is told what came back and what is
+ * still owed (`owed_reduced_by_dispute`), and while something is left each open `refund_owed`
+ * ticket gets a note whose first line says what is left now (nothing left: the tickets are
+ * resolved instead, {@link resolveOwedGivenBack}).
+ */
+export function tellOwedGivenBack<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  disputeId: string,
+  takenMinor: number,
+  step: string,
+  rules: OwedLossRules<D>,
+): void {
+  if (takenMinor <= 0) return;
+  const s = d.state;
+  const leftMinor = rules.owedLeftMinor(d);
+  const amount = (minor: number) => formatMoney(money(minor, s.currency));
+  d.notify(owedIds.payment.noticeReduced(s.id, step), "customer", "owed_reduced_by_dispute", {
+    disputeId,
+    amountMinor: takenMinor,
+    leftMinor,
+    currency: s.currency,
+  });
+  if (leftMinor === 0) return;
+  for (const r of s.refunds.filter((x) => x.status === "owed_outside_stripe"))
+    d.effect({
+      ...d.addressed(owedIds.payment.noteRefundOwed(s.id, r.number, step)),
+      kind: "note_ticket",
+      ticketId: rules.refundOwedTicket(s.id, r.number),
+      note: `${amount(leftMinor)} is left owed to the customer now (pay only that): dispute ${disputeId} was lost and the customer's bank gave back ${amount(takenMinor)} of what was owed outside Stripe`,
+    });
 }

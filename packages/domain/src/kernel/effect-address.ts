@@ -71,6 +71,18 @@ export type ResolveTicketEffect<A extends string> = EffectAddress<A> & {
 };
 
 /**
+ * Adds a note to support ticket `ticketId`, which the aggregate opened: what it asked has
+ * changed since (what is owed outside Stripe lessened by a lost dispute). The note's id is
+ * the effect's `id` (a repeat adds nothing); its first line becomes the ticket's subject. A
+ * ticket never opened, or a desk that keeps no tickets, is nothing to note: done.
+ */
+export type NoteTicketEffect<A extends string> = EffectAddress<A> & {
+  readonly kind: "note_ticket";
+  readonly ticketId: string;
+  readonly note: string;
+};
+
+/**
  * The effects every payment aggregate makes alike, in its own names: timers (`T`),
  * notices (`Template`), ledger postings and tickets (`Reason`). Its effect union is its
  * own effects (each `EffectAddress<A> & { kind, … }`) and these.
@@ -80,4 +92,5 @@ export type CommonPaymentEffect<A extends string, T, Template extends string, Re
   | NotifyEffect<A, Template>
   | PostLedgerEffect
   | OpenTicketEffect<A, Reason>
-  | ResolveTicketEffect<A>;
+  | ResolveTicketEffect<A>
+  | NoteTicketEffect<A>;

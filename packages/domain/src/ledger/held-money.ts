@@ -6,7 +6,7 @@ import type { Ledger } from "./ledger.js";
 
 /**
  * Where a held payment's money is, read from ledger balances, in minor units of one
- * currency. In a sound ledger `paidInMinor + platformFundedMinor === holdMinor +
+ * currency. In a sound ledger `paidInMinor + platformFundedMinor + owedByCustomerMinor === holdMinor +
  * sellerPayableMinor + sellerMinor + feesMinor + refundedMinor + disputeLostMinor +
  * owedToCustomerMinor + paidOutsideStripeMinor`.
  */
@@ -35,6 +35,8 @@ export interface HeldMoney {
   readonly paidOutsideStripeMinor: number;
   /** The platform's own money given back: a part of a step of a loss neither the seller nor the fee had. */
   readonly platformFundedMinor: number;
+  /** What the customer owes back: paid outside Stripe by an admin, and given back by their bank too (a lost dispute). */
+  readonly owedByCustomerMinor: number;
 }
 
 /** Reads {@link HeldMoney} from the balances of the payment's accounts. O(1). */
@@ -54,11 +56,12 @@ export function heldMoney(ledger: Ledger, heldPaymentId: string, currency: Curre
     owedToCustomerMinor: balance(a.owedToCustomer(heldPaymentId)),
     paidOutsideStripeMinor: balance(a.paidOutsideStripe(heldPaymentId)),
     platformFundedMinor: -balance(a.platformFunded(heldPaymentId)) + 0,
+    owedByCustomerMinor: -balance(a.owedByCustomer(heldPaymentId)) + 0,
   };
 }
 
 /**
- * {@link heldMoney}, asserting paid in + platform funded = held + set aside + paid to the
+ * {@link heldMoney}, asserting paid in + platform funded + owed by the customer = held + set aside + paid to the
  * seller + fees + refunds + dispute losses + owed to the customer + paid to them outside Stripe. Fails with `ledger_invariant_violated`
  * (`held_money_unbalanced`) when some transaction touched the payment's accounts
  * without a balancing account of the same payment.
@@ -78,11 +81,11 @@ export function checkHeldMoney(
     m.disputeLostMinor +
     m.owedToCustomerMinor +
     m.paidOutsideStripeMinor;
-  if (m.paidInMinor + m.platformFundedMinor !== accountedMinor)
+  if (m.paidInMinor + m.platformFundedMinor + m.owedByCustomerMinor !== accountedMinor)
     return err(
       ledgerInvariantViolated(
         "held_money_unbalanced",
-        `held payment ${heldPaymentId}: ${m.paidInMinor} ${currency} paid in and ${m.platformFundedMinor} funded by the platform, ${accountedMinor} accounted for`,
+        `held payment ${heldPaymentId}: ${m.paidInMinor} ${currency} paid in, ${m.platformFundedMinor} funded by the platform and ${m.owedByCustomerMinor} owed back by the customer, ${accountedMinor} accounted for`,
       ),
     );
   return ok(m);

@@ -83,6 +83,7 @@ describe("held payment movements", () => {
       owedToCustomerMinor: 0,
       paidOutsideStripeMinor: 0,
       platformFundedMinor: 0,
+      owedByCustomerMinor: 0,
     });
     expect(checkLedgerInvariants(l).isOk()).toBe(true);
   });

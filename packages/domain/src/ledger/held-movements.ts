@@ -31,6 +31,11 @@
 //   held:<p>:platform_funded  source  the platform's own money given back: the part of a
 //                                     currency's step of a loss (off the step) that neither the
 //                                     seller (who gives back whole steps) nor the fee had left.
+//   held:<p>:owed_by_customer source  what the customer owes back (credit balance): a lost
+//                                     dispute's bank gave back money an admin had already paid
+//                                     them outside Stripe, so they got it twice; the platform's
+//                                     own money went to the bank for it. A ticket asks an admin
+//                                     to recover it (a ledger adjustment books what came back).
 //
 // Movements (Dr / Cr):
 //   held_captured           hold             / paid_in
@@ -42,7 +47,9 @@
 //   held_dispute_lost       dispute_losses   / where the money is (see TakenBackFrom), and
 //                                              platform_funded for what the platform pays,
 //                                              owed_to_customer for what it took of the money
-//                                              owed outside Stripe (beyond what was left)
+//                                              owed outside Stripe (beyond what was left),
+//                                              owed_by_customer for what it took beyond that
+//                                              of what an admin had paid them already
 //   held_owed_to_customer   owed_to_customer / where the money is (see TakenBackFrom)
 //   held_refund_failed      where the refund took it from / refunds
 //                                              (Stripe failed a refund after its success: the
@@ -62,8 +69,9 @@
 //   held_paid_outside_stripe paid_outside_stripe / owed_to_customer
 //
 // Every transaction stays inside the payment's accounts, so from balances alone:
-// paid in + platform funded = hold + seller payable + seller + fees + refunds + dispute losses
-// + owed to the customer + paid to the customer outside Stripe (`heldMoney`).
+// paid in + platform funded + owed by the customer = hold + seller payable + seller + fees +
+// refunds + dispute losses + owed to the customer + paid to the customer outside Stripe
+// (`heldMoney`).
 import { err, type Result } from "neverthrow";
 import { type Money, money } from "../money/index.js";
 import { accountIdPart } from "./account-id-part.js";
@@ -106,6 +114,8 @@ export const heldAccounts = Object.freeze({
   paidOutsideStripe: account("paid_outside_stripe"),
   /** Source of the platform's own money given back (credit balance): a part of a step neither the seller nor the fee had. */
   platformFunded: account("platform_funded"),
+  /** What the customer owes back (credit balance): paid outside Stripe by an admin and given back by their bank too. */
+  owedByCustomer: account("owed_by_customer"),
 });
 
 /** What a held-payment movement builder takes: one movement of `amount` (ids from `heldPaymentIds.ledger`; refs get `heldPaymentId`). */
@@ -152,6 +162,12 @@ export interface HeldTakeBackInput extends AggregateMovementBase {
    * nothing.
    */
   readonly fromOwed?: Money;
+  /**
+   * Of a lost dispute only: what it took beyond what was left and what was still owed, of what
+   * an admin had paid the customer outside Stripe already (credited to `owed_by_customer`: the
+   * customer got it twice and owes it back). Absent: nothing.
+   */
+  readonly fromOwedByCustomer?: Money;
 }
 
 const held = aggregateMovements<HeldMovementInput | HeldTakeBackInput | HeldRefundSupersededInput>({
@@ -214,6 +230,9 @@ function takeBack(
         ]),
     ...(funded !== undefined ? [credit(heldAccounts.platformFunded(p), funded)] : []),
     ...(input.fromOwed !== undefined ? [credit(heldAccounts.owedToCustomer(p), input.fromOwed)] : []),
+    ...(input.fromOwedByCustomer !== undefined
+      ? [credit(heldAccounts.owedByCustomer(p), input.fromOwedByCustomer)]
+      : []),
   ].filter((c) => c.amount.amountMinor !== 0);
   const first = credits[0];
   if (first === undefined) return err(invalidAccountId(p, "nothing to take back"));
@@ -297,8 +316,9 @@ export function heldRefunded(input: HeldTakeBackInput): Result<LedgerTransaction
 
 /**
  * A dispute was lost: the customer's bank took the amount back. Dr dispute_losses, Cr where
- * the money was ({@link TakenBackFrom}), and owed_to_customer for what it took of the money
- * owed to the customer outside Stripe (`fromOwed`). After the release the seller's part is
+ * the money was ({@link TakenBackFrom}), owed_to_customer for what it took of the money
+ * owed to the customer outside Stripe (`fromOwed`), and owed_by_customer for what it took
+ * beyond that of what an admin had paid them already (`fromOwedByCustomer`). After the release the seller's part is
  * booked against the seller: the hold is short by it until the reversal of their transfer lands.
  */
 export function heldDisputeLost(input: HeldTakeBackInput): Result<LedgerTransaction, LedgerError> {

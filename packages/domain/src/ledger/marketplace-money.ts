@@ -6,7 +6,7 @@ import { marketplaceAccounts } from "./marketplace-movements.js";
 
 /**
  * Where a marketplace charge's money is, read from ledger balances, in minor units of one
- * currency. In a sound ledger `paidInMinor + platformFundedMinor === inFlightMinor +
+ * currency. In a sound ledger `paidInMinor + platformFundedMinor + owedByCustomerMinor === inFlightMinor +
  * sellerPayableMinor + sellersMinor + feesMinor + refundedMinor + disputeLostMinor +
  * owedToCustomerMinor + paidOutsideStripeMinor`.
  */
@@ -33,6 +33,8 @@ export interface MarketplaceMoney {
   readonly owedToCustomerMinor: number;
   /** Paid to the customer outside Stripe (an admin recorded it) of what was owed to them. */
   readonly paidOutsideStripeMinor: number;
+  /** What the customer owes back: paid outside Stripe by an admin, and given back by their bank too (a lost dispute). */
+  readonly owedByCustomerMinor: number;
 }
 
 /** Reads {@link MarketplaceMoney} for a charge and its sellers. O(sellers). */
@@ -65,11 +67,12 @@ export function marketplaceMoney(
     disputeLostMinor: balance(a.disputeLosses(chargeId)),
     owedToCustomerMinor: balance(a.owedToCustomer(chargeId)),
     paidOutsideStripeMinor: balance(a.paidOutsideStripe(chargeId)),
+    owedByCustomerMinor: -balance(a.owedByCustomer(chargeId)) + 0,
   };
 }
 
 /**
- * {@link marketplaceMoney}, asserting paid in + platform funded = in flight + payables +
+ * {@link marketplaceMoney}, asserting paid in + platform funded + owed by the customer = in flight + payables +
  * sellers + fees + refunds + dispute losses + owed to the customer + paid to them outside Stripe. Fails with `ledger_invariant_violated`
  * (`marketplace_money_unbalanced`) when a transaction touched the charge's accounts
  * without a balancing account of the same charge, or touched a seller not listed.
@@ -81,7 +84,7 @@ export function checkMarketplaceMoney(
   currency: CurrencyCode,
 ): Result<MarketplaceMoney, LedgerError> {
   const m = marketplaceMoney(ledger, chargeId, sellerIds, currency);
-  const inMinor = m.paidInMinor + m.platformFundedMinor;
+  const inMinor = m.paidInMinor + m.platformFundedMinor + m.owedByCustomerMinor;
   const accountedMinor =
     m.inFlightMinor +
     m.sellerPayableMinor +

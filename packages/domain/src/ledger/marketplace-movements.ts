@@ -33,6 +33,12 @@
 //                                              outside Stripe (a bank transfer, cash) of what
 //                                              was owed to them: it left the platform, not
 //                                              through Stripe.
+//   marketplace:<c>:owed_by_customer   source  what the customer owes back (credit balance): a
+//                                              lost dispute's bank gave back money an admin
+//                                              had already paid them outside Stripe, so they
+//                                              got it twice; the platform's own money went to
+//                                              the bank for it. A ticket asks an admin to
+//                                              recover it.
 //
 // Movements (Dr / Cr):
 //   marketplace_captured                  in_flight         / paid_in
@@ -51,7 +57,9 @@
 //   marketplace_dispute_lost              dispute_losses    / in_flight, seller_payable:s, fees,
 //                                                             platform_funded, owed_to_customer
 //                                                             (what it took beyond what was left,
-//                                                             of the money owed outside Stripe)
+//                                                             of the money owed outside Stripe),
+//                                                             owed_by_customer (beyond that, of
+//                                                             what an admin had paid already)
 //   marketplace_owed_to_customer          owed_to_customer  / in_flight, fees, platform_funded
 //   marketplace_refund_failed             in_flight, fees,  / refunds     (Stripe failed a refund
 //                                         platform_funded                  after its success: the
@@ -60,8 +68,8 @@
 //   marketplace_paid_outside_stripe       paid_outside_stripe / owed_to_customer
 //
 // Every transaction stays inside the charge's accounts, so from balances alone:
-// paid in + platform funded = in flight + seller payables + sellers + fees + refunds +
-// dispute losses + owed to the customer + paid to the customer outside Stripe
+// paid in + platform funded + owed by the customer = in flight + seller payables + sellers +
+// fees + refunds + dispute losses + owed to the customer + paid to the customer outside Stripe
 // (`marketplaceMoney`).
 
 import { err, type Result } from "neverthrow";
@@ -107,6 +115,8 @@ export const marketplaceAccounts = Object.freeze({
   owedToCustomer: account("owed_to_customer"),
   /** Paid to the customer outside Stripe (an admin recorded it) of what was owed to them. */
   paidOutsideStripe: account("paid_outside_stripe"),
+  /** What the customer owes back (credit balance): paid outside Stripe by an admin and given back by their bank too. */
+  owedByCustomer: account("owed_by_customer"),
 });
 
 /** What every marketplace movement builder takes (ids from `marketplaceChargeIds.ledger`; refs get `marketplaceChargeId`). */
@@ -234,6 +244,12 @@ export interface MarketplaceTakeBackFrom {
    * left: their bank gave that part back): credited to `owed_to_customer`. Absent: nothing.
    */
   readonly owedMinor?: number;
+  /**
+   * From what an admin had paid the customer outside Stripe already (a lost dispute that took
+   * beyond what was left and what was still owed: the customer got it twice and owes it back):
+   * credited to `owed_by_customer`. Absent: nothing.
+   */
+  readonly owedByCustomerMinor?: number;
 }
 
 /** What {@link marketplaceRefunded} and {@link marketplaceDisputeLost} take. */
@@ -263,6 +279,7 @@ function takeBack(
     [a.fees(c), input.from.feesMinor],
     [a.platformFunded(c), input.from.platformFundedMinor],
     [a.owedToCustomer(c), input.from.owedMinor ?? 0],
+    [a.owedByCustomer(c), input.from.owedByCustomerMinor ?? 0],
   ];
   const credits = parts
     .filter(([, amountMinor]) => amountMinor !== 0)

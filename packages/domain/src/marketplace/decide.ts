@@ -1,13 +1,17 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
 import {
+  askToRecoverOverpaid,
   closeLossThatWaited,
   type DisputeRules,
   disputeClosed,
   disputeOpened,
   disputeUpdated,
-  lossNotCountedMinor,
+  type OwedLossRules,
   owedAfterSupersededRefunds,
+  resolveOwedGivenBack,
+  takeUncountedLossesFromOwed,
+  tellOwedGivenBack,
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
@@ -45,7 +49,7 @@ import {
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
 import { owedLeftMinor } from "../owed/owed-payment.js";
-import { paymentOwed } from "../owed/payment-owed.js";
+import { owedPaidNotTakenMinor, paymentOwed } from "../owed/payment-owed.js";
 import { CHECKOUT_EXPIRY_RECHECK_MS, expiryRecheckStep } from "../policy/checkout-expiry-recheck.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type {
@@ -1584,6 +1588,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
     ),
   refundableMinor: (d) => marketplaceRefundableMinor(d.state),
   owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
+  owedPaidMinor: (d) => owedPaidNotTakenMinor(d.state),
   lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
   won: (d, tellClosed) => {
     tellClosed();
@@ -1594,60 +1599,46 @@ const disputeRules: DisputeRules<Draft, Step> = {
   },
   lost: (d, disputeId) => {
     thawTransfers(d);
-    resolveOwedGivenBack(d, disputeId);
+    resolveOwedGivenBack(d, disputeId, owedLossRules);
+    tellOwedGivenBack(
+      d,
+      disputeId,
+      d.state.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0,
+      disputeId,
+      owedLossRules,
+    );
+    askToRecoverOverpaid(d, disputeId, owedLossRules);
     oweWhatTheLossLeft(d, disputeId);
     bookPendingLosses(d);
     return d.done();
   },
 };
 
-/**
- * A loss that took what was owed to the customer outside Stripe (`owedTakenMinor`: their bank
- * gave it back) and left nothing owed: each `refund_owed` ticket's ask is done, as a recorded
- * payment of the last of it does (`owed/payment-owed.ts`).
- */
-function resolveOwedGivenBack(d: Draft, disputeId: string): void {
-  const s = d.state;
-  const takenMinor = s.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0;
-  if (takenMinor === 0 || owedLeftMinor(paymentOwed(s)) !== 0) return;
-  for (const r of s.refunds.filter((x) => x.status === "owed_outside_stripe"))
-    d.effect({
-      ...d.addressed(owedIds.payment.resolveRefundOwed(s.id, r.number)),
-      kind: "resolve_ticket",
-      ticketId: ids.ticket.refundOwed(s.id, r.number),
-      by: "stripe",
-      note: `dispute ${disputeId} was lost: the customer's bank gave back ${takenMinor} ${s.currency} of what was owed outside Stripe, and nothing is left owed`,
-    });
-}
-
-/**
- * Refund `refundNumber`, counted as given back when disputes closed lost, is owed outside
- * Stripe now (Stripe failed it after its success): what those losses took at Stripe beyond
- * what they booked ({@link lossNotCountedMinor}) came out of it — the customer's bank gave it
- * back — so it is taken from what is owed (`owedTakenMinor`, at most what is left owed) and
- * booked as the loss's (Dr dispute_losses, Cr owed_to_customer), the books then agreeing with
- * Stripe. A loss not booked yet (a seller not paid yet) books it with the rest.
- */
-function takeUncountedLossesFromOwed(d: Draft, refundNumber: number): void {
-  for (const x of d.state.disputes) {
+/** What is owed to the customer outside Stripe, and how a loss's part taken from it is booked (kernel/disputes.ts). */
+const owedLossRules: OwedLossRules<Draft> = {
+  owedLeftMinor: (d) => owedLeftMinor(paymentOwed(d.state)),
+  refundOwedTicket: ids.ticket.refundOwed,
+  overpaidTicket: ids.ticket.owedOverpaid,
+  overpaidContext: (d) => {
     const s = d.state;
-    const takenMinor = Math.min(lossNotCountedMinor(x), owedLeftMinor(paymentOwed(s)));
-    if (takenMinor <= 0) continue;
-    d.updateDispute(x.id, { owedTakenMinor: (x.owedTakenMinor ?? 0) + takenMinor });
-    if (x.lossBooked === true)
-      d.post(
-        marketplaceDisputeLost({
-          id: ids.ledger.disputeLostFromOwed(s.id, x.id, refundNumber),
-          chargeId: s.id,
-          currency: s.currency,
-          from: { inFlightMinor: 0, feesMinor: 0, platformFundedMinor: 0, owedMinor: takenMinor },
-          occurredAt: d.now,
-          refs: { disputeId: x.id },
-        }),
-      );
-    resolveOwedGivenBack(d, x.id);
-  }
-}
+    return {
+      customer: `${s.customer.email} (person ${s.customer.id})`,
+      what: `marketplace charge ${s.id}, ${s.clientReference}`,
+      succeededRefunds: s.refunds.filter((r) => r.status === "succeeded").map((r) => r.number),
+    };
+  },
+  postTakenFromOwed: (d, disputeId, refundNumber, takenMinor) =>
+    d.post(
+      marketplaceDisputeLost({
+        id: ids.ledger.disputeLostFromOwed(d.state.id, disputeId, refundNumber),
+        chargeId: d.state.id,
+        currency: d.state.currency,
+        from: { inFlightMinor: 0, feesMinor: 0, platformFundedMinor: 0, owedMinor: takenMinor },
+        occurredAt: d.now,
+        refs: { disputeId },
+      }),
+    ),
+};
 
 /**
  * After a refund's or a reversal's outcome (`step`, when it applied): a dispute Stripe closed
@@ -1821,7 +1812,7 @@ function oweRefused(d: Draft, r: MarketplaceRefund, cause: OwedCause): Step {
         .reduce((sum, rv) => sum + rv.amountMinor, 0) + (i === 0 ? withRefundMinor : 0),
   );
   oweOutsideStripe(d, r, cause, landed);
-  takeUncountedLossesFromOwed(d, r.number);
+  takeUncountedLossesFromOwed(d, r.number, owedLossRules);
   const after = d.state;
   if (marketplaceRefundableMinor(after) !== 0 || unfinishedRefund(after)) return d.done();
   if (cause.kind === "dispute_lost" && (after.status === "settled" || after.status === "refunding"))
@@ -1953,6 +1944,7 @@ function bookPendingLosses(d: Draft): void {
           feesMinor: parts.feePartMinor,
           platformFundedMinor: parts.platformFundedMinor,
           ...((x.owedTakenMinor ?? 0) > 0 ? { owedMinor: x.owedTakenMinor } : {}),
+          ...((x.overpaidMinor ?? 0) > 0 ? { owedByCustomerMinor: x.overpaidMinor } : {}),
         },
         occurredAt: d.now,
         refs: { disputeId: x.id },

@@ -170,3 +170,57 @@ describe("a dispute lost while a refund counted as given back, which Stripe had 
     },
   );
 });
+
+describe("part of a destination charge's refund owed outside Stripe paid by an admin, then a dispute of the whole charge lost", () => {
+  // 100.00 owed, 40.00 of it paid outside Stripe by an admin; then the customer's bank gives back
+  // the whole 100.00 too: the customer got 40.00 twice (the admin's, and their bank's).
+  const paidOwed = (r: Runs, amountMinor: number): Runs => {
+    const d = decideMarketplaceOwedPayment(r.state, pay(amountMinor), { now: T0 })._unsafeUnwrap();
+    return { state: d.state, effects: [...r.effects, ...d.effects], last: d.effects };
+  };
+
+  it("books the whole loss, as Stripe does: what was paid twice is owed back by the customer, and a ticket asks to recover it", () => {
+    const r = andLand(paidOwed(andLand(start(), [refund(), unreachable]), 4_000), [
+      dispute(10_000),
+      closed("lost", 10_000),
+    ]);
+    expect(books(r.effects, r.state)).toMatchObject({
+      paidInMinor: 10_000,
+      inFlightMinor: 0,
+      disputeLostMinor: 10_000,
+      owedToCustomerMinor: 0,
+      paidOutsideStripeMinor: 4_000,
+      owedByCustomerMinor: 4_000,
+    });
+    expect(r.state.disputes[0]).toMatchObject({ lostMinor: 0, owedTakenMinor: 6_000, overpaidMinor: 4_000 });
+    // Nobody is reversed for it: the seller gave their part back with the owed refund.
+    expect(of(r.last, "reverse_transfer")).toEqual([]);
+    const post = of(r.last, "post_ledger").find((e) => e.transaction.kind === "marketplace_dispute_lost");
+    expect(post?.transaction.postings.map((p) => [p.account, p.side, p.amount.amountMinor])).toEqual([
+      ["marketplace:mc1:dispute_losses", "debit", 10_000],
+      ["marketplace:mc1:owed_to_customer", "credit", 6_000],
+      ["marketplace:mc1:owed_by_customer", "credit", 4_000],
+    ]);
+    const tickets = of(r.last, "open_ticket").filter((t) => t.reason === "owed_overpaid");
+    expect(tickets.map((t) => t.id)).toEqual(["mc1:ticket:owed_overpaid:dp_1"]);
+    expect(tickets[0]?.summary).toContain("40.00");
+    expect(owedLeftMinor(paymentOwed(r.state))).toBe(0);
+  });
+});
+
+describe("what a charge owes lessened by a lost dispute: the refund_owed ticket and the customer are told", () => {
+  it("part of it: the ticket gets a note naming what is left, the customer hears what their bank gave back", () => {
+    const r = andLand(andLand(start(), [refund(), unreachable]), [dispute(4_000), closed("lost", 4_000)]);
+    expect(of(r.last, "note_ticket")).toMatchObject([
+      { id: "mc1:ticket:refund_owed:1:note:dispute:dp_1", ticketId: "mc1:ticket:refund_owed:1" },
+    ]);
+    expect(of(r.last, "note_ticket")[0]?.note).toMatch(/^60\.00 AUD is left owed/);
+    expect(of(r.last, "notify").filter((n) => n.template === "owed_reduced_by_dispute")).toMatchObject([
+      {
+        id: "mc1:notify:owed_reduced_by_dispute:dp_1",
+        to: { kind: "customer" },
+        data: { disputeId: "dp_1", amountMinor: 4_000, leftMinor: 6_000 },
+      },
+    ]);
+  });
+});

@@ -88,6 +88,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(t.dispute("mc1", "dp_1")).toBe("mc1:ticket:dispute:dp_1");
     expect(t.reversalFailed("mc1", 4)).toBe("mc1:ticket:reversal_failed:4");
     expect(t.refundOwed("mc1", 2)).toBe("mc1:ticket:refund_owed:2");
+    expect(t.owedOverpaid("mc1", "dp_1")).toBe("mc1:ticket:owed_overpaid:dp_1");
     expect(t.feeRefundMismatch("mc1", 2)).toBe("mc1:ticket:amount_mismatch:fee_refund:2");
     expect(t.latePayment("mc1")).toBe("mc1:ticket:unexpected_money:late_payment");
     expect(t.lateTransfer("mc1", "tr_9")).toBe("mc1:ticket:unexpected_money:transfer:tr_9");

@@ -122,6 +122,8 @@ const ticketIds = Object.freeze({
   reversalFailed: (c: string, reversal: number): string => ticket(c, "reversal_failed", `${reversal}`),
   /** Refund n is owed to the customer outside Stripe (Stripe refuses it after a lost dispute). */
   refundOwed: (c: string, refund: number): string => ticket(c, "refund_owed", `${refund}`),
+  /** Lost dispute d's bank gave back money an admin had paid the customer already: recover it. */
+  owedOverpaid: (c: string, disputeId: string): string => ticket(c, "owed_overpaid", disputeId),
   /** Stripe's figure for refund n's application fee refund differs from the charge's. */
   feeRefundMismatch: (c: string, refund: number): string =>
     ticket(c, "amount_mismatch", `fee_refund:${refund}`),

@@ -52,6 +52,7 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   // To the customer or member: money susu owes them outside Stripe, and each payment of it.
   owed_outside_stripe: "required",
   owed_paid_outside_stripe: "required",
+  owed_reduced_by_dispute: "required",
   payment_action_required: "required",
   seller_paid: "required",
   // For the platform's admins only: a seller's transfer Stripe refused, parked for them.

@@ -8,6 +8,9 @@ describe("the ids of money owed outside Stripe are stored keys: pinned", () => {
     expect(p.noticeBooked("hp1", 3)).toBe("hp1:notify:owed_outside_stripe:3");
     expect(p.noticePaid("mc1", 1)).toBe("mc1:notify:owed_paid_outside_stripe:1");
     expect(p.resolveRefundOwed("mc1", 2)).toBe("mc1:ticket:refund_owed:2:resolve");
+    expect(p.noteRefundOwed("hp1", 1, "dp_1")).toBe("hp1:ticket:refund_owed:1:note:dispute:dp_1");
+    expect(p.noteRefundOwed("hp1", 1, "dp_1:2")).toBe("hp1:ticket:refund_owed:1:note:dispute:dp_1:2");
+    expect(p.noticeReduced("mc1", "dp_1")).toBe("mc1:notify:owed_reduced_by_dispute:dp_1");
   });
 
   it("a round's, per member", () => {

@@ -14,6 +14,15 @@ const paymentOwedIds = Object.freeze({
   noticeBooked: (id: string, refund: number): string => `${id}:notify:owed_outside_stripe:${refund}`,
   /** The customer is told payment n was made: `<id>:notify:owed_paid_outside_stripe:<n>`. */
   noticePaid: (id: string, n: number): string => `${id}:notify:owed_paid_outside_stripe:${n}`,
+  /**
+   * The `refund_owed` ticket of refund r is noted that lost dispute step s (`<d>`, or `<d>:<n>`
+   * when refund n's failure made it take from what is owed) lessened what is owed:
+   * `<id>:ticket:refund_owed:<r>:note:dispute:<s>`.
+   */
+  noteRefundOwed: (id: string, refund: number, step: string): string =>
+    `${id}:ticket:refund_owed:${refund}:note:dispute:${step}`,
+  /** The customer is told lost dispute step s lessened what is owed: `<id>:notify:owed_reduced_by_dispute:<s>`. */
+  noticeReduced: (id: string, step: string): string => `${id}:notify:owed_reduced_by_dispute:${step}`,
   /** The `refund_owed` ticket of refund r is resolved: `<id>:ticket:refund_owed:<r>:resolve`. */
   resolveRefundOwed: (id: string, refund: number): string => `${id}:ticket:refund_owed:${refund}:resolve`,
 });

@@ -168,12 +168,19 @@ describe("payments of money owed outside Stripe, in any sequence", () => {
           let r: HeldRun = owing;
           let paidMinor = 0;
           let takenMinor = 0;
+          let overpaidMinor = 0;
+          let recoveries = 0;
           let resolved = 0;
           const step = (i: number) => {
             if (i !== Math.min(at, commands.length)) return;
             const leftBefore = bookedMinor - paidMinor;
             r = runHeld(r, [heldDisputeOpened(disputedMinor), heldDisputeLost(disputedMinor)]);
             takenMinor = Math.min(disputedMinor, leftBefore);
+            // Beyond what was still owed: what an admin had paid already, given back twice.
+            overpaidMinor = disputedMinor - takenMinor;
+            recoveries = r.last.filter(
+              (e) => e.kind === "open_ticket" && e.reason === "owed_overpaid",
+            ).length;
             resolved += r.last.filter((e) => e.kind === "resolve_ticket").length;
           };
           for (const [i, command] of [...commands.entries(), [commands.length, undefined] as const]) {
@@ -191,11 +198,15 @@ describe("payments of money owed outside Stripe, in any sequence", () => {
           expect(owedMinor).toBeGreaterThanOrEqual(0);
           expect(owedMinor).toBe(bookedMinor - paidMinor - takenMinor);
           expect(owedLeftMinor(paymentOwed(r.state))).toBe(owedMinor);
-          // The loss booked is what the bank gave back of what was owed (nothing else was left).
+          // The loss booked is what the bank took, as at Stripe: what it gave back of what was
+          // owed (nothing else was left), and beyond it what an admin had paid already, which the
+          // customer owes back — a ticket asks to recover it.
           expect(heldBooks(r)).toMatchObject({
-            disputeLostMinor: takenMinor,
+            disputeLostMinor: disputedMinor,
             paidOutsideStripeMinor: paidMinor,
+            owedByCustomerMinor: overpaidMinor,
           });
+          expect(recoveries).toBe(overpaidMinor > 0 ? 1 : 0);
           // Resolved once, when nothing is left (by the dispute or by the last payment); never before.
           expect(resolved).toBe(owedMinor === 0 ? 1 : 0);
         },

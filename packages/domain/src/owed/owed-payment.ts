@@ -43,6 +43,12 @@ export interface OwedOutsideStripe {
    * owed): no longer owed. Absent: nothing.
    */
   readonly takenByDisputesMinor?: number;
+  /**
+   * What the customer's bank gave back through lost disputes beyond what was still owed, of what
+   * had been paid already: the customer got it twice and owes it back (a ticket asks an admin to
+   * recover it). It does not change what is owed. Absent: nothing.
+   */
+  readonly owedBackMinor?: number;
 }
 
 /** What the payments recorded add up to. */

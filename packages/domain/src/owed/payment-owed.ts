@@ -41,8 +41,11 @@ interface OwingPayment {
     readonly status: string;
   }[];
   readonly owedPayments?: OwedOutsideStripe["payments"];
-  /** Its disputes: a lost one may have taken part of what was owed (`owedTakenMinor`). */
-  readonly disputes: readonly { readonly owedTakenMinor?: number }[];
+  /**
+   * Its disputes: a lost one may have taken part of what was owed (`owedTakenMinor`), and of
+   * what was paid of it already (`overpaidMinor`).
+   */
+  readonly disputes: readonly { readonly owedTakenMinor?: number; readonly overpaidMinor?: number }[];
 }
 
 /** The refunds owed to the customer outside Stripe. */
@@ -52,16 +55,30 @@ function owedRefunds(s: OwingPayment): OwingPayment["refunds"] {
 
 /**
  * What a held payment or a marketplace charge owes its customer outside Stripe, what was paid
- * of it, and what lost disputes gave back of it (their `owedTakenMinor`).
+ * of it, what lost disputes gave back of it (their `owedTakenMinor`), and what they gave back
+ * beyond it of what was paid, which the customer owes back (their `overpaidMinor`).
  */
 export function paymentOwed(s: OwingPayment): OwedOutsideStripe {
   const takenMinor = s.disputes.reduce((total, x) => total + (x.owedTakenMinor ?? 0), 0);
+  const owedBackMinor = s.disputes.reduce((total, x) => total + (x.overpaidMinor ?? 0), 0);
   return {
     currency: s.currency,
     bookedMinor: owedRefunds(s).reduce((total, r) => total + r.amountMinor, 0),
     payments: s.owedPayments ?? [],
     ...(takenMinor > 0 ? { takenByDisputesMinor: takenMinor } : {}),
+    ...(owedBackMinor > 0 ? { owedBackMinor } : {}),
   };
+}
+
+/**
+ * What admins recorded paying the customer outside Stripe that no lost dispute has taken as
+ * paid twice yet: the payments, less the lost disputes' `overpaidMinor` (what their banks gave
+ * back of it, so that the customer got it twice). A later loss beyond what is left and what is
+ * still owed takes at most this.
+ */
+export function owedPaidNotTakenMinor(s: OwingPayment): number {
+  const overpaidMinor = s.disputes.reduce((total, x) => total + (x.overpaidMinor ?? 0), 0);
+  return owedPaidMinor(s.owedPayments ?? []) - overpaidMinor;
 }
 
 /** A posting a valid state builds cannot be refused: a refusal is a bug. */

@@ -92,6 +92,10 @@ export interface PaymentBooks {
   readonly disputeLostMinor: number;
   /** Owed to the customer outside Stripe (given back, by other means). */
   readonly owedToCustomerMinor: number;
+  /** Paid to the customer outside Stripe by an admin, of what was owed (given back). */
+  readonly paidOutsideStripeMinor: number;
+  /** What the customer owes back: a lost dispute's bank gave back what an admin had paid them already. */
+  readonly owedByCustomerMinor: number;
   /** The fee earned, net of what was given back. */
   readonly feesMinor: number;
   /** The platform's own money given back (what neither the sellers nor the fee gave). */
@@ -207,6 +211,32 @@ export abstract class PaymentWorld<
     return { ...(ignored ? { ignored: ignored.code } : {}), effects: [...effects] };
   }
 
+  /** What admins recorded paying the customer outside Stripe (see {@link applyOwedPayment}). */
+  paidOutsideMinor = 0;
+
+  /**
+   * Takes in an admin's payment of money owed outside Stripe, decided outside `decide` (by
+   * `owed/payment-owed.ts`, of `amountMinor`): stored as the store keeps it, its effects taken
+   * in, checked. Returns the refusal's code, or nothing when it was recorded.
+   */
+  applyOwedPayment(
+    amountMinor: number,
+    d: Result<{ readonly state: S; readonly effects: readonly E[] }, { readonly code: string }>,
+  ): string | undefined {
+    this.trace.push(`an admin pays ${amountMinor} owed outside Stripe -> ${d.isErr() ? d.error.code : "ok"}`);
+    if (d.isErr()) {
+      this.check();
+      return d.error.code;
+    }
+    const before = this.state;
+    this.state = this.roundTrip({ ...d.value.state, version: before.version + 1 }, "record_owed_payment");
+    this.previous = before;
+    this.paidOutsideMinor += amountMinor;
+    this.absorb(d.value.effects);
+    this.check();
+    return undefined;
+  }
+
   /**
    * The state as the store gives it back: written as JSON and read again. Anything JSON does
    * not keep (a non-finite number, a Map or Set, a class instance, an undefined in a list)
@@ -280,7 +310,14 @@ export abstract class PaymentWorld<
    * back everything. `books` is the aggregate's money from its books.
    */
   protected checkPayment(books: PaymentBooks): void {
-    const given = books.refundedMinor + books.disputeLostMinor + books.owedToCustomerMinor;
+    // (what an admin paid outside Stripe was given back too, less what the customer got twice
+    // and owes back)
+    const given =
+      books.refundedMinor +
+      books.disputeLostMinor +
+      books.owedToCustomerMinor +
+      books.paidOutsideStripeMinor -
+      books.owedByCustomerMinor;
     if (given > books.paidInMinor) this.problems.push(`given back ${given} of ${books.paidInMinor} paid`);
     if (this.stripe.refundedMinor > this.stripe.capturedMinor)
       this.problems.push(`Stripe refunded ${this.stripe.refundedMinor} of ${this.stripe.capturedMinor}`);

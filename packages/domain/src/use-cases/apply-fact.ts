@@ -530,7 +530,8 @@ function withMethodNews(
  * | `invoice_void_answered` (Stripe's answer to susu's void of a membership invoice) | that subscription hears it (`invoice_void_answered`): a void Stripe could not make while the invoice's debit is processing waits for the debit |
  * | about a payment whose references name a marketplace charge (`marketplaceChargeId`) | that charge hears the matching input (`routeToMarketplaceCharge`): the payment's outcome (a destination charge's payment read again for its transfer when the fact does not name it), sellers' transfers by seller and attempt, refunds by number and attempt, reversals by number, disputes |
  * | about a payment (debit, refund, transfer, dispute) | otherwise the round named by its references hears the matching input |
- * | `dispute_updated`, `dispute_closed` lost | ignored by rounds: a BECS dispute is booked when it opens |
+ * | `dispute_updated` | ignored by rounds: a BECS dispute is booked when it opens |
+ * | `dispute_closed` lost | the round hears `dispute_opened` (the closure's amount): a dispute it recorded ignores it; one whose opening it never heard is booked as if it had opened then |
  * | `dispute_closed` won | the round hears `dispute_won`: the money came back to the platform, and what the dispute booked is undone (if a BECS dispute ever closes won) |
  * | `payout_account_changed` | the person with the account gets `payoutsEnabled` as the provider reports it now — one write, which reaches every round where they are the recipient (a blocked payout resumes) and every open held payment they sell (a blocked release resumes); an account that cannot receive for want of information after the person went through onboarding tells them what is missing, once per set of requirements (`noticeOnboardingIncomplete`) |
  * | `payout_account_disconnected` | the person with the account gets `payoutsEnabled: false` |

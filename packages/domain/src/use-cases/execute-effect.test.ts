@@ -189,3 +189,36 @@ describe("executeEffect: set_default_payment_method refused", () => {
     expect(result._unsafeUnwrapErr()).toMatchObject({ code: "parameter_invalid_string", retry: false });
   });
 });
+
+describe("executeEffect: note_ticket", () => {
+  it("adds its note to the ticket once (by the effect's id); a ticket never opened is done with", async () => {
+    const sim = new InMemorySusu();
+    (
+      await sim.ports.desk.openTicket({
+        id: "hp1:ticket:refund_owed:1",
+        aggregate: "held_payment",
+        aggregateId: "hp1",
+        reason: "refund_owed",
+        summary: "100.00 AUD is owed",
+      })
+    )._unsafeUnwrap();
+    const note = {
+      kind: "note_ticket",
+      id: "hp1:ticket:refund_owed:1:note:dispute:dp",
+      aggregate: "held_payment",
+      aggregateId: "hp1",
+      ticketId: "hp1:ticket:refund_owed:1",
+      note: "60.00 AUD is left owed to the customer now",
+    } as const;
+    expect((await executeEffect(sim.deps, sim.ports, note))._unsafeUnwrap()).toEqual([]);
+    expect((await executeEffect(sim.deps, sim.ports, note))._unsafeUnwrap()).toEqual([]);
+    expect(sim.desk.notes.get("hp1:ticket:refund_owed:1")).toMatchObject([
+      {
+        noteId: "hp1:ticket:refund_owed:1:note:dispute:dp",
+        summary: "60.00 AUD is left owed to the customer now",
+      },
+    ]);
+    const elsewhere = { ...note, id: "hp2:n", aggregateId: "hp2", ticketId: "hp2:ticket:refund_owed:1" };
+    expect((await executeEffect(sim.deps, sim.ports, elsewhere))._unsafeUnwrap()).toEqual([]);
+  });
+});

@@ -999,6 +999,14 @@ export function executeEffect(
         })
         .map(() => [])
         .mapErr((e) => failure(e.code, e.message, true));
+    case "note_ticket": {
+      // A desk that keeps no tickets has none to note; one never opened is nothing to note.
+      const update = ports.desk.updateTicket?.bind(ports.desk);
+      if (update === undefined) return okAsync([]);
+      return update(effect.ticketId, { noteId: effect.id, summary: effect.note, at: deps.clock.now() })
+        .map((): readonly PaymentObjectFact[] => [])
+        .mapErr((e) => failure(e.code, e.message, true));
+    }
     case "resolve_ticket": {
       // A desk that keeps no tickets has none to resolve; one never opened, or resolved by a
       // person already, is left as it is: done either way.
