@@ -483,6 +483,26 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     expect((await charge(waiting.id)).status).toBe("expired");
     await booksBalanced(waiting.id);
   });
+  it("a new card's PaymentIntent cancelled at Stripe by someone else (the dashboard): payment_intent.canceled ends the charge payment_failed, the customer told; nothing booked", async () => {
+    await aSeller("ned");
+    const waiting = await aCharge([{ id: "ned" }], { kind: "new_card" });
+    expect(waiting.status).toBe("requires_action");
+    await harness.stripe.paymentIntents.cancel(waiting.paymentIntentId ?? "", {
+      cancellation_reason: "requested_by_customer",
+    });
+    await settle();
+    const ended = await charge(waiting.id);
+    expect(ended).toMatchObject({ status: "payment_failed", failureCode: "canceled_requested_by_customer" });
+    expect(ended.clientSecret).toBeUndefined();
+    expect(
+      notifier.sent.filter((n) => n.aggregateId === waiting.id).map((n) => [n.template, n.emails]),
+    ).toEqual([["payment_failed", ["cy@example.com"]]]);
+    // Its expiry timer, due later, asks Stripe for nothing.
+    clock.advance(DEFAULT_MARKETPLACE_POLICY.actionExpiryMs);
+    await settle();
+    expect((await charge(waiting.id)).status).toBe("payment_failed");
+    await booksBalanced(waiting.id);
+  });
   it("3-D Secure passed seconds before the expiry timer, its webhook still queued: the cancel is refused, the payment read, the seller paid — never expired, never refunded", async () => {
     const account = await aSeller("wes");
     const waiting = await aCharge([{ id: "wes" }], { kind: "new_card" });

@@ -240,6 +240,39 @@ describe("the payment", () => {
     expect(after(declined.state, [paid()]).status).toBe("settled");
   });
 
+  it("a new card's PaymentIntent cancelled at Stripe without susu asking (the dashboard, the API) ends the charge payment_failed: the customer cannot pay it any more, and is told", () => {
+    const s = created({ ...destinationCommand, paymentMethod: { kind: "new_card" } });
+    const waiting = after(s, [
+      { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret" },
+      { type: "payment_failed", paymentIntentId: "pi_1", failureCode: "card_declined" },
+    ]);
+    expect(waiting.status).toBe("requires_action");
+    for (const failureCode of ["canceled", "canceled_requested_by_customer", "canceled_abandoned"]) {
+      const cancelled = run(
+        waiting,
+        [{ type: "payment_failed", paymentIntentId: "pi_1", failureCode }],
+        T0 + 60_000,
+      );
+      expect(cancelled.state).toMatchObject({ status: "payment_failed", failureCode, endedAt: T0 + 60_000 });
+      expect(cancelled.state.expiryRequestedAt).toBeUndefined();
+      expect(of(cancelled.effects, "notify")).toEqual([
+        expect.objectContaining({
+          template: "payment_failed",
+          data: expect.objectContaining({ failureCode }),
+        }),
+      ]);
+      // Its expiry timer then finds nothing to do; a success after all is a late payment, refunded.
+      expect(
+        run(
+          cancelled.state,
+          [{ type: "timer", timer: { kind: "action_expired" } }],
+          T0 + policy.actionExpiryMs,
+        ).effects,
+      ).toEqual([]);
+      expect(kinds(run(cancelled.state, [paid()]).effects)).toContain("refund");
+    }
+  });
+
   it("a payment never confirmed expires once Stripe confirms the cancel: the customer told then; a success after the cancel is refunded", () => {
     const s = created({ ...destinationCommand, paymentMethod: { kind: "new_card" } });
     const waiting = run(s, [

@@ -532,8 +532,10 @@ function failed(d: Draft, { paymentIntentId, failureCode }: InputOf<"payment_fai
   // A new card confirmed by the customer: a declined attempt sends Stripe's PaymentIntent back
   // to requires_payment_method, and the customer may try another card with the same client
   // secret. Ending the charge here would refund a later success as a late payment: it keeps
-  // waiting for the customer, with the decline recorded for the client to show.
-  if (s.paymentMethod.kind === "new_card" && s.status === "requires_action") {
+  // waiting for the customer, with the decline recorded for the client to show. A cancelled
+  // PaymentIntent (cancelled at Stripe by someone other than the expiry timer) takes no card
+  // any more: the charge ends, as below.
+  if (s.paymentMethod.kind === "new_card" && s.status === "requires_action" && !isCancellation(failureCode)) {
     if (s.failureCode === failureCode)
       return ignore(s, "payment_failure_recorded", `the decline ${failureCode} is already recorded`);
     d.set({ failureCode });
