@@ -1006,8 +1006,8 @@ export class StripePaymentGateway implements PaymentGateway {
   /**
    * The payout made under `idempotencyKey` on the connected account, found by the `effect_id`
    * metadata `createPayout` writes (Stripe's list filters by `created`, not by metadata): the
-   * account's payouts created since `createdSince`, every page read (a manual account's
-   * payouts of a few days are few).
+   * account's payouts created since `createdSince`, newest first, read page after page until
+   * it is found ({@link findMadeByEffect}; a manual account's payouts of a few days are few).
    */
   findPayoutByKey(input: {
     readonly accountId: string;
@@ -1015,15 +1015,14 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly createdSince: Instant;
   }): ResultAsync<ReportedPayout | undefined, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
-    return this.#call(() =>
-      this.stripe.payouts
-        .list(
-          { created: { gte: Math.floor(input.createdSince / 1000) }, limit: 100 },
+    return findMadeByEffect(
+      (after) =>
+        this.stripe.payouts.list(
+          { created: { gte: Math.floor(input.createdSince / 1000) }, limit: 100, ...pageAfter(after) },
           { stripeAccount: input.accountId },
-        )
-        .autoPagingToArray({ limit: 10_000 }),
-    ).andThen((payouts) => {
-      const found = payouts.find((p) => p.metadata?.[METADATA_KEYS.effectId] === key);
+        ),
+      key,
+    ).andThen((found) => {
       if (found === undefined) return okAsync(undefined);
       const reported = reportedPayoutOf(found, input.accountId);
       return reported === undefined
