@@ -60,8 +60,9 @@ const failed = (e: GatewayError): BillingFailure =>
 /**
  * Carries out a plan's or a subscription's Stripe call with the effect id as its
  * idempotency key, and answers the facts the answer reports. A refusal to start a
- * subscription is a fact the subscription hears (it expires), and so is a refusal to change
- * its price (the pending change is dropped and the person told); other definite refusals
+ * subscription is a fact the subscription hears (it expires), and so are a refusal to change
+ * its price (the pending change is dropped and the person told) and a refusal to charge it on
+ * another card (the card change is dropped and the person told); other definite refusals
  * are parked for an operator. Without a billing gateway (a deployment that wired none) the
  * effect is parked too.
  */
@@ -184,14 +185,31 @@ export function executeBillingEffect(
         .mapErr(failed);
     case "set_subscription_payment_method":
       // Stripe's answer is its view of the subscription, naming the method it now charges.
-      return billing
-        .setSubscriptionPaymentMethod({
-          idempotencyKey: effect.id,
-          subscriptionId: effect.stripeSubscriptionId,
-          paymentMethodId: effect.paymentMethodId,
-        })
-        .map(snapshotFact)
-        .mapErr(failed);
+      return (
+        billing
+          .setSubscriptionPaymentMethod({
+            idempotencyKey: effect.id,
+            subscriptionId: effect.stripeSubscriptionId,
+            paymentMethodId: effect.paymentMethodId,
+          })
+          .map(snapshotFact)
+          // A definite refusal is the membership's news (the card change is dropped and the
+          // person told), not an effect parked for an operator.
+          .orElse((e) =>
+            e.type === "gateway_definite"
+              ? okAsync<readonly PaymentObjectFact[], BillingFailure>([
+                  {
+                    kind: "subscription_payment_method_refused",
+                    refs: subscriptionRefs,
+                    changeId: effect.id,
+                    paymentMethodId: effect.paymentMethodId,
+                    failureCode: e.code,
+                    failureMessage: e.message,
+                  },
+                ])
+              : errAsync(failed(e)),
+          )
+      );
     case "void_subscription_invoice":
       // The answer goes to the membership: a void Stripe could not make while the invoice's
       // debit is processing waits for the debit (an invoice paid before the void is refunded
