@@ -160,7 +160,23 @@ export function executeBillingEffect(
           priceId: effect.stripePriceId,
           prorationBehavior: effect.prorationBehavior,
         })
-        .map(snapshotFact)
+        .map((snapshot) =>
+          // Stripe's answer shows the change neither made (its price) nor held until its invoice
+          // is paid (a pending update to it): it never took effect, and no later news of it will
+          // come. Refused, as a definite error is: the pending change is dropped, the person told.
+          changeTookEffect(snapshot, effect.stripePriceId)
+            ? snapshotFact(snapshot)
+            : [
+                ...snapshotFact(snapshot),
+                {
+                  kind: "subscription_change_refused",
+                  refs: subscriptionRefs,
+                  changeId: effect.id,
+                  failureCode: "change_not_made",
+                  failureMessage: `Stripe's answer to ${effect.id} shows price ${snapshot.stripePriceId}, not ${effect.stripePriceId}, and no pending update to it`,
+                } satisfies PaymentObjectFact,
+              ],
+        )
         .orElse((e) =>
           e.type === "gateway_definite"
             ? okAsync<readonly PaymentObjectFact[], BillingFailure>([
@@ -245,6 +261,16 @@ export function executeBillingEffect(
         );
     }
   }
+}
+
+/**
+ * Whether Stripe's answer to a price change shows it made (the subscription on `priceId`) or
+ * held until its invoice is paid (a pending update naming that price, or naming none).
+ */
+function changeTookEffect(snapshot: SubscriptionSnapshot, priceId: string): boolean {
+  if (snapshot.stripePriceId === priceId) return true;
+  const update = snapshot.pendingUpdate;
+  return update !== undefined && (update.stripePriceId === undefined || update.stripePriceId === priceId);
 }
 
 /**
