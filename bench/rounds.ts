@@ -213,6 +213,9 @@ async function member(id: string): Promise<Person> {
       idempotencyKey: `bench:customer:${id}`,
       name: `Member ${id}`,
       references,
+      // A first request: made now, under a key Stripe keeps.
+      notBefore: Date.now(),
+      effectCreatedAt: Date.now(),
     }),
     "customer",
   );

@@ -163,6 +163,9 @@ describe("Stripe → API → inbox → processor → round", () => {
           idempotencyKey: `e2e:customer:${memberId}`,
           name: memberId,
           references,
+          // A first request: made now, under a key Stripe keeps.
+          notBefore: Date.now(),
+          effectCreatedAt: Date.now(),
         })
       )._unsafeUnwrap();
       const setup = (

@@ -405,7 +405,7 @@ const PaymentMethodSchema = z
       type: z.literal("saved_card"),
       paymentMethodId: IdSchema.openapi({
         description:
-          "A card the customer saved through susu (`POST /v1/people/me/payment-methods/setup`, listed by `GET /v1/people/me/payment-methods`) and has not removed: charged at once, off session. Anything else is 404 `payment_method_not_found`, for a customer with no Stripe customer too (a `new_card` for them is 409 `customer_not_onboarded`)",
+          "A card the customer saved through susu (`POST /v1/people/me/payment-methods/setup`, listed by `GET /v1/people/me/payment-methods`) and has not removed: charged at once, off session. Anything else is 404 `payment_method_not_found`, for a customer with no Stripe customer too (a `new_card` for them is 409 `customer_not_onboarded`); a card past its expiry (the last day of its expiry month, UTC) is 409 `payment_method_expired`, nothing stored and Stripe not asked",
         example: "pm_123",
       }),
     }),
@@ -538,6 +538,8 @@ const createRouteDef = createRoute({
         "client reference rsvp_42 is marketplace charge mc_1, asked for with other terms",
       // A new card only: a saved card named for such a customer is 404 payment_method_not_found.
       customer_not_onboarded: "customer cy has no Stripe customer to charge",
+      payment_method_expired:
+        "card pm_123 has expired (expired 12/2025) and cannot be charged: a marketplace charge needs a card that can; save another card",
       seller_not_onboarded: "seller sam has no connected account to be paid into",
     }),
     ...unprocessable({

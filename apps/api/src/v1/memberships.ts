@@ -182,8 +182,9 @@ const SubscriptionSchema = z
         description:
           "A plan change asked for that Stripe has not made yet: planId and price stay the current ones (and so do " +
           "the entitlements) until Stripe confirms it, which it does only once the change's invoice is paid (a " +
-          "change with nothing to pay, such as a downgrade's credit, is made at once). If Stripe refuses it, or drops " +
-          "it unpaid (awaitingPaymentUntil passed), it is cleared and the person is told (membership_change_refused). " +
+          "change with nothing to pay, such as a downgrade's credit, is made at once). If Stripe refuses it, answers " +
+          "it neither made nor held, or drops it unpaid (awaitingPaymentUntil passed), it is cleared and the person is " +
+          "told (membership_change_refused). " +
           "One at a time: another change meanwhile is refused (change_pending)",
       }),
     trialDays: z
@@ -546,7 +547,8 @@ const changeSubscriptionRoute = createRoute({
     "membership keeps its plan, price and entitlements. Stripe makes it only once the change's invoice is paid; a " +
     "failed payment is e-mailed (membership_payment_failed) and the change waits until `awaitingPaymentUntil`, then " +
     "is dropped unpaid, nothing charged. Stripe's refusal (the price archived meanwhile, a subscription that can no " +
-    "longer change) or that drop clears it and e-mails the person (membership_change_refused).",
+    "longer change), an answer showing it neither made nor held, or that drop clears it and e-mails the person " +
+    "(membership_change_refused).",
   security: [{ bearer: [] }],
   request: {
     params: SubscriptionIdParam,

@@ -26,7 +26,7 @@ function appWithLogs() {
   const store = new PrismaStore(db.prisma);
   const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const url = new URL(emulator.url);
-  // As container.ts wires it: the adapter is given the same logger, and no request id.
+  // As container.ts wires it: the adapter is given the same logger and clock, and no request id.
   const gateway = new StripePaymentGateway(
     createStripeClient({
       secretKey: emulator.secretKey,
@@ -37,6 +37,8 @@ function appWithLogs() {
       maxNetworkRetries: 0,
       log: logs.logger,
     }),
+    // On the use cases' clock, as container.ts gives it.
+    { clock },
   );
   const app = testApp({
     useCases: deps,
@@ -85,12 +87,11 @@ describe("the request id below the route", () => {
     const lines = logs.lines();
     const stripeCallsOf = (requestId: string | null) =>
       lines.filter((l) => l.msg === "stripe call" && l.requestId === requestId);
-    // A customer (looked for first by its effect id, then made) and a SetupIntent each,
-    // written by the Stripe adapter, not by the route.
+    // A customer (a first request: made under its key, nothing looked for first) and a
+    // SetupIntent each, written by the Stripe adapter, not by the route.
     for (const id of [anaId, "ben-setup-1"]) {
       const calls = stripeCallsOf(id).map((l) => l.stripe as { method: string; path: string });
       expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
-        "GET /v1/customers",
         "POST /v1/customers",
         "POST /v1/setup_intents",
       ]);

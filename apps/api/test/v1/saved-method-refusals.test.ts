@@ -264,8 +264,8 @@ describe("POST /v1/subscriptions with a paymentMethodId", () => {
   });
 });
 
-describe("a saved card past its expiry (POST /v1/subscriptions, POST …/payment-methods/{pm}/default)", () => {
-  it("is refused 409 payment_method_expired, storing and asking nothing; documented in both routes' 409", async () => {
+describe("a saved card past its expiry (POST /v1/subscriptions, POST …/payment-methods/{pm}/default, POST /v1/marketplace-charges)", () => {
+  it("is refused 409 payment_method_expired, storing and asking nothing; documented in each route's 409", async () => {
     const expiring = await save(EVE, "card", "1");
     // The card network's word: the card ran out at the end of last year.
     await emulator.control.updateCardFromNetwork(expiring, {
@@ -283,14 +283,28 @@ describe("a saved card past its expiry (POST /v1/subscriptions, POST …/payment
       paymentMethodId: expiring,
     });
     const defaulted = await call(EVE, "POST", `/v1/people/me/payment-methods/${expiring}/default`);
+    const charged = await call(APP, "POST", "/v1/marketplace-charges", {
+      clientReference: "rsvp_expired",
+      activityId: "act_1",
+      purpose: "rsvp",
+      amountMinor: 50_00,
+      currency: "AUD",
+      description: "Pottery class",
+      customer: { personId: EVE, email: "eve@example.com" },
+      sellers: [{ personId: SELLER }],
+      fee: { rateBps: 1_000 },
+      paymentMethod: { type: "saved_card", paymentMethodId: expiring },
+    });
     await settle();
 
     expect({
       subscribe: [subscribed.status, subscribed.body.code, subscribed.type],
       default: [defaulted.status, defaulted.body.code, defaulted.type],
+      charge: [charged.status, charged.body.code, charged.type],
     }).toEqual({
       subscribe: [409, "payment_method_expired", "application/problem+json"],
       default: [409, "payment_method_expired", "application/problem+json"],
+      charge: [409, "payment_method_expired", "application/problem+json"],
     });
     expect({
       ...(await everything()),
@@ -306,6 +320,7 @@ describe("a saved card past its expiry (POST /v1/subscriptions, POST …/payment
     expect(codes("/v1/people/{personId}/payment-methods/{paymentMethodId}/default")).toContain(
       "payment_method_expired",
     );
+    expect(codes("/v1/marketplace-charges")).toContain("payment_method_expired");
   });
 });
 

@@ -190,6 +190,9 @@ export async function seedActiveGroups(options: {
           idempotencyKey: `setup:cus:${id}`,
           name: id,
           references: { personId: id },
+          // A first request: made now, under a key Stripe keeps.
+          notBefore: Date.now(),
+          effectCreatedAt: Date.now(),
         })
       )._unsafeUnwrap();
       const setup = (

@@ -673,6 +673,17 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Nothing, if you are happy with your plan. To change it, choose a plan that is on offer now and ask again.",
   }),
+  membership_card_change_refused: (d) => ({
+    subject: "Your membership is still charged on the same card",
+    happened: [
+      `You made your card ${d.text("requestedPaymentMethodId", "a new card")} your default, but our payment provider refused to charge your membership on it (${d.text("failureCode", "no reason given")}).`,
+      d.has("chargedOnPaymentMethodId")
+        ? `Your membership is still charged on your card ${d.text("chargedOnPaymentMethodId")}.`
+        : "Your membership is still charged on the card it was charged on before.",
+    ],
+    action:
+      "Nothing, if that card is fine. Otherwise save another card and make it your default: your membership is then charged on it.",
+  }),
   // For the admins; the period is written in UTC, as reconciliation periods are. The first
   // notice of a period, or the follow-up of a later run that found other differences
   // (`change: changed`) or none any more (`cleared`).

@@ -90,13 +90,13 @@ function assertStorable(
 // single-statement commits (below) are built from the same fragments.
 const PEOPLE_INSERT_ROWS_SQL = (rows: string) => `
   INSERT INTO people (id, display_name, stripe_customer_id, becs_payment_method_id, mandate_id, mandate_active,
-                      connected_account_id, payouts_enabled, version, created_at, updated_at)
+                      connected_account_id, payouts_enabled, version, customer_requested_at, created_at, updated_at)
   SELECT r.id, r.display_name, r.stripe_customer_id, r.becs_payment_method_id, r.mandate_id, r.mandate_active,
-         r.connected_account_id, r.payouts_enabled, r.version, r.created_at, r.updated_at
+         r.connected_account_id, r.payouts_enabled, r.version, r.customer_requested_at, r.created_at, r.updated_at
     FROM jsonb_to_recordset(${rows}::jsonb) AS r(
            id text, display_name text, stripe_customer_id text, becs_payment_method_id text, mandate_id text,
            mandate_active boolean, connected_account_id text, payouts_enabled boolean, version integer,
-           created_at timestamptz, updated_at timestamptz)`;
+           customer_requested_at timestamptz, created_at timestamptz, updated_at timestamptz)`;
 const MEMBERS_INSERT_ROWS_SQL = (groupId: string, rows: string) => `
   INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at)
   SELECT ${groupId}, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at
@@ -127,13 +127,14 @@ const AUDIT_INSERT_ROWS_SQL = (rows: string) => `
 
 const PERSON_INSERT_SQL = `
   INSERT INTO people (id, display_name, stripe_customer_id, becs_payment_method_id, mandate_id, mandate_active,
-                      connected_account_id, payouts_enabled, version, created_at, updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6::boolean, $7, $8::boolean, $9::int, $10::timestamptz, $11::timestamptz)`;
+                      connected_account_id, payouts_enabled, version, customer_requested_at, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6::boolean, $7, $8::boolean, $9::int, $10::timestamptz, $11::timestamptz,
+          $12::timestamptz)`;
 const PERSON_UPDATE_SQL = `
   UPDATE people SET display_name = $2, stripe_customer_id = $3, becs_payment_method_id = $4, mandate_id = $5,
          mandate_active = $6::boolean, connected_account_id = $7, payouts_enabled = $8::boolean, version = $9::int,
-         updated_at = $10::timestamptz
-   WHERE id = $1 AND version = $11::int
+         customer_requested_at = $10::timestamptz, updated_at = $11::timestamptz
+   WHERE id = $1 AND version = $12::int
   RETURNING 1 AS updated`;
 
 /** A person's row in `people`, keyed by column (the order of {@link PEOPLE_INSERT_ROWS_SQL}'s columns). */
@@ -149,6 +150,7 @@ function personRow(person: Person, version: number, at: Instant) {
     connected_account_id: c.connectedAccountId,
     payouts_enabled: c.payoutsEnabled,
     version: c.version,
+    customer_requested_at: c.customerRequestedAt === null ? null : c.customerRequestedAt.toISOString(),
     created_at: toDate(person.createdAt).toISOString(),
     updated_at: iso(c.updatedAt),
   };
@@ -157,7 +159,7 @@ function personRow(person: Person, version: number, at: Instant) {
 async function writePerson(tx: Tx, change: VersionedChange<Person>, at: Instant): Promise<void> {
   const person = change.state;
   assertStorable("person", person);
-  // $1–$9 in the row's order, then the times: the insert's and the update's statements place them.
+  // $1–$10 in the row's order, then the times: the insert's and the update's statements place them.
   const { created_at, updated_at, ...columns } = personRow(person, storedVersion(change), at);
   const values = Object.values(columns);
   // Two joins racing to make the same person: the second is told its version is stale.

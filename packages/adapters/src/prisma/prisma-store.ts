@@ -2153,7 +2153,8 @@ interface SnapshotTextRow {
 const PERSON_COLUMNS = `id, display_name AS "displayName", stripe_customer_id AS "stripeCustomerId",
   becs_payment_method_id AS "becsPaymentMethodId", mandate_id AS "mandateId",
   mandate_active AS "mandateActive", connected_account_id AS "connectedAccountId",
-  payouts_enabled AS "payoutsEnabled", version, created_at AS "createdAt"`;
+  payouts_enabled AS "payoutsEnabled", version, customer_requested_at AS "customerRequestedAt",
+  created_at AS "createdAt"`;
 const PERSON_BY_ID_SQL = `SELECT ${PERSON_COLUMNS} FROM people WHERE id = $1`;
 // The group's row first (its person columns NULL), then one row per person its snapshot's
 // members name (their group columns NULL); no group, no rows. Typed NULLs keep each column
@@ -2164,7 +2165,7 @@ SELECT snapshot::text AS snapshot_text, version AS group_version,
   NULL::text AS id, NULL::text AS "displayName", NULL::text AS "stripeCustomerId",
   NULL::text AS "becsPaymentMethodId", NULL::text AS "mandateId", NULL::boolean AS "mandateActive",
   NULL::text AS "connectedAccountId", NULL::boolean AS "payoutsEnabled", NULL::integer AS version,
-  NULL::timestamptz(3) AS "createdAt"
+  NULL::timestamptz(3) AS "customerRequestedAt", NULL::timestamptz(3) AS "createdAt"
 FROM g
 UNION ALL
 SELECT NULL, NULL, ${PERSON_COLUMNS} FROM people
@@ -2186,6 +2187,7 @@ interface PersonRow {
   readonly connectedAccountId: string | null;
   readonly payoutsEnabled: boolean;
   readonly version: number;
+  readonly customerRequestedAt: Date | null;
   readonly createdAt: Date;
 }
 
@@ -2198,6 +2200,7 @@ function loadPerson(row: PersonRow): Result<Person, StorageError> {
     id: row.id,
     displayName: row.displayName,
     ...(row.stripeCustomerId !== null ? { customerId: row.stripeCustomerId } : {}),
+    ...(row.customerRequestedAt !== null ? { customerRequestedAt: fromDate(row.customerRequestedAt) } : {}),
     ...(row.becsPaymentMethodId !== null && row.mandateId !== null
       ? {
           debit: {

@@ -67,6 +67,7 @@ export function personColumns(person: Person, version: number, at: Instant) {
     connectedAccountId: person.payout?.connectedAccountId ?? null,
     payoutsEnabled: person.payout?.payoutsEnabled ?? false,
     version,
+    customerRequestedAt: person.customerRequestedAt === undefined ? null : toDate(person.customerRequestedAt),
     updatedAt: toDate(at),
   };
 }

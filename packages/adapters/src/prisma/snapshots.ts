@@ -77,6 +77,7 @@ const person = z.strictObject({
   id: text,
   displayName: text,
   customerId: text.exactOptional(),
+  customerRequestedAt: instant.exactOptional(),
   debit: z
     .strictObject({ paymentMethodId: text, mandateId: text, mandateActive: z.boolean() })
     .exactOptional(),

@@ -240,27 +240,27 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly name: string;
     readonly email?: string;
     readonly references: PaymentReferences;
-    readonly notBefore?: Instant;
+    readonly notBefore: Instant;
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<{ readonly customerId: string }, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     // The customer an earlier call under this key made (its answer lost, the key forgotten
     // after 24 hours) is the person's: a second one would split their cards and memberships.
-    // Stripe lists customers by creation time or e-mail, not metadata: those made since
-    // `notBefore` (less a margin for the two clocks) are read, newest first; an e-mail given
-    // narrows it further.
-    const created =
-      input.notBefore === undefined
-        ? {}
-        : { created: { gte: Math.floor((input.notBefore - CUSTOMER_CLOCK_MARGIN_MS) / 1000) } };
-    return findMadeByEffect(
+    // A first call (`effectCreatedAt` now) or a retry within the key's retention needs no
+    // look-up: the key alone answers with the first customer. Otherwise Stripe lists
+    // customers by creation time or e-mail, not metadata: those made since `notBefore` (less
+    // a margin for the two clocks) are read, newest first; an e-mail given narrows it further.
+    const created = { gte: Math.floor((input.notBefore - CUSTOMER_CLOCK_MARGIN_MS) / 1000) };
+    return this.#madeByEffect(
       (after) =>
         this.stripe.customers.list({
-          ...created,
+          created,
           ...(input.email !== undefined ? { email: input.email } : {}),
           limit: 100,
           ...pageAfter(after),
         }),
       key,
+      input.effectCreatedAt,
     )
       .andThen((existing) =>
         existing !== undefined
@@ -1006,8 +1006,8 @@ export class StripePaymentGateway implements PaymentGateway {
   /**
    * The payout made under `idempotencyKey` on the connected account, found by the `effect_id`
    * metadata `createPayout` writes (Stripe's list filters by `created`, not by metadata): the
-   * account's payouts created since `createdSince`, every page read (a manual account's
-   * payouts of a few days are few).
+   * account's payouts created since `createdSince`, newest first, read page after page until
+   * it is found ({@link findMadeByEffect}; a manual account's payouts of a few days are few).
    */
   findPayoutByKey(input: {
     readonly accountId: string;
@@ -1015,15 +1015,14 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly createdSince: Instant;
   }): ResultAsync<ReportedPayout | undefined, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
-    return this.#call(() =>
-      this.stripe.payouts
-        .list(
-          { created: { gte: Math.floor(input.createdSince / 1000) }, limit: 100 },
+    return findMadeByEffect(
+      (after) =>
+        this.stripe.payouts.list(
+          { created: { gte: Math.floor(input.createdSince / 1000) }, limit: 100, ...pageAfter(after) },
           { stripeAccount: input.accountId },
-        )
-        .autoPagingToArray({ limit: 10_000 }),
-    ).andThen((payouts) => {
-      const found = payouts.find((p) => p.metadata?.[METADATA_KEYS.effectId] === key);
+        ),
+      key,
+    ).andThen((found) => {
       if (found === undefined) return okAsync(undefined);
       const reported = reportedPayoutOf(found, input.accountId);
       return reported === undefined

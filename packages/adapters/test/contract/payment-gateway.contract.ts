@@ -243,6 +243,9 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
           name: "Ada Member",
           email: "ada@example.com",
           references: { groupId: unique("group"), memberId: unique("member") },
+          // A first request: made now, under a key Stripe keeps.
+          notBefore: Date.now(),
+          effectCreatedAt: Date.now(),
         };
         const first = value(await gateway.createCustomer(input));
         const again = value(await gateway.createCustomer(input));
@@ -256,6 +259,9 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
             idempotencyKey: unique("customer"),
             name: "Bo Member",
             references: { groupId: unique("group") },
+            // A first request: made now, under a key Stripe keeps.
+            notBefore: Date.now(),
+            effectCreatedAt: Date.now(),
           }),
         );
         const setup = value(

@@ -913,6 +913,32 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect((await s.people.getPeople([]))._unsafeUnwrap()).toEqual([]);
       });
 
+      it("keeps when a person's customer was first asked for, inserted and updated, with their group too", async () => {
+        const asked: Person = {
+          id: "dee",
+          displayName: "Dee",
+          customerRequestedAt: T + 1,
+          createdAt: T,
+          version: 0,
+        };
+        (await s.uow.commit({ ...empty, people: [newPerson(asked)] }))._unsafeUnwrap();
+        expect((await s.people.getPerson("dee"))._unsafeUnwrap()).toEqual(asked);
+        const made: Person = { ...asked, customerId: "cus_dee", customerRequestedAt: T + 2 };
+        (await s.uow.commit({ ...empty, people: [{ state: made, expectedVersion: 0 }] }))._unsafeUnwrap();
+        expect((await s.people.getPerson("dee"))._unsafeUnwrap()).toEqual({ ...made, version: 1 });
+        // A new group's people are inserted with it (one statement): theirs is kept too.
+        const group = anActiveGroup({ id: "grp_asked" });
+        const people = newPeopleOf(group).map((p) => ({
+          ...p,
+          state: { ...p.state, customerRequestedAt: T + 3 },
+        }));
+        (
+          await s.uow.commit({ ...empty, people, groups: [{ state: group, expectedVersion: undefined }] })
+        )._unsafeUnwrap();
+        const both = (await s.groups.getGroupWithPeople("grp_asked"))._unsafeUnwrap();
+        expect(both?.people.map((p) => p.customerRequestedAt)).toEqual(group.members.map(() => T + 3));
+      });
+
       it("reads a group with its members' people together: what getGroup and getPeople give, in the members' order", async () => {
         const group = anActiveGroup({ id: "grp_with_people" });
         (

@@ -70,6 +70,9 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
         idempotencyKey: "e2e:customer:cy",
         name: "Cy",
         references: { personId: CUSTOMER },
+        // A first request: made now, under a key Stripe keeps.
+        notBefore: Date.now(),
+        effectCreatedAt: Date.now(),
       })
     )._unsafeUnwrap();
     await addPerson({

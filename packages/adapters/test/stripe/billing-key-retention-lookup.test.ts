@@ -158,6 +158,9 @@ describe("a membership's create calls run again after Stripe forgot their key (e
         idempotencyKey: `person:${name}:customer`,
         name,
         references: { personId: name },
+        // A first request: made now, under a key Stripe keeps.
+        notBefore: Date.now(),
+        effectCreatedAt: Date.now(),
       });
     await harness.emulator.control.advanceClock(DAY_AND_AN_HOUR_S);
     const again = (await create())._unsafeUnwrap();

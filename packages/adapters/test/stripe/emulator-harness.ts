@@ -146,6 +146,9 @@ export async function startStripeHarness(options: EmulatorOptions = {}): Promise
       idempotencyKey: `driver:customer:${memberId}:${seq}`,
       name: `Member ${memberId}`,
       references,
+      // A first request: made now, under a key Stripe keeps.
+      notBefore: Date.now(),
+      effectCreatedAt: Date.now(),
     });
     if (customer.isErr()) throw new Error(customer.error.message);
     const setup = await gateway.createDebitSetup({
@@ -215,6 +218,9 @@ export async function startStripeHarness(options: EmulatorOptions = {}): Promise
         idempotencyKey: `driver:card-customer:${seq}`,
         name: `Card customer ${seq}`,
         references: { personId: `driver_customer_${seq}` },
+        // A first request: made now, under a key Stripe keeps.
+        notBefore: Date.now(),
+        effectCreatedAt: Date.now(),
       });
       if (customer.isErr()) throw new Error(customer.error.message);
       return customer.value.customerId;

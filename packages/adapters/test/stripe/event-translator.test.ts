@@ -289,6 +289,9 @@ describe("payment_intent.* of a marketplace charge → its facts, with the charg
         idempotencyKey: unique("customer"),
         name: "Cy",
         references: {},
+        // A first request: made now, under a key Stripe keeps.
+        notBefore: Date.now(),
+        effectCreatedAt: Date.now(),
       }),
     );
     const created = value(
@@ -641,6 +644,9 @@ describe("event types with no susu flow", () => {
       idempotencyKey: unique("customer"),
       name: "Nobody",
       references: { groupId: unique("group") },
+      // A first request: made now, under a key Stripe keeps.
+      notBefore: Date.now(),
+      effectCreatedAt: Date.now(),
     });
     expect(ofType(await delivered(), "customer.created")).toEqual([
       { kind: "not_handled", eventType: "customer.created", reason: expect.any(String) },

@@ -45,6 +45,9 @@ async function requestsOf<T>(run: () => PromiseLike<T>): Promise<{ result: T; re
   return { result, requests: sent.slice(from) };
 }
 
+/** Every request's query string too, as `METHOD /path?query`. */
+const sentWithQuery: string[] = [];
+
 const lists = (requests: readonly string[], path: string) =>
   requests.filter((r) => r.startsWith(`GET ${path}`)).length;
 const creates = (requests: readonly string[], path: string) =>
@@ -55,6 +58,7 @@ beforeAll(async () => {
   const stripe = createStripeClient(clientConfig(harness.emulator));
   stripe.on("request", (event: Stripe.RequestEvent) => {
     sent.push(`${event.method} ${event.path.split("?")[0]}`);
+    sentWithQuery.push(`${event.method} ${decodeURIComponent(event.path)}`);
   });
   gateway = new StripePaymentGateway(stripe, { clock });
 });
@@ -179,6 +183,83 @@ describe("a transfer: the same rule", () => {
     expect(lists(late.requests, "/v1/transfers")).toBe(1);
     expect(creates(late.requests, "/v1/transfers")).toBe(0);
     expect((await transfersInGroup()).map((t) => t.id)).toEqual([transferId]);
+  });
+});
+
+describe("a person's customer: looked for only on a retry the key may no longer cover, never further back than its first request", () => {
+  const customersOf = async (personId: string) =>
+    (await harness.stripe.customers.list({ limit: 100 })).data.filter(
+      (c) => c.metadata?.person_id === personId,
+    );
+
+  it("a first request makes the customer under its key with no list; a replay a day later finds it (no second customer)", async () => {
+    const personId = unique("person");
+    const requestedAt = clock.now();
+    // What ensureCustomer sends: when the first request was made, and the bound it gives.
+    const input = {
+      idempotencyKey: `person:${personId}:customer`,
+      name: personId,
+      references: { personId },
+      effectCreatedAt: requestedAt,
+      notBefore: requestedAt,
+    };
+    const first = await requestsOf(() => gateway.createCustomer(input));
+    const customerId = value(first.result).customerId;
+    expect(first.requests).toEqual(["POST /v1/customers"]);
+
+    // A retry within the window: the key's replay, still no list.
+    await advance(22 * HOUR_S);
+    const retry = await requestsOf(() => gateway.createCustomer(input));
+    expect({ customerId: value(retry.result).customerId, requests: retry.requests }).toEqual({
+      customerId,
+      requests: ["POST /v1/customers"],
+    });
+
+    // Other people's customers made meanwhile; then the replay after Stripe forgot the key.
+    for (const other of ["a", "b"])
+      value(
+        await gateway.createCustomer({
+          idempotencyKey: `person:${personId}${other}:customer`,
+          name: other,
+          references: { personId: `${personId}${other}` },
+          effectCreatedAt: clock.now(),
+          notBefore: clock.now(),
+        }),
+      );
+    await advance(3 * HOUR_S);
+    const late = await requestsOf(() => gateway.createCustomer(input));
+    expect({ customerId: value(late.result).customerId, requests: late.requests }).toEqual({
+      customerId,
+      requests: ["GET /v1/customers"],
+    });
+    expect((await customersOf(personId)).map((c) => c.id)).toEqual([customerId]);
+  });
+
+  it("a look-up (the first request unknown) reads only customers made since its bound, less an hour", async () => {
+    // Customers made before the person's first request cannot be theirs: 101 of them, more
+    // than one page.
+    await Promise.all(
+      Array.from({ length: 101 }, (_, i) => harness.stripe.customers.create({ name: `old ${i}` })),
+    );
+    await advance(2 * HOUR_S);
+    const personId = unique("person");
+    const notBefore = clock.now();
+    const from = sentWithQuery.length;
+    const made = value(
+      await gateway.createCustomer({
+        idempotencyKey: `person:${personId}:customer`,
+        name: personId,
+        references: { personId },
+        notBefore,
+      }),
+    );
+    const requests = sentWithQuery.slice(from);
+    // One page read (not the 101 older customers page after page), bounded by time.
+    expect(requests).toEqual([
+      `GET /v1/customers?created[gte]=${notBefore / 1000 - HOUR_S}&limit=100`,
+      "POST /v1/customers",
+    ]);
+    expect((await customersOf(personId)).map((c) => c.id)).toEqual([made.customerId]);
   });
 });
 

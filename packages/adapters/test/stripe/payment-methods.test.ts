@@ -35,6 +35,9 @@ async function customer(personId: string): Promise<string> {
       idempotencyKey: `person:${personId}:customer`,
       name: personId,
       references: { personId },
+      // A first request: made now, under a key Stripe keeps.
+      notBefore: Date.now(),
+      effectCreatedAt: Date.now(),
     }),
   ).customerId;
 }

@@ -35,6 +35,9 @@ describe("createStripeClient({ log })", () => {
           name: "Ana",
           references: { personId: "ana" },
           idempotencyKey: "person:ana:customer",
+          // A first request: made now, under a key Stripe keeps.
+          notBefore: Date.now(),
+          effectCreatedAt: Date.now(),
         }),
       ),
       withLogContext({ requestId: "req-b" }, () =>
@@ -42,6 +45,9 @@ describe("createStripeClient({ log })", () => {
           name: "Ben",
           references: { personId: "ben" },
           idempotencyKey: "person:ben:customer",
+          // A first request: made now, under a key Stripe keeps.
+          notBefore: Date.now(),
+          effectCreatedAt: Date.now(),
         }),
       ),
     ]);

@@ -355,6 +355,9 @@ describe("card payments (marketplace charges)", () => {
         idempotencyKey: unique("customer"),
         name: "Cy",
         references: { personId: unique("person") },
+        // A first request: made now, under a key Stripe keeps.
+        notBefore: Date.now(),
+        effectCreatedAt: Date.now(),
       }),
     );
     return {

@@ -217,6 +217,19 @@ export type PaymentFact =
       readonly failureMessage: string;
     }
   | {
+      /**
+       * The provider refused for good to charge a subscription on another payment method (the
+       * `set_subscription_payment_method` call's definite error): `changeId` is the change's
+       * effect id (`<s>:payment-method:<n>`), `paymentMethodId` the method asked for.
+       */
+      readonly kind: "subscription_payment_method_refused";
+      readonly refs: PaymentReferences;
+      readonly changeId: string;
+      readonly paymentMethodId: string;
+      readonly failureCode: string;
+      readonly failureMessage: string;
+    }
+  | {
       /** A Checkout page (subscription mode) was opened for a membership. */
       readonly kind: "subscription_checkout_created";
       readonly refs: PaymentReferences;

@@ -111,6 +111,7 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
     case "subscription_changed":
     case "subscription_start_refused":
     case "subscription_change_refused":
+    case "subscription_payment_method_refused":
     case "subscription_checkout_created":
     case "subscription_trial_will_end":
     case "invoice_paid":

@@ -28,6 +28,7 @@ export const SUBSCRIPTION_NOTIFICATION_TEMPLATES = [
   "membership_refunded",
   "membership_refund_reversed",
   "membership_change_refused",
+  "membership_card_change_refused",
   "dispute_opened",
   "dispute_closed",
 ] as const;

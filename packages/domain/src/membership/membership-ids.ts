@@ -161,5 +161,7 @@ export const subscriptionIds = Object.freeze({
       notice(s, "dispute_closed", `${invoiceId}:${disputeId}`),
     /** Stripe refused change n of the price (the person keeps their plan). */
     changeRefused: (s: string, n: number): string => notice(s, "membership_change_refused", `${n}`),
+    /** Stripe refused change n of the card the subscription is charged on (it stays on its card). */
+    cardChangeRefused: (s: string, n: number): string => notice(s, "membership_card_change_refused", `${n}`),
   }),
 });

@@ -1463,6 +1463,12 @@ describe("the transition table", () => {
     watch(active, { type: "use_payment_method", paymentMethodId: "pm_card" });
     watch(active, { type: "start_failed", code: "x", message: "y" });
     watch(active, { type: "change_refused", changeId: "sub1:change:1", code: "x", message: "y" });
+    watch(active, {
+      type: "payment_method_refused",
+      changeId: "sub1:payment-method:1",
+      code: "x",
+      message: "y",
+    });
     watch(active, { type: "trial_will_end", trialEnd: 1 });
     const trial = feed(freshSubscription({ trialDays: 3 }), [
       snapshot("trialing", 0),

@@ -1773,6 +1773,32 @@ function decideInput(
       });
       return d.done();
     }
+    case "payment_method_refused": {
+      const asked = s.pendingPaymentMethod;
+      if (asked === undefined || subscriptionIds.paymentMethod(s.id, asked.change) !== input.changeId)
+        return ignore(
+          s,
+          "payment_method_change_not_pending",
+          `${input.changeId} is not subscription ${s.id}'s card change waiting` +
+            (asked === undefined ? "" : ` (${subscriptionIds.paymentMethod(s.id, asked.change)})`),
+        );
+      // Stripe charges the card it did; nothing waits any more, and the person is told (their
+      // default card is not what their membership is charged on). No ticket: the audit log
+      // keeps Stripe's reason.
+      const { pendingPaymentMethod: _refused, ...rest } = s;
+      d.state = rest;
+      const billed = billedPaymentMethodOf(rest);
+      d.notify(
+        subscriptionIds.notice.cardChangeRefused(s.id, asked.change),
+        "membership_card_change_refused",
+        {
+          requestedPaymentMethodId: asked.paymentMethodId,
+          ...(billed !== undefined ? { chargedOnPaymentMethodId: billed } : {}),
+          failureCode: input.code,
+        },
+      );
+      return d.done();
+    }
     case "start_failed": {
       if (s.stripeSubscriptionId !== undefined || s.status !== "incomplete")
         return ignore(s, "start_already_known", `subscription ${s.id} is ${s.status} at Stripe`);

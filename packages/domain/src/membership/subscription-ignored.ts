@@ -29,6 +29,8 @@ import type { Ignored } from "../kernel/decision.js";
  * - `timer_no_longer_due`: a refund's deadline that fired after the refund ended, or again after its ticket;
  *   a void's recheck that fired when that void no longer waits for a debit.
  * - `change_not_pending`: Stripe's refusal of a change that is not the one pending (repeated, or older).
+ * - `payment_method_change_not_pending`: Stripe's refusal of a card change that is not the one
+ *   waiting (repeated, or older, or already confirmed).
  * - `invoice_not_paid`: a refund or dispute of an invoice's charge, the invoice not heard of as paid
  *   (yet: a fact so ignored fails as `invoice_not_paid_yet`, and its event is retried).
  * - `outside_refund_known`: a refund made outside susu whose outcome was booked already (a repeat,
@@ -62,6 +64,7 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "refunds_already_known",
   "timer_no_longer_due",
   "change_not_pending",
+  "payment_method_change_not_pending",
   "invoice_not_paid",
   "outside_refund_known",
   "dispute_already_closed",

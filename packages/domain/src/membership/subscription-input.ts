@@ -121,6 +121,17 @@ export type SubscriptionInput =
       readonly code: string;
       readonly message: string;
     }
+  | {
+      /**
+       * Stripe refused for good to charge the subscription on the card asked for by change
+       * `changeId` (the effect id, `<s>:payment-method:<n>`): a definite error of the call (the
+       * card detached, the subscription no longer changeable).
+       */
+      readonly type: "payment_method_refused";
+      readonly changeId: string;
+      readonly code: string;
+      readonly message: string;
+    }
   | { readonly type: "start_failed"; readonly code: string; readonly message: string }
   | { readonly type: "checkout_created"; readonly sessionId: string; readonly url: string }
   /**

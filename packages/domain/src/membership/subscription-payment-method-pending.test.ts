@@ -60,4 +60,27 @@ describe("a membership moved onto another card", () => {
       billed: billedPaymentMethodOf(before),
     });
   });
+
+  it("Stripe's refusal of the card change waiting clears it (the person told once); a refusal of another change is ignored", () => {
+    const { before, after } = asked();
+    const refusal = (n: number): SubscriptionInput => ({
+      type: "payment_method_refused",
+      changeId: `${after.id}:payment-method:${n}`,
+      code: "resource_missing",
+      message: "no such payment method",
+    });
+    expect(decided(after, refusal(2)).ignored?.code).toBe("payment_method_change_not_pending");
+    const refused = decided(after, refusal(1));
+    expect({
+      billed: billedPaymentMethodOf(refused.state),
+      waiting: refused.state.pendingPaymentMethod,
+      told: refused.effects.map((e) => (e.kind === "notify" ? [e.id, e.template] : e.kind)),
+    }).toEqual({
+      billed: billedPaymentMethodOf(before),
+      waiting: undefined,
+      told: [[`${after.id}:notify:membership_card_change_refused:1`, "membership_card_change_refused"]],
+    });
+    // Heard again: nothing waits, nobody is told twice.
+    expect(decided(refused.state, refusal(1)).ignored?.code).toBe("payment_method_change_not_pending");
+  });
 });

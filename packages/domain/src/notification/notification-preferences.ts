@@ -80,6 +80,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   membership_refund_reversed: "required",
   // A plan change the person asked for did not happen.
   membership_change_refused: "required",
+  // A card change the person asked for (their new default card) did not happen.
+  membership_card_change_refused: "required",
   // For the platform's admins only: the platform's books and Stripe's differ for a reconciled period.
   reconciliation_differences: "admin",
 };

@@ -57,6 +57,12 @@ export interface Person {
   readonly displayName: string;
   /** The Stripe customer that owns the person's payment methods and mandates. */
   readonly customerId?: string;
+  /**
+   * When a Stripe customer was first asked for for the person (recorded before the request
+   * is sent); absent: never. A later request under the same key is a retry whose earlier
+   * attempt may have reached Stripe, so the provider looks for the customer it made.
+   */
+  readonly customerRequestedAt?: Instant;
   readonly debit?: DebitMandate;
   readonly payout?: PayoutAccount;
   readonly createdAt: Instant;
@@ -74,6 +80,8 @@ export interface NewPerson {
 /** The Stripe objects to record for a person; absent fields stay as they are. */
 export interface PersonPaymentUpdate {
   readonly customerId?: string;
+  /** When a customer was asked for; only the first such instant is kept. */
+  readonly customerRequestedAt?: Instant;
   /** A new mandate replaces the previous one (the set-up that made it superseded it). */
   readonly debit?: DebitMandate;
   /**
@@ -124,6 +132,8 @@ export function updatePersonPayment(
     return err(personError("invalid_person", "Stripe ids must be 1–100 characters"));
   let next: Person = person;
   if (update.customerId !== undefined) next = { ...next, customerId: update.customerId };
+  if (update.customerRequestedAt !== undefined && next.customerRequestedAt === undefined)
+    next = { ...next, customerRequestedAt: update.customerRequestedAt };
   if (update.debit !== undefined) next = { ...next, debit: { ...update.debit } };
   if (
     update.connectedAccountId !== undefined &&
@@ -170,6 +180,7 @@ export function samePerson(a: Person, b: Person): boolean {
     a.id === b.id &&
     a.displayName === b.displayName &&
     a.customerId === b.customerId &&
+    a.customerRequestedAt === b.customerRequestedAt &&
     a.debit?.paymentMethodId === b.debit?.paymentMethodId &&
     a.debit?.mandateId === b.debit?.mandateId &&
     a.debit?.mandateActive === b.debit?.mandateActive &&

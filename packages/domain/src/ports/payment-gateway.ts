@@ -217,15 +217,20 @@ export interface PaymentGateway {
   /**
    * Creates the customer that owns a person's payment methods (one per person). A customer an
    * earlier call under the same key made is the answer, also once the provider has forgotten
-   * the key (a retry a day later after a lost answer): `notBefore`, when given, is a time no
-   * such customer can have been made before (the person's creation), bounding that look-up.
+   * the key (a retry a day later after a lost answer). `effectCreatedAt` is when the first
+   * call under the key was made (a first call gives its own time: the key alone covers it, so
+   * nothing is looked up; absent: unknown, the provider looks). `notBefore` is a time no such
+   * customer can have been made before (the first call), bounding that look-up: it always has
+   * a lower time bound.
    */
   createCustomer(input: {
     readonly idempotencyKey: string;
     readonly name: string;
     readonly email?: string;
     readonly references: PaymentReferences;
-    readonly notBefore?: Instant;
+    readonly notBefore: Instant;
+    /** {@link EffectCreatedAt}: when the first call under this key was made; absent when unknown. */
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<{ readonly customerId: string }, GatewayError>;
 
   /** Starts a BECS Direct Debit set-up: the person accepts a mandate through the client secret. */

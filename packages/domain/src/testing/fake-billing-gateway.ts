@@ -18,6 +18,7 @@ export class FakeBillingGateway implements BillingGateway {
   readonly #subscriptions = new Map<string, SubscriptionSnapshot>();
   #next = 0;
   #refusal: GatewayError | undefined;
+  #ignoreChange = false;
   /** Refunds answer `pending` (Stripe has not finished them) instead of `succeeded`. */
   refundsPending = false;
   /** What a void answers: `void`, or what Stripe answers otherwise (`paid`, `payment_processing`). */
@@ -26,6 +27,14 @@ export class FakeBillingGateway implements BillingGateway {
   /** The next call fails with this error. */
   refuseNext(code: string, type: GatewayError["type"] = "gateway_definite"): void {
     this.#refusal = gatewayError(type, code, `refused: ${code}`);
+  }
+
+  /**
+   * The next price change is answered with the subscription as it was: Stripe neither made
+   * the change nor holds it (no pending update).
+   */
+  ignoreNextChange(): void {
+    this.#ignoreChange = true;
   }
 
   /** The Stripe subscription as the fake holds it. */
@@ -106,8 +115,10 @@ export class FakeBillingGateway implements BillingGateway {
       return errAsync(
         gatewayError("gateway_definite", "resource_missing", `no subscription ${input.subscriptionId}`),
       );
+    const ignored = this.#ignoreChange;
+    this.#ignoreChange = false;
     return this.#call({ method: "changeSubscriptionPrice", ...input }, () =>
-      this.#update(input.subscriptionId, { stripePriceId: input.priceId }),
+      this.#update(input.subscriptionId, ignored ? {} : { stripePriceId: input.priceId }),
     );
   }
 

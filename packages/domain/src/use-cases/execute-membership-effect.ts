@@ -60,8 +60,9 @@ const failed = (e: GatewayError): BillingFailure =>
 /**
  * Carries out a plan's or a subscription's Stripe call with the effect id as its
  * idempotency key, and answers the facts the answer reports. A refusal to start a
- * subscription is a fact the subscription hears (it expires), and so is a refusal to change
- * its price (the pending change is dropped and the person told); other definite refusals
+ * subscription is a fact the subscription hears (it expires), and so are a refusal to change
+ * its price (the pending change is dropped and the person told) and a refusal to charge it on
+ * another card (the card change is dropped and the person told); other definite refusals
  * are parked for an operator. Without a billing gateway (a deployment that wired none) the
  * effect is parked too.
  */
@@ -159,7 +160,23 @@ export function executeBillingEffect(
           priceId: effect.stripePriceId,
           prorationBehavior: effect.prorationBehavior,
         })
-        .map(snapshotFact)
+        .map((snapshot) =>
+          // Stripe's answer shows the change neither made (its price) nor held until its invoice
+          // is paid (a pending update to it): it never took effect, and no later news of it will
+          // come. Refused, as a definite error is: the pending change is dropped, the person told.
+          changeTookEffect(snapshot, effect.stripePriceId)
+            ? snapshotFact(snapshot)
+            : [
+                ...snapshotFact(snapshot),
+                {
+                  kind: "subscription_change_refused",
+                  refs: subscriptionRefs,
+                  changeId: effect.id,
+                  failureCode: "change_not_made",
+                  failureMessage: `Stripe's answer to ${effect.id} shows price ${snapshot.stripePriceId}, not ${effect.stripePriceId}, and no pending update to it`,
+                } satisfies PaymentObjectFact,
+              ],
+        )
         .orElse((e) =>
           e.type === "gateway_definite"
             ? okAsync<readonly PaymentObjectFact[], BillingFailure>([
@@ -184,14 +201,31 @@ export function executeBillingEffect(
         .mapErr(failed);
     case "set_subscription_payment_method":
       // Stripe's answer is its view of the subscription, naming the method it now charges.
-      return billing
-        .setSubscriptionPaymentMethod({
-          idempotencyKey: effect.id,
-          subscriptionId: effect.stripeSubscriptionId,
-          paymentMethodId: effect.paymentMethodId,
-        })
-        .map(snapshotFact)
-        .mapErr(failed);
+      return (
+        billing
+          .setSubscriptionPaymentMethod({
+            idempotencyKey: effect.id,
+            subscriptionId: effect.stripeSubscriptionId,
+            paymentMethodId: effect.paymentMethodId,
+          })
+          .map(snapshotFact)
+          // A definite refusal is the membership's news (the card change is dropped and the
+          // person told), not an effect parked for an operator.
+          .orElse((e) =>
+            e.type === "gateway_definite"
+              ? okAsync<readonly PaymentObjectFact[], BillingFailure>([
+                  {
+                    kind: "subscription_payment_method_refused",
+                    refs: subscriptionRefs,
+                    changeId: effect.id,
+                    paymentMethodId: effect.paymentMethodId,
+                    failureCode: e.code,
+                    failureMessage: e.message,
+                  },
+                ])
+              : errAsync(failed(e)),
+          )
+      );
     case "void_subscription_invoice":
       // The answer goes to the membership: a void Stripe could not make while the invoice's
       // debit is processing waits for the debit (an invoice paid before the void is refunded
@@ -227,6 +261,16 @@ export function executeBillingEffect(
         );
     }
   }
+}
+
+/**
+ * Whether Stripe's answer to a price change shows it made (the subscription on `priceId`) or
+ * held until its invoice is paid (a pending update naming that price, or naming none).
+ */
+function changeTookEffect(snapshot: SubscriptionSnapshot, priceId: string): boolean {
+  if (snapshot.stripePriceId === priceId) return true;
+  const update = snapshot.pendingUpdate;
+  return update !== undefined && (update.stripePriceId === undefined || update.stripePriceId === priceId);
 }
 
 /**

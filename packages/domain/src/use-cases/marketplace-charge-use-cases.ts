@@ -30,7 +30,7 @@ import {
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { requireEntitled } from "./entitlements.js";
-import { loadOwnCard } from "./own-payment-method.js";
+import { loadOwnCard, refuseExpiredCard } from "./own-payment-method.js";
 import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
 
 /** What a client app asks for when it charges a customer for an activity (the id is chosen here). */
@@ -160,7 +160,8 @@ function existingFor(
  * The customer and sellers as a new charge needs them: people with a Stripe customer, and
  * with connected accounts. A saved card is checked once the customer is known to be a person
  * and before whether they have a Stripe customer: one without has saved no card, so naming
- * one is `payment_method_not_found`, as for a customer with cards who names another.
+ * one is `payment_method_not_found`, as for a customer with cards who names another; a card
+ * of theirs past its expiry is `payment_method_expired` (Stripe would decline it).
  */
 function partiesOf(
   deps: UseCaseDeps,
@@ -174,9 +175,9 @@ function partiesOf(
       return errAsync(marketplaceChargeError("customer_not_found", `no person ${command.customerId}`));
     const card =
       command.paymentMethod.kind === "saved_card"
-        ? loadOwnCard(deps, customer.id, command.paymentMethod.paymentMethodId, "a marketplace charge").map(
-            () => undefined,
-          )
+        ? loadOwnCard(deps, customer.id, command.paymentMethod.paymentMethodId, "a marketplace charge")
+            .andThen((saved) => refuseExpiredCard(deps, saved, "a marketplace charge"))
+            .map(() => undefined)
         : okAsync(undefined);
     return card.andThen(() => onboardedParties(command, customer, byId));
   });
@@ -223,7 +224,8 @@ function onboardedParties(
  * a person (`customer_not_found`), a saved card one the customer saved and has not removed
  * (`payment_method_not_found` otherwise: an id never saved, such as a provider's test token,
  * somebody else's method, a BECS account; so too for a customer with no Stripe customer,
- * who has saved none), the customer a person with a Stripe customer
+ * who has saved none) and one that can be charged (`payment_method_expired`: past its expiry
+ * month), the customer a person with a Stripe customer
  * (`customer_not_onboarded`: a new card needs one), and every seller a person with a
  * connected account (`seller_not_found`, `seller_not_onboarded`), all checked before
  * anything is stored or asked of Stripe. The charge asks Stripe for the payment through the

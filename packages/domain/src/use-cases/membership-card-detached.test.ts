@@ -143,6 +143,25 @@ describe("a card a membership is charged on, detached at Stripe", () => {
     expect(told[0]?.data.setupPath).toBeDefined();
   });
 
+  it("with no other card, the news heard again (a duplicate or late webhook) writes its audit line once", async () => {
+    const sim = new InMemorySusu();
+    const { billing, subscriptionId } = await subscribedOn(sim);
+    const detached = sim.gateway.detachBehindTheScenes(billing);
+    (await sim.deliver([detached]))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    await sim.advance(3_600_000);
+    (await sim.deliver([detached, detached]))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+
+    const lines = sim.store
+      .audit()
+      .filter((a) => a.aggregateId === billing && a.action === "membership_card_detached");
+    expect(lines.map((a) => [a.outcome, a.detail])).toEqual([
+      ["applied", `membership ${subscriptionId} has no other card that can be charged; ana told to save one`],
+    ]);
+    expect(sim.store.outbox().filter((e) => e.id.includes(billing) && e.kind === "notify")).toHaveLength(1);
+  });
+
   it("a card the membership is not charged on, detached: nothing for the membership", async () => {
     const sim = new InMemorySusu();
     const { billing, subscriptionId } = await subscribedOn(sim);

@@ -83,6 +83,48 @@ describe("a membership follows the person's default card", () => {
     ]);
   });
 
+  it("a card change Stripe refuses: no longer pending, the person told once, nothing parked", async () => {
+    const { sim, first, id, calls, now } = await member();
+    const second = await saveCard(sim, "2");
+    const sentBefore = sim.notifier.sent.length;
+    sim.billing.refuseNext("resource_missing");
+    (await useCases.setDefaultPaymentMethod(sim.deps, "ana", second, "ana"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(calls()).toHaveLength(1);
+    expect({
+      billed: now()?.paymentMethodId ?? first,
+      waiting: now()?.pendingPaymentMethod,
+      parked: sim.store.outbox("parked").map((e) => e.id),
+      tickets: sim.desk.tickets.map((t) => t.reason),
+      told: sim.notifier.sent
+        .slice(sentBefore)
+        .map((n) => [n.id, n.template, n.personIds, n.data.requestedPaymentMethodId, n.data.failureCode]),
+    }).toEqual({
+      billed: first,
+      waiting: undefined,
+      parked: [],
+      tickets: [],
+      told: [
+        [
+          `${id}:notify:membership_card_change_refused:1`,
+          "membership_card_change_refused",
+          ["ana"],
+          second,
+          "resource_missing",
+        ],
+      ],
+    });
+    // Asked again: a new change, keyed by its number.
+    const third = await saveCard(sim, "3");
+    (await useCases.setDefaultPaymentMethod(sim.deps, "ana", third, "ana"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(calls().map((c) => c.idempotencyKey)).toEqual([
+      `${id}:payment-method:1`,
+      `${id}:payment-method:2`,
+    ]);
+    expect(now()?.paymentMethodId).toBe(third);
+  });
+
   it("a canceled membership is left alone", async () => {
     const { sim, id, calls } = await member();
     (await useCases.cancelSubscription(sim.deps, id, false, "ana"))._unsafeUnwrap();

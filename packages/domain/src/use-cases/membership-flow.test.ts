@@ -288,6 +288,54 @@ describe("memberships in memory", () => {
     );
   });
 
+  it("a plan change Stripe's answer shows neither made nor held (it never took effect): dropped, the person told once, no ticket", async () => {
+    const sim = new InMemorySusu();
+    const basic = await aPlan(sim);
+    const pro = (
+      await useCases.createPlan(
+        sim.deps,
+        {
+          name: "Pro",
+          entitlements: UNRESTRICTED_ENTITLEMENTS,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 40_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    (await sim.addSeller("gus"))._unsafeUnwrap();
+    await sim.saveCard("gus", "pm_card");
+    const sub = (
+      await useCases.subscribe(sim.deps, {
+        personId: "gus",
+        planId: basic.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId: "pm_card" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    sim.billing.ignoreNextChange();
+    (await useCases.changeSubscriptionPlan(sim.deps, sub.id, { planId: pro.id }, "gus"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const after = sim.store.subscriptions().find((s) => s.id === sub.id);
+    expect({
+      plan: after?.price.planId,
+      pending: after?.pendingChange,
+      told: sim.notifier.sent
+        .filter((n) => n.template === "membership_change_refused")
+        .map((n) => [n.id, n.personIds, n.data.requestedPlanId, n.data.failureCode]),
+      tickets: sim.desk.tickets,
+      parked: (await sim.store.listOutbox({ status: "parked", limit: 10 }))._unsafeUnwrap().items,
+    }).toEqual({
+      plan: basic.id,
+      pending: undefined,
+      told: [[`${sub.id}:notify:membership_change_refused:1`, ["gus"], pro.id, "change_not_made"]],
+      tickets: [],
+      parked: [],
+    });
+  });
+
   it("a subscription.updated naming another plan's price puts the membership on that plan (Stripe's view wins)", async () => {
     const sim = new InMemorySusu();
     const basic = await aPlan(sim);

@@ -413,6 +413,13 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
         code: fact.failureCode,
         message: fact.failureMessage,
       };
+    case "subscription_payment_method_refused":
+      return {
+        type: "payment_method_refused",
+        changeId: fact.changeId,
+        code: fact.failureCode,
+        message: fact.failureMessage,
+      };
     case "subscription_checkout_created":
       return { type: "checkout_created", sessionId: fact.sessionId, url: fact.url };
     // A membership's Checkout page expired (its references name the subscription; a held

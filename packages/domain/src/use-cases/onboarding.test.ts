@@ -46,6 +46,32 @@ describe("member onboarding", () => {
     expect((await sim.store.getPerson("ana"))._unsafeUnwrap()?.customerId).toBe(customerId);
   });
 
+  it("a first customer request is recorded before it is sent and says so; a retry names that first instant", async () => {
+    const { sim, groupId } = await setUp();
+    const calls: Parameters<typeof sim.gateway.createCustomer>[0][] = [];
+    const createCustomer = sim.gateway.createCustomer.bind(sim.gateway);
+    sim.gateway.createCustomer = (input) => {
+      calls.push(input);
+      return createCustomer(input);
+    };
+    // The person is an hour old when a customer is first asked for.
+    const first = sim.clock.advance(3_600_000);
+    // The first request's answer is lost: it may have made the customer.
+    sim.gateway.injectFault("createCustomer", "lost_reply");
+    (await useCases.startDebitSetup(sim.deps, sim.gateway, groupId, "ana", "1"))._unsafeUnwrapErr();
+    const ana = (await sim.store.getPerson("ana"))._unsafeUnwrap();
+    expect(ana?.customerId).toBeUndefined();
+    expect(ana?.customerRequestedAt).toBe(first);
+    // First attempt: decided now, so the key alone covers it (no look-up needed).
+    expect(calls[0]).toMatchObject({ effectCreatedAt: first, notBefore: first });
+    sim.clock.advance(2 * DAY_MS);
+    (await useCases.startDebitSetup(sim.deps, sim.gateway, groupId, "ana", "1"))._unsafeUnwrap();
+    // The retry names when the effect was first decided (two days ago: the provider looks),
+    // never its own time, and the look-up is bounded by it.
+    expect(calls[1]).toMatchObject({ effectCreatedAt: first, notBefore: first });
+    expect((await sim.store.getPerson("ana"))._unsafeUnwrap()?.customerId).toMatch(/^cus_/);
+  });
+
   it("payout onboarding creates the connected account once and returns a link", async () => {
     const { sim, groupId } = await setUp();
     const link = (
@@ -133,8 +159,13 @@ describe("member onboarding", () => {
       payout: { connectedAccountId: "acct_person:ana:connected_account", payoutsEnabled: false },
     });
     expect(sim.store.people().map((p) => p.id)).toEqual(["ana", "ben"]);
-    // One person write per Stripe object, none per group.
+    // One person write per Stripe object (the customer's request first recorded, then the
+    // customer; the account), none per group.
     const writes = sim.store.audit().filter((a) => a.aggregate === "person" && a.outcome === "applied");
-    expect(writes.map((a) => a.action)).toEqual(["update_person_payment", "update_person_payment"]);
+    expect(writes.map((a) => a.action)).toEqual([
+      "update_person_payment",
+      "update_person_payment",
+      "update_person_payment",
+    ]);
   });
 });

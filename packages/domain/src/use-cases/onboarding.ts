@@ -30,26 +30,44 @@ function memberOf(
   });
 }
 
-/** The person's Stripe customer: the stored one, or a new one recorded on the person first. */
+/**
+ * The person's Stripe customer: the stored one, or a new one recorded on the person. The
+ * first request for it is recorded on the person before it is sent (`customerRequestedAt`):
+ * a request made with none recorded is the first, so the provider makes the customer under
+ * its key straight away; a later one is a retry whose earlier attempt may have reached the
+ * provider, and names when the first was made so the provider can tell whether its key is
+ * still kept or it must look for the customer that attempt made.
+ */
 export function ensureCustomer(
   deps: UseCaseDeps,
   gateway: PaymentGateway,
   person: Person,
 ): ResultAsync<string, OnboardingError> {
   if (person.customerId !== undefined) return okAsync(person.customerId);
-  return gateway
-    .createCustomer({
-      // One customer per person, however often this is retried and from whichever group.
-      idempotencyKey: personKeys.customer(person.id),
-      name: person.displayName,
-      references: { personId: person.id },
-      // No customer of theirs can be older than the person: bounds the provider's look-up
-      // for one an earlier call made (its answer lost, its key forgotten).
-      notBefore: person.createdAt,
-    })
-    .andThen(({ customerId }) =>
-      updatePersonPayment(deps, person.id, { customerId }, person.id).map(() => customerId),
-    );
+  const requested =
+    person.customerRequestedAt !== undefined
+      ? okAsync<Person, OnboardingError>(person)
+      : updatePersonPayment(deps, person.id, { customerRequestedAt: deps.clock.now() }, person.id);
+  return requested.andThen((recorded) => {
+    // Another request may have recorded the customer (or the first request) meanwhile.
+    if (recorded.customerId !== undefined) return okAsync(recorded.customerId);
+    const requestedAt = recorded.customerRequestedAt ?? deps.clock.now();
+    return gateway
+      .createCustomer({
+        // One customer per person, however often this is retried and from whichever group.
+        idempotencyKey: personKeys.customer(person.id),
+        name: person.displayName,
+        references: { personId: person.id },
+        // Every request under this key was sent at or after the first was recorded.
+        effectCreatedAt: requestedAt,
+        // No customer made under this key can be older than the first request: bounds the
+        // provider's look-up for one an earlier call made (its answer lost, its key forgotten).
+        notBefore: requestedAt,
+      })
+      .andThen(({ customerId }) =>
+        updatePersonPayment(deps, person.id, { customerId }, person.id).map(() => customerId),
+      );
+  });
 }
 
 /**

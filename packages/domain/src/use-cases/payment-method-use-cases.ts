@@ -20,7 +20,7 @@ import type { PersonId } from "../person/ids.js";
 import * as P from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type { GatewayError, PaymentGateway, PaymentReader } from "../ports/payment-gateway.js";
-import type { AuditEntry, VersionedChange } from "../ports/storage.js";
+import { AUDIT_PAGE_MAX, type AuditEntry, type VersionedChange } from "../ports/storage.js";
 import { isRoundEnded } from "../round/round.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { loadPerson } from "./load-people.js";
@@ -640,16 +640,21 @@ function membershipOffDetachedCard(
             ? `membership ${s.id} moved to ${other.id}; ${method.personId} told`
             : `membership ${s.id} has no other card that can be charged; ${method.personId} told to save one`;
         // The notice first: a crash before the move leaves the card billing, and the news
-        // repeated (or redelivered) moves it; the notice is not sent twice.
-        return deps.uow
-          .commit({
-            people: [],
-            groups: [],
-            rounds: [],
-            paymentMethods: [],
-            outbox: [notice],
-            audit: [auditLine(deps, method.id, "membership_card_detached", actor, "applied", detail)],
-          })
+        // repeated (or redelivered) moves it; the notice is not sent twice, and its audit line
+        // (committed with it) is written once: news heard again finds it and writes nothing.
+        return membershipToldOfDetachedCard(deps, method.id, s.id)
+          .andThen((told) =>
+            told
+              ? okAsync(undefined)
+              : deps.uow.commit({
+                  people: [],
+                  groups: [],
+                  rounds: [],
+                  paymentMethods: [],
+                  outbox: [notice],
+                  audit: [auditLine(deps, method.id, "membership_card_detached", actor, "applied", detail)],
+                }),
+          )
           .andThen(() =>
             other === undefined
               ? okAsync(undefined)
@@ -659,6 +664,36 @@ function membershipOffDetachedCard(
       });
     });
   });
+}
+
+/**
+ * Whether the person was already told that membership `subscriptionId` is charged on the card
+ * `paymentMethodId` detached at the provider: the card's audit holds the
+ * `membership_card_detached` line committed with that notice (its detail names the
+ * membership). Read page after page: a card's lines are few.
+ */
+function membershipToldOfDetachedCard(
+  deps: UseCaseDeps,
+  paymentMethodId: string,
+  subscriptionId: string,
+): ResultAsync<boolean, UseCaseError> {
+  const named = `membership ${subscriptionId} `;
+  const page = (startingAfter: string | undefined): ResultAsync<boolean, UseCaseError> =>
+    deps.audit
+      .listAudit({
+        subjects: [{ aggregate: "payment_method", aggregateId: paymentMethodId }],
+        limit: AUDIT_PAGE_MAX,
+        ...(startingAfter !== undefined ? { startingAfter } : {}),
+      })
+      .andThen((lines) => {
+        if (
+          lines.some((l) => l.action === "membership_card_detached" && l.detail?.startsWith(named) === true)
+        )
+          return okAsync(true);
+        const last = lines[lines.length - 1];
+        return lines.length < AUDIT_PAGE_MAX || last === undefined ? okAsync(false) : page(last.id);
+      });
+  return page(undefined);
 }
 
 /**

@@ -2,7 +2,8 @@
 // on it): it must be a card the person saved through susu and has not removed. Anything else
 // — an id never saved (a made-up one, or Stripe's test token `pm_card_visa` nobody saved),
 // somebody else's card, a removed card, a BECS account — is refused `payment_method_not_found`
-// before anything is stored or asked of Stripe.
+// before anything is stored or asked of Stripe; a card of theirs past its expiry is refused
+// `payment_method_expired`, as for a membership.
 import { describe, expect, it } from "vitest";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
@@ -144,6 +145,35 @@ describe("a marketplace charge on a saved card", () => {
     expect(sim.store.marketplaceCharges().find((c) => c.id === made.charge.id)?.status).not.toBe(
       "awaiting_payment",
     );
+  });
+
+  it("refuses a saved card past its expiry (payment_method_expired), in the check and the creation, storing and asking nothing", async () => {
+    const { sim, snapshot } = await world();
+    // A card that expired at the end of last month (good through its last day, UTC).
+    const now = new Date(sim.clock.now());
+    const month = now.getUTCMonth(); // 0-based: last month's 1-based number, or 0 in January
+    const card = {
+      brand: "visa",
+      last4: "0069",
+      expMonth: month === 0 ? 12 : month,
+      expYear: month === 0 ? now.getUTCFullYear() - 1 : now.getUTCFullYear(),
+    };
+    const setup = (
+      await startPaymentMethodSetup(sim.deps, sim.gateway, PERSON, "card", "expired")
+    )._unsafeUnwrap();
+    const facts = sim.gateway.confirmSetup(setup.setupIntentId, { card });
+    (await sim.deliver(facts))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const expired = facts[0]?.kind === "payment_method_changed" ? facts[0].paymentMethodId : "";
+    expect(sim.store.paymentMethods().find((m) => m.id === expired)?.card).toMatchObject(card);
+    const before = snapshot();
+    const checked = await useCases.checkMarketplaceChargeRequest(sim.deps, command(expired, "expired"));
+    expect(checked._unsafeUnwrapErr().code).toBe("payment_method_expired");
+    const refused = await useCases.createMarketplaceCharge(sim.deps, command(expired, "expired"));
+    expect(refused._unsafeUnwrapErr().code).toBe("payment_method_expired");
+    await sim.runUntilQuiet();
+    // Nothing stored, nothing in the outbox for Stripe.
+    expect(snapshot()).toEqual(before);
   });
 
   it("answers the same request again with its charge, even once the card was removed", async () => {
