@@ -72,38 +72,44 @@ describe("a refused effect requeued after its cause was fixed", () => {
   }
 
   it("runs under a new key and succeeds, where the effect's own key would replay the refusal", async () => {
-    const { subscription, card } = await aSubscriptionAndALooseCard();
+    // (A refused card change is the membership's news, not a parked effect: a plan's product
+    // update is refused for good here, as the product is not at Stripe yet.)
     const { clock, store, desk, dispatch } = susu();
+    const productId = `prod_requeue_${Date.now()}`;
     const effect: OutboxEffect = {
-      kind: "set_subscription_payment_method",
-      id: "sub_sam:payment-method:1",
-      aggregate: "subscription",
-      aggregateId: "sub_sam",
-      stripeSubscriptionId: subscription.id,
-      paymentMethodId: card,
+      kind: "update_plan_product",
+      id: "plan_sam:product:1",
+      aggregate: "plan",
+      aggregateId: "plan_sam",
+      productId,
+      name: "Organiser",
+      active: true,
     };
     (await store.commit({ people: [], groups: [], rounds: [], outbox: [effect], audit: [] }))._unsafeUnwrap();
 
-    // The card is not the customer's yet: Stripe refuses, the effect is parked with a ticket.
+    // No such product: Stripe refuses, the effect is parked with a ticket.
     expect(await dispatch()).toMatchObject({ claimed: 1, parked: 1 });
     expect(desk.tickets.map((t) => t.id)).toEqual([`${effect.id}:parked`]);
-    const refused = await harness.stripe.subscriptions
-      .update(subscription.id, { default_payment_method: card }, { idempotencyKey: effect.id })
+    const refused = await harness.stripe.products
+      .update(productId, { name: "Organiser", active: true }, { idempotencyKey: effect.id })
       .catch((e: Stripe.errors.StripeError) => e);
     // Stripe keeps that refusal under the effect's own key, whatever happens next.
-    expect(refused).toMatchObject({ statusCode: 400, param: "default_payment_method" });
+    expect(refused).toMatchObject({ statusCode: 404 });
 
-    // A person attaches the card, then requeues the parked effect.
-    await harness.stripe.paymentMethods.attach(card, { customer: subscription.customer as string });
+    // A person makes the product, then requeues the parked effect.
+    await harness.stripe.products.create({ id: productId, name: "Draft", active: false });
     clock.advance(60_000);
     expect((await store.requeueParked(effect.id, clock.now()))._unsafeUnwrap()).toBe("requeued");
     expect(await dispatch()).toMatchObject({ claimed: 1, completed: 1, parked: 0 });
-    expect((await harness.stripe.subscriptions.retrieve(subscription.id)).default_payment_method).toBe(card);
+    expect(await harness.stripe.products.retrieve(productId)).toMatchObject({
+      name: "Organiser",
+      active: true,
+    });
     // The effect's own key still answers the stored refusal: only the new key could succeed.
-    const replayed = await harness.stripe.subscriptions
-      .update(subscription.id, { default_payment_method: card }, { idempotencyKey: effect.id })
+    const replayed = await harness.stripe.products
+      .update(productId, { name: "Organiser", active: true }, { idempotencyKey: effect.id })
       .catch((e: Stripe.errors.StripeError) => e);
-    expect(replayed).toMatchObject({ statusCode: 400 });
+    expect(replayed).toMatchObject({ statusCode: 404 });
     expect((replayed as Stripe.errors.StripeError).headers?.["idempotent-replayed"]).toBe("true");
   });
 
