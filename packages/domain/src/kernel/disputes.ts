@@ -377,8 +377,8 @@ export interface OwedLossDraft<A extends string> {
   };
   addressed(id: string): EffectAddress<A>;
   effect(effect: ResolveTicketEffect<A>): void;
-  ticket(id: string, reason: "owed_overpaid", summary: string): void;
   effect(effect: NoteTicketEffect<A>): void;
+  ticket(id: string, reason: "owed_overpaid", summary: string): void;
   notify(
     id: string,
     to: "customer",
@@ -459,6 +459,23 @@ export function takeUncountedLossesFromOwed<A extends string, D extends OwedLoss
     resolveOwedGivenBack(d, x.id, rules);
     tellOwedGivenBack(d, x.id, takenMinor, `${x.id}:${refundNumber}`, rules);
   }
+}
+
+/**
+ * What a lost dispute does to money owed to the customer outside Stripe, once its loss is
+ * split: the `refund_owed` tickets closed when nothing is left owed, the customer told what
+ * their bank gave back (the step is the dispute's), and an admin asked to recover what the
+ * customer got twice. Held payments and marketplace charges alike.
+ */
+export function settleOwedAfterLoss<A extends string, D extends OwedLossDraft<A>>(
+  d: D & OwedLossDraft<A>,
+  disputeId: string,
+  rules: OwedLossRules<D>,
+): void {
+  resolveOwedGivenBack(d, disputeId, rules);
+  const takenMinor = d.state.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0;
+  tellOwedGivenBack(d, disputeId, takenMinor, disputeId, rules);
+  askToRecoverOverpaid(d, disputeId, rules);
 }
 
 /**

@@ -1,7 +1,6 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
 import {
-  askToRecoverOverpaid,
   closeLossThatWaited,
   type DisputeRules,
   disputeClosed,
@@ -9,9 +8,8 @@ import {
   disputeUpdated,
   type OwedLossRules,
   owedAfterSupersededRefunds,
-  resolveOwedGivenBack,
+  settleOwedAfterLoss,
   takeUncountedLossesFromOwed,
-  tellOwedGivenBack,
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
@@ -1601,15 +1599,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   },
   lost: (d, disputeId) => {
     thawTransfers(d);
-    resolveOwedGivenBack(d, disputeId, owedLossRules);
-    tellOwedGivenBack(
-      d,
-      disputeId,
-      d.state.disputes.find((x) => x.id === disputeId)?.owedTakenMinor ?? 0,
-      disputeId,
-      owedLossRules,
-    );
-    askToRecoverOverpaid(d, disputeId, owedLossRules);
+    settleOwedAfterLoss(d, disputeId, owedLossRules);
     oweWhatTheLossLeft(d, disputeId);
     bookPendingLosses(d);
     return d.done();
