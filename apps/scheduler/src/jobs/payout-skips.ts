@@ -28,15 +28,16 @@ export function countSkippedPayouts(registry: Registry, report: PayoutRunReport)
 
 /**
  * `susu_payouts_paused_total{scope}`: what an operator's pause held back in a payout run —
- * `platform`, once per run while every payout is paused (the run paid no one), `person`, once
- * per person whose own payouts are paused. Created once per registry.
+ * `platform`, once per run while every payout is paused (the run paid no one, or no one after
+ * a pause placed while it was under way), `person`, once per person whose own payouts are
+ * paused (before the run or during it). Created once per registry.
  */
 export function countPausedPayouts(registry: Registry, report: PayoutRunReport): void {
   let paused = pauseCounters.get(registry);
   if (paused === undefined) {
     paused = new Counter({
       name: "susu_payouts_paused_total",
-      help: "What an operator's payout pause held back in a payout run: scope platform (the run paid no one) once per run, person once per paused person.",
+      help: "What an operator's payout pause held back in a payout run: scope platform (the run paid no one, or no one after a pause placed while it ran) once per run, person once per paused person.",
       labelNames: ["scope"] as const,
       registers: [registry],
     });

@@ -1172,6 +1172,54 @@ describe("marketplace charge: rechecks while Stripe's word on the asked cancel d
     expect(after(r.state, [paid()], later)).toMatchObject({ status: "settled", refunds: [] });
   });
 
+  it("a later wait whose cancel Stripe never confirms either opens a ticket of its own, naming the wait and its PaymentIntent; the first wait's keeps its id", () => {
+    const last = CHECKOUT_EXPIRY_ASKS_MAX + 1;
+    /** The rechecks of a wait's ask, from its second to the one after its last, from `from`. */
+    const exhaust = (state: MarketplaceCharge, from: number, wait: number) => {
+      let r = { state, effects: [] as readonly MarketplaceChargeEffect[] };
+      for (let ask = 2; ask <= last; ask += 1)
+        r = run(
+          r.state,
+          [{ type: "timer", timer: { kind: "cancel_recheck", ask, ...(wait > 1 ? { wait } : {}) } }],
+          from + (ask - 1) * CHECKOUT_EXPIRY_RECHECK_MS,
+        );
+      return r;
+    };
+    const first = exhaust(asked().state, at, 1);
+    expect(first.effects).toEqual([
+      expect.objectContaining({ kind: "open_ticket", id: "mc1:ticket:payment_cancel_unconfirmed:last" }),
+    ]);
+    // The payment then processes and Stripe asks the customer to act again: wait 2, on the same
+    // PaymentIntent, expires too, and Stripe answers none of its asks either.
+    const again = at + last * CHECKOUT_EXPIRY_RECHECK_MS;
+    const waiting2 = after(
+      first.state,
+      [
+        { type: "payment_processing", paymentIntentId: "pi_1" },
+        { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret_2" },
+      ],
+      again,
+    );
+    expect(waiting2).toMatchObject({ status: "requires_action", actionWaits: 2 });
+    const at2 = again + policy.actionExpiryMs;
+    const asked2 = run(waiting2, [{ type: "timer", timer: { kind: "action_expired", wait: 2 } }], at2);
+    expect(asked2.effects).toContainEqual(
+      expect.objectContaining({ kind: "cancel_payment", id: "mc1:payment:cancel:wait:2" }),
+    );
+    const second = exhaust(asked2.state, at2, 2);
+    expect(second.state).toMatchObject({ status: "requires_action", expiryAsks: last });
+    expect(second.effects).toEqual([
+      expect.objectContaining({
+        kind: "open_ticket",
+        id: "mc1:ticket:payment_cancel_unconfirmed:wait:2:last",
+        reason: "payment_cancel_unconfirmed",
+        summary: expect.stringMatching(
+          /PaymentIntent pi_1 .*wait 2 for the customer.*mc1:payment:cancel:wait:2/,
+        ),
+      }),
+    ]);
+  });
+
   it("a recheck after Stripe's word (cancelled, paid, processing, failed for good) asks nothing", () => {
     const later = at + CHECKOUT_EXPIRY_RECHECK_MS;
     expect(ignoredCode(after(asked().state, [cancelled], at + 1_000), recheck(2), later)).toBe(

@@ -608,7 +608,9 @@ function askToCancel(d: Draft, paymentIntentId: string, ask: number): void {
  * asked for (the cancel confirmed ends it `expired`, a success is paid as usual, either from an
  * answer or a webhook). Stripe is asked again under a new key, so a refusal or failure it stored
  * is not replayed; after `CHECKOUT_EXPIRY_ASKS_MAX` asks, one ticket says susu stopped asking
- * (the held payment's rule, `expiryRecheckStep`). A recheck of an ask already made asks nothing.
+ * (the held payment's rule, `expiryRecheckStep`), one per wait for the customer (each wait's
+ * asks are its own), naming the wait and the PaymentIntent. A recheck of an ask already made
+ * asks nothing.
  */
 function cancelRecheck(d: Draft, ask: number, wait: number): Step {
   const s = d.state;
@@ -628,11 +630,12 @@ function cancelRecheck(d: Draft, ask: number, wait: number): Step {
     return d.done();
   }
   d.set({ expiryAsks: step.ask });
+  // One ticket per wait: a later wait's asks that Stripe never answers are news of their own.
   d.ticket(
-    ids.ticket.cancelUnconfirmed(s.id),
+    ids.ticket.cancelUnconfirmed(s.id, wait),
     "payment_cancel_unconfirmed",
     `Stripe answered none of ${step.asked} asks to cancel PaymentIntent ${s.paymentIntentId} of the ` +
-      `expired payment (the effects ${ids.cancelPayment(s.id, 1, s.actionWaits ?? 1)}…, parked or refused while it was ` +
+      `payment that expired in wait ${wait} for the customer (the effects ${ids.cancelPayment(s.id, 1, wait)}…, parked or refused while it was ` +
       "processing); the charge waits for Stripe's word (payment_intent.canceled or .succeeded): " +
       "read the PaymentIntent at Stripe and replay a parked ask",
   );

@@ -93,5 +93,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(t.latePayment("mc1")).toBe("mc1:ticket:unexpected_money:late_payment");
     expect(t.lateTransfer("mc1", "tr_9")).toBe("mc1:ticket:unexpected_money:transfer:tr_9");
     expect(t.cancelUnconfirmed("mc1")).toBe("mc1:ticket:payment_cancel_unconfirmed:last");
+    expect(t.cancelUnconfirmed("mc1", 1)).toBe("mc1:ticket:payment_cancel_unconfirmed:last");
+    expect(t.cancelUnconfirmed("mc1", 2)).toBe("mc1:ticket:payment_cancel_unconfirmed:wait:2:last");
   });
 });

@@ -132,8 +132,15 @@ const ticketIds = Object.freeze({
     ticket(c, "amount_mismatch", `fee_refund:${feeRefundId}`),
   /** Money arrived for a charge whose payment had failed (it is refunded at once). */
   latePayment: (c: string): string => ticket(c, "unexpected_money", "late_payment"),
-  /** Stripe never answered the asks that it cancel the expired payment's PaymentIntent: susu stopped asking. */
-  cancelUnconfirmed: (c: string): string => ticket(c, "payment_cancel_unconfirmed", "last"),
+  /**
+   * Stripe never answered the asks that it cancel the PaymentIntent of the payment that expired
+   * in wait w for the customer: susu stopped asking. One per wait, each wait's asks being its
+   * own: `<c>:ticket:payment_cancel_unconfirmed:last` for wait 1 (the id it had before waits
+   * were told apart, so a ticket already stored is not opened again), and
+   * `<c>:ticket:payment_cancel_unconfirmed:wait:<w>:last` for wait w > 1.
+   */
+  cancelUnconfirmed: (c: string, wait = 1): string =>
+    ticket(c, "payment_cancel_unconfirmed", wait === 1 ? "last" : `wait:${wait}:last`),
   /** A transfer recorded as failed was created after all. */
   lateTransfer: (c: string, transferId: string): string =>
     ticket(c, "unexpected_money", `transfer:${transferId}`),

@@ -332,6 +332,31 @@ describe("marketplace charge: an earlier wait's cancel, recheck or timer once a 
     expect(flow.books().paidInMinor).toBe(0);
   });
 
+  it("Stripe confirms the cancel of neither wait: the desk has one ticket per wait, each naming its wait and the PaymentIntent", async () => {
+    const flow = await aWaitingCharge();
+    const unconfirmed = () => flow.sim.desk.tickets.filter((t) => t.reason === "payment_cancel_unconfirmed");
+    for (let n = 0; n < CHECKOUT_EXPIRY_ASKS_MAX; n += 1) refuseNextAsk(flow);
+    await flow.sim.advance(EXPIRY + 60_000);
+    await flow.sim.advance(CHECKOUT_EXPIRY_ASKS_MAX * CHECKOUT_EXPIRY_RECHECK_MS);
+    expect(unconfirmed().map((t) => t.id)).toEqual([`${flow.id}:ticket:payment_cancel_unconfirmed:last`]);
+    // The payment processes, Stripe asks the customer to act again, and this wait expires too:
+    // Stripe refuses every one of its asks as well.
+    (await flow.sim.deliver([processing(flow)]))._unsafeUnwrap();
+    (await flow.sim.deliver([actAgain(flow, "pi_secret_again")]))._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    expect(flow.charge()).toMatchObject({ status: "requires_action", actionWaits: 2 });
+    for (let n = 0; n < CHECKOUT_EXPIRY_ASKS_MAX; n += 1) refuseNextAsk(flow);
+    await flow.sim.advance(EXPIRY + 60_000);
+    await flow.sim.advance(CHECKOUT_EXPIRY_ASKS_MAX * CHECKOUT_EXPIRY_RECHECK_MS);
+    expect(flow.charge().status).toBe("requires_action");
+    expect(unconfirmed().map((t) => t.id)).toEqual([
+      `${flow.id}:ticket:payment_cancel_unconfirmed:last`,
+      `${flow.id}:ticket:payment_cancel_unconfirmed:wait:2:last`,
+    ]);
+    expect(unconfirmed()[1]?.summary).toContain(`PaymentIntent ${flow.pi()} `);
+    expect(unconfirmed()[1]?.summary).toContain("wait 2 for the customer");
+  });
+
   it("the first wait's parked ask replayed by an operator during the second wait asks Stripe nothing and changes nothing", async () => {
     const flow = await aSecondWaitAfterAnAsk();
     const version = flow.charge().version;

@@ -885,11 +885,16 @@ export interface PayoutRunReport {
   readonly payouts: readonly PayoutCreated[];
   readonly skipped: readonly (SkippedPayout & { readonly personId: PersonId })[];
   /**
-   * The platform's pause, when an operator paused every payout (`pausePayouts`): the run
-   * rechecked the payouts in flight and paid no one (`people` 0). Absent: not paused.
+   * The platform's pause, when an operator paused every payout (`pausePayouts`): paused before
+   * the run, it rechecked the payouts in flight and paid no one (`people` 0); paused while it
+   * was under way, it asked for no payout from then on (`people` counts those before). Absent:
+   * not paused.
    */
   readonly platformPause?: PayoutPause;
-  /** People whose own payouts an operator paused: not paid, not failed; each with the pause's reason. */
+  /**
+   * People whose own payouts an operator paused, before the run or while it was under way: not
+   * paid, not failed; each with the pause's reason.
+   */
   readonly paused: readonly {
     readonly personId: PersonId;
     readonly reason: string;
@@ -918,8 +923,10 @@ const PAYOUT_RUN_PAGE = 200;
  * or recently paid ({@link recheckPayouts}), so a failure whose webhook was lost is applied
  * before anyone is paid. While an operator has paused the platform's payouts the run, after that
  * recheck, pays no one and reports the pause (`platformPause`); a person whose own payouts are
- * paused is reported in `paused` with the reason, not asked for. Resumed, the next run pays
- * what is due then.
+ * paused is reported in `paused` with the reason, not asked for. The pauses are read again
+ * before each person, so a pause committed while the run is under way holds back whom it
+ * names from then on, reported the same way (the platform's ends the run), never in `failed`.
+ * Resumed, the next run pays what is due then.
  */
 export function payOutEveryone(
   deps: UseCaseDeps,
@@ -961,10 +968,23 @@ function payOutEveryoneAfterRecheck(
     } else report.failed.push({ personId, code: outcome.code, message: outcome.message });
     return report;
   };
-  const page = (
-    after: PersonId | undefined,
-    pauses: readonly PayoutPause[],
-  ): ResultAsync<PayoutRunReport, UseCaseError> =>
+  /**
+   * One person: the pauses are read again just before them, so a pause committed while the
+   * run is under way holds them back as one placed before it would, reported as paused (the
+   * platform's stops the run), never as a failure; not paused, they are paid.
+   */
+  const one = (personId: PersonId): ResultAsync<PayoutRunReport, UseCaseError> =>
+    deps.payouts.listPayoutPauses().andThen((pauses) => {
+      const pause = payoutPauseOf(pauses, personId);
+      if (pause?.scope.kind === "platform") report.platformPause = pause;
+      else if (pause !== undefined)
+        report.paused.push({ personId, reason: pause.reason, pausedBy: pause.pausedBy });
+      if (pause !== undefined) return okAsync<PayoutRunReport, UseCaseError>(report);
+      return payOutPersonNow(deps, gateway, personId, { kind: "scheduled", at, runId })
+        .map((run) => tally(personId, run))
+        .orElse((e) => okAsync<PayoutRunReport, UseCaseError>(tally(personId, e)));
+    });
+  const page = (after: PersonId | undefined): ResultAsync<PayoutRunReport, UseCaseError> =>
     deps.payouts
       .listPayoutAccounts({
         limit: PAYOUT_RUN_PAGE,
@@ -974,27 +994,21 @@ function payOutEveryoneAfterRecheck(
         accounts
           .reduce<ResultAsync<PayoutRunReport, UseCaseError>>(
             (chain, account) =>
-              chain.andThen(() => {
-                const pause = payoutPauseOf(pauses, account.personId);
-                if (pause !== undefined) {
-                  report.paused.push({
-                    personId: account.personId,
-                    reason: pause.reason,
-                    pausedBy: pause.pausedBy,
-                  });
-                  return okAsync<PayoutRunReport, UseCaseError>(report);
-                }
-                return payOutPerson(deps, gateway, account.personId, { kind: "scheduled", at, runId })
-                  .map((run) => tally(account.personId, run))
-                  .orElse((e) => okAsync<PayoutRunReport, UseCaseError>(tally(account.personId, e)));
-              }),
+              chain.andThen(() =>
+                // The platform paused while the run was under way: no one after is asked for.
+                report.platformPause !== undefined
+                  ? okAsync<PayoutRunReport, UseCaseError>(report)
+                  : one(account.personId),
+              ),
             okAsync(report),
           )
           .andThen(() => {
             const last = accounts.at(-1);
-            return accounts.length < PAYOUT_RUN_PAGE || last === undefined
+            return accounts.length < PAYOUT_RUN_PAGE ||
+              last === undefined ||
+              report.platformPause !== undefined
               ? okAsync<PayoutRunReport, UseCaseError>(report)
-              : page(last.personId, pauses);
+              : page(last.personId);
           }),
       );
   return deps.payouts.listPayoutPauses().andThen((pauses) => {
@@ -1003,6 +1017,6 @@ function payOutEveryoneAfterRecheck(
       report.platformPause = platformPause;
       return okAsync<PayoutRunReport, UseCaseError>(report);
     }
-    return page(undefined, pauses);
+    return page(undefined);
   });
 }
