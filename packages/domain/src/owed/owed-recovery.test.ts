@@ -101,6 +101,10 @@ describe("a held payment's customer pays back what they got twice", () => {
     const r0 = overpaid();
     expect(heldBooks(r0)).toMatchObject({ paidOutsideStripeMinor: 4_000, owedByCustomerMinor: 4_000 });
     expect(paymentOwed(r0.state).owedBackMinor).toBe(4_000);
+    // The ticket says where to record what comes back.
+    expect(ofKind(r0.effects, "open_ticket").find((t) => t.reason === "owed_overpaid")?.summary).toContain(
+      "record what the customer pays back (POST /v1/held-payments/hp1/owed-recoveries)",
+    );
     const d = decideHeldOwedRecovery(r0.state, recover(4_000), { now: HELD_T0 + 1 })._unsafeUnwrap();
     const r = applied(r0, d);
     const post = ofKind(d.effects, "post_ledger");
