@@ -118,6 +118,9 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     // Money owed outside Stripe: none is left to record paid, or this payment is recorded already.
     case "nothing_owed":
     case "duplicate_owed_payment":
+    // Money a customer owes back (they got it twice): none is left to recover, or this recovery is recorded already.
+    case "nothing_owed_back":
+    case "duplicate_owed_recovery":
       return 409;
     case "storage_unavailable":
     // News of a membership invoice's charge before its payment (a webhook's fact, retried).
@@ -164,6 +167,9 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     // A payment of money owed outside Stripe: more than is left, or not positive, or no reference.
     case "amount_exceeds_owed":
     case "invalid_owed_payment":
+    // A recovery of money a customer owes back: more than is left, or not positive, or no reference.
+    case "amount_exceeds_owed_back":
+    case "invalid_owed_recovery":
       return 422;
   }
 }

@@ -33,7 +33,14 @@ import {
 } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
-import { OwedOutsideStripeSchema, OwedPaymentRequestSchema, owedPaymentRefusals, owedView } from "./owed.js";
+import {
+  OwedOutsideStripeSchema,
+  OwedPaymentRequestSchema,
+  OwedRecoveryRequestSchema,
+  owedPaymentRefusals,
+  owedRecoveryRefusals,
+  owedView,
+} from "./owed.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
   body,
@@ -684,6 +691,21 @@ const owedPaymentRouteDef = commandRoute({
   },
 });
 
+const owedRecoveryRouteDef = commandRoute({
+  action: "owed-recoveries",
+  summary:
+    "Record that the customer paid back (outside Stripe) part or all of what they owe back: money a lost dispute's bank gave them that a platform admin had already paid them outside Stripe (platform admins)",
+  description:
+    "What the customer owes back is `owedOutsideStripe.owedBackByCustomer` (booked on `held:<p>:owed_by_customer` when the dispute was lost). The amount moves from `held:<p>:owed_by_customer` back to `held:<p>:paid_outside_stripe` (the payment outside Stripe in reverse: the money came back by the way it left), and once nothing is owed back the `owed_overpaid` ticket of each dispute that booked it is resolved. Send an `Idempotency-Key`: the same key again answers what the first request did, and records nothing more. A refusal changes nothing.",
+  request: { body: body(OwedRecoveryRequestSchema) },
+  answers: "The payment, with the new recovery in `owedOutsideStripe.recoveries`",
+  refusals: {
+    ...operatorOnly,
+    ...conflicts(owedRecoveryRefusals.nothingOwedBack),
+    ...unprocessable(owedRecoveryRefusals.unprocessable),
+  },
+});
+
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
 /**
@@ -908,6 +930,12 @@ export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPayme
   app.openapi(owedPaymentRouteDef, (c) =>
     command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
       useCases.recordHeldPaymentOwedPaid(uc, id, operatorOf(principal), c.req.valid("json")),
+    ),
+  );
+
+  app.openapi(owedRecoveryRouteDef, (c) =>
+    command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
+      useCases.recordHeldPaymentOwedRecovered(uc, id, operatorOf(principal), c.req.valid("json")),
     ),
   );
 

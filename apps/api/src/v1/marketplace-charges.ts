@@ -32,7 +32,14 @@ import {
 } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
-import { OwedOutsideStripeSchema, OwedPaymentRequestSchema, owedPaymentRefusals, owedView } from "./owed.js";
+import {
+  OwedOutsideStripeSchema,
+  OwedPaymentRequestSchema,
+  OwedRecoveryRequestSchema,
+  owedPaymentRefusals,
+  owedRecoveryRefusals,
+  owedView,
+} from "./owed.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
   body,
@@ -669,6 +676,21 @@ const owedPaymentRouteDef = commandRoute({
   },
 });
 
+const owedRecoveryRouteDef = commandRoute({
+  action: "owed-recoveries",
+  summary:
+    "Record that the customer paid back (outside Stripe) part or all of what they owe back: money a lost dispute's bank gave them that a platform admin had already paid them outside Stripe (platform admins)",
+  description:
+    "What the customer owes back is `owedOutsideStripe.owedBackByCustomer` (booked on `marketplace:<c>:owed_by_customer` when the dispute was lost). The amount moves from `marketplace:<c>:owed_by_customer` back to `marketplace:<c>:paid_outside_stripe` (the payment outside Stripe in reverse: the money came back by the way it left), and once nothing is owed back the `owed_overpaid` ticket of each dispute that booked it is resolved. Send an `Idempotency-Key`: the same key again answers what the first request did, and records nothing more. A refusal changes nothing.",
+  request: { body: body(OwedRecoveryRequestSchema) },
+  answers: "The charge, with the new recovery in `owedOutsideStripe.recoveries`",
+  refusals: {
+    ...operatorOnly,
+    ...conflicts(owedRecoveryRefusals.nothingOwedBack),
+    ...unprocessable(owedRecoveryRefusals.unprocessable),
+  },
+});
+
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
 /**
@@ -919,6 +941,12 @@ export function marketplaceChargesV1(deps: V1Deps) {
   app.openapi(owedPaymentRouteDef, (c) =>
     operatorCommand(c, c.req.valid("param").marketplaceChargeId, (id, operator) =>
       useCases.recordMarketplaceChargeOwedPaid(uc, id, operator, c.req.valid("json")),
+    ),
+  );
+
+  app.openapi(owedRecoveryRouteDef, (c) =>
+    operatorCommand(c, c.req.valid("param").marketplaceChargeId, (id, operator) =>
+      useCases.recordMarketplaceChargeOwedRecovered(uc, id, operator, c.req.valid("json")),
     ),
   );
 

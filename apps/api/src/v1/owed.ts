@@ -1,9 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import {
   OWED_PAYMENT_REFERENCE_MAX,
+  OWED_RECOVERY_REFERENCE_MAX,
   type OwedOutsideStripe,
   owedLeftMinor,
   owedPaidMinor,
+  owedRecoveredMinor,
 } from "@susu/domain";
 import type { Context } from "hono";
 import type { Principal } from "../http/auth.js";
@@ -44,6 +46,35 @@ export const OwedPaymentRequestSchema = z
   })
   .openapi("OwedPaymentRequest");
 
+/** What a platform admin says the customer paid back of what they owe back (they got it twice). */
+export const OwedRecoveryRequestSchema = z
+  .strictObject({
+    amountMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({
+      description:
+        "What the customer paid back, in minor units: part or all of what they still owe back (`owedBackByCustomer`)",
+      example: 1500,
+    }),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .openapi({
+        description: "The currency of the charge (another is refused, `currency_mismatch`)",
+        example: "AUD",
+      }),
+    reference: z
+      .string()
+      .trim()
+      .min(1)
+      .max(OWED_RECOVERY_REFERENCE_MAX)
+      .refine(NUL_FREE, "no NUL characters")
+      .openapi({
+        description:
+          "How it came back: the bank transfer's reference, or a note. One per recovery: a reference recorded already on this payment (trimmed, ignoring case) is refused, `duplicate_owed_recovery`, so a retry or a second admin records a transfer once",
+        example: "Westpac 0917",
+      }),
+  })
+  .openapi("OwedRecoveryRequest");
+
 /** Money owed outside Stripe and what was paid of it. */
 export const OwedOutsideStripeSchema = z
   .object({
@@ -60,7 +91,11 @@ export const OwedOutsideStripeSchema = z
     }),
     owedBackByCustomer: MoneySchema.openapi({
       description:
-        "What the customer owes back: a lost dispute's bank gave back money a platform admin had already paid them outside Stripe (they got it twice). Booked as the dispute's loss against the payment's `owed_by_customer` account; an `owed_overpaid` ticket asks an admin to recover it. Always 0 for a round",
+        "What the customer still owes back: a lost dispute's bank gave back money a platform admin had already paid them outside Stripe (they got it twice), less what was recovered from them since (`recoveredFromCustomer`). Booked as the dispute's loss against the payment's `owed_by_customer` account; an `owed_overpaid` ticket asks an admin to recover it, and what comes back is recorded with `POST …/owed-recoveries`. Always 0 for a round",
+    }),
+    recoveredFromCustomer: MoneySchema.openapi({
+      description:
+        "What platform admins recorded recovering from the customer of what they owed back (`POST …/owed-recoveries`). Always 0 for a round",
     }),
     payments: z.array(
       z.object({
@@ -69,6 +104,15 @@ export const OwedOutsideStripeSchema = z
         reference: z.string(),
         paidBy: z.string().openapi({ example: "operator:olga" }),
         recordedAt: z.string().openapi({ example: "2030-01-03T09:00:00.000Z" }),
+      }),
+    ),
+    recoveries: z.array(
+      z.object({
+        number: z.number().int(),
+        amount: MoneySchema,
+        reference: z.string(),
+        recordedBy: z.string().openapi({ example: "operator:olga" }),
+        recordedAt: z.string().openapi({ example: "2030-01-10T09:00:00.000Z" }),
       }),
     ),
   })
@@ -88,12 +132,20 @@ export function owedView(owed: OwedOutsideStripe) {
     givenBackByDisputes: money(owed.takenByDisputesMinor ?? 0),
     left: money(owedLeftMinor(owed)),
     owedBackByCustomer: money(owed.owedBackMinor ?? 0),
+    recoveredFromCustomer: money(owedRecoveredMinor(owed.recoveries ?? [])),
     payments: owed.payments.map((p) => ({
       number: p.number,
       amount: money(p.amountMinor),
       reference: p.reference,
       paidBy: p.paidBy,
       recordedAt: new Date(p.recordedAt).toISOString(),
+    })),
+    recoveries: (owed.recoveries ?? []).map((r) => ({
+      number: r.number,
+      amount: money(r.amountMinor),
+      reference: r.reference,
+      recordedBy: r.recordedBy,
+      recordedAt: new Date(r.recordedAt).toISOString(),
     })),
   };
 }
@@ -108,6 +160,19 @@ export const owedPaymentRefusals = {
     amount_exceeds_owed: "2501 AUD is more than the 2500 AUD still owed",
     currency_mismatch: "what is owed is in AUD, the payment is in NZD",
     invalid_owed_payment: "the amount paid must be positive",
+  },
+} as const;
+
+/** The refusals of recording money recovered from a customer, beside the route's own. */
+export const owedRecoveryRefusals = {
+  nothingOwedBack: {
+    nothing_owed_back: "what the customer owed back is all recovered",
+    duplicate_owed_recovery: 'recovery 1 (1500 AUD) was recorded with reference "Westpac 0917" already',
+  },
+  unprocessable: {
+    amount_exceeds_owed_back: "4001 AUD is more than the 4000 AUD the customer still owes back",
+    currency_mismatch: "what the customer owes back is in AUD, the recovery is in NZD",
+    invalid_owed_recovery: "the amount recovered must be positive",
   },
 } as const;
 

@@ -216,7 +216,9 @@ async function owingCharge(): Promise<string> {
     givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
     left: { amountMinor: 40_00, currency: "AUD" },
     owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
+    recoveredFromCustomer: { amountMinor: 0, currency: "AUD" },
     payments: [],
+    recoveries: [],
   });
   return id;
 }
@@ -274,7 +276,9 @@ describe("POST /v1/marketplace-charges/{id}/owed-payments after a dispute gave b
       givenBackByDisputes: { amountMinor: 100_00, currency: "AUD" },
       left: { amountMinor: 0, currency: "AUD" },
       owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
+      recoveredFromCustomer: { amountMinor: 0, currency: "AUD" },
       payments: [],
+      recoveries: [],
     });
     expect(read.body.disputes).toMatchObject([
       { id: disputeId, status: "lost", lost: { amountMinor: 100_00 } },
@@ -470,6 +474,173 @@ describe("POST /v1/marketplace-charges/{id}/owed-payments", () => {
   });
 });
 
+/**
+ * A charge of 100.00 whose refund the card could not take (owed outside Stripe whole), 40.00 of it
+ * paid by an admin, then the whole charge lost: the customer got the 40.00 twice and owes it back.
+ */
+async function overpaidCharge(): Promise<{ readonly id: string; readonly disputeId: string }> {
+  charges++;
+  const created = await send(
+    APP,
+    "POST",
+    "/v1/marketplace-charges",
+    {
+      clientReference: `owed_${charges}`,
+      activityId: "act_owed",
+      purpose: "rsvp",
+      amountMinor: 100_00,
+      currency: "AUD",
+      description: "Pottery class",
+      customer: { personId: CUSTOMER, email: "cy@example.com" },
+      sellers: [{ personId: SELLER }],
+      fee: { rateBps: 1_000 },
+      paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_visa" },
+    },
+    ["service"],
+  );
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const id: string = created.body.id;
+  await w.runUntilQuiet();
+  w.gateway.injectFault(
+    "refund",
+    "before",
+    gatewayError("gateway_definite", "expired_or_canceled_card", "the card was canceled"),
+  );
+  expect((await asOperator("POST", `/v1/marketplace-charges/${id}/refunds`, {})).status).toBe(200);
+  await w.runUntilQuiet();
+  const paid = await asOperator("POST", `/v1/marketplace-charges/${id}/owed-payments`, pay(40_00, "NAB 7"));
+  expect(paid.status, JSON.stringify(paid.body)).toBe(200);
+  await w.runUntilQuiet();
+  const refs = marketplaceChargeRefs(id);
+  const disputeId = `dp_mc_${charges}`;
+  for (const fact of [
+    { kind: "dispute_opened", refs, disputeId, amountMinor: 100_00 } as const,
+    { kind: "dispute_closed", refs, disputeId, outcome: "lost", amountMinor: 100_00 } as const,
+  ])
+    (await useCases.applyPaymentFact(w.deps, { reader: w.gateway }, fact, "stripe"))._unsafeUnwrap();
+  await w.runUntilQuiet();
+  return { id, disputeId };
+}
+
+describe("POST /v1/marketplace-charges/{id}/owed-recoveries: money the customer got twice, paid back", () => {
+  it("a part, then the rest: owed back shrinks, the ledger moves it from owed_by_customer back to paid_outside_stripe, the owed_overpaid ticket resolved at the end, each audited", async () => {
+    const { id, disputeId } = await overpaidCharge();
+    const path = `/v1/marketplace-charges/${id}/owed-recoveries`;
+    const ticketId = marketplaceChargeIds.ticket.owedOverpaid(id, disputeId);
+    expect((await desk.getTicket(ticketId))._unsafeUnwrap()?.status).toBe("open");
+    expect(await balance(marketplaceAccounts.owedByCustomer(id))).toBe(-40_00);
+    expect(await balance(marketplaceAccounts.paidOutsideStripe(id))).toBe(40_00);
+
+    const first = await asOperator("POST", path, pay(15_00, "Westpac 1"));
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body.owedOutsideStripe).toMatchObject({
+      paid: { amountMinor: 40_00, currency: "AUD" },
+      left: { amountMinor: 0, currency: "AUD" },
+      owedBackByCustomer: { amountMinor: 25_00, currency: "AUD" },
+      recoveredFromCustomer: { amountMinor: 15_00, currency: "AUD" },
+      recoveries: [
+        {
+          number: 1,
+          amount: { amountMinor: 15_00, currency: "AUD" },
+          reference: "Westpac 1",
+          recordedBy: `operator:${OPERATOR}`,
+        },
+      ],
+    });
+    // Sent again without an Idempotency-Key (a retry after a timeout): recorded once.
+    expectProblem(await asOperator("POST", path, pay(15_00, "westpac 1 ")), 409, "duplicate_owed_recovery");
+    await w.runUntilQuiet();
+    expect(await balance(marketplaceAccounts.owedByCustomer(id))).toBe(-25_00);
+    expect(await balance(marketplaceAccounts.paidOutsideStripe(id))).toBe(25_00);
+    expect((await desk.getTicket(ticketId))._unsafeUnwrap()?.status).toBe("open");
+
+    const rest = await asOperator("POST", path, pay(25_00, "Westpac 2"));
+    expect(rest.status, JSON.stringify(rest.body)).toBe(200);
+    expect(rest.body.owedOutsideStripe.owedBackByCustomer).toEqual({ amountMinor: 0, currency: "AUD" });
+    await w.runUntilQuiet();
+    expect(await balance(marketplaceAccounts.owedByCustomer(id))).toBe(0);
+    expect(await balance(marketplaceAccounts.paidOutsideStripe(id))).toBe(0);
+    // The loss stays booked whole, as at Stripe.
+    expect(await balance(marketplaceAccounts.disputeLosses(id))).toBe(100_00);
+    expect((await desk.getTicket(ticketId))._unsafeUnwrap()).toMatchObject({
+      status: "resolved",
+      resolvedBy: `operator:${OPERATOR}`,
+    });
+    const posted = await db.prisma.ledgerTransaction.findMany({
+      where: { kind: "marketplace_recovered_from_customer", id: { startsWith: `${id}:` } },
+      orderBy: { id: "asc" },
+    });
+    expect(posted.map((t) => t.id)).toEqual([
+      `${id}:owed:recovered:1:ledger`,
+      `${id}:owed:recovered:2:ledger`,
+    ]);
+    expectProblem(await asOperator("POST", path, pay(1, "Westpac 3")), 409, "nothing_owed_back");
+    const audit = await db.prisma.auditLogEntry.findMany({
+      where: { aggregateId: id, action: "record_owed_recovery" },
+    });
+    expect(audit.map((a) => [a.actor, a.outcome])).toEqual([
+      [`operator:${OPERATOR}`, "applied"],
+      [`operator:${OPERATOR}`, "applied"],
+    ]);
+    await expectLedgerBalanced();
+  });
+
+  it("each refusal has its code and changes nothing; platform admins only; no malformed body is a 5xx", async () => {
+    const { id } = await overpaidCharge();
+    const path = `/v1/marketplace-charges/${id}/owed-recoveries`;
+    const view = (await asOperator("GET", `/v1/marketplace-charges/${id}`)).body;
+    const before = await countDomainRows(db.prisma);
+    expectProblem(await asOperator("POST", path, pay(40_01)), 422, "amount_exceeds_owed_back");
+    expectProblem(await asOperator("POST", path, pay(1_00, "NAB", "NZD")), 422, "currency_mismatch");
+    expectProblem(await asOperator("POST", path, pay(1_00, "NAB", "XYZ")), 422, "currency_mismatch");
+    for (const amountMinor of [0, -1_00]) {
+      const res = await asOperator("POST", path, pay(amountMinor));
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+    expectProblem(await send(undefined, "POST", path, pay(1_00)), 401, "unauthenticated");
+    expectProblem(await send(CUSTOMER, "POST", path, pay(1_00)), 403, "operator_only");
+    expectProblem(await send(APP, "POST", path, pay(1_00), ["service"]), 403, "admin_only");
+    expectProblem(await send("eve_owed", "POST", path, pay(1_00)), 404, "marketplace_charge_not_found");
+    expectProblem(
+      await asOperator("POST", "/v1/marketplace-charges/mc_nope/owed-recoveries", pay(1_00)),
+      404,
+      "marketplace_charge_not_found",
+    );
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    await expectMalformedRefused(path);
+    expect((await asOperator("GET", `/v1/marketplace-charges/${id}`)).body).toEqual(view);
+    await w.runUntilQuiet();
+    expect(await balance(marketplaceAccounts.owedByCustomer(id))).toBe(-40_00);
+    // A charge whose customer owes nothing back.
+    const owing = await owingCharge();
+    expectProblem(
+      await asOperator("POST", `/v1/marketplace-charges/${owing}/owed-recoveries`, pay(1_00)),
+      409,
+      "nothing_owed_back",
+    );
+  });
+
+  it("the same Idempotency-Key again answers the first request and records nothing more", async () => {
+    const { id } = await overpaidCharge();
+    const path = `/v1/marketplace-charges/${id}/owed-recoveries`;
+    const key = { "idempotency-key": `recover-mc-${id}` };
+    const first = await asOperator("POST", path, pay(10_00), key);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    const again = await asOperator("POST", path, pay(10_00), key);
+    expect(again.status).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    expectProblem(await asOperator("POST", path, pay(20_00), key), 422, "idempotency_key_reused");
+    await w.runUntilQuiet();
+    expect((await asOperator("GET", `/v1/marketplace-charges/${id}`)).body.owedOutsideStripe).toMatchObject({
+      owedBackByCustomer: { amountMinor: 30_00 },
+      recoveries: [{ number: 1 }],
+    });
+    expect(await balance(marketplaceAccounts.owedByCustomer(id))).toBe(-30_00);
+  });
+});
+
 // ─── Rounds ────────────────────────────────────────────────────────────────
 
 let groups = 0;
@@ -512,7 +683,9 @@ async function owingRound(): Promise<{ roundId: string; admin: string; other: st
     givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
     left: { amountMinor: 70_00, currency: "AUD" },
     owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
+    recoveredFromCustomer: { amountMinor: 0, currency: "AUD" },
     payments: [],
+    recoveries: [],
   });
   return { roundId, admin, other };
 }
@@ -665,7 +838,9 @@ describe("POST /v1/rounds/{roundId}/contributions/{memberId}/owed-payments", () 
       givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
       left: { amountMinor: 70_00, currency: "AUD" },
       owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
+      recoveredFromCustomer: { amountMinor: 0, currency: "AUD" },
       payments: [],
+      recoveries: [],
     };
     expect(await owedOf(roundId, admin)).toEqual(fromLedger);
     expect(await owedOf(roundId, other)).toBeNull();

@@ -133,7 +133,9 @@ describe("POST /v1/held-payments/{id}/owed-payments", () => {
       givenBackByDisputes: { amountMinor: 0, currency: "AUD" },
       left: { amountMinor: 40_00, currency: "AUD" },
       owedBackByCustomer: { amountMinor: 0, currency: "AUD" },
+      recoveredFromCustomer: { amountMinor: 0, currency: "AUD" },
       payments: [],
+      recoveries: [],
     });
     expect(sim.notifier.sent.filter((n) => n.template === "owed_outside_stripe")).toMatchObject([
       { emails: ["cy@example.com"], data: { amountMinor: 40_00 } },
@@ -233,5 +235,84 @@ describe("POST /v1/held-payments/{id}/owed-payments", () => {
       payments: [{ number: 1 }],
     });
     expect(await owedBalance(id)).toBe(30_00);
+  });
+});
+
+describe("POST /v1/held-payments/{id}/owed-recoveries", () => {
+  /**
+   * A payment whose refund the card could not take (100.00 owed outside Stripe), 40.00 of it
+   * paid by an admin, then the whole charge lost: the customer got the 40.00 twice.
+   */
+  async function overpaid(): Promise<string> {
+    const id = await paid("booking_twice");
+    sim.gateway.injectFault(
+      "refund",
+      "before",
+      gatewayError("gateway_definite", "expired_or_canceled_card", "the card was canceled"),
+    );
+    expect((await call(admin(), "POST", `/v1/held-payments/${id}/refunds`)).status).toBe(200);
+    await sim.runUntilQuiet();
+    expect(
+      (await call(admin(), "POST", `/v1/held-payments/${id}/owed-payments`, pay(40_00, "NAB 1"))).status,
+    ).toBe(200);
+    await sim.runUntilQuiet();
+    (
+      await sim.deliver([
+        { kind: "dispute_opened", refs: heldPaymentRefs(id), disputeId: "dp_2", amountMinor: 100_00 },
+        {
+          kind: "dispute_closed",
+          refs: heldPaymentRefs(id),
+          disputeId: "dp_2",
+          outcome: "lost",
+          amountMinor: 100_00,
+        },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    return id;
+  }
+  const owedBack = async (id: string) =>
+    (await sim.ledger.balance(heldAccounts.owedByCustomer(id), "AUD"))._unsafeUnwrap().amountMinor;
+
+  it("records what the customer paid back, refuses more, resolves the owed_overpaid ticket once all of it is back", async () => {
+    const id = await overpaid();
+    const path = `/v1/held-payments/${id}/owed-recoveries`;
+    expect((await read(id)).owedOutsideStripe?.owedBackByCustomer).toEqual({
+      amountMinor: 40_00,
+      currency: "AUD",
+    });
+    expect(await owedBack(id)).toBe(-40_00);
+    const before = await read(id);
+    for (const [body, status, code] of [
+      [pay(40_01), 422, "amount_exceeds_owed_back"],
+      [pay(10_00, "NAB", "NZD"), 422, "currency_mismatch"],
+      [pay(0), 400, "invalid_request"],
+      [pay(-1), 400, "invalid_request"],
+      [pay(10_00, "   "), 400, "invalid_request"],
+    ] as const)
+      await expectProblem(await call(admin(), "POST", path, body), status, code);
+    await expectProblem(await call(tokenFor("svc", ["service"]), "POST", path, pay(1_00)), 403, "admin_only");
+    await expectProblem(await call(SELLER, "POST", path, pay(1_00)), 403, "operator_only");
+    expect(await read(id)).toEqual(before);
+
+    const first = await call(admin(), "POST", path, pay(30_00, "Westpac 9"));
+    expect(first.status, await first.clone().text()).toBe(200);
+    expect(((await first.json()) as View).owedOutsideStripe).toMatchObject({
+      owedBackByCustomer: { amountMinor: 10_00 },
+      recoveredFromCustomer: { amountMinor: 30_00 },
+    });
+    await sim.runUntilQuiet();
+    expect(await owedBack(id)).toBe(-10_00);
+    expect([...sim.desk.resolved.keys()].filter((t) => t.includes("owed_overpaid"))).toEqual([]);
+    expect((await call(admin(), "POST", path, pay(10_00, "Westpac 10"))).status).toBe(200);
+    await sim.runUntilQuiet();
+    expect(await owedBack(id)).toBe(0);
+    expect(
+      (await sim.ledger.balance(heldAccounts.paidOutsideStripe(id), "AUD"))._unsafeUnwrap().amountMinor,
+    ).toBe(0);
+    expect([...sim.desk.resolved.keys()].filter((t) => t.includes("owed_overpaid"))).toEqual([
+      `${id}:ticket:owed_overpaid:dp_2`,
+    ]);
+    await expectProblem(await call(admin(), "POST", path, pay(1, "Westpac 11")), 409, "nothing_owed_back");
   });
 });

@@ -173,6 +173,16 @@ const owedPayment = z.strictObject({
   recordedAt: instant,
 });
 
+// A recovery an admin recorded of money a customer owed back (since owed_recovered_from_customer).
+const owedRecovery = z.strictObject({
+  number: z.int().min(1),
+  amountMinor: safeInt,
+  reference: text,
+  recordedBy: text,
+  recordedAt: instant,
+  settledDisputeIds: list(text).exactOptional(),
+});
+
 const contribution = z.strictObject({
   memberId: text,
   amountMinor: safeInt,
@@ -418,6 +428,8 @@ const heldPaymentSnapshot = z.strictObject({
   disputes: list(heldDispute),
   // Since paid_outside_stripe (absent: none, and in snapshots stored before).
   owedPayments: list(owedPayment).exactOptional(),
+  // Since owed_recovered_from_customer (absent: none, and in snapshots stored before).
+  owedRecoveries: list(owedRecovery).exactOptional(),
   blockedReason: text.exactOptional(),
   blockKind: z
     .enum([
@@ -584,6 +596,8 @@ const marketplaceChargeSnapshot = z.strictObject({
   disputes: list(marketplaceDispute),
   // Since paid_outside_stripe (absent: none, and in snapshots stored before).
   owedPayments: list(owedPayment).exactOptional(),
+  // Since owed_recovered_from_customer (absent: none, and in snapshots stored before).
+  owedRecoveries: list(owedRecovery).exactOptional(),
   endedAt: instant.exactOptional(),
   version: nonNegative,
 });
@@ -655,6 +669,9 @@ const ledgerTransactionShape = z.strictObject({
     "membership_dispute_reinstated",
     // Since manual_adjustment: an operator's correction.
     "manual_adjustment",
+    // Since owed_recovered_from_customer: money a customer got twice, recovered from them.
+    "held_recovered_from_customer",
+    "marketplace_recovered_from_customer",
   ]),
   postings: list(
     z.strictObject({

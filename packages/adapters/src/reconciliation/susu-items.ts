@@ -319,6 +319,10 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "held_paid_outside_stripe":
     case "marketplace_paid_outside_stripe":
     case "contribution_paid_outside_stripe":
+    // And what a customer paid back outside Stripe of what they got twice (a lost dispute's bank
+    // gave back money an admin had paid them): it came back by the same way, no Stripe object.
+    case "held_recovered_from_customer":
+    case "marketplace_recovered_from_customer":
     case "debit_settled":
     case "held_fee_earned":
     case "held_seller_payable":

@@ -229,4 +229,94 @@ describe("money owed to a held payment's customer outside Stripe, recorded paid,
     expect(await w.balance(heldAccounts.paidOutsideStripe("hp_owed"))).toBe(4_000);
     expect((await w.store.getHeldPayment("hp_owed"))._unsafeUnwrap()?.owedPayments).toHaveLength(1);
   });
+
+  it("a customer who got it twice (the admin paid all 4,000 owed, then a second dispute took it back) pays it back: two admins record it at once, one is stored, the books close, the owed_overpaid ticket resolved", async () => {
+    const w = world(db);
+    await storeOwing(w);
+    (
+      await useCases.recordHeldPaymentOwedPaid(
+        w.deps,
+        "hp_owed",
+        { operator: "olga" },
+        {
+          amountMinor: 4_000,
+          currency: "AUD",
+          reference: "NAB 0042",
+        },
+      )
+    )._unsafeUnwrap();
+    await w.dispatch();
+    const before = (await w.store.getHeldPayment("hp_owed"))._unsafeUnwrap();
+    if (before === undefined) throw new Error("stored above");
+    let state = before;
+    const effects: OutboxEffect[] = [];
+    for (const input of [
+      {
+        type: "dispute_created",
+        disputeId: "dp_o2",
+        amountMinor: 4_000,
+        reason: "fraudulent",
+        stripeStatus: "needs_response",
+      },
+      { type: "dispute_closed", disputeId: "dp_o2", outcome: "lost", amountMinor: 4_000 },
+    ] as const satisfies readonly HeldPaymentInput[]) {
+      const d = decideHeldPayment(state, input, {
+        now: T + 3 * HOUR,
+        policy: DEFAULT_HELD_PAYMENT_POLICY,
+      })._unsafeUnwrap();
+      state = d.state;
+      effects.push(
+        ...d.effects.filter(
+          (e) => e.kind === "post_ledger" || e.kind === "notify" || e.kind === "open_ticket",
+        ),
+      );
+    }
+    expect(state.disputes.find((x) => x.id === "dp_o2")?.overpaidMinor).toBe(4_000);
+    (
+      await w.store.commit({
+        people: [],
+        groups: [],
+        rounds: [],
+        heldPayments: [{ state: { ...state, version: before.version + 1 }, expectedVersion: before.version }],
+        outbox: effects,
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    await w.dispatch();
+    const overpaidTicket = heldPaymentIds.ticket.owedOverpaid("hp_owed", "dp_o2");
+    expect((await w.desk.getTicket(overpaidTicket))._unsafeUnwrap()?.status).toBe("open");
+    expect(await w.balance(heldAccounts.owedByCustomer("hp_owed"))).toBe(-4_000);
+
+    const results = await Promise.all(
+      ["olga", "omar"].map((operator) =>
+        useCases.recordHeldPaymentOwedRecovered(
+          w.deps,
+          "hp_owed",
+          { operator },
+          { amountMinor: 4_000, currency: "AUD", reference: `back via ${operator}` },
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.isOk())).toHaveLength(1);
+    expect(results.flatMap((r) => (r.isErr() ? [r.error.code] : []))).toEqual(["nothing_owed_back"]);
+    await w.dispatch();
+    expect(await w.balance(heldAccounts.owedByCustomer("hp_owed"))).toBe(0);
+    expect(await w.balance(heldAccounts.paidOutsideStripe("hp_owed"))).toBe(0);
+    expect((await w.desk.getTicket(overpaidTicket))._unsafeUnwrap()).toMatchObject({ status: "resolved" });
+    // Read back whole from its snapshot.
+    const stored = (await w.store.getHeldPayment("hp_owed"))._unsafeUnwrap();
+    expect(stored?.owedRecoveries).toHaveLength(1);
+    expect(stored?.owedRecoveries?.[0]).toMatchObject({
+      number: 1,
+      amountMinor: 4_000,
+      settledDisputeIds: ["dp_o2"],
+    });
+    const audit = (
+      await w.store.listAudit({
+        subjects: [{ aggregate: "held_payment", aggregateId: "hp_owed" }],
+        limit: 50,
+      })
+    )._unsafeUnwrap();
+    expect(audit.filter((a) => a.action === "record_owed_recovery")).toHaveLength(1);
+  });
 });

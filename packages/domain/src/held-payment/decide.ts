@@ -1576,6 +1576,7 @@ const owedLossRules: OwedLossRules<Draft> = {
       customer: s.customer.name === undefined ? s.customer.email : `${s.customer.name} <${s.customer.email}>`,
       what: `held payment ${s.id}, booking ${s.clientReference}`,
       succeededRefunds: s.refunds.filter((r) => r.status === "succeeded").map((r) => r.number),
+      recordAt: `/v1/held-payments/${s.id}/owed-recoveries`,
     };
   },
   postTakenFromOwed: (d, disputeId, refundNumber, takenMinor) =>

@@ -411,6 +411,8 @@ export interface OwedLossRules<D> {
     readonly customer: string;
     readonly what: string;
     readonly succeededRefunds: readonly number[];
+    /** Where an admin records what the customer pays back (the API path of its `owed-recoveries`). */
+    readonly recordAt: string;
   };
 }
 
@@ -496,7 +498,7 @@ export function askToRecoverOverpaid<A extends string, D extends OwedLossDraft<A
   const s = d.state;
   const overpaidMinor = s.disputes.find((x) => x.id === disputeId)?.overpaidMinor ?? 0;
   if (overpaidMinor === 0) return;
-  const { customer, what, succeededRefunds } = rules.overpaidContext(d);
+  const { customer, what, succeededRefunds, recordAt } = rules.overpaidContext(d);
   const amount = formatMoney(money(overpaidMinor, s.currency));
   const unsure =
     succeededRefunds.length === 0
@@ -505,7 +507,7 @@ export function askToRecoverOverpaid<A extends string, D extends OwedLossDraft<A
   d.ticket(
     rules.overpaidTicket(s.id, disputeId),
     "owed_overpaid",
-    `recover ${amount} from customer ${customer} (${what}): dispute ${disputeId} was lost and the customer's bank gave back ${amount} that an admin had already paid them outside Stripe, so they got it twice. It is booked as the dispute's loss against ${s.id}'s owed_by_customer${unsure}`,
+    `recover ${amount} from customer ${customer} (${what}): dispute ${disputeId} was lost and the customer's bank gave back ${amount} that an admin had already paid them outside Stripe, so they got it twice. It is booked as the dispute's loss against ${s.id}'s owed_by_customer; record what the customer pays back (POST ${recordAt}), which closes this ticket once nothing is owed back${unsure}`,
   );
 }
 

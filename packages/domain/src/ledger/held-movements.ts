@@ -35,7 +35,8 @@
 //                                     dispute's bank gave back money an admin had already paid
 //                                     them outside Stripe, so they got it twice; the platform's
 //                                     own money went to the bank for it. A ticket asks an admin
-//                                     to recover it (a ledger adjustment books what came back).
+//                                     to recover it; what comes back is recorded on the payment
+//                                     (`held_recovered_from_customer`).
 //
 // Movements (Dr / Cr):
 //   held_captured           hold             / paid_in
@@ -67,6 +68,11 @@
 //                                              from the seller); earmarked → transferred:
 //                                              hold / seller_payable)
 //   held_paid_outside_stripe paid_outside_stripe / owed_to_customer
+//   held_recovered_from_customer owed_by_customer / paid_outside_stripe
+//                                              (the customer paid back, outside Stripe, what
+//                                              they got twice: the payment made outside Stripe
+//                                              in reverse, so paid_outside_stripe is what left
+//                                              the platform outside Stripe net of what came back)
 //
 // Every transaction stays inside the payment's accounts, so from balances alone:
 // paid in + platform funded + owed by the customer = hold + seller payable + seller + fees +
@@ -196,6 +202,17 @@ export const heldPaidOutsideStripe = movement(
   "held_paid_outside_stripe",
   a.paidOutsideStripe,
   a.owedToCustomer,
+);
+
+/**
+ * The customer paid back, outside Stripe (a bank transfer, cash), part or all of what they got
+ * twice (an admin's payment outside Stripe that a lost dispute's bank gave back too): the
+ * payment outside Stripe in reverse. Dr owed_by_customer, Cr paid_outside_stripe.
+ */
+export const heldRecoveredFromCustomer = movement(
+  "held_recovered_from_customer",
+  a.owedByCustomer,
+  a.paidOutsideStripe,
 );
 
 /** The seller's transfer landed. Dr seller, Cr seller_payable. */

@@ -59,6 +59,7 @@ export type LedgerTransactionKind =
   | "held_refund_failed"
   | "held_refund_superseded"
   | "held_paid_outside_stripe"
+  | "held_recovered_from_customer"
   // a marketplace charge's (marketplace-movements.ts)
   | "marketplace_captured"
   | "marketplace_fee_earned"
@@ -72,6 +73,7 @@ export type LedgerTransactionKind =
   | "marketplace_owed_to_customer"
   | "marketplace_refund_failed"
   | "marketplace_paid_outside_stripe"
+  | "marketplace_recovered_from_customer"
   // a membership's (membership-movements.ts)
   | "membership_invoice_paid"
   | "membership_invoice_refunded"

@@ -38,7 +38,8 @@
 //                                              had already paid them outside Stripe, so they
 //                                              got it twice; the platform's own money went to
 //                                              the bank for it. A ticket asks an admin to
-//                                              recover it.
+//                                              recover it; what comes back is recorded on the
+//                                              charge (`marketplace_recovered_from_customer`).
 //
 // Movements (Dr / Cr):
 //   marketplace_captured                  in_flight         / paid_in
@@ -66,6 +67,9 @@
 //                                                                          money is back on the
 //                                                                          platform's balance)
 //   marketplace_paid_outside_stripe       paid_outside_stripe / owed_to_customer
+//   marketplace_recovered_from_customer   owed_by_customer  / paid_outside_stripe (the customer
+//                                                             paid back what they got twice: the
+//                                                             payment outside Stripe in reverse)
 //
 // Every transaction stays inside the charge's accounts, so from balances alone:
 // paid in + platform funded + owed by the customer = in flight + seller payables + sellers +
@@ -165,6 +169,17 @@ export const marketplacePaidOutsideStripe = movement(
   "marketplace_paid_outside_stripe",
   a.paidOutsideStripe,
   a.owedToCustomer,
+);
+
+/**
+ * The customer paid back, outside Stripe (a bank transfer, cash), part or all of what they got
+ * twice (an admin's payment outside Stripe that a lost dispute's bank gave back too): the
+ * payment outside Stripe in reverse. Dr owed_by_customer, Cr paid_outside_stripe.
+ */
+export const marketplaceRecoveredFromCustomer = movement(
+  "marketplace_recovered_from_customer",
+  a.owedByCustomer,
+  a.paidOutsideStripe,
 );
 
 /** The platform's fee was earned. Dr fees, Cr in_flight. */

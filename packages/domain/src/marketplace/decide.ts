@@ -1620,6 +1620,7 @@ const owedLossRules: OwedLossRules<Draft> = {
       customer: `${s.customer.email} (person ${s.customer.id})`,
       what: `marketplace charge ${s.id}, ${s.clientReference}`,
       succeededRefunds: s.refunds.filter((r) => r.status === "succeeded").map((r) => r.number),
+      recordAt: `/v1/marketplace-charges/${s.id}/owed-recoveries`,
     };
   },
   postTakenFromOwed: (d, disputeId, refundNumber, takenMinor) =>

@@ -3,6 +3,7 @@ import type { Dispute } from "../kernel/disputes.js";
 import { textLength } from "../kernel/text.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
 import type { OwedPayment } from "../owed/owed-payment.js";
+import type { OwedRecovery } from "../owed/owed-recovery.js";
 import type {
   MarketplacePolicy,
   MarketplaceRefundRules,
@@ -303,6 +304,12 @@ export interface MarketplaceCharge {
    * (`owed_outside_stripe`), oldest first. Absent: none (and in snapshots stored before).
    */
   readonly owedPayments?: readonly OwedPayment[];
+  /**
+   * What admins recorded recovering from the customer of what lost disputes booked as owed back
+   * by them (their `overpaidMinor`: paid outside Stripe and given back by the bank too), oldest
+   * first. Absent: none (and in snapshots stored before).
+   */
+  readonly owedRecoveries?: readonly OwedRecovery[];
   readonly endedAt?: Instant;
   /** Optimistic-concurrency version, incremented by every stored change. */
   readonly version: number;

@@ -10,7 +10,28 @@ export {
   owedPaidMinor,
   type RecordOwedPayment,
 } from "./owed-payment.js";
-export { decideHeldOwedPayment, decideMarketplaceOwedPayment, paymentOwed } from "./payment-owed.js";
+export {
+  type OwedRecoveryError,
+  type OwedRecoveryErrorCode,
+  owedRecoveryError,
+} from "./owed-recovery.errors.js";
+export {
+  decideOwedRecovery,
+  OWED_RECOVERY_REFERENCE_MAX,
+  type OwedBack,
+  type OwedRecovery,
+  type OwedRecoveryDecision,
+  owedBackLeftMinor,
+  owedRecoveredMinor,
+  type RecordOwedRecovery,
+} from "./owed-recovery.js";
+export {
+  decideHeldOwedPayment,
+  decideMarketplaceOwedPayment,
+  paymentOwed,
+  paymentOwedBack,
+} from "./payment-owed.js";
+export { decideHeldOwedRecovery, decideMarketplaceOwedRecovery } from "./payment-owed-recovery.js";
 export {
   decideRoundOwedPayment,
   owedToMemberBooked,

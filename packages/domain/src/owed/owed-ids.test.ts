@@ -11,6 +11,8 @@ describe("the ids of money owed outside Stripe are stored keys: pinned", () => {
     expect(p.noteRefundOwed("hp1", 1, "dp_1")).toBe("hp1:ticket:refund_owed:1:note:dispute:dp_1");
     expect(p.noteRefundOwed("hp1", 1, "dp_1:2")).toBe("hp1:ticket:refund_owed:1:note:dispute:dp_1:2");
     expect(p.noticeReduced("mc1", "dp_1")).toBe("mc1:notify:owed_reduced_by_dispute:dp_1");
+    expect(p.ledgerRecovered("hp1", 2)).toBe("hp1:owed:recovered:2:ledger");
+    expect(p.resolveOwedOverpaid("mc1", "dp_1")).toBe("mc1:ticket:owed_overpaid:dp_1:resolve");
   });
 
   it("a round's, per member", () => {

@@ -23,6 +23,14 @@ const paymentOwedIds = Object.freeze({
     `${id}:ticket:refund_owed:${refund}:note:dispute:${step}`,
   /** The customer is told lost dispute step s lessened what is owed: `<id>:notify:owed_reduced_by_dispute:<s>`. */
   noticeReduced: (id: string, step: string): string => `${id}:notify:owed_reduced_by_dispute:${step}`,
+  /** Recovery n recorded (the customer paid back what they got twice): `<id>:owed:recovered:<n>:ledger`. */
+  ledgerRecovered: (id: string, n: number): string => `${id}:owed:recovered:${n}:ledger`,
+  /**
+   * The `owed_overpaid` ticket of lost dispute d is resolved (what it booked as owed back is all
+   * recovered): `<id>:ticket:owed_overpaid:<d>:resolve`.
+   */
+  resolveOwedOverpaid: (id: string, disputeId: string): string =>
+    `${id}:ticket:owed_overpaid:${disputeId}:resolve`,
   /** The `refund_owed` ticket of refund r is resolved: `<id>:ticket:refund_owed:<r>:resolve`. */
   resolveRefundOwed: (id: string, refund: number): string => `${id}:ticket:refund_owed:${refund}:resolve`,
 });

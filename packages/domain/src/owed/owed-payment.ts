@@ -14,6 +14,7 @@ import { textLengthWithin } from "../kernel/text.js";
 import type { CurrencyCode, Money } from "../money/index.js";
 import type { Instant } from "../shared/time.js";
 import { type OwedPaymentError, owedPaymentError } from "./owed-payment.errors.js";
+import type { OwedRecovery } from "./owed-recovery.js";
 
 /** Longest reference (a bank reference or a short note) an admin may record. */
 export const OWED_PAYMENT_REFERENCE_MAX = 200;
@@ -45,10 +46,13 @@ export interface OwedOutsideStripe {
   readonly takenByDisputesMinor?: number;
   /**
    * What the customer's bank gave back through lost disputes beyond what was still owed, of what
-   * had been paid already: the customer got it twice and owes it back (a ticket asks an admin to
-   * recover it). It does not change what is owed. Absent: nothing.
+   * had been paid already, less what was recovered from the customer since: the customer got it
+   * twice and still owes it back (a ticket asks an admin to recover it). It does not change what
+   * is owed. Absent: nothing.
    */
   readonly owedBackMinor?: number;
+  /** What admins recorded recovering from the customer of what they owed back. Absent: none. */
+  readonly recoveries?: readonly OwedRecovery[];
 }
 
 /** What the payments recorded add up to. */

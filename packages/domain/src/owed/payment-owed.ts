@@ -31,6 +31,7 @@ import {
   owedPaidMinor,
   type RecordOwedPayment,
 } from "./owed-payment.js";
+import { type OwedBack, type OwedRecovery, owedBackLeftMinor } from "./owed-recovery.js";
 
 /** What a payment aggregate's owed money is made of: its refunds and the payments recorded. */
 interface OwingPayment {
@@ -41,11 +42,17 @@ interface OwingPayment {
     readonly status: string;
   }[];
   readonly owedPayments?: OwedOutsideStripe["payments"];
+  /** What admins recorded recovering from the customer of what they owe back. */
+  readonly owedRecoveries?: readonly OwedRecovery[];
   /**
    * Its disputes: a lost one may have taken part of what was owed (`owedTakenMinor`), and of
    * what was paid of it already (`overpaidMinor`).
    */
-  readonly disputes: readonly { readonly owedTakenMinor?: number; readonly overpaidMinor?: number }[];
+  readonly disputes: readonly {
+    readonly id: string;
+    readonly owedTakenMinor?: number;
+    readonly overpaidMinor?: number;
+  }[];
 }
 
 /** The refunds owed to the customer outside Stripe. */
@@ -54,19 +61,35 @@ function owedRefunds(s: OwingPayment): OwingPayment["refunds"] {
 }
 
 /**
+ * What the customer of a held payment or a marketplace charge owes back: what lost disputes gave
+ * back beyond what was owed, of what an admin had paid them (their `overpaidMinor`), and what was
+ * recovered of it.
+ */
+export function paymentOwedBack(s: OwingPayment): OwedBack {
+  return {
+    currency: s.currency,
+    bookedMinor: s.disputes.reduce((total, x) => total + (x.overpaidMinor ?? 0), 0),
+    recoveries: s.owedRecoveries ?? [],
+  };
+}
+
+/**
  * What a held payment or a marketplace charge owes its customer outside Stripe, what was paid
- * of it, what lost disputes gave back of it (their `owedTakenMinor`), and what they gave back
- * beyond it of what was paid, which the customer owes back (their `overpaidMinor`).
+ * of it, what lost disputes gave back of it (their `owedTakenMinor`), what they gave back
+ * beyond it of what was paid, which the customer still owes back (their `overpaidMinor`, less
+ * what was recovered), and the recoveries.
  */
 export function paymentOwed(s: OwingPayment): OwedOutsideStripe {
   const takenMinor = s.disputes.reduce((total, x) => total + (x.owedTakenMinor ?? 0), 0);
-  const owedBackMinor = s.disputes.reduce((total, x) => total + (x.overpaidMinor ?? 0), 0);
+  const owedBack = paymentOwedBack(s);
+  const owedBackMinor = owedBackLeftMinor(owedBack);
   return {
     currency: s.currency,
     bookedMinor: owedRefunds(s).reduce((total, r) => total + r.amountMinor, 0),
     payments: s.owedPayments ?? [],
     ...(takenMinor > 0 ? { takenByDisputesMinor: takenMinor } : {}),
     ...(owedBackMinor > 0 ? { owedBackMinor } : {}),
+    ...(owedBack.recoveries.length > 0 ? { recoveries: owedBack.recoveries } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import type { Entitlements } from "../membership/entitlements.js";
 import type { MembershipError } from "../membership/membership.errors.js";
 import type { MoneyError } from "../money/index.js";
 import type { OwedPaymentError } from "../owed/owed-payment.errors.js";
+import type { OwedRecoveryError } from "../owed/owed-recovery.errors.js";
 import type { PaymentMethodError } from "../payment-method/payment-method.errors.js";
 import type { PayoutSchedule } from "../payout/payout.js";
 import type { PersonError } from "../person/person.errors.js";
@@ -140,5 +141,6 @@ export type UseCaseError =
   | PaymentMethodError
   | MoneyError
   | OwedPaymentError
+  | OwedRecoveryError
   | StorageError
   | NotFoundError;

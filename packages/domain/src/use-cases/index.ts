@@ -133,8 +133,11 @@ export {
 export {
   ledgerOwedOfRounds,
   type OwedPaymentCommand,
+  type OwedRecoveryCommand,
   recordHeldPaymentOwedPaid,
+  recordHeldPaymentOwedRecovered,
   recordMarketplaceChargeOwedPaid,
+  recordMarketplaceChargeOwedRecovered,
   recordRoundOwedPaid,
 } from "./owed-payment-use-cases.js";
 export {

@@ -8,7 +8,10 @@ import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-
 import { isCurrencyCode, money } from "../money/index.js";
 import { owedPaymentError } from "../owed/owed-payment.errors.js";
 import type { RecordOwedPayment } from "../owed/owed-payment.js";
+import { owedRecoveryError } from "../owed/owed-recovery.errors.js";
+import type { RecordOwedRecovery } from "../owed/owed-recovery.js";
 import { decideHeldOwedPayment, decideMarketplaceOwedPayment } from "../owed/payment-owed.js";
+import { decideHeldOwedRecovery, decideMarketplaceOwedRecovery } from "../owed/payment-owed-recovery.js";
 import { decideRoundOwedPayment, roundOwedInLedger } from "../owed/round-owed.js";
 import type { LedgerReader } from "../ports/ledger-store.js";
 import type { StorageError } from "../ports/storage.js";
@@ -96,6 +99,85 @@ export function recordMarketplaceChargeOwedPaid(
 ): ResultAsync<MarketplaceCharge, UseCaseError> {
   return recordOf(operator, command).andThen((input) =>
     applyOperatorCommand(marketplaceOwedKind, deps, id, operator, input),
+  );
+}
+
+/** What an admin says the customer paid back of what they owe back (they got it twice). */
+export interface OwedRecoveryCommand {
+  readonly amountMinor: number;
+  /** Must be the currency of the charge. */
+  readonly currency: string;
+  /** The bank transfer's reference, or a note. */
+  readonly reference: string;
+}
+
+/** The command as the recovery rule takes it, or `currency_mismatch` for a currency susu does not know. */
+function recoveryOf(
+  operator: PlatformOperator,
+  command: OwedRecoveryCommand,
+): ResultAsync<RecordOwedRecovery, UseCaseError> {
+  const { currency } = command;
+  if (!isCurrencyCode(currency))
+    return errAsync(owedRecoveryError("currency_mismatch", `${currency} is not a currency susu knows`));
+  return okAsync<RecordOwedRecovery, UseCaseError>({
+    type: "record_owed_recovery",
+    amount: money(command.amountMinor, currency),
+    reference: command.reference,
+    by: operatorActor(operator),
+  });
+}
+
+/** A held payment, loaded, decided on by the recovery rule and stored on its own. */
+const heldRecoveryKind: AggregateKind<
+  "heldPayments",
+  RecordOwedRecovery,
+  Decision<HeldPayment, HeldPaymentEffect, never>
+> = {
+  aggregate: "held_payment",
+  stored: (change) => ({ heldPayments: [change] }),
+  load: (deps, id) => deps.heldPayments.getHeldPayment(id),
+  decide: (_deps, payment, input, now) => decideHeldOwedRecovery(payment, input, { now }),
+};
+
+/** A marketplace charge, loaded, decided on by the recovery rule and stored on its own. */
+const marketplaceRecoveryKind: AggregateKind<
+  "marketplaceCharges",
+  RecordOwedRecovery,
+  Decision<MarketplaceCharge, MarketplaceChargeEffect, never>
+> = {
+  aggregate: "marketplace_charge",
+  stored: (change) => ({ marketplaceCharges: [change] }),
+  load: (deps, id) => deps.marketplaceCharges.getMarketplaceCharge(id),
+  decide: (_deps, charge, input, now) => decideMarketplaceOwedRecovery(charge, input, { now }),
+};
+
+/**
+ * A platform admin records that a held payment's customer paid back (outside Stripe) what they
+ * owed back, or part of it: money a lost dispute's bank gave them that an admin had paid already.
+ */
+export function recordHeldPaymentOwedRecovered(
+  deps: UseCaseDeps,
+  id: string,
+  operator: PlatformOperator,
+  command: OwedRecoveryCommand,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return recoveryOf(operator, command).andThen((input) =>
+    applyOperatorCommand(heldRecoveryKind, deps, id, operator, input),
+  );
+}
+
+/**
+ * A platform admin records that a marketplace charge's customer paid back (outside Stripe) what
+ * they owed back, or part of it: money a lost dispute's bank gave them that an admin had paid already.
+ */
+export function recordMarketplaceChargeOwedRecovered(
+  deps: UseCaseDeps,
+  id: string,
+  operator: PlatformOperator,
+  command: OwedRecoveryCommand,
+): ResultAsync<MarketplaceCharge, UseCaseError> {
+  return recoveryOf(operator, command).andThen((input) =>
+    applyOperatorCommand(marketplaceRecoveryKind, deps, id, operator, input),
   );
 }
 
