@@ -1,13 +1,14 @@
 // The scheduler's notification path end to end: a notify effect in the outbox, dispatched with
 // the notifier the container wires, queues
 // deliveries in PostgreSQL, the delivery loop sends them through a real SMTP server and to
-// a real HTTP receiver that verifies Susu-Signature, and the metrics count each send.
+// a real HTTP receiver that verifies Susu-Signature, and the metrics count each send. The
+// dispatcher's Stripe is the emulator through the SDK and the adapter gateway (a notice asks
+// nothing of it).
 import { DeliveringNotifier, PrismaNotificationEndpoints, PrismaStore, SystemClock } from "@susu/adapters";
 import { verifySusuSignature } from "@susu/adapters/signature";
 import { TestSmtpServer, TestWebhookReceiver, useTestDatabase } from "@susu/adapters/testing";
 import { useCaseDepsOn, useCases } from "@susu/domain";
 import {
-  FakePaymentGateway,
   InMemoryLedgerStore,
   InMemoryTimerScheduler,
   RecordingSupportDesk,
@@ -21,6 +22,7 @@ import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { createNotificationMetrics } from "../src/notification-metrics.js";
 import { parseScrape } from "./prometheus.js";
+import { type EmulatorGateway, startEmulatorGateway } from "./support/emulator.js";
 
 const log = createLogger("silent", "scheduler-test");
 
@@ -36,13 +38,16 @@ describe("the scheduler's notifications", () => {
   const server = new TestSmtpServer();
   const receiver = new TestWebhookReceiver();
   const db = useTestDatabase();
+  let stripeSide: EmulatorGateway;
   beforeAll(async () => {
     await server.start();
     await receiver.start();
+    stripeSide = await startEmulatorGateway();
   });
   afterAll(async () => {
     await receiver.stop();
     await server.stop();
+    await stripeSide?.emulator.stop();
   });
 
   it("queues deliveries in the log, whether or not SUSU_SMTP_URL is set", () => {
@@ -79,7 +84,7 @@ describe("the scheduler's notifications", () => {
     const store = new PrismaStore(db.prisma, { clock });
     const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     const ports = {
-      gateway: new FakePaymentGateway(() => clock.now()),
+      gateway: stripeSide.gateway,
       notifier: notifierOf(env, db.prisma, log),
       desk: new RecordingSupportDesk(),
       timers: new InMemoryTimerScheduler(),

@@ -1,13 +1,14 @@
 // The due-round cron on real PostgreSQL when some due groups cannot open their round: a
 // group whose member's mandate went inactive between rounds stays due (members_not_ready)
-// until the member sets up a new debit, and must not hold back groups due after it.
+// until the member sets up a new debit, and must not hold back groups due after it. The
+// dispatcher's Stripe is the emulator through the SDK and the adapter gateway (a waiting
+// round's notices ask nothing of it).
 import { PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { type EffectPorts, type Group, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import {
   anActiveGroup,
   aReadyPerson,
-  FakePaymentGateway,
   InMemoryLedgerStore,
   InMemoryTimerScheduler,
   ManualClock,
@@ -15,11 +16,12 @@ import {
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dueRoundsResumeIn, openDueRounds } from "../src/jobs/open-due-rounds.js";
 import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { parseScrape } from "./prometheus.js";
+import { type EmulatorGateway, startEmulatorGateway } from "./support/emulator.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "open-due-rounds-test");
@@ -50,6 +52,14 @@ async function saveDueGroup(
 }
 
 describe("open-due-rounds (PostgreSQL)", () => {
+  let stripeSide: EmulatorGateway;
+  beforeAll(async () => {
+    stripeSide = await startEmulatorGateway({ startTimeMs: Date.UTC(2026, 0, 1, 9) });
+  });
+  afterAll(async () => {
+    await stripeSide?.emulator.stop();
+  });
+
   it("opens a ready group's round even when more groups than one pass reads are due before it but not ready", async () => {
     const now = Date.UTC(2026, 5, 1, 9);
     const clock = new ManualClock(now);
@@ -107,7 +117,7 @@ describe("open-due-rounds (PostgreSQL)", () => {
     await saveDueGroup(deps, now, "grp_wait", 3_600_000, false);
     const notifier = new RecordingNotifier();
     const ports: EffectPorts = {
-      gateway: new FakePaymentGateway(() => clock.now()),
+      gateway: stripeSide.gateway,
       notifier,
       desk: new RecordingSupportDesk(),
       timers: new InMemoryTimerScheduler(),

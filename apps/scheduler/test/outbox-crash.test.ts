@@ -2,7 +2,8 @@
 // port: a rejection, not an err result). The pass that ran it crashes; the loop's next pass
 // counts that run as a failed attempt (`effect_crashed`), so the effect waits out its backoff
 // and is parked with a ticket once its attempts are spent, instead of being given back as
-// interrupted and run again (and crashing the pass again) by every pass for ever.
+// interrupted and run again (and crashing the pass again) by every pass for ever. Stripe is
+// the emulator through the SDK and the adapter gateway (these effects ask nothing of it).
 import { PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import {
@@ -16,7 +17,6 @@ import {
   useCaseDepsOn,
 } from "@susu/domain";
 import {
-  FakePaymentGateway,
   InMemoryLedgerStore,
   InMemoryTimerScheduler,
   RecordingNotifier,
@@ -24,13 +24,22 @@ import {
   SequentialIds,
 } from "@susu/domain/testing";
 import { errAsync, okAsync } from "neverthrow";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DispatcherLoop, startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
 import { createLogger } from "../src/logger.js";
+import { type EmulatorGateway, startEmulatorGateway } from "./support/emulator.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "outbox-crash-test");
 const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
+
+let stripeSide: EmulatorGateway;
+beforeAll(async () => {
+  stripeSide = await startEmulatorGateway();
+});
+afterAll(async () => {
+  await stripeSide?.emulator.stop();
+});
 
 const timer = (id: string): OutboxEffect => ({
   kind: "schedule_timer",
@@ -64,7 +73,7 @@ describe("the outbox loop and an effect whose run throws", () => {
       },
     };
     const ports: EffectPorts = {
-      gateway: new FakePaymentGateway(clock.now, 1_000),
+      gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
       desk: new RecordingSupportDesk(),
       timers,
@@ -106,7 +115,7 @@ describe("the outbox loop and a claim whose answer was lost", () => {
     const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     const timers = new InMemoryTimerScheduler();
     const ports: EffectPorts = {
-      gateway: new FakePaymentGateway(clock.now, 1_000),
+      gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
       desk: new RecordingSupportDesk(),
       timers,

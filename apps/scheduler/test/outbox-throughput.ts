@@ -2,7 +2,8 @@
 // real (embedded) PostgreSQL with concurrency 1 (one effect at a time, as before) and with
 // more. Each effect stands for a provider call by a fixed wait (PROVIDER_MS) and commits its
 // result as the dispatcher does. Not a benchmark (bench/ has those): figures on a shared
-// machine are noisy.
+// machine are noisy. Stripe is the emulator through the SDK and the adapter gateway (these
+// effects ask nothing of it).
 //
 //   cd apps/scheduler && npx tsx --conditions @susu/source test/outbox-throughput.ts [effects] [aggregates]
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
@@ -11,7 +12,6 @@ import { join } from "node:path";
 import { applyMigrations, createPrismaClient, PrismaStore, startEmbeddedPostgres } from "@susu/adapters";
 import { type Changeset, type EffectPorts, type OutboxEffect, useCaseDepsOn } from "@susu/domain";
 import {
-  FakePaymentGateway,
   InMemoryLedgerStore,
   RecordingNotifier,
   RecordingSupportDesk,
@@ -20,6 +20,7 @@ import {
 import { okAsync, ResultAsync } from "neverthrow";
 import { startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
 import { createLogger } from "../src/logger.js";
+import { startEmulatorGateway } from "./support/emulator.js";
 
 const EFFECTS = Number(process.argv[2] ?? 2_000);
 const AGGREGATES = Number(process.argv[3] ?? 200);
@@ -29,6 +30,7 @@ const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit
 const dir = mkdtempSync(join(tmpdir(), "susu-outbox-throughput-"));
 chmodSync(dir, 0o755);
 const server = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), durable: false });
+const stripeSide = await startEmulatorGateway();
 try {
   const results: { concurrency: number; effectsPerSecond: number; seconds: number }[] = [];
   for (const concurrency of [1, 4, 16, 32]) {
@@ -41,7 +43,7 @@ try {
     const clock = { now: () => Date.now() };
     const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     const ports: EffectPorts = {
-      gateway: new FakePaymentGateway(clock.now, 1_000),
+      gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
       desk: new RecordingSupportDesk(),
       timers: {
@@ -83,6 +85,7 @@ try {
   console.log(`${EFFECTS} effects over ${AGGREGATES} aggregates, ${PROVIDER_MS} ms per provider call:`);
   console.table(results);
 } finally {
+  await stripeSide.emulator.stop();
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }

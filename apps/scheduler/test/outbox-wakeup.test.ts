@@ -2,7 +2,8 @@
 // 60 s, and an effect committed while it idles runs well within a second because the commit
 // is followed by a notification on 'susu_outbox' and the listener wakes the loop; or, as the
 // scheduler's own commits do, the commit wakes the loop in-process (handleLocally). Without
-// either it waits.
+// either it waits. Stripe is the emulator through the SDK and the adapter gateway (these
+// effects ask nothing of it).
 import {
   OUTBOX_CHANNEL,
   type PgListener,
@@ -19,16 +20,16 @@ import {
   useCaseDepsOn,
 } from "@susu/domain";
 import {
-  FakePaymentGateway,
   InMemoryLedgerStore,
   InMemoryTimerScheduler,
   RecordingNotifier,
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DispatcherLoop, startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
 import { createLogger } from "../src/logger.js";
+import { type EmulatorGateway, startEmulatorGateway } from "./support/emulator.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "outbox-wakeup-test");
@@ -46,6 +47,13 @@ const timer = (id: string): OutboxEffect => ({
 describe("outbox wake-ups", () => {
   let dispatcher: DispatcherLoop | undefined;
   let listener: PgListener | undefined;
+  let stripeSide: EmulatorGateway;
+  beforeAll(async () => {
+    stripeSide = await startEmulatorGateway();
+  });
+  afterAll(async () => {
+    await stripeSide?.emulator.stop();
+  });
   afterEach(async () => {
     await listener?.stop();
     await dispatcher?.stop();
@@ -59,7 +67,7 @@ describe("outbox wake-ups", () => {
     const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     const timers = new InMemoryTimerScheduler();
     const ports: EffectPorts = {
-      gateway: new FakePaymentGateway(clock.now, 1_000),
+      gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
       desk: new RecordingSupportDesk(),
       timers,

@@ -1,10 +1,11 @@
-// The payout run on real PostgreSQL and pg-boss: sellers onboarded with an account that can
-// pay out are paid their available balance once per day, however often the job runs (two
-// schedulers at once, a retry); the cron is registered whatever the schedule new accounts get (SUSU_PAYOUT_CRON alone turns it off).
+// The payout run on real PostgreSQL and pg-boss, Stripe being the emulator reached through the
+// SDK and the adapter gateway: sellers onboarded with an account that can pay out are paid
+// their available balance once per day, however often the job runs (two schedulers at once, a
+// retry); the cron is registered whatever the schedule new accounts get (SUSU_PAYOUT_CRON alone turns it off).
 import { PrismaStore } from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import { DAY_MS, money, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
-import { aReadyPerson, FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { ManualClock, SequentialIds } from "@susu/domain/testing";
 import type PgBoss from "pg-boss";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,67 +18,97 @@ import {
 import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { parseScrape } from "./prometheus.js";
+import { type EmulatorGateway, onboardSeller, startEmulatorGateway } from "./support/emulator.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "payouts-job-test");
+const START = Date.UTC(2030, 0, 3, 2);
 
-describe("the payout run (PostgreSQL + pg-boss)", () => {
+describe("the payout run (PostgreSQL + pg-boss + the emulator)", () => {
   let boss: PgBoss;
   let deps: UseCaseDeps;
-  let gateway: FakePaymentGateway;
-  const clock = new ManualClock(Date.UTC(2030, 0, 3, 2));
+  let stripeSide: EmulatorGateway;
+  const clock = new ManualClock(START);
+  /** Each seller's connected account at the emulator. */
+  const accounts = new Map<string, string>();
+  const accountOf = (id: string) => accounts.get(id) ?? "";
 
   beforeAll(async () => {
     boss = await startTestBoss(db.connectionString);
     const store = new PrismaStore(db.prisma);
     deps = useCaseDepsOn(store, { clock, ids: new SequentialIds(), payoutSchedule: { interval: "manual" } });
-    gateway = new FakePaymentGateway(() => clock.now());
-    const people = ["ana", "ben", "cy"].map((id) => ({
-      state: { ...aReadyPerson(id, { payoutsEnabled: id !== "cy" }), createdAt: clock.now() },
-      expectedVersion: undefined,
-    }));
-    (await store.commit({ people, groups: [], rounds: [], outbox: [], audit: [] }))._unsafeUnwrap();
-    for (const id of ["ana", "ben", "cy"]) {
-      const accountId = (await store.getPerson(id))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
-      gateway.setAccount(accountId, id !== "cy");
-      gateway.balances.set(accountId, [money(id === "ana" ? 100_00 : 40_00, "AUD")]);
-    }
+    stripeSide = await startEmulatorGateway({ startTimeMs: START, clock });
+    // ana and ben finish onboarding; cy abandons it: her account cannot pay out.
+    for (const id of ["ana", "ben", "cy"])
+      accounts.set(id, await onboardSeller(deps, stripeSide, id, id !== "cy"));
+    for (const id of ["ana", "ben", "cy"])
+      await stripeSide.emulator.control.topUp({
+        amount: id === "ana" ? 100_00 : 40_00,
+        currency: "aud",
+        account: accountOf(id),
+      });
   });
   afterAll(async () => {
     await boss.stop({ graceful: false, wait: true });
+    await stripeSide?.emulator.stop();
   });
+
+  /** The payouts Stripe made to `id`'s account, newest first. */
+  const payoutsOf = async (id: string) =>
+    (await stripeSide.stripe.payouts.list({ limit: 100 }, { stripeAccount: accountOf(id) })).data;
+  /** How many payouts Stripe made to every seller's account. */
+  const payoutCount = async () => {
+    let count = 0;
+    for (const id of accounts.keys()) count += (await payoutsOf(id)).length;
+    return count;
+  };
+  /** The domain's day and Stripe's move on together. */
+  const nextDay = async () => {
+    clock.advance(DAY_MS);
+    await stripeSide.emulator.control.advanceClock(DAY_MS / 1000);
+  };
+  const gateway = () => stripeSide.gateway;
 
   it("pays each payable seller once a day, however often and however many schedulers run it", async () => {
     const [a, b] = await Promise.all([
-      payOutBalances(deps, gateway, log),
-      payOutBalances(deps, gateway, log),
+      payOutBalances(deps, gateway(), log),
+      payOutBalances(deps, gateway(), log),
     ]);
     expect([...a.payouts, ...b.payouts].map((p) => p.amount.amountMinor).sort()).toEqual(
       expect.arrayContaining([40_00, 100_00]),
     );
-    // cy cannot pay out: not in the run at all.
+    // cy cannot pay out: not in the run at all (her balance stays at Stripe).
     expect(a.people).toBe(2);
-    expect(gateway.payouts.size).toBe(2);
-    const again = await payOutBalances(deps, gateway, log);
+    expect((await payoutsOf("ana")).map((p) => p.amount)).toEqual([100_00]);
+    expect((await payoutsOf("ben")).map((p) => p.amount)).toEqual([40_00]);
+    expect(await payoutsOf("cy")).toEqual([]);
+    const again = await payOutBalances(deps, gateway(), log);
     expect(again.payouts).toEqual([]);
-    expect(gateway.payouts.size).toBe(2);
+    expect(await payoutCount()).toBe(2);
     // Tomorrow's run pays what arrived since.
-    const ana = [...gateway.balances.keys()].find((k) => k.includes("ana")) ?? "";
-    gateway.balances.set(ana, [money(7_00, "AUD")]);
-    clock.advance(DAY_MS);
-    const tomorrow = await payOutBalances(deps, gateway, log);
+    await stripeSide.emulator.control.topUp({ amount: 7_00, currency: "aud", account: accountOf("ana") });
+    await nextDay();
+    const tomorrow = await payOutBalances(deps, gateway(), log);
     expect(tomorrow.payouts.map((p) => p.amount)).toEqual([money(7_00, "AUD")]);
-    expect(gateway.payouts.size).toBe(3);
+    expect(await payoutCount()).toBe(3);
+    expect((await payoutsOf("ana")).map((p) => p.amount)).toEqual([7_00, 100_00]);
   });
 
   it("a balance Stripe refuses to pay out is counted, and its person told once that day", async () => {
     const metrics = createSchedulerMetrics({ defaultMetrics: false });
-    const ben = (await deps.people.getPerson("ben"))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
-    gateway.setAccount(ben, false);
-    gateway.balances.set(ben, [money(12_00, "AUD")]);
-    clock.advance(DAY_MS);
-    await payOutBalances(deps, gateway, log, metrics);
-    await payOutBalances(deps, gateway, log, metrics);
+    const ben = accountOf("ben");
+    // Stripe restricts ben's account (requirements past due: payouts disabled); its
+    // account.updated has not reached susu, which still counts him among the payable.
+    await stripeSide.emulator.control.restrictAccount(ben);
+    await stripeSide.emulator.control.topUp({ amount: 12_00, currency: "aud", account: ben });
+    await nextDay();
+    const before = await payoutCount();
+    const first = await payOutBalances(deps, gateway(), log, metrics);
+    await payOutBalances(deps, gateway(), log, metrics);
+    expect(first.skipped).toEqual([
+      expect.objectContaining({ personId: "ben", amount: money(12_00, "AUD"), code: "payouts_not_allowed" }),
+    ]);
+    expect(await payoutCount()).toBe(before);
     const scrape = parseScrape(await metrics.metrics.registry.metrics());
     expect(scrape.value("susu_payouts_skipped_total", { code: "payouts_not_allowed" })).toBe(2);
     // The person's notice and the admins' ticket wait in the outbox, once for the day's two runs.
@@ -90,19 +121,18 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
       [`payout:${ben}:AUD:${day}:refused:notify`, "notify"],
       [`payout:${ben}:AUD:${day}:refused:ticket`, "open_ticket"],
     ]);
-    gateway.setAccount(ben, true);
+    // ben provides what was due: his account can pay out again (his 12.00 still waits there).
+    await stripeSide.emulator.control.completeAccountOnboarding(ben);
   });
 
   it("paused by an operator, the run pays no one, logs and counts why; resumed, it pays what is due", async () => {
     const metrics = createSchedulerMetrics({ defaultMetrics: false });
     const lines: Record<string, unknown>[] = [];
     const captured = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
-    const ana = (await deps.people.getPerson("ana"))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
-    const ben = (await deps.people.getPerson("ben"))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
-    gateway.balances.set(ana, [money(5_00, "AUD")]);
-    gateway.balances.set(ben, [money(6_00, "AUD")]);
-    clock.advance(DAY_MS);
-    const made = gateway.payouts.size;
+    await stripeSide.emulator.control.topUp({ amount: 5_00, currency: "aud", account: accountOf("ana") });
+    await stripeSide.emulator.control.topUp({ amount: 6_00, currency: "aud", account: accountOf("ben") });
+    await nextDay();
+    const made = await payoutCount();
     (
       await useCases.pausePayouts(deps, {
         scope: { kind: "platform" },
@@ -110,9 +140,9 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
         by: "olga",
       })
     )._unsafeUnwrap();
-    const paused = await payOutBalances(deps, gateway, captured, metrics);
+    const paused = await payOutBalances(deps, gateway(), captured, metrics);
     expect(paused.payouts).toEqual([]);
-    expect(gateway.payouts.size).toBe(made);
+    expect(await payoutCount()).toBe(made);
     expect(lines).toContainEqual(
       expect.objectContaining({
         msg: "payout run paused: no payout asked for until an operator resumes payouts",
@@ -129,7 +159,7 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
       })
     )._unsafeUnwrap();
     (await useCases.resumePayouts(deps, { scope: { kind: "platform" }, by: "olga" }))._unsafeUnwrap();
-    const held = await payOutBalances(deps, gateway, captured, metrics);
+    const held = await payOutBalances(deps, gateway(), captured, metrics);
     expect(held.payouts.map((p) => p.amount)).toEqual([money(5_00, "AUD")]);
     expect(lines).toContainEqual(
       expect.objectContaining({
@@ -144,13 +174,15 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
     (
       await useCases.resumePayouts(deps, { scope: { kind: "person", personId: "ben" }, by: "olga" })
     )._unsafeUnwrap();
-    const resumed = await payOutBalances(deps, gateway, captured, metrics);
-    expect(resumed.payouts.map((p) => p.amount)).toEqual([money(6_00, "AUD")]);
-    expect(gateway.payouts.size).toBe(made + 2);
+    const resumed = await payOutBalances(deps, gateway(), captured, metrics);
+    // ben's whole available balance: the 12.00 refused yesterday and today's 6.00.
+    expect(resumed.payouts.map((p) => p.amount)).toEqual([money(18_00, "AUD")]);
+    expect(await payoutCount()).toBe(made + 2);
+    expect((await payoutsOf("ben"))[0]?.amount).toBe(18_00);
   });
 
   it("registers the cron in UTC", async () => {
-    await schedulePayOutBalances(boss, deps, gateway, log, "0 2 * * *");
+    await schedulePayOutBalances(boss, deps, gateway(), log, "0 2 * * *");
     expect((await boss.getSchedules()).filter((s) => s.name === PAY_OUT_BALANCES_QUEUE)).toEqual([
       expect.objectContaining({ cron: "0 2 * * *", options: expect.objectContaining({ tz: "UTC" }) }),
     ]);

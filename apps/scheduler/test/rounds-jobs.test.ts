@@ -1,5 +1,7 @@
 // The scheduler's round jobs on real PostgreSQL: the due-round cron, pg-boss timers,
-// and the outbox dispatcher loop carrying a round from open to paid out.
+// and the outbox dispatcher loop carrying a round from open to paid out, Stripe being the
+// emulator reached through the SDK and the adapter gateway (its events applied as the
+// webhook processor applies them).
 import {
   deterministicUuid,
   PgBossTimerScheduler,
@@ -12,13 +14,13 @@ import {
   DAY_MS,
   type EffectPorts,
   type Group,
+  type Person,
   type UseCaseDeps,
   useCaseDepsOn,
   useCases,
 } from "@susu/domain";
 import {
   anActiveGroup,
-  FakePaymentGateway,
   ManualClock,
   peopleOf,
   RecordingNotifier,
@@ -33,6 +35,8 @@ import { workTimers } from "../src/jobs/timers.js";
 import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { parseScrape } from "./prometheus.js";
+import { type EmulatorGateway, PlatformEvents, startEmulatorGateway } from "./support/emulator.js";
+import { emulatorMember } from "./support/real-scheduler.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "rounds-jobs-test");
@@ -47,19 +51,25 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
   let store: PrismaStore;
   let deps: UseCaseDeps;
   let ports: EffectPorts;
-  let gateway: FakePaymentGateway;
-  // pg-boss compares start_after with the database's now(), so the domain clock runs on real time here.
+  let stripeSide: EmulatorGateway;
+  let events: PlatformEvents;
+  // pg-boss compares start_after with the database's now(), so the domain clock runs on real
+  // time here (and the emulator's starts there too; both move on together).
   const clock = new ManualClock(Date.now());
+  /** grp_due's members: real customers with BECS mandates and connected accounts at the emulator. */
+  const members: Person[] = [];
 
   beforeAll(async () => {
     boss = await startTestBoss(db.connectionString);
     await PgBossTimerScheduler.prepare(boss);
     store = new PrismaStore(db.prisma);
     deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
-    gateway = new FakePaymentGateway(() => clock.now(), 3 * DAY_MS);
-    for (const m of ["ana", "ben", "cy"]) gateway.setAccount(`acct_${m}`, true);
+    stripeSide = await startEmulatorGateway({ startTimeMs: clock.now(), clock });
+    for (const m of ["ana", "ben", "cy"]) members.push(await emulatorMember(stripeSide, m, clock.now()));
+    events = new PlatformEvents(stripeSide.stripe);
+    await events.skipExisting();
     ports = {
-      gateway,
+      gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
       desk: new RecordingSupportDesk(),
       timers: new PgBossTimerScheduler(boss),
@@ -69,13 +79,14 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
   });
   afterAll(async () => {
     await boss.stop({ graceful: false, wait: true });
+    await stripeSide?.emulator.stop();
   });
 
   it("opens due rounds once, even with two openers racing", async () => {
     const group = anActiveGroup({ id: "grp_due", startsAt: clock.now() - 1_000 });
     (
       await deps.uow.commit({
-        people: newPeople(group),
+        people: members.map((state) => ({ state, expectedVersion: undefined })),
         groups: [{ state: group, expectedVersion: undefined }],
         rounds: [],
         outbox: [],
@@ -97,23 +108,42 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
   it("the dispatcher loop submits debits and schedules the deadline as a pg-boss job; settled debits pay the pot out", async () => {
     const [round] = (await store.listRoundsOfGroup("grp_due"))._unsafeUnwrap();
     if (!round) throw new Error("no round");
+    const { stripe, emulator, gateway } = stripeSide;
+    const debits = async () =>
+      (await stripe.paymentIntents.list({ limit: 100 })).data.filter(
+        (pi) => pi.metadata?.round_id === round.id,
+      );
     const loop = startOutboxDispatcher(deps, ports, store, { workerId: "w1", intervalMs: 50, log, metrics });
     try {
-      await expect.poll(() => gateway.debits.size, { timeout: 10_000 }).toBe(3);
+      await expect.poll(async () => (await debits()).length, { timeout: 10_000 }).toBe(3);
       await expect
         .poll(() => boss.getQueueSize("round-timer", { before: "completed" }), { timeout: 10_000 })
         .toBeGreaterThan(0);
-      // The bank settles the debits (as Stripe's webhooks would report them).
+      // Each member's BECS debit of the contribution is in flight at the bank.
+      expect((await debits()).map((pi) => [pi.status, pi.amount, pi.currency])).toEqual(
+        Array.from({ length: 3 }, () => ["processing", 100_00, "aud"]),
+      );
+      // The bank settles the debits; Stripe's webhooks report them.
       clock.advance(3 * DAY_MS);
-      for (const fact of gateway.settleDue())
-        (await useCases.applyRoundFact(deps, fact, "stripe"))._unsafeUnwrap();
+      await emulator.control.advanceClock((3 * DAY_MS) / 1000 + 1);
       await expect
-        .poll(async () => (await store.getRound(round.id))._unsafeUnwrap()?.status, { timeout: 10_000 })
+        .poll(
+          async () => {
+            await events.deliver({ deps, gateway });
+            return (await store.getRound(round.id))._unsafeUnwrap()?.status;
+          },
+          { timeout: 15_000 },
+        )
         .toBe("paid_out");
     } finally {
       await loop.stop();
     }
-    expect(gateway.transfers).toHaveLength(3);
+    expect((await debits()).map((pi) => pi.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    // The pot went to ana's connected account, one transfer per contribution.
+    const ana = members[0]?.payout?.connectedAccountId ?? "";
+    const transfers = (await stripe.transfers.list({ limit: 100 })).data;
+    expect(transfers).toHaveLength(3);
+    expect(transfers.map((t) => t.destination)).toEqual([ana, ana, ana]);
     expect((await store.getGroup("grp_due"))._unsafeUnwrap()?.rotation.receivedMemberIds).toEqual(["ana"]);
     // Every effect the dispatcher ran is counted by kind and outcome.
     const scraped = await scrape();

@@ -183,58 +183,8 @@ export async function seedActiveGroups(options: {
   const now = Date.now();
   const people: Person[] = [];
   for (let g = 0; g < options.groupCount; g++)
-    for (const m of options.members) {
-      const id = `${prefix}${m}_${g}`;
-      const customer = (
-        await gateway.createCustomer({
-          idempotencyKey: `setup:cus:${id}`,
-          name: id,
-          references: { personId: id },
-          // A first request: made now, under a key Stripe keeps.
-          notBefore: Date.now(),
-          effectCreatedAt: Date.now(),
-        })
-      )._unsafeUnwrap();
-      const setup = (
-        await gateway.createDebitSetup({
-          idempotencyKey: `setup:si:${id}`,
-          customerId: customer.customerId,
-          references: { personId: id },
-        })
-      )._unsafeUnwrap();
-      const si = await stripe.setupIntents.confirm(setup.setupIntentId, {
-        payment_method_data: {
-          type: "au_becs_debit",
-          au_becs_debit: { bsb_number: "000000", account_number: "000123456" },
-          billing_details: { name: id, email: `${id}@example.com` },
-        },
-        mandate_data: {
-          customer_acceptance: {
-            type: "online",
-            online: { ip_address: "203.0.113.7", user_agent: "susu-tests" },
-          },
-        },
-      });
-      const account = await stripe.accounts.create({
-        type: "express",
-        country: "AU",
-        capabilities: { transfers: { requested: true } },
-      });
-      await emulator.control.completeAccountOnboarding(account.id);
-      people.push({
-        id,
-        displayName: id,
-        customerId: customer.customerId,
-        debit: {
-          paymentMethodId: String(si.payment_method),
-          mandateId: String(si.mandate),
-          mandateActive: true,
-        },
-        payout: { connectedAccountId: account.id, payoutsEnabled: true },
-        createdAt: now,
-        version: 0,
-      });
-    }
+    for (const m of options.members)
+      people.push(await emulatorMember({ emulator, stripe, gateway }, `${prefix}${m}_${g}`, now));
   const prisma = createPrismaClient(options.databaseUrl, { maxConnections: 2 });
   const store = new PrismaStore(prisma);
   const deps = useCaseDepsOn(store, { clock: { now: () => Date.now() }, ids: new SequentialIds() });
@@ -255,6 +205,68 @@ export async function seedActiveGroups(options: {
     })
   )._unsafeUnwrap();
   return { stripe, prisma, deps, groups };
+}
+
+/**
+ * Person `id` as the API onboards a member, at the emulator: a real customer with a BECS
+ * mandate (a bank account whose debits succeed) and a connected account that can receive
+ * transfers and pay out; `createdAt` is when the person was stored.
+ */
+export async function emulatorMember(
+  at: { readonly emulator: RunningEmulator; readonly stripe: Stripe; readonly gateway: StripePaymentGateway },
+  id: string,
+  createdAt: number,
+): Promise<Person> {
+  const { emulator, stripe, gateway } = at;
+  const customer = (
+    await gateway.createCustomer({
+      idempotencyKey: `setup:cus:${id}`,
+      name: id,
+      references: { personId: id },
+      // A first request: made now, under a key Stripe keeps.
+      notBefore: Date.now(),
+      effectCreatedAt: Date.now(),
+    })
+  )._unsafeUnwrap();
+  const setup = (
+    await gateway.createDebitSetup({
+      idempotencyKey: `setup:si:${id}`,
+      customerId: customer.customerId,
+      references: { personId: id },
+    })
+  )._unsafeUnwrap();
+  const si = await stripe.setupIntents.confirm(setup.setupIntentId, {
+    payment_method_data: {
+      type: "au_becs_debit",
+      au_becs_debit: { bsb_number: "000000", account_number: "000123456" },
+      billing_details: { name: id, email: `${id}@example.com` },
+    },
+    mandate_data: {
+      customer_acceptance: {
+        type: "online",
+        online: { ip_address: "203.0.113.7", user_agent: "susu-tests" },
+      },
+    },
+  });
+  const account = await stripe.accounts.create({
+    type: "express",
+    country: "AU",
+    capabilities: { transfers: { requested: true } },
+  });
+  await emulator.control.completeAccountOnboarding(account.id);
+  return {
+    id,
+    displayName: id,
+    customerId: customer.customerId,
+    debit: {
+      paymentMethodId: String(si.payment_method),
+      mandateId: String(si.mandate),
+      mandateActive: true,
+    },
+    payout: { connectedAccountId: account.id, payoutsEnabled: true },
+    createdAt,
+    version: 0,
+  };
 }
 
 /** How many PaymentIntents the emulator holds per debit effect (`effect_id` metadata). */
