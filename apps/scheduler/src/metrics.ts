@@ -55,7 +55,12 @@ const WEBHOOK_OUTCOME = {
   parked: "parked",
   lease_lost: "lease_lost",
 } as const;
-const EFFECT_OUTCOME = { completed: "completed", retried: "failed_will_retry", parked: "parked" } as const;
+const EFFECT_OUTCOME = {
+  completed: "completed",
+  retried: "failed_will_retry",
+  parked: "parked",
+  lease_lost: "lease_lost",
+} as const;
 
 /**
  * Every timer kind of every aggregate, for the timer tasks' names (`<aggregate>_timer.<kind>`,
@@ -143,7 +148,7 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
   });
   const effects = new Counter({
     name: "susu_outbox_effects_settled_total",
-    help: "Outbox effects executed, by effect kind and outcome (completed, failed_will_retry, parked).",
+    help: "Outbox effects executed, by effect kind and outcome (completed, failed_will_retry, parked, lease_lost: its claim taken over mid-run, its result not recorded by this worker).",
     labelNames: ["kind", "outcome"] as const,
     registers,
   });

@@ -2,6 +2,7 @@ import {
   type CrashedRun,
   type EffectPorts,
   type OutboxStore,
+  type SettledEffect,
   type UseCaseDeps,
   useCases,
 } from "@susu/domain";
@@ -49,7 +50,16 @@ export function startOutboxDispatcher(
   },
 ): DispatcherLoop {
   const { workerId, log, metrics } = options;
-  const onSettled = metrics?.effectSettled;
+  const onSettled = (settled: SettledEffect): void => {
+    metrics?.effectSettled(settled);
+    // Ran, but its claim was another worker's by the time its result was recorded: that
+    // worker settles it (running it again under the same idempotency key).
+    if (settled.outcome === "lease_lost")
+      log.warn(
+        { effectId: settled.effectId, kind: settled.kind, outcome: settled.outcome },
+        "outbox effect's lease lost before its result was recorded; another worker settles it",
+      );
+  };
   const concurrency = options.concurrency ?? 1;
   const limit = options.limit ?? Math.min(500, Math.max(50, concurrency * 4));
   // This loop's claims not yet settled (see DispatchOptions.held): what a pass cut off by a
@@ -78,7 +88,7 @@ export function startOutboxDispatcher(
       refillForMs: options.refillForMs ?? 2_000,
       // Measured in real time: a pass ends whatever the domain's clock does.
       passClock: () => performance.now(),
-      ...(onSettled !== undefined ? { onSettled } : {}),
+      onSettled,
     });
     releaseOwnClaims = report.isErr();
     if (report.isErr()) {

@@ -263,7 +263,7 @@ export class PrismaStore
     return loaded?.round.version === version ? loaded : undefined;
   };
   /** Effects completed on their own (not with a write of their result): together when they come together. */
-  readonly #completions: GroupedStatements<OutboxCompletion, void>;
+  readonly #completions: GroupedStatements<OutboxCompletion, boolean>;
   /**
    * Held payments and marketplace charges read by id through the pool: one statement for
    * the ids asked for while one read is on its way (the webhook processor's events of
@@ -1422,10 +1422,11 @@ export class PrismaStore
   }
 
   /**
-   * Marks an effect done, if `workerId` holds its lease; otherwise does nothing. One
-   * prepared statement (the dispatcher's hottest write after the claim).
+   * Marks an effect done, if `workerId` holds its lease, and answers whether it did; otherwise
+   * does nothing (`false`). One prepared statement (the dispatcher's hottest write after the
+   * claim).
    */
-  complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError> {
+  complete(effectId: string, workerId: string, now: Instant): ResultAsync<boolean, StorageError> {
     // Prepared on the pool; completions that come while one is written go together.
     return this.#completions.run({ effectId, workerId, at: now });
   }
@@ -1757,34 +1758,39 @@ function snapshotsById(
 
 /**
  * Effects marked done as `complete` does (each only while its worker holds the claim), one
- * statement for one ({@link OUTBOX_COMPLETE_SQL}) or for several, in id order.
+ * statement for one ({@link OUTBOX_COMPLETE_SQL}) or for several, in id order; each answers
+ * whether it was marked done (not when its worker lost the claim).
  */
-function completionWriter(prisma: PrismaClient): GroupStatement<OutboxCompletion, void> {
+function completionWriter(prisma: PrismaClient): GroupStatement<OutboxCompletion, boolean> {
   return {
     one: async (c) => {
-      await runStatement(prisma, {
+      const { rows } = await runStatement(prisma, {
         name: "susu_outbox_complete",
         text: OUTBOX_COMPLETE_SQL,
         values: [c.effectId, c.workerId, toDate(c.at)],
       });
+      return rows.length === 1;
     },
     many: async (completions) => {
       const sorted = [...completions].sort((a, b) =>
         a.effectId < b.effectId ? -1 : a.effectId > b.effectId ? 1 : 0,
       );
-      await runStatement(prisma, {
+      const { rows } = await runStatement<{ readonly id: string; readonly worker: string }>(prisma, {
         name: "susu_outbox_complete_many",
         text: `UPDATE outbox_effects o
                   SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = c.at
                  FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS c(id, worker, at)
-                WHERE o.id = c.id AND o.claimed_by = c.worker AND o.status = 'pending'`,
+                WHERE o.id = c.id AND o.claimed_by = c.worker AND o.status = 'pending'
+                RETURNING o.id, c.worker`,
         values: [
           sorted.map((c) => c.effectId),
           sorted.map((c) => c.workerId),
           sorted.map((c) => toDate(c.at)),
         ],
       });
-      return completions.map(() => undefined);
+      // By effect and worker: the same effect from two workers is done for its claim's holder only.
+      const done = new Set(rows.map((r) => `${r.worker}\u0000${r.id}`));
+      return completions.map((c) => done.has(`${c.workerId}\u0000${c.effectId}`));
     },
   };
 }

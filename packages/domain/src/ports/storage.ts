@@ -549,8 +549,13 @@ export interface OutboxStore {
     leaseMs: number,
     limit: number,
   ): ResultAsync<readonly OutboxRecord[], StorageError>;
-  /** Marks an effect done. */
-  complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError>;
+  /**
+   * Marks an effect done, only while `workerId` holds its claim. Answers whether it did:
+   * `false` when the claim was lost (its lease ended and another worker took the effect over,
+   * or the effect is no longer pending), and then nothing changed — the worker holding it now
+   * settles it.
+   */
+  complete(effectId: string, workerId: string, now: Instant): ResultAsync<boolean, StorageError>;
   /**
    * Records a failed execution; the effect is due again at `retryAt`, or parked when `retryAt`
    * is undefined. `refused`: parked because the provider refused it for good, which counts

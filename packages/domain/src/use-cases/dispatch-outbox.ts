@@ -105,8 +105,13 @@ export interface CrashedRun {
   readonly error: string;
 }
 
-/** How one effect's execution ended: done, due again after a backoff, or parked with a ticket. */
-export type SettledEffectOutcome = "completed" | "retried" | "parked";
+/**
+ * How one effect's execution ended: done, due again after a backoff, or parked with a ticket;
+ * or `lease_lost`: it ran, but its completion found the claim no longer this worker's (the
+ * lease ended mid-run and another worker took the effect over), so nothing was recorded —
+ * that worker settles it (executing it again under the same idempotency key).
+ */
+export type SettledEffectOutcome = "completed" | "retried" | "parked" | "lease_lost";
 
 /** One effect the dispatcher executed and recorded. */
 export interface SettledEffect {
@@ -126,9 +131,19 @@ export interface DispatchReport {
   readonly completed: number;
   readonly retried: number;
   readonly parked: number;
+  /** Effects run whose completion found their claim taken over by another worker (`lease_lost`). */
+  readonly leaseLost: number;
   /** Claims of an earlier, failed pass given back at the start of this one. */
   readonly released: number;
 }
+
+/** The report's count of each outcome. */
+const countOf = {
+  completed: "completed",
+  retried: "retried",
+  parked: "parked",
+  lease_lost: "leaseLost",
+} as const satisfies Record<SettledEffectOutcome, keyof Omit<DispatchReport, "claimed" | "released">>;
 
 /** Routes the facts an effect reported, as their webhooks would be routed. */
 function feed(
@@ -171,11 +186,11 @@ export function dispatchOutbox(
   const held = options.held ?? new Set<string>();
   const started = options.started ?? (options.held === undefined ? new Set<string>() : undefined);
   const crashed = options.crashed ?? new Map<string, CrashedRun>();
-  const counts = { claimed: 0, completed: 0, retried: 0, parked: 0 };
+  const counts = { claimed: 0, completed: 0, retried: 0, parked: 0, leaseLost: 0 };
   // The runs that threw in the last pass are failed attempts; then the rest it left is given back.
   const released = settleCrashed(deps, ports, outbox, options, retry, held, started, crashed).andThen(
     (settled) => {
-      for (const outcome of settled) counts[outcome] += 1;
+      for (const outcome of settled) counts[countOf[outcome]] += 1;
       return releaseStranded(outbox, options.workerId, held, started).andThen((given) =>
         options.releaseOwnClaims === true && outbox.releaseOwnClaims !== undefined
           ? outbox.releaseOwnClaims(options.workerId).map((rest) => given + rest)
@@ -231,7 +246,7 @@ export function dispatchOutbox(
           }
           held.delete(record.effect.id);
           started?.delete(record.effect.id);
-          counts[outcome.value] += 1;
+          counts[countOf[outcome.value]] += 1;
         }
       };
       const claimMore = async (): Promise<readonly ClaimedGroup[] | undefined> => {
@@ -414,7 +429,10 @@ function byAggregate(records: readonly OutboxRecord[]): readonly (readonly Outbo
  * commit and the effect's completion are one (a crash leaves both or neither). `done()`
  * says whether a commit carrying the completion succeeded; when none did (the fact was
  * routed nowhere, or there were several facts) the caller completes the effect itself. A
- * commit that fails (a lost race retried) takes the completion with it.
+ * commit that fails (a lost race retried) takes the completion with it. A commit that
+ * succeeds does not say whether its completion took effect (`UnitOfWork.commit` answers
+ * nothing): one whose claim was lost mid-run is counted `completed`, not `lease_lost`, unlike
+ * a completion made by `OutboxStore.complete`.
  */
 function completingWith(
   deps: UseCaseDeps,
@@ -463,9 +481,11 @@ function runOne(
       startedAt,
       settledAt: deps.clock.now(),
     });
-  const completed = (): SettledEffectOutcome => {
-    tell("completed");
-    return "completed";
+  // Whether this worker's completion took effect: not when its claim was lost mid-run.
+  const completed = (done: boolean): SettledEffectOutcome => {
+    const outcome = done ? "completed" : "lease_lost";
+    tell(outcome);
+    return outcome;
   };
   // A posting whose ledger shares the outbox's database: posted and marked done in one
   // commit (nothing in between to lose), instead of a commit for each.
@@ -479,7 +499,7 @@ function runOne(
           .mapErr(ledgerFailure)
           .andThen((done) =>
             done
-              ? okAsync(completed())
+              ? okAsync(completed(true))
               : // Not marked done with the posting (its claim is not in the ledger's database,
                 // or was lost): the outbox decides, as after a plain post.
                 outbox
@@ -520,7 +540,7 @@ function runOne(
           })
           .andThen((done) =>
             done
-              ? okAsync(completed())
+              ? okAsync(completed(true))
               : outbox
                   .complete(effect.id, workerId, deps.clock.now())
                   .map(completed)
