@@ -62,6 +62,9 @@ const EFFECT_OUTCOME = {
   lease_lost: "lease_lost",
 } as const;
 
+/** The failure code of an outbox run that threw (the domain's dispatcher records it so). */
+const EFFECT_CRASHED = "effect_crashed";
+
 /**
  * Every timer kind of every aggregate, for the timer tasks' names (`<aggregate>_timer.<kind>`,
  * as `startTimerWorker` counts them). Typed against the timer jobs, so a kind added there and
@@ -152,6 +155,12 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
     labelNames: ["kind", "outcome"] as const,
     registers,
   });
+  const effectCrashes = new Counter({
+    name: "susu_outbox_effects_crashed_total",
+    help: "Outbox effect runs that threw (a bug in a port or a use case, the effect's result unrecorded), by effect kind; each is also in susu_outbox_effects_settled_total as failed_will_retry or parked.",
+    labelNames: ["kind"] as const,
+    registers,
+  });
   const effectDuration = new Histogram({
     name: "susu_outbox_effect_duration_seconds",
     help: "Time to execute one outbox effect (provider call included) and record its result, by kind.",
@@ -216,6 +225,7 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
     },
     effectSettled(e) {
       effects.inc({ kind: e.kind, outcome: EFFECT_OUTCOME[e.outcome] });
+      if (e.code === EFFECT_CRASHED) effectCrashes.inc({ kind: e.kind });
       effectDuration.observe({ kind: e.kind }, seconds(e.settledAt - e.startedAt));
     },
     jobRan(task, outcome, duration) {

@@ -59,6 +59,12 @@ export function startOutboxDispatcher(
         { effectId: settled.effectId, kind: settled.kind, outcome: settled.outcome },
         "outbox effect's lease lost before its result was recorded; another worker settles it",
       );
+    // Its run threw (a bug): recorded as a failed attempt, retried on its backoff or parked.
+    if (settled.code === "effect_crashed")
+      log.error(
+        { effectId: settled.effectId, kind: settled.kind, outcome: settled.outcome, code: settled.code },
+        "outbox effect's run threw; recorded as a failed attempt",
+      );
   };
   const concurrency = options.concurrency ?? 1;
   const limit = options.limit ?? Math.min(500, Math.max(50, concurrency * 4));

@@ -42,8 +42,9 @@ export interface DispatchOptions {
   readonly concurrency?: number;
   readonly retry?: RetryPolicy;
   /**
-   * Told of each effect once its result is recorded (for metrics): an effect whose result
-   * could not be recorded ends the pass with a storage error and is not reported.
+   * Told of each effect once its result is recorded (for metrics), a run that threw included
+   * (as a failure, code `effect_crashed`): an effect whose result could not be recorded ends
+   * the pass with a storage error and is not reported.
    */
   readonly onSettled?: (settled: SettledEffect) => void;
   /**
@@ -65,11 +66,13 @@ export interface DispatchOptions {
   readonly started?: Set<string>;
   /**
    * The claims in `held` whose run threw (a bug in a port or a use case: a rejection, not an
-   * err result, which rejects the pass), kept by the caller with `held` and `started`. The
-   * next pass records each as a failed attempt (`effect_crashed`), settled by the retry
-   * policy as any failure: due again after its backoff, parked with a ticket once the
-   * attempts are spent. Without it (or when the process dies instead), such a claim is given
-   * back as interrupted, no attempt counted, and every pass would run it, and throw, again.
+   * err result, which rejects the pass), kept by the caller with `held` and `started`. Such a
+   * run is recorded as a failed attempt (`effect_crashed`) at once, in the pass it threw in,
+   * told to `onSettled` and settled by the retry policy as any failure: due again after its
+   * backoff, parked with a ticket once the attempts are spent. Only one whose failure could
+   * not be recorded then (the database away) stays here, for the next pass to record. Without
+   * it (or when the process dies instead), such a claim is given back as interrupted, no
+   * attempt counted.
    */
   readonly crashed?: Map<string, CrashedRun>;
   /**
@@ -231,12 +234,25 @@ export function dispatchOutbox(
           // Wrapped so a port that throws at once is caught as one whose promise rejects.
           const outcome = await (async () =>
             runOne(deps, ports, outbox, options.workerId, retry, record, options.onSettled))().catch(
-            (error: unknown) => {
-              // Kept for the next pass to count as a failed attempt; this pass rejects with it.
-              crashed.set(record.effect.id, {
+            async (error: unknown) => {
+              const id = record.effect.id;
+              const run: CrashedRun = {
                 record,
                 error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-              });
+              };
+              // Recorded at once as a failed attempt (this process is alive and knows the run's
+              // result was not recorded), told to `onSettled`, its claim given back on its
+              // backoff; kept for the next pass to record when it cannot be now (the database
+              // away, or recording it threw too). This pass rejects with the error all the same.
+              crashed.set(id, run);
+              const settled = await (async () =>
+                settleCrash(deps, ports, outbox, options, retry, run))().catch(() => undefined);
+              if (settled?.isOk() === true) {
+                crashed.delete(id);
+                held.delete(id);
+                started?.delete(id);
+                counts[countOf[settled.value]] += 1;
+              } else if (settled?.isErr() === true) failure ??= settled.error;
               throw error;
             },
           );
@@ -277,8 +293,8 @@ export function dispatchOutbox(
 }
 
 /**
- * Records each run that threw in an earlier pass of this worker (`crashed`, still claimed by
- * it) as a failed attempt with the code `effect_crashed`, retryable: due again after the
+ * Records each run that threw in an earlier pass of this worker whose failure that pass could
+ * not record (`crashed`, still claimed by it) as a failed attempt with the code `effect_crashed`, retryable: due again after the
  * policy's backoff, or parked with a ticket once its attempts are spent. A throw is a bug more
  * often than an outage, and a deploy may fix it, so it is retried; counted, it cannot be run
  * by every pass for ever. Settled, the claim leaves `held` and `crashed`; one whose failure
@@ -302,18 +318,7 @@ function settleCrashed(
     (chain, run) =>
       chain.andThen((done) => {
         const id = run.record.effect.id;
-        const at = deps.clock.now();
-        return settleEffectFailure(
-          deps,
-          ports,
-          outbox,
-          options.workerId,
-          retry,
-          run.record,
-          { code: "effect_crashed", message: run.error, retry: true },
-          at,
-          options.onSettled,
-        ).map((outcome) => {
+        return settleCrash(deps, ports, outbox, options, retry, run).map((outcome) => {
           held.delete(id);
           started?.delete(id);
           crashed.delete(id);
@@ -321,6 +326,28 @@ function settleCrashed(
         });
       }),
     okAsync([]),
+  );
+}
+
+/** Records `run` (its run threw) as a failed attempt, `effect_crashed`, retryable, by the retry policy. */
+function settleCrash(
+  deps: UseCaseDeps,
+  ports: EffectPorts,
+  outbox: OutboxStore,
+  options: DispatchOptions,
+  retry: RetryPolicy,
+  run: CrashedRun,
+): ResultAsync<SettledEffectOutcome, StorageError> {
+  return settleEffectFailure(
+    deps,
+    ports,
+    outbox,
+    options.workerId,
+    retry,
+    run.record,
+    { code: "effect_crashed", message: run.error, retry: true },
+    deps.clock.now(),
+    options.onSettled,
   );
 }
 
