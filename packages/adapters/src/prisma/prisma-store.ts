@@ -1416,7 +1416,7 @@ export class PrismaStore
         const reason = newer
           ? `payload written by a newer version of susu, no newer process ran it within ${NEWER_PAYLOAD_WAIT_MS / 60_000} minutes of its making (finish the deploy, then requeue): ${bad.problem}`
           : `malformed payload: ${bad.problem}`;
-        return chain.andThen(() => this.fail(bad.id, workerId, reason, undefined));
+        return chain.andThen(() => this.fail(bad.id, workerId, reason, undefined).map(() => undefined));
       }, okAsync(undefined))
       .map(() => records);
   }
@@ -1453,7 +1453,8 @@ export class PrismaStore
   /**
    * Records a failed execution, if `workerId` holds the lease: one more attempt, the lease
    * released, and the effect due again at `retryAt` — or parked (never claimed again)
-   * when `retryAt` is undefined; parked with `refused`, one more refusal counted.
+   * when `retryAt` is undefined; parked with `refused`, one more refusal counted. Answers
+   * whether it did (not when the claim was lost).
    */
   fail(
     effectId: string,
@@ -1461,7 +1462,7 @@ export class PrismaStore
     error: string,
     retryAt: Instant | undefined,
     options: { readonly refused?: boolean } = {},
-  ): ResultAsync<void, StorageError> {
+  ): ResultAsync<boolean, StorageError> {
     return fromDatabase(
       runStatement(this.#prisma, {
         name: "susu_outbox_fail",
@@ -1470,7 +1471,8 @@ export class PrismaStore
                       status = CASE WHEN $4::timestamptz IS NULL THEN 'parked'::outbox_status ELSE status END,
                       available_at = COALESCE($4::timestamptz, available_at),
                       refusals = refusals + CASE WHEN $4::timestamptz IS NULL AND $5::boolean THEN 1 ELSE 0 END
-                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'
+                RETURNING id`,
         values: [
           effectId,
           workerId,
@@ -1480,7 +1482,7 @@ export class PrismaStore
         ],
       }),
       { operation: "outbox fail" },
-    ).map(() => undefined);
+    ).map(({ rows }) => rows.length === 1);
   }
 
   /**

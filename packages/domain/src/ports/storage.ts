@@ -559,7 +559,9 @@ export interface OutboxStore {
   /**
    * Records a failed execution; the effect is due again at `retryAt`, or parked when `retryAt`
    * is undefined. `refused`: parked because the provider refused it for good, which counts
-   * in its `refusals` (a requeue then runs it under a new provider key).
+   * in its `refusals` (a requeue then runs it under a new provider key). Only while `workerId`
+   * holds its claim; answers whether it did (`false`: the claim was lost, nothing changed, as
+   * {@link complete}).
    */
   fail(
     effectId: string,
@@ -567,7 +569,7 @@ export interface OutboxStore {
     error: string,
     retryAt: Instant | undefined,
     options?: { readonly refused?: boolean },
-  ): ResultAsync<void, StorageError>;
+  ): ResultAsync<boolean, StorageError>;
   /**
    * Gives back `workerId`'s claims on `effectIds` that are still pending: claimable again at
    * once, no attempt counted. A live dispatcher calls it for the claims it could not settle

@@ -838,19 +838,18 @@ export class InMemoryStore
     error: string,
     retryAt: Instant | undefined,
     options: { readonly refused?: boolean } = {},
-  ): ResultAsync<void, StorageError> {
+  ): ResultAsync<boolean, StorageError> {
     const row = this.#outbox.get(effectId);
-    if (row && row.claimedBy === workerId) {
-      row.attempts += 1;
-      row.lastError = error;
-      delete row.claimedBy;
-      delete row.claimedUntil;
-      if (retryAt === undefined) {
-        row.status = "parked";
-        if (options.refused === true) row.refusals = (row.refusals ?? 0) + 1;
-      } else row.availableAt = retryAt;
-    }
-    return okAsync(undefined);
+    if (row?.status !== "pending" || row.claimedBy !== workerId) return okAsync(false);
+    row.attempts += 1;
+    row.lastError = error;
+    delete row.claimedBy;
+    delete row.claimedUntil;
+    if (retryAt === undefined) {
+      row.status = "parked";
+      if (options.refused === true) row.refusals = (row.refusals ?? 0) + 1;
+    } else row.availableAt = retryAt;
+    return okAsync(true);
   }
 
   listOutbox(query: {

@@ -622,7 +622,9 @@ function settleEffectFailure(
           ? outbox.fail(effect.id, workerId, note, undefined, { refused: true })
           : outbox.fail(effect.id, workerId, note, undefined),
     },
-  ).map(({ outcome }): SettledEffectOutcome => {
+  ).map(({ outcome: decided, value: recorded }): SettledEffectOutcome => {
+    // Not recorded: the claim was lost mid-run (another worker holds the effect now and settles it).
+    const outcome = recorded ? decided : "lease_lost";
     onSettled?.({
       effectId: effect.id,
       kind: effect.kind,
