@@ -55,7 +55,15 @@ const WEBHOOK_OUTCOME = {
   parked: "parked",
   lease_lost: "lease_lost",
 } as const;
-const EFFECT_OUTCOME = { completed: "completed", retried: "failed_will_retry", parked: "parked" } as const;
+const EFFECT_OUTCOME = {
+  completed: "completed",
+  retried: "failed_will_retry",
+  parked: "parked",
+  lease_lost: "lease_lost",
+} as const;
+
+/** The failure code of an outbox run that threw (the domain's dispatcher records it so). */
+const EFFECT_CRASHED = "effect_crashed";
 
 /**
  * Every timer kind of every aggregate, for the timer tasks' names (`<aggregate>_timer.<kind>`,
@@ -143,8 +151,14 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
   });
   const effects = new Counter({
     name: "susu_outbox_effects_settled_total",
-    help: "Outbox effects executed, by effect kind and outcome (completed, failed_will_retry, parked).",
+    help: "Outbox effects executed, by effect kind and outcome (completed, failed_will_retry, parked, lease_lost: its claim taken over mid-run, its result not recorded by this worker).",
     labelNames: ["kind", "outcome"] as const,
+    registers,
+  });
+  const effectCrashes = new Counter({
+    name: "susu_outbox_effects_crashed_total",
+    help: "Outbox effect runs that threw (a bug in a port or a use case, the effect's result unrecorded), by effect kind; each is also in susu_outbox_effects_settled_total as failed_will_retry or parked.",
+    labelNames: ["kind"] as const,
     registers,
   });
   const effectDuration = new Histogram({
@@ -211,6 +225,7 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
     },
     effectSettled(e) {
       effects.inc({ kind: e.kind, outcome: EFFECT_OUTCOME[e.outcome] });
+      if (e.code === EFFECT_CRASHED) effectCrashes.inc({ kind: e.kind });
       effectDuration.observe({ kind: e.kind }, seconds(e.settledAt - e.startedAt));
     },
     jobRan(task, outcome, duration) {

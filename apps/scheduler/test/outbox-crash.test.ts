@@ -1,6 +1,7 @@
 // The scheduler's outbox loop on real PostgreSQL with an effect whose run throws (a bug in a
-// port: a rejection, not an err result). The pass that ran it crashes; the loop's next pass
-// counts that run as a failed attempt (`effect_crashed`), so the effect waits out its backoff
+// port: a rejection, not an err result). The pass that ran it crashes, having recorded that run
+// as a failed attempt (`effect_crashed`; when it cannot, the loop's next pass does), logged at
+// error with the effect's id and counted, so the effect waits out its backoff
 // and is parked with a ticket once its attempts are spent, instead of being given back as
 // interrupted and run again (and crashing the pass again) by every pass for ever. Stripe is
 // the emulator through the SDK and the adapter gateway (these effects ask nothing of it).
@@ -24,9 +25,12 @@ import {
   SequentialIds,
 } from "@susu/domain/testing";
 import { errAsync, okAsync } from "neverthrow";
+import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DispatcherLoop, startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
 import { createLogger } from "../src/logger.js";
+import { createSchedulerMetrics } from "../src/metrics.js";
+import { parseScrape } from "./prometheus.js";
 import { type EmulatorGateway, startEmulatorGateway } from "./support/emulator.js";
 
 const db = useTestDatabase();
@@ -57,7 +61,7 @@ describe("the outbox loop and an effect whose run throws", () => {
     dispatcher = undefined;
   });
 
-  it("counts the crashed run as a failed attempt on the next pass, not an interruption to run again", async () => {
+  it("counts the crashed run as a failed attempt, not an interruption to run again", async () => {
     const store = new PrismaStore(db.prisma);
     const clock = { now: () => Date.now() };
     const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
@@ -99,6 +103,72 @@ describe("the outbox loop and an effect whose run throws", () => {
     expect(poisonRuns).toBeLessThanOrEqual(row.attempts + 1);
     const fine = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: "fine" } });
     expect(fine.status).toBe("done");
+  });
+});
+
+describe("the outbox loop and a run that throws while its result is recorded", () => {
+  let dispatcher: DispatcherLoop | undefined;
+  afterEach(async () => {
+    await dispatcher?.stop();
+    dispatcher = undefined;
+  });
+
+  it("logs the effect at error with its id, counts it (susu_outbox_effects_crashed_total) and gives its claim back at once", async () => {
+    const store = new PrismaStore(db.prisma);
+    const clock = { now: () => Date.now() };
+    // The result's recording throws: here the completion of the effect (a bug in a store).
+    const outbox: OutboxStore = {
+      claimDue: (...args) => store.claimDue(...args),
+      complete: (id, ...rest) => {
+        if (id === "poison_done") throw new TypeError("cannot read properties of undefined");
+        return store.complete(id, ...rest);
+      },
+      fail: (...args) => store.fail(...args),
+      release: (...args) => store.release(...args),
+      releaseOwnClaims: (workerId) => store.releaseOwnClaims(workerId),
+    };
+    const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    const ports: EffectPorts = {
+      gateway: stripeSide.gateway,
+      notifier: new RecordingNotifier(),
+      desk: new RecordingSupportDesk(),
+      timers: new InMemoryTimerScheduler(),
+      ledger: new InMemoryLedgerStore(),
+    };
+    await db.prisma.outboxEffect.deleteMany();
+    (await store.commit({ ...empty, outbox: [timer("poison_done")] }))._unsafeUnwrap();
+    const metrics = createSchedulerMetrics({ defaultMetrics: false });
+    const lines: Record<string, unknown>[] = [];
+    const captured = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    dispatcher = startOutboxDispatcher(deps, ports, outbox, {
+      workerId: "recorder",
+      // Long between passes: what the crashed pass did not give back waits for the next one.
+      intervalMs: 60_000,
+      maxBackoffMs: 60_000,
+      log: captured,
+      metrics,
+    });
+    const poison = () => db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: "poison_done" } });
+    await expect.poll(async () => (await poison()).attempts, { timeout: 10_000 }).toBe(1);
+    const row = await poison();
+    expect({ status: row.status, claimedBy: row.claimedBy }).toEqual({ status: "pending", claimedBy: null });
+    expect(row.lastError).toMatch(/^effect_crashed: TypeError: cannot read properties of undefined/);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        effectId: "poison_done",
+        kind: "schedule_timer",
+        code: "effect_crashed",
+      }),
+    );
+    const scraped = parseScrape(await metrics.metrics.text());
+    expect(scraped.value("susu_outbox_effects_crashed_total", { kind: "schedule_timer" })).toBe(1);
+    expect(
+      scraped.value("susu_outbox_effects_settled_total", {
+        kind: "schedule_timer",
+        outcome: "failed_will_retry",
+      }),
+    ).toBe(1);
   });
 });
 

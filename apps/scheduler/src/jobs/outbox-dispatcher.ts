@@ -2,6 +2,7 @@ import {
   type CrashedRun,
   type EffectPorts,
   type OutboxStore,
+  type SettledEffect,
   type UseCaseDeps,
   useCases,
 } from "@susu/domain";
@@ -21,7 +22,9 @@ export type DispatcherLoop = PollingLoop;
  * back by the next pass that reaches it, so they do not wait out their lease (those whose run
  * had started as interrupted: their next run looks first for what that try made), as are any
  * other claims of this worker (one whose answer was lost with the database). A run that threw
- * is counted by the next pass as a failed attempt.
+ * is recorded as a failed attempt by its pass (by the next one when the database was away),
+ * logged at error with the effect's id; an effect whose claim was lost mid-run is counted
+ * `lease_lost` and logged at warn.
  */
 export function startOutboxDispatcher(
   deps: UseCaseDeps,
@@ -49,7 +52,27 @@ export function startOutboxDispatcher(
   },
 ): DispatcherLoop {
   const { workerId, log, metrics } = options;
-  const onSettled = metrics?.effectSettled;
+  const onSettled = (settled: SettledEffect): void => {
+    metrics?.effectSettled(settled);
+    // Ran, but its claim was another worker's by the time its result was recorded: that
+    // worker settles it (running it again under the same idempotency key).
+    if (settled.outcome === "lease_lost")
+      log.warn(
+        {
+          effectId: settled.effectId,
+          kind: settled.kind,
+          outcome: settled.outcome,
+          ...(settled.code !== undefined ? { code: settled.code } : {}),
+        },
+        "outbox effect's lease lost before its result was recorded; another worker settles it",
+      );
+    // Its run threw (a bug): a failed attempt, retried on its backoff or parked (`outcome`).
+    if (settled.code === "effect_crashed")
+      log.error(
+        { effectId: settled.effectId, kind: settled.kind, outcome: settled.outcome, code: settled.code },
+        "outbox effect's run threw (a failed attempt: effect_crashed)",
+      );
+  };
   const concurrency = options.concurrency ?? 1;
   const limit = options.limit ?? Math.min(500, Math.max(50, concurrency * 4));
   // This loop's claims not yet settled (see DispatchOptions.held): what a pass cut off by a
@@ -57,8 +80,9 @@ export function startOutboxDispatcher(
   // whose run had started (`started`) as interrupted, so that their next run is a retry.
   const held = new Set<string>();
   const started = new Set<string>();
-  // The claims whose run threw (a bug, not a dead process): the next pass counts each as a
-  // failed attempt, so it retries on its backoff and parks with a ticket, not rerun every pass.
+  // The claims whose run threw (a bug, not a dead process) and whose failed attempt the pass
+  // could not record (the database away): the next pass records each, so it retries on its
+  // backoff and parks with a ticket, not rerun every pass.
   const crashed = new Map<string, CrashedRun>();
   // Whether this loop's last pass failed or crashed (or none ran yet): the next gives back
   // every claim of this worker, those whose claim it never heard of included.
@@ -78,7 +102,7 @@ export function startOutboxDispatcher(
       refillForMs: options.refillForMs ?? 2_000,
       // Measured in real time: a pass ends whatever the domain's clock does.
       passClock: () => performance.now(),
-      ...(onSettled !== undefined ? { onSettled } : {}),
+      onSettled,
     });
     releaseOwnClaims = report.isErr();
     if (report.isErr()) {

@@ -52,11 +52,13 @@ import { iso, isUniqueViolationOf, storedVersion, writeVersionedRow } from "./ve
 type Tx = StatementRunner;
 
 /**
- * Marks an effect done if `$2` holds its claim ($1 the effect, $3 when): `PrismaStore.complete`'s
- * statement, and a changeset's `outboxDone`.
+ * Marks an effect done if `$2` holds its claim ($1 the effect, $3 when), returning its id when
+ * it did (no row: the claim was lost): `PrismaStore.complete`'s statement, and a changeset's
+ * `outboxDone`.
  */
 export const OUTBOX_COMPLETE_SQL = `UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $3
-                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`;
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'
+                RETURNING id`;
 
 export { iso, isUniqueViolationOf, storedVersion, writeVersionedRow } from "./versioned-row.js";
 

@@ -344,7 +344,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader, LedgerAdjus
       if (completion === undefined) return false;
       const { rows: completed } = await run({
         name: "susu_ledger_retry_complete",
-        text: `${OUTBOX_COMPLETE_SQL} RETURNING id`,
+        text: OUTBOX_COMPLETE_SQL,
         values: [completion.effectId, completion.workerId, toDate(completion.at)],
       });
       return completed.length > 0;

@@ -263,7 +263,7 @@ export class PrismaStore
     return loaded?.round.version === version ? loaded : undefined;
   };
   /** Effects completed on their own (not with a write of their result): together when they come together. */
-  readonly #completions: GroupedStatements<OutboxCompletion, void>;
+  readonly #completions: GroupedStatements<OutboxCompletion, boolean>;
   /**
    * Held payments and marketplace charges read by id through the pool: one statement for
    * the ids asked for while one read is on its way (the webhook processor's events of
@@ -1416,16 +1416,17 @@ export class PrismaStore
         const reason = newer
           ? `payload written by a newer version of susu, no newer process ran it within ${NEWER_PAYLOAD_WAIT_MS / 60_000} minutes of its making (finish the deploy, then requeue): ${bad.problem}`
           : `malformed payload: ${bad.problem}`;
-        return chain.andThen(() => this.fail(bad.id, workerId, reason, undefined));
+        return chain.andThen(() => this.fail(bad.id, workerId, reason, undefined).map(() => undefined));
       }, okAsync(undefined))
       .map(() => records);
   }
 
   /**
-   * Marks an effect done, if `workerId` holds its lease; otherwise does nothing. One
-   * prepared statement (the dispatcher's hottest write after the claim).
+   * Marks an effect done, if `workerId` holds its lease, and answers whether it did; otherwise
+   * does nothing (`false`). One prepared statement (the dispatcher's hottest write after the
+   * claim).
    */
-  complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError> {
+  complete(effectId: string, workerId: string, now: Instant): ResultAsync<boolean, StorageError> {
     // Prepared on the pool; completions that come while one is written go together.
     return this.#completions.run({ effectId, workerId, at: now });
   }
@@ -1452,7 +1453,8 @@ export class PrismaStore
   /**
    * Records a failed execution, if `workerId` holds the lease: one more attempt, the lease
    * released, and the effect due again at `retryAt` — or parked (never claimed again)
-   * when `retryAt` is undefined; parked with `refused`, one more refusal counted.
+   * when `retryAt` is undefined; parked with `refused`, one more refusal counted. Answers
+   * whether it did (not when the claim was lost).
    */
   fail(
     effectId: string,
@@ -1460,7 +1462,7 @@ export class PrismaStore
     error: string,
     retryAt: Instant | undefined,
     options: { readonly refused?: boolean } = {},
-  ): ResultAsync<void, StorageError> {
+  ): ResultAsync<boolean, StorageError> {
     return fromDatabase(
       runStatement(this.#prisma, {
         name: "susu_outbox_fail",
@@ -1469,7 +1471,8 @@ export class PrismaStore
                       status = CASE WHEN $4::timestamptz IS NULL THEN 'parked'::outbox_status ELSE status END,
                       available_at = COALESCE($4::timestamptz, available_at),
                       refusals = refusals + CASE WHEN $4::timestamptz IS NULL AND $5::boolean THEN 1 ELSE 0 END
-                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'
+                RETURNING id`,
         values: [
           effectId,
           workerId,
@@ -1479,7 +1482,7 @@ export class PrismaStore
         ],
       }),
       { operation: "outbox fail" },
-    ).map(() => undefined);
+    ).map(({ rows }) => rows.length === 1);
   }
 
   /**
@@ -1757,34 +1760,39 @@ function snapshotsById(
 
 /**
  * Effects marked done as `complete` does (each only while its worker holds the claim), one
- * statement for one ({@link OUTBOX_COMPLETE_SQL}) or for several, in id order.
+ * statement for one ({@link OUTBOX_COMPLETE_SQL}) or for several, in id order; each answers
+ * whether it was marked done (not when its worker lost the claim).
  */
-function completionWriter(prisma: PrismaClient): GroupStatement<OutboxCompletion, void> {
+function completionWriter(prisma: PrismaClient): GroupStatement<OutboxCompletion, boolean> {
   return {
     one: async (c) => {
-      await runStatement(prisma, {
+      const { rows } = await runStatement(prisma, {
         name: "susu_outbox_complete",
         text: OUTBOX_COMPLETE_SQL,
         values: [c.effectId, c.workerId, toDate(c.at)],
       });
+      return rows.length === 1;
     },
     many: async (completions) => {
       const sorted = [...completions].sort((a, b) =>
         a.effectId < b.effectId ? -1 : a.effectId > b.effectId ? 1 : 0,
       );
-      await runStatement(prisma, {
+      const { rows } = await runStatement<{ readonly id: string; readonly worker: string }>(prisma, {
         name: "susu_outbox_complete_many",
         text: `UPDATE outbox_effects o
                   SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = c.at
                  FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS c(id, worker, at)
-                WHERE o.id = c.id AND o.claimed_by = c.worker AND o.status = 'pending'`,
+                WHERE o.id = c.id AND o.claimed_by = c.worker AND o.status = 'pending'
+                RETURNING o.id, c.worker`,
         values: [
           sorted.map((c) => c.effectId),
           sorted.map((c) => c.workerId),
           sorted.map((c) => toDate(c.at)),
         ],
       });
-      return completions.map(() => undefined);
+      // By effect and worker: the same effect from two workers is done for its claim's holder only.
+      const done = new Set(rows.map((r) => `${r.worker}\u0000${r.id}`));
+      return completions.map((c) => done.has(`${c.workerId}\u0000${c.effectId}`));
     },
   };
 }

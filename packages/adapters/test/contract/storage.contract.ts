@@ -2612,6 +2612,30 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect((await s.outbox.release("w1", []))._unsafeUnwrap()).toBe(0);
       });
 
+      it("a completion answers whether it took effect: not for a claim another worker took over, nor twice", async () => {
+        (await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a")] }))._unsafeUnwrap();
+        (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        // w1's lease ends mid-run; w2 takes the effect over.
+        const taken = (await s.outbox.claimDue("w2", T + 60_001, 60_000, 10))._unsafeUnwrap();
+        expect(taken.map((r) => r.effect.id)).toEqual(["a1"]);
+        expect((await s.outbox.complete("a1", "w1", T + 60_002))._unsafeUnwrap()).toBe(false);
+        expect((await s.outbox.complete("a1", "w2", T + 60_003))._unsafeUnwrap()).toBe(true);
+        expect((await s.outbox.complete("a1", "w2", T + 60_004))._unsafeUnwrap()).toBe(false);
+        expect((await s.outbox.complete("missing", "w2", T + 60_005))._unsafeUnwrap()).toBe(false);
+        expect((await s.outbox.claimDue("w3", T + 200_000, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+      });
+
+      it("a failure answers whether it was recorded: not for a claim another worker took over", async () => {
+        (await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a")] }))._unsafeUnwrap();
+        (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        (await s.outbox.claimDue("w2", T + 60_001, 60_000, 10))._unsafeUnwrap();
+        expect((await s.outbox.fail("a1", "w1", "late", T + 70_000))._unsafeUnwrap()).toBe(false);
+        expect((await s.outbox.fail("a1", "w1", "late", undefined))._unsafeUnwrap()).toBe(false);
+        expect((await s.outbox.fail("a1", "w2", "provider down", T + 70_000))._unsafeUnwrap()).toBe(true);
+        const again = (await s.outbox.claimDue("w3", T + 70_000, 60_000, 10))._unsafeUnwrap();
+        expect(again.map((r) => [r.effect.id, r.attempts])).toEqual([["a1", 1]]);
+      });
+
       it("a completed effect is never claimed again; a failed one is due again at its retry time; a parked one never", async () => {
         (
           await s.uow.commit({ ...empty, outbox: [timer("done"), timer("retry"), timer("park")] })

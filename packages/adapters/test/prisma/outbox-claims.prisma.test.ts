@@ -112,7 +112,10 @@ describe("outbox claims on PostgreSQL", () => {
     const { result: answers, sent } = await statementsSentDuring(db.prisma, () =>
       Promise.all(effects.map((e) => store.complete(e.id, "cw", T + 1_000))),
     );
-    for (const a of answers) a._unsafeUnwrap();
+    // Each answers whether it took effect: not for the one taken over.
+    expect(answers.map((a, i) => [effects[i]?.id, a._unsafeUnwrap()])).toEqual(
+      effects.map((e) => [e.id, e.id !== taken]),
+    );
     // The first alone, the eleven that came while it was written in one statement.
     expect(sent.filter((name) => name.startsWith("susu_outbox_complete"))).toEqual([
       "susu_outbox_complete",

@@ -549,12 +549,19 @@ export interface OutboxStore {
     leaseMs: number,
     limit: number,
   ): ResultAsync<readonly OutboxRecord[], StorageError>;
-  /** Marks an effect done. */
-  complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError>;
+  /**
+   * Marks an effect done, only while `workerId` holds its claim. Answers whether it did:
+   * `false` when the claim was lost (its lease ended and another worker took the effect over,
+   * or the effect is no longer pending), and then nothing changed — the worker holding it now
+   * settles it.
+   */
+  complete(effectId: string, workerId: string, now: Instant): ResultAsync<boolean, StorageError>;
   /**
    * Records a failed execution; the effect is due again at `retryAt`, or parked when `retryAt`
    * is undefined. `refused`: parked because the provider refused it for good, which counts
-   * in its `refusals` (a requeue then runs it under a new provider key).
+   * in its `refusals` (a requeue then runs it under a new provider key). Only while `workerId`
+   * holds its claim; answers whether it did (`false`: the claim was lost, nothing changed, as
+   * {@link complete}).
    */
   fail(
     effectId: string,
@@ -562,7 +569,7 @@ export interface OutboxStore {
     error: string,
     retryAt: Instant | undefined,
     options?: { readonly refused?: boolean },
-  ): ResultAsync<void, StorageError>;
+  ): ResultAsync<boolean, StorageError>;
   /**
    * Gives back `workerId`'s claims on `effectIds` that are still pending: claimable again at
    * once, no attempt counted. A live dispatcher calls it for the claims it could not settle

@@ -617,7 +617,7 @@ export class InMemoryStore
     this.#audit.push(...changes.audit);
     if (changes.outboxDone !== undefined) {
       const { effectId, workerId } = changes.outboxDone;
-      return this.complete(effectId, workerId);
+      return this.complete(effectId, workerId).map(() => undefined);
     }
     return okAsync(undefined);
   }
@@ -823,14 +823,13 @@ export class InMemoryStore
     return okAsync(released);
   }
 
-  complete(effectId: string, workerId: string): ResultAsync<void, StorageError> {
+  complete(effectId: string, workerId: string): ResultAsync<boolean, StorageError> {
     const row = this.#outbox.get(effectId);
-    if (row && row.claimedBy === workerId) {
-      row.status = "done";
-      delete row.claimedBy;
-      delete row.claimedUntil;
-    }
-    return okAsync(undefined);
+    if (row?.status !== "pending" || row.claimedBy !== workerId) return okAsync(false);
+    row.status = "done";
+    delete row.claimedBy;
+    delete row.claimedUntil;
+    return okAsync(true);
   }
 
   fail(
@@ -839,19 +838,18 @@ export class InMemoryStore
     error: string,
     retryAt: Instant | undefined,
     options: { readonly refused?: boolean } = {},
-  ): ResultAsync<void, StorageError> {
+  ): ResultAsync<boolean, StorageError> {
     const row = this.#outbox.get(effectId);
-    if (row && row.claimedBy === workerId) {
-      row.attempts += 1;
-      row.lastError = error;
-      delete row.claimedBy;
-      delete row.claimedUntil;
-      if (retryAt === undefined) {
-        row.status = "parked";
-        if (options.refused === true) row.refusals = (row.refusals ?? 0) + 1;
-      } else row.availableAt = retryAt;
-    }
-    return okAsync(undefined);
+    if (row?.status !== "pending" || row.claimedBy !== workerId) return okAsync(false);
+    row.attempts += 1;
+    row.lastError = error;
+    delete row.claimedBy;
+    delete row.claimedUntil;
+    if (retryAt === undefined) {
+      row.status = "parked";
+      if (options.refused === true) row.refusals = (row.refusals ?? 0) + 1;
+    } else row.availableAt = retryAt;
+    return okAsync(true);
   }
 
   listOutbox(query: {

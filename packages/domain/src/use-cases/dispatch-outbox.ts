@@ -42,8 +42,9 @@ export interface DispatchOptions {
   readonly concurrency?: number;
   readonly retry?: RetryPolicy;
   /**
-   * Told of each effect once its result is recorded (for metrics): an effect whose result
-   * could not be recorded ends the pass with a storage error and is not reported.
+   * Told of each effect once its result is recorded (for metrics), a run that threw included
+   * (as a failure, code `effect_crashed`): an effect whose result could not be recorded ends
+   * the pass with a storage error and is not reported.
    */
   readonly onSettled?: (settled: SettledEffect) => void;
   /**
@@ -65,11 +66,13 @@ export interface DispatchOptions {
   readonly started?: Set<string>;
   /**
    * The claims in `held` whose run threw (a bug in a port or a use case: a rejection, not an
-   * err result, which rejects the pass), kept by the caller with `held` and `started`. The
-   * next pass records each as a failed attempt (`effect_crashed`), settled by the retry
-   * policy as any failure: due again after its backoff, parked with a ticket once the
-   * attempts are spent. Without it (or when the process dies instead), such a claim is given
-   * back as interrupted, no attempt counted, and every pass would run it, and throw, again.
+   * err result, which rejects the pass), kept by the caller with `held` and `started`. Such a
+   * run is recorded as a failed attempt (`effect_crashed`) at once, in the pass it threw in,
+   * told to `onSettled` and settled by the retry policy as any failure: due again after its
+   * backoff, parked with a ticket once the attempts are spent. Only one whose failure could
+   * not be recorded then (the database away) stays here, for the next pass to record. Without
+   * it (or when the process dies instead), such a claim is given back as interrupted, no
+   * attempt counted.
    */
   readonly crashed?: Map<string, CrashedRun>;
   /**
@@ -105,8 +108,13 @@ export interface CrashedRun {
   readonly error: string;
 }
 
-/** How one effect's execution ended: done, due again after a backoff, or parked with a ticket. */
-export type SettledEffectOutcome = "completed" | "retried" | "parked";
+/**
+ * How one effect's execution ended: done, due again after a backoff, or parked with a ticket;
+ * or `lease_lost`: it ran, but its completion found the claim no longer this worker's (the
+ * lease ended mid-run and another worker took the effect over), so nothing was recorded —
+ * that worker settles it (executing it again under the same idempotency key).
+ */
+export type SettledEffectOutcome = "completed" | "retried" | "parked" | "lease_lost";
 
 /** One effect the dispatcher executed and recorded. */
 export interface SettledEffect {
@@ -126,9 +134,19 @@ export interface DispatchReport {
   readonly completed: number;
   readonly retried: number;
   readonly parked: number;
+  /** Effects run whose completion found their claim taken over by another worker (`lease_lost`). */
+  readonly leaseLost: number;
   /** Claims of an earlier, failed pass given back at the start of this one. */
   readonly released: number;
 }
+
+/** The report's count of each outcome. */
+const countOf = {
+  completed: "completed",
+  retried: "retried",
+  parked: "parked",
+  lease_lost: "leaseLost",
+} as const satisfies Record<SettledEffectOutcome, keyof Omit<DispatchReport, "claimed" | "released">>;
 
 /** Routes the facts an effect reported, as their webhooks would be routed. */
 function feed(
@@ -171,11 +189,11 @@ export function dispatchOutbox(
   const held = options.held ?? new Set<string>();
   const started = options.started ?? (options.held === undefined ? new Set<string>() : undefined);
   const crashed = options.crashed ?? new Map<string, CrashedRun>();
-  const counts = { claimed: 0, completed: 0, retried: 0, parked: 0 };
+  const counts = { claimed: 0, completed: 0, retried: 0, parked: 0, leaseLost: 0 };
   // The runs that threw in the last pass are failed attempts; then the rest it left is given back.
   const released = settleCrashed(deps, ports, outbox, options, retry, held, started, crashed).andThen(
     (settled) => {
-      for (const outcome of settled) counts[outcome] += 1;
+      for (const outcome of settled) counts[countOf[outcome]] += 1;
       return releaseStranded(outbox, options.workerId, held, started).andThen((given) =>
         options.releaseOwnClaims === true && outbox.releaseOwnClaims !== undefined
           ? outbox.releaseOwnClaims(options.workerId).map((rest) => given + rest)
@@ -216,12 +234,25 @@ export function dispatchOutbox(
           // Wrapped so a port that throws at once is caught as one whose promise rejects.
           const outcome = await (async () =>
             runOne(deps, ports, outbox, options.workerId, retry, record, options.onSettled))().catch(
-            (error: unknown) => {
-              // Kept for the next pass to count as a failed attempt; this pass rejects with it.
-              crashed.set(record.effect.id, {
+            async (error: unknown) => {
+              const id = record.effect.id;
+              const run: CrashedRun = {
                 record,
                 error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-              });
+              };
+              // Recorded at once as a failed attempt (this process is alive and knows the run's
+              // result was not recorded), told to `onSettled`, its claim given back on its
+              // backoff; kept for the next pass to record when it cannot be now (the database
+              // away, or recording it threw too). This pass rejects with the error all the same.
+              crashed.set(id, run);
+              const settled = await (async () =>
+                settleCrash(deps, ports, outbox, options, retry, run))().catch(() => undefined);
+              if (settled?.isOk() === true) {
+                crashed.delete(id);
+                held.delete(id);
+                started?.delete(id);
+                counts[countOf[settled.value]] += 1;
+              } else if (settled?.isErr() === true) failure ??= settled.error;
               throw error;
             },
           );
@@ -231,7 +262,7 @@ export function dispatchOutbox(
           }
           held.delete(record.effect.id);
           started?.delete(record.effect.id);
-          counts[outcome.value] += 1;
+          counts[countOf[outcome.value]] += 1;
         }
       };
       const claimMore = async (): Promise<readonly ClaimedGroup[] | undefined> => {
@@ -262,8 +293,8 @@ export function dispatchOutbox(
 }
 
 /**
- * Records each run that threw in an earlier pass of this worker (`crashed`, still claimed by
- * it) as a failed attempt with the code `effect_crashed`, retryable: due again after the
+ * Records each run that threw in an earlier pass of this worker whose failure that pass could
+ * not record (`crashed`, still claimed by it) as a failed attempt with the code `effect_crashed`, retryable: due again after the
  * policy's backoff, or parked with a ticket once its attempts are spent. A throw is a bug more
  * often than an outage, and a deploy may fix it, so it is retried; counted, it cannot be run
  * by every pass for ever. Settled, the claim leaves `held` and `crashed`; one whose failure
@@ -287,18 +318,7 @@ function settleCrashed(
     (chain, run) =>
       chain.andThen((done) => {
         const id = run.record.effect.id;
-        const at = deps.clock.now();
-        return settleEffectFailure(
-          deps,
-          ports,
-          outbox,
-          options.workerId,
-          retry,
-          run.record,
-          { code: "effect_crashed", message: run.error, retry: true },
-          at,
-          options.onSettled,
-        ).map((outcome) => {
+        return settleCrash(deps, ports, outbox, options, retry, run).map((outcome) => {
           held.delete(id);
           started?.delete(id);
           crashed.delete(id);
@@ -306,6 +326,28 @@ function settleCrashed(
         });
       }),
     okAsync([]),
+  );
+}
+
+/** Records `run` (its run threw) as a failed attempt, `effect_crashed`, retryable, by the retry policy. */
+function settleCrash(
+  deps: UseCaseDeps,
+  ports: EffectPorts,
+  outbox: OutboxStore,
+  options: DispatchOptions,
+  retry: RetryPolicy,
+  run: CrashedRun,
+): ResultAsync<SettledEffectOutcome, StorageError> {
+  return settleEffectFailure(
+    deps,
+    ports,
+    outbox,
+    options.workerId,
+    retry,
+    run.record,
+    { code: "effect_crashed", message: run.error, retry: true },
+    deps.clock.now(),
+    options.onSettled,
   );
 }
 
@@ -414,7 +456,10 @@ function byAggregate(records: readonly OutboxRecord[]): readonly (readonly Outbo
  * commit and the effect's completion are one (a crash leaves both or neither). `done()`
  * says whether a commit carrying the completion succeeded; when none did (the fact was
  * routed nowhere, or there were several facts) the caller completes the effect itself. A
- * commit that fails (a lost race retried) takes the completion with it.
+ * commit that fails (a lost race retried) takes the completion with it. A commit that
+ * succeeds does not say whether its completion took effect (`UnitOfWork.commit` answers
+ * nothing): one whose claim was lost mid-run is counted `completed`, not `lease_lost`, unlike
+ * a completion made by `OutboxStore.complete`.
  */
 function completingWith(
   deps: UseCaseDeps,
@@ -463,9 +508,11 @@ function runOne(
       startedAt,
       settledAt: deps.clock.now(),
     });
-  const completed = (): SettledEffectOutcome => {
-    tell("completed");
-    return "completed";
+  // Whether this worker's completion took effect: not when its claim was lost mid-run.
+  const completed = (done: boolean): SettledEffectOutcome => {
+    const outcome = done ? "completed" : "lease_lost";
+    tell(outcome);
+    return outcome;
   };
   // A posting whose ledger shares the outbox's database: posted and marked done in one
   // commit (nothing in between to lose), instead of a commit for each.
@@ -479,7 +526,7 @@ function runOne(
           .mapErr(ledgerFailure)
           .andThen((done) =>
             done
-              ? okAsync(completed())
+              ? okAsync(completed(true))
               : // Not marked done with the posting (its claim is not in the ledger's database,
                 // or was lost): the outbox decides, as after a plain post.
                 outbox
@@ -520,7 +567,7 @@ function runOne(
           })
           .andThen((done) =>
             done
-              ? okAsync(completed())
+              ? okAsync(completed(true))
               : outbox
                   .complete(effect.id, workerId, deps.clock.now())
                   .map(completed)
@@ -575,7 +622,9 @@ function settleEffectFailure(
           ? outbox.fail(effect.id, workerId, note, undefined, { refused: true })
           : outbox.fail(effect.id, workerId, note, undefined),
     },
-  ).map(({ outcome }): SettledEffectOutcome => {
+  ).map(({ outcome: decided, value: recorded }): SettledEffectOutcome => {
+    // Not recorded: the claim was lost mid-run (another worker holds the effect now and settles it).
+    const outcome = recorded ? decided : "lease_lost";
     onSettled?.({
       effectId: effect.id,
       kind: effect.kind,
