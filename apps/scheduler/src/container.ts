@@ -1,8 +1,10 @@
 import {
   adminNoticeNotifierOf,
+  CommitNotices,
   clockFromEnv,
   createPrismaClient,
   createStripeClient,
+  type DeliveringNotifier,
   NotificationDeliveryWorker,
   PgBossTimerScheduler,
   type PrismaClient,
@@ -24,7 +26,6 @@ import {
 import {
   DEFAULT_MARKETPLACE_POLICY,
   type EffectPorts,
-  type Notifier,
   type OutboxStore,
   type UseCaseDeps,
   useCaseDepsOn,
@@ -52,7 +53,7 @@ export const TOKENS = {
  * webhook endpoints — for the delivery worker ({@link deliveryWorkerOf}) to send. Admin
  * alerts are deduplicated over SUSU_ADMIN_ALERT_WINDOW_MINUTES and link to their ticket.
  */
-export function notifierOf(env: SchedulerEnv, prisma: PrismaClient, log: Logger): Notifier {
+export function notifierOf(env: SchedulerEnv, prisma: PrismaClient, log: Logger): DeliveringNotifier {
   return adminNoticeNotifierOf(env, prisma, new SystemClock(), log);
 }
 
@@ -116,7 +117,10 @@ export function createContainer(
   });
   // The machine's clock; the simulation's movable one only under `npm run sim` (refused elsewhere).
   const clock = clockFromEnv();
-  const store = new PrismaStore(prisma, { clock });
+  const notifier = notifierOf(env, prisma, log);
+  // Notices (not admin alerts) are queued by the commit that decides them, their outbox rows
+  // stored done (see CommitNotices); the rest the dispatcher sends through the same notifier.
+  const store = new PrismaStore(prisma, { clock, notices: new CommitNotices(notifier) });
   const stripe = createStripeClient({
     secretKey: env.STRIPE_SECRET_KEY,
     ...stripeEndpointOf(env.STRIPE_API_URL),
@@ -128,7 +132,6 @@ export function createContainer(
   // on its Idempotency-Key alone, with no look-up for what an earlier attempt made.
   const gateway = new StripePaymentGateway(stripe, { clock });
   const desk = new PrismaSupportDesk(prisma, clock);
-  const notifier = notifierOf(env, prisma, log);
   const deps = useCaseDepsOn(store, {
     clock,
     ids: new RandomIds(),

@@ -18,6 +18,7 @@ export {
   ALERT_RUNBOOKS,
   type AlertDecision,
   adminNoticeNotifierOf,
+  CommitNotices,
   DEFAULT_DELIVERY_CONCURRENCY,
   DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
   DeliveringNotifier,

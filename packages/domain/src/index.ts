@@ -44,6 +44,7 @@ export type {
   MarketplaceRefundRequester,
   MethodNewsOutcome,
   NotFoundError,
+  NotifyOutboxEffect,
   OnboardingDue,
   PaymentMethodView,
   PayoutRecordOutcome,

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import {
   type Clock,
   DEFAULT_NOTIFICATION_PREFERENCES,
+  type Instant,
   type Notification,
   type Notifier,
   type NotifyError,
@@ -162,6 +163,70 @@ const QUEUE_SQL = `
          AS d(id text, channel text, recipient text, person_id text, endpoint_id text, locale text, time_zone text)
   ON CONFLICT (id) DO NOTHING`;
 
+/** A notification's row in `notifications` and its deliveries' rows, as QUEUE_SQL writes them. */
+export interface QueuedRows {
+  readonly notification: {
+    readonly id: string;
+    readonly template: string;
+    readonly aggregate_type: string;
+    readonly aggregate_id: string;
+    readonly group_id: string | null;
+    readonly person_ids: readonly string[];
+    readonly roles: readonly string[];
+    readonly data: Readonly<Record<string, string | number>>;
+    /** ISO 8601: the notification's and its deliveries' creation, and when they are first due. */
+    readonly created_at: string;
+  };
+  readonly deliveries: readonly {
+    readonly id: string;
+    readonly channel: PlannedDelivery["channel"];
+    readonly recipient: string;
+    readonly person_id: string | null;
+    readonly endpoint_id: string | null;
+    readonly locale: string | null;
+    readonly time_zone: string | null;
+  }[];
+}
+
+/** A notification planned by {@link DeliveringNotifier.planForCommit}. */
+export interface PlannedNotice {
+  /** What to queue; absent when it reaches nobody (nothing is stored, as `send` stores nothing then). */
+  readonly queue?: QueuedRows;
+  /** To call once the commit stored it: what `send` tells when it is done (a log line). */
+  readonly stored: () => void;
+}
+
+/** The rows that queue `n`, with `data`, to the `planned` deliveries, at `at`. */
+function queuedRows(
+  n: Notification,
+  data: Readonly<Record<string, string | number>>,
+  planned: readonly PlannedDelivery[],
+  at: Instant,
+): QueuedRows {
+  return {
+    notification: {
+      id: n.id,
+      template: n.template,
+      aggregate_type: n.aggregate,
+      aggregate_id: n.aggregateId,
+      group_id: n.groupId ?? null,
+      person_ids: [...n.personIds],
+      roles: [...(n.roles ?? [])],
+      data,
+      created_at: new Date(at).toISOString(),
+    },
+    deliveries: planned.map((d) => ({
+      id: deliveryIdOf(n.id, d),
+      channel: d.channel,
+      recipient: d.recipient,
+      person_id: d.personId ?? null,
+      endpoint_id: d.endpointId ?? null,
+      locale: d.where?.locale ?? null,
+      time_zone: d.where?.timeZone ?? null,
+    })),
+  };
+}
+
 /**
  * The notifier of the delivery log: it sends nothing itself. Each notification is stored
  * with one delivery per recipient and channel — an e-mail per address (people by their
@@ -320,7 +385,7 @@ export class DeliveringNotifier implements Notifier {
 
   private queue(
     n: Notification,
-    { people, endpointIds }: Recipients,
+    recipients: Recipients,
     alert: AlertDecision | undefined,
   ): ResultAsync<void, NotifyError> {
     const extra =
@@ -328,15 +393,36 @@ export class DeliveringNotifier implements Notifier {
         ? this.alertData(n, alert)
         : okAsync<Record<string, string | number>, NotifyError>({});
     return extra.andThen((alertData) => {
-      const planned = this.plan(n, people, alert?.sent === true, endpointIds);
+      const planned = this.plan(n, recipients.people, alert?.sent === true, recipients.endpointIds);
       if (planned.length === 0) {
-        this.options.log?.info(
-          { notificationId: n.id, template: n.template, to: n.personIds, toRoles: n.roles ?? [] },
-          alert?.sent === false ? "admin alert held back (deduplicated)" : "notification has no recipient",
-        );
+        this.reachesNobody(n, alert);
         return okAsync(undefined);
       }
-      return this.store(n, { ...n.data, ...alertData }, planned);
+      return this.store(queuedRows(n, { ...n.data, ...alertData }, planned, this.options.clock.now()));
+    });
+  }
+
+  /** The log line of a notification that reaches nobody (an admin alert held back says so). */
+  private reachesNobody(n: Notification, alert: AlertDecision | undefined): void {
+    this.options.log?.info(
+      { notificationId: n.id, template: n.template, to: n.personIds, toRoles: n.roles ?? [] },
+      alert?.sent === false ? "admin alert held back (deduplicated)" : "notification has no recipient",
+    );
+  }
+
+  /**
+   * What {@link send} would queue for `n`, for the commit that decides it to write instead (see
+   * CommitNotices): its notification's row and deliveries, planned the same way from the same
+   * reads, or none when it reaches nobody; `stored` writes, once that commit stored it, the log
+   * line {@link send} writes then. Undefined for an admin alert, which is decided when it is
+   * sent (its window, its ticket's link): that one is left to {@link send}.
+   */
+  planForCommit(n: Notification, at: Instant): ResultAsync<PlannedNotice | undefined, NotifyError> {
+    if ((n.roles ?? []).length > 0) return okAsync(undefined);
+    return this.recipients(n.personIds, false).map((recipients): PlannedNotice => {
+      const planned = this.plan(n, recipients.people, false, recipients.endpointIds);
+      if (planned.length === 0) return { stored: () => this.reachesNobody(n, undefined) };
+      return { queue: queuedRows(n, n.data, planned, at), stored: () => {} };
     });
   }
 
@@ -390,21 +476,8 @@ export class DeliveringNotifier implements Notifier {
     return planned;
   }
 
-  private store(
-    n: Notification,
-    data: Record<string, string | number>,
-    planned: readonly PlannedDelivery[],
-  ): ResultAsync<void, NotifyError> {
-    const at = new Date(this.options.clock.now()).toISOString();
-    const deliveries = planned.map((d) => ({
-      id: deliveryIdOf(n.id, d),
-      channel: d.channel,
-      recipient: d.recipient,
-      person_id: d.personId ?? null,
-      endpoint_id: d.endpointId ?? null,
-      locale: d.where?.locale ?? null,
-      time_zone: d.where?.timeZone ?? null,
-    }));
+  private store(rows: QueuedRows): ResultAsync<void, NotifyError> {
+    const n = rows.notification;
     return ResultAsync.fromPromise(
       runStatement(this.options.prisma, {
         name: "susu_notification_queue",
@@ -412,14 +485,14 @@ export class DeliveringNotifier implements Notifier {
         values: [
           n.id,
           n.template,
-          n.aggregate,
-          n.aggregateId,
-          n.groupId ?? null,
-          [...n.personIds],
-          [...(n.roles ?? [])],
-          JSON.stringify(data),
-          at,
-          JSON.stringify(deliveries),
+          n.aggregate_type,
+          n.aggregate_id,
+          n.group_id,
+          [...n.person_ids],
+          [...n.roles],
+          JSON.stringify(n.data),
+          n.created_at,
+          JSON.stringify(rows.deliveries),
         ],
       }),
       (e) => failed(`queuing notification deliveries failed: ${String(e)}`),

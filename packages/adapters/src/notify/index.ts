@@ -5,6 +5,7 @@ export {
   parseAdminNoticeEnv,
   readAdminNoticeEnv,
 } from "./admin-notice-env.js";
+export { CommitNotices, type NoticePlanner } from "./commit-notices.js";
 export {
   type AdminAlertOptions,
   ALERT_RUNBOOKS,
@@ -12,6 +13,8 @@ export {
   DeliveringNotifier,
   type DeliveringNotifierOptions,
   deliveryIdOf,
+  type PlannedNotice,
+  type QueuedRows,
 } from "./delivering-notifier.js";
 export {
   DEFAULT_DELIVERY_CONCURRENCY,

@@ -22,6 +22,7 @@ import {
   validateLedgerTransaction,
 } from "@susu/domain";
 import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
+import type { PlannedNotice, QueuedRows } from "../notify/delivering-notifier.js";
 import { toDate } from "./conversions.js";
 import { type LedgerPostRows, ledgerPostParts, ledgerPostRows } from "./ledger-post.js";
 import { writePlan, writeSubscription } from "./membership-rows.js";
@@ -106,19 +107,79 @@ const MEMBERS_INSERT_ROWS_SQL = (groupId: string, rows: string) => `
            id text, display_name text, role member_role, status member_status, rotation_position integer,
            joined_at timestamptz)`;
 // With `posted` (the part that posted ledger transactions: ledgerPostParts' `lt`), a row whose
-// `ledger` names a transaction that part posted is stored done, completed at `createdAt`.
-const OUTBOX_INSERT_ROWS_SQL = (rows: string, availableAt: string, createdAt: string, posted?: string) => {
+// `ledger` names a transaction that part posted is stored done, completed at `createdAt`. With
+// `notices` (the statement has NOTICE_PARTS_SQL's parts, which queue the notices planned for it),
+// a row marked `noticed` that NOTICE_FREE lets through is stored done too.
+const OUTBOX_INSERT_ROWS_SQL = (
+  rows: string,
+  availableAt: string,
+  createdAt: string,
+  posted?: string,
+  notices?: { readonly doneId: string },
+) => {
   const isPosted = posted === undefined ? "false" : `r.ledger IN (SELECT id FROM ${posted})`;
+  const isDone =
+    notices === undefined
+      ? isPosted
+      : `(${isPosted} OR (r.noticed IS TRUE AND ${NOTICE_FREE(notices.doneId)}))`;
   return `
   INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at, status,
                               completed_at)
   SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, ${availableAt}::timestamptz, ${createdAt}::timestamptz,
-         CASE WHEN ${isPosted} THEN 'done'::outbox_status ELSE 'pending'::outbox_status END,
-         CASE WHEN ${isPosted} THEN ${createdAt}::timestamptz END
+         CASE WHEN ${isDone} THEN 'done'::outbox_status ELSE 'pending'::outbox_status END,
+         CASE WHEN ${isDone} THEN ${createdAt}::timestamptz END
     FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
-                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb, ledger text))
-         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, ledger, n)`;
+                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb, ledger text,
+                          noticed boolean))
+         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, ledger, noticed, n)`;
 };
+// Whether the notice of outbox row `r` may be queued by the commit: only when its aggregate has
+// no effect pending in the outbox (other than `doneId`, the effect whose result the commit
+// records and completes), so that a notice never goes ahead of an earlier effect of its
+// aggregate, which the dispatcher would have carried out first (one aggregate's effects in
+// order). outboxPlan already marks only notices with no effect but notices and postings before
+// them in their own changeset. Every part reading it sees the outbox as the statement began (the
+// rows it inserts are not seen), so they agree. `OFFSET 0`: a look-up in the pending rows'
+// index for each row, as NOT_IN_OUTBOX's.
+const NOTICE_FREE = (doneId: string) => `NOT EXISTS (
+           SELECT 1 FROM outbox_effects p
+            WHERE p.status = 'pending' AND p.aggregate_type = r.aggregate_type AND p.aggregate_id = r.aggregate_id
+              AND p.id IS DISTINCT FROM ${doneId}::text OFFSET 0)`;
+// The notices planned for a commit (rows marked `noticed`; those that reach someone carry their
+// notification and deliveries as `notice`, DeliveringNotifier's QueuedRows), queued by it: the
+// same rows, written the same way (existing ids kept), as DeliveringNotifier's QUEUE_SQL writes
+// when the dispatcher sends the notice. Parts `nn` and `nd` of a statement reading the outbox
+// rows at `rows`, writing only where `gate` holds and NOTICE_FREE lets the notice through (the
+// outbox part stores the same rows done). The deliveries' foreign key to their notification is
+// checked at the statement's end, after both inserts.
+const NOTICE_PARTS_SQL = (rows: string, gate: string, doneId: string) => `
+  nn AS (INSERT INTO notifications (id, template, aggregate_type, aggregate_id, group_id, person_ids, roles, data,
+                                    created_at)
+         SELECT q.id, q.template, q.aggregate_type, q.aggregate_id, q.group_id,
+                ARRAY(SELECT jsonb_array_elements_text(q.person_ids)), ARRAY(SELECT jsonb_array_elements_text(q.roles)),
+                q.data, q.created_at
+           FROM jsonb_to_recordset(${rows}::jsonb) AS r(aggregate_type text, aggregate_id text, notice jsonb),
+                jsonb_to_record(r.notice -> 'notification')
+                  AS q(id text, template text, aggregate_type text, aggregate_id text, group_id text, person_ids jsonb,
+                       roles jsonb, data jsonb, created_at timestamptz)
+          WHERE r.notice IS NOT NULL AND ${gate} AND ${NOTICE_FREE(doneId)}
+         ON CONFLICT (id) DO NOTHING),
+  nd AS (INSERT INTO notification_deliveries
+           (id, notification_id, channel, recipient, person_id, endpoint_id, locale, time_zone,
+            next_attempt_at, created_at, updated_at)
+         SELECT d.id, r.notice -> 'notification' ->> 'id', d.channel::notification_channel, d.recipient, d.person_id,
+                d.endpoint_id, d.locale, d.time_zone, c.at, c.at, c.at
+           FROM jsonb_to_recordset(${rows}::jsonb) AS r(aggregate_type text, aggregate_id text, notice jsonb),
+                LATERAL (SELECT (r.notice -> 'notification' ->> 'created_at')::timestamptz AS at) c,
+                jsonb_to_recordset(r.notice -> 'deliveries')
+                  AS d(id text, channel text, recipient text, person_id text, endpoint_id text, locale text, time_zone text)
+          WHERE r.notice IS NOT NULL AND ${gate} AND ${NOTICE_FREE(doneId)}
+         ON CONFLICT (id) DO NOTHING)`;
+// With notices, the outbox part returns its rows, and the statement's row says which notices
+// it stored done (queued): `noticed`, their ids as JSON (null when none).
+const NOTICED_COLUMN =
+  ", (SELECT json_agg(o.id) FROM o WHERE o.kind = 'notify' AND o.status = 'done') AS noticed";
+const NOTICED_RETURNING = " RETURNING id, kind, status";
 const AUDIT_INSERT_ROWS_SQL = (rows: string) => `
   INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
   SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
@@ -718,6 +779,10 @@ interface OutboxRow {
   readonly payload: OutboxEffect;
   /** The ledger transaction the commit posts for this effect (a `post_ledger` carried out in the commit). */
   ledger?: string;
+  /** A `notify` the commit queues itself (see CommitNotices): stored done. */
+  noticed?: true;
+  /** What it queues; absent when it reaches nobody. */
+  notice?: QueuedRows;
 }
 
 // --- The ledger's postings in the commit that decides them -----------------------------------
@@ -778,15 +843,45 @@ function ledgerPostsOf(rows: readonly OutboxRow[]): LedgerPostRows | undefined {
 }
 
 /**
+ * The notices planned for a commit, by effect id (see CommitNotices): each `notify` effect
+ * found here is queued by the commit, its outbox row stored done.
+ */
+export type CommitNotices = ReadonlyMap<string, PlannedNotice>;
+
+/** The changeset's outbox rows, what of them the commit carries out itself, and how many rows it stores done. */
+interface OutboxPlan {
+  readonly rows: readonly OutboxRow[];
+  /** The postings to make (`postLedger`; see ledgerPostsOf). */
+  readonly ledger: LedgerPostRows | undefined;
+  /** How many rows are notices the commit may queue (`notices`; NOTICE_FREE has the last word). */
+  readonly noticed: number;
+}
+
+/**
  * The changeset's outbox rows and, when the commit posts its ledger effects (`postLedger`),
- * those postings' rows (see ledgerPostsOf).
+ * those postings' rows (see ledgerPostsOf); with `notices`, the rows of the `notify`
+ * effects planned there are marked to be queued by the commit.
  */
 function outboxPlan(
   effects: readonly OutboxEffect[],
   postLedger: boolean,
-): { readonly rows: readonly OutboxRow[]; readonly ledger: LedgerPostRows | undefined } {
+  notices?: CommitNotices,
+): OutboxPlan {
   const rows = outboxRows(effects);
-  return { rows, ledger: postLedger ? ledgerPostsOf(rows) : undefined };
+  let noticed = 0;
+  if (notices !== undefined)
+    for (const row of rows) {
+      // A notice after an effect that is neither a notice nor a posting waits for it, as the
+      // dispatcher would have made it wait: it is left to the dispatcher, and so is every
+      // notice after it (a posting goes first or not, as "The ledger's postings" says).
+      if (row.kind === "post_ledger") continue;
+      const planned = row.kind === "notify" ? notices.get(row.id) : undefined;
+      if (planned === undefined) break;
+      row.noticed = true;
+      if (planned.queue !== undefined) row.notice = planned.queue;
+      noticed += 1;
+    }
+  return { rows, ledger: postLedger ? ledgerPostsOf(rows) : undefined, noticed };
 }
 
 /**
@@ -849,7 +944,9 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
  * With `postLedger` (the default), the changeset's `post_ledger` effects are posted with its
  * outbox rows, those rows stored done (see "The ledger's postings in the commit" above); a
  * posting the database refuses throws, and the caller stores the changeset again without.
- * Answers how many ledger transactions it posted.
+ * With `notices`, the `notify` effects planned there are queued with its outbox rows, those
+ * rows stored done (see CommitNotices). Answers what it carried out: how many outbox rows it
+ * stored done (ledger transactions it posted, notices it queued) and which notices.
  */
 export async function writeChangeset(
   tx: Tx,
@@ -857,7 +954,8 @@ export async function writeChangeset(
   at: Instant,
   loadedRound?: LoadedRound,
   postLedger = true,
-): Promise<number> {
+  notices?: CommitNotices,
+): Promise<Carried> {
   for (const change of [...changes.people].sort(byId)) await writePerson(tx, change, at);
   for (const change of [...changes.groups].sort(byId)) await writeGroup(tx, change, at);
   for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at, loadedRound);
@@ -870,7 +968,7 @@ export async function writeChangeset(
   await writePayoutRequests(tx, changes.payoutRequests ?? []);
   await writePayoutPauses(tx, changes.payoutPauses ?? []);
   await writePaymentMethods(tx, changes.paymentMethods ?? []);
-  return writeTail(tx, changes, at, postLedger);
+  return writeTail(tx, changes, at, postLedger, notices);
 }
 
 /**
@@ -879,18 +977,28 @@ export async function writeChangeset(
  * (a data-modifying CTE each, every one run in full, whatever the others do), one round trip
  * instead of up to three. Each part writes what its own statement writes. Ledger postings
  * to make (`postLedger`) are parts of that statement too, before the outbox's, which reads
- * them. Answers how many ledger transactions it posted.
+ * them, and so are notices to queue (`notices`), after it. Answers what it carried out.
  */
-async function writeTail(tx: Tx, changes: Changeset, at: Instant, postLedger: boolean): Promise<number> {
-  const { rows: outbox, ledger } = outboxPlan(changes.outbox, postLedger);
+async function writeTail(
+  tx: Tx,
+  changes: Changeset,
+  at: Instant,
+  postLedger: boolean,
+  notices: CommitNotices | undefined,
+): Promise<Carried> {
+  const { rows: outbox, ledger, noticed } = outboxPlan(changes.outbox, postLedger, notices);
   const hasOutbox = outbox.length > 0;
   const hasAudit = changes.audit.length > 0;
   const done = changes.outboxDone;
-  if (ledger === undefined && Number(hasOutbox) + Number(hasAudit) + Number(done !== undefined) < 2) {
+  if (
+    ledger === undefined &&
+    noticed === 0 &&
+    Number(hasOutbox) + Number(hasAudit) + Number(done !== undefined) < 2
+  ) {
     await appendOutbox(tx, changes.outbox, at);
     await appendAudit(tx, changes.audit);
     if (done !== undefined) await completeOutboxEffect(tx, done);
-    return 0;
+    return NOTHING_CARRIED;
   }
   const values: unknown[] = [];
   const param = (value: unknown) => {
@@ -899,6 +1007,7 @@ async function writeTail(tx: Tx, changes: Changeset, at: Instant, postLedger: bo
   };
   const parts: string[] = [];
   let name = "susu_tail";
+  const doneId = done === undefined ? "NULL" : param(done.effectId);
   if (hasOutbox) {
     const rows = param(JSON.stringify(outbox));
     const due = param(DUE_AT_ONCE);
@@ -913,10 +1022,15 @@ async function writeTail(tx: Tx, changes: Changeset, at: Instant, postLedger: bo
       parts.push(ledgerPostParts(params, NOT_IN_OUTBOX));
       name += "_ledger";
     }
+    const withNotices = noticed > 0 ? { doneId } : undefined;
     parts.push(
-      `o AS (${OUTBOX_INSERT_ROWS_SQL(rows, due, created, ledger === undefined ? undefined : "lt")} ORDER BY r.n ON CONFLICT DO NOTHING)`,
+      `o AS (${OUTBOX_INSERT_ROWS_SQL(rows, due, created, ledger === undefined ? undefined : "lt", withNotices)} ORDER BY r.n ON CONFLICT DO NOTHING${withNotices ? NOTICED_RETURNING : ""})`,
     );
     name += "_outbox";
+    if (withNotices) {
+      parts.push(NOTICE_PARTS_SQL(rows, "true", doneId));
+      name += "_notices";
+    }
   }
   if (hasAudit) {
     parts.push(
@@ -925,16 +1039,37 @@ async function writeTail(tx: Tx, changes: Changeset, at: Instant, postLedger: bo
     name += "_audit";
   }
   if (done !== undefined) {
-    const [id, worker, completed] = [param(done.effectId), param(done.workerId), param(toDate(done.at))];
+    const [worker, completed] = [param(done.workerId), param(toDate(done.at))];
     parts.push(`d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
                          completed_at = ${completed}
-                   WHERE id = ${id} AND claimed_by = ${worker} AND status = 'pending')`);
+                   WHERE id = ${doneId} AND claimed_by = ${worker} AND status = 'pending')`);
     name += "_done";
   }
-  const end =
-    ledger === undefined ? "SELECT 1 AS written" : "SELECT (SELECT count(*) FROM lt)::int AS posted";
-  const { rows } = await tx<{ posted?: number }>({ name, text: `WITH ${parts.join(",\n")}\n${end}`, values });
-  return rows[0]?.posted ?? 0;
+  const end = `${ledger === undefined ? "SELECT 1 AS written" : "SELECT (SELECT count(*) FROM lt)::int AS posted"}${
+    hasOutbox && noticed > 0 ? NOTICED_COLUMN : ""
+  }`;
+  const { rows } = await tx<CarriedRow>({ name, text: `WITH ${parts.join(",\n")}\n${end}`, values });
+  return carriedOf(rows[0]);
+}
+
+/** What a commit carried out itself: outbox rows it stored done, and which of them were notices (queued). */
+export interface Carried {
+  readonly done: number;
+  readonly noticed: readonly string[];
+}
+
+const NOTHING_CARRIED: Carried = { done: 0, noticed: [] };
+
+/** A commit statement's row as it reports what it carried out: postings made, notices queued. */
+export interface CarriedRow {
+  readonly posted?: number;
+  readonly noticed?: readonly string[] | null;
+}
+
+/** What a commit statement's row says it carried out. */
+export function carriedOf(row: CarriedRow | undefined): Carried {
+  const noticed = row?.noticed ?? [];
+  return { done: (row?.posted ?? 0) + noticed.length, noticed };
 }
 
 /** The effect whose result the changeset records, done with it (the statement of `PrismaStore.complete`). */
@@ -1071,11 +1206,12 @@ const GATE = "EXISTS (SELECT 1 FROM g)";
  * row, `written` (1 when `g` wrote, else 0). With `folded`, that part comes first, as part `f`
  * behind the same gate, its parameters numbered after the statement's `params`, and the row
  * has `finished` too: `f`'s rows as JSON (null when none). With `ledger` (the statement posts
- * ledger transactions: part `lt`), the row has `posted` too: how many it posted.
+ * ledger transactions: part `lt`), the row has `posted` too: how many it posted; with `notices`
+ * (it queues notices: its outbox part `o` returns its rows), `noticed` (NOTICED_COLUMN).
  */
-function gatedEnd(params: number, folded: Part | undefined, ledger = false): string {
+function gatedEnd(params: number, folded: Part | undefined, ledger = false, notices = false): string {
   const finished = folded === undefined ? "" : ", (SELECT json_agg(f) FROM f) AS finished";
-  const posted = ledger ? ", (SELECT count(*)::int FROM lt) AS posted" : "";
+  const posted = `${ledger ? ", (SELECT count(*)::int FROM lt) AS posted" : ""}${notices ? NOTICED_COLUMN : ""}`;
   return `${
     folded === undefined
       ? ""
@@ -1146,7 +1282,13 @@ export function singleStatementCommitWith(
 // with outbox rows, $29 them, $30 due, $31 created; with ledger postings, $32–$34 their rows
 // (gatedLedgerParts). A folded part follows (gatedEnd).
 const ROUND_GATE = `WHERE ${GATE}`;
-const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean, ledger: boolean, folded?: Part, params = 0) => `
+const CHANGED_ROUND_COMMIT_SQL = (
+  withOutbox: boolean,
+  ledger: boolean,
+  notices: boolean,
+  folded?: Part,
+  params = 0,
+) => `
   WITH g AS (UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
               WHERE id = $1 AND version = $19::int AND snapshot = $20::jsonb
              RETURNING id),
@@ -1161,13 +1303,10 @@ const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean, ledger: boolean, folded?:
              withOutbox
                ? `,
   ${ledger ? gatedLedgerParts(32, "$31") : ""}
-  o AS (${OUTBOX_INSERT_ROWS_SQL("$29", "$30", "$31", ledger ? "lt" : undefined)} ${ROUND_GATE} ORDER BY r.n
-        ON CONFLICT DO NOTHING)`
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$29", "$30", "$31", ledger ? "lt" : undefined, notices ? { doneId: "$26" } : undefined)} ${ROUND_GATE} ORDER BY r.n
+        ON CONFLICT DO NOTHING${notices ? NOTICED_RETURNING : ""})${notices ? `,${NOTICE_PARTS_SQL("$29", GATE, "$26")}` : ""}`
                : ""
-           }${gatedEnd(params, folded, ledger)}`;
-const CHANGED_ROUND_SQL = CHANGED_ROUND_COMMIT_SQL(false, false);
-const CHANGED_ROUND_OUTBOX_SQL = CHANGED_ROUND_COMMIT_SQL(true, false);
-const CHANGED_ROUND_LEDGER_SQL = CHANGED_ROUND_COMMIT_SQL(true, true);
+           }${gatedEnd(params, folded, ledger, withOutbox && notices)}`;
 
 /**
  * The whole changeset as one statement when it is a change of one round this process loaded
@@ -1184,6 +1323,7 @@ export function singleStatementRoundCommit(
   at: Instant,
   loaded: LoadedRound,
   postLedger = true,
+  notices?: CommitNotices,
 ): GatedCommit | undefined {
   const [change, ...otherRounds] = changes.rounds;
   if (change === undefined || otherRounds.length > 0 || change.expectedVersion === undefined)
@@ -1213,7 +1353,7 @@ export function singleStatementRoundCommit(
   const attempts = rowsChanged(before.attempts, rows.attempts, (r) => `${r.member_id}\u0000${r.attempt}`);
   const payouts = rowsChanged(before.payouts, rows.payouts, (r) => r.effect_id);
   if (contributions.anyGone || attempts.anyGone || payouts.anyGone) return undefined;
-  const { rows: outbox, ledger } = outboxPlan(changes.outbox, postLedger);
+  const { rows: outbox, ledger, noticed } = outboxPlan(changes.outbox, postLedger, notices);
   const done = changes.outboxDone;
   const values = [
     ...roundValues(round, storedVersion(change), at),
@@ -1230,26 +1370,28 @@ export function singleStatementRoundCommit(
     ...(outbox.length > 0 ? [JSON.stringify(outbox), DUE_AT_ONCE, toDate(at).toISOString()] : []),
     ...ledgerValues(ledger),
   ];
-  if (ledger !== undefined)
-    return {
-      name: "susu_commit_round_ledger",
-      text: CHANGED_ROUND_LEDGER_SQL,
-      values,
-      textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(true, true, part, params),
-    };
-  return outbox.length > 0
-    ? {
-        name: "susu_commit_round_outbox",
-        text: CHANGED_ROUND_OUTBOX_SQL,
-        values,
-        textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(true, false, part, params),
-      }
-    : {
-        name: "susu_commit_round",
-        text: CHANGED_ROUND_SQL,
-        values,
-        textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(false, false, part, params),
-      };
+  const withOutbox = outbox.length > 0;
+  const withLedger = ledger !== undefined;
+  const withNotices = noticed > 0;
+  const name = `susu_commit_round${withLedger ? "_ledger" : withOutbox ? "_outbox" : ""}${withNotices ? "_notices" : ""}`;
+  return {
+    name,
+    text: roundCommitText(withOutbox, withLedger, withNotices),
+    values,
+    textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(withOutbox, withLedger, withNotices, part, params),
+  };
+}
+
+/** The texts of CHANGED_ROUND_COMMIT_SQL without a folded part, built once for each shape. */
+const roundCommitTexts = new Map<string, string>();
+function roundCommitText(withOutbox: boolean, ledger: boolean, notices: boolean): string {
+  const key = `${withOutbox}:${ledger}:${notices}`;
+  let text = roundCommitTexts.get(key);
+  if (text === undefined) {
+    text = CHANGED_ROUND_COMMIT_SQL(withOutbox, ledger, notices);
+    roundCommitTexts.set(key, text);
+  }
+  return text;
 }
 
 // --- One statement for a held payment's commits ----------------------------------------------
@@ -1262,20 +1404,29 @@ export function singleStatementRoundCommit(
 // rows, $25–$27 the completion or nulls; with ledger postings, $28–$30 their rows
 // (gatedLedgerParts). A folded part follows (gatedEnd).
 const HELD_PAYMENT_GATE = `WHERE ${GATE}`;
-const CHANGED_HELD_PAYMENT_COMMIT_SQL = (ledger: boolean, folded?: Part, params = 0) => `
+const CHANGED_HELD_PAYMENT_COMMIT_SQL = (ledger: boolean, notices: boolean, folded?: Part, params = 0) => `
   WITH g AS (UPDATE held_payments SET (${HELD_PAYMENT_COLUMNS}) = ROW(${HELD_PAYMENT_VALUES})
               WHERE id = $1 AND version = $20::int
              RETURNING id),
   ${ledger ? gatedLedgerParts(28, "$23") : ""}
-  o AS (${OUTBOX_INSERT_ROWS_SQL("$21", "$22", "$23", ledger ? "lt" : undefined)} ${HELD_PAYMENT_GATE} ORDER BY r.n
-        ON CONFLICT DO NOTHING),
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$21", "$22", "$23", ledger ? "lt" : undefined, notices ? { doneId: "$25" } : undefined)} ${HELD_PAYMENT_GATE} ORDER BY r.n
+        ON CONFLICT DO NOTHING${notices ? NOTICED_RETURNING : ""}),${notices ? `${NOTICE_PARTS_SQL("$21", GATE, "$25")},` : ""}
   a AS (${AUDIT_INSERT_ROWS_SQL("$24")} ${HELD_PAYMENT_GATE} ORDER BY r.n),
   d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
                completed_at = $27::timestamptz
          ${HELD_PAYMENT_GATE} AND $25::text IS NOT NULL
-           AND id = $25 AND claimed_by = $26 AND status = 'pending')${gatedEnd(params, folded, ledger)}`;
-const CHANGED_HELD_PAYMENT_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL(false);
-const CHANGED_HELD_PAYMENT_LEDGER_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL(true);
+           AND id = $25 AND claimed_by = $26 AND status = 'pending')${gatedEnd(params, folded, ledger, notices)}`;
+/** The texts of CHANGED_HELD_PAYMENT_COMMIT_SQL without a folded part, built once for each shape. */
+const heldPaymentCommitTexts = new Map<string, string>();
+function heldPaymentCommitText(ledger: boolean, notices: boolean): string {
+  const key = `${ledger}:${notices}`;
+  let text = heldPaymentCommitTexts.get(key);
+  if (text === undefined) {
+    text = CHANGED_HELD_PAYMENT_COMMIT_SQL(ledger, notices);
+    heldPaymentCommitTexts.set(key, text);
+  }
+  return text;
+}
 
 /**
  * The whole changeset as one statement when it is a change of one existing held payment
@@ -1291,6 +1442,7 @@ export function singleStatementHeldPaymentCommit(
   changes: Changeset,
   at: Instant,
   postLedger = true,
+  notices?: CommitNotices,
 ): GatedCommit | undefined {
   const [change, ...otherPayments] = changes.heldPayments ?? [];
   if (change === undefined || otherPayments.length > 0 || change.expectedVersion === undefined)
@@ -1311,10 +1463,12 @@ export function singleStatementHeldPaymentCommit(
     return undefined; // the transaction refuses it, as it refuses any state it cannot store
   }
   const done = changes.outboxDone;
-  const { rows: outbox, ledger } = outboxPlan(changes.outbox, postLedger);
+  const { rows: outbox, ledger, noticed } = outboxPlan(changes.outbox, postLedger, notices);
+  const withLedger = ledger !== undefined;
+  const withNotices = noticed > 0;
   return {
-    name: ledger === undefined ? "susu_commit_held_payment" : "susu_commit_held_payment_ledger",
-    text: ledger === undefined ? CHANGED_HELD_PAYMENT_SQL : CHANGED_HELD_PAYMENT_LEDGER_SQL,
+    name: `susu_commit_held_payment${withLedger ? "_ledger" : ""}${withNotices ? "_notices" : ""}`,
+    text: heldPaymentCommitText(withLedger, withNotices),
     values: [
       ...heldPaymentValues(change, at).values,
       change.expectedVersion,
@@ -1327,6 +1481,6 @@ export function singleStatementHeldPaymentCommit(
       done === undefined ? null : toDate(done.at).toISOString(),
       ...ledgerValues(ledger),
     ],
-    textWith: (part, params) => CHANGED_HELD_PAYMENT_COMMIT_SQL(ledger !== undefined, part, params),
+    textWith: (part, params) => CHANGED_HELD_PAYMENT_COMMIT_SQL(withLedger, withNotices, part, params),
   };
 }

@@ -67,7 +67,13 @@ import {
   runTransaction,
 } from "../db/prisma-client.js";
 import { OUTBOX_CHANNEL, wakeNotifierOf } from "../db/wake-notifier.js";
+import type { NoticePlanner } from "../notify/commit-notices.js";
+import type { PlannedNotice } from "../notify/delivering-notifier.js";
 import {
+  type Carried,
+  type CarriedRow,
+  type CommitNotices,
+  carriedOf,
   type GatedCommit,
   type LoadedRound,
   OUTBOX_COMPLETE_SQL,
@@ -136,6 +142,28 @@ export interface PrismaStoreOptions {
    * every posting to the outbox's dispatcher (as before this existed: for tests of that path).
    */
   readonly postLedgerInCommit?: boolean;
+  /**
+   * Plans the notices a commit queues itself, storing their rows done (see
+   * notify/commit-notices.ts); absent, every notice is left to the outbox's dispatcher.
+   */
+  readonly notices?: NoticePlanner;
+}
+
+/** What a commit stored: how many of its outbox rows it stored done, and the notices it queued. */
+interface Stored {
+  readonly done: number;
+  readonly queued: readonly PlannedNotice[];
+}
+
+/** What a commit that carried out `carried` stored, of the `notices` planned for it. */
+function storedOf(carried: Carried, notices: CommitNotices | undefined): Stored {
+  return {
+    done: carried.done,
+    queued: carried.noticed.flatMap((id) => {
+      const notice = notices?.get(id);
+      return notice === undefined ? [] : [notice];
+    }),
+  };
 }
 
 /**
@@ -242,6 +270,7 @@ export class PrismaStore
   readonly #timeoutMs: number;
   readonly #maxWaitMs: number;
   readonly #postLedger: boolean;
+  readonly #notices: NoticePlanner | undefined;
   /** Snapshots loaded through the pool, by kind and JSON text (see #snapshots). */
   readonly #loaded = new TextKeyedCache<Group | Round | HeldPayment | MarketplaceCharge>(
     LOADED_SNAPSHOTS_CHARS,
@@ -280,6 +309,7 @@ export class PrismaStore
     this.#timeoutMs = options.transactionTimeoutMs ?? 10_000;
     this.#maxWaitMs = options.transactionMaxWaitMs ?? 5_000;
     this.#postLedger = options.postLedgerInCommit ?? true;
+    this.#notices = options.notices;
     this.#completions = new GroupedStatements(
       completionWriter(prisma),
       COMPLETE_GROUP_MAX,
@@ -1094,33 +1124,40 @@ export class PrismaStore
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     // A changed round whose loaded state is known writes only the child rows that changed.
     const loadedRound = this.#loadedRound;
-    // Stores the changeset, posting its ledger effects in it when `postLedger`; answers how many it posted.
-    const store = async (postLedger: boolean): Promise<number> => {
-      const inTransaction = () =>
-        runTransaction(this.#prisma, limits, (tx) =>
-          writeChangeset(tx, changes, at, loadedRound, postLedger),
+    // Stores the changeset, posting its ledger effects in it when `postLedger`, queuing the
+    // `notices` planned for it; answers how many of its outbox rows it stored done, and the
+    // notices it queued.
+    const store = async (postLedger: boolean, notices: CommitNotices | undefined): Promise<Stored> => {
+      const inTransaction = async (): Promise<Stored> =>
+        storedOf(
+          await runTransaction(this.#prisma, limits, (tx) =>
+            writeChangeset(tx, changes, at, loadedRound, postLedger, notices),
+          ),
+          notices,
         );
-      // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
+      // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit),
+      // which queues no notice (the dispatcher sends them).
+      const group = singleStatementCommit(
+        changes,
+        at,
+        (id, version) => {
+          const loaded = this.#groupsLoaded.get(id);
+          return loaded?.group.version === version ? loaded : undefined;
+        },
+        postLedger,
+      );
       // A change of one round this process loaded (the dispatcher's, the webhook processor's),
-      // or of one held payment: the same.
-      const single =
-        singleStatementCommit(
-          changes,
-          at,
-          (id, version) => {
-            const loaded = this.#groupsLoaded.get(id);
-            return loaded?.group.version === version ? loaded : undefined;
-          },
-          postLedger,
-        ) ?? this.#gatedCommit(changes, at, postLedger);
+      // or of one held payment: the same, with its notices.
+      const gated = group === undefined ? this.#gatedCommit(changes, at, postLedger, notices) : undefined;
+      const single = group ?? gated;
       if (single === undefined) return inTransaction();
       try {
-        const { rows } = await runAtomicStatement<{ written: number; posted?: number }>(
+        const { rows } = await runAtomicStatement<{ written: number } & CarriedRow>(
           this.#prisma,
           limits,
           single,
         );
-        if (rows[0]?.written === 1) return rows[0].posted ?? 0;
+        if (rows[0]?.written === 1) return storedOf(carriedOf(rows[0]), notices);
       } catch (error) {
         // Refused by a rule (a key taken, a check) or rolled back by a deadlock: nothing was
         // stored, and the transaction below gives the answer the full path gives. A posting the
@@ -1131,9 +1168,20 @@ export class PrismaStore
       // Nothing was written: the group or round was not as this change expected. The transaction decides.
       return inTransaction();
     };
-    return fromDatabase(() => this.#withLedgerFallback(store), context).map((posted) =>
-      this.#committed(changes, posted),
-    );
+    return fromDatabase(async () => {
+      const notices = await this.#planNotices(changes, at);
+      return this.#withLedgerFallback((postLedger) => store(postLedger, notices));
+    }, context).map((stored) => this.#committed(changes, stored));
+  }
+
+  /**
+   * The notices of `changes` its commit queues itself (see notify/commit-notices.ts), planned
+   * now; undefined when this store plans none or there are none to queue.
+   */
+  async #planNotices(changes: Changeset, at: Instant): Promise<CommitNotices | undefined> {
+    if (this.#notices === undefined || !changes.outbox.some((e) => e.kind === "notify")) return undefined;
+    const planned = await this.#notices.plan(changes.outbox, this, at);
+    return planned.size === 0 ? undefined : planned;
   }
 
   /**
@@ -1154,11 +1202,13 @@ export class PrismaStore
 
   /**
    * After a changeset's commit: the dispatchers are told of its effects (see WakeNotifier),
-   * unless every one was a ledger posting made in the commit (`posted`, its row stored done):
-   * a wake-up for nothing costs a claim.
+   * unless every one was carried out in the commit (a ledger posting made, a notice queued:
+   * `stored.done` of them, their rows stored done): a wake-up for nothing costs a claim. The
+   * notices it queued then tell what they tell once queued (a log line).
    */
-  #committed(changes: Changeset, posted: number): void {
-    if (changes.outbox.length > posted) wakeNotifierOf(this.#prisma).wake(OUTBOX_CHANNEL);
+  #committed(changes: Changeset, stored: Stored): void {
+    if (changes.outbox.length > stored.done) wakeNotifierOf(this.#prisma).wake(OUTBOX_CHANNEL);
+    for (const notice of stored.queued) notice.stored();
   }
 
   /**
@@ -1173,22 +1223,23 @@ export class PrismaStore
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     const loadedRound = this.#loadedRound;
     return fromDatabase(async () => {
+      const notices = await this.#planNotices(changes, at);
       const open = await openTransaction(this.#prisma, limits);
       if (open === undefined) return undefined;
       // A held payment's change, or a change of a round this process loaded, in one statement,
       // in the transaction; of another shape, or not stored by it, the changeset's writes decide.
-      const single = this.#gatedCommit(changes, at, this.#postLedger);
+      const single = this.#gatedCommit(changes, at, this.#postLedger, notices);
       let current = open;
-      let posted = 0;
+      let carried: Carried;
       try {
         const row =
           single === undefined
             ? undefined
-            : (await open.run<{ written: number; posted?: number }>(single)).rows[0];
-        posted =
+            : (await open.run<{ written: number } & CarriedRow>(single)).rows[0];
+        carried =
           row?.written === 1
-            ? (row.posted ?? 0)
-            : await writeChangeset(open.run, changes, at, loadedRound, this.#postLedger);
+            ? carriedOf(row)
+            : await writeChangeset(open.run, changes, at, loadedRound, this.#postLedger, notices);
       } catch (error) {
         await open.rollback();
         // Refused by a rule or rolled back by a deadlock or a serialization failure, the one
@@ -1201,7 +1252,10 @@ export class PrismaStore
           const again = await openTransaction(this.#prisma, limits);
           if (again === undefined) throw error;
           try {
-            return { again, posted: await writeChangeset(again.run, changes, at, loadedRound, postLedger) };
+            return {
+              again,
+              carried: await writeChangeset(again.run, changes, at, loadedRound, postLedger, notices),
+            };
           } catch (failure) {
             await again.rollback();
             throw failure;
@@ -1209,15 +1263,16 @@ export class PrismaStore
         };
         const written = ledgerRefused ? await writeAgain(false) : await this.#withLedgerFallback(writeAgain);
         current = written.again;
-        posted = written.posted;
+        carried = written.carried;
       }
       const chosen = current;
+      const stored = storedOf(carried, notices);
       return {
         run: chosen.run,
         rollback: () => chosen.rollback(),
         commit: async () => {
           await chosen.commit();
-          this.#committed(changes, posted);
+          this.#committed(changes, stored);
         },
       };
     }, commitContext(changes));
@@ -1227,10 +1282,16 @@ export class PrismaStore
    * The single statement, gated on its aggregate's version-checked `UPDATE`, of a change of one
    * held payment or of one round this process loaded at the expected version; else undefined.
    */
-  #gatedCommit(changes: Changeset, at: Instant, postLedger: boolean): GatedCommit | undefined {
+  #gatedCommit(
+    changes: Changeset,
+    at: Instant,
+    postLedger: boolean,
+    notices?: CommitNotices,
+    loadedRound: LoadedRound = this.#loadedRound,
+  ): GatedCommit | undefined {
     return (
-      singleStatementHeldPaymentCommit(changes, at, postLedger) ??
-      singleStatementRoundCommit(changes, at, this.#loadedRound, postLedger)
+      singleStatementHeldPaymentCommit(changes, at, postLedger, notices) ??
+      singleStatementRoundCommit(changes, at, loadedRound, postLedger, notices)
     );
   }
 
@@ -1243,32 +1304,53 @@ export class PrismaStore
   deferCommit(changes: Changeset): DeferredCommit | undefined {
     if (poolOf(this.#prisma) === undefined) return undefined;
     const at = this.#clock.now();
-    // Built once: the shape is checked by building it, and the same statement is written later
-    // (a round's with the snapshot it was loaded with now, whatever this process loads meanwhile).
-    const single = this.#gatedCommit(changes, at, this.#postLedger);
-    if (single === undefined) return undefined;
+    // The round as this process loaded it now, for the statement written later (whatever this
+    // process loads meanwhile): the same statement whether it is built now or, with the
+    // notices planned for it, then.
+    const round = changes.rounds[0];
+    const previous =
+      round?.expectedVersion === undefined
+        ? undefined
+        : this.#loadedRound(round.state.id, round.expectedVersion);
+    const pinned: LoadedRound = (id, version) =>
+      round !== undefined && id === round.state.id && version === round.expectedVersion
+        ? previous
+        : undefined;
+    // Built now: the shape is checked by building it.
+    const plain = this.#gatedCommit(changes, at, this.#postLedger, undefined, pinned);
+    if (plain === undefined) return undefined;
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     const loadedRound = this.#loadedRound;
-    const inTransaction = (statement: NamedStatement, postLedger: boolean) =>
+    const inTransaction = (
+      statement: NamedStatement,
+      postLedger: boolean,
+      notices: CommitNotices | undefined,
+    ) =>
       runTransaction(this.#prisma, limits, async (run) => {
-        const posted = await writeChangeset(run, changes, at, loadedRound, postLedger);
-        return { rows: (await run<unknown>(statement)).rows, posted };
+        const carried = await writeChangeset(run, changes, at, loadedRound, postLedger, notices);
+        return { rows: (await run<unknown>(statement)).rows, carried };
       });
     return {
       withResult: (statement) =>
         fromDatabase(async (): Promise<readonly unknown[]> => {
+          const notices = await this.#planNotices(changes, at);
+          const single =
+            notices === undefined
+              ? plain
+              : (this.#gatedCommit(changes, at, this.#postLedger, notices, pinned) ?? plain);
           const folded = singleStatementCommitWith(single, statement);
           let ledgerRefused = false;
           if (folded !== undefined) {
             try {
-              const { rows } = await runAtomicStatement<{
-                written: number;
-                finished: unknown[] | null;
-                posted?: number;
-              }>(this.#prisma, limits, folded);
+              const { rows } = await runAtomicStatement<
+                {
+                  written: number;
+                  finished: unknown[] | null;
+                } & CarriedRow
+              >(this.#prisma, limits, folded);
               const row = rows[0];
               if (row?.written === 1) {
-                this.#committed(changes, row.posted ?? 0);
+                this.#committed(changes, storedOf(carriedOf(row), notices));
                 return row.finished ?? [];
               }
             } catch (error) {
@@ -1283,10 +1365,10 @@ export class PrismaStore
           // snapshot it was loaded with), or no part to fold: the changeset's writes decide — a
           // stale version is a version_conflict, nothing stored — and the statement runs after
           // them, in the same transaction.
-          const { rows, posted } = ledgerRefused
-            ? await inTransaction(statement, false)
-            : await this.#withLedgerFallback((postLedger) => inTransaction(statement, postLedger));
-          this.#committed(changes, posted);
+          const { rows, carried } = ledgerRefused
+            ? await inTransaction(statement, false, notices)
+            : await this.#withLedgerFallback((postLedger) => inTransaction(statement, postLedger, notices));
+          this.#committed(changes, storedOf(carried, notices));
           return rows;
         }, commitContext(changes)),
     };

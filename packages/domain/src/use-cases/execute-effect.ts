@@ -25,7 +25,7 @@ import type { Person } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type { BillingGateway } from "../ports/billing-gateway.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
-import type { Notifier } from "../ports/notifier.js";
+import type { Notification, Notifier } from "../ports/notifier.js";
 import {
   isHeldPaymentEffect,
   isMarketplaceChargeEffect,
@@ -38,7 +38,7 @@ import type {
   PaymentGateway,
   PaymentReferences,
 } from "../ports/payment-gateway.js";
-import type { StorageError } from "../ports/storage.js";
+import type { GroupRepository, StorageError } from "../ports/storage.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
@@ -116,10 +116,13 @@ interface Recipients {
   readonly groupName?: string;
 }
 
-function recipients(deps: UseCaseDeps, to: NotifyAudience): ResultAsync<Recipients, EffectFailure> {
+function recipients(
+  groups: Pick<GroupRepository, "getGroup">,
+  to: NotifyAudience,
+): ResultAsync<Recipients, EffectFailure> {
   switch (to.kind) {
     case "group":
-      return deps.groups
+      return groups
         .getGroup(to.groupId)
         .mapErr((e) => failure(e.code, e.message, true))
         .andThen((group) => {
@@ -140,6 +143,34 @@ function recipients(deps: UseCaseDeps, to: NotifyAudience): ResultAsync<Recipien
     case "platform_admins":
       return okAsync({ personIds: [], roles: ["platform_admins"] });
   }
+}
+
+/** A `notify` effect, of any aggregate. */
+export type NotifyOutboxEffect = Extract<OutboxEffect, { readonly kind: "notify" }>;
+
+/**
+ * The notification a `notify` effect sends: its audience resolved to people's ids (a group's
+ * members read from `groups`, with the group's name as it is now: the effect's data is the
+ * decision's, which knows only ids), addresses and roles. What the dispatcher sends, and what
+ * a store that queues notices in the commit deciding them queues (the same notification).
+ */
+export function notificationOf(
+  groups: Pick<GroupRepository, "getGroup">,
+  effect: NotifyOutboxEffect,
+): ResultAsync<Notification, EffectFailure> {
+  return recipients(groups, effect.to).map(
+    ({ personIds, groupId, emails, roles, groupName }): Notification => ({
+      id: effect.id,
+      aggregate: effect.aggregate,
+      aggregateId: effect.aggregateId,
+      ...(groupId !== undefined ? { groupId } : {}),
+      personIds,
+      ...(emails !== undefined ? { emails } : {}),
+      ...(roles !== undefined ? { roles } : {}),
+      template: effect.template,
+      data: groupName !== undefined ? { groupName, ...effect.data } : effect.data,
+    }),
+  );
 }
 
 /** The person who is a member: their mandate and payout account are the person's, shared by all their groups. */
@@ -965,20 +996,9 @@ export function executeEffect(
         .mapErr((e) => failure(e.code, e.message, true));
     }
     case "notify":
-      return recipients(deps, effect.to).andThen(({ personIds, groupId, emails, roles, groupName }) =>
+      return notificationOf(deps.groups, effect).andThen((notification) =>
         ports.notifier
-          .send({
-            id: effect.id,
-            aggregate: effect.aggregate,
-            aggregateId: effect.aggregateId,
-            ...(groupId !== undefined ? { groupId } : {}),
-            personIds,
-            ...(emails !== undefined ? { emails } : {}),
-            ...(roles !== undefined ? { roles } : {}),
-            template: effect.template,
-            // The group's name as it is now (the effect's data is the decision's, which knows only ids).
-            data: groupName !== undefined ? { groupName, ...effect.data } : effect.data,
-          })
+          .send(notification)
           .map(() => [])
           .mapErr((e) => failure(e.code, e.message, e.type === "notify_failed")),
       );

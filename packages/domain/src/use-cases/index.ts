@@ -36,6 +36,8 @@ export {
   type EffectPorts,
   type ExecuteOptions,
   executeEffect,
+  type NotifyOutboxEffect,
+  notificationOf,
 } from "./execute-effect.js";
 export { type BillingEffect, executeBillingEffect, isBillingEffect } from "./execute-membership-effect.js";
 export {
