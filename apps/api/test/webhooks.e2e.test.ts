@@ -13,7 +13,7 @@ import {
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { markRoundOpened, money, type Person, type Round, useCaseDepsOn, useCases } from "@susu/domain";
-import { anActiveGroup, aRoundOf, FakePaymentGateway } from "@susu/domain/testing";
+import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,17 +44,17 @@ beforeAll(async () => {
   store = new PrismaStore(db.prisma, { clock });
   const deps = useCaseDepsOn(store, { clock, ids: new RandomIds() });
   inbox = new PrismaWebhookInbox(db.prisma, clock);
-  const app = createApp({
-    useCases: deps,
-    ping: async () => undefined,
-    webhooks: { stripeSecret: secret, inbox },
-    // Onboarding is not under test here; the webhook route never calls the gateway.
-    http: testHttp(),
-    gateway: new FakePaymentGateway(() => clock.now()),
-  });
+  // The API is listening before the emulator starts (the emulator's endpoint is its URL),
+  // and it is built once the emulator is there: its gateway is the real one, on the emulator.
+  let app: ReturnType<typeof createApp> | undefined;
   const port = await new Promise<number>((resolve) => {
-    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
-      resolve(info.port),
+    server = serve(
+      {
+        fetch: (request) => app?.fetch(request) ?? new Response("not started", { status: 503 }),
+        port: 0,
+        hostname: "127.0.0.1",
+      },
+      (info) => resolve(info.port),
     ) as Server;
   });
   apiUrl = `http://127.0.0.1:${port}/webhooks/stripe`;
@@ -73,6 +73,13 @@ beforeAll(async () => {
     protocol: "http",
     timeoutMs: 5_000,
     maxNetworkRetries: 2,
+  });
+  app = createApp({
+    useCases: deps,
+    ping: async () => undefined,
+    webhooks: { stripeSecret: secret, inbox },
+    http: testHttp(),
+    gateway,
   });
   ctx = {
     deps,

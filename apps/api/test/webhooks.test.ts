@@ -32,6 +32,7 @@ function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
     ping: async () => undefined,
     webhooks: { stripeSecret: secret, inbox: new PrismaWebhookInbox(db.prisma), ...webhooks },
     http: testHttp(),
+    // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => Date.now()),
   });
 }
@@ -374,6 +375,7 @@ describe("POST /webhooks/stripe with grouped commits (BatchingWebhookIngest, as 
         overload,
       },
       http: testHttp(),
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => Date.now()),
     });
     // Sent together: one is written, two wait, the rest find the backlog full.
@@ -537,6 +539,7 @@ describe("POST /webhooks/stripe: signed events that can never be stored", () => 
         },
       },
       http: { ...testHttp(), logger: createLogger({ level: "info", destination }) },
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => Date.now()),
     });
     const { id, body } = eventBody();

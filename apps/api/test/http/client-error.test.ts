@@ -23,6 +23,7 @@ beforeAll(async () => {
   const deps = useCaseDepsOn(new PrismaStore(db.prisma, { clock }), { clock, ids: new SequentialIds() });
   const app = testApp({
     useCases: deps,
+    // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma: db.prisma,
   });

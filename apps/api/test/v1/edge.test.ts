@@ -3,11 +3,18 @@
 // in, naming the field, with nothing stored; a 5xx never shows a database's codes or
 // messages and carries the request id; wrong method, media type, size and malformed JSON
 // are problems with stable codes.
-import { PrismaLedgerStore, PrismaStore, PrismaSupportDesk } from "@susu/adapters";
+import {
+  PrismaLedgerStore,
+  PrismaStore,
+  PrismaSupportDesk,
+  StripePaymentGateway,
+  stripeEndpointOf,
+} from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { DAY_MS, type UseCaseDeps } from "@susu/domain";
 import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { captureLogs } from "../http/support.js";
 import { authed, testApp, testHttp, tokenFor } from "../support/app.js";
 
@@ -17,6 +24,7 @@ let store: PrismaStore;
 let app: ReturnType<typeof testApp>;
 let ana: string;
 let admin: string;
+let emulator: RunningEmulator;
 
 function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
   return {
@@ -38,9 +46,12 @@ function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
 
 beforeAll(async () => {
   store = new PrismaStore(db.prisma);
+  // The Stripe emulator through the real gateway: a debit set-up below is made at Stripe.
+  emulator = await startEmulator({ port: 0, fees: false });
+  const endpoint = { secretKey: emulator.secretKey, ...stripeEndpointOf(emulator.url), timeoutMs: 10_000 };
   app = testApp({
     useCases: depsWith(),
-    gateway: new FakePaymentGateway(() => clock.now()),
+    gateway: new StripePaymentGateway({ ...endpoint, maxNetworkRetries: 0 }, { clock }),
     prisma: db.prisma,
   });
   ana = await tokenFor("ana");
@@ -50,6 +61,9 @@ beforeAll(async () => {
     reason: "payout_blocked",
     summary: "edge",
   });
+});
+afterAll(async () => {
+  await emulator?.stop();
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -431,6 +445,9 @@ describe("an empty body", () => {
       }
     }
     expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
+    // Ana's debit set-up was made at Stripe: a BECS SetupIntent for her customer.
+    const intents = await emulator.stripe({ maxNetworkRetries: 0 }).setupIntents.list({ limit: 10 });
+    expect(intents.data.map((si) => si.payment_method_types)).toContainEqual(["au_becs_debit"]);
   });
 });
 
@@ -471,6 +488,7 @@ describe("5xx answers", () => {
     const ledger = new PrismaLedgerStore(db.prisma);
     const leaky = testApp({
       useCases: depsWith(groups),
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       prisma: db.prisma,
     });
@@ -483,6 +501,7 @@ describe("5xx answers", () => {
     const groupId = await createGroup(ana);
     const leakyLedger = testApp({
       useCases: depsWith(),
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       prisma: db.prisma,
       operations: {
@@ -514,6 +533,7 @@ describe("5xx answers", () => {
     const broken = testApp({
       // The group's read takes the group with its people.
       useCases: depsWith(replacing(store, "getGroupWithPeople", throwing)),
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       prisma: db.prisma,
       ping: async () => throwing(),

@@ -83,6 +83,7 @@ beforeAll(async () => {
   ledger = new PrismaLedgerStore(db.prisma, { clock });
   desk = new PrismaSupportDesk(db.prisma, clock);
   const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+  // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
   app = testApp({ useCases: deps, gateway: new FakePaymentGateway(() => clock.now()), prisma: db.prisma });
   admin = await tokenFor("ops_ana", ["admin"]);
   service = await tokenFor("ops_tool", ["service"]);

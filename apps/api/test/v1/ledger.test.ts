@@ -54,6 +54,7 @@ beforeAll(async () => {
   const store = new PrismaStore(db.prisma);
   const ledger = new PrismaLedgerStore(db.prisma, { clock });
   const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+  // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
   app = testApp({ useCases: deps, gateway: new FakePaymentGateway(() => clock.now()), prisma: db.prisma });
 
   const people = ["ana", "ben", "cy", "dan", "eli"].map((id) => ({

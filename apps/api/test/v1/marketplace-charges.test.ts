@@ -1,11 +1,21 @@
-// Marketplace charges on v1, on PostgreSQL (PrismaStore and PrismaLedgerStore) with the fake
-// gateway's card payments, the outbox dispatcher, timers and Stripe's facts played by a
-// driver: asking for a charge (201, the same request again 200, the reference with other
+// Marketplace charges on v1, on PostgreSQL (PrismaStore and PrismaLedgerStore) and the Stripe
+// emulator through the real gateway (StripePaymentGateway): the outbox dispatcher, timers and
+// Stripe's events (read from the emulator, applied as the webhook processor applies them) run
+// by a driver. Customers save their cards as their apps do (a set-up confirmed at Stripe, its
+// webhook), sellers are onboarded Express accounts. Asking for a charge (201, the same request again 200, the reference with other
 // terms 409), what the schema, the rules of who may charge whom and the domain refuse — each
 // refusal changing nothing —, the client secret a new card needs, splits among co-hosts,
 // refunds for the customer and for the platform, operators' retries, reading and listing
 // (pages, filters, who sees what), and a balanced ledger at the end of every path.
-import { PrismaLedgerStore, PrismaPaymentAttemptStore, PrismaStore } from "@susu/adapters";
+import {
+  PrismaLedgerStore,
+  PrismaPaymentAttemptStore,
+  PrismaStore,
+  processWebhookEvent,
+  StripePaymentGateway,
+  stripeEndpointOf,
+  type WebhookContext,
+} from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import {
   DEFAULT_MARKETPLACE_POLICY,
@@ -15,16 +25,15 @@ import {
   useCases,
 } from "@susu/domain";
 import {
-  aReadyPerson,
-  FakePaymentGateway,
   InMemoryTimerScheduler,
   ManualClock,
   RecordingNotifier,
   RecordingSupportDesk,
   SequentialIds,
-  saveCardThroughUseCases,
 } from "@susu/domain/testing";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Role } from "../../src/http/auth.js";
 import { PaymentAttemptLimiter } from "../../src/http/payment-attempts.js";
 import { authed, testApp, tokenFor } from "../support/app.js";
@@ -33,16 +42,29 @@ import { countDomainRows } from "../support/v1-surface.js";
 const APP = "app_events"; // a client app's backend: a platform service
 const CUSTOMER = "cy";
 const OTHER_CUSTOMER = "dee";
-/** The other customer's saved card (each saved card is one person's). */
-const DEE_CARD = "pm_card_visa_dee";
 const SELLER = "sam";
 const CO_HOSTS = ["sam", "sue", "sol"] as const;
 const STRANGER = "eve";
 const OPERATOR = "ops_olga";
 
 const db = useTestDatabase();
-const clock = new ManualClock(Date.UTC(2030, 0, 3, 9));
-const gateway = new FakePaymentGateway(() => clock.now());
+// Near the emulator's clock (real time): Stripe's objects and the charges' times agree.
+const clock = new ManualClock(Date.now());
+let emulator: RunningEmulator;
+let gateway: StripePaymentGateway;
+let stripe: Stripe;
+let webhooks: WebhookContext;
+/** The newest Stripe event already applied. */
+let cursor: string | undefined;
+/** Each seller's Express account at Stripe, onboarded. */
+const accounts = new Map<string, string>();
+const account = (seller: string) => accounts.get(seller) ?? "";
+/** The customers' saved cards (Stripe gives each saved card its own `pm_…`). */
+let VISA = "";
+let DECLINING = "";
+/** The other customer's saved cards (each saved card is one person's). */
+let DEE_CARD = "";
+let DEE_DECLINING = "";
 let store: PrismaStore;
 let ledger: PrismaLedgerStore;
 let deps: ReturnType<typeof useCaseDepsOn>;
@@ -54,15 +76,41 @@ const desk = new RecordingSupportDesk();
 type Body = any;
 
 beforeAll(async () => {
-  store = new PrismaStore(db.prisma);
+  emulator = await startEmulator({ port: 0, fees: false });
+  const endpoint = { secretKey: emulator.secretKey, ...stripeEndpointOf(emulator.url), timeoutMs: 10_000 };
+  gateway = new StripePaymentGateway({ ...endpoint, maxNetworkRetries: 0 }, { clock });
+  stripe = gateway.stripe;
+  cursor = (await stripe.events.list({ limit: 1 })).data[0]?.id;
+  store = new PrismaStore(db.prisma, { clock });
   ledger = new PrismaLedgerStore(db.prisma, { clock });
   deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+  webhooks = { deps, gateway };
   app = testApp({ useCases: deps, gateway, prisma: db.prisma });
+  for (const seller of CO_HOSTS) {
+    const created = await stripe.accounts.create({
+      type: "express",
+      country: "AU",
+      capabilities: { transfers: { requested: true } },
+    });
+    await emulator.control.completeAccountOnboarding(created.id);
+    accounts.set(seller, created.id);
+  }
+  const person = (id: string): Person => ({
+    id,
+    displayName: id.toUpperCase(),
+    createdAt: clock.now(),
+    version: 0,
+  });
   const people: Person[] = [
-    ...[CUSTOMER, OTHER_CUSTOMER, ...CO_HOSTS, STRANGER].map((id) => aReadyPerson(id)),
+    // Customers and strangers: their Stripe customer is made when they first save a card.
+    ...[CUSTOMER, OTHER_CUSTOMER, STRANGER].map(person),
+    ...CO_HOSTS.map((id) => ({
+      ...person(id),
+      payout: { connectedAccountId: account(id), payoutsEnabled: true },
+    })),
     // A person with no Stripe customer (cannot pay yet), and one with no connected account (cannot be paid).
-    { id: "newbie", displayName: "NEWBIE", createdAt: clock.now(), version: 0 },
-    { id: "unpaid", displayName: "UNPAID", customerId: "cus_unpaid", createdAt: clock.now(), version: 0 },
+    person("newbie"),
+    person("unpaid"),
   ];
   (
     await deps.uow.commit({
@@ -73,31 +121,82 @@ beforeAll(async () => {
       audit: [],
     })
   )._unsafeUnwrap();
-  for (const seller of CO_HOSTS) gateway.setAccount(`acct_${seller}`, true);
-  // The customers save cards as their apps do (the fake provider gives each the id of the
-  // Stripe test card it behaves as).
-  for (const card of ["pm_card_visa", "pm_card_chargeDeclined"])
-    await saveCardThroughUseCases(deps, gateway, CUSTOMER, card);
-  for (const card of [DEE_CARD, "pm_card_chargeDeclinedInsufficientFunds"])
-    await saveCardThroughUseCases(deps, gateway, OTHER_CUSTOMER, card);
+  // The customers save cards as their apps do. A card Stripe declines cannot be saved, but
+  // for its test card `pm_card_chargeCustomerFail`, which is saved and then declined
+  // (`generic_decline`) whenever it is charged.
+  VISA = await saveCard(CUSTOMER, "pm_card_visa");
+  DECLINING = await saveCard(CUSTOMER, "pm_card_chargeCustomerFail");
+  DEE_CARD = await saveCard(OTHER_CUSTOMER, "pm_card_visa");
+  DEE_DECLINING = await saveCard(OTHER_CUSTOMER, "pm_card_chargeCustomerFail");
 });
+
+afterAll(async () => {
+  await emulator?.stop();
+});
+
+/** Each saved card is a set-up of its own (its attempt). */
+let setups = 0;
+
+/**
+ * `personId` saves Stripe's test card `testCard` as their app does: a set-up through the use
+ * case (their Stripe customer made first if they have none), the SetupIntent confirmed at
+ * Stripe, its webhooks applied. Returns the saved card's id.
+ */
+async function saveCard(personId: string, testCard: string): Promise<string> {
+  const setup = (
+    await useCases.startPaymentMethodSetup(deps, gateway, personId, "card", `card_${++setups}`)
+  )._unsafeUnwrap();
+  const confirmed = await stripe.setupIntents.confirm(setup.setupIntentId, { payment_method: testCard });
+  expect(confirmed.status).toBe("succeeded");
+  await runUntilQuiet();
+  const pm = typeof confirmed.payment_method === "string" ? confirmed.payment_method : "";
+  expect((await db.prisma.savedPaymentMethod.findUnique({ where: { id: pm } }))?.personId).toBe(personId);
+  return pm;
+}
+
+/** Stripe's events since the last call, oldest first. */
+async function newEvents(): Promise<Stripe.Event[]> {
+  const out: Stripe.Event[] = [];
+  for (;;) {
+    const page = await stripe.events.list({ limit: 100, ...(cursor ? { ending_before: cursor } : {}) });
+    out.push(...[...page.data].reverse());
+    if (page.data[0]) cursor = page.data[0].id;
+    if (!page.has_more || !page.data[0]) return out;
+  }
+}
+
+/** The transfers Stripe made for a marketplace charge's sellers. */
+async function transfersOf(chargeId: string): Promise<Stripe.Transfer[]> {
+  const all = await stripe.transfers.list({ limit: 100 });
+  return all.data.filter((t) => t.metadata?.marketplace_charge_id === chargeId);
+}
+
+/** The PaymentIntent Stripe holds for a marketplace charge. */
+async function paymentIntentOf(chargeId: string): Promise<Stripe.PaymentIntent> {
+  const all = await stripe.paymentIntents.list({ limit: 100 });
+  const found = all.data.filter((pi) => pi.metadata?.marketplace_charge_id === chargeId);
+  expect(found).toHaveLength(1);
+  return found[0] as Stripe.PaymentIntent;
+}
 
 let refs = 0;
 beforeEach(() => {
   refs++;
 });
 
-/** Runs the outbox, due timers and Stripe's due facts until nothing more happens now. */
+/** Runs the outbox, due timers and Stripe's new events until nothing more happens now. */
 async function runUntilQuiet(): Promise<void> {
   const ports = { gateway, notifier: new RecordingNotifier(), desk, timers, ledger };
   for (let pass = 0; pass < 100; pass++) {
     const report = (await useCases.dispatchOutbox(deps, ports, store, { workerId: "test" }))._unsafeUnwrap();
     const due = timers.takeDue(clock.now());
     for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
-    const facts = gateway.settleDue();
-    for (const fact of facts)
-      (await useCases.applyPaymentFact(deps, { reader: gateway }, fact, "stripe"))._unsafeUnwrap();
-    if (report.claimed === 0 && due.length === 0 && facts.length === 0) return;
+    const events = await newEvents();
+    for (const event of events) {
+      const outcome = await processWebhookEvent(event, webhooks);
+      if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+    }
+    if (report.claimed === 0 && due.length === 0 && events.length === 0) return;
   }
   throw new Error("the charge did not settle");
 }
@@ -136,7 +235,7 @@ const chargeRequest = (overrides: Record<string, unknown> = {}) => ({
   customer: { personId: CUSTOMER, email: "cy@example.com" },
   sellers: [{ personId: SELLER }],
   fee: { rateBps: 1_000 },
-  paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_visa" },
+  paymentMethod: { type: "saved_card", paymentMethodId: VISA },
   ...overrides,
 });
 
@@ -208,7 +307,7 @@ describe("POST /v1/marketplace-charges", () => {
           fee: { amountMinor: 10_00, currency: "AUD" },
         },
       ],
-      paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_visa" },
+      paymentMethod: { type: "saved_card", paymentMethodId: VISA },
       payment: { status: "pending", clientSecret: null, failureCode: null },
       capturedAt: null,
       endedAt: null,
@@ -234,11 +333,16 @@ describe("POST /v1/marketplace-charges", () => {
       refundable: { amountMinor: 100_00, currency: "AUD" },
     });
     expect(settled.capturedAt).not.toBeNull();
-    const payment = gateway.debits.get([...gateway.debits.keys()].at(-1) ?? "");
-    expect(payment?.destination).toEqual({
-      accountId: `acct_${SELLER}`,
-      applicationFee: { amountMinor: 10_00, currency: "AUD" },
-      onBehalfOf: true,
+    // At Stripe: one destination charge of the whole amount, the fee kept by the platform.
+    const payment = await paymentIntentOf(first.body.id);
+    expect(payment).toMatchObject({
+      status: "succeeded",
+      amount: 100_00,
+      currency: "aud",
+      payment_method: VISA,
+      transfer_data: { destination: account(SELLER) },
+      application_fee_amount: 10_00,
+      on_behalf_of: account(SELLER),
     });
     await expectLedgerBalanced();
   });
@@ -288,8 +392,9 @@ describe("POST /v1/marketplace-charges", () => {
     expect(asSeller.payment.clientSecret).toBeNull();
     // The customer confirms with Stripe.js; the webhook says it succeeded.
     const intent = asCustomer.payment.clientSecret.split("_secret_")[0];
-    const fact = gateway.confirmCardPayment(intent, "succeed");
-    (await useCases.applyPaymentFact(deps, { reader: gateway }, fact, "stripe"))._unsafeUnwrap();
+    expect((await stripe.paymentIntents.confirm(intent, { payment_method: "pm_card_visa" })).status).toBe(
+      "succeeded",
+    );
     await runUntilQuiet();
     const settled = (await send(CUSTOMER, "GET", path)).body;
     expect(settled).toMatchObject({
@@ -301,13 +406,20 @@ describe("POST /v1/marketplace-charges", () => {
 
   it("records a declined saved card as a failed payment, with its code", async () => {
     const failed = await charged(
-      chargeRequest({ paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_chargeDeclined" } }),
+      chargeRequest({ paymentMethod: { type: "saved_card", paymentMethodId: DECLINING } }),
     );
     expect(failed).toMatchObject({
       status: "payment_failed",
       payment: { status: "failed", failureCode: "generic_decline" },
     });
     expect(failed.endedAt).not.toBeNull();
+    // Stripe's word: the card was declined, nothing charged.
+    const payment = await paymentIntentOf(failed.id);
+    expect(payment.status).toBe("requires_payment_method");
+    expect(payment.last_payment_error).toMatchObject({
+      code: "card_declined",
+      decline_code: "generic_decline",
+    });
   });
 
   it("splits among co-hosts by weight without losing a minor unit, each paid by a transfer of their share", async () => {
@@ -323,6 +435,17 @@ describe("POST /v1/marketplace-charges", () => {
     expect(shares[0]).toBeGreaterThan(shares[1]);
     expect(split.transfers.map((t: Body) => [t.sellerId, t.attempt, t.status, t.amount.amountMinor])).toEqual(
       CO_HOSTS.map((id, i) => [id, 1, "created", shares[i]]),
+    );
+    // At Stripe: one charge of the whole amount, and a transfer of each share out of it.
+    const payment = await paymentIntentOf(split.id);
+    expect(payment).toMatchObject({ status: "succeeded", amount: 100_01, transfer_data: null });
+    const transfers = (await transfersOf(split.id)).map((t) => [
+      t.destination,
+      t.amount,
+      t.source_transaction,
+    ]);
+    expect(transfers.sort()).toEqual(
+      CO_HOSTS.map((id, i) => [account(id), shares[i], payment.latest_charge]).sort(),
     );
     await expectLedgerBalanced();
   });
@@ -367,8 +490,8 @@ describe("POST /v1/marketplace-charges", () => {
       }),
     });
     const token = await tokenFor(APP, ["service"]);
-    const card = { type: "saved_card", paymentMethodId: `pm_card_limited_${refs}` };
-    await saveCardThroughUseCases(deps, gateway, CUSTOMER, card.paymentMethodId);
+    // Cards of their own numbers (a card is also counted by its fingerprint).
+    const card = { type: "saved_card", paymentMethodId: await saveCard(CUSTOMER, "pm_card_mastercard") };
     const post = (reference: string) =>
       limited.request(
         "/v1/marketplace-charges",
@@ -391,8 +514,7 @@ describe("POST /v1/marketplace-charges", () => {
     // Requests the domain refuses for their content are answered, never counted: a fresh
     // card refused twice over (an unknown seller, a fee as large as the amount) still has
     // both its attempts.
-    const fresh = { type: "saved_card", paymentMethodId: `pm_card_fresh_${refs}` };
-    await saveCardThroughUseCases(deps, gateway, CUSTOMER, fresh.paymentMethodId);
+    const fresh = { type: "saved_card", paymentMethodId: await saveCard(CUSTOMER, "pm_card_amex") };
     const postWith = (reference: string, over: Record<string, unknown>) =>
       limited.request(
         "/v1/marketplace-charges",
@@ -598,7 +720,7 @@ describe("GET /v1/marketplace-charges", () => {
       chargeRequest({
         customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" },
         sellers: [{ personId: "sol" }],
-        paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_chargeDeclinedInsufficientFunds" },
+        paymentMethod: { type: "saved_card", paymentMethodId: DEE_DECLINING },
       }),
     );
     const ids = async (who: string, query = "", roles: Role[] = ["member"]) => {
@@ -696,6 +818,24 @@ describe("POST /v1/marketplace-charges/{id}/refunds", () => {
     const ended = (await asOperator("GET", `/v1/marketplace-charges/${charge.id}`)).body;
     expect(ended).toMatchObject({ status: "refunded", refundable: { amountMinor: 0 } });
     expect(ended.endedAt).not.toBeNull();
+    // At Stripe: both refunds, the seller's part reversed each time, the fee given back only by the platform's.
+    const payment = await paymentIntentOf(charge.id);
+    const refunds = await stripe.refunds.list({ payment_intent: payment.id, limit: 10 });
+    expect(refunds.data.map((r) => [r.amount, r.status]).sort()).toEqual([
+      [30_00, "succeeded"],
+      [70_00, "succeeded"],
+    ]);
+    const transfer = await stripe.transfers.retrieve(
+      (await stripe.charges.retrieve(payment.latest_charge as string)).transfer as string,
+    );
+    // (A destination charge's transfer is the whole amount; the fee is taken back from the seller.)
+    expect([transfer.amount, transfer.amount_reversed]).toEqual([100_00, 100_00]);
+    // The fee given back once, with the platform's refund: all of it, as that refund ends the
+    // charge; none with the customer's.
+    const [fee] = (await stripe.applicationFees.list({ charge: payment.latest_charge as string })).data;
+    expect([fee?.amount, fee?.amount_refunded]).toEqual([10_00, 10_00]);
+    const feeRefunds = await stripe.applicationFees.listRefunds(fee?.id ?? "", { limit: 10 });
+    expect(feeRefunds.data.map((r) => r.amount)).toEqual([10_00]);
     const before = await countDomainRows(db.prisma);
     expectProblem(await asOperator("POST", path, {}), 409, "charge_ended");
     expect(await countDomainRows(db.prisma)).toEqual(before);
@@ -757,6 +897,11 @@ describe("POST /v1/marketplace-charges/{id}/refunds", () => {
     expect(ended.status).toBe("refunded");
     expect(ended.reversals.length).toBe(3);
     expect(ended.reversals.every((r: Body) => r.status === "reversed")).toBe(true);
+    // At Stripe: the whole charge refunded, each seller's transfer reversed in full.
+    expect(
+      (await stripe.charges.retrieve((await paymentIntentOf(charge.id)).latest_charge as string)).refunded,
+    ).toBe(true);
+    for (const t of await transfersOf(charge.id)) expect(t.amount_reversed).toBe(t.amount);
     await expectLedgerBalanced();
   });
 });
@@ -765,6 +910,8 @@ describe("refunds after a dispute lost for part of the charge", () => {
   it("are refused: Stripe refuses every refund of a charge charged back (charge_disputed)", async () => {
     const charge = await charged(chargeRequest(), CUSTOMER);
     const refs = marketplaceChargeRefs(charge.id);
+    // The emulator disputes only a whole charge: Stripe's word on a dispute of part of it is
+    // given as the facts its webhooks carry (the next test has a whole dispute at the emulator).
     for (const fact of [
       { kind: "dispute_opened", refs, disputeId: "dp_1", amountMinor: 40_00 } as const,
       { kind: "dispute_closed", refs, disputeId: "dp_1", outcome: "lost", amountMinor: 40_00 } as const,
@@ -789,9 +936,33 @@ describe("refunds after a dispute lost for part of the charge", () => {
   });
 });
 
+describe("refunds after a dispute of the whole charge lost at Stripe", () => {
+  it("are refused: the charge ended with the dispute (charge_ended), changing nothing", async () => {
+    const charge = await charged(chargeRequest(), CUSTOMER);
+    const payment = await paymentIntentOf(charge.id);
+    const dispute = await emulator.control.forceDispute(payment.latest_charge as string);
+    await emulator.control.resolveDispute(dispute.id, "lost");
+    await runUntilQuiet();
+    const path = `/v1/marketplace-charges/${charge.id}`;
+    const read = (await asOperator("GET", path)).body;
+    expect(read).toMatchObject({
+      status: "charged_back",
+      refundable: { amountMinor: 0 },
+      disputes: [{ id: dispute.id, status: "lost", reason: "fraudulent", lost: { amountMinor: 100_00 } }],
+    });
+    expect(read.endedAt).not.toBeNull();
+    const before = await countDomainRows(db.prisma);
+    expectProblem(await send(CUSTOMER, "POST", `${path}/refunds`, {}), 409, "charge_ended");
+    expectProblem(await asOperator("POST", `${path}/refunds`, {}), 409, "charge_ended");
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    await expectLedgerBalanced();
+  });
+});
+
 describe("operators' retries", () => {
   it("parks a co-host's transfer their account cannot receive, and retries it once fixed (operators only)", async () => {
-    gateway.setAccount("acct_sol", false);
+    // Stripe turns off sol's transfers capability (susu has not heard yet).
+    await emulator.control.disableTransfers(account("sol"));
     const charge = await charged(splitRequest());
     expect(charge.status).toBe("transfer_blocked");
     expect(charge.payouts.find((p: Body) => p.sellerId === "sol")).toMatchObject({ parked: true });
@@ -818,7 +989,7 @@ describe("operators' retries", () => {
     expectProblem(await asApp("POST", `${base}/refunds`, {}), 409, "transfers_pending");
     expect(await countDomainRows(db.prisma)).toEqual(before);
     // The account is fixed: the operator retries, the transfer lands, the charge settles.
-    gateway.setAccount("acct_sol", true);
+    await emulator.control.completeAccountOnboarding(account("sol"));
     const retried = await asOperator("POST", `${base}/transfers/retry`);
     expect(retried.status, JSON.stringify(retried.body)).toBe(200);
     expect(retried.body.payouts.find((p: Body) => p.sellerId === "sol")).toMatchObject({ parked: false });
@@ -832,6 +1003,11 @@ describe("operators' retries", () => {
       [2, "created"],
     ]);
     expectProblem(await asOperator("POST", `${base}/transfers/retry`), 409, "no_blocked_transfer");
+    // At Stripe: Stripe refused the first transfer to sol (nothing made); the retry made one.
+    const toSol = (await transfersOf(charge.id)).filter((t) => t.destination === account("sol"));
+    expect(toSol.map((t) => t.amount)).toEqual([
+      settled.transfers.find((t: Body) => t.sellerId === "sol" && t.attempt === 2).amount.amountMinor,
+    ]);
     await expectLedgerBalanced();
   });
 });

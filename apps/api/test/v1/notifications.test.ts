@@ -29,6 +29,7 @@ const json = async (res: Response) => (await res.json()) as Record<string, unkno
 
 beforeAll(async () => {
   deps = useCaseDepsOn(new PrismaStore(db.prisma, { clock }), { clock, ids: new SequentialIds() });
+  // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
   app = testApp({ useCases: deps, gateway: new FakePaymentGateway(() => clock.now()), prisma: db.prisma });
   admin = await tokenFor("ops_ana", ["admin"]);
   service = await tokenFor("ops_tool", ["service"]);
@@ -473,6 +474,7 @@ describe("notification endpoints and the delivery log", () => {
   it("takes local http receivers when SUSU_NOTIFY_ENDPOINT_ADDRESSES is any (development, tests), never credentials", async () => {
     const local = testApp({
       useCases: deps,
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       prisma: db.prisma,
       notifications: {

@@ -53,6 +53,7 @@ beforeAll(async () => {
   registerOperationsGauges(http.metrics, new PrismaOperationsCounts(db.prisma), () => clock.now());
   app = testApp({
     useCases: deps,
+    // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma: db.prisma,
     http,
@@ -167,6 +168,7 @@ const dispatch = () =>
   useCases.dispatchOutbox(
     deps,
     {
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       notifier: new RecordingNotifier(),
       desk: new RecordingSupportDesk(),

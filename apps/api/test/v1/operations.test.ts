@@ -59,6 +59,7 @@ beforeAll(async () => {
   registerOperationsGauges(http.metrics, new PrismaOperationsCounts(db.prisma), () => clock.now());
   app = testApp({
     useCases: deps,
+    // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma: db.prisma,
     http,
@@ -409,6 +410,7 @@ const dispatch = () =>
   useCases.dispatchOutbox(
     deps,
     {
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       notifier: new RecordingNotifier(),
       desk: new RecordingSupportDesk(),

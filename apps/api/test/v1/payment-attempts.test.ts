@@ -64,6 +64,7 @@ function appOn(prisma: PrismaClient) {
   });
   return testApp({
     useCases: deps,
+    // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma,
     paymentAttempts: limiter,
@@ -228,6 +229,7 @@ describe("refusals on /metrics", () => {
     const http = testHttp({ prisma: db.prisma });
     const app = testApp({
       useCases: deps,
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       prisma: db.prisma,
       http,
@@ -255,6 +257,7 @@ describe("when the limits cannot be checked", () => {
     };
     const app = testApp({
       useCases: deps,
+      // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       prisma: db.prisma,
       paymentAttempts: new PaymentAttemptLimiter({ store: down, limits: LIMITS, now: () => clock.now() }),

@@ -81,6 +81,7 @@ beforeAll(async () => {
   const store = new PrismaReconciliationStore(db.prisma);
   app = testApp({
     useCases: useCaseDepsOn(new PrismaStore(db.prisma, { clock }), { clock, ids: new SequentialIds() }),
+    // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma: db.prisma,
     reconciliation: {

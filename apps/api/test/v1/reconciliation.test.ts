@@ -41,6 +41,7 @@ function depsOn(client: Stripe): ReconciliationDeps {
 function appWith(reconciliation: ReconciliationDeps) {
   return testApp({
     useCases: useCaseDepsOn(new PrismaStore(db.prisma, { clock }), { clock, ids: new SequentialIds() }),
+    // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma: db.prisma,
     reconciliation,

@@ -41,6 +41,7 @@ function appWith(groups?: UseCaseDeps["groups"], ping?: () => Promise<void>) {
       clock,
       ids: new SequentialIds(),
     },
+    // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => clock.now()),
     prisma: db.prisma,
     ...(ping === undefined ? {} : { ping }),

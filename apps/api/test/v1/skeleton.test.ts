@@ -14,6 +14,7 @@ let app: ReturnType<typeof testApp>;
 beforeAll(() => {
   const store = new PrismaStore(db.prisma);
   const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+  // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
   app = testApp({ useCases: deps, gateway: new FakePaymentGateway(() => clock.now()), prisma: db.prisma });
 });
 
