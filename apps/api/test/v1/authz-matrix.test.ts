@@ -460,6 +460,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/held-payments/{heldPaymentId}/refunds": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/refunds/retry": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/owed-payments": operatorOnHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/owed-recoveries": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/reversals/retry": operatorOnHeldPayment,
   // marketplace charges: only the customer themselves or a platform service charges a
   // customer (403 not_customer for anyone else); lists are what each may see
@@ -487,6 +488,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/marketplace-charges/{marketplaceChargeId}/refunds": customerOfMarketplaceCharge,
   "POST /v1/marketplace-charges/{marketplaceChargeId}/refunds/retry": operatorOnMarketplaceCharge,
   "POST /v1/marketplace-charges/{marketplaceChargeId}/owed-payments": operatorOnMarketplaceCharge,
+  "POST /v1/marketplace-charges/{marketplaceChargeId}/owed-recoveries": operatorOnMarketplaceCharge,
   "POST /v1/marketplace-charges/{marketplaceChargeId}/transfers/retry": operatorOnMarketplaceCharge,
   "POST /v1/marketplace-charges/{marketplaceChargeId}/reversals/retry": operatorOnMarketplaceCharge,
 };
