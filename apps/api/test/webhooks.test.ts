@@ -4,13 +4,14 @@ import {
   BatchingWebhookIngest,
   createPrismaClient,
   mayHoldUnstorable,
+  PrismaStore,
   PrismaWebhookInbox,
   WEBHOOK_JSON_DEPTH_MAX,
   type WebhookInbox,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { storageError, useCaseDepsOn } from "@susu/domain";
-import { FakePaymentGateway, InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { errAsync, okAsync } from "neverthrow";
 import { Registry } from "prom-client";
 import Stripe from "stripe";
@@ -25,13 +26,21 @@ const db = useTestDatabase();
 const secret = "whsec_api_route_test";
 let seq = 0;
 
+/** The use cases on the test database (PrismaStore), as the API runs them. */
+const useCasesOnDatabase = () =>
+  useCaseDepsOn(new PrismaStore(db.prisma), { clock: new ManualClock(), ids: new SequentialIds() });
+
+/** The database's own ping, as the API's readiness check makes it. */
+const ping = async () => {
+  await db.prisma.$queryRaw`SELECT 1`;
+};
+
 function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
-  const store = new InMemoryStore();
   return createApp({
-    useCases: useCaseDepsOn(store, { clock: new ManualClock(), ids: new SequentialIds() }),
-    ping: async () => undefined,
+    useCases: useCasesOnDatabase(),
+    ping,
     webhooks: { stripeSecret: secret, inbox: new PrismaWebhookInbox(db.prisma), ...webhooks },
-    http: testHttp(),
+    http: testHttp({ prisma: db.prisma }),
     // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
     gateway: new FakePaymentGateway(() => Date.now()),
   });
@@ -367,14 +376,14 @@ describe("POST /webhooks/stripe with grouped commits (BatchingWebhookIngest, as 
       maxWaiting: 2,
     });
     const crowded = createApp({
-      useCases: useCaseDepsOn(new InMemoryStore(), { clock: new ManualClock(), ids: new SequentialIds() }),
-      ping: async () => undefined,
+      useCases: useCasesOnDatabase(),
+      ping,
       webhooks: {
         stripeSecret: secret,
         inbox: ingest,
         overload,
       },
-      http: testHttp(),
+      http: testHttp({ prisma: db.prisma }),
       // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => Date.now()),
     });
@@ -525,8 +534,8 @@ describe("POST /webhooks/stripe: signed events that can never be stored", () => 
       },
     });
     const refusing = createApp({
-      useCases: useCaseDepsOn(new InMemoryStore(), { clock: new ManualClock(), ids: new SequentialIds() }),
-      ping: async () => undefined,
+      useCases: useCasesOnDatabase(),
+      ping,
       webhooks: {
         stripeSecret: secret,
         inbox: {
@@ -538,7 +547,7 @@ describe("POST /webhooks/stripe: signed events that can never be stored", () => 
             ),
         },
       },
-      http: { ...testHttp(), logger: createLogger({ level: "info", destination }) },
+      http: { ...testHttp({ prisma: db.prisma }), logger: createLogger({ level: "info", destination }) },
       // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => Date.now()),
     });

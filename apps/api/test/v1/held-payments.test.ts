@@ -1,12 +1,16 @@
-// Held payments on v1 through app.request(), on the whole domain in memory (InMemorySusu:
-// the fake gateway's checkout pages, the outbox, timers and Stripe's facts): asking for a
+// Held payments on v1 through app.request(), on the whole domain on PostgreSQL
+// (SusuOnPostgres: PrismaStore, a database of its own for each test; the fake gateway's
+// checkout pages, the outbox, timers and Stripe's facts): asking for a
 // payment (201, the same request again 200, the reference with other terms 409), what the
 // schema and the domain refuse, reading and listing (pages, filters, who sees what), and
 // the requester's and operators' commands moving the payment along.
+
+import { createTestDatabase, type TestDatabase } from "@susu/adapters/testing";
 import { DEFAULT_HELD_PAYMENT_POLICY, gatewayError, HOUR_MS, heldPaymentRefs } from "@susu/domain";
-import { aReadyPerson, InMemorySusu } from "@susu/domain/testing";
-import { beforeEach, describe, expect, it } from "vitest";
+import { aReadyPerson } from "@susu/domain/testing";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
+import { SusuOnPostgres } from "../support/susu-on-postgres.js";
 
 const APP = "app_bookings";
 const OTHER_APP = "app_tours";
@@ -57,15 +61,24 @@ interface List {
   readonly has_more: boolean;
 }
 
-let sim: InMemorySusu;
+let db: TestDatabase;
+let sim: SusuOnPostgres;
 let app: ReturnType<typeof testApp>;
 
 beforeEach(async () => {
-  sim = new InMemorySusu({ start: Date.UTC(2030, 0, 3, 9) });
-  app = testApp({ useCases: sim.deps, gateway: sim.gateway });
+  db = await createTestDatabase();
+  sim = new SusuOnPostgres(db.prisma, { start: Date.UTC(2030, 0, 3, 9) });
+  app = testApp({ useCases: sim.deps, gateway: sim.gateway, prisma: db.prisma });
   (await sim.addSeller(SELLER))._unsafeUnwrap();
   (await sim.addSeller(OTHER_SELLER))._unsafeUnwrap();
 });
+
+afterEach(async () => {
+  await db.drop();
+});
+
+/** The held payments the database holds. */
+const heldPaymentsStored = () => db.prisma.heldPayment.findMany();
 
 const booking = (reference: string, overrides: Record<string, unknown> = {}) => ({
   clientReference: reference,
@@ -170,7 +183,7 @@ describe("POST /v1/held-payments", () => {
     const other = await call(OTHER_APP, "POST", "/v1/held-payments", booking("booking_42"));
     expect(other.status).toBe(201);
     expect((await json<View>(other)).id).not.toBe(view.id);
-    expect(sim.store.heldPayments()).toHaveLength(2);
+    expect(await heldPaymentsStored()).toHaveLength(2);
   });
 
   it("shows the checkout page once Stripe made the session; a fixed fee and its own dispute window", async () => {
@@ -207,7 +220,7 @@ describe("POST /v1/held-payments", () => {
     const replay = await app.request("/v1/held-payments", init);
     expect(replay.status).toBe(201);
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
-    expect(sim.store.heldPayments()).toHaveLength(1);
+    expect(await heldPaymentsStored()).toHaveLength(1);
   });
 
   it("refuses malformed requests with 400 invalid_request naming every field, storing nothing", async () => {
@@ -252,7 +265,7 @@ describe("POST /v1/held-payments", () => {
           `${field} in ${paths}`,
         ).toBe(true);
     }
-    expect(sim.store.heldPayments()).toEqual([]);
+    expect(await heldPaymentsStored()).toEqual([]);
   });
 
   it("answers what the domain refuses with 422 (409 for a seller not onboarded yet) and its code", async () => {
@@ -280,7 +293,7 @@ describe("POST /v1/held-payments", () => {
       409,
       "seller_not_onboarded",
     );
-    expect(sim.store.heldPayments()).toEqual([]);
+    expect(await heldPaymentsStored()).toEqual([]);
   });
 
   it("a currency the platform does not settle in is 422 currency_not_settled (its seller could not be paid from the charge), and nothing is stored", async () => {
@@ -290,6 +303,7 @@ describe("POST /v1/held-payments", () => {
         heldPaymentPolicy: { ...DEFAULT_HELD_PAYMENT_POLICY, settlementCurrencies: ["AUD"] },
       },
       gateway: sim.gateway,
+      prisma: db.prisma,
     });
     const problem = await expectProblem(
       await call(APP, "POST", "/v1/held-payments", booking("b", { currency: "USD" }), settled),
@@ -299,7 +313,7 @@ describe("POST /v1/held-payments", () => {
     expect(problem.detail).toBe(
       "the platform settles in AUD, not USD: the seller could not be paid from the charge",
     );
-    expect(sim.store.heldPayments()).toEqual([]);
+    expect(await heldPaymentsStored()).toEqual([]);
     expect((await call(APP, "POST", "/v1/held-payments", booking("b"), settled)).status).toBe(201);
   });
 

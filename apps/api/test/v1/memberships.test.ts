@@ -1,28 +1,39 @@
-// Memberships on v1 through app.request(), on the whole domain in memory (InMemorySusu: the
-// fake billing gateway answers Stripe's calls, the outbox runs): plans managed by platform
+// Memberships on v1 through app.request(), on the whole domain on PostgreSQL (SusuOnPostgres:
+// PrismaStore, a database of its own for each test; the fake billing gateway answers
+// Stripe's calls, the outbox runs): plans managed by platform
 // admins and read by everyone, a person subscribing themselves, changing plan, cancelling
 // at period end and resuming — and what each refusal answers, changing nothing.
-import { InMemorySusu } from "@susu/domain/testing";
-import { beforeEach, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "@susu/adapters/testing";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
+import { SusuOnPostgres } from "../support/susu-on-postgres.js";
 
 const PERSON = "sam";
 const ADMIN = "ops_olga";
 
-let sim: InMemorySusu;
+let db: TestDatabase;
+let sim: SusuOnPostgres;
 let app: ReturnType<typeof testApp>;
 /** A card each person saved as their app does (a set-up, confirmed, Stripe's word recorded). */
 let samCard: string;
 let sueCard: string;
 
 beforeEach(async () => {
-  sim = new InMemorySusu({ start: Date.UTC(2030, 0, 3, 9) });
-  app = testApp({ useCases: sim.deps, gateway: sim.gateway });
+  db = await createTestDatabase();
+  sim = new SusuOnPostgres(db.prisma, { start: Date.UTC(2030, 0, 3, 9) });
+  app = testApp({ useCases: sim.deps, gateway: sim.gateway, prisma: db.prisma });
   (await sim.addSeller(PERSON))._unsafeUnwrap();
   (await sim.addSeller("sue"))._unsafeUnwrap();
   samCard = await sim.saveCard(PERSON);
   sueCard = await sim.saveCard("sue");
 });
+
+afterEach(async () => {
+  await db.drop();
+});
+
+/** The plans the database holds, archived ones too, with their prices. */
+const plansStored = async () => (await sim.store.listPlans({ includeArchived: true }))._unsafeUnwrap();
 
 async function call(method: string, path: string, token: string, body?: unknown) {
   const res = await app.request(path, authed(token, method, body));
@@ -85,12 +96,12 @@ describe("/v1/plans", () => {
       prices: [{ currency: "AUD", interval: "week", amountMinor: 100 }],
     });
     expect(weekly.status).toBe(400);
-    expect(sim.store.plans()).toEqual([]);
+    expect(await plansStored()).toEqual([]);
   });
 
   it("a non-admin's malformed plan or change is refused 403 admin_only before the body is checked, changing nothing", async () => {
     const planId = await aPlan();
-    const before = sim.store.plans();
+    const before = await plansStored();
     const malformed = [
       {},
       { name: 7, prices: "none" },
@@ -109,7 +120,7 @@ describe("/v1/plans", () => {
       // Reading stays open to everyone.
       expect((await call("GET", `/v1/plans/${planId}`, token)).status).toBe(200);
     }
-    expect(sim.store.plans()).toEqual(before);
+    expect(await plansStored()).toEqual(before);
     // An admin's malformed body is still the schema's 400.
     const admin = await tokenFor(ADMIN, ["admin"]);
     expect((await call("PATCH", `/v1/plans/${planId}`, admin, { name: 7 })).status).toBe(400);
@@ -319,7 +330,7 @@ describe("/v1/subscriptions", () => {
     const operator = await tokenFor(ADMIN, ["admin"]);
     expect((await call("GET", `/v1/subscriptions?person_id=${PERSON}`, operator)).body.data).toHaveLength(1);
 
-    const before = sim.store.subscriptions().length;
+    const before = await db.prisma.subscription.count();
     const sue = other;
     const both = await call("POST", "/v1/subscriptions", sue, {
       planId,
@@ -364,7 +375,7 @@ describe("/v1/subscriptions", () => {
     });
     // A service token is an app's, not a person's: refused before anything is looked up.
     expect([notAPerson.status, notAPerson.body.code]).toEqual([403, "person_only"]);
-    expect(sim.store.subscriptions().length).toBe(before);
+    expect(await db.prisma.subscription.count()).toBe(before);
   });
 });
 
@@ -410,8 +421,11 @@ describe("subscribing without a Stripe customer yet", () => {
 describe("/v1/people/{personId}/entitlements", () => {
   it("the person reads their own; a platform admin reads anyone's; anyone else gets 404", async () => {
     const narrowed = { createGroups: false, maxOpenGroups: 1, sellBookings: false };
-    sim = new InMemorySusu({ start: Date.UTC(2030, 0, 3, 9), defaultEntitlements: narrowed });
-    app = testApp({ useCases: sim.deps, gateway: sim.gateway });
+    // Another world with these defaults, on a database of its own.
+    await db.drop();
+    db = await createTestDatabase();
+    sim = new SusuOnPostgres(db.prisma, { start: Date.UTC(2030, 0, 3, 9), defaultEntitlements: narrowed });
+    app = testApp({ useCases: sim.deps, gateway: sim.gateway, prisma: db.prisma });
     (await sim.addSeller(PERSON))._unsafeUnwrap();
     (await sim.addSeller("sue"))._unsafeUnwrap();
     samCard = await sim.saveCard(PERSON);

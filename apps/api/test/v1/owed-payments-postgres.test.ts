@@ -1,6 +1,6 @@
 // Money owed outside Stripe recorded paid through the API on PostgreSQL (PrismaStore,
-// PrismaLedgerStore, PrismaSupportDesk, PostgreSQL idempotency keys), for the two routes the
-// in-memory test does not cover: a marketplace charge's customer
+// PrismaLedgerStore, PrismaSupportDesk, PostgreSQL idempotency keys), for the two routes
+// owed-payments.test.ts (a held payment's, also on PostgreSQL) does not cover: a marketplace charge's customer
 // (POST /v1/marketplace-charges/{id}/owed-payments) and a round's member
 // (POST /v1/rounds/{roundId}/contributions/{memberId}/owed-payments). Each: a part then the
 // rest (ledger, notices, ticket resolved in support_tickets), who may (401/403/404), each

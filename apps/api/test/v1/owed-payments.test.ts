@@ -1,12 +1,16 @@
-// Money owed outside Stripe recorded paid, through app.request() on the whole domain in
-// memory: a held payment whose refund Stripe refused (charge_disputed) and whose dispute was
+// Money owed outside Stripe recorded paid, through app.request() on the whole domain on
+// PostgreSQL (SusuOnPostgres: PrismaStore, PrismaLedgerStore and PrismaSupportDesk, a
+// database of its own for each test; marketplace charges' and rounds' owed payments are in
+// owed-payments-postgres.test.ts): a held payment whose refund Stripe refused (charge_disputed) and whose dispute was
 // then lost for part of the charge owes the customer the rest. Platform admins record paying
 // it (POST /v1/held-payments/{id}/owed-payments): who may, each refusal's code (nothing
 // changed), the Idempotency-Key's replay, the ledger, the customer's notices and the ticket.
+
+import { createTestDatabase, type TestDatabase } from "@susu/adapters/testing";
 import { gatewayError, heldAccounts, heldPaymentRefs } from "@susu/domain";
-import { InMemorySusu } from "@susu/domain/testing";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
+import { SusuOnPostgres } from "../support/susu-on-postgres.js";
 
 const APP = "app_bookings";
 const SELLER = "sam";
@@ -38,14 +42,30 @@ interface View {
   readonly owedOutsideStripe: Owed | null;
 }
 
-let sim: InMemorySusu;
+let db: TestDatabase;
+let sim: SusuOnPostgres;
 let app: ReturnType<typeof testApp>;
 
 beforeEach(async () => {
-  sim = new InMemorySusu({ start: Date.UTC(2030, 0, 3, 9) });
-  app = testApp({ useCases: sim.deps, gateway: sim.gateway });
+  db = await createTestDatabase();
+  sim = new SusuOnPostgres(db.prisma, { start: Date.UTC(2030, 0, 3, 9) });
+  app = testApp({ useCases: sim.deps, gateway: sim.gateway, prisma: db.prisma });
   (await sim.addSeller(SELLER))._unsafeUnwrap();
 });
+
+afterEach(async () => {
+  await db.drop();
+});
+
+/** The ids of the tickets resolved in support_tickets, and of those open. */
+const ticketIds = async (status: "open" | "resolved") =>
+  (
+    await db.prisma.supportTicket.findMany({
+      where: { status },
+      select: { id: true },
+      orderBy: { id: "asc" },
+    })
+  ).map((t) => t.id);
 
 const admin = () => tokenFor(OPERATOR, ["admin"]);
 const call = async (
@@ -152,7 +172,8 @@ describe("POST /v1/held-payments/{id}/owed-payments", () => {
     });
     await sim.runUntilQuiet();
     expect(await owedBalance(id)).toBe(25_00);
-    expect(sim.desk.resolved.size).toBe(0);
+    expect(await ticketIds("resolved")).toEqual([]);
+    expect(await ticketIds("open")).toContain(`${id}:ticket:refund_owed:2`);
 
     const rest = await call(admin(), "POST", `/v1/held-payments/${id}/owed-payments`, pay(25_00, "NAB 0043"));
     expect(rest.status).toBe(200);
@@ -161,7 +182,7 @@ describe("POST /v1/held-payments/{id}/owed-payments", () => {
     expect(
       (await sim.ledger.balance(heldAccounts.paidOutsideStripe(id), "AUD"))._unsafeUnwrap().amountMinor,
     ).toBe(40_00);
-    expect([...sim.desk.resolved.keys()]).toEqual([`${id}:ticket:refund_owed:2`]);
+    expect(await ticketIds("resolved")).toEqual([`${id}:ticket:refund_owed:2`]);
     expect(sim.notifier.sent.filter((n) => n.template === "owed_paid_outside_stripe")).toMatchObject([
       { emails: ["cy@example.com"], data: { amountMinor: 15_00, leftMinor: 25_00, reference: "NAB 0042" } },
       { emails: ["cy@example.com"], data: { amountMinor: 25_00, leftMinor: 0, reference: "NAB 0043" } },
@@ -303,14 +324,17 @@ describe("POST /v1/held-payments/{id}/owed-recoveries", () => {
     });
     await sim.runUntilQuiet();
     expect(await owedBack(id)).toBe(-10_00);
-    expect([...sim.desk.resolved.keys()].filter((t) => t.includes("owed_overpaid"))).toEqual([]);
+    expect((await ticketIds("resolved")).filter((t) => t.includes("owed_overpaid"))).toEqual([]);
+    expect((await ticketIds("open")).filter((t) => t.includes("owed_overpaid"))).toEqual([
+      `${id}:ticket:owed_overpaid:dp_2`,
+    ]);
     expect((await call(admin(), "POST", path, pay(10_00, "Westpac 10"))).status).toBe(200);
     await sim.runUntilQuiet();
     expect(await owedBack(id)).toBe(0);
     expect(
       (await sim.ledger.balance(heldAccounts.paidOutsideStripe(id), "AUD"))._unsafeUnwrap().amountMinor,
     ).toBe(0);
-    expect([...sim.desk.resolved.keys()].filter((t) => t.includes("owed_overpaid"))).toEqual([
+    expect((await ticketIds("resolved")).filter((t) => t.includes("owed_overpaid"))).toEqual([
       `${id}:ticket:owed_overpaid:dp_2`,
     ]);
     await expectProblem(await call(admin(), "POST", path, pay(1, "Westpac 11")), 409, "nothing_owed_back");

@@ -1,12 +1,13 @@
-// A seller's balance and payouts on v1 through app.request(), on the whole domain in
-// memory (InMemorySusu: the fake gateway's balances and payouts, Stripe's payout facts
-// delivered through the router): who sees what, the list's pages, an operator's payout
+// A seller's balance and payouts on v1 through app.request(), on the whole domain on
+// PostgreSQL (SusuOnPostgres: PrismaStore, a database of its own for each test; the fake
+// gateway's balances and payouts, Stripe's payout facts delivered through the router): who sees what, the list's pages, an operator's payout
 // (idempotent by its key, refused off the manual schedule or for an account that cannot pay
 // out), and what the schema refuses — every refusal changing nothing.
+import { createTestDatabase, type TestDatabase } from "@susu/adapters/testing";
 import { money, type PayoutStatus } from "@susu/domain";
-import { InMemorySusu } from "@susu/domain/testing";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
+import { SusuOnPostgres } from "../support/susu-on-postgres.js";
 
 const SELLER = "sam";
 const OPERATOR = "ops_olga";
@@ -16,15 +17,24 @@ interface Problem {
   readonly status: number;
 }
 
-let sim: InMemorySusu;
+let db: TestDatabase;
+let sim: SusuOnPostgres;
 let app: ReturnType<typeof testApp>;
 
 beforeEach(async () => {
-  sim = new InMemorySusu({ start: Date.UTC(2030, 0, 3, 9) });
-  app = testApp({ useCases: sim.deps, gateway: sim.gateway });
+  db = await createTestDatabase();
+  sim = new SusuOnPostgres(db.prisma, { start: Date.UTC(2030, 0, 3, 9) });
+  app = testApp({ useCases: sim.deps, gateway: sim.gateway, prisma: db.prisma });
   (await sim.addSeller(SELLER))._unsafeUnwrap();
   (await sim.addSeller("sue"))._unsafeUnwrap();
 });
+
+afterEach(async () => {
+  await db.drop();
+});
+
+/** How many audit records the database holds. */
+const auditRows = () => db.prisma.auditLogEntry.count();
 
 const operator = () => tokenFor(OPERATOR, ["admin"]);
 
@@ -228,6 +238,7 @@ describe("POST /v1/people/{personId}/payouts", () => {
     const automatic = testApp({
       useCases: { ...sim.deps, payoutSchedule: { interval: "daily" } },
       gateway: sim.gateway,
+      prisma: db.prisma,
     });
     const paid = await automatic.request(
       `/v1/people/${SELLER}/payouts`,
@@ -319,7 +330,7 @@ describe("POST /v1/operations/payouts/pause and /resume", () => {
     sim.gateway.balances.set("acct_sue", [money(10_00, "AUD")]);
     expect((await payOut(SELLER, await operator(), "pay-1")).body.code).toBe("payouts_paused");
     expect((await payOut("sue", await operator(), "pay-sue")).status).toBe(201);
-    const before = sim.store.audit().length;
+    const before = await auditRows();
     const refusals = [
       await post("/v1/operations/payouts/pause", await operator(), { reason: "x", personId: "nobody" }),
       await post("/v1/operations/payouts/pause", await operator(), { reason: "   " }),
@@ -340,7 +351,7 @@ describe("POST /v1/operations/payouts/pause and /resume", () => {
       [403, "admin_only"],
       [403, "operator_only"],
     ]);
-    expect(sim.store.audit().length).toBe(before);
+    expect(await auditRows()).toBe(before);
     expect((await get("/v1/operations/payouts/pauses", await operator())).body).toEqual({
       object: "payout_pauses",
       platform: null,

@@ -1,7 +1,7 @@
-// What the rounds and audit tests share: the use cases on PostgreSQL with a manual clock
-// and the fake gateway, a group set up and ready to open rounds, and a driver that plays
+// What the rounds and audit tests share: the use cases, the ledger and the support desk on
+// PostgreSQL with a manual clock and the fake gateway, a group set up and ready to open rounds, and a driver that plays
 // the outbox dispatcher, the timers and Stripe's webhooks (as InMemorySusu does in memory).
-import { PrismaStore } from "@susu/adapters";
+import { PrismaLedgerStore, PrismaStore, PrismaSupportDesk } from "@susu/adapters";
 import type { TestDatabase } from "@susu/adapters/testing";
 import {
   DAY_MS,
@@ -14,19 +14,17 @@ import {
 } from "@susu/domain";
 import {
   FakePaymentGateway,
-  InMemoryLedgerStore,
   InMemoryTimerScheduler,
   ManualClock,
   RecordingNotifier,
-  RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
 import { authed, testApp, tokenFor } from "../support/app.js";
 
 /**
  * The app on `db` with everything a round needs, and the driver of its outside world. The
- * dispatcher posts to an in-memory ledger and records tickets unless `ports` gives others
- * (PostgreSQL's, for tests that read them through the API).
+ * dispatcher posts to the ledger and opens tickets in `db` (PrismaLedgerStore,
+ * PrismaSupportDesk on the world's clock) unless `ports` gives others.
  */
 export function roundWorld(
   db: TestDatabase,
@@ -41,9 +39,9 @@ export function roundWorld(
   const effectPorts = {
     gateway,
     notifier,
-    desk: ports.desk ?? new RecordingSupportDesk(),
+    desk: ports.desk ?? new PrismaSupportDesk(db.prisma, clock),
     timers,
-    ledger: ports.ledger ?? new InMemoryLedgerStore(),
+    ledger: ports.ledger ?? new PrismaLedgerStore(db.prisma, { clock }),
   };
   const app = testApp({ useCases: deps, gateway, prisma: db.prisma });
 
