@@ -1,29 +1,54 @@
-// The scheduler's metrics on real PostgreSQL: webhook events applied, ignored and parked
-// move their counters (and the lag), and /metrics serves text a Prometheus parser accepts.
+// The scheduler's metrics on real PostgreSQL (the rounds in PrismaStore, the inbox in
+// PrismaWebhookInbox), Stripe's reads at the emulator through the SDK: webhook events applied,
+// ignored and parked move their counters (and the lag), and /metrics serves text a Prometheus
+// parser accepts.
 import {
   type MetricsServer,
+  PrismaStore,
   PrismaSupportDesk,
   PrismaWebhookInbox,
   serveMetrics,
   type WebhookProcessorContext,
 } from "@susu/adapters";
-import {
-  debitEvent,
-  ScriptedStripeReads,
-  seedRound,
-  stripeEvent,
-  useTestDatabase,
-} from "@susu/adapters/testing";
-import { useCaseDepsOn } from "@susu/domain";
-import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
-import { afterEach, describe, expect, it } from "vitest";
+import { debitEvent, stripeEvent, useTestDatabase } from "@susu/adapters/testing";
+import { markRoundOpened, useCaseDepsOn } from "@susu/domain";
+import { anActiveGroup, aRoundOf, ManualClock, peopleOf, SequentialIds } from "@susu/domain/testing";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startWebhookProcessor } from "../src/jobs/webhook-processor.js";
 import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { histogramOf, parseScrape } from "./prometheus.js";
+import { type EmulatorGateway, startEmulatorGateway } from "./support/emulator.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "metrics-test");
+
+let stripeSide: EmulatorGateway;
+beforeAll(async () => {
+  stripeSide = await startEmulatorGateway();
+});
+afterAll(async () => {
+  await stripeSide?.emulator.stop();
+});
+
+/** Stores an active group `groupId`, its members as people, and `roundId` open as its current round. */
+async function seedRound(
+  store: PrismaStore,
+  options: { readonly groupId: string; readonly roundId: string; readonly memberIds: readonly string[] },
+): Promise<void> {
+  const base = anActiveGroup({ id: options.groupId, memberIds: options.memberIds });
+  const round = aRoundOf(base, [], { id: options.roundId });
+  const group = markRoundOpened(base, options.roundId)._unsafeUnwrap();
+  (
+    await store.commit({
+      people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
+      groups: [{ state: group, expectedVersion: undefined }],
+      rounds: [{ state: round, expectedVersion: undefined }],
+      outbox: [],
+      audit: [],
+    })
+  )._unsafeUnwrap();
+}
 
 const servers: MetricsServer[] = [];
 afterEach(async () => {
@@ -40,21 +65,16 @@ async function scrape(server: MetricsServer) {
 describe("scheduler metrics", () => {
   it("count webhook events applied, ignored and parked by type, with the lag of the applied one", async () => {
     const clock = new ManualClock(Date.UTC(2026, 6, 1));
-    const store = new InMemoryStore();
+    const store = new PrismaStore(db.prisma, { clock });
     const [groupId, roundId] = ["grp_metrics", "round_metrics"];
     await seedRound(store, { groupId, roundId, memberIds: ["ana", "ben"] });
-    const reads = new ScriptedStripeReads();
-    // A dispute on a payment Stripe says does not exist: retrying cannot help, parked at once.
-    reads.references.set("pi_gone", {
-      type: "gateway_definite",
-      code: "resource_missing",
-      message: "No such",
-    });
+    // A dispute on a payment the emulator does not have (pi_gone): Stripe answers
+    // resource_missing, retrying cannot help, so it is parked at once.
     const inbox = new PrismaWebhookInbox(db.prisma, clock);
     const ctx: WebhookProcessorContext = {
       deps: useCaseDepsOn(store, { clock, ids: new SequentialIds() }),
       inbox,
-      gateway: reads,
+      gateway: stripeSide.gateway,
       desk: new PrismaSupportDesk(db.prisma, clock),
     };
     const metrics = createSchedulerMetrics({ defaultMetrics: false });
@@ -127,8 +147,11 @@ describe("scheduler metrics", () => {
     expect(
       (await histogramOf(registry, "susu_scheduler_job_duration_seconds", worked)).count,
     ).toBeGreaterThan(0);
-    // The event the round applied really was applied (the counter tells the truth).
-    expect(store.rounds()[0]?.contributions.find((c) => c.memberId === "ben")?.status).toBe("succeeded");
+    // The event the round applied really was applied (the counter tells the truth): read back
+    // from PostgreSQL.
+    const stored = (await store.getRound(roundId))._unsafeUnwrap();
+    expect(stored?.contributions.find((c) => c.memberId === "ben")?.status).toBe("succeeded");
+    expect(stored?.contributions.find((c) => c.memberId === "ana")?.status).not.toBe("succeeded");
   });
 
   it("serves the process metrics by default", async () => {

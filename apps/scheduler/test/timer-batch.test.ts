@@ -2,10 +2,10 @@
 // every fetch, so one job per fetch capped timers at one a second per process) and settles
 // each job on its own: one timer that throws fails alone, the others complete. A full batch is
 // followed by the next fetch at once, not after the polling interval.
-import { PgBossTimerScheduler, SystemClock, TIMER_QUEUE } from "@susu/adapters";
+import { PgBossTimerScheduler, PrismaStore, SystemClock, TIMER_QUEUE } from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import type { UseCaseDeps } from "@susu/domain";
-import { InMemoryStore, RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
+import { RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
 import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workTimers } from "../src/jobs/timers.js";
@@ -61,8 +61,8 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
     }
   }
 
-  /** Use-case ports all on `store`, rounds read through `rounds`. */
-  function depsOn(store: InMemoryStore, rounds: UseCaseDeps["rounds"]): UseCaseDeps {
+  /** Use-case ports all on `store` (the real PrismaStore), rounds read through `rounds`. */
+  function depsOn(store: PrismaStore, rounds: UseCaseDeps["rounds"]): UseCaseDeps {
     return {
       people: store,
       groups: store,
@@ -82,7 +82,7 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
 
   it("applies every timer due together in one fetch, and a timer that throws fails alone", async () => {
     await scheduleDue("round_batch", 12);
-    const store = new InMemoryStore();
+    const store = new PrismaStore(db.prisma);
     const broken = "round_batch05";
     const deps = depsOn(store, {
       // Every round is missing (the timer ends `not_found`, completed), except one whose read throws.
@@ -113,7 +113,7 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
 
   it("fetches again at once after a full batch: more timers than a batch are all applied well within one polling interval", async () => {
     await scheduleDue("round_full", 12);
-    const store = new InMemoryStore();
+    const store = new PrismaStore(db.prisma);
     const deps = depsOn(store, store);
     // Batches of 4, a poll a minute apart: waiting the interval after each full batch would
     // leave 8 of the 12 due for two more minutes.

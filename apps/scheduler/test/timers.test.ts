@@ -1,9 +1,15 @@
 // Round timers that fail, on real PostgreSQL and pg-boss: retried by the retry-or-park
 // policy as new jobs, parked only once their support ticket exists, never dropped.
-import { deterministicUuid, PgBossTimerScheduler, SystemClock, TIMER_QUEUE } from "@susu/adapters";
+import {
+  deterministicUuid,
+  PgBossTimerScheduler,
+  PrismaStore,
+  SystemClock,
+  TIMER_QUEUE,
+} from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import type { RetryPolicy, StorageError, SupportDesk, SupportDeskError, UseCaseDeps } from "@susu/domain";
-import { InMemoryStore, RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
+import { RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,7 +73,7 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
     boss = await startTestBoss(db.connectionString);
     await PgBossTimerScheduler.prepare(boss);
     timers = new PgBossTimerScheduler(boss);
-    const store = new InMemoryStore();
+    const store = new PrismaStore(db.prisma);
     const failing = (): StorageError =>
       rounds.mode === "refused"
         ? { type: "storage_refused", code: "storage_refused", message: "round snapshot does not parse" }
@@ -75,6 +81,7 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
     const deps: UseCaseDeps = {
       people: store,
       groups: store,
+      // The round reads fail on purpose (the point of these tests); every other port is the real PrismaStore.
       rounds: { getRound: () => errAsync(failing()), listRoundsOfGroup: () => errAsync(failing()) },
       heldPayments: store,
       payouts: store,

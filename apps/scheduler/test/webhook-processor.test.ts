@@ -1,4 +1,5 @@
 import {
+  PrismaStore,
   PrismaSupportDesk,
   PrismaWebhookInbox,
   type WebhookGateway,
@@ -7,7 +8,7 @@ import {
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { gatewayError, useCaseDepsOn } from "@susu/domain";
-import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { ManualClock, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { describe, expect, it } from "vitest";
@@ -54,7 +55,7 @@ function unknownEvent(): Stripe.Event {
 }
 
 function context(clock: ManualClock, inbox: WebhookInbox): WebhookProcessorContext {
-  const store = new InMemoryStore();
+  const store = new PrismaStore(db.prisma, { clock });
   return {
     deps: useCaseDepsOn(store, { clock, ids: new SequentialIds() }),
     inbox,
