@@ -50,9 +50,21 @@ export class CommitNotices implements NoticePlanner {
     const notices = effects.filter((e): e is NotifyOutboxEffect => e.kind === "notify");
     const planned = new Map<string, PlannedNotice>();
     if (notices.length === 0) return planned;
+    // A decision's notices to one group's members (a round's: one each) read the group once.
+    const read = new Map<string, ReturnType<GroupRepository["getGroup"]>>();
+    const once: Pick<GroupRepository, "getGroup"> = {
+      getGroup: (id) => {
+        let group = read.get(id);
+        if (group === undefined) {
+          group = groups.getGroup(id);
+          read.set(id, group);
+        }
+        return group;
+      },
+    };
     let results: Awaited<ReturnType<CommitNotices["planOne"]>>[];
     try {
-      results = await Promise.all(notices.map((effect) => this.planOne(effect, groups, at)));
+      results = await Promise.all(notices.map((effect) => this.planOne(effect, once, at)));
     } catch {
       return planned; // a defect of a read's, not a reason to refuse the commit: the dispatcher sends them
     }

@@ -15,10 +15,13 @@ import {
   useCases,
 } from "@susu/domain";
 import {
+  anActiveGroup,
   aReadyPerson,
+  aRoundOf,
   FakePaymentGateway,
   InMemoryTimerScheduler,
   ManualClock,
+  peopleOf,
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
@@ -313,5 +316,52 @@ describe("notices queued by the commit that decides them (PostgreSQL)", () => {
     expect(await statusOf(toSeller.id)).toBe("done");
     expect((await deliveryLog()).deliveries).toHaveLength(2);
     expect(wakes).toBe(0);
+  });
+  it("a round's notices to its group's members are queued in its commit, the group read once, its name in each", async () => {
+    const group = anActiveGroup({ id: "grp_n" });
+    const round = aRoundOf(group, [], { id: "round_n" });
+    (
+      await storeWith().commit({
+        ...empty,
+        people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
+        groups: [{ state: group, expectedVersion: undefined }],
+        rounds: [{ state: round, expectedVersion: undefined }],
+      })
+    )._unsafeUnwrap();
+    const store = storeWith(notifierOf(false));
+    // Loaded through the store, as the dispatcher and the webhook processor load a round.
+    const loaded = (await store.getRound(round.id))._unsafeUnwrap();
+    if (loaded === undefined) throw new Error("round not stored");
+    const toMembers = (id: string, members: { kind: "all_members" } | { kind: "admins" }): OutboxEffect =>
+      ({
+        kind: "notify",
+        id,
+        aggregate: "round",
+        aggregateId: round.id,
+        to: { kind: "group", groupId: group.id, members },
+        template: "round_cancelling",
+        data: { rotation: 1 },
+      }) as OutboxEffect;
+    const notices = [
+      toMembers("round_n:notice:a", { kind: "all_members" }),
+      toMembers("round_n:notice:b", { kind: "admins" }),
+    ];
+    const { result, sent } = await statementsSentDuring(db.prisma, async () =>
+      store.commit({
+        ...empty,
+        rounds: [{ state: loaded, expectedVersion: loaded.version }],
+        outbox: notices,
+      }),
+    );
+    result._unsafeUnwrap();
+    expect(sent.filter((s) => s.includes("getGroup")).length).toBe(1); // one read of the group for both
+    expect(sent.some((s) => s.startsWith("susu_commit_round_outbox_notices"))).toBe(true);
+    for (const n of notices) expect(await statusOf(n.id)).toBe("done");
+    const { notifications } = await deliveryLog();
+    expect(notifications).toHaveLength(2);
+    for (const n of notifications as { data: { groupName: string }; person_ids: string[]; id: string }[]) {
+      expect(n.data.groupName).toBe("Test group");
+      expect(n.person_ids).toEqual(n.id.endsWith(":a") ? ["ana", "ben", "cy"] : ["ana"]);
+    }
   });
 });
