@@ -4,22 +4,17 @@
 // sessions ended (completed; expired untouched; abandoned: expired with a PaymentIntent, the
 // customer having tried to pay). Two API instances on the same database answer the same counts.
 import {
+  PrismaLedgerStore,
   PrismaOperationsCounts,
   PrismaStore,
+  PrismaSupportDesk,
   PrismaWebhookInbox,
   StripePaymentGateway,
   stripeEndpointOf,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
-import {
-  InMemoryLedgerStore,
-  InMemoryTimerScheduler,
-  ManualClock,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { InMemoryTimerScheduler, ManualClock, RecordingNotifier, SequentialIds } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,9 +95,9 @@ const dispatch = async () =>
       {
         gateway,
         notifier: new RecordingNotifier(),
-        desk: new RecordingSupportDesk(),
+        desk: new PrismaSupportDesk(db.prisma, clock),
         timers: new InMemoryTimerScheduler(),
-        ledger: new InMemoryLedgerStore(),
+        ledger: new PrismaLedgerStore(db.prisma, { clock }),
       },
       store,
       { workerId: "dispatcher" },

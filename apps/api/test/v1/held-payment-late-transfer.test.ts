@@ -13,6 +13,7 @@ import {
   createStripeClient,
   PrismaLedgerStore,
   PrismaStore,
+  PrismaSupportDesk,
   processWebhookEvent,
   StripePaymentGateway,
   stripeEndpointOf,
@@ -30,13 +31,7 @@ import {
   useCaseDepsOn,
   useCases,
 } from "@susu/domain";
-import {
-  InMemoryTimerScheduler,
-  ManualClock,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { InMemoryTimerScheduler, ManualClock, RecordingNotifier, SequentialIds } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import { okAsync, ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
@@ -83,7 +78,13 @@ beforeAll(async () => {
   store = new PrismaStore(db.prisma, { clock });
   const ledger = new PrismaLedgerStore(db.prisma, { clock });
   deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
-  ports = { gateway, notifier: new RecordingNotifier(), desk: new RecordingSupportDesk(), timers, ledger };
+  ports = {
+    gateway,
+    notifier: new RecordingNotifier(),
+    desk: new PrismaSupportDesk(db.prisma, clock),
+    timers,
+    ledger,
+  };
   ctx = { deps, gateway: real };
   app = testApp({ useCases: deps, gateway, prisma: db.prisma });
   for (const e of (await stripe.events.list({ limit: 100 })).data) seen.add(e.id);
@@ -169,10 +170,11 @@ async function expectSecondTransferFlagged(id: string, account: string): Promise
     { number: 2, status: "created", failureCode: "another_attempt_landed", unbooked: true, lookups: 1 },
   ]);
   const second = released.transfers[1]?.transferId ?? "";
-  const desk = ports.desk as RecordingSupportDesk;
   expect(
-    desk.tickets.filter((t) => t.id === `${id}:ticket:unexpected_money:transfer:${second}`),
-  ).toHaveLength(1);
+    await db.prisma.supportTicket.findMany({
+      where: { id: `${id}:ticket:unexpected_money:transfer:${second}` },
+    }),
+  ).toMatchObject([{ kind: "unexpected_money", status: "open" }]);
   const notifier = ports.notifier as RecordingNotifier;
   expect(
     notifier.sent.filter((n) => n.template === "unexpected_money" && n.data.transferId === second),

@@ -1,5 +1,5 @@
-// Marketplace charges on v1, on PostgreSQL (PrismaStore and PrismaLedgerStore) and the Stripe
-// emulator through the real gateway (StripePaymentGateway): the outbox dispatcher, timers and
+// Marketplace charges on v1, on PostgreSQL (PrismaStore, PrismaLedgerStore, PrismaSupportDesk) and
+// the Stripe emulator through the real gateway (StripePaymentGateway): the outbox dispatcher, timers and
 // Stripe's events (read from the emulator, applied as the webhook processor applies them) run
 // by a driver. Customers save their cards as their apps do (a set-up confirmed at Stripe, its
 // webhook), sellers are onboarded Express accounts. Asking for a charge (201, the same request again 200, the reference with other
@@ -11,6 +11,7 @@ import {
   PrismaLedgerStore,
   PrismaPaymentAttemptStore,
   PrismaStore,
+  PrismaSupportDesk,
   processWebhookEvent,
   StripePaymentGateway,
   stripeEndpointOf,
@@ -24,13 +25,7 @@ import {
   useCaseDepsOn,
   useCases,
 } from "@susu/domain";
-import {
-  InMemoryTimerScheduler,
-  ManualClock,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { InMemoryTimerScheduler, ManualClock, RecordingNotifier, SequentialIds } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -67,10 +62,10 @@ let DEE_CARD = "";
 let DEE_DECLINING = "";
 let store: PrismaStore;
 let ledger: PrismaLedgerStore;
+let desk: PrismaSupportDesk;
 let deps: ReturnType<typeof useCaseDepsOn>;
 let app: ReturnType<typeof testApp>;
 const timers = new InMemoryTimerScheduler();
-const desk = new RecordingSupportDesk();
 
 // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field
 type Body = any;
@@ -83,6 +78,7 @@ beforeAll(async () => {
   cursor = (await stripe.events.list({ limit: 1 })).data[0]?.id;
   store = new PrismaStore(db.prisma, { clock });
   ledger = new PrismaLedgerStore(db.prisma, { clock });
+  desk = new PrismaSupportDesk(db.prisma, clock);
   deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   webhooks = { deps, gateway };
   app = testApp({ useCases: deps, gateway, prisma: db.prisma });

@@ -4,6 +4,7 @@
 // gauges drop, so the alert on them sees the next parking; replay-all leaves dismissed items
 // alone; replaying one by id undoes the dismissal.
 import {
+  PrismaLedgerStore,
   PrismaOperationsCounts,
   PrismaStore,
   PrismaSupportDesk,
@@ -18,11 +19,9 @@ import {
   aReadyPerson,
   aRoundOf,
   FakePaymentGateway,
-  InMemoryLedgerStore,
   InMemoryTimerScheduler,
   ManualClock,
   RecordingNotifier,
-  RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
 import type Stripe from "stripe";
@@ -171,9 +170,9 @@ const dispatch = () =>
       // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
+      desk,
       timers: new InMemoryTimerScheduler(),
-      ledger: new InMemoryLedgerStore(),
+      ledger: new PrismaLedgerStore(db.prisma, { clock }),
     },
     store,
     { workerId: "dispatcher" },

@@ -25,11 +25,9 @@ import {
   aReadyPerson,
   aRoundOf,
   FakePaymentGateway,
-  InMemoryLedgerStore,
   InMemoryTimerScheduler,
   ManualClock,
   RecordingNotifier,
-  RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
 import type Stripe from "stripe";
@@ -413,9 +411,9 @@ const dispatch = () =>
       // Never reaches Stripe: nothing tested here calls the gateway (the fake only fills the port).
       gateway: new FakePaymentGateway(() => clock.now()),
       notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
+      desk,
       timers,
-      ledger: new InMemoryLedgerStore(),
+      ledger: new PrismaLedgerStore(db.prisma, { clock }),
     },
     store,
     { workerId: "dispatcher" },

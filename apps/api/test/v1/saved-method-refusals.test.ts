@@ -9,6 +9,7 @@
 import {
   PrismaLedgerStore,
   PrismaStore,
+  PrismaSupportDesk,
   processWebhookEvent,
   RandomIds,
   StripeBillingGateway,
@@ -18,7 +19,7 @@ import {
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { type EffectPorts, type Person, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
-import { InMemoryTimerScheduler, RecordingNotifier, RecordingSupportDesk } from "@susu/domain/testing";
+import { InMemoryTimerScheduler, RecordingNotifier } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -153,7 +154,7 @@ beforeAll(async () => {
   ports = {
     gateway,
     notifier: new RecordingNotifier(),
-    desk: new RecordingSupportDesk(),
+    desk: new PrismaSupportDesk(db.prisma, clock),
     timers: new InMemoryTimerScheduler(),
     ledger: new PrismaLedgerStore(db.prisma, { clock }),
     billing: new StripeBillingGateway(stripe),
