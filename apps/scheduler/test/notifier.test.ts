@@ -1,19 +1,25 @@
 // The scheduler's notification path end to end: a notify effect in the outbox, dispatched with
-// the notifier the container wires, queues
+// the notifier the container wires (beside the scheduler's other ports: pg-boss timers, the
+// ledger and the support desk in PostgreSQL, which a notice leaves untouched), queues
 // deliveries in PostgreSQL, the delivery loop sends them through a real SMTP server and to
 // a real HTTP receiver that verifies Susu-Signature, and the metrics count each send. The
 // dispatcher's Stripe is the emulator through the SDK and the adapter gateway (a notice asks
 // nothing of it).
-import { DeliveringNotifier, PrismaNotificationEndpoints, PrismaStore, SystemClock } from "@susu/adapters";
-import { verifySusuSignature } from "@susu/adapters/signature";
-import { TestSmtpServer, TestWebhookReceiver, useTestDatabase } from "@susu/adapters/testing";
-import { useCaseDepsOn, useCases } from "@susu/domain";
 import {
-  InMemoryLedgerStore,
-  InMemoryTimerScheduler,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+  DeliveringNotifier,
+  PgBossTimerScheduler,
+  PrismaLedgerStore,
+  PrismaNotificationEndpoints,
+  PrismaStore,
+  PrismaSupportDesk,
+  SystemClock,
+  TIMER_QUEUE,
+} from "@susu/adapters";
+import { verifySusuSignature } from "@susu/adapters/signature";
+import { startTestBoss, TestSmtpServer, TestWebhookReceiver, useTestDatabase } from "@susu/adapters/testing";
+import { useCaseDepsOn, useCases } from "@susu/domain";
+import { SequentialIds } from "@susu/domain/testing";
+import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deliveryWorkerOf, notifierOf } from "../src/container.js";
 import { readSchedulerEnv } from "../src/env.js";
@@ -39,12 +45,16 @@ describe("the scheduler's notifications", () => {
   const receiver = new TestWebhookReceiver();
   const db = useTestDatabase();
   let stripeSide: EmulatorGateway;
+  let boss: PgBoss;
   beforeAll(async () => {
     await server.start();
     await receiver.start();
     stripeSide = await startEmulatorGateway();
+    boss = await startTestBoss(db.connectionString);
+    await PgBossTimerScheduler.prepare(boss);
   });
   afterAll(async () => {
+    await boss?.stop({ graceful: false, wait: true });
     await receiver.stop();
     await server.stop();
     await stripeSide?.emulator.stop();
@@ -86,9 +96,9 @@ describe("the scheduler's notifications", () => {
     const ports = {
       gateway: stripeSide.gateway,
       notifier: notifierOf(env, db.prisma, log),
-      desk: new RecordingSupportDesk(),
-      timers: new InMemoryTimerScheduler(),
-      ledger: new InMemoryLedgerStore(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+      timers: new PgBossTimerScheduler(boss, clock),
+      ledger: new PrismaLedgerStore(db.prisma, { clock }),
     };
     const committed = await store.commit({
       people: [],
@@ -115,6 +125,10 @@ describe("the scheduler's notifications", () => {
     expect(committed.isOk()).toBe(true);
     const dispatched = await useCases.dispatchOutbox(deps, ports, store, { workerId: "w-test" });
     expect(dispatched._unsafeUnwrap()).toMatchObject({ completed: 1 });
+    // A notice schedules no timer, posts nothing to the ledger and opens no ticket.
+    expect(await boss.getQueueSize(TIMER_QUEUE, { before: "completed" })).toBe(0);
+    expect(await db.prisma.ledgerTransaction.count()).toBe(0);
+    expect(await db.prisma.supportTicket.count()).toBe(0);
 
     const metrics = createSchedulerMetrics({ defaultMetrics: false });
     const counted = createNotificationMetrics(metrics.metrics.registry);

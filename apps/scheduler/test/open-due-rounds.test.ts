@@ -2,20 +2,25 @@
 // group whose member's mandate went inactive between rounds stays due (members_not_ready)
 // until the member sets up a new debit, and must not hold back groups due after it. The
 // dispatcher's Stripe is the emulator through the SDK and the adapter gateway (a waiting
-// round's notices ask nothing of it).
-import { PrismaStore } from "@susu/adapters";
-import { useTestDatabase } from "@susu/adapters/testing";
+// round's notices ask nothing of it); its other ports are the scheduler's: pg-boss timers, and
+// the ledger and the support desk in PostgreSQL.
+import {
+  PgBossTimerScheduler,
+  PrismaLedgerStore,
+  PrismaStore,
+  PrismaSupportDesk,
+  TIMER_QUEUE,
+} from "@susu/adapters";
+import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import { type EffectPorts, type Group, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import {
   anActiveGroup,
   aReadyPerson,
-  InMemoryLedgerStore,
-  InMemoryTimerScheduler,
   ManualClock,
   RecordingNotifier,
-  RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
+import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dueRoundsResumeIn, openDueRounds } from "../src/jobs/open-due-rounds.js";
 import { createLogger } from "../src/logger.js";
@@ -53,10 +58,14 @@ async function saveDueGroup(
 
 describe("open-due-rounds (PostgreSQL)", () => {
   let stripeSide: EmulatorGateway;
+  let boss: PgBoss;
   beforeAll(async () => {
     stripeSide = await startEmulatorGateway({ startTimeMs: Date.UTC(2026, 0, 1, 9) });
+    boss = await startTestBoss(db.connectionString);
+    await PgBossTimerScheduler.prepare(boss);
   });
   afterAll(async () => {
+    await boss?.stop({ graceful: false, wait: true });
     await stripeSide?.emulator.stop();
   });
 
@@ -119,9 +128,9 @@ describe("open-due-rounds (PostgreSQL)", () => {
     const ports: EffectPorts = {
       gateway: stripeSide.gateway,
       notifier,
-      desk: new RecordingSupportDesk(),
-      timers: new InMemoryTimerScheduler(),
-      ledger: new InMemoryLedgerStore(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+      timers: new PgBossTimerScheduler(boss, clock),
+      ledger: new PrismaLedgerStore(db.prisma, { clock }),
     };
     const waitingIds = async () =>
       (
@@ -161,6 +170,15 @@ describe("open-due-rounds (PostgreSQL)", () => {
     expect(
       await db.prisma.auditLogEntry.count({ where: { aggregateId: { in: ["grp_wait", roundId] } } }),
     ).toBe(0);
+    // Notices alone: no timer scheduled for the waiting round (the one pg-boss job is the ready
+    // round's deadline, opened by the first test and dispatched by these passes), nothing posted
+    // to the ledger, no ticket opened.
+    const timerJobs = await db.prisma.$queryRaw<{ aggregate_id: string; timer: string }[]>`
+      SELECT data->>'aggregateId' AS aggregate_id, data->'timer'->>'kind' AS timer FROM pgboss.job
+      WHERE name = ${TIMER_QUEUE} ORDER BY 1, 2`;
+    expect(timerJobs).toEqual([{ aggregate_id: "round_grp_ready_r1_s0", timer: "collection_deadline" }]);
+    expect(await db.prisma.ledgerTransaction.count()).toBe(0);
+    expect(await db.prisma.supportTicket.count()).toBe(0);
   });
 
   it("a run stops at its budget and the next resumes after the last group it saw, then starts over", async () => {

@@ -4,9 +4,17 @@
 // error with the effect's id and counted, so the effect waits out its backoff
 // and is parked with a ticket once its attempts are spent, instead of being given back as
 // interrupted and run again (and crashing the pass again) by every pass for ever. Stripe is
-// the emulator through the SDK and the adapter gateway (these effects ask nothing of it).
-import { PrismaStore } from "@susu/adapters";
-import { useTestDatabase } from "@susu/adapters/testing";
+// the emulator through the SDK and the adapter gateway (these effects ask nothing of it); the
+// timers are pg-boss jobs on the test database, the ledger and the desk PostgreSQL's, as the
+// scheduler wires them.
+import {
+  PgBossTimerScheduler,
+  PrismaLedgerStore,
+  PrismaStore,
+  PrismaSupportDesk,
+  TIMER_QUEUE,
+} from "@susu/adapters";
+import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import {
   type Changeset,
   type EffectPorts,
@@ -17,14 +25,9 @@ import {
   type TimerScheduler,
   useCaseDepsOn,
 } from "@susu/domain";
-import {
-  InMemoryLedgerStore,
-  InMemoryTimerScheduler,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { RecordingNotifier, SequentialIds } from "@susu/domain/testing";
 import { errAsync, okAsync } from "neverthrow";
+import type PgBoss from "pg-boss";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DispatcherLoop, startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
@@ -38,12 +41,24 @@ const log = createLogger("silent", "outbox-crash-test");
 const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
 
 let stripeSide: EmulatorGateway;
+let boss: PgBoss;
 beforeAll(async () => {
   stripeSide = await startEmulatorGateway();
+  boss = await startTestBoss(db.connectionString);
+  await PgBossTimerScheduler.prepare(boss);
 });
 afterAll(async () => {
+  await boss?.stop({ graceful: false, wait: true });
   await stripeSide?.emulator.stop();
 });
+
+/** The timers pg-boss holds for `timerIds`, by timer id. */
+async function timerJobsOf(timerIds: string[]): Promise<string[]> {
+  const rows = await db.prisma.$queryRaw<{ timer_id: string }[]>`
+    SELECT data->>'timerId' AS timer_id FROM pgboss.job
+    WHERE name = ${TIMER_QUEUE} AND data->>'timerId' = ANY(${timerIds}) ORDER BY 1`;
+  return rows.map((r) => r.timer_id);
+}
 
 const timer = (id: string): OutboxEffect => ({
   kind: "schedule_timer",
@@ -65,7 +80,7 @@ describe("the outbox loop and an effect whose run throws", () => {
     const store = new PrismaStore(db.prisma);
     const clock = { now: () => Date.now() };
     const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
-    const scheduled = new InMemoryTimerScheduler();
+    const scheduled = new PgBossTimerScheduler(boss);
     let poisonRuns = 0;
     const timers: TimerScheduler = {
       schedule: (t: ScheduledTimer) => {
@@ -79,9 +94,9 @@ describe("the outbox loop and an effect whose run throws", () => {
     const ports: EffectPorts = {
       gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
+      desk: new PrismaSupportDesk(db.prisma),
       timers,
-      ledger: new InMemoryLedgerStore(),
+      ledger: new PrismaLedgerStore(db.prisma),
     };
     (await store.commit({ ...empty, outbox: [timer("poison"), timer("fine")] }))._unsafeUnwrap();
     dispatcher = startOutboxDispatcher(deps, ports, store, {
@@ -103,6 +118,8 @@ describe("the outbox loop and an effect whose run throws", () => {
     expect(poisonRuns).toBeLessThanOrEqual(row.attempts + 1);
     const fine = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: "fine" } });
     expect(fine.status).toBe("done");
+    // The fine timer is a pg-boss job; the poison one never reached pg-boss.
+    expect(await timerJobsOf(["fine", "poison"])).toEqual(["fine"]);
   });
 });
 
@@ -131,9 +148,9 @@ describe("the outbox loop and a run that throws while its result is recorded", (
     const ports: EffectPorts = {
       gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
-      timers: new InMemoryTimerScheduler(),
-      ledger: new InMemoryLedgerStore(),
+      desk: new PrismaSupportDesk(db.prisma),
+      timers: new PgBossTimerScheduler(boss),
+      ledger: new PrismaLedgerStore(db.prisma),
     };
     await db.prisma.outboxEffect.deleteMany();
     (await store.commit({ ...empty, outbox: [timer("poison_done")] }))._unsafeUnwrap();
@@ -183,13 +200,13 @@ describe("the outbox loop and a claim whose answer was lost", () => {
     const store = new PrismaStore(db.prisma);
     const clock = { now: () => Date.now() };
     const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
-    const timers = new InMemoryTimerScheduler();
+    const timers = new PgBossTimerScheduler(boss);
     const ports: EffectPorts = {
       gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
+      desk: new PrismaSupportDesk(db.prisma),
       timers,
-      ledger: new InMemoryLedgerStore(),
+      ledger: new PrismaLedgerStore(db.prisma),
     };
     await db.prisma.outboxEffect.deleteMany();
     (await store.commit({ ...empty, outbox: [timer("lost_1"), timer("lost_2")] }))._unsafeUnwrap();
@@ -224,6 +241,6 @@ describe("the outbox loop and a claim whose answer was lost", () => {
     expect(lost).toBe(true);
     // Within seconds, not the five minutes of the lease.
     expect(await status()).toEqual(["done", "done"]);
-    expect(timers.takeDue(Number.MAX_SAFE_INTEGER).map((t) => t.id)).toEqual(["lost_1", "lost_2"]);
+    expect(await timerJobsOf(["lost_1", "lost_2"])).toEqual(["lost_1", "lost_2"]);
   });
 });

@@ -2,7 +2,7 @@
 // runs it (its lease ends mid-run and another dispatcher takes the effect over): the loop's
 // completion changes nothing, and it is counted `lease_lost` and logged with the effect's id,
 // not counted completed (the dispatcher that took it over completes it, and is counted then).
-import { PrismaStore } from "@susu/adapters";
+import { PrismaLedgerStore, PrismaStore, PrismaSupportDesk } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import {
   type Changeset,
@@ -12,13 +12,7 @@ import {
   type TimerScheduler,
   useCaseDepsOn,
 } from "@susu/domain";
-import {
-  FakePaymentGateway,
-  InMemoryLedgerStore,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { FakePaymentGateway, RecordingNotifier, SequentialIds } from "@susu/domain/testing";
 import { ResultAsync } from "neverthrow";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -67,9 +61,9 @@ describe("the outbox loop and a claim lost mid-run", () => {
     const ports: EffectPorts = {
       gateway: new FakePaymentGateway(clock.now, 1_000),
       notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
+      desk: new PrismaSupportDesk(db.prisma),
       timers,
-      ledger: new InMemoryLedgerStore(),
+      ledger: new PrismaLedgerStore(db.prisma),
     };
     await db.prisma.outboxEffect.deleteMany();
     (await store.commit({ ...empty, outbox: [timer("slow")] }))._unsafeUnwrap();

@@ -3,15 +3,20 @@
 // is followed by a notification on 'susu_outbox' and the listener wakes the loop; or, as the
 // scheduler's own commits do, the commit wakes the loop in-process (handleLocally). Without
 // either it waits. Stripe is the emulator through the SDK and the adapter gateway (these
-// effects ask nothing of it).
+// effects ask nothing of it); the timers are pg-boss jobs on the test database, the ledger and
+// the desk PostgreSQL's, as the scheduler wires them.
 import {
   OUTBOX_CHANNEL,
+  PgBossTimerScheduler,
   type PgListener,
+  PrismaLedgerStore,
   PrismaStore,
+  PrismaSupportDesk,
   startPgListener,
+  TIMER_QUEUE,
   wakeNotifierOf,
 } from "@susu/adapters";
-import { useTestDatabase } from "@susu/adapters/testing";
+import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import {
   type Changeset,
   type EffectPorts,
@@ -19,13 +24,8 @@ import {
   type OutboxStore,
   useCaseDepsOn,
 } from "@susu/domain";
-import {
-  InMemoryLedgerStore,
-  InMemoryTimerScheduler,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { RecordingNotifier, SequentialIds } from "@susu/domain/testing";
+import type PgBoss from "pg-boss";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DispatcherLoop, startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
 import { createLogger } from "../src/logger.js";
@@ -48,10 +48,14 @@ describe("outbox wake-ups", () => {
   let dispatcher: DispatcherLoop | undefined;
   let listener: PgListener | undefined;
   let stripeSide: EmulatorGateway;
+  let boss: PgBoss;
   beforeAll(async () => {
     stripeSide = await startEmulatorGateway();
+    boss = await startTestBoss(db.connectionString);
+    await PgBossTimerScheduler.prepare(boss);
   });
   afterAll(async () => {
+    await boss?.stop({ graceful: false, wait: true });
     await stripeSide?.emulator.stop();
   });
   afterEach(async () => {
@@ -65,13 +69,12 @@ describe("outbox wake-ups", () => {
     const store = new PrismaStore(db.prisma);
     const clock = { now: () => Date.now() };
     const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
-    const timers = new InMemoryTimerScheduler();
     const ports: EffectPorts = {
       gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
-      timers,
-      ledger: new InMemoryLedgerStore(),
+      desk: new PrismaSupportDesk(db.prisma),
+      timers: new PgBossTimerScheduler(boss),
+      ledger: new PrismaLedgerStore(db.prisma),
     };
     let passes = 0;
     const counting: OutboxStore = {
@@ -129,6 +132,11 @@ describe("outbox wake-ups", () => {
     expect(took).toBeLessThan(1_000);
     // One commit, one wake-up: a pass or two, not a spin.
     expect(passes() - idlePasses).toBeLessThanOrEqual(3);
+    // Each timer the dispatcher ran is a pg-boss job.
+    const jobs = await db.prisma.$queryRaw<{ timer_id: string }[]>`
+      SELECT data->>'timerId' AS timer_id FROM pgboss.job
+      WHERE name = ${TIMER_QUEUE} AND data->>'timerId' IN ('warm', 'woken') ORDER BY 1`;
+    expect(jobs.map((j) => j.timer_id)).toEqual(["warm", "woken"]);
   });
 
   it("runs an effect this process committed within a second with no listener, when its dispatcher handles the channel locally", async () => {

@@ -3,7 +3,7 @@
 // seller when the pause is committed; the seller it holds back is reported, logged and
 // counted as paused, exactly as one paused before the run, never as a failed payout (which
 // the alert SusuPayoutRunPartlyFailed is about), and Stripe is asked for nothing for them.
-import { createStripeClient, PrismaStore, StripePaymentGateway, stripeEndpointOf } from "@susu/adapters";
+import { PrismaStore, type StripePaymentGateway } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import {
   DAY_MS,
@@ -15,7 +15,7 @@ import {
   useCases,
 } from "@susu/domain";
 import { ManualClock, SequentialIds } from "@susu/domain/testing";
-import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
+import type { RunningEmulator } from "@susu/stripe-emulator";
 import { ResultAsync } from "neverthrow";
 import pino from "pino";
 import type Stripe from "stripe";
@@ -23,10 +23,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { payOutBalances } from "../src/jobs/pay-out-balances.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { parseScrape } from "./prometheus.js";
+import { type EmulatorGateway, onboardSeller, startEmulatorGateway } from "./support/emulator.js";
 
 const db = useTestDatabase();
 const START = Date.UTC(2030, 2, 4, 2);
-const urls = { refreshUrl: "https://app.example/r", returnUrl: "https://app.example/done", country: "AU" };
 
 describe("a payout pause placed while the payout run is under way (PostgreSQL + the emulator)", () => {
   let emulator: RunningEmulator;
@@ -37,42 +37,12 @@ describe("a payout pause placed while the payout run is under way (PostgreSQL + 
   const accounts = new Map<string, string>();
 
   beforeAll(async () => {
-    emulator = await startEmulator({ port: 0, fees: false, startTime: START / 1000 });
-    stripe = createStripeClient({
-      secretKey: emulator.secretKey,
-      ...stripeEndpointOf(emulator.url),
-      timeoutMs: 10_000,
-      maxNetworkRetries: 0,
-    });
-    gateway = new StripePaymentGateway(stripe, { clock });
+    const stripeSide: EmulatorGateway = await startEmulatorGateway({ startTimeMs: START, clock });
+    ({ emulator, stripe, gateway } = stripeSide);
     const store = new PrismaStore(db.prisma, { clock });
     deps = useCaseDepsOn(store, { clock, ids: new SequentialIds(), payoutSchedule: { interval: "manual" } });
-    for (const id of ["ana", "ben"]) {
-      (
-        await store.commit({
-          people: [
-            {
-              state: { id, displayName: id, createdAt: clock.now(), version: 0 },
-              expectedVersion: undefined,
-            },
-          ],
-          groups: [],
-          rounds: [],
-          outbox: [],
-          audit: [],
-        })
-      )._unsafeUnwrap();
-      const link = (await useCases.startPersonPayoutOnboarding(deps, gateway, id, urls))._unsafeUnwrap();
-      expect(await emulator.control.visitAccountLink(link.url)).toBe(urls.returnUrl);
-      const accountId = (await store.getPerson(id))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
-      // What account.updated records once Stripe says the account can pay out.
-      (
-        await useCases.updatePersonReadiness(deps, id, { payoutsEnabled: true }, "stripe", {
-          connectedAccountId: accountId,
-        })
-      )._unsafeUnwrap();
-      accounts.set(id, accountId);
-    }
+    // Both finish onboarding; account.updated (payouts enabled) is recorded for each.
+    for (const id of ["ana", "ben"]) accounts.set(id, await onboardSeller(deps, stripeSide, id, true));
   });
   afterAll(async () => {
     await emulator?.stop();

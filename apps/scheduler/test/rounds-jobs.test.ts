@@ -7,6 +7,7 @@ import {
   PgBossTimerScheduler,
   PrismaLedgerStore,
   PrismaStore,
+  PrismaSupportDesk,
   TIMER_QUEUE,
 } from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
@@ -19,14 +20,7 @@ import {
   useCaseDepsOn,
   useCases,
 } from "@susu/domain";
-import {
-  anActiveGroup,
-  ManualClock,
-  peopleOf,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { anActiveGroup, ManualClock, peopleOf, RecordingNotifier, SequentialIds } from "@susu/domain/testing";
 import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDueRounds } from "../src/jobs/open-due-rounds.js";
@@ -71,7 +65,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     ports = {
       gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
       timers: new PgBossTimerScheduler(boss),
       ledger: new PrismaLedgerStore(db.prisma),
     };
@@ -154,6 +148,8 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     expect(scraped.value("susu_outbox_effects_settled_total", { kind: "transfer", outcome: "parked" })).toBe(
       0,
     );
+    // Nothing for a person to look at: no ticket in support_tickets.
+    expect(await db.prisma.supportTicket.count()).toBe(0);
     expect(
       scraped.value("susu_scheduler_job_runs_total", { task: "outbox_pass", outcome: "worked" }),
     ).toBeGreaterThan(0);

@@ -2,10 +2,16 @@
 // every fetch, so one job per fetch capped timers at one a second per process) and settles
 // each job on its own: one timer that throws fails alone, the others complete. A full batch is
 // followed by the next fetch at once, not after the polling interval.
-import { PgBossTimerScheduler, PrismaStore, SystemClock, TIMER_QUEUE } from "@susu/adapters";
+import {
+  PgBossTimerScheduler,
+  PrismaStore,
+  PrismaSupportDesk,
+  SystemClock,
+  TIMER_QUEUE,
+} from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import type { UseCaseDeps } from "@susu/domain";
-import { RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
+import { SequentialIds } from "@susu/domain/testing";
 import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workTimers } from "../src/jobs/timers.js";
@@ -94,7 +100,7 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
     });
     // A poll a minute apart: with one job per fetch, only the first timer would be done
     // within the wait below; a batch takes all twelve in the first fetch.
-    await workTimers(boss, deps, new RecordingSupportDesk(), log, {
+    await workTimers(boss, deps, new PrismaSupportDesk(db.prisma), log, {
       batchSize: 16,
       pollingIntervalSeconds: 60,
     });
@@ -107,6 +113,8 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
     );
     // Failed, so pg-boss runs it again after the queue's retry delay; the others were not failed with it.
     expect(rows.find((r) => r.aggregate_id === broken)?.state).toBe("retry");
+    // A first failure is retried, not parked: no ticket in support_tickets.
+    expect(await db.prisma.supportTicket.count()).toBe(0);
     // This worker polls again only in a minute; stopped, so the next test's worker is alone.
     await boss.offWork(TIMER_QUEUE);
   });
@@ -117,7 +125,7 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
     const deps = depsOn(store, store);
     // Batches of 4, a poll a minute apart: waiting the interval after each full batch would
     // leave 8 of the 12 due for two more minutes.
-    await workTimers(boss, deps, new RecordingSupportDesk(), log, {
+    await workTimers(boss, deps, new PrismaSupportDesk(db.prisma), log, {
       batchSize: 4,
       pollingIntervalSeconds: 60,
     });

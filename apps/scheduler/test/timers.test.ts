@@ -4,12 +4,13 @@ import {
   deterministicUuid,
   PgBossTimerScheduler,
   PrismaStore,
+  PrismaSupportDesk,
   SystemClock,
   TIMER_QUEUE,
 } from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import type { RetryPolicy, StorageError, SupportDesk, SupportDeskError, UseCaseDeps } from "@susu/domain";
-import { RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
+import { SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,9 +26,11 @@ const retry: RetryPolicy = { baseDelayMs: 50, factor: 2, maxDelayMs: 400, jitter
 /** Rounds the database will not give back: unavailable (may pass later) or refused (never will). */
 const rounds = { mode: "unavailable" as "unavailable" | "refused" };
 
-/** A support desk that can be down; every attempt to open a ticket is counted. */
+/**
+ * The scheduler's support desk (support_tickets in PostgreSQL), except that it can be down;
+ * every attempt to open a ticket is counted.
+ */
 class FlakyDesk implements SupportDesk {
-  readonly recorded = new RecordingSupportDesk();
   down = false;
   tries = 0;
   openTicket(ticket: Parameters<SupportDesk["openTicket"]>[0]) {
@@ -38,8 +41,19 @@ class FlakyDesk implements SupportDesk {
           code: "ticket_failed",
           message: "desk down",
         })
-      : this.recorded.openTicket(ticket);
+      : new PrismaSupportDesk(db.prisma).openTicket(ticket);
   }
+}
+
+/** The support tickets stored, oldest first. */
+async function tickets() {
+  return (await db.prisma.supportTicket.findMany({ orderBy: { createdAt: "asc" } })).map((t) => ({
+    id: t.id,
+    reason: t.kind,
+    aggregate: t.aggregateType,
+    aggregateId: t.aggregateId,
+    summary: (t.details as { summary?: unknown }).summary,
+  }));
 }
 
 interface JobRow {
@@ -149,16 +163,16 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
         note: expect.stringContaining("(support ticket not opened: desk down)"),
       },
     });
-    expect(desk.recorded.tickets).toEqual([]);
+    expect(await tickets()).toEqual([]);
 
     desk.down = false;
-    await until(() => desk.recorded.tickets.length === 1);
+    await until(async () => (await tickets()).length === 1);
     await until(async () => (await jobsOf(timerId)).every((j) => j.state === "completed"));
     jobs = await jobsOf(timerId);
     expect(jobs.filter((j) => j.state === "failed")).toEqual([]);
     const last = jobs.at(-1);
     expect(last?.output).toMatchObject({ outcome: "parked", ticketId: `${timerId}:failed` });
-    expect(desk.recorded.tickets[0]).toMatchObject({
+    expect((await tickets())[0]).toMatchObject({
       id: `${timerId}:failed`,
       reason: "effect_parked",
       aggregate: "round",
@@ -185,12 +199,12 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
         timer: { kind: "payout_due" },
       })
     )._unsafeUnwrap();
-    await until(() => desk.recorded.tickets.some((t) => t.id === `${timerId}:failed`));
+    await until(async () => (await tickets()).some((t) => t.id === `${timerId}:failed`));
     await until(async () => (await jobsOf(timerId)).every((j) => j.state === "completed"));
     const jobs = await jobsOf(timerId);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]?.output).toMatchObject({ outcome: "parked", attempts: 1 });
-    expect(desk.recorded.tickets.find((t) => t.id === `${timerId}:failed`)?.summary).toBe(
+    expect((await tickets()).find((t) => t.id === `${timerId}:failed`)?.summary).toBe(
       `round timer ${timerId} (payout_due) was parked at once (retrying cannot help): storage_refused: round snapshot does not parse`,
     );
   });

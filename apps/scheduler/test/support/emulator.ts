@@ -80,7 +80,10 @@ export async function onboardSeller(
   const link = (
     await useCases.startPersonPayoutOnboarding(deps, gateway, id, onboardingUrls)
   )._unsafeUnwrap();
-  await emulator.control.visitAccountLink(link.url, finished ? "complete" : "abandon");
+  // A fresh link's visit lands on the return URL, finished or abandoned (a used or expired one
+  // on the refresh URL).
+  const landed = await emulator.control.visitAccountLink(link.url, finished ? "complete" : "abandon");
+  if (landed !== onboardingUrls.returnUrl) throw new Error(`${id}'s onboarding link led to ${landed}`);
   const accountId = (await deps.people.getPerson(id))._unsafeUnwrap()?.payout?.connectedAccountId;
   if (accountId === undefined) throw new Error(`${id} has no connected account`);
   if (finished)
