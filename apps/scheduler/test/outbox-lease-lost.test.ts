@@ -2,6 +2,7 @@
 // runs it (its lease ends mid-run and another dispatcher takes the effect over): the loop's
 // completion changes nothing, and it is counted `lease_lost` and logged with the effect's id,
 // not counted completed (the dispatcher that took it over completes it, and is counted then).
+// Stripe is the emulator through the SDK and the adapter gateway (the effect asks nothing of it).
 import { PrismaLedgerStore, PrismaStore, PrismaSupportDesk } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import {
@@ -12,15 +13,24 @@ import {
   type TimerScheduler,
   useCaseDepsOn,
 } from "@susu/domain";
-import { FakePaymentGateway, RecordingNotifier, SequentialIds } from "@susu/domain/testing";
+import { RecordingNotifier, SequentialIds } from "@susu/domain/testing";
 import { ResultAsync } from "neverthrow";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DispatcherLoop, startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { parseScrape } from "./prometheus.js";
+import { type EmulatorGateway, startEmulatorGateway } from "./support/emulator.js";
 
 const db = useTestDatabase();
+
+let stripeSide: EmulatorGateway;
+beforeAll(async () => {
+  stripeSide = await startEmulatorGateway();
+});
+afterAll(async () => {
+  await stripeSide?.emulator.stop();
+});
 const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
 
 const timer = (id: string): OutboxEffect => ({
@@ -59,7 +69,7 @@ describe("the outbox loop and a claim lost mid-run", () => {
         ),
     };
     const ports: EffectPorts = {
-      gateway: new FakePaymentGateway(clock.now, 1_000),
+      gateway: stripeSide.gateway,
       notifier: new RecordingNotifier(),
       desk: new PrismaSupportDesk(db.prisma),
       timers,
