@@ -20,7 +20,7 @@
 // What changes for operators: `susu_outbox_effects_settled_total{kind="notify"}` and the outbox
 // depth no longer count notices queued in their commit. The delivery log (GET /v1/notifications
 // and the deliveries' metrics) counts them as ever.
-import type { GroupRepository, Instant, NotifyOutboxEffect, OutboxEffect } from "@susu/domain";
+import type { GroupRepository, NotifyOutboxEffect, OutboxEffect } from "@susu/domain";
 import { useCases } from "@susu/domain";
 import type { DeliveringNotifier, PlannedNotice } from "./delivering-notifier.js";
 
@@ -28,13 +28,12 @@ import type { DeliveringNotifier, PlannedNotice } from "./delivering-notifier.js
 export interface NoticePlanner {
   /**
    * The plans of the `notify` effects among `effects` that the commit may queue, by effect
-   * id, at `at` (the commit's time); a group audience's members are read from `groups`.
+   * id; a group audience's members are read from `groups`.
    * Never fails: a notice it cannot plan is left out, to the dispatcher.
    */
   plan(
     effects: readonly OutboxEffect[],
     groups: Pick<GroupRepository, "getGroup">,
-    at: Instant,
   ): Promise<ReadonlyMap<string, PlannedNotice>>;
 }
 
@@ -45,7 +44,6 @@ export class CommitNotices implements NoticePlanner {
   async plan(
     effects: readonly OutboxEffect[],
     groups: Pick<GroupRepository, "getGroup">,
-    at: Instant,
   ): Promise<ReadonlyMap<string, PlannedNotice>> {
     const notices = effects.filter((e): e is NotifyOutboxEffect => e.kind === "notify");
     const planned = new Map<string, PlannedNotice>();
@@ -64,7 +62,7 @@ export class CommitNotices implements NoticePlanner {
     };
     let results: Awaited<ReturnType<CommitNotices["planOne"]>>[];
     try {
-      results = await Promise.all(notices.map((effect) => this.planOne(effect, once, at)));
+      results = await Promise.all(notices.map((effect) => this.planOne(effect, once)));
     } catch {
       return planned; // a defect of a read's, not a reason to refuse the commit: the dispatcher sends them
     }
@@ -76,9 +74,9 @@ export class CommitNotices implements NoticePlanner {
     return planned;
   }
 
-  private planOne(effect: NotifyOutboxEffect, groups: Pick<GroupRepository, "getGroup">, at: Instant) {
+  private planOne(effect: NotifyOutboxEffect, groups: Pick<GroupRepository, "getGroup">) {
     return useCases
       .notificationOf(groups, effect)
-      .andThen((notification) => this.notifier.planForCommit(notification, at));
+      .andThen((notification) => this.notifier.planForCommit(notification));
   }
 }

@@ -417,12 +417,13 @@ export class DeliveringNotifier implements Notifier {
    * line {@link send} writes then. Undefined for an admin alert, which is decided when it is
    * sent (its window, its ticket's link): that one is left to {@link send}.
    */
-  planForCommit(n: Notification, at: Instant): ResultAsync<PlannedNotice | undefined, NotifyError> {
+  planForCommit(n: Notification): ResultAsync<PlannedNotice | undefined, NotifyError> {
     if ((n.roles ?? []).length > 0) return okAsync(undefined);
     return this.recipients(n.personIds, false).map((recipients): PlannedNotice => {
       const planned = this.plan(n, recipients.people, false, recipients.endpointIds);
       if (planned.length === 0) return { stored: () => this.reachesNobody(n, undefined) };
-      return { queue: queuedRows(n, n.data, planned, at), stored: () => {} };
+      // On this notifier's clock, as a send: the delivery worker (on the same clock) finds them due.
+      return { queue: queuedRows(n, n.data, planned, this.options.clock.now()), stored: () => {} };
     });
   }
 

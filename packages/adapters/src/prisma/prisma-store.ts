@@ -1169,7 +1169,7 @@ export class PrismaStore
       return inTransaction();
     };
     return fromDatabase(async () => {
-      const notices = await this.#planNotices(changes, at);
+      const notices = await this.#planNotices(changes);
       return this.#withLedgerFallback((postLedger) => store(postLedger, notices));
     }, context).map((stored) => this.#committed(changes, stored));
   }
@@ -1178,9 +1178,9 @@ export class PrismaStore
    * The notices of `changes` its commit queues itself (see notify/commit-notices.ts), planned
    * now; undefined when this store plans none or there are none to queue.
    */
-  async #planNotices(changes: Changeset, at: Instant): Promise<CommitNotices | undefined> {
+  async #planNotices(changes: Changeset): Promise<CommitNotices | undefined> {
     if (this.#notices === undefined || !changes.outbox.some((e) => e.kind === "notify")) return undefined;
-    const planned = await this.#notices.plan(changes.outbox, this, at);
+    const planned = await this.#notices.plan(changes.outbox, this);
     return planned.size === 0 ? undefined : planned;
   }
 
@@ -1223,7 +1223,7 @@ export class PrismaStore
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     const loadedRound = this.#loadedRound;
     return fromDatabase(async () => {
-      const notices = await this.#planNotices(changes, at);
+      const notices = await this.#planNotices(changes);
       const open = await openTransaction(this.#prisma, limits);
       if (open === undefined) return undefined;
       // A held payment's change, or a change of a round this process loaded, in one statement,
@@ -1333,7 +1333,7 @@ export class PrismaStore
     return {
       withResult: (statement) =>
         fromDatabase(async (): Promise<readonly unknown[]> => {
-          const notices = await this.#planNotices(changes, at);
+          const notices = await this.#planNotices(changes);
           const single =
             notices === undefined
               ? plain

@@ -94,10 +94,10 @@ describe("notices queued by the commit that decides them (PostgreSQL)", () => {
     await db.drop();
   });
 
-  const notifierOf = (email: boolean) =>
+  const notifierOf = (email: boolean, now = T + 5) =>
     new DeliveringNotifier({
       prisma: db.prisma,
-      clock: { now: () => T + 5 },
+      clock: { now: () => now },
       email,
       adminEmails: ["ops@example.com"],
       where: { locale: "en-AU", timeZone: "Australia/Sydney" },
@@ -363,5 +363,12 @@ describe("notices queued by the commit that decides them (PostgreSQL)", () => {
       expect(n.data.groupName).toBe("Test group");
       expect(n.person_ids).toEqual(n.id.endsWith(":a") ? ["ana", "ben", "cy"] : ["ana"]);
     }
+  });
+  it("a notice is queued on its notifier's clock, as a send is (the delivery worker's), not the store's", async () => {
+    (await storeWith(notifierOf(true, T + 60_000)).commit({ ...empty, outbox: [toSeller] }))._unsafeUnwrap();
+    const { notifications, deliveries } = await deliveryLog();
+    expect((notifications[0] as { created_at: Date }).created_at).toEqual(new Date(T + 60_000));
+    for (const d of deliveries as { next_attempt_at: Date }[])
+      expect(d.next_attempt_at).toEqual(new Date(T + 60_000));
   });
 });
